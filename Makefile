@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: Apache-2.0
+#
+# atls: one entry point for dependencies, build, tests and the demo.
+#
+#   make deps      install what is missing (Debian 12, root; idempotent)
+#   make           build userspace and atls.ko for every kernel in KVERS
+#   make check     deps + build + host tests + VM suites on every kernel
+#   make demo      deps + build + the two-VM attested echo demo
+#
+# Everything is built out of tree, under $(B) (default ./build).
+
+SRC := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+B ?= $(SRC)/build
+export SRC B
+
+# Kernels to build and test for: every Debian kernel whose headers and image are
+# installed, unless named explicitly (never `uname -r`: the host kernel is not
+# one we can load modules into).
+KVERS ?= $(shell $(SRC)/scripts/kvers.sh)
+export KVERS
+
+CC ?= cc
+PKGS := libssl libcrypto tss2-esys tss2-mu tss2-rc tss2-tctildr libnl-genl-3.0 libcbor libconfig
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS_USER := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
+	-fstack-protector-strong -fno-strict-aliasing \
+	-I$(SRC)/include -I$(SRC)/libatls/include -I$(B)/ksft
+CFLAGS_USER += $(EXTRA_CFLAGS)
+
+# Test registration (fragments append to these):
+#   HOST_TESTS  executables run on the host by `make check`; each prints TAP
+#   VM_TESTS    executables run as root inside the VM, once per kernel
+#   VM2_TESTS   executables run in both VMs of a two-VM pair (role in ATLS_VM_ROLE)
+HOST_TESTS :=
+VM_TESTS :=
+VM2_TESTS :=
+USER_BINS :=
+
+.PHONY: all deps userspace modules check check-host check-vm demo clean ksft
+all: userspace modules
+
+deps:
+	@$(SRC)/scripts/deps.sh
+
+# kselftest harness headers, from Debian's linux-source package.
+KSFT := $(B)/ksft/kselftest_harness.h
+$(KSFT):
+	@$(SRC)/scripts/ksft-headers.sh $(B)/ksft
+ksft: $(KSFT)
+
+# Generic compile rule: any source file under $(SRC) to a mirrored object.
+$(B)/%.o: $(SRC)/%.c | $(KSFT)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_USER) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+include $(sort $(wildcard $(SRC)/*/build.mk $(SRC)/selftests/*/build.mk))
+
+userspace: $(USER_BINS) $(HOST_TESTS) $(VM_TESTS) $(VM2_TESTS)
+
+# atls.ko for each kernel, built with sparse (C=1); sparse warnings fail.
+modules:
+	@for k in $(KVERS); do $(SRC)/scripts/build-kmod.sh "$$k" || exit 1; done
+
+# Test lists for the runner.
+$(B)/tests/host.list $(B)/tests/vm.list $(B)/tests/vm2.list: FORCE
+	@mkdir -p $(B)/tests
+	@printf '%s\n' $(HOST_TESTS) > $(B)/tests/host.list
+	@printf '%s\n' $(VM_TESTS) > $(B)/tests/vm.list
+	@printf '%s\n' $(VM2_TESTS) > $(B)/tests/vm2.list
+FORCE:
+
+TEST_LISTS := $(B)/tests/host.list $(B)/tests/vm.list $(B)/tests/vm2.list
+
+# The test command of README.md.
+check: deps
+	@$(MAKE) --no-print-directory all $(TEST_LISTS)
+	@$(SRC)/selftests/run.sh
+
+check-host: all $(TEST_LISTS)
+	@ATLS_ONLY=host $(SRC)/selftests/run.sh
+check-vm: all $(TEST_LISTS)
+	@ATLS_ONLY=vm $(SRC)/selftests/run.sh
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
