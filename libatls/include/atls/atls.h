@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libatls public API: one attested TLS 1.3 handshake on a connected socket.
+ *
+ * Usage:
+ *
+ *	struct atls_config cfg;
+ *	struct atls_ctx *ctx;
+ *	struct atls_result res;
+ *
+ *	atls_config_init(&cfg, ATLS_ROLE_CLIENT);
+ *	cfg.cert_file = ...; cfg.key_file = ...; cfg.peer_attest = ATLS_PEER_REQUIRED;
+ *	err = atls_ctx_new(&cfg, &ctx);          // once per process/configuration
+ *	err = atls_handshake(ctx, fd, 5000, &res); // once per connection
+ *	... res.tx / res.rx are ready for setsockopt(SOL_TLS, TLS_TX/TLS_RX) ...
+ *	atls_result_release(&res);                // wipes the key material
+ *	atls_ctx_free(ctx);
+ *
+ * Errors are negative errno values; every failure of atls_handshake() also fills
+ * res.reason (machine readable, enum atls_reason) and res.reason_text (human
+ * readable).  After a failure the connection must be closed: libatls has sent
+ * a TLS alert where possible and the record layer state is undefined.
+ *
+ * Nothing is read from the socket past the end of the handshake, no session
+ * tickets are issued or accepted and no early data is used, so the record
+ * sequence numbers in res.tx / res.rx are 0 and the socket can be handed to
+ * kTLS (or to the atls kernel module) as is.
+ *
+ * Lifetimes: a struct atls_ctx is immutable after atls_ctx_new() and may be
+ * shared by threads running atls_handshake() concurrently; the struct
+ * atls_config passed to atls_ctx_new() is copied (strings included) and may be
+ * freed afterwards.  A struct atls_result belongs to the caller; it holds
+ * secrets in tx/rx until atls_result_release().
+ */
+#ifndef ATLS_ATLS_H
+#define ATLS_ATLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/tls.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum atls_role {
+	ATLS_ROLE_CLIENT = 0,
+	ATLS_ROLE_SERVER = 1,
+};
+
+/* Where the TLS identity (end-entity certificate) key lives. */
+enum atls_key_mode {
+	ATLS_KEY_TPM = 0,	/* in the TPM; CertificateVerify signed there; evidence = Certify + Quote */
+	ATLS_KEY_SOFTWARE = 1,	/* in memory (key_file); evidence = Quote, binder covers the SPKI */
+};
+
+/* What this side wants from its peer. */
+enum atls_peer_attest {
+	ATLS_PEER_NONE = 0,	/* do not ask the peer for evidence */
+	ATLS_PEER_OPTIONAL = 1,	/* ask; a peer that declines is accepted (verdict "none") */
+	ATLS_PEER_REQUIRED = 2,	/* ask; a peer that declines fails the handshake */
+};
+
+/* Evidence types (struct atls_claims.evidence_type, policy "accepted types"). */
+enum atls_evidence_type {
+	ATLS_EVIDENCE_NONE = 0,
+	ATLS_EVIDENCE_TPM_KAT_PAT = 1,	/* TPM2_Certify of the TLS key + TPM2_Quote (key mode tpm) */
+	ATLS_EVIDENCE_TPM_PAT = 2,	/* TPM2_Quote only, binder covers the SPKI (key mode software) */
+};
+
+/*
+ * EAR trust tier of an appraisal (draft-ietf-rats-ear, ar4si "status"):
+ * numeric values are the EAR ones.
+ */
+enum atls_ear_status {
+	ATLS_EAR_NONE = 0,		/* no evidence appraised */
+	ATLS_EAR_AFFIRMING = 2,
+	ATLS_EAR_WARNING = 32,
+	ATLS_EAR_CONTRAINDICATED = 96,
+};
+
+/* Machine-readable reason of a verdict or of a handshake failure. */
+enum atls_reason {
+	ATLS_R_NONE = 0,		/* success / nothing to report */
+	ATLS_R_NO_EVIDENCE,		/* peer was not asked or sent no evidence (informational) */
+	ATLS_R_MALFORMED_EVIDENCE,	/* extension, CMW, CBOR or TPM structure does not parse */
+	ATLS_R_BAD_SIGNATURE,		/* quote/certify signature does not verify */
+	ATLS_R_UNTRUSTED_AK,		/* signed by an AK the policy does not trust */
+	ATLS_R_BINDER_MISMATCH,		/* qualifying data != this handshake's binder (replay) */
+	ATLS_R_KEY_BINDING_MISMATCH,	/* certified key name != certificate key */
+	ATLS_R_PCR_MISMATCH,		/* PCR digest not allowed by policy */
+	ATLS_R_EVIDENCE_TYPE_REJECTED,	/* evidence/scheme type not accepted */
+	ATLS_R_WRONG_CERT_ENTRY,	/* extension on a certificate entry other than 0 */
+	ATLS_R_ATTESTATION_DECLINED,	/* attestation required but the peer declined/omitted it */
+	ATLS_R_TPM_ERROR,		/* our own TPM failed to produce evidence or a signature */
+	ATLS_R_TLS_FAILURE,		/* TLS handshake failed (alert, certificate, protocol) */
+	ATLS_R_TIMEOUT,			/* handshake did not finish in time */
+	ATLS_R_INTERNAL,		/* allocation, configuration or library error */
+	ATLS_R_MAX
+};
+
+/* Stable short name of a reason ("pcr-mismatch"), never NULL. */
+const char *atls_reason_name(enum atls_reason r);
+
+#define ATLS_SHA256_LEN 32
+#define ATLS_MAX_DIGEST_LEN 64
+
+/* What the peer's evidence claims (filled only when the evidence parsed). */
+struct atls_claims {
+	enum atls_evidence_type evidence_type;
+	uint8_t ak_sha256[ATLS_SHA256_LEN];	/* SHA-256 of the AK public key (DER SPKI) */
+	uint16_t pcr_bank;			/* TPM_ALG_ID of the quoted bank (0x000B = SHA-256) */
+	uint32_t pcr_mask;			/* bit i set = PCR i quoted */
+	uint8_t pcr_digest[ATLS_MAX_DIGEST_LEN];	/* TPMS_QUOTE_INFO.pcrDigest */
+	uint16_t pcr_digest_len;
+};
+
+/* Outcome of appraising the peer's evidence against the policy (EAR-like). */
+struct atls_appraisal {
+	enum atls_ear_status status;
+	enum atls_reason reason;
+	char text[160];
+};
+
+/* kTLS parameters for one direction; which member is valid follows .cipher_type. */
+union atls_crypto_info {
+	struct tls_crypto_info info;	/* version (TLS_1_3_VERSION) + cipher_type */
+	struct tls12_crypto_info_aes_gcm_128 aes_gcm_128;
+	struct tls12_crypto_info_aes_gcm_256 aes_gcm_256;
+	struct tls12_crypto_info_chacha20_poly1305 chacha20_poly1305;
+};
+
+struct atls_config {
+	enum atls_role role;
+	enum atls_key_mode key_mode;
+	bool attest_self;		/* offer/produce our own evidence when the peer asks */
+	enum atls_peer_attest peer_attest;
+
+	/* Identity: PEM files.  In key mode tpm, key_file is unused (tls_key_handle). */
+	const char *cert_file;
+	const char *key_file;
+	/* Optional PEM CA bundle: if set, the peer's chain must verify against it. */
+	const char *ca_file;
+	/* Client: SNI host name to send (optional). */
+	const char *server_name;
+	/* OpenSSL TLS 1.3 ciphersuite list; NULL = all three kTLS-capable suites. */
+	const char *ciphersuites;
+
+	/* TPM (needed when attest_self or key_mode == ATLS_KEY_TPM). */
+	const char *tcti;		/* e.g. "device:/dev/tpmrm0", "swtpm:port=2321" */
+	uint32_t ak_handle;		/* persistent AK (restricted ECC P-256) */
+	uint32_t tls_key_handle;	/* persistent TLS key (key mode tpm) */
+	uint16_t pcr_bank;		/* TPM_ALG_ID of the bank to quote */
+	uint32_t pcr_mask;		/* PCRs to quote */
+
+	/* Appraisal policy file (needed when peer_attest != ATLS_PEER_NONE). */
+	const char *policy_file;
+};
+
+/* Defaults: given role, key mode tpm, no attestation either way, SHA-256 bank, PCR 0-7. */
+void atls_config_init(struct atls_config *cfg, enum atls_role role);
+
+struct atls_ctx;
+
+/* Validate cfg, build the TLS context, open the TPM, load the policy. -errno. */
+int atls_ctx_new(const struct atls_config *cfg, struct atls_ctx **out);
+void atls_ctx_free(struct atls_ctx *ctx);
+
+struct atls_result {
+	int err;			/* 0 or the -errno atls_handshake() returned */
+	enum atls_reason reason;	/* why it failed (or ATLS_R_NONE) */
+	char reason_text[256];
+	uint8_t alert;			/* TLS alert we sent (0 = none) */
+
+	/* Attestation outcome. */
+	bool self_attested;		/* we sent evidence */
+	bool peer_attested;		/* the peer sent evidence and it was appraised */
+	struct atls_appraisal appraisal;	/* of the peer's evidence */
+	struct atls_claims peer_claims;
+
+	/* TLS outcome. */
+	bool have_peer_cert;
+	uint8_t peer_cert_sha256[ATLS_SHA256_LEN];	/* of the peer certificate (DER) */
+	uint16_t cipher_suite;		/* IANA id, e.g. 0x1301 */
+	char cipher_name[48];		/* IANA/RFC name */
+
+	/* kTLS keys (secret until atls_result_release()); rec_seq is 0. */
+	union atls_crypto_info tx, rx;
+	size_t crypto_info_len;		/* optlen for setsockopt(SOL_TLS, TLS_TX/TLS_RX) */
+};
+
+/*
+ * Run the TLS 1.3 handshake as configured on the connected stream socket fd
+ * (blocking or not: libatls polls itself), within timeout_ms (<= 0: no limit).
+ * On success returns 0 with res filled; on failure returns -errno with
+ * res->err/reason/reason_text/alert filled and no key material.
+ *
+ * errno vocabulary: -ETIMEDOUT, -ECONNRESET/-EPIPE (peer gone), -EPROTO (TLS
+ * failure), -EKEYREJECTED (peer evidence rejected by policy), -EBADMSG
+ * (malformed evidence/extension), -EACCES (attestation required, declined),
+ * -ENODEV/-EIO (TPM), -ENOMEM, -EINVAL.
+ */
+int atls_handshake(struct atls_ctx *ctx, int fd, int timeout_ms, struct atls_result *res);
+
+/* Wipe the key material in res (idempotent). */
+void atls_result_release(struct atls_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ATLS_ATLS_H */
