@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * atls: attested TLS 1.3 for TCP sockets, records encrypted by kTLS.
+ *
+ * The one uAPI header of the project: the socket API an application uses
+ * (TCP ULP "atls", socket-option level SOL_ATLS), and the generic-netlink
+ * upcall the helper daemon speaks (family "atls").
+ * Documentation/atls.7.rst and Documentation/netlink.rst describe both in
+ * prose; Documentation/netlink/specs/atls.yaml is the machine-readable spec.
+ *
+ * ---------------------------------------------------------------------------
+ * Application side
+ * ---------------------------------------------------------------------------
+ *
+ *   fd = socket(AF_INET or AF_INET6, SOCK_STREAM, 0); connect() or accept();
+ *   setsockopt(fd, SOL_TCP, TCP_ULP, "atls", sizeof("atls"));
+ *   struct atls_start st = { .size = sizeof(st), .role = ATLS_ROLE_CLIENT,
+ *                            .policy = "default", .peer = "db.example" };
+ *   setsockopt(fd, SOL_ATLS, ATLS_START, &st, sizeof(st));
+ *   ... send()/recv()/sendfile()/splice() as on any socket (kTLS) ...
+ *   getsockopt(fd, SOL_ATLS, ATLS_PEER_INFO, &pi, &len);
+ *
+ * Errno vocabulary (every failure an application can see):
+ *
+ *  setsockopt(SOL_TCP, TCP_ULP, "atls"):
+ *   ENOTCONN     socket is not ESTABLISHED (never connected, closed, ...)
+ *   EINVAL       listening socket (refused by the TCP core: atls has no clone)
+ *   EEXIST       another ULP (e.g. "tls") is already attached, or atls twice
+ *   EBUSY        application data was already sent or received on the socket
+ *   ENOENT       atls.ko (or tls.ko underneath) is not available
+ *   ENOMEM       out of memory
+ *
+ *  setsockopt(SOL_ATLS, ATLS_START, struct atls_start):
+ *   ENOPROTOOPT  the socket does not carry the "atls" ULP
+ *   EINVAL       optlen < ATLS_START_SIZE_VER0, size field != optlen, unknown
+ *                flag, bad role, timeout_ms > ATLS_TIMEOUT_MAX_MS, policy or
+ *                peer not NUL-terminated inside its array
+ *   E2BIG        optlen > sizeof(struct atls_start) with non-zero tail bytes
+ *   EFAULT       bad pointer
+ *   EALREADY     ATLS_START was already called on this socket
+ *   ESRCH        no helper daemon listens on the genl multicast group
+ *   ENOBUFS      too many requests pending (ATLS_MAX_PENDING)
+ *   EINPROGRESS  non-blocking socket (or ATLS_START_F_NONBLOCK): the request
+ *                is queued; completion is POLLOUT (ready) or POLLERR (failed),
+ *                the result is in ATLS_STATUS (like connect())
+ *   EINTR        a blocking start was interrupted by a signal; the request
+ *                goes on in the background and completes as above
+ *   and, for a blocking start, the completion errno (next list).
+ *
+ *  Completion errno (blocking ATLS_START, ATLS_STATUS.error, and from then on
+ *  every send/recv on the socket: errors are sticky, the TCP connection is
+ *  aborted with a RST, nothing is ever sent in clear):
+ *   ETIMEDOUT    no completion within timeout_ms (ATLS_REASON_TIMEOUT)
+ *   ECONNABORTED the helper died holding the request, or the module gave up
+ *                (ATLS_REASON_HELPER_DIED, ATLS_REASON_SHUTDOWN)
+ *   EACCES       the peer's attestation evidence was rejected by the policy
+ *                (ATLS_REASON_EVIDENCE_*, _AK_UNTRUSTED, _PCR_MISMATCH, ...)
+ *   EKEYREJECTED the peer's certificate or identity was rejected
+ *   ECONNRESET   the peer aborted the handshake (alert, RST, EOF)
+ *   EPROTO       handshake protocol failure, or the helper returned keys the
+ *                kernel refused (ATLS_REASON_HANDSHAKE, ATLS_REASON_BAD_KEYS)
+ *   ENOENT       the helper does not know the requested policy
+ *   EIO          the helper's own TPM or configuration failed
+ *
+ *  While the request is pending (after ATLS_START, before completion):
+ *   send/recv/sendfile/splice block (or EAGAIN when non-blocking or when
+ *   SO_SNDTIMEO/SO_RCVTIMEO expire); poll() reports neither POLLIN nor POLLOUT.
+ *
+ *  After completion (keys installed in kTLS):
+ *   getsockopt/setsockopt(SOL_TLS, *)   EPERM (the keys never go back out)
+ *   recv() on a TLS close_notify alert   returns 0 (end of file), sticky
+ *   recv() on any other TLS alert        ECONNRESET (connection aborted)
+ *   recv() on NewSessionTicket           the record is dropped silently
+ *   recv() on KeyUpdate                  EKEYEXPIRED (kernels without kTLS
+ *                                        rekey; connection aborted)
+ *   send()/recv() at the record limit    EKEYEXPIRED (ATLS_REASON_RECORD_LIMIT:
+ *                                        2^24 records per direction for
+ *                                        AES-GCM, RFC 8446 section 5.5)
+ *   recvmsg() with the application's own control buffer gets kTLS's native
+ *   behaviour (TLS_GET_RECORD_TYPE cmsg) instead of the mapping above.
+ *
+ *  getsockopt(SOL_ATLS, *):
+ *   ENOPROTOOPT  unknown option, or the socket is not an atls socket
+ *   EINVAL       *optlen smaller than the structure
+ *   ENODATA      ATLS_PEER_INFO before the helper reported a result
+ *
+ * ---------------------------------------------------------------------------
+ * Helper side: generic netlink family "atls" (ATLS_GENL_NAME), version 1
+ * ---------------------------------------------------------------------------
+ *
+ * Message tree (-> kernel to helper, <- helper to kernel):
+ *
+ *  -> ATLS_CMD_READY    multicast, group "helper"; doorbell, new work queued
+ *       ATLS_A_PENDING            u32   requests waiting for ACCEPT
+ *  <- ATLS_CMD_ACCEPT   do, needs CAP_NET_ADMIN (GENL_ADMIN_PERM); no attrs
+ *     reply ATLS_CMD_ACCEPT:
+ *       ATLS_A_REQ_ID             u64   request cookie (never reused)
+ *       ATLS_A_SOCKFD             u32   fd of the app's socket, installed
+ *                                       O_CLOEXEC in the caller's fd table
+ *       ATLS_A_ROLE               u32   enum atls_role
+ *       ATLS_A_FLAGS              u32   ATLS_START_F_* as given by the app
+ *       ATLS_A_TIMEOUT_MS         u32   effective timeout
+ *       ATLS_A_POLICY             string
+ *       ATLS_A_PEER_NAME          string (may be empty)
+ *       ATLS_A_FAMILY             u16   AF_INET or AF_INET6
+ *       ATLS_A_APP_PID            u32   tgid of the process that started
+ *       ATLS_A_APP_UID            u32   its uid and gid (in the helper's
+ *       ATLS_A_APP_GID            u32   user namespace)
+ *       ATLS_A_APP_COMM           string
+ *     errors: EPERM (no CAP_NET_ADMIN), EAGAIN (nothing pending),
+ *             EMFILE (no free fd: the request is put back in the queue)
+ *  <- ATLS_CMD_DONE     do, needs CAP_NET_ADMIN
+ *       ATLS_A_REQ_ID             u64   required
+ *       ATLS_A_SOCKFD             u32   required: the fd ACCEPT gave
+ *       ATLS_A_STATUS             s32   required: 0 or a negative errno from
+ *                                       the completion list above
+ *       ATLS_A_REASON             u32   enum atls_reason (optional)
+ *       ATLS_A_CRYPTO_TX          binary struct tls12_crypto_info_* (status 0)
+ *       ATLS_A_CRYPTO_RX          binary same version and cipher    (status 0)
+ *       ATLS_A_PEER_INFO          nest  ATLS_PEER_A_* (optional)
+ *     errors: EINVAL (malformed attribute, missing attribute, status out of
+ *             range, keys not TLS 1.3 AES-GCM-128/256 or ChaCha20-Poly1305 of
+ *             the exact size, TX/RX ciphers differ), ENOENT (request id never
+ *             issued), ESTALE (request already completed, timed out or
+ *             aborted), EPERM (the request was accepted by another netlink
+ *             port), EBADF (ATLS_A_SOCKFD is not that request's socket).
+ *             A DONE that fails validation after the request was found fails
+ *             the request (the app sees EPROTO, ATLS_REASON_BAD_KEYS).
+ *     On any DONE that reaches the request (success or failure) the kernel
+ *     closes ATLS_A_SOCKFD in the caller's table: the helper must not.
+ *  -> ATLS_CMD_ABORT    multicast, group "helper"; stop working on a request
+ *       ATLS_A_REQ_ID             u64
+ *       ATLS_A_REASON             u32   enum atls_reason
+ *
+ *  ATLS_A_PEER_INFO nest (passed to the app in struct atls_peer_info):
+ *       ATLS_PEER_A_VERDICT       u32   enum atls_verdict
+ *       ATLS_PEER_A_REASON        u32   enum atls_reason
+ *       ATLS_PEER_A_CERT_SHA256   binary, exactly 32 bytes
+ *       ATLS_PEER_A_EVIDENCE_TYPE u32   enum atls_evidence
+ *       ATLS_PEER_A_AK_DIGEST     binary, exactly 32 bytes
+ *       ATLS_PEER_A_PCR_BANK      u16   TPM2_ALG_ID (0x000B = SHA-256)
+ *       ATLS_PEER_A_PCR_SELECT    u32   bit n = PCR n
+ *       ATLS_PEER_A_PCR_DIGEST    binary, 1..64 bytes
+ *       ATLS_PEER_A_FLAGS         u32   ATLS_PEER_F_*
+ *
+ * Counters: /proc/net/atls (one "name value" pair per line, see atls.7).
+ */
+#ifndef _UAPI_LINUX_ATLS_H
+#define _UAPI_LINUX_ATLS_H
+
+#include <linux/types.h>
+
+#define ATLS_ULP_NAME		"atls"
+
+/* Socket-option level, handled by the atls ULP (far from the SOL_* range). */
+#define SOL_ATLS		0x6174
+
+/* Socket options at SOL_ATLS. */
+#define ATLS_START		1	/* set: struct atls_start */
+#define ATLS_STATUS		2	/* get: struct atls_status */
+#define ATLS_PEER_INFO		3	/* get: struct atls_peer_info */
+
+enum atls_role {
+	ATLS_ROLE_CLIENT = 1,		/* we sent the TCP SYN, TLS client */
+	ATLS_ROLE_SERVER = 2,		/* accepted socket, TLS server */
+};
+
+/* struct atls_start flags */
+#define ATLS_START_F_NONBLOCK	(1U << 0)	/* EINPROGRESS even on a blocking socket */
+#define ATLS_START_F_ALL	ATLS_START_F_NONBLOCK
+
+#define ATLS_POLICY_MAX		64	/* bytes, including the NUL */
+#define ATLS_PEER_MAX		256	/* bytes, including the NUL */
+
+#define ATLS_TIMEOUT_DEFAULT_MS	10000	/* timeout_ms == 0 */
+#define ATLS_TIMEOUT_MAX_MS	120000
+#define ATLS_MAX_PENDING	4096	/* requests not yet completed, per module */
+
+/*
+ * setsockopt(fd, SOL_ATLS, ATLS_START, &st, sizeof(st)).
+ * size must equal optlen. Later versions only append fields; a kernel given a
+ * larger structure accepts it when the unknown tail is zero (else E2BIG).
+ */
+struct atls_start {
+	__u32	size;			/* sizeof(struct atls_start) */
+	__u32	role;			/* enum atls_role */
+	__u32	flags;			/* ATLS_START_F_* */
+	__u32	timeout_ms;		/* 0: ATLS_TIMEOUT_DEFAULT_MS */
+	char	policy[ATLS_POLICY_MAX];	/* "" means "default" */
+	char	peer[ATLS_PEER_MAX];	/* expected peer name, may be "" */
+};
+#define ATLS_START_SIZE_VER0	336	/* sizeof first published version */
+
+enum atls_state {
+	ATLS_STATE_NONE = 0,		/* ULP attached, ATLS_START not called */
+	ATLS_STATE_PENDING = 1,		/* queued, waiting for a helper */
+	ATLS_STATE_ACCEPTED = 2,	/* a helper runs the handshake */
+	ATLS_STATE_READY = 3,		/* keys installed, data flows via kTLS */
+	ATLS_STATE_FAILED = 4,		/* dead; error says why */
+};
+
+/* getsockopt(fd, SOL_ATLS, ATLS_STATUS): errors are sticky, never cleared. */
+struct atls_status {
+	__u32	state;			/* enum atls_state */
+	__s32	error;			/* 0 or a positive errno */
+	__u32	reason;			/* enum atls_reason */
+	__u32	reserved;		/* 0 */
+};
+
+enum atls_verdict {
+	ATLS_VERDICT_NONE = 0,		/* no appraisal (e.g. failed earlier) */
+	ATLS_VERDICT_AFFIRMING = 1,	/* EAR "affirming" */
+	ATLS_VERDICT_WARNING = 2,	/* EAR "warning": accepted by policy */
+	ATLS_VERDICT_CONTRAINDICATED = 3,
+};
+
+enum atls_evidence {
+	ATLS_EVIDENCE_NONE = 0,		/* peer did not attest (policy allowed) */
+	ATLS_EVIDENCE_TPM2_KAT_PAT = 1,	/* TPM2_Certify of the TLS key + quote */
+	ATLS_EVIDENCE_TPM2_PAT = 2,	/* quote only, binder covers the key */
+	ATLS_EVIDENCE_EAR = 3,		/* passport: verifier-signed EAR */
+};
+
+/* Machine-readable reasons (ATLS_STATUS.reason, ATLS_PEER_INFO.reason). */
+enum atls_reason {
+	ATLS_REASON_NONE = 0,
+	ATLS_REASON_OK = 1,			/* appraisal passed */
+	ATLS_REASON_NO_HELPER = 2,		/* ESRCH */
+	ATLS_REASON_TIMEOUT = 3,		/* ETIMEDOUT */
+	ATLS_REASON_HELPER_DIED = 4,		/* ECONNABORTED */
+	ATLS_REASON_APP_CLOSED = 5,		/* (helper sees it in ABORT) */
+	ATLS_REASON_SHUTDOWN = 6,		/* ECONNABORTED */
+	ATLS_REASON_HANDSHAKE = 7,		/* EPROTO */
+	ATLS_REASON_PEER_ABORTED = 8,		/* ECONNRESET */
+	ATLS_REASON_PEER_CERT = 9,		/* EKEYREJECTED */
+	ATLS_REASON_EVIDENCE_MISSING = 10,	/* EACCES */
+	ATLS_REASON_EVIDENCE_INVALID = 11,	/* EACCES: format, signature */
+	ATLS_REASON_AK_UNTRUSTED = 12,		/* EACCES */
+	ATLS_REASON_PCR_MISMATCH = 13,		/* EACCES */
+	ATLS_REASON_FRESHNESS = 14,		/* EACCES: binder/nonce mismatch */
+	ATLS_REASON_POLICY_UNKNOWN = 15,	/* ENOENT */
+	ATLS_REASON_LOCAL_TPM = 16,		/* EIO */
+	ATLS_REASON_BAD_KEYS = 17,		/* EPROTO: kernel refused DONE keys */
+	ATLS_REASON_KEY_INSTALL = 18,		/* EPROTO: kTLS refused the keys */
+	ATLS_REASON_PEER_ALERT = 19,		/* ECONNRESET, after ready */
+	ATLS_REASON_KEY_UPDATE = 20,		/* EKEYEXPIRED, after ready */
+	ATLS_REASON_RECORD_LIMIT = 21,		/* EKEYEXPIRED, after ready */
+	ATLS_REASON_BAD_RECORD = 22,		/* EPROTO, after ready */
+	ATLS_REASON_HELPER_ERROR = 23,		/* any other helper failure */
+	__ATLS_REASON_MAX
+};
+
+/* struct atls_peer_info flags */
+#define ATLS_PEER_F_PEER_ATTESTED	(1U << 0)	/* peer sent evidence */
+#define ATLS_PEER_F_SELF_ATTESTED	(1U << 1)	/* we sent evidence */
+
+#define ATLS_DIGEST_MAX		64
+
+/* getsockopt(fd, SOL_ATLS, ATLS_PEER_INFO): *optlen >= sizeof; returns sizeof. */
+struct atls_peer_info {
+	__u32	verdict;		/* enum atls_verdict */
+	__u32	reason;			/* enum atls_reason */
+	__u32	evidence_type;		/* enum atls_evidence */
+	__u32	flags;			/* ATLS_PEER_F_* */
+	__u16	tls_version;		/* TLS_1_3_VERSION (0x0304) */
+	__u16	cipher;			/* TLS_CIPHER_* of <linux/tls.h> */
+	__u16	pcr_bank;		/* TPM2_ALG_ID of the quoted bank */
+	__u16	pcr_digest_len;		/* valid bytes in pcr_digest */
+	__u32	pcr_select;		/* bit n = PCR n was quoted */
+	__u32	reserved;		/* 0 */
+	__u8	peer_cert_sha256[32];	/* SHA-256 of the peer's leaf cert (DER) */
+	__u8	ak_digest[32];		/* SHA-256 of the peer's AK public area */
+	__u8	pcr_digest[ATLS_DIGEST_MAX];	/* digest over the selected PCRs */
+};
+
+/* ---- generic netlink ---- */
+
+#define ATLS_GENL_NAME		"atls"
+#define ATLS_GENL_VERSION	1
+#define ATLS_MCGRP_HELPER	"helper"
+
+enum atls_cmd {
+	ATLS_CMD_UNSPEC,
+	ATLS_CMD_READY,		/* kernel -> group */
+	ATLS_CMD_ACCEPT,	/* helper -> kernel, and its reply */
+	ATLS_CMD_DONE,		/* helper -> kernel */
+	ATLS_CMD_ABORT,		/* kernel -> group */
+	__ATLS_CMD_MAX
+};
+#define ATLS_CMD_MAX (__ATLS_CMD_MAX - 1)
+
+enum atls_attr {
+	ATLS_A_UNSPEC,
+	ATLS_A_PAD,
+	ATLS_A_REQ_ID,		/* u64 */
+	ATLS_A_SOCKFD,		/* u32 */
+	ATLS_A_ROLE,		/* u32, enum atls_role */
+	ATLS_A_FLAGS,		/* u32, ATLS_START_F_* */
+	ATLS_A_TIMEOUT_MS,	/* u32 */
+	ATLS_A_POLICY,		/* string, < ATLS_POLICY_MAX */
+	ATLS_A_PEER_NAME,	/* string, < ATLS_PEER_MAX */
+	ATLS_A_FAMILY,		/* u16 */
+	ATLS_A_APP_PID,		/* u32 */
+	ATLS_A_APP_UID,		/* u32 */
+	ATLS_A_APP_GID,		/* u32 */
+	ATLS_A_APP_COMM,	/* string */
+	ATLS_A_STATUS,		/* s32, 0 or -errno */
+	ATLS_A_REASON,		/* u32, enum atls_reason */
+	ATLS_A_CRYPTO_TX,	/* binary, struct tls12_crypto_info_* */
+	ATLS_A_CRYPTO_RX,	/* binary, struct tls12_crypto_info_* */
+	ATLS_A_PEER_INFO,	/* nest, enum atls_peer_attr */
+	ATLS_A_PENDING,		/* u32 */
+	__ATLS_A_MAX
+};
+#define ATLS_A_MAX (__ATLS_A_MAX - 1)
+
+enum atls_peer_attr {
+	ATLS_PEER_A_UNSPEC,
+	ATLS_PEER_A_VERDICT,		/* u32 */
+	ATLS_PEER_A_REASON,		/* u32 */
+	ATLS_PEER_A_CERT_SHA256,	/* binary[32] */
+	ATLS_PEER_A_EVIDENCE_TYPE,	/* u32 */
+	ATLS_PEER_A_AK_DIGEST,		/* binary[32] */
+	ATLS_PEER_A_PCR_BANK,		/* u16 */
+	ATLS_PEER_A_PCR_SELECT,		/* u32 */
+	ATLS_PEER_A_PCR_DIGEST,		/* binary, 1..ATLS_DIGEST_MAX */
+	ATLS_PEER_A_FLAGS,		/* u32 */
+	__ATLS_PEER_A_MAX
+};
+#define ATLS_PEER_A_MAX (__ATLS_PEER_A_MAX - 1)
+
+#endif /* _UAPI_LINUX_ATLS_H */
