@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The one owner of the TPM connection.
+ *
+ * A struct atls_tpm holds the TCTI and ESYS contexts and a worker thread.
+ * Nothing but the worker touches the ESYS context once the thread runs: every
+ * other thread describes what it wants as a callback (struct tpm_req), queues
+ * it and sleeps until the worker has run it.  This serialises the TPM (which
+ * executes one command at a time anyway), keeps the non-thread-safe ESYS
+ * context single-threaded, and is the place where quotes can later be batched.
+ *
+ * Lifetimes and locking:
+ *  - t->lock protects the queue (head/tail), t->stopping and every req->done;
+ *    t->wake wakes the worker, t->done wakes callers (broadcast: each caller
+ *    re-checks its own req->done).
+ *  - A request lives on the caller's stack; the worker never touches it after
+ *    setting req->done under the lock, so the caller may return immediately.
+ *  - The ESYS context is created in atls_tpm_open() before the worker starts
+ *    and finalised in atls_tpm_close() after it has been joined, so it is only
+ *    ever used by one thread at a time.
+ *  - The handle cache (persistent handle -> ESYS_TR) is worker-only state.
+ *
+ * There is no resource manager on the raw swtpm TCTI: any transient object
+ * must be flushed by whoever created it (provision.c does); the normal
+ * operations only use persistent keys and password authorisation, so they
+ * create no transient objects or sessions at all.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_tctildr.h>
+
+#include "tpm.h"
+
+#define TPM_CACHE_SLOTS 8
+
+struct tpm_req {
+	int (*fn)(struct atls_tpm *t, void *arg);
+	void *arg;
+	int rc;
+	bool done;
+	struct tpm_req *next;
+};
+
+struct atls_tpm {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_cond_t done;
+	struct tpm_req *head, **tail;
+	bool stopping;
+	pthread_t worker;
+
+	TSS2_TCTI_CONTEXT *tcti;
+	ESYS_CONTEXT *esys;
+	struct {
+		uint32_t handle;
+		ESYS_TR tr;
+	} cache[TPM_CACHE_SLOTS];
+	unsigned int cache_next;
+};
+
+int atls_tpm_rc_errno(TSS2_RC rc)
+{
+	if (rc == TSS2_RC_SUCCESS)
+		return 0;
+	/* TPM format-one codes: strip the handle/parameter/session number. */
+	if ((rc & TSS2_RC_LAYER_MASK) == 0 && (rc & TPM2_RC_FMT1)) {
+		TPM2_RC base = (rc & 0x3f) | TPM2_RC_FMT1;
+
+		if (base == TPM2_RC_HANDLE)
+			return -ENOENT;
+		if (base == TPM2_RC_SIZE || base == TPM2_RC_VALUE)
+			return -EINVAL;
+	}
+	if ((rc & TSS2_RC_LAYER_MASK) == 0)
+		return -EIO;
+	if ((rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER ||
+	    (rc & 0xffff) == TSS2_BASE_RC_IO_ERROR || (rc & 0xffff) == TSS2_BASE_RC_NO_CONNECTION)
+		return -ENODEV;
+	if ((rc & 0xffff) == TSS2_BASE_RC_MEMORY)
+		return -ENOMEM;
+	return -EIO;
+}
+
+static void *tpm_worker(void *arg)
+{
+	struct atls_tpm *t = arg;
+	struct tpm_req *r;
+
+	pthread_mutex_lock(&t->lock);
+	for (;;) {
+		while (!t->head && !t->stopping)
+			pthread_cond_wait(&t->wake, &t->lock);
+		if (!t->head)
+			break;	/* stopping and the queue is drained */
+		r = t->head;
+		t->head = r->next;
+		if (!t->head)
+			t->tail = &t->head;
+		pthread_mutex_unlock(&t->lock);
+
+		/* Only the worker runs callbacks: the ESYS context is ours. */
+		r->rc = r->fn(t, r->arg);
+
+		pthread_mutex_lock(&t->lock);
+		r->done = true;
+		pthread_cond_broadcast(&t->done);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+int atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg)
+{
+	struct tpm_req r = { .fn = fn, .arg = arg };
+
+	if (!t)
+		return -ENODEV;
+	pthread_mutex_lock(&t->lock);
+	if (t->stopping) {
+		pthread_mutex_unlock(&t->lock);
+		return -ESHUTDOWN;
+	}
+	*t->tail = &r;
+	t->tail = &r.next;
+	pthread_cond_signal(&t->wake);
+	while (!r.done)
+		pthread_cond_wait(&t->done, &t->lock);
+	pthread_mutex_unlock(&t->lock);
+	return r.rc;
+}
+
+ESYS_CONTEXT *atls_tpm_esys(struct atls_tpm *t)
+{
+	return t->esys;
+}
+
+int atls_tpm_object(struct atls_tpm *t, uint32_t handle, ESYS_TR *tr)
+{
+	unsigned int i, slot;
+	TSS2_RC rc;
+
+	for (i = 0; i < TPM_CACHE_SLOTS; i++) {
+		if (t->cache[i].handle == handle && t->cache[i].tr != ESYS_TR_NONE) {
+			*tr = t->cache[i].tr;
+			return 0;
+		}
+	}
+	rc = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, tr);
+	if (rc != TSS2_RC_SUCCESS)
+		return atls_tpm_rc_errno(rc);
+	/* Round-robin replacement; Esys_TR_Close only frees ESYS metadata. */
+	slot = t->cache_next++ % TPM_CACHE_SLOTS;
+	if (t->cache[slot].tr != ESYS_TR_NONE)
+		Esys_TR_Close(t->esys, &t->cache[slot].tr);
+	t->cache[slot].handle = handle;
+	t->cache[slot].tr = *tr;
+	return 0;
+}
+
+void atls_tpm_forget(struct atls_tpm *t, uint32_t handle)
+{
+	unsigned int i;
+
+	for (i = 0; i < TPM_CACHE_SLOTS; i++) {
+		if (t->cache[i].handle == handle && t->cache[i].tr != ESYS_TR_NONE) {
+			Esys_TR_Close(t->esys, &t->cache[i].tr);
+			t->cache[i].tr = ESYS_TR_NONE;
+			t->cache[i].handle = 0;
+		}
+	}
+}
+
+int atls_tpm_open(const char *tcti, struct atls_tpm **out)
+{
+	struct atls_tpm *t;
+	unsigned int i;
+	TSS2_RC rc;
+	int err;
+
+	*out = NULL;
+	if (!tcti || !*tcti)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->tail = &t->head;
+	for (i = 0; i < TPM_CACHE_SLOTS; i++)
+		t->cache[i].tr = ESYS_TR_NONE;
+
+	rc = Tss2_TctiLdr_Initialize(tcti, &t->tcti);
+	if (rc != TSS2_RC_SUCCESS) {
+		err = -ENODEV;
+		goto err_free;
+	}
+	rc = Esys_Initialize(&t->esys, t->tcti, NULL);
+	if (rc != TSS2_RC_SUCCESS) {
+		err = atls_tpm_rc_errno(rc);
+		goto err_tcti;
+	}
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->wake, NULL);
+	pthread_cond_init(&t->done, NULL);
+	err = -pthread_create(&t->worker, NULL, tpm_worker, t);
+	if (err)
+		goto err_sync;
+	*out = t;
+	return 0;
+
+err_sync:
+	pthread_cond_destroy(&t->done);
+	pthread_cond_destroy(&t->wake);
+	pthread_mutex_destroy(&t->lock);
+	Esys_Finalize(&t->esys);
+err_tcti:
+	Tss2_TctiLdr_Finalize(&t->tcti);
+err_free:
+	free(t);
+	return err;
+}
+
+void atls_tpm_close(struct atls_tpm *t)
+{
+	unsigned int i;
+
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->stopping = true;
+	pthread_cond_signal(&t->wake);
+	pthread_mutex_unlock(&t->lock);
+	pthread_join(t->worker, NULL);
+
+	/* The worker is gone: this thread owns the ESYS context now. */
+	for (i = 0; i < TPM_CACHE_SLOTS; i++)
+		if (t->cache[i].tr != ESYS_TR_NONE)
+			Esys_TR_Close(t->esys, &t->cache[i].tr);
+	Esys_Finalize(&t->esys);
+	Tss2_TctiLdr_Finalize(&t->tcti);
+	pthread_cond_destroy(&t->done);
+	pthread_cond_destroy(&t->wake);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
