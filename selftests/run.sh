@@ -1,0 +1,124 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The atls test runner (`make check`). Runs, in order:
+#   1. host tests (build/tests/host.list), each a TAP-printing program;
+#   2. for every kernel in KVERS, one VM running build/tests/vm.list;
+#   3. for every kernel, two VMs joined by a virtual link running
+#      build/tests/vm2.list (one as role a, one as role b).
+# Every program's TAP goes to build/results/; a program that crashes, times out
+# or exits non-zero without saying which test failed counts as a failure, and
+# so does a VM that panics, hangs or leaves a kernel warning in dmesg.
+# The last line is "N passed, N failed" (", N skipped" when some skipped).
+#
+# Environment: KVERS (default: scripts/kvers.sh), ATLS_ONLY=host|vm to run one
+# part, CI=true makes a missing VM suite a failure instead of a skip.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+: "${SRC:=$(cd "$here/.." && pwd)}" "${B:=$SRC/build}"
+export SRC B
+KVERS=${KVERS:-$("$SRC/scripts/kvers.sh")}
+only=${ATLS_ONLY:-all}
+results=$B/results
+rm -rf "$results"
+mkdir -p "$results"
+t_start=$(date +%s)
+
+log() { echo "[$(date +%H:%M:%S)] $*"; }
+
+# Host-side verdicts on a VM run, as TAP: did the guest report, is dmesg clean.
+# A kernel report of any of these kinds fails the run.
+BAD_KMSG='WARNING:|BUG:|Oops|refcount_t|possible circular locking|possible recursive locking|KASAN|UBSAN|general protection fault|Kernel panic|stack-protector|list_add corruption|list_del corruption|kmemleak'
+vm_checks() {	# DIR LABEL
+	local dir=$1 label=$2 st bad
+	st=$(cat "$dir/vm.status" 2>/dev/null || echo no-report)
+	{
+		echo "1..2"
+		case "$st" in
+		reported*) echo "ok 1 $label: guest reported ($st, $(cat "$dir/vm.seconds")s)" ;;
+		*) echo "not ok 1 $label: guest did not report a verdict ($st): panic, hang or timeout"
+		   tail -n 30 "$dir/serial.log" 2>/dev/null | sed 's/^/# /' ;;
+		esac
+		bad=$(cat "$dir/dmesg.txt" "$dir/serial.log" 2>/dev/null | grep -E "$BAD_KMSG" | head -n 20)
+		if [ -z "$bad" ] && [ -s "$dir/dmesg.txt" ]; then
+			echo "ok 2 $label: kernel log clean"
+		else
+			echo "not ok 2 $label: kernel log has warnings (or no dmesg was saved)"
+			printf '%s\n' "$bad" | sed 's/^/# /'
+		fi
+	} > "$dir/vm-checks.tap"
+}
+
+run_host() {
+	local t name rc
+	mkdir -p "$results/host"
+	while read -r t; do
+		[ -n "$t" ] || continue
+		name=$(basename "$t")
+		log "host: $name"
+		(cd "$results/host" && timeout -k 5 "${ATLS_HOST_TIMEOUT:-600}" "$t") \
+			> "$results/host/$name.tap" 2> "$results/host/$name.err"
+		rc=$?
+		echo "$rc" > "$results/host/$name.rc"
+	done < "$B/tests/host.list"
+}
+
+run_vm() {	# KVER
+	local k=$1 dir=$results/vm-$1
+	log "vm $k: booting (tests: $(grep -c . "$B/tests/vm.list"))"
+	"$SRC/selftests/vm/vm.sh" --kver "$k" --list "$B/tests/vm.list" --out "$dir"
+	vm_checks "$dir" "vm $k"
+	log "vm $k: $(cat "$dir/vm.status") in $(cat "$dir/vm.seconds" 2>/dev/null)s"
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Two VMs joined by a QEMU socket netdev (a virtual Ethernet cable carried over
+# a loopback TCP connection on the host). VM a listens, VM b connects.
+run_pair() {	# KVER
+	local k=$1 port pa pb a=$results/vm2-$1-a b=$results/vm2-$1-b i
+	port=$(free_port)
+	log "vm2 $k: booting two VMs (link on 127.0.0.1:$port)"
+	ATLS_PEER_ADDR=10.77.0.2 ATLS_PEER_ADDR6=fd00:a715::2 \
+	"$SRC/selftests/vm/vm.sh" --kver "$k" --list "$B/tests/vm2.list" --out "$a" \
+		--net listen --port "$port" --addr 10.77.0.1 --addr6 fd00:a715::1 --role a &
+	pa=$!
+	for i in $(seq 100); do
+		ss -ltn "sport = :$port" 2>/dev/null | grep -q LISTEN && break
+		sleep 0.1
+	done
+	ATLS_PEER_ADDR=10.77.0.1 ATLS_PEER_ADDR6=fd00:a715::1 \
+	"$SRC/selftests/vm/vm.sh" --kver "$k" --list "$B/tests/vm2.list" --out "$b" \
+		--net connect --port "$port" --addr 10.77.0.2 --addr6 fd00:a715::2 --role b &
+	pb=$!
+	wait "$pa" "$pb"
+	vm_checks "$a" "vm2 $k a"
+	vm_checks "$b" "vm2 $k b"
+	log "vm2 $k: a $(cat "$a/vm.status"), b $(cat "$b/vm.status")"
+}
+
+[ "$only" = vm ] || run_host
+if [ "$only" != host ]; then
+	if [ -z "$KVERS" ] || ! command -v qemu-system-x86_64 >/dev/null; then
+		log "no kernel or no QEMU: VM suites not run"
+		if [ "${CI:-}" = true ]; then
+			printf '1..1\nnot ok 1 VM suites were not run (no kernel or QEMU)\n' > "$results/vm-missing.tap"
+		else
+			printf '1..1\nok 1 VM suites # SKIP no kernel or QEMU\n' > "$results/vm-missing.tap"
+		fi
+	fi
+	for k in $KVERS; do
+		run_vm "$k"
+		[ -s "$B/tests/vm2.list" ] && [ -n "$(grep . "$B/tests/vm2.list")" ] && run_pair "$k"
+	done
+fi
+
+# Count every TAP file: "ok" passes (or skips with "# SKIP"), "not ok" fails
+# (a "# TODO" is not used here). A program whose plan promises more results
+# than it printed, or that exited non-zero without a "not ok", adds a failure.
+"$SRC/selftests/tap-summary.sh" "$results"
+rc=$?
+log "total time $(( $(date +%s) - t_start ))s"
+exit $rc

@@ -1,0 +1,67 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Guest test driver, run by /init inside the VM in a chroot of the host root.
+# Loads kTLS and atls.ko for this kernel, runs every test program of the list
+# named in the environment (one TAP file per program in $ATLS_RESULTS), then
+# unloads atls.ko. The infrastructure steps are reported as TAP too
+# (vm-setup.tap), so a module that does not load or unload is a failure.
+# Exit status: the number of failed steps and programs.
+set -u
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export TMPDIR=/tmp HOME=/tmp
+export TPM2TOOLS_TCTI=device:/dev/tpmrm0 ATLS_TCTI=device:/dev/tpmrm0
+res=$ATLS_RESULTS
+per_test_timeout=${ATLS_TEST_TIMEOUT:-300}
+
+setup_tap=$res/vm-setup.tap
+n=0
+failed=0
+step() {	# step NAME CMD...: one TAP line for an infrastructure step
+	local name=$1; shift
+	n=$((n + 1))
+	if out=$("$@" 2>&1); then
+		echo "ok $n $name" >> "$setup_tap"
+	else
+		echo "not ok $n $name" >> "$setup_tap"
+		printf '# %s\n' "$out" >> "$setup_tap"
+		failed=$((failed + 1))
+	fi
+}
+
+net_up() {	# the two-VM link: virtio-net on eth0, addresses from ATLS_ADDR
+	modprobe virtio_net || return 1
+	ip link set eth0 up && ip addr add "$ATLS_ADDR/24" dev eth0 &&
+		ip -6 addr add "$ATLS_ADDR6/64" dev eth0 nodad
+}
+
+: > "$setup_tap"
+step "modprobe tls" modprobe tls
+if [ "${ATLS_NET:-0}" = 1 ]; then
+	step "link eth0 up ($ATLS_ADDR)" net_up
+fi
+step "insmod atls.ko ($KVER)" insmod "$ATLS_KO"
+
+while read -r t; do
+	[ -n "$t" ] || continue
+	name=$(basename "$t")
+	if [ ! -x "$t" ]; then
+		echo "1..1" > "$res/$name.tap"
+		echo "not ok 1 $name # missing or not executable: $t" >> "$res/$name.tap"
+		echo 1 > "$res/$name.rc"
+		failed=$((failed + 1))
+		continue
+	fi
+	echo "== $name (uptime $(cut -d' ' -f1 /proc/uptime))"
+	(cd "$TMPDIR" && timeout -k 5 "$per_test_timeout" "$t") > "$res/$name.tap" 2> "$res/$name.err"
+	rc=$?
+	echo "$rc" > "$res/$name.rc"
+	[ "$rc" = 0 ] || failed=$((failed + 1))
+	# Something must still be loaded for the next program.
+	grep -q '^atls ' /proc/modules || insmod "$ATLS_KO" 2>/dev/null
+done < "$ATLS_LIST"
+
+step "rmmod atls" rmmod atls
+step "atls.ko unloaded" test ! -e /sys/module/atls
+echo "1..$n" >> "$setup_tap"
+exit "$failed"

@@ -1,0 +1,110 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot one test VM: a Debian kernel under QEMU/TCG (-M microvm, PVH vmlinux),
+# our initramfs, a fresh swtpm as its TPM (/dev/tpmrm0), the host root shared
+# read-only over virtio-9p and OUT shared read-write for results. The guest runs
+# every program named in LIST (selftests/vm/guest-tests.sh) and powers off.
+#
+# usage: vm.sh --kver KVER --list LIST --out OUT [--timeout S]
+#              [--net listen|connect --port P --addr IPV4 --addr6 IPV6 --role a|b]
+# Writes OUT/serial.log, OUT/dmesg.txt, OUT/*.tap, OUT/vm.status ("reported N",
+# "no-report", "timeout"). Exit status: 0 if the guest reported, 1 otherwise.
+# Hard limits: QEMU is killed after --timeout seconds (default 600).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+: "${SRC:=$(cd "$here/../.." && pwd)}" "${B:=$SRC/build}"
+
+kver= list= out= timeout=600 net= port= addr= addr6= role=single
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kver) kver=$2; shift 2 ;;
+	--list) list=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--net) net=$2; shift 2 ;;
+	--port) port=$2; shift 2 ;;
+	--addr) addr=$2; shift 2 ;;
+	--addr6) addr6=$2; shift 2 ;;
+	--role) role=$2; shift 2 ;;
+	*) echo "vm.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+[ -n "$kver" ] && [ -n "$list" ] && [ -n "$out" ] || { echo "vm.sh: need --kver, --list, --out" >&2; exit 2; }
+
+vmdir=$B/vm/$kver
+vmlinux=$vmdir/vmlinux
+initrd=$vmdir/initramfs.cpio.gz
+"$here/vmlinux.sh" "$kver" "$vmlinux" || exit 1
+if [ ! -s "$initrd" ] || [ "$here/init" -nt "$initrd" ] || [ "$here/initramfs.sh" -nt "$initrd" ]; then
+	"$here/initramfs.sh" "$kver" "$initrd" || exit 1
+fi
+
+rm -rf "$out"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+list=$(cd "$(dirname "$list")" && pwd)/$(basename "$list")
+cat > "$out/env" <<EOV
+export KVER='$kver' ATLS_SRC='$SRC' ATLS_BUILD='$B' ATLS_KO='$B/kmod/$kver/atls.ko'
+export ATLS_RESULTS=/run/atls-results ATLS_LIST='$list' ATLS_VM_ROLE='$role'
+export ATLS_NET='${net:+1}' ATLS_ADDR='$addr' ATLS_ADDR6='$addr6'
+export ATLS_PEER_ADDR='${ATLS_PEER_ADDR:-}' ATLS_PEER_ADDR6='${ATLS_PEER_ADDR6:-}'
+export CI='${CI:-}' ATLS_TEST_TIMEOUT='${ATLS_TEST_TIMEOUT:-300}'
+EOV
+
+# One swtpm per VM, fresh state each boot; it exits when QEMU closes the socket.
+tpmdir=$(mktemp -d)
+swtpm socket --tpm2 --tpmstate dir="$tpmdir" \
+	--ctrl type=unixio,path="$tpmdir/sock" \
+	--log file="$out/swtpm.log",level=1 --pid file="$tpmdir/pid" &
+swtpm_pid=$!
+cleanup() {
+	kill "$swtpm_pid" 2>/dev/null
+	wait "$swtpm_pid" 2>/dev/null
+	rm -rf "$tpmdir"
+}
+trap cleanup EXIT
+for _ in $(seq 100); do [ -S "$tpmdir/sock" ] && break; sleep 0.05; done
+[ -S "$tpmdir/sock" ] || { echo "vm.sh: swtpm did not start" >&2; echo no-report > "$out/vm.status"; exit 1; }
+
+# Under TCG the guest TSC runs at the host TSC rate; telling the kernel avoids
+# a flaky PIT calibration that hangs microvm (no HPET/PM timer to fall back
+# on). tsc=reliable keeps the TSC clocksource on an SMP guest.
+khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
+append="console=ttyS0 panic=-1 oops=panic quiet loglevel=4 rdinit=/init"
+append="$append tsc_early_khz=$khz tsc=reliable tpm_tis.force=1 tpm_tis.interrupts=0"
+
+args=(-accel tcg,thread=multi -cpu max -m 1G -smp 2
+	-M microvm,isa-serial=on,rtc=on -nographic -no-reboot -nodefaults -serial stdio
+	-device isa-debug-exit,iobase=0xf4,iosize=0x04
+	-kernel "$vmlinux" -initrd "$initrd" -append "$append"
+	-chardev socket,id=chrtpm,path="$tpmdir/sock"
+	-tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0
+	-fsdev local,id=fsroot,path=/,security_model=none,readonly=on,multidevs=remap
+	-device virtio-9p-device,fsdev=fsroot,mount_tag=hostroot
+	-fsdev local,id=fsshare,path="$out",security_model=none,multidevs=remap
+	-device virtio-9p-device,fsdev=fsshare,mount_tag=share)
+case "$net" in
+"") ;;
+listen|connect)
+	mac=52:54:00:a7:15:$([ "$role" = a ] && echo 01 || echo 02)
+	args+=(-netdev "socket,id=n0,$net=127.0.0.1:$port"
+		-device "virtio-net-device,netdev=n0,mac=$mac") ;;
+*) echo "vm.sh: --net listen|connect" >&2; exit 2 ;;
+esac
+
+start=$(date +%s.%N)
+timeout --foreground -k 5 "$timeout" qemu-system-x86_64 "${args[@]}" \
+	< /dev/null > "$out/serial.log" 2>&1
+qrc=$?
+secs=$(echo "$(date +%s.%N) - $start" | bc)
+if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	status=timeout
+elif [ $((qrc % 2)) = 1 ]; then
+	status="reported $((qrc >> 1))"
+else
+	status=no-report
+fi
+echo "$status" > "$out/vm.status"
+printf '%.1f\n' "$secs" > "$out/vm.seconds"
+case "$status" in reported*) exit 0 ;; *) exit 1 ;; esac
