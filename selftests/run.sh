@@ -34,7 +34,12 @@ vm_checks() {	# DIR LABEL
 	st=$(cat "$dir/vm.status" 2>/dev/null || echo no-report)
 	{
 		echo "1..2"
+		[ -s "$dir/vm-setup.tap" ] || st="reported 100"
 		case "$st" in
+		"reported 100")
+		   echo "not ok 1 $label: the guest could not set up its test environment"
+		   sed 's/^/# /' "$dir/guest.log" 2>/dev/null | tail -n 20
+		   grep 'atls-vm:' "$dir/serial.log" | sed 's/^/# /' ;;
 		reported*) echo "ok 1 $label: guest reported ($st, $(cat "$dir/vm.seconds")s)" ;;
 		*) echo "not ok 1 $label: guest did not report a verdict ($st): panic, hang or timeout"
 		   tail -n 30 "$dir/serial.log" 2>/dev/null | sed 's/^/# /' ;;
