@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The seam between the TLS half (this directory's negotiate.c, binder.c,
+ * handshake.c) and the evidence half (evidence.h: TPM owner, CMW, policy).
+ *
+ * The TLS half calls only the four atls_attest_* functions below.  They map
+ * the evidence half's -errno + struct atls_appraisal onto the connection's
+ * failure record (reason, alert) and the caller's struct atls_result.
+ *
+ * Build-time seam: when the evidence half is not in the tree (no
+ * evidence.h), this file compiles to stubs that refuse every attestation
+ * request with -ENOSYS: a context that would need to produce evidence cannot
+ * be created, and received evidence fails the handshake with reason
+ * "internal".  No evidence is ever faked.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#if __has_include("evidence.h") && __has_include(<atls/policy.h>)
+#define ATLS_HAVE_EVIDENCE 1
+#include <atls/policy.h>
+#include "evidence.h"
+#endif
+
+bool atls_attest_available(void)
+{
+#ifdef ATLS_HAVE_EVIDENCE
+	return true;
+#else
+	return false;
+#endif
+}
+
+#ifdef ATLS_HAVE_EVIDENCE
+
+int atls_attest_ctx_init(struct atls_ctx *ctx)
+{
+	struct atls_config *cfg = &ctx->cfg;
+	char err[256] = "";
+	int ret;
+
+	if (cfg->attest_self || cfg->key_mode == ATLS_KEY_TPM) {
+		if (!cfg->tcti)
+			return -EINVAL;
+		ret = atls_tpm_open(cfg->tcti, &ctx->tpm);
+		if (ret)
+			return ret;
+	}
+	if (cfg->peer_attest != ATLS_PEER_NONE) {
+		if (!cfg->policy_file) {
+			ret = -EINVAL;
+			goto err_tpm;
+		}
+		ret = atls_policy_load(cfg->policy_file, &ctx->policy, err, sizeof(err));
+		if (ret)
+			goto err_tpm;
+		/* The policy may make the peer's attestation mandatory. */
+		if (atls_policy_role_required(ctx->policy, cfg->role == ATLS_ROLE_CLIENT
+								   ? ATLS_ROLE_SERVER
+								   : ATLS_ROLE_CLIENT))
+			cfg->peer_attest = ATLS_PEER_REQUIRED;
+	}
+	return 0;
+
+err_tpm:
+	if (ctx->tpm)
+		atls_tpm_close(ctx->tpm);
+	ctx->tpm = NULL;
+	return ret;
+}
+
+void atls_attest_ctx_fini(struct atls_ctx *ctx)
+{
+	if (ctx->policy)
+		atls_policy_free(ctx->policy);
+	if (ctx->tpm)
+		atls_tpm_close(ctx->tpm);
+	ctx->policy = NULL;
+	ctx->tpm = NULL;
+}
+
+int atls_attest_produce(struct atls_conn *c, const uint8_t *binder, size_t blen,
+			uint8_t **cmw, size_t *cmw_len)
+{
+	const struct atls_config *cfg = &c->ctx->cfg;
+	struct atls_evidence_params p = {
+		.key_mode = cfg->key_mode,
+		.ak_handle = cfg->ak_handle,
+		.tls_key_handle = cfg->tls_key_handle,
+		.pcr_bank_alg = (uint8_t)cfg->pcr_bank,
+		.pcr_mask = cfg->pcr_mask,
+	};
+	int ret;
+
+	if (!c->ctx->tpm) {
+		atls_fail(c, -ENODEV, ATLS_R_TPM_ERROR, 0, "no TPM configured");
+		return -ENODEV;
+	}
+	ret = atls_evidence_produce(c->ctx->tpm, &p, binder, blen, cmw, cmw_len);
+	if (ret)
+		atls_fail(c, ret, ATLS_R_TPM_ERROR, 0, "producing evidence failed: %s",
+			  strerror(-ret));
+	return ret;
+}
+
+int atls_attest_appraise(struct atls_conn *c, const uint8_t *cmw, size_t len,
+			 const uint8_t *binder, size_t blen, const uint8_t *spki, size_t spki_len)
+{
+	struct atls_result *res = c->res;
+	int peer_role = c->ctx->cfg.role == ATLS_ROLE_CLIENT ? ATLS_ROLE_SERVER : ATLS_ROLE_CLIENT;
+	enum atls_reason r;
+	int ret;
+
+	if (!c->ctx->policy) {
+		atls_fail(c, -EINVAL, ATLS_R_INTERNAL, 0, "no policy to appraise evidence");
+		return -EINVAL;
+	}
+	memset(&res->appraisal, 0, sizeof(res->appraisal));
+	ret = atls_evidence_appraise(c->ctx->policy, peer_role, cmw, len, binder, blen, spki,
+				     spki_len, &res->peer_claims, &res->appraisal);
+	if (!ret) {
+		res->peer_attested = true;
+		return 0;
+	}
+	r = res->appraisal.reason;
+	if (r == ATLS_R_NONE)
+		r = ret == -EBADMSG ? ATLS_R_MALFORMED_EVIDENCE : ATLS_R_INTERNAL;
+	if (res->appraisal.status == ATLS_EAR_NONE)
+		res->appraisal.status = ATLS_EAR_CONTRAINDICATED;
+	atls_fail(c, ret, r, 0, "peer evidence rejected: %s",
+		  res->appraisal.text[0] ? res->appraisal.text : atls_reason_name(r));
+	return ret;
+}
+
+#else /* !ATLS_HAVE_EVIDENCE */
+
+int atls_attest_ctx_init(struct atls_ctx *ctx)
+{
+	/* Producing evidence or a TPM-held key needs the evidence half. */
+	if (ctx->cfg.attest_self || ctx->cfg.key_mode == ATLS_KEY_TPM)
+		return -ENOSYS;
+	return 0;
+}
+
+void atls_attest_ctx_fini(struct atls_ctx *ctx)
+{
+	(void)ctx;
+}
+
+int atls_attest_produce(struct atls_conn *c, const uint8_t *binder, size_t blen,
+			uint8_t **cmw, size_t *cmw_len)
+{
+	(void)binder;
+	(void)blen;
+	(void)cmw;
+	(void)cmw_len;
+	atls_fail(c, -ENOSYS, ATLS_R_INTERNAL, 0, "evidence engine not built");
+	return -ENOSYS;
+}
+
+int atls_attest_appraise(struct atls_conn *c, const uint8_t *cmw, size_t len,
+			 const uint8_t *binder, size_t blen, const uint8_t *spki, size_t spki_len)
+{
+	(void)cmw;
+	(void)len;
+	(void)binder;
+	(void)blen;
+	(void)spki;
+	(void)spki_len;
+	atls_fail(c, -ENOSYS, ATLS_R_INTERNAL, 0, "evidence engine not built");
+	return -ENOSYS;
+}
+
+#endif /* ATLS_HAVE_EVIDENCE */

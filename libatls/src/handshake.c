@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * atls_handshake(): one TLS 1.3 handshake on a connected socket.
+ *
+ * The socket is switched to non-blocking for the duration (its flags are
+ * restored before return) so the deadline holds whatever the caller's mode;
+ * OpenSSL's want-read/want-write are turned into poll() with the remaining
+ * time.  The connection state (struct atls_conn) lives on this function's
+ * stack and is reachable from OpenSSL callbacks via SSL ex_data; it is torn
+ * down (transcript freed, traffic secrets wiped) on every exit path.
+ *
+ * After a successful handshake nothing may have been read past the peer's
+ * last handshake message: SSL_has_pending() must be 0 (read_ahead is off, so
+ * OpenSSL reads exactly one record at a time).  The SSL object is then freed
+ * without SSL_shutdown(): no close_notify is written, the socket continues
+ * at record sequence number 0 in both directions.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/err.h>
+
+#include "internal.h"
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void conn_cleanup(struct atls_conn *c)
+{
+	free(c->th_msgs.p);
+	c->th_msgs.p = NULL;
+	OPENSSL_cleanse(c->c_secret, sizeof(c->c_secret));
+	OPENSSL_cleanse(c->s_secret, sizeof(c->s_secret));
+	c->c_len = c->s_len = 0;
+}
+
+/* A failure OpenSSL reported without one of our callbacks having recorded it. */
+static void record_tls_failure(struct atls_conn *c, int ssl_err)
+{
+	unsigned long e = ERR_peek_error();
+	char buf[160];
+
+	if (c->alert_received) {
+		atls_fail(c, -EPROTO, ATLS_R_TLS_FAILURE, 0, "peer sent alert %u (%s)",
+			  c->alert_received, SSL_alert_desc_string_long(c->alert_received));
+		return;
+	}
+	if (ssl_err == SSL_ERROR_SYSCALL || ssl_err == SSL_ERROR_ZERO_RETURN) {
+		int err = errno && ssl_err == SSL_ERROR_SYSCALL ? -errno : -ECONNRESET;
+
+		if (!e) {
+			atls_fail(c, err, ATLS_R_TLS_FAILURE, 0, "connection closed by peer: %s",
+				  strerror(-err));
+			return;
+		}
+	}
+	ERR_error_string_n(e, buf, sizeof(buf));
+	atls_fail(c, -EPROTO, ATLS_R_TLS_FAILURE, 0, "TLS handshake failed: %s", buf);
+}
+
+static int run(struct atls_conn *c, int fd, int timeout_ms)
+{
+	long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+	struct pollfd pfd = { .fd = fd };
+	int r, e, left;
+
+	for (;;) {
+		ERR_clear_error();
+		errno = 0;
+		r = SSL_do_handshake(c->ssl);
+		if (r == 1)
+			return 0;
+		e = SSL_get_error(c->ssl, r);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+			record_tls_failure(c, e);
+			return c->err;
+		}
+		pfd.events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		left = -1;
+		if (deadline) {
+			long long rem = deadline - now_ms();
+
+			if (rem <= 0) {
+				atls_fail(c, -ETIMEDOUT, ATLS_R_TIMEOUT, 0,
+					  "handshake not finished after %d ms", timeout_ms);
+				return c->err;
+			}
+			left = (int)rem;
+		}
+		r = poll(&pfd, 1, left);
+		if (r < 0 && errno != EINTR) {
+			atls_fail(c, -errno, ATLS_R_INTERNAL, 0, "poll: %s", strerror(errno));
+			return c->err;
+		}
+	}
+}
+
+static void fill_binder(struct atls_conn *c, X509 *cert, uint8_t *out, uint16_t *len)
+{
+	uint8_t *spki = NULL;
+	size_t blen, spki_len;
+
+	*len = 0;
+	if (cert && !atls_conn_binder(c, cert, out, &blen, &spki, &spki_len)) {
+		*len = (uint16_t)blen;
+		OPENSSL_free(spki);
+	}
+}
+
+static int finish(struct atls_conn *c)
+{
+	X509 *peer;
+	unsigned int mdlen;
+	int ret;
+
+	ret = atls_negotiate_finish(c);
+	if (ret)
+		return ret;
+	if (SSL_has_pending(c->ssl)) {
+		atls_fail(c, -EPROTO, ATLS_R_INTERNAL, 0, "data read past the end of the handshake");
+		return c->err;
+	}
+	peer = SSL_get0_peer_certificate(c->ssl);
+	if (peer && !c->res->have_peer_cert &&
+	    X509_digest(peer, EVP_sha256(), c->res->peer_cert_sha256, &mdlen))
+		c->res->have_peer_cert = true;
+	fill_binder(c, SSL_get_certificate(c->ssl), c->res->binder_self, &c->res->binder_self_len);
+	fill_binder(c, peer, c->res->binder_peer, &c->res->binder_peer_len);
+	ret = atls_keys_derive(c, c->res);
+	if (ret)
+		atls_fail(c, ret, ATLS_R_INTERNAL, 0, "cannot derive kTLS keys: %s", strerror(-ret));
+	return ret;
+}
+
+int atls_handshake(struct atls_ctx *ctx, int fd, int timeout_ms, struct atls_result *res)
+{
+	struct atls_conn c;
+	int flags, ret;
+
+	memset(res, 0, sizeof(*res));
+	memset(&c, 0, sizeof(c));
+	c.ctx = ctx;
+	c.res = res;
+	if (!ctx || fd < 0) {
+		atls_fail(&c, -EINVAL, ATLS_R_INTERNAL, 0, "invalid argument");
+		ret = c.err;
+		goto out_result;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0) {
+		atls_fail(&c, -errno, ATLS_R_INTERNAL, 0, "fcntl: %s", strerror(errno));
+		ret = c.err;
+		goto out_result;
+	}
+	c.ssl = SSL_new(ctx->ssl_ctx);
+	if (!c.ssl || !SSL_set_ex_data(c.ssl, atls_conn_index(), &c) || !SSL_set_fd(c.ssl, fd)) {
+		atls_fail(&c, -ENOMEM, ATLS_R_INTERNAL, 0, "cannot set up the TLS connection");
+		ret = c.err;
+		goto out_ssl;
+	}
+	SSL_set_msg_callback(c.ssl, atls_transcript_msg_cb);
+	if (ctx->cfg.role == ATLS_ROLE_CLIENT) {
+		SSL_set_connect_state(c.ssl);
+		if (ctx->cfg.server_name && SSL_set_tlsext_host_name(c.ssl, ctx->cfg.server_name) != 1) {
+			atls_fail(&c, -EINVAL, ATLS_R_INTERNAL, 0, "bad server name");
+			ret = c.err;
+			goto out_ssl;
+		}
+	} else {
+		SSL_set_accept_state(c.ssl);
+	}
+	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		atls_fail(&c, -errno, ATLS_R_INTERNAL, 0, "fcntl: %s", strerror(errno));
+		ret = c.err;
+		goto out_ssl;
+	}
+	ret = run(&c, fd, timeout_ms);
+	if (!ret)
+		ret = finish(&c);
+	if (!(flags & O_NONBLOCK))
+		fcntl(fd, F_SETFL, flags);
+out_ssl:
+	/* Unhook before SSL_free: callbacks must not see a dead conn. */
+	if (c.ssl)
+		SSL_set_ex_data(c.ssl, atls_conn_index(), NULL);
+	SSL_free(c.ssl);
+	ERR_clear_error();
+out_result:
+	conn_cleanup(&c);
+	if (ret) {
+		atls_result_release(res);
+		res->err = ret;
+		res->reason = c.reason != ATLS_R_NONE ? c.reason : ATLS_R_INTERNAL;
+		res->alert = c.alert_sent;
+		snprintf(res->reason_text, sizeof(res->reason_text), "%s", c.text);
+	}
+	return ret;
+}

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Traffic secrets -> kTLS crypto_info.
+ *
+ * OpenSSL 3.0 exposes the TLS 1.3 application traffic secrets only through
+ * the key-log callback (NSS key log lines).  atls_keylog_cb() keeps
+ * CLIENT_TRAFFIC_SECRET_0 and SERVER_TRAFFIC_SECRET_0 in the connection
+ * (never written anywhere else; wiped by atls_conn_cleanup()), ignores every
+ * other line, and atls_keys_derive() expands them per RFC 8446 §7.3:
+ *
+ *   key = HKDF-Expand-Label(secret, "key", "", key_len)
+ *   iv  = HKDF-Expand-Label(secret, "iv",  "", 12)
+ *
+ * and lays them out as the kernel wants (include/uapi/linux/tls.h): AES-GCM
+ * salt = iv[0..4), iv = iv[4..12); ChaCha20-Poly1305 iv = all 12 bytes.
+ * rec_seq is 0: the handshake code guarantees no record was sent or received
+ * under the application keys (no tickets, nothing read past Finished).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "internal.h"
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Decode the hex secret at the end of a key-log line into out. */
+static size_t unhex_secret(const char *hex, uint8_t *out, size_t room)
+{
+	size_t n = 0;
+
+	while (hex[0] && hex[1] && n < room) {
+		int hi = hexval(hex[0]), lo = hexval(hex[1]);
+
+		if (hi < 0 || lo < 0)
+			return 0;
+		out[n++] = (uint8_t)(hi << 4 | lo);
+		hex += 2;
+	}
+	return hex[0] ? 0 : n;
+}
+
+void atls_keylog_cb(const SSL *ssl, const char *line)
+{
+	struct atls_conn *c = atls_conn_of(ssl);
+	const char *sp;
+	uint8_t *dst;
+	size_t *dlen;
+
+	if (!c)
+		return;
+	if (!strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24)) {
+		dst = c->c_secret;
+		dlen = &c->c_len;
+	} else if (!strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24)) {
+		dst = c->s_secret;
+		dlen = &c->s_len;
+	} else {
+		return;
+	}
+	sp = strrchr(line, ' ');
+	if (!sp)
+		return;
+	*dlen = unhex_secret(sp + 1, dst, ATLS_MAX_HASH);
+}
+
+static int fill(const EVP_MD *md, const uint8_t *secret, size_t slen, int cipher_type,
+		union atls_crypto_info *ci, size_t *ci_len)
+{
+	uint8_t key[32], iv[12];
+	size_t klen = cipher_type == TLS_CIPHER_AES_GCM_128 ? 16 : 32;
+	int ret;
+
+	ret = atls_hkdf_expand_label(md, secret, slen, "key", NULL, 0, key, klen);
+	if (!ret)
+		ret = atls_hkdf_expand_label(md, secret, slen, "iv", NULL, 0, iv, sizeof(iv));
+	if (ret)
+		goto out;
+	memset(ci, 0, sizeof(*ci));
+	ci->info.version = TLS_1_3_VERSION;
+	ci->info.cipher_type = (uint16_t)cipher_type;
+	switch (cipher_type) {
+	case TLS_CIPHER_AES_GCM_128:
+		memcpy(ci->aes_gcm_128.key, key, 16);
+		memcpy(ci->aes_gcm_128.salt, iv, 4);
+		memcpy(ci->aes_gcm_128.iv, iv + 4, 8);
+		*ci_len = sizeof(ci->aes_gcm_128);
+		break;
+	case TLS_CIPHER_AES_GCM_256:
+		memcpy(ci->aes_gcm_256.key, key, 32);
+		memcpy(ci->aes_gcm_256.salt, iv, 4);
+		memcpy(ci->aes_gcm_256.iv, iv + 4, 8);
+		*ci_len = sizeof(ci->aes_gcm_256);
+		break;
+	default:
+		memcpy(ci->chacha20_poly1305.key, key, 32);
+		memcpy(ci->chacha20_poly1305.iv, iv, 12);
+		*ci_len = sizeof(ci->chacha20_poly1305);
+		break;
+	}
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(iv, sizeof(iv));
+	return ret;
+}
+
+int atls_keys_derive(struct atls_conn *c, struct atls_result *res)
+{
+	const SSL_CIPHER *ciph = SSL_get_current_cipher(c->ssl);
+	const uint8_t *tx, *rx;
+	const EVP_MD *md;
+	size_t L, len;
+	int type, ret;
+
+	if (!ciph)
+		return -EPROTO;
+	res->cipher_suite = (uint16_t)(SSL_CIPHER_get_id(ciph) & 0xffff);
+	snprintf(res->cipher_name, sizeof(res->cipher_name), "%s", SSL_CIPHER_standard_name(ciph));
+	switch (res->cipher_suite) {
+	case 0x1301:
+		type = TLS_CIPHER_AES_GCM_128;
+		break;
+	case 0x1302:
+		type = TLS_CIPHER_AES_GCM_256;
+		break;
+	case 0x1303:
+		type = TLS_CIPHER_CHACHA20_POLY1305;
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	md = SSL_CIPHER_get_handshake_digest(ciph);
+	L = md ? (size_t)EVP_MD_get_size(md) : 0;
+	if (!L || c->c_len != L || c->s_len != L)
+		return -EPROTO;	/* key log did not deliver both secrets */
+	tx = c->ctx->cfg.role == ATLS_ROLE_CLIENT ? c->c_secret : c->s_secret;
+	rx = c->ctx->cfg.role == ATLS_ROLE_CLIENT ? c->s_secret : c->c_secret;
+	ret = fill(md, tx, L, type, &res->tx, &len);
+	if (!ret)
+		ret = fill(md, rx, L, type, &res->rx, &res->crypto_info_len);
+	if (ret)
+		atls_result_release(res);
+	return ret;
+}
+
+void atls_result_release(struct atls_result *res)
+{
+	if (!res)
+		return;
+	OPENSSL_cleanse(&res->tx, sizeof(res->tx));
+	OPENSSL_cleanse(&res->rx, sizeof(res->rx));
+	res->crypto_info_len = 0;
+}

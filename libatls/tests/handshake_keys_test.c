@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The handshake completes for each kTLS suite, and the exported TX/RX
+ * crypto_info is right: the peer (plain OpenSSL, another thread, real TCP
+ * loopback) writes one application record with SSL_write() which we decrypt
+ * from the raw socket with our RX keys at sequence 0, and we write one record
+ * with our TX keys that the peer's SSL_read() accepts.  Both roles.
+ */
+#include <string.h>
+#include <unistd.h>
+#include <openssl/err.h>
+
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#include "kselftest_harness.h"
+#include "util/testutil.h"
+#include "util/tlspeer.h"
+
+static const char from_peer[] = "record written by OpenSSL after the handshake";
+static const char from_us[] = "record written with the exported TX keys";
+
+struct peer {
+	int fd, server;
+	const char *suite, *cert, *key;
+	int ok;
+};
+
+static int peer_main(void *arg)
+{
+	struct peer *p = arg;
+	SSL_CTX *c = atls_test_peer_ctx(p->server, p->suite, p->cert, p->key);
+	char buf[256];
+	SSL *s;
+	int n;
+
+	if (!c)
+		return -1;
+	s = SSL_new(c);
+	if (!s || !atls_test_peer_handshake(s, p->fd, p->server))
+		goto out;
+	if (SSL_write(s, from_peer, sizeof(from_peer)) != sizeof(from_peer))
+		goto out;
+	n = SSL_read(s, buf, sizeof(buf));
+	if (n == sizeof(from_us) && !memcmp(buf, from_us, sizeof(from_us)))
+		p->ok = 1;
+out:
+	SSL_free(s);
+	SSL_CTX_free(c);
+	return p->ok ? 0 : -1;
+}
+
+FIXTURE(keys)
+{
+	char *dir;
+};
+
+FIXTURE_VARIANT(keys)
+{
+	const char *suite;
+	uint16_t id;
+	int cipher_type;
+	enum atls_role role;
+};
+
+FIXTURE_VARIANT_ADD(keys, aes128_client) { "TLS_AES_128_GCM_SHA256", 0x1301, TLS_CIPHER_AES_GCM_128, ATLS_ROLE_CLIENT };
+FIXTURE_VARIANT_ADD(keys, aes256_client) { "TLS_AES_256_GCM_SHA384", 0x1302, TLS_CIPHER_AES_GCM_256, ATLS_ROLE_CLIENT };
+FIXTURE_VARIANT_ADD(keys, chacha_client) { "TLS_CHACHA20_POLY1305_SHA256", 0x1303, TLS_CIPHER_CHACHA20_POLY1305, ATLS_ROLE_CLIENT };
+FIXTURE_VARIANT_ADD(keys, aes128_server) { "TLS_AES_128_GCM_SHA256", 0x1301, TLS_CIPHER_AES_GCM_128, ATLS_ROLE_SERVER };
+FIXTURE_VARIANT_ADD(keys, aes256_server) { "TLS_AES_256_GCM_SHA384", 0x1302, TLS_CIPHER_AES_GCM_256, ATLS_ROLE_SERVER };
+FIXTURE_VARIANT_ADD(keys, chacha_server) { "TLS_CHACHA20_POLY1305_SHA256", 0x1303, TLS_CIPHER_CHACHA20_POLY1305, ATLS_ROLE_SERVER };
+
+FIXTURE_SETUP(keys)
+{
+	self->dir = atls_test_tmpdir("keys");
+	ASSERT_NE(NULL, self->dir);
+	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "a.pem"),
+					 atls_test_path(self->dir, "a.key"), "atls-side", false,
+					 NULL, NULL, NULL));
+	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "p.pem"),
+					 atls_test_path(self->dir, "p.key"), "openssl-peer", false,
+					 NULL, NULL, NULL));
+}
+
+FIXTURE_TEARDOWN(keys)
+{
+	atls_test_rmtree(self->dir);
+	free(self->dir);
+}
+
+TEST_F(keys, record_roundtrip)
+{
+	struct atls_test_thread th;
+	struct atls_config cfg;
+	struct atls_result res;
+	struct atls_ctx *ctx;
+	struct peer p = { 0 };
+	uint8_t buf[256], type;
+	int cfd, sfd, our, n, ret;
+
+	atls_config_init(&cfg, variant->role);
+	cfg.key_mode = ATLS_KEY_SOFTWARE;
+	cfg.ciphersuites = variant->suite;
+	if (variant->role == ATLS_ROLE_SERVER) {
+		cfg.cert_file = atls_test_path(self->dir, "a.pem");
+		cfg.key_file = atls_test_path(self->dir, "a.key");
+	}
+	ASSERT_EQ(0, atls_ctx_new(&cfg, &ctx));
+	ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &sfd));
+	our = variant->role == ATLS_ROLE_CLIENT ? cfd : sfd;
+	p.fd = variant->role == ATLS_ROLE_CLIENT ? sfd : cfd;
+	p.server = variant->role == ATLS_ROLE_CLIENT;
+	p.suite = variant->suite;
+	p.cert = atls_test_path(self->dir, "p.pem");
+	p.key = atls_test_path(self->dir, "p.key");
+	ASSERT_EQ(0, atls_test_spawn(&th, peer_main, &p));
+
+	ret = atls_handshake(ctx, our, 5000, &res);
+	EXPECT_EQ(0, ret) TH_LOG("%s: %s", atls_reason_name(res.reason), res.reason_text);
+	if (!ret) {
+		EXPECT_EQ(variant->id, res.cipher_suite);
+		EXPECT_EQ(variant->cipher_type, res.tx.info.cipher_type);
+		EXPECT_EQ(TLS_1_3_VERSION, res.rx.info.version);
+		EXPECT_EQ(variant->role == ATLS_ROLE_CLIENT, res.have_peer_cert);
+		EXPECT_EQ(ATLS_EAR_NONE, res.appraisal.status);
+		/* The peer's first application record, decrypted with RX at seq 0. */
+		n = atls_test_record_read(our, &res.rx, 0, buf, sizeof(buf), &type);
+		EXPECT_EQ(sizeof(from_peer), n);
+		EXPECT_EQ(23, type);
+		if (n == sizeof(from_peer))
+			EXPECT_EQ(0, memcmp(buf, from_peer, sizeof(from_peer)));
+		/* Ours, encrypted with TX at seq 0, accepted by OpenSSL. */
+		EXPECT_EQ(0, atls_test_record_write(our, &res.tx, 0, (const uint8_t *)from_us,
+						    sizeof(from_us)));
+	}
+	EXPECT_EQ(0, atls_test_join(&th));
+	EXPECT_EQ(1, p.ok);
+	atls_result_release(&res);
+	{
+		static const uint8_t zero[sizeof(res.tx)];
+
+		EXPECT_EQ(0, memcmp(&res.tx, zero, sizeof(zero)));
+		EXPECT_EQ(0, memcmp(&res.rx, zero, sizeof(zero)));
+	}
+	close(cfd);
+	close(sfd);
+	atls_ctx_free(ctx);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * A private swtpm (TPM 2.0, TCP transport) per test side, with fresh state in
+ * a temp directory: `swtpm socket --tpm2 --flags not-need-init,startup-clear`
+ * is started as a child process and killed by atls_test_swtpm_stop().  The
+ * TCTI string for tss2 and tpm2-tools is left in t->tcti.
+ *
+ * Port choice: two consecutive free ports are found by binding (a race with
+ * other processes is possible but harmless: swtpm then fails to start and
+ * we retry with other ports).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static int port_free(uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0)
+		return 0;
+	ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+static uint16_t pick_ports(void)
+{
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		uint16_t p = (uint16_t)(20000 + (((unsigned int)getpid() * 131u + (unsigned int)i * 977u +
+						  (unsigned int)time(NULL)) % 30000u) * 1);
+
+		p &= (uint16_t)~1u;
+		if (port_free(p) && port_free((uint16_t)(p + 1)))
+			return p;
+	}
+	return 0;
+}
+
+static int wait_up(struct atls_test_swtpm *t)
+{
+	int i, fd, st;
+
+	for (i = 0; i < 100; i++) {
+		fd = atls_test_connect(t->port);
+		if (fd >= 0) {
+			close(fd);
+			return 0;
+		}
+		if (waitpid(t->pid, &st, WNOHANG) == t->pid) {
+			t->pid = 0;
+			return -ECHILD;
+		}
+		usleep(50 * 1000);
+	}
+	return -ETIMEDOUT;
+}
+
+static int start_once(struct atls_test_swtpm *t)
+{
+	char state[600], server[64], ctrl[64], log[600];
+	pid_t pid;
+
+	t->port = pick_ports();
+	if (!t->port)
+		return -EADDRINUSE;
+	snprintf(state, sizeof(state), "dir=%s", t->dir);
+	snprintf(server, sizeof(server), "type=tcp,port=%u,bindaddr=127.0.0.1", t->port);
+	snprintf(ctrl, sizeof(ctrl), "type=tcp,port=%u,bindaddr=127.0.0.1", t->port + 1);
+	snprintf(log, sizeof(log), "file=%s/swtpm.log", t->dir);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDWR);
+
+		if (nul >= 0) {
+			dup2(nul, 0);
+			dup2(nul, 1);
+			dup2(nul, 2);
+		}
+		execlp("swtpm", "swtpm", "socket", "--tpm2", "--tpmstate", state, "--server", server,
+		       "--ctrl", ctrl, "--flags", "not-need-init,startup-clear", "--log", log,
+		       (char *)NULL);
+		_exit(127);
+	}
+	t->pid = pid;
+	snprintf(t->tcti, sizeof(t->tcti), "swtpm:host=127.0.0.1,port=%u", t->port);
+	return wait_up(t);
+}
+
+int atls_test_swtpm_start(struct atls_test_swtpm *t)
+{
+	int i, ret = -EIO;
+
+	memset(t, 0, sizeof(*t));
+	t->dir = atls_test_tmpdir("swtpm");
+	if (!t->dir)
+		return -errno;
+	for (i = 0; i < 5; i++) {
+		ret = start_once(t);
+		if (!ret)
+			return 0;
+		if (t->pid > 0) {
+			kill(t->pid, SIGKILL);
+			waitpid(t->pid, NULL, 0);
+			t->pid = 0;
+		}
+	}
+	atls_test_rmtree(t->dir);
+	free(t->dir);
+	t->dir = NULL;
+	return ret;
+}
+
+void atls_test_swtpm_stop(struct atls_test_swtpm *t)
+{
+	if (t->pid > 0) {
+		kill(t->pid, SIGTERM);
+		waitpid(t->pid, NULL, 0);
+		t->pid = 0;
+	}
+	if (t->dir) {
+		atls_test_rmtree(t->dir);
+		free(t->dir);
+		t->dir = NULL;
+	}
+}
