@@ -2,14 +2,18 @@
 /*
  * atls.ko: attested TLS opt-in for TCP sockets, with kTLS record encryption.
  *
- * Module entry points only: init and exit order the subsystems. Today the
- * module only announces itself; the ULP, the gate and the netlink upcall
- * grow from here.
+ * Module entry points only: init and exit order the subsystems. The ULP is
+ * registered last, so no socket can opt in before the upcall exists, and
+ * unregistered first. Unload is safe while sockets exist because it cannot
+ * happen: every atls socket holds a reference on this module through its
+ * ULP (tcp_set_ulp), and every request holds its socket.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
 #include <linux/printk.h>
+
+#include "atls.h"
 
 #ifndef ATLS_VERSION
 #define ATLS_VERSION "unknown"
@@ -17,12 +21,38 @@
 
 static int __init atls_init(void)
 {
+	int err;
+
+	err = atls_stats_init();
+	if (err)
+		return err;
+	err = atls_req_init();
+	if (err)
+		goto stats_exit;
+	err = atls_genl_init();
+	if (err)
+		goto req_exit;
+	err = atls_ulp_register();
+	if (err)
+		goto genl_exit;
 	pr_info("version %s loaded\n", ATLS_VERSION);
 	return 0;
+
+genl_exit:
+	atls_genl_exit();
+req_exit:
+	atls_req_exit();
+stats_exit:
+	atls_stats_exit();
+	return err;
 }
 
 static void __exit atls_exit(void)
 {
+	atls_ulp_unregister();
+	atls_genl_exit();
+	atls_req_exit();
+	atls_stats_exit();
 	pr_info("version %s unloaded\n", ATLS_VERSION);
 }
 

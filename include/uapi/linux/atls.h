@@ -124,8 +124,11 @@
  *             issued), ESTALE (request already completed, timed out or
  *             aborted), EPERM (the request was accepted by another netlink
  *             port), EBADF (ATLS_A_SOCKFD is not that request's socket).
- *             A DONE that fails validation after the request was found fails
- *             the request (the app sees EPROTO, ATLS_REASON_BAD_KEYS).
+ *             Malformed messages, unknown/stale ids, a foreign port or a
+ *             wrong fd leave the request untouched. A DONE from the right
+ *             port for the right socket with status 0 but unusable keys
+ *             fails the request (the app sees EPROTO, ATLS_REASON_BAD_KEYS;
+ *             kTLS refusing them: ATLS_REASON_KEY_INSTALL).
  *     On any DONE that reaches the request (success or failure) the kernel
  *     closes ATLS_A_SOCKFD in the caller's table: the helper must not.
  *  -> ATLS_CMD_ABORT    multicast, group "helper"; stop working on a request

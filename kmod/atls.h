@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * atls.ko internal interfaces: the per-socket state, the request, and the
+ * functions each file offers the others.
+ *
+ * Objects and who keeps them alive:
+ *
+ *  struct atls_sock   one per socket carrying the "atls" ULP, allocated by
+ *                     the ULP init and freed (RCU) by our close hook, which
+ *                     runs at the last fput of the socket's file. It holds
+ *                     our copies of kTLS's struct proto / proto_ops.
+ *  struct atls_req    one per ATLS_START. It holds a reference on the
+ *                     socket's struct file from ATLS_START until it is
+ *                     finished, so while a request is live its socket (and
+ *                     atls_sock) cannot be closed under it. Closing by the
+ *                     app is detected when that reference is the only one
+ *                     left (atls_req_abandoned()).
+ *
+ * Locks, outermost first: lock_sock(sk) (socket state: as->state, as->err,
+ * the sk_prot/ops swaps), then atls_req_lock (spinlock: request hash, the
+ * pending queue, req->state). Data paths read as->state with READ_ONCE and
+ * re-check after waking.
+ */
+#ifndef ATLS_KMOD_H
+#define ATLS_KMOD_H
+
+#include <linux/types.h>
+#include <linux/net.h>
+#include <linux/wait.h>
+#include <linux/version.h>
+#include <linux/workqueue.h>
+#include <linux/refcount.h>
+#include <linux/sched.h>
+#include <net/sock.h>
+#include <uapi/linux/atls.h>
+
+/* 6.1 sends pages through struct proto .sendpage (sendfile, splice); 6.5
+ * removed it in favour of sendmsg(MSG_SPLICE_PAGES). */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+#define ATLS_HAVE_SENDPAGE 1
+#endif
+
+struct atls_req;
+
+struct atls_sock {
+	struct proto gate;		/* kTLS TLS_BASE proto, data paths gated */
+	struct proto ready;		/* kTLS's final proto after key install */
+	struct proto_ops gops;		/* kTLS TLS_BASE proto_ops, gated */
+	const struct proto *tls_base;
+	const struct proto *tls_final;
+	const struct proto_ops *tls_base_ops;
+	struct sock *sk;
+	wait_queue_head_t wq;		/* gate and ATLS_START waiters */
+	int state;			/* enum atls_state */
+	int err;			/* sticky positive errno once FAILED */
+	u32 reason;			/* enum atls_reason */
+	bool rx_eof;			/* close_notify received */
+	pid_t helper_tgid;		/* may do raw I/O while gated */
+	struct task_struct *installer;	/* may set SOL_TLS (the DONE handler) */
+	struct atls_req *req;		/* live request, under lock_sock */
+	u16 cipher;			/* TLS_CIPHER_* once READY */
+	bool have_peer;
+	struct atls_peer_info peer;
+	struct rcu_head rcu;
+};
+
+/* Request: see request.c for the state machine. */
+enum atls_req_state {
+	ATLS_REQ_PENDING,	/* in the queue, no helper yet */
+	ATLS_REQ_ACCEPTED,	/* a helper holds it (portid) */
+	ATLS_REQ_INSTALLING,	/* DONE owns it */
+	ATLS_REQ_FINISHED,	/* terminal: one winner got here */
+};
+
+struct atls_req {
+	struct hlist_node hnode;	/* atls_req_hash, while not FINISHED */
+	struct list_head qnode;		/* pending queue, while PENDING */
+	refcount_t ref;
+	u64 id;
+	enum atls_req_state state;
+	struct net *net;		/* netns of the socket (no ref: sk holds it) */
+	struct sock *sk;
+	struct atls_sock *as;
+	struct file *file;		/* ref held until finished */
+	u32 portid;			/* netlink port that accepted */
+	struct delayed_work timeout;
+	u32 role, flags, timeout_ms;
+	u16 family;
+	pid_t app_pid;
+	kuid_t app_uid;
+	kgid_t app_gid;
+	char app_comm[TASK_COMM_LEN];
+	char policy[ATLS_POLICY_MAX];
+	char peer[ATLS_PEER_MAX];
+};
+
+/* ulp.c */
+int atls_ulp_register(void);
+void atls_ulp_unregister(void);
+struct atls_sock *atls_sk(const struct sock *sk, bool *gated);
+bool atls_is_helper(const struct atls_sock *as);
+void atls_rewrap(struct atls_sock *as);
+
+/* gate.c */
+void atls_gate_build(struct atls_sock *as);
+void atls_ready_build(struct atls_sock *as);
+int atls_gate_wait(struct atls_sock *as, long timeo);
+
+/* sockopt.c */
+int atls_setsockopt(struct sock *sk, int level, int optname,
+		    sockptr_t optval, unsigned int optlen);
+int atls_getsockopt(struct sock *sk, int level, int optname,
+		    char __user *optval, int __user *optlen);
+
+/* record.c */
+int atls_ready_sendmsg(struct sock *sk, struct msghdr *msg, size_t len);
+int atls_ready_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+		       int flags, int *addr_len);
+#ifdef ATLS_HAVE_SENDPAGE
+int atls_ready_sendpage(struct sock *sk, struct page *page, int offset,
+			size_t size, int flags);
+#endif
+extern unsigned long atls_record_limit;
+
+/* request.c */
+int atls_req_start(struct atls_sock *as, const struct atls_start *st);
+struct atls_req *atls_req_accept(struct net *net, u32 portid);
+struct atls_req *atls_req_lookup(u64 id, int *err);
+void atls_req_put(struct atls_req *req);
+void atls_req_requeue(struct atls_req *req);
+bool atls_req_abandoned(const struct atls_req *req);
+int atls_req_owner(struct atls_req *req, u32 portid);
+bool atls_req_claim(struct atls_req *req, u32 portid, int *err);
+void atls_req_fail(struct atls_req *req, int err, u32 reason);
+void atls_req_done_fail(struct atls_req *req, int err, u32 reason);
+void atls_req_complete(struct atls_req *req);
+unsigned int atls_req_pending(void);
+void atls_req_helper_gone(struct net *net, u32 portid);
+void atls_sock_fail(struct atls_sock *as, int err, u32 reason);
+int atls_req_init(void);
+void atls_req_exit(void);
+
+/* keys.c */
+int atls_keys_check(const void *tx, int txlen, const void *rx, int rxlen,
+		    u16 *cipher);
+int atls_keys_install(struct atls_sock *as, struct socket *sock,
+		      void *tx, int txlen, void *rx, int rxlen, u16 cipher,
+		      const struct atls_peer_info *peer);
+
+/* netlink.c */
+int atls_genl_init(void);
+void atls_genl_exit(void);
+bool atls_genl_has_helper(struct net *net);
+void atls_genl_ready(struct net *net);
+void atls_genl_abort(struct net *net, u64 id, u32 reason);
+
+/* stats.c */
+enum atls_stat {
+	ATLS_STAT_SOCKETS,		/* ULP attached, ever */
+	ATLS_STAT_ACTIVE,		/* atls sockets open now (gauge) */
+	ATLS_STAT_REQUESTS,
+	ATLS_STAT_NO_HELPER,
+	ATLS_STAT_ACCEPTED,
+	ATLS_STAT_ABANDONED,
+	ATLS_STAT_READY,
+	ATLS_STAT_FAILED,
+	ATLS_STAT_TIMEOUTS,
+	ATLS_STAT_HELPER_DIED,
+	ATLS_STAT_ABORTS_SENT,
+	ATLS_STAT_DONE_REJECTED,
+	ATLS_STAT_CLOSE_NOTIFY,
+	ATLS_STAT_ALERTS,
+	ATLS_STAT_TICKETS_DROPPED,
+	ATLS_STAT_KEY_UPDATES,
+	ATLS_STAT_RECORD_LIMIT,
+	__ATLS_STAT_MAX
+};
+void atls_stat_inc(enum atls_stat s);
+void atls_stat_dec(enum atls_stat s);
+void atls_stat_reason(u32 reason);
+int atls_stats_init(void);
+void atls_stats_exit(void);
+
+/* errno <-> reason */
+int atls_reason_errno(u32 reason);
+
+#endif /* ATLS_KMOD_H */

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The gate: from ULP attach until keys are installed, no application byte
+ * reaches the wire and none is read from it.
+ *
+ * Every path that moves bytes is covered: struct proto .sendmsg (send,
+ * write, and on 6.5+ sendfile/splice via MSG_SPLICE_PAGES), .recvmsg,
+ * .sendpage (6.1: sendfile and splice to the socket), and in struct
+ * proto_ops .splice_read (splice from the socket reads the TCP queue
+ * directly) and .poll (a gated socket is reported neither readable nor
+ * writable, so event loops do not spin on EAGAIN).
+ *
+ * A gated call either fails with the socket's sticky error, or waits (or
+ * returns EAGAIN when it may not wait) until the request completes, then
+ * re-reads sk->sk_prot and dispatches to whatever is installed by then:
+ * kTLS's tls_sw_* behind our ready wrapper. The helper that accepted the
+ * request (by tgid) passes straight through to kTLS's TLS_BASE ops, which are
+ * TCP's, to run the handshake on the same socket.
+ */
+#include <linux/module.h>
+#include <linux/sched/signal.h>
+#include <linux/splice.h>
+#include <linux/poll.h>
+#include <net/tcp.h>
+
+#include "atls.h"
+
+/*
+ * Wait until the request leaves PENDING/ACCEPTED (or NONE). 0: re-dispatch.
+ * The condition is our state, not sk_prot: the DONE handler publishes READY
+ * only after the final proto is wrapped, so a woken waiter never sees kTLS's
+ * half-installed (TX only) proto.
+ */
+int atls_gate_wait(struct atls_sock *as, long timeo)
+{
+	long r;
+	int st = READ_ONCE(as->state);
+
+	if (st == ATLS_STATE_FAILED)
+		return -READ_ONCE(as->err);
+	if (st == ATLS_STATE_READY)
+		return 0;
+	if (!timeo)
+		return -EAGAIN;
+	r = wait_event_interruptible_timeout(as->wq,
+			READ_ONCE(as->state) == ATLS_STATE_READY ||
+			READ_ONCE(as->state) == ATLS_STATE_FAILED, timeo);
+	if (r < 0)
+		return sock_intr_errno(timeo);
+	if (r == 0)
+		return -EAGAIN;
+	if (READ_ONCE(as->state) == ATLS_STATE_FAILED)
+		return -READ_ONCE(as->err);
+	return 0;
+}
+
+static int atls_gate_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
+{
+	struct atls_sock *as;
+	bool gated;
+	int err;
+
+	for (;;) {
+		as = atls_sk(sk, &gated);
+		if (!as)	/* cannot happen: close needs the last file ref */
+			return -EBADF;
+		if (!gated)
+			return READ_ONCE(sk->sk_prot)->sendmsg(sk, msg, len);
+		if (atls_is_helper(as))
+			return as->tls_base->sendmsg(sk, msg, len);
+		err = atls_gate_wait(as, sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT));
+		if (err)
+			return err;
+	}
+}
+
+static int atls_gate_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+			     int flags, int *addr_len)
+{
+	struct atls_sock *as;
+	bool gated;
+	int err;
+
+	for (;;) {
+		as = atls_sk(sk, &gated);
+		if (!as)
+			return -EBADF;
+		if (!gated)
+			return READ_ONCE(sk->sk_prot)->recvmsg(sk, msg, len, flags, addr_len);
+		if (atls_is_helper(as))
+			return as->tls_base->recvmsg(sk, msg, len, flags, addr_len);
+		err = atls_gate_wait(as, sock_rcvtimeo(sk, flags & MSG_DONTWAIT));
+		if (err)
+			return err;
+	}
+}
+
+#ifdef ATLS_HAVE_SENDPAGE
+static int atls_gate_sendpage(struct sock *sk, struct page *page, int offset,
+			      size_t size, int flags)
+{
+	const struct proto *p;
+	struct atls_sock *as;
+	bool gated;
+	int err;
+
+	for (;;) {
+		as = atls_sk(sk, &gated);
+		if (!as)
+			return -EBADF;
+		if (!gated) {
+			p = READ_ONCE(sk->sk_prot);
+			if (!p->sendpage)
+				return sock_no_sendpage(sk->sk_socket, page, offset,
+							size, flags);
+			return p->sendpage(sk, page, offset, size, flags);
+		}
+		if (atls_is_helper(as))
+			return as->tls_base->sendpage(sk, page, offset, size, flags);
+		err = atls_gate_wait(as, sock_sndtimeo(sk, flags & MSG_DONTWAIT));
+		if (err)
+			return err;
+	}
+}
+#endif
+
+/* splice(socket -> pipe): tcp_splice_read never calls sk_prot->recvmsg. */
+static ssize_t atls_gate_splice_read(struct socket *sock, loff_t *ppos,
+				     struct pipe_inode_info *pipe, size_t len,
+				     unsigned int flags)
+{
+	struct sock *sk = sock->sk;
+	const struct proto_ops *ops;
+	struct atls_sock *as;
+	bool nonblock;
+	bool gated;
+	int err;
+
+	for (;;) {
+		as = atls_sk(sk, &gated);
+		ops = READ_ONCE(sock->ops);
+		if (!as)
+			return -EBADF;
+		if (!gated || ops->splice_read != atls_gate_splice_read)
+			return ops->splice_read(sock, ppos, pipe, len, flags);
+		if (atls_is_helper(as))
+			return as->tls_base_ops->splice_read(sock, ppos, pipe, len, flags);
+		nonblock = (flags & SPLICE_F_NONBLOCK) ||
+			   (sock->file && (sock->file->f_flags & O_NONBLOCK));
+		err = atls_gate_wait(as, sock_rcvtimeo(sk, nonblock));
+		if (err)
+			return err;
+	}
+}
+
+/*
+ * poll: register on the socket's wait queue through the real poll, then hide
+ * readability and writability while gated. Completion wakes the socket's
+ * queue (sk_state_change), and the next poll goes to kTLS's ops. A failed
+ * socket was aborted (tcp_abort), so TCP reports POLLERR|POLLHUP itself.
+ */
+static __poll_t atls_gate_poll(struct file *file, struct socket *sock,
+			       struct poll_table_struct *wait)
+{
+	struct sock *sk = sock->sk;
+	struct atls_sock *as;
+	__poll_t mask;
+	bool gated;
+
+	as = atls_sk(sk, &gated);
+	if (!as)
+		return EPOLLERR;
+	mask = as->tls_base_ops->poll(file, sock, wait);
+	if (!gated || atls_is_helper(as))
+		return mask;
+	if (READ_ONCE(as->state) == ATLS_STATE_FAILED)
+		return mask | EPOLLERR;
+	return mask & ~(EPOLLIN | EPOLLRDNORM | EPOLLRDBAND | EPOLLPRI |
+			EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
+}
+
+/* Copies made under lock_sock by the ULP init; close is set by ulp.c. */
+void atls_gate_build(struct atls_sock *as)
+{
+	as->gate = *as->tls_base;
+	as->gate.sendmsg = atls_gate_sendmsg;
+	as->gate.recvmsg = atls_gate_recvmsg;
+	as->gate.setsockopt = atls_setsockopt;
+	as->gate.getsockopt = atls_getsockopt;
+	as->gate.splice_eof = NULL;	/* nothing may be flushed while gated */
+#ifdef ATLS_HAVE_SENDPAGE
+	as->gate.sendpage = atls_gate_sendpage;
+#endif
+#ifdef CONFIG_BPF_SYSCALL
+	as->gate.psock_update_sk_prot = NULL;	/* no sockmap on atls sockets */
+#endif
+	as->gops = *as->tls_base_ops;
+	as->gops.splice_read = atls_gate_splice_read;
+	as->gops.poll = atls_gate_poll;
+}
+
+/* The wrapper kept after key installation (record.c has the data paths). */
+void atls_ready_build(struct atls_sock *as)
+{
+	as->ready = *as->tls_final;
+	as->ready.sendmsg = atls_ready_sendmsg;
+	as->ready.recvmsg = atls_ready_recvmsg;
+	as->ready.setsockopt = atls_setsockopt;
+	as->ready.getsockopt = atls_getsockopt;
+#ifdef ATLS_HAVE_SENDPAGE
+	as->ready.sendpage = atls_ready_sendpage;
+#endif
+#ifdef CONFIG_BPF_SYSCALL
+	as->ready.psock_update_sk_prot = NULL;
+#endif
+}

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Key installation, inside the helper's DONE: the module, not the helper,
+ * puts the traffic keys into kTLS.
+ *
+ * The blobs are struct tls12_crypto_info_* exactly as setsockopt(SOL_TLS)
+ * takes them. Only TLS 1.3 with AES-GCM-128, AES-GCM-256 or
+ * ChaCha20-Poly1305 is accepted, with the exact structure size, the same
+ * cipher both ways, in both directions.
+ *
+ * Order: TLS_TX first. kTLS's update_sk_prot() replaces our gate by
+ * tls_sw_sendmsg under lock_sock, so from that instant sends are encrypted;
+ * (installing RX first would leave a clear-text send window). Then TLS_RX,
+ * then re-wrap kTLS's final proto, publish READY and wake the waiters, all
+ * before the caller wipes the blobs. The setsockopt goes through the
+ * socket's own ops with KERNEL_SOCKPTR; our gate lets SOL_TLS through only
+ * for as->installer, the task running this function.
+ */
+#include <linux/module.h>
+#include <linux/sockptr.h>
+#include <net/sock.h>
+#include <net/tls.h>
+
+#include "atls.h"
+
+static int atls_crypto_size(u16 cipher)
+{
+	switch (cipher) {
+	case TLS_CIPHER_AES_GCM_128:
+		return sizeof(struct tls12_crypto_info_aes_gcm_128);
+	case TLS_CIPHER_AES_GCM_256:
+		return sizeof(struct tls12_crypto_info_aes_gcm_256);
+	case TLS_CIPHER_CHACHA20_POLY1305:
+		return sizeof(struct tls12_crypto_info_chacha20_poly1305);
+	default:
+		return -EINVAL;
+	}
+}
+
+int atls_keys_check(const void *tx, int txlen, const void *rx, int rxlen,
+		    u16 *cipher)
+{
+	struct tls_crypto_info t, r;
+	int size;
+
+	if (txlen < (int)sizeof(t) || rxlen < (int)sizeof(r))
+		return -EINVAL;
+	memcpy(&t, tx, sizeof(t));
+	memcpy(&r, rx, sizeof(r));
+	if (t.version != TLS_1_3_VERSION || r.version != TLS_1_3_VERSION)
+		return -EINVAL;
+	if (t.cipher_type != r.cipher_type)
+		return -EINVAL;
+	size = atls_crypto_size(t.cipher_type);
+	if (size < 0 || txlen != size || rxlen != size)
+		return -EINVAL;
+	*cipher = t.cipher_type;
+	return 0;
+}
+
+int atls_keys_install(struct atls_sock *as, struct socket *sock,
+		      void *tx, int txlen, void *rx, int rxlen, u16 cipher,
+		      const struct atls_peer_info *peer)
+{
+	struct sock *sk = as->sk;
+	bool tx_done;
+	int err;
+
+	lock_sock(sk);
+	WRITE_ONCE(as->installer, current);
+	release_sock(sk);
+
+	err = sock->ops->setsockopt(sock, SOL_TLS, TLS_TX, KERNEL_SOCKPTR(tx), txlen);
+	if (!err)
+		err = READ_ONCE(sock->ops)->setsockopt(sock, SOL_TLS, TLS_RX,
+						       KERNEL_SOCKPTR(rx), rxlen);
+
+	lock_sock(sk);
+	WRITE_ONCE(as->installer, NULL);
+	tx_done = READ_ONCE(sk->sk_prot) != &as->gate;
+	if (tx_done)
+		atls_rewrap(as);
+	if (!err) {
+		as->cipher = cipher;
+		if (peer)
+			as->peer = *peer;
+		as->peer.tls_version = TLS_1_3_VERSION;
+		as->peer.cipher = cipher;
+		as->have_peer = true;
+		WRITE_ONCE(as->state, ATLS_STATE_READY);
+		wake_up_all(&as->wq);
+	}
+	release_sock(sk);
+	if (!err)
+		sk->sk_state_change(sk);	/* pollers: POLLOUT now */
+	return err;
+}

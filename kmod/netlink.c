@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The upcall: generic-netlink family "atls" (Documentation/netlink.rst,
+ * Documentation/netlink/specs/atls.yaml).
+ *
+ *  READY  kernel -> multicast group "helper": work is queued.
+ *  ACCEPT helper -> kernel (CAP_NET_ADMIN): take the oldest pending request
+ *         of the helper's netns; the reply carries its parameters and an fd
+ *         for the app's socket, installed in the helper's table.
+ *  DONE   helper -> kernel (CAP_NET_ADMIN): status, keys, peer info; only
+ *         from the netlink port that accepted the request, and only naming
+ *         that request's socket.
+ *  ABORT  kernel -> multicast group: a request the helper holds is dead.
+ *
+ * Attribute policies are strict (unknown attributes, wrong lengths and
+ * values outside the ranges are refused by the genl core before our
+ * handlers run); attributes the kernel only sends are NLA_REJECT.
+ * Handlers run in the caller's process context (parallel_ops).
+ *
+ * Helper death: a netlink notifier sees NETLINK_URELEASE of a generic
+ * netlink port and fails the requests that port accepted.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/file.h>
+#include <linux/fdtable.h>
+#include <linux/net.h>
+#include <linux/netlink.h>
+#include <linux/cred.h>
+#include <linux/uidgid.h>
+#include <net/genetlink.h>
+#include <net/netlink.h>
+#include <net/sock.h>
+#include <net/tls.h>
+
+#include "atls.h"
+
+#define ATLS_CRYPTO_MAX	sizeof(struct tls12_crypto_info_aes_gcm_256)
+
+static const struct nla_policy atls_peer_policy[ATLS_PEER_A_MAX + 1] = {
+	[ATLS_PEER_A_VERDICT]	= NLA_POLICY_MAX(NLA_U32, ATLS_VERDICT_CONTRAINDICATED),
+	[ATLS_PEER_A_REASON]	= NLA_POLICY_MAX(NLA_U32, __ATLS_REASON_MAX - 1),
+	[ATLS_PEER_A_CERT_SHA256] = NLA_POLICY_EXACT_LEN(32),
+	[ATLS_PEER_A_EVIDENCE_TYPE] = NLA_POLICY_MAX(NLA_U32, ATLS_EVIDENCE_EAR),
+	[ATLS_PEER_A_AK_DIGEST]	= NLA_POLICY_EXACT_LEN(32),
+	[ATLS_PEER_A_PCR_BANK]	= { .type = NLA_U16 },
+	[ATLS_PEER_A_PCR_SELECT] = { .type = NLA_U32 },
+	[ATLS_PEER_A_PCR_DIGEST] = NLA_POLICY_RANGE(NLA_BINARY, 1, ATLS_DIGEST_MAX),
+	[ATLS_PEER_A_FLAGS]	= NLA_POLICY_MASK(NLA_U32, ATLS_PEER_F_PEER_ATTESTED |
+						  ATLS_PEER_F_SELF_ATTESTED),
+};
+
+static const struct nla_policy atls_policy[ATLS_A_MAX + 1] = {
+	[ATLS_A_PAD]		= { .type = NLA_REJECT },
+	[ATLS_A_REQ_ID]		= { .type = NLA_U64 },
+	[ATLS_A_SOCKFD]		= { .type = NLA_U32 },
+	[ATLS_A_ROLE]		= { .type = NLA_REJECT },
+	[ATLS_A_FLAGS]		= { .type = NLA_REJECT },
+	[ATLS_A_TIMEOUT_MS]	= { .type = NLA_REJECT },
+	[ATLS_A_POLICY]		= { .type = NLA_REJECT },
+	[ATLS_A_PEER_NAME]	= { .type = NLA_REJECT },
+	[ATLS_A_FAMILY]		= { .type = NLA_REJECT },
+	[ATLS_A_APP_PID]	= { .type = NLA_REJECT },
+	[ATLS_A_APP_UID]	= { .type = NLA_REJECT },
+	[ATLS_A_APP_GID]	= { .type = NLA_REJECT },
+	[ATLS_A_APP_COMM]	= { .type = NLA_REJECT },
+	[ATLS_A_STATUS]		= NLA_POLICY_RANGE(NLA_S32, -4095, 0),
+	[ATLS_A_REASON]		= NLA_POLICY_MAX(NLA_U32, __ATLS_REASON_MAX - 1),
+	[ATLS_A_CRYPTO_TX]	= NLA_POLICY_RANGE(NLA_BINARY, sizeof(struct tls_crypto_info),
+						   ATLS_CRYPTO_MAX),
+	[ATLS_A_CRYPTO_RX]	= NLA_POLICY_RANGE(NLA_BINARY, sizeof(struct tls_crypto_info),
+						   ATLS_CRYPTO_MAX),
+	[ATLS_A_PEER_INFO]	= NLA_POLICY_NESTED(atls_peer_policy),
+	[ATLS_A_PENDING]	= { .type = NLA_REJECT },
+};
+
+static int atls_nl_accept(struct sk_buff *skb, struct genl_info *info);
+static int atls_nl_done(struct sk_buff *skb, struct genl_info *info);
+
+static const struct genl_small_ops atls_ops[] = {
+	{
+		.cmd	= ATLS_CMD_ACCEPT,
+		.doit	= atls_nl_accept,
+		.flags	= GENL_ADMIN_PERM,
+	},
+	{
+		.cmd	= ATLS_CMD_DONE,
+		.doit	= atls_nl_done,
+		.flags	= GENL_ADMIN_PERM,
+	},
+};
+
+static const struct genl_multicast_group atls_mcgrps[] = {
+	{ .name = ATLS_MCGRP_HELPER },
+};
+
+static struct genl_family atls_family __ro_after_init = {
+	.name		= ATLS_GENL_NAME,
+	.version	= ATLS_GENL_VERSION,
+	.maxattr	= ATLS_A_MAX,
+	.policy		= atls_policy,
+	.netnsok	= true,
+	.parallel_ops	= true,
+	.module		= THIS_MODULE,
+	.small_ops	= atls_ops,
+	.n_small_ops	= ARRAY_SIZE(atls_ops),
+	.mcgrps		= atls_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(atls_mcgrps),
+};
+
+bool atls_genl_has_helper(struct net *net)
+{
+	return genl_has_listeners(&atls_family, net, 0);
+}
+
+void atls_genl_ready(struct net *net)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(nla_total_size(sizeof(u32)), GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &atls_family, 0, ATLS_CMD_READY);
+	if (!hdr || nla_put_u32(msg, ATLS_A_PENDING, atls_req_pending())) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast_netns(&atls_family, net, msg, 0, 0, GFP_KERNEL);
+}
+
+void atls_genl_abort(struct net *net, u64 id, u32 reason)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(nla_total_size_64bit(sizeof(u64)) +
+			  nla_total_size(sizeof(u32)), GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &atls_family, 0, ATLS_CMD_ABORT);
+	if (!hdr || nla_put_u64_64bit(msg, ATLS_A_REQ_ID, id, ATLS_A_PAD) ||
+	    nla_put_u32(msg, ATLS_A_REASON, reason)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	atls_stat_inc(ATLS_STAT_ABORTS_SENT);
+	genlmsg_multicast_netns(&atls_family, net, msg, 0, 0, GFP_KERNEL);
+}
+
+static int atls_fill_accept(struct sk_buff *msg, struct genl_info *info,
+			    const struct atls_req *req, int fd)
+{
+	struct user_namespace *ns = current_user_ns();
+	void *hdr;
+
+	hdr = genlmsg_put_reply(msg, info, &atls_family, 0, ATLS_CMD_ACCEPT);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (nla_put_u64_64bit(msg, ATLS_A_REQ_ID, req->id, ATLS_A_PAD) ||
+	    nla_put_u32(msg, ATLS_A_SOCKFD, fd) ||
+	    nla_put_u32(msg, ATLS_A_ROLE, req->role) ||
+	    nla_put_u32(msg, ATLS_A_FLAGS, req->flags) ||
+	    nla_put_u32(msg, ATLS_A_TIMEOUT_MS, req->timeout_ms) ||
+	    nla_put_string(msg, ATLS_A_POLICY, req->policy) ||
+	    nla_put_string(msg, ATLS_A_PEER_NAME, req->peer) ||
+	    nla_put_u16(msg, ATLS_A_FAMILY, req->family) ||
+	    nla_put_u32(msg, ATLS_A_APP_PID, req->app_pid) ||
+	    nla_put_u32(msg, ATLS_A_APP_UID, from_kuid_munged(ns, req->app_uid)) ||
+	    nla_put_u32(msg, ATLS_A_APP_GID, from_kgid_munged(ns, req->app_gid)) ||
+	    nla_put_string(msg, ATLS_A_APP_COMM, req->app_comm)) {
+		genlmsg_cancel(msg, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return 0;
+}
+
+static int atls_nl_accept(struct sk_buff *skb, struct genl_info *info)
+{
+	struct net *net = genl_info_net(info);
+	struct atls_sock *as;
+	struct atls_req *req;
+	struct sk_buff *msg;
+	int fd, err;
+
+	for (;;) {
+		req = atls_req_accept(net, info->snd_portid);
+		if (!req)
+			return -EAGAIN;
+		if (!atls_req_abandoned(req))
+			break;
+		atls_stat_inc(ATLS_STAT_ABANDONED);
+		atls_req_fail(req, ECONNABORTED, ATLS_REASON_APP_CLOSED);
+		atls_req_put(req);
+	}
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		err = fd;
+		goto requeue;
+	}
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg) {
+		err = -ENOMEM;
+		goto put_fd;
+	}
+	err = atls_fill_accept(msg, info, req, fd);
+	if (err)
+		goto free_msg;
+
+	/* The helper (any thread of it) may now do raw I/O on the socket. */
+	as = req->as;
+	lock_sock(req->sk);
+	WRITE_ONCE(as->helper_tgid, task_tgid_nr(current));
+	if (as->state == ATLS_STATE_PENDING)
+		WRITE_ONCE(as->state, ATLS_STATE_ACCEPTED);
+	release_sock(req->sk);
+
+	fd_install(fd, get_file(req->file));
+	err = genlmsg_reply(msg, info);
+	if (err) {
+		/* The helper cannot know its fd: the request cannot finish. */
+		atls_req_fail(req, ECONNABORTED, ATLS_REASON_HELPER_ERROR);
+	} else {
+		atls_stat_inc(ATLS_STAT_ACCEPTED);
+	}
+	atls_req_put(req);
+	return err;
+
+free_msg:
+	nlmsg_free(msg);
+put_fd:
+	put_unused_fd(fd);
+requeue:
+	atls_req_requeue(req);
+	atls_req_put(req);
+	return err;
+}
+
+static int atls_parse_peer(struct nlattr *nest, struct atls_peer_info *pi,
+			   struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[ATLS_PEER_A_MAX + 1];
+	int err;
+
+	memset(pi, 0, sizeof(*pi));
+	if (!nest)
+		return 0;
+	err = nla_parse_nested(tb, ATLS_PEER_A_MAX, nest, atls_peer_policy, extack);
+	if (err)
+		return err;
+	if (tb[ATLS_PEER_A_VERDICT])
+		pi->verdict = nla_get_u32(tb[ATLS_PEER_A_VERDICT]);
+	if (tb[ATLS_PEER_A_REASON])
+		pi->reason = nla_get_u32(tb[ATLS_PEER_A_REASON]);
+	if (tb[ATLS_PEER_A_EVIDENCE_TYPE])
+		pi->evidence_type = nla_get_u32(tb[ATLS_PEER_A_EVIDENCE_TYPE]);
+	if (tb[ATLS_PEER_A_FLAGS])
+		pi->flags = nla_get_u32(tb[ATLS_PEER_A_FLAGS]);
+	if (tb[ATLS_PEER_A_PCR_BANK])
+		pi->pcr_bank = nla_get_u16(tb[ATLS_PEER_A_PCR_BANK]);
+	if (tb[ATLS_PEER_A_PCR_SELECT])
+		pi->pcr_select = nla_get_u32(tb[ATLS_PEER_A_PCR_SELECT]);
+	if (tb[ATLS_PEER_A_CERT_SHA256])
+		nla_memcpy(pi->peer_cert_sha256, tb[ATLS_PEER_A_CERT_SHA256],
+			   sizeof(pi->peer_cert_sha256));
+	if (tb[ATLS_PEER_A_AK_DIGEST])
+		nla_memcpy(pi->ak_digest, tb[ATLS_PEER_A_AK_DIGEST],
+			   sizeof(pi->ak_digest));
+	if (tb[ATLS_PEER_A_PCR_DIGEST]) {
+		pi->pcr_digest_len = nla_len(tb[ATLS_PEER_A_PCR_DIGEST]);
+		nla_memcpy(pi->pcr_digest, tb[ATLS_PEER_A_PCR_DIGEST],
+			   sizeof(pi->pcr_digest));
+	}
+	return 0;
+}
+
+/* The helper's status: only errnos of the documented vocabulary pass. */
+static int atls_status_errno(int status)
+{
+	switch (-status) {
+	case EACCES: case EKEYREJECTED: case ECONNRESET: case EPROTO:
+	case ENOENT: case EIO: case ETIMEDOUT: case ECONNABORTED:
+		return -status;
+	default:
+		return EPROTO;
+	}
+}
+
+static void atls_wipe_attr(struct nlattr *a)
+{
+	if (a)
+		memzero_explicit(nla_data(a), nla_len(a));
+}
+
+static int atls_nl_done(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *atx = info->attrs[ATLS_A_CRYPTO_TX];
+	struct nlattr *arx = info->attrs[ATLS_A_CRYPTO_RX];
+	struct atls_peer_info pi;
+	struct atls_req *req;
+	struct socket *sock;
+	int status, fd, err;
+	u32 reason;
+	u16 cipher;
+
+	if (GENL_REQ_ATTR_CHECK(info, ATLS_A_REQ_ID) ||
+	    GENL_REQ_ATTR_CHECK(info, ATLS_A_SOCKFD) ||
+	    GENL_REQ_ATTR_CHECK(info, ATLS_A_STATUS)) {
+		err = -EINVAL;
+		goto wipe;
+	}
+	fd = nla_get_u32(info->attrs[ATLS_A_SOCKFD]);
+	status = nla_get_s32(info->attrs[ATLS_A_STATUS]);
+	reason = info->attrs[ATLS_A_REASON] ?
+		 nla_get_u32(info->attrs[ATLS_A_REASON]) : ATLS_REASON_HELPER_ERROR;
+
+	req = atls_req_lookup(nla_get_u64(info->attrs[ATLS_A_REQ_ID]), &err);
+	if (!req)
+		goto rejected;
+	err = atls_req_owner(req, info->snd_portid);
+	if (err)
+		goto put_req;
+	sock = sockfd_lookup(fd, &err);
+	if (!sock) {
+		err = -EBADF;
+		goto put_req;
+	}
+	if (sock->sk != req->sk) {
+		err = -EBADF;
+		goto put_sock;
+	}
+	err = atls_parse_peer(info->attrs[ATLS_A_PEER_INFO], &pi, info->extack);
+	if (err)
+		goto put_sock;
+	if (!atls_req_claim(req, info->snd_portid, &err))
+		goto put_sock;
+
+	/* From here the request ends in this handler, one way or the other. */
+	if (status) {
+		lock_sock(req->sk);
+		req->as->peer = pi;
+		req->as->have_peer = true;
+		release_sock(req->sk);
+		atls_req_done_fail(req, atls_status_errno(status), reason);
+		err = 0;
+	} else if (!atx || !arx ||
+		   atls_keys_check(nla_data(atx), nla_len(atx), nla_data(arx),
+				   nla_len(arx), &cipher)) {
+		NL_SET_ERR_MSG(info->extack, "atls: keys must be TLS 1.3 AES-GCM-128/256 or ChaCha20-Poly1305, both directions");
+		atls_stat_inc(ATLS_STAT_DONE_REJECTED);
+		atls_req_done_fail(req, EPROTO, ATLS_REASON_BAD_KEYS);
+		err = -EINVAL;
+	} else {
+		err = atls_keys_install(req->as, sock, nla_data(atx), nla_len(atx),
+					nla_data(arx), nla_len(arx), cipher, &pi);
+		if (err)
+			atls_req_done_fail(req, EPROTO, ATLS_REASON_KEY_INSTALL);
+		else
+			atls_req_complete(req);
+	}
+	memzero_explicit(&pi, sizeof(pi));
+	sockfd_put(sock);
+	atls_req_put(req);
+	close_fd(fd);		/* the helper's reference, as documented */
+	goto wipe;
+
+put_sock:
+	sockfd_put(sock);
+put_req:
+	atls_req_put(req);
+rejected:
+	atls_stat_inc(ATLS_STAT_DONE_REJECTED);
+wipe:
+	atls_wipe_attr(atx);
+	atls_wipe_attr(arx);
+	return err;
+}
+
+static int atls_nl_notify(struct notifier_block *nb, unsigned long event,
+			  void *ptr)
+{
+	struct netlink_notify *n = ptr;
+
+	if (event != NETLINK_URELEASE || n->protocol != NETLINK_GENERIC ||
+	    !n->portid)
+		return NOTIFY_DONE;
+	atls_req_helper_gone(n->net, n->portid);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block atls_nl_notifier = {
+	.notifier_call = atls_nl_notify,
+};
+
+int atls_genl_init(void)
+{
+	int err;
+
+	err = netlink_register_notifier(&atls_nl_notifier);
+	if (err)
+		return err;
+	err = genl_register_family(&atls_family);
+	if (err)
+		goto unreg_notifier;
+	return 0;
+
+unreg_notifier:
+	netlink_unregister_notifier(&atls_nl_notifier);
+	return err;
+}
+
+void atls_genl_exit(void)
+{
+	genl_unregister_family(&atls_family);
+	netlink_unregister_notifier(&atls_nl_notifier);
+}

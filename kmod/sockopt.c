@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Socket options of an atls socket: the SOL_ATLS level (ATLS_START,
+ * ATLS_STATUS, ATLS_PEER_INFO), the refusal of SOL_TLS to everyone but the
+ * module's own key installation, and forwarding of every other level to
+ * kTLS (which forwards to TCP).
+ *
+ * Both our proto copies (gate and ready) point .setsockopt/.getsockopt here.
+ * These run without the socket lock; ATLS_START takes it in request.c.
+ *
+ * Known residual window: while the DONE handler installs keys, between
+ * TLS_TX and the re-wrap, sk_prot is kTLS's own static proto for a few
+ * microseconds, so a getsockopt(SOL_TLS) racing exactly then from another
+ * thread of the application reaches kTLS. The contract is that the socket is
+ * not used until ATLS_START completed.
+ */
+#include <linux/module.h>
+#include <linux/sched/signal.h>
+#include <linux/sockptr.h>
+#include <linux/uaccess.h>
+#include <linux/string.h>
+#include <net/tcp.h>
+#include <net/tls.h>
+
+#include "atls.h"
+
+static int atls_start_parse(struct atls_start *st, sockptr_t optval,
+			    unsigned int optlen)
+{
+	int ret;
+
+	if (optlen < ATLS_START_SIZE_VER0)
+		return -EINVAL;
+	if (optlen > sizeof(*st)) {
+		ret = check_zeroed_sockptr(optval, sizeof(*st), optlen - sizeof(*st));
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			return -E2BIG;
+	}
+	memset(st, 0, sizeof(*st));
+	if (copy_from_sockptr(st, optval, min_t(unsigned int, optlen, sizeof(*st))))
+		return -EFAULT;
+	if (st->size != optlen)
+		return -EINVAL;
+	if (st->flags & ~ATLS_START_F_ALL)
+		return -EINVAL;
+	if (st->role != ATLS_ROLE_CLIENT && st->role != ATLS_ROLE_SERVER)
+		return -EINVAL;
+	if (st->timeout_ms > ATLS_TIMEOUT_MAX_MS)
+		return -EINVAL;
+	if (!memchr(st->policy, 0, sizeof(st->policy)) ||
+	    !memchr(st->peer, 0, sizeof(st->peer)))
+		return -EINVAL;
+	if (!st->timeout_ms)
+		st->timeout_ms = ATLS_TIMEOUT_DEFAULT_MS;
+	if (!st->policy[0])
+		strscpy(st->policy, "default", sizeof(st->policy));
+	return 0;
+}
+
+static int atls_sockopt_start(struct atls_sock *as, sockptr_t optval,
+			      unsigned int optlen)
+{
+	struct socket *sock = as->sk->sk_socket;
+	struct atls_start st;
+	bool nonblock;
+	int err;
+
+	err = atls_start_parse(&st, optval, optlen);
+	if (err)
+		return err;
+	err = atls_req_start(as, &st);
+	if (err)
+		return err;
+	nonblock = (st.flags & ATLS_START_F_NONBLOCK) ||
+		   (sock && sock->file && (sock->file->f_flags & O_NONBLOCK));
+	if (nonblock)
+		return -EINPROGRESS;
+	/* The request goes on if we are interrupted: connect()-like. */
+	if (wait_event_interruptible(as->wq,
+				     READ_ONCE(as->state) == ATLS_STATE_READY ||
+				     READ_ONCE(as->state) == ATLS_STATE_FAILED))
+		return -EINTR;
+	if (READ_ONCE(as->state) == ATLS_STATE_FAILED)
+		return -READ_ONCE(as->err);
+	return 0;
+}
+
+int atls_setsockopt(struct sock *sk, int level, int optname,
+		    sockptr_t optval, unsigned int optlen)
+{
+	struct atls_sock *as;
+	bool gated;
+
+	as = atls_sk(sk, &gated);
+	if (!as)	/* mid-install: kTLS's own proto would be current */
+		return READ_ONCE(sk->sk_prot)->setsockopt(sk, level, optname,
+							  optval, optlen);
+	if (level == SOL_ATLS) {
+		if (optname != ATLS_START)
+			return -ENOPROTOOPT;
+		return atls_sockopt_start(as, optval, optlen);
+	}
+	if (level == SOL_TLS && READ_ONCE(as->installer) != current) {
+		/* Only the DONE handler installs keys; after READY the app may
+		 * still tune kTLS (TLS_RX_EXPECT_NO_PAD, TLS_TX_ZEROCOPY_RO). */
+		if (gated || optname == TLS_TX || optname == TLS_RX)
+			return -EPERM;
+	}
+	if (gated)
+		return as->tls_base->setsockopt(sk, level, optname, optval, optlen);
+	return as->tls_final->setsockopt(sk, level, optname, optval, optlen);
+}
+
+static int atls_put_opt(char __user *optval, int __user *optlen,
+			const void *v, int size)
+{
+	int len;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < size)
+		return -EINVAL;
+	if (put_user(size, optlen) || copy_to_user(optval, v, size))
+		return -EFAULT;
+	return 0;
+}
+
+static int atls_getsockopt_atls(struct atls_sock *as, int optname,
+				char __user *optval, int __user *optlen)
+{
+	struct atls_peer_info pi;
+	struct atls_status st;
+	int err;
+
+	switch (optname) {
+	case ATLS_STATUS:
+		lock_sock(as->sk);
+		st = (struct atls_status) {
+			.state = as->state,
+			.error = as->err,
+			.reason = as->reason,
+		};
+		release_sock(as->sk);
+		return atls_put_opt(optval, optlen, &st, sizeof(st));
+	case ATLS_PEER_INFO:
+		lock_sock(as->sk);
+		if (!as->have_peer) {
+			release_sock(as->sk);
+			return -ENODATA;
+		}
+		pi = as->peer;
+		release_sock(as->sk);
+		err = atls_put_opt(optval, optlen, &pi, sizeof(pi));
+		memzero_explicit(&pi, sizeof(pi));
+		return err;
+	default:
+		return -ENOPROTOOPT;
+	}
+}
+
+int atls_getsockopt(struct sock *sk, int level, int optname,
+		    char __user *optval, int __user *optlen)
+{
+	struct atls_sock *as;
+	bool gated;
+
+	as = atls_sk(sk, &gated);
+	if (!as)
+		return READ_ONCE(sk->sk_prot)->getsockopt(sk, level, optname,
+							  optval, optlen);
+	if (level == SOL_ATLS)
+		return atls_getsockopt_atls(as, optname, optval, optlen);
+	/* TLS_TX/TLS_RX return the whole crypto_info, key included. */
+	if (level == SOL_TLS)
+		return -EPERM;
+	/* Zero-copy receive maps the raw receive queue: not while gated. */
+	if (gated && level == SOL_TCP && optname == TCP_ZEROCOPY_RECEIVE &&
+	    !atls_is_helper(as))
+		return -EPERM;
+	if (gated)
+		return as->tls_base->getsockopt(sk, level, optname, optval, optlen);
+	return as->tls_final->getsockopt(sk, level, optname, optval, optlen);
+}

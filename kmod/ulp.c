@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The TCP ULP "atls": attach kTLS underneath, own the socket's proto.
+ *
+ * A socket has one ULP (icsk_ulp_ops). Ours, at init, calls kTLS's own ULP
+ * init so kTLS sets up its context in the TLS_BASE/TLS_BASE state (data
+ * passes through in clear), then replaces kTLS's proto and proto_ops with
+ * per-socket copies whose data paths are gates (gate.c). When the DONE
+ * handler sets TLS_TX, kTLS's update_sk_prot() swaps the gate for its
+ * tls_sw_* proto under lock_sock, so no byte goes out in clear; after TLS_RX
+ * atls_rewrap() wraps kTLS's final proto so that our sockopt level, the
+ * SOL_TLS refusal and the control-record handling stay in place.
+ *
+ * kTLS's tcp_ulp_ops is not exported. At load we find it by attaching "tls"
+ * to an in-kernel loopback connection in init_net and reading icsk_ulp_ops,
+ * then hold a reference on tls.ko until we unload.
+ *
+ * Which copy a proto pointer is: our copies are the only protos whose close
+ * is atls_gate_close or atls_ready_close, so the close member identifies
+ * them and container_of() finds the atls_sock.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/in.h>
+#include <linux/rcupdate.h>
+#include <net/tcp.h>
+#include <net/inet_connection_sock.h>
+#include <net/tls.h>
+
+#include "atls.h"
+
+static const struct tcp_ulp_ops *tls_ulp;	/* kTLS's ULP, from priming */
+
+static void atls_gate_close(struct sock *sk, long timeout);
+static void atls_ready_close(struct sock *sk, long timeout);
+
+struct atls_sock *atls_sk(const struct sock *sk, bool *gated)
+{
+	struct proto *p = (struct proto *)READ_ONCE(sk->sk_prot);
+
+	if (p->close == atls_gate_close) {
+		*gated = true;
+		return container_of(p, struct atls_sock, gate);
+	}
+	if (p->close == atls_ready_close) {
+		*gated = false;
+		return container_of(p, struct atls_sock, ready);
+	}
+	return NULL;
+}
+
+bool atls_is_helper(const struct atls_sock *as)
+{
+	pid_t h = READ_ONCE(as->helper_tgid);
+
+	return h && h == task_tgid_nr(current);
+}
+
+static void atls_sock_free(struct atls_sock *as)
+{
+	atls_stat_dec(ATLS_STAT_ACTIVE);
+	memzero_explicit(&as->peer, sizeof(as->peer));
+	kfree_rcu(as, rcu);
+}
+
+/*
+ * Close hooks: called from inet_release() at the last fput, so no request is
+ * live (a live request holds a file reference) and no syscall is inside our
+ * gate. kTLS's update_sk_prot() may have set sock->ops to its table; only our
+ * gate copy must be put back before the state is freed. A data path that
+ * raced with close read our proto under RCU-free protection (kfree_rcu).
+ */
+static void atls_gate_close(struct sock *sk, long timeout)
+{
+	struct atls_sock *as = container_of((struct proto *)READ_ONCE(sk->sk_prot),
+					    struct atls_sock, gate);
+
+	if (sk->sk_socket && READ_ONCE(sk->sk_socket->ops) == &as->gops)
+		WRITE_ONCE(sk->sk_socket->ops, as->tls_base_ops);
+	as->tls_base->close(sk, timeout);	/* tls_sk_proto_close */
+	atls_sock_free(as);
+}
+
+static void atls_ready_close(struct sock *sk, long timeout)
+{
+	struct atls_sock *as = container_of((struct proto *)READ_ONCE(sk->sk_prot),
+					    struct atls_sock, ready);
+
+	as->tls_final->close(sk, timeout);
+	atls_sock_free(as);
+}
+
+/* Under lock_sock, after kTLS replaced our gate (TLS_TX, maybe TLS_RX). */
+void atls_rewrap(struct atls_sock *as)
+{
+	struct sock *sk = as->sk;
+
+	as->tls_final = sk->sk_prot;
+	atls_ready_build(as);
+	as->ready.close = atls_ready_close;
+	WRITE_ONCE(sk->sk_prot, &as->ready);
+}
+
+/* Has the application moved any byte through this socket? */
+static bool atls_stream_used(struct sock *sk)
+{
+	struct tcp_sock *tp = tcp_sk(sk);
+
+	if (tp->bytes_sent || !tcp_write_queue_empty(sk) ||
+	    !tcp_rtx_queue_empty(sk))
+		return true;
+	/* bytes received but no longer queued were read by the app */
+	return tp->bytes_received != (u64)(tp->rcv_nxt - tp->copied_seq);
+}
+
+/* Runs under lock_sock (tcp_set_ulp), process context. */
+static int atls_ulp_init(struct sock *sk)
+{
+	struct atls_sock *as;
+	int err;
+
+	if (!tls_ulp)
+		return -ENOENT;
+	if (!sk->sk_socket || sk->sk_socket->type != SOCK_STREAM)
+		return -EINVAL;
+	if (sk->sk_state != TCP_ESTABLISHED)
+		return -ENOTCONN;
+	if (atls_stream_used(sk))
+		return -EBUSY;
+
+	as = kzalloc(sizeof(*as), GFP_KERNEL);
+	if (!as)
+		return -ENOMEM;
+	if (!try_module_get(tls_ulp->owner)) {
+		err = -ENOENT;
+		goto free;
+	}
+	err = tls_ulp->init(sk);
+	if (err)
+		goto put_tls;
+
+	as->sk = sk;
+	as->tls_base = READ_ONCE(sk->sk_prot);
+	as->tls_base_ops = READ_ONCE(sk->sk_socket->ops);
+	init_waitqueue_head(&as->wq);
+	as->state = ATLS_STATE_NONE;
+	atls_gate_build(as);
+	as->gate.close = atls_gate_close;
+	atls_stat_inc(ATLS_STAT_SOCKETS);
+	atls_stat_inc(ATLS_STAT_ACTIVE);
+	WRITE_ONCE(sk->sk_socket->ops, &as->gops);
+	WRITE_ONCE(sk->sk_prot, &as->gate);
+	return 0;
+
+put_tls:
+	module_put(tls_ulp->owner);
+free:
+	kfree(as);
+	return err;
+}
+
+/* tcp_cleanup_ulp(), from tcp_v4_destroy_sock(): after our close hook. */
+static void atls_ulp_release(struct sock *sk)
+{
+	module_put(tls_ulp->owner);
+}
+
+/* sockmap stacking: forwarded, although our copies refuse psock updates. */
+static void atls_ulp_update(struct sock *sk, struct proto *p,
+			    void (*write_space)(struct sock *sk))
+{
+	if (tls_ulp->update)
+		tls_ulp->update(sk, p, write_space);
+}
+
+/* inet_diag: kTLS's view (version, cipher, txconf, rxconf). */
+static int atls_ulp_get_info(struct sock *sk, struct sk_buff *skb)
+{
+	return tls_ulp->get_info ? tls_ulp->get_info(sk, skb) : 0;
+}
+
+static size_t atls_ulp_get_info_size(const struct sock *sk)
+{
+	return tls_ulp->get_info_size ? tls_ulp->get_info_size(sk) : 0;
+}
+
+static struct tcp_ulp_ops atls_ulp_ops __read_mostly = {
+	.name		= ATLS_ULP_NAME,
+	.owner		= THIS_MODULE,
+	.init		= atls_ulp_init,
+	.release	= atls_ulp_release,
+	.update		= atls_ulp_update,
+	.get_info	= atls_ulp_get_info,
+	.get_info_size	= atls_ulp_get_info_size,
+};
+
+/* Find kTLS's tcp_ulp_ops through a throw-away loopback connection. */
+static int atls_find_tls_ulp(void)
+{
+	struct sockaddr_in sa = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	struct socket *lsn = NULL, *cli = NULL, *srv = NULL;
+	const struct tcp_ulp_ops *ops;
+	int err;
+
+	err = sock_create_kern(&init_net, AF_INET, SOCK_STREAM, IPPROTO_TCP, &lsn);
+	if (err)
+		goto out;
+	err = kernel_bind(lsn, (struct sockaddr *)&sa, sizeof(sa));
+	if (err)
+		goto out;
+	err = kernel_listen(lsn, 1);
+	if (err)
+		goto out;
+	err = kernel_getsockname(lsn, (struct sockaddr *)&sa);
+	if (err < 0)
+		goto out;
+	err = sock_create_kern(&init_net, AF_INET, SOCK_STREAM, IPPROTO_TCP, &cli);
+	if (err)
+		goto out;
+	err = kernel_connect(cli, (struct sockaddr *)&sa, sizeof(sa), 0);
+	if (err)
+		goto out;
+	err = kernel_accept(lsn, &srv, 0);
+	if (err)
+		goto out;
+	err = cli->ops->setsockopt(cli, SOL_TCP, TCP_ULP, KERNEL_SOCKPTR("tls"),
+				   sizeof("tls"));
+	if (err)
+		goto out;
+	ops = READ_ONCE(inet_csk(cli->sk)->icsk_ulp_ops);
+	if (!ops || strcmp(ops->name, "tls") || !try_module_get(ops->owner)) {
+		err = -ENOENT;
+		goto out;
+	}
+	tls_ulp = ops;
+out:
+	if (srv)
+		sock_release(srv);
+	if (cli)
+		sock_release(cli);
+	if (lsn)
+		sock_release(lsn);
+	if (err)
+		pr_err("cannot find kTLS (is tls.ko loadable and lo up?): %d\n", err);
+	return err;
+}
+
+int atls_ulp_register(void)
+{
+	int err = atls_find_tls_ulp();
+
+	if (err)
+		return err;
+	err = tcp_register_ulp(&atls_ulp_ops);
+	if (err)
+		goto put_tls;
+	return 0;
+
+put_tls:
+	module_put(tls_ulp->owner);
+	tls_ulp = NULL;
+	return err;
+}
+
+void atls_ulp_unregister(void)
+{
+	tcp_unregister_ulp(&atls_ulp_ops);
+	module_put(tls_ulp->owner);
+	tls_ulp = NULL;
+}
+
+MODULE_ALIAS_TCP_ULP(ATLS_ULP_NAME);
+MODULE_SOFTDEP("pre: tls");
