@@ -97,6 +97,25 @@ static int do_create_persistent(struct atls_tpm *t, void *arg)
 	return err;
 }
 
+/* Worker: is handle a persistent object?  (GetCapability, so that probing
+ * for an absent key does not make ESYS log a TPM error.) */
+static int do_handle_exists(struct atls_tpm *t, void *arg)
+{
+	uint32_t handle = *(uint32_t *)arg;
+	TPMS_CAPABILITY_DATA *cap = NULL;
+	TPMI_YES_NO more;
+	int err;
+
+	err = atls_tpm_rc_errno(Esys_GetCapability(atls_tpm_esys(t), ESYS_TR_NONE, ESYS_TR_NONE,
+						   ESYS_TR_NONE, TPM2_CAP_HANDLES, handle, 1,
+						   &more, &cap));
+	if (err)
+		return err;
+	err = cap->data.handles.count == 1 && cap->data.handles.handle[0] == handle ? 0 : -ENOENT;
+	Esys_Free(cap);
+	return err;
+}
+
 static int provision_key(struct atls_tpm *t, uint32_t handle, bool restricted)
 {
 	struct create_args a = { .handle = handle };
@@ -106,7 +125,9 @@ static int provision_key(struct atls_tpm *t, uint32_t handle, bool restricted)
 	if ((handle >> 24) != TPM2_HT_PERSISTENT)
 		return -EINVAL;
 	key_template(&a.tmpl, restricted);
-	err = atls_tpm_read_public(t, handle, &have);
+	err = atls_tpm_call(t, do_handle_exists, &handle);
+	if (!err)
+		err = atls_tpm_read_public(t, handle, &have);
 	if (!err)
 		return matches_template(&have.publicArea, &a.tmpl) ? 1 : -EEXIST;
 	if (err != -ENOENT)
