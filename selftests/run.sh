@@ -76,32 +76,15 @@ run_vm() {	# KVER
 	log "vm $k: $(cat "$dir/vm.status") in $(cat "$dir/vm.seconds" 2>/dev/null)s"
 }
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# Two VMs joined by a QEMU socket netdev (a virtual Ethernet cable carried over
-# a loopback TCP connection on the host). VM a listens, VM b connects.
+# Two VMs joined by a virtual link (selftests/vm/pair.sh), each with its own TPM.
 run_pair() {	# KVER
-	local k=$1 port pa pb a=$results/vm2-$1-a b=$results/vm2-$1-b i
-	port=$(free_port)
-	log "vm2 $k: booting two VMs (link on 127.0.0.1:$port)"
-	ATLS_PEER_ADDR=10.77.0.2 ATLS_PEER_ADDR6=fd00:a715::2 \
-	"$SRC/selftests/vm/vm.sh" --kver "$k" --list "$B/tests/vm2.list" --out "$a" \
-		--net listen --port "$port" --addr 10.77.0.1 --addr6 fd00:a715::1 --role a &
-	pa=$!
-	for i in $(seq 100); do
-		ss -ltn "sport = :$port" 2>/dev/null | grep -q LISTEN && break
-		sleep 0.1
-	done
-	ATLS_PEER_ADDR=10.77.0.1 ATLS_PEER_ADDR6=fd00:a715::1 \
-	"$SRC/selftests/vm/vm.sh" --kver "$k" --list "$B/tests/vm2.list" --out "$b" \
-		--net connect --port "$port" --addr 10.77.0.2 --addr6 fd00:a715::2 --role b &
-	pb=$!
-	wait "$pa" "$pb"
-	vm_checks "$a" "vm2 $k a"
-	vm_checks "$b" "vm2 $k b"
-	log "vm2 $k: a $(cat "$a/vm.status"), b $(cat "$b/vm.status")"
+	local k=$1 dir=$results/vm2-$1
+	log "vm2 $k: booting two linked VMs"
+	"$SRC/selftests/vm/pair.sh" --kver "$k" --list-a "$B/tests/vm2.list" \
+		--list-b "$B/tests/vm2.list" --out "$dir"
+	vm_checks "$dir/a" "vm2 $k a"
+	vm_checks "$dir/b" "vm2 $k b"
+	log "vm2 $k: a $(cat "$dir/a/vm.status"), b $(cat "$dir/b/vm.status")"
 }
 
 [ "$only" = vm ] || run_host

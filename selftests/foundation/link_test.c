@@ -179,4 +179,30 @@ TEST(tcp_over_ipv6)
 	}
 }
 
+/* The shared exchange directory carries files between the two "hosts". */
+TEST(xchg_dir_is_shared)
+{
+	const char *x = getenv("ATLS_XCHG"), *me = role();
+	char mine[512], theirs[512], buf[16] = "";
+	struct timespec t0, t;
+	FILE *f;
+
+	ASSERT_TRUE(x && *x) TH_LOG("ATLS_XCHG is not set");
+	snprintf(mine, sizeof(mine), "%s/hello-%s", x, me);
+	snprintf(theirs, sizeof(theirs), "%s/hello-%s", x, strcmp(me, "a") ? "a" : "b");
+	f = fopen(mine, "w");
+	ASSERT_NE(NULL, f);
+	fputs(me, f);
+	ASSERT_EQ(0, fclose(f));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!(f = fopen(theirs, "r"))) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		ASSERT_LT(t.tv_sec - t0.tv_sec, WAIT_MS / 1000) TH_LOG("no %s", theirs);
+		usleep(100 * 1000);
+	}
+	ASSERT_NE(NULL, fgets(buf, sizeof(buf), f));
+	fclose(f);
+	EXPECT_STREQ(strcmp(me, "a") ? "a" : "b", buf);
+}
+
 TEST_HARNESS_MAIN

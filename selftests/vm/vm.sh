@@ -8,6 +8,10 @@
 #
 # usage: vm.sh --kver KVER --list LIST --out OUT [--timeout S]
 #              [--net listen|connect --port P --addr IPV4 --addr6 IPV6 --role a|b]
+#              [--xchg DIR]
+# --xchg shares DIR read-write with the guest at /run/atls-xchg ($ATLS_XCHG):
+# the two VMs of a pair get the same one, to exchange files an operator would
+# copy between hosts (e.g. each side's AK public key for the other's policy).
 # Writes OUT/serial.log, OUT/dmesg.txt, OUT/*.tap, OUT/vm.status ("reported N",
 # "no-report", "timeout"). Exit status: 0 if the guest reported, 1 otherwise.
 # Hard limits: QEMU is killed after --timeout seconds (default 600).
@@ -15,7 +19,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 : "${SRC:=$(cd "$here/../.." && pwd)}" "${B:=$SRC/build}"
 
-kver= list= out= timeout=600 net= port= addr= addr6= role=single
+kver= list= out= timeout=600 net= port= addr= addr6= role=single xchg=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kver) kver=$2; shift 2 ;;
@@ -27,6 +31,7 @@ while [ $# -gt 0 ]; do
 	--addr) addr=$2; shift 2 ;;
 	--addr6) addr6=$2; shift 2 ;;
 	--role) role=$2; shift 2 ;;
+	--xchg) xchg=$2; shift 2 ;;
 	*) echo "vm.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -50,6 +55,7 @@ export ATLS_RESULTS=/run/atls-results ATLS_LIST='$list' ATLS_VM_ROLE='$role'
 export ATLS_NET='${net:+1}' ATLS_ADDR='$addr' ATLS_ADDR6='$addr6'
 export ATLS_PEER_ADDR='${ATLS_PEER_ADDR:-}' ATLS_PEER_ADDR6='${ATLS_PEER_ADDR6:-}'
 export CI='${CI:-}' ATLS_TEST_TIMEOUT='${ATLS_TEST_TIMEOUT:-300}'
+export ATLS_XCHG='${xchg:+/run/atls-xchg}'
 EOV
 
 # One swtpm per VM, fresh state each boot; it exits when QEMU closes the socket.
@@ -84,6 +90,11 @@ args=(-accel tcg,thread=multi -cpu max -m 1G -smp 2
 	-device virtio-9p-device,fsdev=fsroot,mount_tag=hostroot
 	-fsdev local,id=fsshare,path="$out",security_model=none,multidevs=remap
 	-device virtio-9p-device,fsdev=fsshare,mount_tag=share)
+if [ -n "$xchg" ]; then
+	mkdir -p "$xchg"
+	args+=(-fsdev local,id=fsxchg,path="$(cd "$xchg" && pwd)",security_model=none,multidevs=remap
+		-device virtio-9p-device,fsdev=fsxchg,mount_tag=xchg)
+fi
 case "$net" in
 "") ;;
 listen|connect)
