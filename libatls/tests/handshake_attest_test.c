@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Attested handshakes end to end: two swtpm instances (one per side), keys
+ * provisioned in them, each side's policy trusting the other's AK and PCR
+ * 0-7 values; client and server libatls in two threads over TCP loopback.
+ * Matrix: server-only / client-only / mutual x key mode tpm / software x the
+ * three suites.  The exported keys are checked on a real record each time.
+ *
+ * ATLS_BENCH_N=<n> additionally measures n handshakes per variant and prints
+ * the median latency ("# latency ...").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include <atls/provision.h>
+#include "../src/tpm.h"
+#include "util/testutil.h"
+#include "util/tlspeer.h"
+
+#define AK ATLS_AK_HANDLE_DEFAULT
+#define TK ATLS_TLS_KEY_HANDLE_DEFAULT
+
+struct side {
+	struct atls_test_swtpm sw;
+	char *dir;
+	char pcrs[24 * 70];
+};
+
+/* Provision one side's TPM (and software key), remember its PCR 0-7. */
+static int provision(struct side *s, const char *tag)
+{
+	struct atls_cert_params cp = { .common_name = tag };
+	uint8_t v[24][32];
+	unsigned int n = 0, i, j;
+	struct atls_tpm *t;
+	int ret;
+
+	s->dir = atls_test_tmpdir(tag);
+	if (!s->dir)
+		return -1;
+	ret = atls_test_swtpm_start(&s->sw);
+	if (ret)
+		return ret;
+	ret = atls_tpm_open(s->sw.tcti, &t);
+	if (ret)
+		return ret;
+	if ((ret = atls_provision_ak(t, AK)) < 0 || (ret = atls_provision_tls_key(t, TK)) < 0 ||
+	    (ret = atls_provision_export_pub(t, AK, atls_test_path(s->dir, "ak.pem"))) ||
+	    (ret = atls_provision_cert_tpm(t, TK, &cp, atls_test_path(s->dir, "tpm.pem"))) ||
+	    (ret = atls_provision_sw_key(atls_test_path(s->dir, "sw.key"))) < 0 ||
+	    (ret = atls_provision_cert_sw(atls_test_path(s->dir, "sw.key"), &cp,
+					  atls_test_path(s->dir, "sw.pem"))) ||
+	    (ret = atls_tpm_pcr_read(t, 0xff, v, &n))) {
+		atls_tpm_close(t);
+		return ret < 0 ? ret : -1;
+	}
+	atls_tpm_close(t);	/* swtpm serves one connection: the ctx opens its own */
+	s->pcrs[0] = 0;
+	for (i = 0; i < n; i++) {
+		strcat(s->pcrs, i ? ", \"" : "\"");
+		for (j = 0; j < 32; j++)
+			sprintf(s->pcrs + strlen(s->pcrs), "%02x", v[i][j]);
+		strcat(s->pcrs, "\"");
+	}
+	return 0;
+}
+
+/* Write into self's dir a policy trusting peer's AK and PCRs. */
+static int write_policy(struct side *self, struct side *peer, const char *require)
+{
+	FILE *f = fopen(atls_test_path(self->dir, "policy.conf"), "w");
+
+	if (!f)
+		return -1;
+	fprintf(f,
+		"version = 1;\n"
+		"trusted-aks = ( { name = \"peer-ak\"; pem-file = \"%s\"; } );\n"
+		"pcrs = { bank = \"sha256\"; selection = [ 0, 1, 2, 3, 4, 5, 6, 7 ]; values = [ %s ]; };\n"
+		"require = [ %s ];\n"
+		"evidence-types = [ \"tpm-kat-pat\", \"tpm-pat\" ];\n",
+		atls_test_path(peer->dir, "ak.pem"), peer->pcrs, require);
+	return fclose(f);
+}
+
+FIXTURE(att)
+{
+	struct side srv, cli;
+	struct atls_ctx *sctx, *cctx;
+};
+
+FIXTURE_VARIANT(att)
+{
+	bool server_attests, client_attests;
+	enum atls_key_mode mode;
+};
+
+FIXTURE_VARIANT_ADD(att, server_only_tpm) { true, false, ATLS_KEY_TPM };
+FIXTURE_VARIANT_ADD(att, client_only_tpm) { false, true, ATLS_KEY_TPM };
+FIXTURE_VARIANT_ADD(att, mutual_tpm) { true, true, ATLS_KEY_TPM };
+FIXTURE_VARIANT_ADD(att, server_only_sw) { true, false, ATLS_KEY_SOFTWARE };
+FIXTURE_VARIANT_ADD(att, client_only_sw) { false, true, ATLS_KEY_SOFTWARE };
+FIXTURE_VARIANT_ADD(att, mutual_sw) { true, true, ATLS_KEY_SOFTWARE };
+
+FIXTURE_SETUP(att)
+{
+	setenv("TSS2_LOG", "all+none", 1);
+	ASSERT_EQ(0, provision(&self->srv, "srv"));
+	ASSERT_EQ(0, provision(&self->cli, "cli"));
+	ASSERT_EQ(0, write_policy(&self->cli, &self->srv, "\"server\""));
+	ASSERT_EQ(0, write_policy(&self->srv, &self->cli, "\"client\""));
+}
+
+FIXTURE_TEARDOWN(att)
+{
+	atls_test_swtpm_stop(&self->srv.sw);
+	atls_test_swtpm_stop(&self->cli.sw);
+	atls_test_rmtree(self->srv.dir);
+	atls_test_rmtree(self->cli.dir);
+	free(self->srv.dir);
+	free(self->cli.dir);
+}
+
+static void side_cfg(struct atls_config *c, struct side *s, enum atls_role role, bool attests,
+		     bool checks_peer, enum atls_key_mode mode, const char *suite)
+{
+	atls_config_init(c, role);
+	c->key_mode = mode;
+	c->ciphersuites = suite;
+	c->tcti = s->sw.tcti;
+	c->ak_handle = AK;
+	c->tls_key_handle = TK;
+	c->attest_self = attests;
+	c->peer_attest = checks_peer ? ATLS_PEER_REQUIRED : ATLS_PEER_NONE;
+	c->policy_file = checks_peer ? atls_test_path(s->dir, "policy.conf") : NULL;
+	if (role == ATLS_ROLE_SERVER || attests) {
+		c->cert_file = atls_test_path(s->dir, mode == ATLS_KEY_TPM ? "tpm.pem" : "sw.pem");
+		c->key_file = mode == ATLS_KEY_TPM ? NULL : atls_test_path(s->dir, "sw.key");
+	}
+}
+
+struct srv_arg {
+	struct atls_ctx *ctx;
+	int fd;
+	struct atls_result res;
+};
+
+static int srv_main(void *arg)
+{
+	struct srv_arg *a = arg;
+
+	return atls_handshake(a->ctx, a->fd, 10000, &a->res);
+}
+
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One handshake; on success checks the keys on a record in each direction. */
+static int one(struct __test_metadata *_metadata, struct atls_ctx *cctx, struct atls_ctx *sctx,
+	       const FIXTURE_VARIANT(att) * variant, bool check, long long *us)
+{
+	static const char msg[] = "attested record";
+	struct atls_test_thread th;
+	struct srv_arg sa = { .ctx = sctx };
+	struct atls_result cres;
+	uint8_t buf[64], type;
+	long long t0;
+	int cfd, sfd, ret, n;
+
+	if (atls_test_tcp_pair(&cfd, &sfd))
+		return -1;
+	sa.fd = sfd;
+	t0 = now_us();
+	if (atls_test_spawn(&th, srv_main, &sa))
+		return -1;
+	ret = atls_handshake(cctx, cfd, 10000, &cres);
+	EXPECT_EQ(0, atls_test_join(&th)) TH_LOG("server: %s: %s",
+						 atls_reason_name(sa.res.reason),
+						 sa.res.reason_text);
+	if (us)
+		*us = now_us() - t0;
+	EXPECT_EQ(0, ret) TH_LOG("client: %s: %s", atls_reason_name(cres.reason),
+				 cres.reason_text);
+	if (check && !ret && !sa.res.err) {
+		EXPECT_EQ(variant->server_attests, cres.peer_attested);
+		EXPECT_EQ(variant->server_attests, sa.res.self_attested);
+		EXPECT_EQ(variant->client_attests, sa.res.peer_attested);
+		EXPECT_EQ(variant->client_attests, cres.self_attested);
+		if (variant->server_attests) {
+			EXPECT_EQ(ATLS_EAR_AFFIRMING, cres.appraisal.status);
+			EXPECT_EQ(variant->mode == ATLS_KEY_TPM ? ATLS_EVIDENCE_TPM_KAT_PAT
+								: ATLS_EVIDENCE_TPM_PAT,
+				  cres.peer_claims.evidence_type);
+			EXPECT_EQ(0xffu, cres.peer_claims.pcr_mask);
+		}
+		if (variant->client_attests)
+			EXPECT_EQ(ATLS_EAR_AFFIRMING, sa.res.appraisal.status);
+		/* Both binders agree across the two ends. */
+		EXPECT_EQ(cres.binder_peer_len, sa.res.binder_self_len);
+		EXPECT_EQ(0, memcmp(cres.binder_peer, sa.res.binder_self, cres.binder_peer_len));
+		/* Keys: client TX -> server RX. */
+		EXPECT_EQ(0, atls_test_record_write(cfd, &cres.tx, 0, (const uint8_t *)msg,
+						    sizeof(msg)));
+		n = atls_test_record_read(sfd, &sa.res.rx, 0, buf, sizeof(buf), &type);
+		EXPECT_EQ(sizeof(msg), n);
+	}
+	atls_result_release(&cres);
+	atls_result_release(&sa.res);
+	close(cfd);
+	close(sfd);
+	return ret ? ret : sa.res.err;
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+TEST_F(att, matrix)
+{
+	static const char *const suites[] = { "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+					      "TLS_CHACHA20_POLY1305_SHA256" };
+	struct atls_config sc, cc;
+	const char *bench = getenv("ATLS_BENCH_N");
+	int i, k, n = bench ? atoi(bench) : 0;
+
+	for (i = 0; i < 3; i++) {
+		side_cfg(&sc, &self->srv, ATLS_ROLE_SERVER, variant->server_attests,
+			 variant->client_attests, variant->mode, suites[i]);
+		side_cfg(&cc, &self->cli, ATLS_ROLE_CLIENT, variant->client_attests,
+			 variant->server_attests, variant->mode, suites[i]);
+		ASSERT_EQ(0, atls_ctx_new(&sc, &self->sctx));
+		ASSERT_EQ(0, atls_ctx_new(&cc, &self->cctx));
+		EXPECT_EQ(0, one(_metadata, self->cctx, self->sctx, variant, true, NULL))
+			TH_LOG("suite %s", suites[i]);
+		if (i == 0 && n > 0) {
+			long long *t = calloc((size_t)n, sizeof(*t));
+
+			ASSERT_NE(NULL, t);
+			for (k = 0; k < n; k++)
+				ASSERT_EQ(0, one(_metadata, self->cctx, self->sctx, variant, false,
+						 &t[k]));
+			qsort(t, (size_t)n, sizeof(*t), cmp_ll);
+			fprintf(stderr, "# latency %s mode=%s suite=%s n=%d median=%.1f ms p90=%.1f ms\n",
+			       variant->server_attests && variant->client_attests ? "mutual"
+			       : variant->server_attests			  ? "server-only"
+										  : "client-only",
+			       variant->mode == ATLS_KEY_TPM ? "tpm" : "software", suites[i], n,
+			       t[n / 2] / 1000.0, t[n * 9 / 10] / 1000.0);
+			free(t);
+		}
+		atls_ctx_free(self->sctx);
+		atls_ctx_free(self->cctx);
+	}
+}
+
+TEST_HARNESS_MAIN
