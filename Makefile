@@ -83,6 +83,12 @@ check-host: all $(TEST_LISTS)
 check-vm: all $(TEST_LISTS)
 	@ATLS_ONLY=vm $(SRC)/selftests/run.sh
 
+# The demo command of README.md: two VMs, each with its own TPM, attested echo.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@if [ -x $(SRC)/demo/demo.sh ]; then $(SRC)/demo/demo.sh; \
+	 else echo "demo: demo/demo.sh is not there yet (see README.md, Status)" >&2; exit 1; fi
+
 clean:
 	rm -rf $(B)
 
