@@ -11,9 +11,11 @@
  *
  *   malformed extension/evidence          decode_error (50)
  *   evidence on a certificate entry != 0  illegal_parameter (47)
- *   attestation required, peer declined   missing_extension (109) in a
- *                                         ClientHello check, else
- *                                         handshake_failure (40)
+ *   attestation required, peer declined   handshake_failure (40) (we ask
+ *                                         for missing_extension when the
+ *                                         ClientHello lacks the extension,
+ *                                         but OpenSSL 3.0 sends 40 for any
+ *                                         ClientHello-callback error)
  *   no common scheme / type rejected      handshake_failure (40)
  *   appraisal failed (signature, AK,      bad_certificate (42)
  *     binder, key binding, PCRs)

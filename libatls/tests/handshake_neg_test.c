@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Hostile and non-conforming peers.  The peer is plain OpenSSL in another
+ * thread (real TCP loopback) that registers the same extension codepoint and
+ * sends bytes chosen by the test: malformed scheme lists, schemes we never
+ * offered, evidence on certificate entry 1, bad u24 framing, unsolicited or
+ * garbage evidence, or no extension at all.  Each case checks the reason
+ * libatls reports and the alert it sent.  Plus: the binder libatls reports
+ * equals an independent recomputation on the peer with OpenSSL's TLS13-KDF.
+ */
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
+#include <openssl/pem.h>
+
+/* OpenSSL callback signatures: most parameters are unused here. */
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "kselftest_harness.h"
+#include <atls/wire.h>
+#include "util/testutil.h"
+#include "util/tlspeer.h"
+
+#define MT ATLS_MT_TPM_EVIDENCE
+#define MT_LEN (sizeof(MT) - 1)
+
+struct evil {
+	int server;
+	int fd;
+	const char *cert, *key;
+	bool register_ext;
+	const uint8_t *ch, *ee, *cert_ext;
+	size_t ch_len, ee_len, cert_len;
+	size_t cert_idx;
+	/* transcript capture for the binder recomputation */
+	uint8_t th[8192];
+	size_t th_len;
+	bool th_done;
+	uint8_t binder[32];
+	int ok;
+};
+
+static int evil_add(SSL *s, unsigned int type, unsigned int context, const unsigned char **out,
+		    size_t *outlen, X509 *x, size_t chainidx, int *al, void *arg)
+{
+	struct evil *e = arg;
+
+	switch (context) {
+	case SSL_EXT_CLIENT_HELLO:
+		*out = e->ch;
+		*outlen = e->ch_len;
+		return e->ch != NULL;
+	case SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS:
+		*out = e->ee;
+		*outlen = e->ee_len;
+		return e->ee != NULL;
+	case SSL_EXT_TLS1_3_CERTIFICATE:
+		if (!e->cert_ext || chainidx != e->cert_idx)
+			return 0;
+		*out = e->cert_ext;
+		*outlen = e->cert_len;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int evil_parse(SSL *s, unsigned int type, unsigned int context, const unsigned char *in,
+		      size_t inlen, X509 *x, size_t chainidx, int *al, void *arg)
+{
+	return 1;
+}
+
+static void evil_msg(int write_p, int version, int ct, const void *buf, size_t len, SSL *ssl,
+		     void *arg)
+{
+	struct evil *e = arg;
+	const uint8_t *m = buf;
+
+	if (e->th_done || ct != SSL3_RT_HANDSHAKE || e->th_len + len > sizeof(e->th))
+		return;
+	memcpy(e->th + e->th_len, m, len);
+	e->th_len += len;
+	if (m[0] == 2)
+		e->th_done = true;	/* no HRR in these tests (both sides offer X25519) */
+}
+
+/* binder = TLS13-KDF("attestation", TLS13-KDF("attestation base", 0^32, TH), SHA256(spki)) */
+static int recompute_binder(struct evil *e, SSL *s)
+{
+	uint8_t zero[32] = { 0 }, th[32], base[32], hs[32];
+	unsigned char *spki = NULL;
+	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY, n, ok = 0, i;
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS13-KDF", NULL);
+	const char *labels[2] = { "attestation base", "attestation" };
+	const uint8_t *keys[2] = { zero, base }, *datas[2] = { th, hs };
+	uint8_t *outs[2] = { base, e->binder };
+
+	n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(SSL_get_certificate(s)), &spki);
+	if (!kdf || n <= 0 || !SHA256(e->th, e->th_len, th) || !SHA256(spki, (size_t)n, hs))
+		goto out;
+	for (i = 0; i < 2; i++) {
+		EVP_KDF_CTX *k = EVP_KDF_CTX_new(kdf);
+		OSSL_PARAM p[] = {
+			OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+			OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, "SHA256", 0),
+			OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)keys[i], 32),
+			OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PREFIX, "tls13 ", 6),
+			OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, (void *)labels[i],
+							  strlen(labels[i])),
+			OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_DATA, (void *)datas[i], 32),
+			OSSL_PARAM_construct_end(),
+		};
+		int r = k && EVP_KDF_derive(k, outs[i], 32, p) == 1;
+
+		EVP_KDF_CTX_free(k);
+		if (!r)
+			goto out;
+	}
+	ok = 1;
+out:
+	EVP_KDF_free(kdf);
+	OPENSSL_free(spki);
+	return ok;
+}
+
+static int evil_main(void *arg)
+{
+	struct evil *e = arg;
+	SSL_CTX *c = atls_test_peer_ctx(e->server, "TLS_AES_128_GCM_SHA256", e->cert, e->key);
+	SSL *s = NULL;
+
+	if (!c)
+		return -1;
+	if (e->register_ext &&
+	    SSL_CTX_add_custom_ext(c, ATLS_EXT_TYPE,
+				   SSL_EXT_TLS1_3_ONLY | SSL_EXT_CLIENT_HELLO |
+					   SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS |
+					   SSL_EXT_TLS1_3_CERTIFICATE_REQUEST |
+					   SSL_EXT_TLS1_3_CERTIFICATE,
+				   evil_add, NULL, e, evil_parse, e) != 1)
+		goto out;
+	s = SSL_new(c);
+	if (!s)
+		goto out;
+	SSL_set_msg_callback(s, evil_msg);
+	SSL_set_msg_callback_arg(s, e);
+	e->ok = atls_test_peer_handshake(s, e->fd, e->server);
+	if (e->ok && e->server)
+		e->ok = recompute_binder(e, s);
+out:
+	SSL_free(s);
+	SSL_CTX_free(c);
+	return 0;
+}
+
+FIXTURE(neg)
+{
+	char *dir;
+};
+
+FIXTURE_SETUP(neg)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	FILE *f;
+
+	self->dir = atls_test_tmpdir("neg");
+	ASSERT_NE(NULL, self->dir);
+	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "ca.pem"),
+					 atls_test_path(self->dir, "ca.key"), "test-ca", true, NULL,
+					 NULL, NULL));
+	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "leaf.pem"),
+					 atls_test_path(self->dir, "leaf.key"), "leaf", false,
+					 atls_test_path(self->dir, "ca.pem"),
+					 atls_test_path(self->dir, "ca.key"), NULL));
+	ASSERT_EQ(0, atls_test_cat(atls_test_path(self->dir, "chain.pem"),
+				   atls_test_path(self->dir, "leaf.pem"),
+				   atls_test_path(self->dir, "ca.pem")));
+	/* A policy (never satisfied: its AK is not in any TPM) so peers may be asked. */
+	f = fopen(atls_test_path(self->dir, "ak.pem"), "w");
+	ASSERT_NE(NULL, f);
+	PEM_write_PUBKEY(f, k);
+	fclose(f);
+	EVP_PKEY_free(k);
+	f = fopen(atls_test_path(self->dir, "policy.conf"), "w");
+	ASSERT_NE(NULL, f);
+	fprintf(f, "version = 1;\ntrusted-aks = ( { name = \"x\"; pem-file = \"%s\"; } );\n"
+		   "pcrs = { bank = \"sha256\"; selection = [ 0 ]; values = [ \"%064d\" ]; };\n"
+		   "require = [ ];\nevidence-types = [ \"tpm-kat-pat\", \"tpm-pat\" ];\n",
+		atls_test_path(self->dir, "ak.pem"), 0);
+	fclose(f);
+}
+
+FIXTURE_TEARDOWN(neg)
+{
+	atls_test_rmtree(self->dir);
+	free(self->dir);
+}
+
+/* Run our side (role, peer_attest) against the evil peer e; return our result. */
+static int run(FIXTURE_DATA(neg) * self, enum atls_role role, enum atls_peer_attest pa,
+	       struct evil *e, struct atls_result *res)
+{
+	struct atls_test_thread th;
+	struct atls_config cfg;
+	struct atls_ctx *ctx;
+	int cfd, sfd, ret;
+
+	atls_config_init(&cfg, role);
+	cfg.key_mode = ATLS_KEY_SOFTWARE;
+	cfg.peer_attest = pa;
+	if (pa != ATLS_PEER_NONE)
+		cfg.policy_file = atls_test_path(self->dir, "policy.conf");
+	if (role == ATLS_ROLE_SERVER) {
+		cfg.cert_file = atls_test_path(self->dir, "leaf.pem");
+		cfg.key_file = atls_test_path(self->dir, "leaf.key");
+	}
+	ret = atls_ctx_new(&cfg, &ctx);
+	if (ret)
+		return ret;
+	if (atls_test_tcp_pair(&cfd, &sfd)) {
+		atls_ctx_free(ctx);
+		return -1;
+	}
+	e->server = role == ATLS_ROLE_CLIENT;
+	e->fd = e->server ? sfd : cfd;
+	if (e->server && !e->cert) {
+		e->cert = atls_test_path(self->dir, "chain.pem");
+		e->key = atls_test_path(self->dir, "leaf.key");
+	}
+	atls_test_spawn(&th, evil_main, e);
+	ret = atls_handshake(ctx, e->server ? cfd : sfd, 5000, res);
+	/* Unblock the peer if we failed before it finished. */
+	shutdown(cfd, SHUT_RDWR);
+	shutdown(sfd, SHUT_RDWR);
+	atls_test_join(&th);
+	close(cfd);
+	close(sfd);
+	atls_ctx_free(ctx);
+	return ret;
+}
+
+static uint8_t scheme[4 + MT_LEN];
+static uint8_t other_scheme[4 + 9];
+
+static void init_schemes(void)
+{
+	scheme[0] = 0;
+	scheme[1] = 1;
+	scheme[2] = 0;
+	scheme[3] = MT_LEN;
+	memcpy(scheme + 4, MT, MT_LEN);
+	memcpy(other_scheme, "\x00\x01\x00\x09text/x-no", 13);
+}
+
+TEST_F(neg, clienthello_malformed)
+{
+	static const struct {
+		const char *what;
+		uint8_t b[16];
+		size_t n;
+	} cases[] = {
+		{ "list overruns", { 0x00, 0x05, 0x00, 0x00 }, 4 },
+		{ "trailing byte", { 0x00, 0x03, 0x00, 0x00, 0x07, 0x00, 0x00, 0xff }, 8 },
+		{ "unknown mechanism", { 0x00, 0x01, 0x07, 0x00, 0x00 }, 5 },
+		{ "unknown encoding", { 0x00, 0x04, 0x00, 0x05, 0x00, 0x01, 0x00, 0x00 }, 8 },
+		{ "empty media type", { 0x00, 0x04, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00 }, 8 },
+		{ "both lists empty", { 0x00, 0x00, 0x00, 0x00 }, 4 },
+		{ "empty extension", { 0 }, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct evil e = { .register_ext = true, .ch = cases[i].b, .ch_len = cases[i].n };
+		struct atls_result res;
+
+		EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_SERVER, ATLS_PEER_OPTIONAL, &e, &res))
+			TH_LOG("%s", cases[i].what);
+		EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, res.reason) TH_LOG("%s", cases[i].what);
+		EXPECT_EQ(ATLS_ALERT_DECODE_ERROR, res.alert) TH_LOG("%s", cases[i].what);
+		EXPECT_EQ(0, e.ok);
+	}
+}
+
+TEST_F(neg, ee_malformed_and_unoffered)
+{
+	uint8_t trailing[sizeof(scheme) + 1];
+	struct atls_result res;
+	struct evil e1 = { .register_ext = true }, e2 = { .register_ext = true };
+
+	init_schemes();
+	memcpy(trailing, scheme, sizeof(scheme));
+	trailing[sizeof(scheme)] = 0;
+	e1.ee = trailing;
+	e1.ee_len = sizeof(trailing);
+	EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e1, &res));
+	EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, res.reason);
+	EXPECT_EQ(ATLS_ALERT_DECODE_ERROR, res.alert);
+
+	e2.ee = other_scheme;
+	e2.ee_len = sizeof(other_scheme);
+	EXPECT_EQ(-EKEYREJECTED, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e2, &res));
+	EXPECT_EQ(ATLS_R_EVIDENCE_TYPE_REJECTED, res.reason);
+	EXPECT_EQ(ATLS_ALERT_ILLEGAL_PARAMETER, res.alert);
+}
+
+TEST_F(neg, evidence_on_entry_1)
+{
+	static const uint8_t ext[] = { 0x00, 0x00, 0x04, 0x82, 0x61, 0x61, 0x40 };
+	struct evil e = { .register_ext = true, .cert_ext = ext, .cert_len = sizeof(ext),
+			  .cert_idx = 1 };
+	struct atls_result res;
+
+	init_schemes();
+	e.ee = scheme;
+	e.ee_len = sizeof(scheme);
+	EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res));
+	EXPECT_EQ(ATLS_R_WRONG_CERT_ENTRY, res.reason);
+	EXPECT_EQ(ATLS_ALERT_ILLEGAL_PARAMETER, res.alert);
+}
+
+TEST_F(neg, certificate_ext_bad_framing)
+{
+	static const struct {
+		const char *what;
+		uint8_t b[8];
+		size_t n;
+	} cases[] = {
+		{ "u24 longer than data", { 0x00, 0x00, 0x09, 0x82, 0x61 }, 5 },
+		{ "u24 shorter than data", { 0x00, 0x00, 0x01, 0x82, 0x61 }, 5 },
+		{ "empty cmw", { 0x00, 0x00, 0x00 }, 3 },
+		{ "truncated length", { 0x00, 0x01 }, 2 },
+	};
+	size_t i;
+
+	init_schemes();
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct evil e = { .register_ext = true, .ee = scheme, .ee_len = sizeof(scheme),
+				  .cert_ext = cases[i].b, .cert_len = cases[i].n };
+		struct atls_result res;
+
+		EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res))
+			TH_LOG("%s", cases[i].what);
+		EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, res.reason) TH_LOG("%s", cases[i].what);
+		EXPECT_EQ(ATLS_ALERT_DECODE_ERROR, res.alert) TH_LOG("%s", cases[i].what);
+	}
+}
+
+TEST_F(neg, evidence_garbage_cmw)
+{
+	static const uint8_t ext[] = { 0x00, 0x00, 0x04, 0xde, 0xad, 0xbe, 0xef };
+	struct evil e = { .register_ext = true, .cert_ext = ext, .cert_len = sizeof(ext) };
+	struct atls_result res;
+
+	init_schemes();
+	e.ee = scheme;
+	e.ee_len = sizeof(scheme);
+	EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res));
+	EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, res.reason);
+	EXPECT_NE(0, res.alert);
+}
+
+TEST_F(neg, evidence_not_negotiated)
+{
+	static const uint8_t ext[] = { 0x00, 0x00, 0x02, 0x82, 0x61 };
+	struct evil e = { .register_ext = true, .cert_ext = ext, .cert_len = sizeof(ext) };
+	struct atls_result res;
+
+	EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res));
+	EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, res.reason);
+	EXPECT_EQ(ATLS_ALERT_ILLEGAL_PARAMETER, res.alert);
+}
+
+TEST_F(neg, server_requires_client_without_extension)
+{
+	struct evil e = { .register_ext = false };
+	struct atls_result res;
+
+	EXPECT_EQ(-EACCES, run(self, ATLS_ROLE_SERVER, ATLS_PEER_REQUIRED, &e, &res));
+	EXPECT_EQ(ATLS_R_ATTESTATION_DECLINED, res.reason);
+	/* OpenSSL 3.0 sends handshake_failure for any ClientHello-callback error. */
+	EXPECT_EQ(ATLS_ALERT_HANDSHAKE_FAILURE, res.alert);
+}
+
+TEST_F(neg, client_requires_server_ignoring_extension)
+{
+	struct evil e = { .register_ext = false };
+	struct atls_result res;
+
+	EXPECT_EQ(-EACCES, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_REQUIRED, &e, &res));
+	EXPECT_EQ(ATLS_R_ATTESTATION_DECLINED, res.reason);
+	EXPECT_EQ(ATLS_ALERT_HANDSHAKE_FAILURE, res.alert);
+	EXPECT_EQ(0, res.crypto_info_len);
+}
+
+TEST_F(neg, binder_matches_recomputation)
+{
+	struct evil e = { .register_ext = false };
+	struct atls_result res;
+
+	ASSERT_EQ(0, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_NONE, &e, &res))
+		TH_LOG("%s", res.reason_text);
+	ASSERT_EQ(1, e.ok);
+	EXPECT_EQ(32, res.binder_peer_len);
+	EXPECT_EQ(0, memcmp(res.binder_peer, e.binder, 32));
+	EXPECT_EQ(0, res.binder_self_len);	/* the client has no certificate */
+	atls_result_release(&res);
+}
+
+TEST_HARNESS_MAIN
