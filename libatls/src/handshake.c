@@ -14,10 +14,18 @@
  * OpenSSL reads exactly one record at a time).  The SSL object is then freed
  * without SSL_shutdown(): no close_notify is written, the socket continues
  * at record sequence number 0 in both directions.
+ *
+ * SIGPIPE: OpenSSL writes with write(2), so a peer that closes mid-handshake
+ * would raise SIGPIPE and kill a caller that did not ignore it.  SIGPIPE is
+ * blocked in the calling thread for the duration; one we caused is consumed
+ * before the previous mask is restored (one that was already pending is
+ * left alone).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -31,6 +39,32 @@ static long long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool sigpipe_block(sigset_t *old)
+{
+	sigset_t set, pend;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigemptyset(&pend);
+	sigpending(&pend);
+	pthread_sigmask(SIG_BLOCK, &set, old);
+	return sigismember(&pend, SIGPIPE) == 1;
+}
+
+static void sigpipe_restore(const sigset_t *old, bool was_pending)
+{
+	struct timespec zero = { 0, 0 };
+	sigset_t set, pend;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigemptyset(&pend);
+	sigpending(&pend);
+	if (!was_pending && sigismember(&pend, SIGPIPE) == 1)
+		sigtimedwait(&set, NULL, &zero);
+	pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 static void conn_cleanup(struct atls_conn *c)
@@ -143,6 +177,8 @@ static int finish(struct atls_conn *c)
 int atls_handshake(struct atls_ctx *ctx, int fd, int timeout_ms, struct atls_result *res)
 {
 	struct atls_conn c;
+	sigset_t oldmask;
+	bool pipe_pending;
 	int flags, ret;
 
 	memset(res, 0, sizeof(*res));
@@ -182,7 +218,9 @@ int atls_handshake(struct atls_ctx *ctx, int fd, int timeout_ms, struct atls_res
 		ret = c.err;
 		goto out_ssl;
 	}
+	pipe_pending = sigpipe_block(&oldmask);
 	ret = run(&c, fd, timeout_ms);
+	sigpipe_restore(&oldmask, pipe_pending);
 	if (!ret)
 		ret = finish(&c);
 	if (!(flags & O_NONBLOCK))
