@@ -8,3 +8,6 @@ $(FOUNDATION_VM) $(FOUNDATION_VM2): %: %.o
 
 VM_TESTS += $(FOUNDATION_VM)
 VM2_TESTS += $(FOUNDATION_VM2)
+
+# The runner's own verdict logic (a script: nothing to build).
+HOST_TESTS += $(SRC)/selftests/foundation/runner_test.sh
