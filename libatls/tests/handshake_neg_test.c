@@ -33,10 +33,11 @@ struct evil {
 	const uint8_t *ch, *ee, *cert_ext;
 	size_t ch_len, ee_len, cert_len;
 	size_t cert_idx;
+	const char *groups;	/* server key-share groups (forces HRR) */
 	/* transcript capture for the binder recomputation */
 	uint8_t th[8192];
-	size_t th_len;
-	bool th_done;
+	size_t th_len, ch1_len;
+	bool th_done, hrr;
 	uint8_t binder[32];
 	int ok;
 };
@@ -81,9 +82,41 @@ static void evil_msg(int write_p, int version, int ct, const void *buf, size_t l
 	if (e->th_done || ct != SSL3_RT_HANDSHAKE || e->th_len + len > sizeof(e->th))
 		return;
 	memcpy(e->th + e->th_len, m, len);
+	if (m[0] == 1 && e->th_len == 0)
+		e->ch1_len = len;
 	e->th_len += len;
-	if (m[0] == 2)
-		e->th_done = true;	/* no HRR in these tests (both sides offer X25519) */
+	if (m[0] == 2) {
+		static const uint8_t hrr_random[8] = { 0xcf, 0x21, 0xad, 0x74,
+						       0xe5, 0x9a, 0x61, 0x11 };
+
+		if (len >= 38 && !memcmp(m + 6, hrr_random, sizeof(hrr_random)))
+			e->hrr = true;	/* HelloRetryRequest: keep capturing */
+		else
+			e->th_done = true;
+	}
+}
+
+/* RFC 8446 4.4.1: with HRR, CH1 is replaced by message_hash(Hash(CH1)). */
+static int transcript_hash(struct evil *e, uint8_t th[32])
+{
+	uint8_t mh[4 + 32];
+	EVP_MD_CTX *h;
+	int ok;
+
+	if (!e->hrr)
+		return SHA256(e->th, e->th_len, th) != NULL;
+	mh[0] = 254;
+	mh[1] = 0;
+	mh[2] = 0;
+	mh[3] = 32;
+	if (!SHA256(e->th, e->ch1_len, mh + 4))
+		return 0;
+	h = EVP_MD_CTX_new();
+	ok = h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) && EVP_DigestUpdate(h, mh, sizeof(mh)) &&
+	     EVP_DigestUpdate(h, e->th + e->ch1_len, e->th_len - e->ch1_len) &&
+	     EVP_DigestFinal_ex(h, th, NULL);
+	EVP_MD_CTX_free(h);
+	return ok;
 }
 
 /* binder = TLS13-KDF("attestation", TLS13-KDF("attestation base", 0^32, TH), SHA256(spki)) */
@@ -98,7 +131,7 @@ static int recompute_binder(struct evil *e, SSL *s)
 	uint8_t *outs[2] = { base, e->binder };
 
 	n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(SSL_get_certificate(s)), &spki);
-	if (!kdf || n <= 0 || !SHA256(e->th, e->th_len, th) || !SHA256(spki, (size_t)n, hs))
+	if (!kdf || n <= 0 || !transcript_hash(e, th) || !SHA256(spki, (size_t)n, hs))
 		goto out;
 	for (i = 0; i < 2; i++) {
 		EVP_KDF_CTX *k = EVP_KDF_CTX_new(kdf);
@@ -133,6 +166,8 @@ static int evil_main(void *arg)
 
 	if (!c)
 		return -1;
+	if (e->groups && SSL_CTX_set1_groups_list(c, e->groups) != 1)
+		goto out;
 	if (e->register_ext &&
 	    SSL_CTX_add_custom_ext(c, ATLS_EXT_TYPE,
 				   SSL_EXT_TLS1_3_ONLY | SSL_EXT_CLIENT_HELLO |
@@ -406,6 +441,60 @@ TEST_F(neg, binder_matches_recomputation)
 	EXPECT_EQ(0, memcmp(res.binder_peer, e.binder, 32));
 	EXPECT_EQ(0, res.binder_self_len);	/* the client has no certificate */
 	atls_result_release(&res);
+}
+
+/* Server accepts only P-256 key shares: our client's X25519 share draws a HRR. */
+TEST_F(neg, binder_matches_recomputation_after_hrr)
+{
+	struct evil e = { .register_ext = false, .groups = "P-256" };
+	struct atls_result res;
+
+	ASSERT_EQ(0, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_NONE, &e, &res))
+		TH_LOG("%s", res.reason_text);
+	ASSERT_EQ(1, e.ok);
+	EXPECT_TRUE(e.hrr);
+	EXPECT_EQ(32, res.binder_peer_len);
+	EXPECT_EQ(0, memcmp(res.binder_peer, e.binder, 32));
+	atls_result_release(&res);
+}
+
+/* A peer that accepts the connection and never answers: -ETIMEDOUT. */
+TEST_F(neg, timeout)
+{
+	struct atls_config cfg;
+	struct atls_result res;
+	struct atls_ctx *ctx;
+	int cfd, sfd;
+
+	atls_config_init(&cfg, ATLS_ROLE_CLIENT);
+	cfg.key_mode = ATLS_KEY_SOFTWARE;
+	ASSERT_EQ(0, atls_ctx_new(&cfg, &ctx));
+	ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &sfd));
+	EXPECT_EQ(-ETIMEDOUT, atls_handshake(ctx, cfd, 200, &res));
+	EXPECT_EQ(ATLS_R_TIMEOUT, res.reason);
+	EXPECT_EQ(0, res.crypto_info_len);
+	close(cfd);
+	close(sfd);
+	atls_ctx_free(ctx);
+}
+
+/* The peer closes after reading our ClientHello: a clean error, no SIGPIPE death. */
+TEST_F(neg, peer_closes)
+{
+	struct atls_config cfg;
+	struct atls_result res;
+	struct atls_ctx *ctx;
+	int cfd, sfd;
+
+	atls_config_init(&cfg, ATLS_ROLE_CLIENT);
+	cfg.key_mode = ATLS_KEY_SOFTWARE;
+	ASSERT_EQ(0, atls_ctx_new(&cfg, &ctx));
+	ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &sfd));
+	close(sfd);
+	EXPECT_GT(0, atls_handshake(ctx, cfd, 2000, &res));
+	EXPECT_EQ(ATLS_R_TLS_FAILURE, res.reason);
+	close(cfd);
+	atls_ctx_free(ctx);
 }
 
 TEST_HARNESS_MAIN
