@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * atlsd internals shared by its files.
+ *
+ * Two headers of the project cannot meet in one translation unit: the uAPI
+ * (<linux/atls.h>) and libatls (<atls/atls.h>) both define enum atls_role
+ * and enum atls_reason with different numbering.  So the daemon is cut in two:
+ * netlink.c speaks the uAPI, handshake.c speaks libatls, and this header,
+ * which includes neither, carries a request and its outcome between them.
+ * The ATLSD_* reason/verdict/evidence numbers below are the uAPI's values;
+ * netlink.c checks that at compile time with static assertions.
+ */
+#ifndef ATLSD_H
+#define ATLSD_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ATLSD_POLICY_MAX 64
+#define ATLSD_PEER_MAX 256
+#define ATLSD_KEY_MAX 64	/* >= sizeof(struct tls12_crypto_info_aes_gcm_256) */
+
+/* ---------------------------------------------------------------- log.c */
+
+enum atlsd_log_level { ATLSD_LOG_ERR = 3, ATLSD_LOG_WARN = 4, ATLSD_LOG_INFO = 6,
+		       ATLSD_LOG_DEBUG = 7 };
+
+void atlsd_log_init(const char *ident, int max_level);
+void atlsd_log_set_level(int max_level);
+/* req_id 0: not about a request. */
+void atlsd_log(int level, uint64_t req_id, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define log_err(id, ...) atlsd_log(ATLSD_LOG_ERR, id, __VA_ARGS__)
+#define log_warn(id, ...) atlsd_log(ATLSD_LOG_WARN, id, __VA_ARGS__)
+#define log_info(id, ...) atlsd_log(ATLSD_LOG_INFO, id, __VA_ARGS__)
+#define log_dbg(id, ...) atlsd_log(ATLSD_LOG_DEBUG, id, __VA_ARGS__)
+
+/* ------------------------------------------------------------- config.c */
+
+enum atlsd_verify { ATLSD_VERIFY_NONE, ATLSD_VERIFY_OPTIONAL, ATLSD_VERIFY_REQUIRED };
+enum atlsd_key_mode { ATLSD_KEY_TPM, ATLSD_KEY_SOFTWARE };
+
+/* One named policy of atlsd.conf: what an application selects in ATLS_START. */
+struct atlsd_policy {
+	char name[ATLSD_POLICY_MAX];
+	bool attest;			/* produce our evidence when the peer asks */
+	enum atlsd_verify verify;	/* what we ask of the peer */
+	char policy_file[512];		/* libatls appraisal policy (verify != none) */
+	char ca_file[512];		/* optional CA bundle for the peer's chain */
+	char ciphersuites[160];		/* "" = libatls default */
+	uint32_t pcr_mask;		/* PCRs we quote */
+};
+
+#define ATLSD_MAX_POLICIES 32
+
+struct atlsd_config {
+	char path[512];			/* file read ("" = built-in defaults only) */
+	char state_dir[512];		/* AK pub, certificate, trust store, peers policy */
+	char run_dir[512];		/* control socket */
+	char tcti[256];
+	char user[64];			/* "" = stay root */
+	char cert_file[512];		/* our TLS certificate */
+	char key_file[512];		/* software key mode only */
+	enum atlsd_key_mode key_mode;
+	uint32_t ak_handle, tls_key_handle;
+	unsigned int workers;
+	int log_level;
+	unsigned int n_policies;
+	struct atlsd_policy policies[ATLSD_MAX_POLICIES];
+};
+
+/* Defaults (no file): path of the state dir etc. from the environment. */
+void atlsd_config_defaults(struct atlsd_config *c);
+/* Read path over the defaults; a missing file is fine when !must_exist.
+ * -errno with a message naming the line in err. */
+int atlsd_config_load(struct atlsd_config *c, const char *path, bool must_exist, char *err,
+		      size_t errlen);
+/* Move the state dir; paths derived from the old one follow. */
+void atlsd_config_set_state_dir(struct atlsd_config *c, const char *dir);
+const struct atlsd_policy *atlsd_config_policy(const struct atlsd_config *c, const char *name);
+/* Paths inside the state directory. */
+int atlsd_state_path(const struct atlsd_config *c, const char *name, char *out, size_t len);
+
+/* --------------------------------------------------------- handshake.c */
+
+enum atlsd_role { ATLSD_ROLE_CLIENT, ATLSD_ROLE_SERVER };
+
+/* Reasons, verdicts, evidence types: numerically the uAPI's (see top). */
+enum {
+	ATLSD_R_NONE = 0, ATLSD_R_OK = 1, ATLSD_R_TIMEOUT = 3, ATLSD_R_HELPER_DIED = 4,
+	ATLSD_R_APP_CLOSED = 5, ATLSD_R_SHUTDOWN = 6, ATLSD_R_HANDSHAKE = 7,
+	ATLSD_R_PEER_ABORTED = 8, ATLSD_R_PEER_CERT = 9, ATLSD_R_EVIDENCE_MISSING = 10,
+	ATLSD_R_EVIDENCE_INVALID = 11, ATLSD_R_AK_UNTRUSTED = 12, ATLSD_R_PCR_MISMATCH = 13,
+	ATLSD_R_FRESHNESS = 14, ATLSD_R_POLICY_UNKNOWN = 15, ATLSD_R_LOCAL_TPM = 16,
+	ATLSD_R_HELPER_ERROR = 23,
+};
+enum { ATLSD_V_NONE = 0, ATLSD_V_AFFIRMING = 1, ATLSD_V_WARNING = 2, ATLSD_V_CONTRA = 3 };
+enum { ATLSD_EV_NONE = 0, ATLSD_EV_KAT_PAT = 1, ATLSD_EV_PAT = 2 };
+#define ATLSD_PEER_F_PEER_ATTESTED 1u
+#define ATLSD_PEER_F_SELF_ATTESTED 2u
+
+struct atlsd_request {
+	uint64_t id;
+	int fd;				/* the app's socket, installed by ACCEPT */
+	enum atlsd_role role;
+	uint32_t flags, timeout_ms;
+	char policy[ATLSD_POLICY_MAX];
+	char peer[ATLSD_PEER_MAX];
+	uint16_t family;
+	uint32_t app_pid, app_uid, app_gid;
+	char app_comm[32];
+};
+
+struct atlsd_peer {
+	uint32_t verdict, reason, evidence_type, flags;
+	bool have_cert, have_claims;
+	uint8_t cert_sha256[32];
+	uint8_t ak_digest[32];
+	uint16_t pcr_bank;
+	uint32_t pcr_select;
+	uint8_t pcr_digest[64];
+	uint16_t pcr_digest_len;
+};
+
+struct atlsd_outcome {
+	int status;			/* 0 or -errno of the uAPI completion list */
+	uint32_t reason;		/* ATLSD_R_* */
+	char text[256];			/* for the log */
+	struct atlsd_peer peer;
+	bool have_peer;
+	uint8_t tx[ATLSD_KEY_MAX], rx[ATLSD_KEY_MAX];	/* secret; wiped by the caller */
+	size_t key_len;
+	uint16_t cipher_suite;
+};
+
+struct atlsd_engine;
+
+/* Contexts (one libatls context per named policy and role, made on first use). */
+int atlsd_engine_new(const struct atlsd_config *c, struct atlsd_engine **out);
+void atlsd_engine_get(struct atlsd_engine *e);
+void atlsd_engine_put(struct atlsd_engine *e);
+/* Run the handshake of req; fills out (keys only when status is 0). */
+void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
+		      struct atlsd_outcome *out);
+/* Startup check: the TPM answers and holds our keys.  -errno + message. */
+int atlsd_engine_check_tpm(const struct atlsd_config *c, char *err, size_t errlen);
+
+/* ----------------------------------------------------------- netlink.c */
+
+struct atlsd_nl;
+
+/* Command socket (ACCEPT/DONE), one per worker. */
+int atlsd_nl_open(struct atlsd_nl **out);
+void atlsd_nl_close(struct atlsd_nl *nl);
+/* 1 = got a request, 0 = nothing pending, -errno. */
+int atlsd_nl_accept(struct atlsd_nl *nl, struct atlsd_request *req);
+/* Send DONE; wipes the keys in the message.  Returns the kernel's answer. */
+int atlsd_nl_done(struct atlsd_nl *nl, const struct atlsd_request *req,
+		  const struct atlsd_outcome *out);
+
+/* Multicast listener (READY/ABORT), owned by the main thread. */
+struct atlsd_nl_events {
+	void (*ready)(void *arg, uint32_t pending);
+	void (*abort)(void *arg, uint64_t req_id, uint32_t reason);
+	void (*overrun)(void *arg);
+	void *arg;
+};
+int atlsd_nl_listen(struct atlsd_nl **out);
+int atlsd_nl_fd(struct atlsd_nl *nl);
+/* Drain what is queued on the listener; calls ev.  -errno on a fatal error. */
+int atlsd_nl_dispatch(struct atlsd_nl *nl, const struct atlsd_nl_events *ev);
+/* Is the atls genl family registered (module loaded)? */
+int atlsd_nl_probe(void);
+
+/* ------------------------------------------------------------ worker.c */
+
+struct atlsd_stats {
+	uint64_t accepted, succeeded, failed, aborted, done_rejected, accept_errors;
+};
+
+struct atlsd_pool;
+
+int atlsd_pool_start(unsigned int n, struct atlsd_engine *e, struct atlsd_pool **out);
+/* Swap in a new engine (SIGHUP): requests in progress keep the old one. */
+void atlsd_pool_set_engine(struct atlsd_pool *p, struct atlsd_engine *e);
+/* Wake idle workers: work may be pending. */
+void atlsd_pool_kick(struct atlsd_pool *p);
+/* The kernel aborted req_id: stop working on it. */
+void atlsd_pool_abort(struct atlsd_pool *p, uint64_t req_id);
+/* Stop: in-flight handshakes are failed (ECONNABORTED, shutdown), workers joined. */
+void atlsd_pool_stop(struct atlsd_pool *p);
+/* Status text (active requests, counters) for the control socket. */
+void atlsd_pool_status(struct atlsd_pool *p, char *buf, size_t len);
+void atlsd_pool_stats(struct atlsd_pool *p, struct atlsd_stats *st);
+
+/* ----------------------------------------------------------- control.c */
+
+struct atlsd_control;
+int atlsd_control_open(const char *path, struct atlsd_control **out);
+int atlsd_control_fd(struct atlsd_control *c);
+/* Serve one pending client (non-blocking accept). */
+void atlsd_control_serve(struct atlsd_control *c, struct atlsd_pool *p);
+void atlsd_control_close(struct atlsd_control *c);
+
+/* ---------------------------------------------------------- privdrop.c */
+
+/* Switch to user (keeping CAP_NET_ADMIN and the user's groups, e.g. tss). */
+int atlsd_drop_privileges(const char *user, char *err, size_t errlen);
+
+/* ------------------------------------------------------------- util */
+
+/* Hex of n bytes into out (2n+1 bytes). */
+void atlsd_hex(const uint8_t *in, size_t n, char *out);
+
+#endif /* ATLSD_H */

@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The engine: libatls contexts for the named policies, and one handshake
+ * per accepted request, its outcome translated into the uAPI's vocabulary.
+ *
+ * A libatls context is immutable and shared by concurrent handshakes; one
+ * exists per (named policy, role), built on first use, because building one
+ * opens the TPM and loads the appraisal policy.  A context that cannot be
+ * built (TPM gone, policy file broken) is not cached: the next request tries
+ * again, so fixing the file helps without a restart, and the failure is
+ * reported to the application as EIO/ENOENT, never as success.
+ *
+ * Lifetime: an engine belongs to one configuration.  SIGHUP builds a new
+ * engine and the pool swaps it in; every worker holds a reference (get/put)
+ * for the duration of one handshake, so the old contexts are freed only
+ * when the last handshake using them is over.  The cache is guarded by the
+ * engine's mutex; building a context happens under it too (requests for a
+ * policy whose context is being built wait instead of building a second).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include <atls/atls.h>
+#include <atls/provision.h>
+#include "../libatls/src/tpm.h"
+#include "atlsd.h"
+
+struct atlsd_engine {
+	atomic_int refs;
+	struct atlsd_config cfg;
+	pthread_mutex_t lock;
+	struct atls_ctx *ctx[ATLSD_MAX_POLICIES][2];	/* [policy][ATLSD_ROLE_*] */
+};
+
+int atlsd_engine_new(const struct atlsd_config *c, struct atlsd_engine **out)
+{
+	struct atlsd_engine *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	atomic_init(&e->refs, 1);
+	e->cfg = *c;
+	pthread_mutex_init(&e->lock, NULL);
+	*out = e;
+	return 0;
+}
+
+void atlsd_engine_get(struct atlsd_engine *e)
+{
+	atomic_fetch_add(&e->refs, 1);
+}
+
+void atlsd_engine_put(struct atlsd_engine *e)
+{
+	unsigned int i;
+
+	if (!e || atomic_fetch_sub(&e->refs, 1) != 1)
+		return;
+	for (i = 0; i < ATLSD_MAX_POLICIES; i++) {
+		atls_ctx_free(e->ctx[i][0]);
+		atls_ctx_free(e->ctx[i][1]);
+	}
+	pthread_mutex_destroy(&e->lock);
+	free(e);
+}
+
+static int build_ctx(const struct atlsd_config *c, const struct atlsd_policy *p,
+		     enum atlsd_role role, struct atls_ctx **out)
+{
+	struct atls_config ac;
+
+	atls_config_init(&ac, role == ATLSD_ROLE_CLIENT ? ATLS_ROLE_CLIENT : ATLS_ROLE_SERVER);
+	ac.key_mode = c->key_mode == ATLSD_KEY_TPM ? ATLS_KEY_TPM : ATLS_KEY_SOFTWARE;
+	ac.attest_self = p->attest;
+	ac.peer_attest = p->verify == ATLSD_VERIFY_REQUIRED   ? ATLS_PEER_REQUIRED
+			 : p->verify == ATLSD_VERIFY_OPTIONAL ? ATLS_PEER_OPTIONAL
+							      : ATLS_PEER_NONE;
+	ac.cert_file = c->cert_file;
+	ac.key_file = c->key_mode == ATLSD_KEY_SOFTWARE ? c->key_file : NULL;
+	ac.ca_file = p->ca_file[0] ? p->ca_file : NULL;
+	ac.ciphersuites = p->ciphersuites[0] ? p->ciphersuites : NULL;
+	ac.tcti = c->tcti;
+	ac.ak_handle = c->ak_handle;
+	ac.tls_key_handle = c->tls_key_handle;
+	ac.pcr_mask = p->pcr_mask;
+	ac.policy_file = p->verify != ATLSD_VERIFY_NONE ? p->policy_file : NULL;
+	/* A client that neither attests nor runs in TPM key mode needs no identity. */
+	if (role == ATLSD_ROLE_CLIENT && !p->attest && c->key_mode == ATLSD_KEY_SOFTWARE)
+		ac.cert_file = ac.key_file = NULL;
+	return atls_ctx_new(&ac, out);
+}
+
+/* The context for (policy, role), built if needed.  Engine lock not held. */
+static int get_ctx(struct atlsd_engine *e, const struct atlsd_request *req,
+		   struct atls_ctx **out, uint64_t id)
+{
+	const struct atlsd_policy *p = atlsd_config_policy(&e->cfg, req->policy);
+	unsigned int idx;
+	int err = 0;
+
+	if (!p)
+		return -ENOENT;
+	idx = (unsigned int)(p - e->cfg.policies);
+	pthread_mutex_lock(&e->lock);
+	if (!e->ctx[idx][req->role]) {
+		err = build_ctx(&e->cfg, p, req->role, &e->ctx[idx][req->role]);
+		if (err)
+			log_err(id, "policy \"%s\" (%s): cannot set up: %s (TPM %s, certificate %s%s%s)",
+				p->name, req->role == ATLSD_ROLE_CLIENT ? "client" : "server",
+				strerror(-err), e->cfg.tcti, e->cfg.cert_file,
+				p->verify != ATLSD_VERIFY_NONE ? ", appraisal policy " : "",
+				p->verify != ATLSD_VERIFY_NONE ? p->policy_file : "");
+	}
+	*out = e->ctx[idx][req->role];
+	pthread_mutex_unlock(&e->lock);
+	return err;
+}
+
+static uint32_t reason_of(enum atls_reason r)
+{
+	switch (r) {
+	case ATLS_R_MALFORMED_EVIDENCE:
+	case ATLS_R_BAD_SIGNATURE:
+	case ATLS_R_KEY_BINDING_MISMATCH:
+	case ATLS_R_EVIDENCE_TYPE_REJECTED:
+	case ATLS_R_WRONG_CERT_ENTRY:
+		return ATLSD_R_EVIDENCE_INVALID;
+	case ATLS_R_UNTRUSTED_AK:
+		return ATLSD_R_AK_UNTRUSTED;
+	case ATLS_R_BINDER_MISMATCH:
+		return ATLSD_R_FRESHNESS;
+	case ATLS_R_PCR_MISMATCH:
+		return ATLSD_R_PCR_MISMATCH;
+	case ATLS_R_ATTESTATION_DECLINED:
+	case ATLS_R_NO_EVIDENCE:
+		return ATLSD_R_EVIDENCE_MISSING;
+	case ATLS_R_TPM_ERROR:
+		return ATLSD_R_LOCAL_TPM;
+	case ATLS_R_TIMEOUT:
+		return ATLSD_R_TIMEOUT;
+	case ATLS_R_TLS_FAILURE:
+		return ATLSD_R_HANDSHAKE;
+	default:
+		return ATLSD_R_HELPER_ERROR;
+	}
+}
+
+/* libatls failure -> completion errno and reason of the uAPI. */
+static void map_failure(int ret, const struct atls_result *r, struct atlsd_outcome *o)
+{
+	o->reason = reason_of(r->reason);
+	switch (ret) {
+	case -ETIMEDOUT:
+		o->status = -ETIMEDOUT;
+		o->reason = ATLSD_R_TIMEOUT;
+		return;
+	case -ECONNRESET:
+	case -EPIPE:
+		o->status = -ECONNRESET;
+		o->reason = ATLSD_R_PEER_ABORTED;
+		return;
+	case -EKEYREJECTED:
+	case -EBADMSG:
+	case -EACCES:
+		o->status = -EACCES;	/* evidence rejected, malformed or missing */
+		if (o->reason == ATLSD_R_HELPER_ERROR || o->reason == ATLSD_R_HANDSHAKE)
+			o->reason = ATLSD_R_EVIDENCE_INVALID;
+		return;
+	case -ENODEV:
+	case -EIO:
+		o->status = -EIO;
+		o->reason = ATLSD_R_LOCAL_TPM;
+		return;
+	case -EPROTO:
+	default:
+		break;
+	}
+	/* The peer's alert ends the handshake from its side. */
+	if (!strncmp(r->reason_text, "peer sent alert", 15) ||
+	    !strncmp(r->reason_text, "connection closed by peer", 25)) {
+		o->status = -ECONNRESET;
+		o->reason = ATLSD_R_PEER_ABORTED;
+		return;
+	}
+	if (r->reason == ATLS_R_TPM_ERROR) {
+		o->status = -EIO;
+		o->reason = ATLSD_R_LOCAL_TPM;
+		return;
+	}
+	o->status = -EPROTO;
+	if (o->reason != ATLSD_R_HELPER_ERROR)
+		o->reason = ATLSD_R_HANDSHAKE;
+}
+
+static void fill_peer(const struct atls_result *r, struct atlsd_outcome *o)
+{
+	struct atlsd_peer *p = &o->peer;
+
+	memset(p, 0, sizeof(*p));
+	o->have_peer = true;
+	switch (r->appraisal.status) {
+	case ATLS_EAR_AFFIRMING: p->verdict = ATLSD_V_AFFIRMING; break;
+	case ATLS_EAR_WARNING: p->verdict = ATLSD_V_WARNING; break;
+	case ATLS_EAR_CONTRAINDICATED: p->verdict = ATLSD_V_CONTRA; break;
+	default: p->verdict = ATLSD_V_NONE; break;
+	}
+	p->reason = r->err ? o->reason : (r->peer_attested ? ATLSD_R_OK : ATLSD_R_NONE);
+	if (r->err && r->appraisal.reason != ATLS_R_NONE)
+		p->reason = reason_of(r->appraisal.reason);
+	p->flags = (r->peer_attested ? ATLSD_PEER_F_PEER_ATTESTED : 0) |
+		   (r->self_attested ? ATLSD_PEER_F_SELF_ATTESTED : 0);
+	if (r->have_peer_cert) {
+		p->have_cert = true;
+		memcpy(p->cert_sha256, r->peer_cert_sha256, 32);
+	}
+	if (r->peer_claims.evidence_type != ATLS_EVIDENCE_NONE) {
+		p->have_claims = true;
+		p->evidence_type = r->peer_claims.evidence_type == ATLS_EVIDENCE_TPM_KAT_PAT
+					   ? ATLSD_EV_KAT_PAT : ATLSD_EV_PAT;
+		memcpy(p->ak_digest, r->peer_claims.ak_sha256, 32);
+		p->pcr_bank = r->peer_claims.pcr_bank;
+		p->pcr_select = r->peer_claims.pcr_mask;
+		p->pcr_digest_len = r->peer_claims.pcr_digest_len > 64
+					    ? 64 : r->peer_claims.pcr_digest_len;
+		memcpy(p->pcr_digest, r->peer_claims.pcr_digest, p->pcr_digest_len);
+	}
+}
+
+void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
+		      struct atlsd_outcome *o)
+{
+	struct atls_result res;
+	struct atls_ctx *ctx;
+	int ret, timeout;
+
+	memset(o, 0, sizeof(*o));
+	ret = get_ctx(e, req, &ctx, req->id);
+	if (ret == -ENOENT && !atlsd_config_policy(&e->cfg, req->policy)) {
+		o->status = -ENOENT;
+		o->reason = ATLSD_R_POLICY_UNKNOWN;
+		snprintf(o->text, sizeof(o->text), "unknown policy \"%s\"", req->policy);
+		return;
+	}
+	if (ret) {
+		o->status = -EIO;
+		o->reason = ATLSD_R_LOCAL_TPM;
+		snprintf(o->text, sizeof(o->text), "policy \"%s\" unusable: %s",
+			 req->policy[0] ? req->policy : "default", strerror(-ret));
+		return;
+	}
+	/* Leave the kernel's timer the last word: finish a little before it. */
+	timeout = req->timeout_ms ? (int)req->timeout_ms : 10000;
+	timeout = timeout > 400 ? timeout - 200 : timeout;
+	memset(&res, 0, sizeof(res));
+	ret = atls_handshake(ctx, req->fd, timeout, &res);
+	o->cipher_suite = res.cipher_suite;
+	if (ret) {
+		map_failure(ret, &res, o);
+		snprintf(o->text, sizeof(o->text), "%.40s: %.200s", atls_reason_name(res.reason),
+			 res.reason_text);
+		fill_peer(&res, o);
+		atls_result_release(&res);
+		return;
+	}
+	if (res.crypto_info_len > ATLSD_KEY_MAX) {
+		o->status = -EPROTO;
+		o->reason = ATLSD_R_HELPER_ERROR;
+		snprintf(o->text, sizeof(o->text), "key material too large");
+		atls_result_release(&res);
+		return;
+	}
+	o->status = 0;
+	o->reason = ATLSD_R_OK;
+	o->key_len = res.crypto_info_len;
+	memcpy(o->tx, &res.tx, res.crypto_info_len);
+	memcpy(o->rx, &res.rx, res.crypto_info_len);
+	fill_peer(&res, o);
+	snprintf(o->text, sizeof(o->text), "%s, peer %s%s%s", res.cipher_name,
+		 res.peer_attested ? "attested: " : "did not attest",
+		 res.peer_attested ? atls_reason_name(res.appraisal.reason) : "",
+		 res.self_attested ? ", we attested" : "");
+	atls_result_release(&res);
+}
+
+int atlsd_engine_check_tpm(const struct atlsd_config *c, char *err, size_t errlen)
+{
+	TPM2B_PUBLIC pub;
+	struct atls_tpm *t;
+	int ret;
+
+	if (access(c->cert_file, R_OK)) {
+		snprintf(err, errlen, "no TLS certificate at %s (run `atlsctl provision`)",
+			 c->cert_file);
+		return -ENOENT;
+	}
+	if (c->key_mode == ATLSD_KEY_SOFTWARE && access(c->key_file, R_OK)) {
+		snprintf(err, errlen, "no software TLS key at %s (run `atlsctl provision "
+			 "--software`)", c->key_file);
+		return -ENOENT;
+	}
+	ret = atls_tpm_open(c->tcti, &t);
+	if (ret) {
+		snprintf(err, errlen, "cannot open the TPM (%s): %s", c->tcti, strerror(-ret));
+		return ret;
+	}
+	ret = atls_tpm_read_public(t, c->ak_handle, &pub);
+	if (!ret && c->key_mode == ATLSD_KEY_TPM)
+		ret = atls_tpm_read_public(t, c->tls_key_handle, &pub);
+	atls_tpm_close(t);
+	if (ret) {
+		snprintf(err, errlen, "the TPM has no %s key at its handle (run `atlsctl provision`): %s",
+			 "attestation or TLS", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
