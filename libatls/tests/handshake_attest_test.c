@@ -17,78 +17,15 @@
 
 #include "kselftest_harness.h"
 #include <atls/provision.h>
-#include "../src/tpm.h"
 #include "util/testutil.h"
 #include "util/tlspeer.h"
 
 #define AK ATLS_AK_HANDLE_DEFAULT
 #define TK ATLS_TLS_KEY_HANDLE_DEFAULT
 
-struct side {
-	struct atls_test_swtpm sw;
-	char *dir;
-	char pcrs[24 * 70];
-};
-
-/* Provision one side's TPM (and software key), remember its PCR 0-7. */
-static int provision(struct side *s, const char *tag)
-{
-	struct atls_cert_params cp = { .common_name = tag };
-	uint8_t v[24][32];
-	unsigned int n = 0, i, j;
-	struct atls_tpm *t;
-	int ret;
-
-	s->dir = atls_test_tmpdir(tag);
-	if (!s->dir)
-		return -1;
-	ret = atls_test_swtpm_start(&s->sw);
-	if (ret)
-		return ret;
-	ret = atls_tpm_open(s->sw.tcti, &t);
-	if (ret)
-		return ret;
-	if ((ret = atls_provision_ak(t, AK)) < 0 || (ret = atls_provision_tls_key(t, TK)) < 0 ||
-	    (ret = atls_provision_export_pub(t, AK, atls_test_path(s->dir, "ak.pem"))) ||
-	    (ret = atls_provision_cert_tpm(t, TK, &cp, atls_test_path(s->dir, "tpm.pem"))) ||
-	    (ret = atls_provision_sw_key(atls_test_path(s->dir, "sw.key"))) < 0 ||
-	    (ret = atls_provision_cert_sw(atls_test_path(s->dir, "sw.key"), &cp,
-					  atls_test_path(s->dir, "sw.pem"))) ||
-	    (ret = atls_tpm_pcr_read(t, 0xff, v, &n))) {
-		atls_tpm_close(t);
-		return ret < 0 ? ret : -1;
-	}
-	atls_tpm_close(t);	/* swtpm serves one connection: the ctx opens its own */
-	s->pcrs[0] = 0;
-	for (i = 0; i < n; i++) {
-		strcat(s->pcrs, i ? ", \"" : "\"");
-		for (j = 0; j < 32; j++)
-			sprintf(s->pcrs + strlen(s->pcrs), "%02x", v[i][j]);
-		strcat(s->pcrs, "\"");
-	}
-	return 0;
-}
-
-/* Write into self's dir a policy trusting peer's AK and PCRs. */
-static int write_policy(struct side *self, struct side *peer, const char *require)
-{
-	FILE *f = fopen(atls_test_path(self->dir, "policy.conf"), "w");
-
-	if (!f)
-		return -1;
-	fprintf(f,
-		"version = 1;\n"
-		"trusted-aks = ( { name = \"peer-ak\"; pem-file = \"%s\"; } );\n"
-		"pcrs = { bank = \"sha256\"; selection = [ 0, 1, 2, 3, 4, 5, 6, 7 ]; values = [ %s ]; };\n"
-		"require = [ %s ];\n"
-		"evidence-types = [ \"tpm-kat-pat\", \"tpm-pat\" ];\n",
-		atls_test_path(peer->dir, "ak.pem"), peer->pcrs, require);
-	return fclose(f);
-}
-
 FIXTURE(att)
 {
-	struct side srv, cli;
+	struct atls_test_side srv, cli;
 	struct atls_ctx *sctx, *cctx;
 };
 
@@ -108,23 +45,19 @@ FIXTURE_VARIANT_ADD(att, mutual_sw) { true, true, ATLS_KEY_SOFTWARE };
 FIXTURE_SETUP(att)
 {
 	setenv("TSS2_LOG", "all+none", 1);
-	ASSERT_EQ(0, provision(&self->srv, "srv"));
-	ASSERT_EQ(0, provision(&self->cli, "cli"));
-	ASSERT_EQ(0, write_policy(&self->cli, &self->srv, "\"server\""));
-	ASSERT_EQ(0, write_policy(&self->srv, &self->cli, "\"client\""));
+	ASSERT_EQ(0, atls_test_side_provision(&self->srv, "srv"));
+	ASSERT_EQ(0, atls_test_side_provision(&self->cli, "cli"));
+	ASSERT_EQ(0, atls_test_side_policy(&self->cli, &self->srv, "\"server\""));
+	ASSERT_EQ(0, atls_test_side_policy(&self->srv, &self->cli, "\"client\""));
 }
 
 FIXTURE_TEARDOWN(att)
 {
-	atls_test_swtpm_stop(&self->srv.sw);
-	atls_test_swtpm_stop(&self->cli.sw);
-	atls_test_rmtree(self->srv.dir);
-	atls_test_rmtree(self->cli.dir);
-	free(self->srv.dir);
-	free(self->cli.dir);
+	atls_test_side_free(&self->srv);
+	atls_test_side_free(&self->cli);
 }
 
-static void side_cfg(struct atls_config *c, struct side *s, enum atls_role role, bool attests,
+static void side_cfg(struct atls_config *c, struct atls_test_side *s, enum atls_role role, bool attests,
 		     bool checks_peer, enum atls_key_mode mode, const char *suite)
 {
 	atls_config_init(c, role);

@@ -67,6 +67,26 @@ struct atls_test_swtpm {
 int atls_test_swtpm_start(struct atls_test_swtpm *t);
 void atls_test_swtpm_stop(struct atls_test_swtpm *t);
 
+/*
+ * One attesting side for end-to-end tests: a private swtpm with the AK and
+ * TLS key provisioned at the default handles, in dir: ak.pem (AK public
+ * key), tpm.pem (certificate of the TPM TLS key), sw.key/sw.pem (software
+ * key and its certificate), and pcrs = the quoted PCR 0-7 values as a
+ * libconfig list of hex strings.  The TPM connection is closed again (swtpm
+ * serves one client at a time; a struct atls_ctx opens its own).
+ */
+struct atls_test_side {
+	struct atls_test_swtpm sw;
+	char *dir;
+	char pcrs[24 * 70];
+};
+int atls_test_side_provision(struct atls_test_side *s, const char *tag);
+/* Write dir/policy.conf of self trusting peer's AK and PCR 0-7; require is
+ * the libconfig list body, e.g. "\"server\"" or "". */
+int atls_test_side_policy(struct atls_test_side *self, const struct atls_test_side *peer,
+			  const char *require);
+void atls_test_side_free(struct atls_test_side *s);
+
 /* Run a shell command line (sh -c), return its exit status or -errno. */
 int atls_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
