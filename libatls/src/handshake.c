@@ -205,7 +205,10 @@ int atls_handshake(struct atls_ctx *ctx, int fd, int timeout_ms, struct atls_res
 	SSL_set_msg_callback(c.ssl, atls_transcript_msg_cb);
 	if (ctx->cfg.role == ATLS_ROLE_CLIENT) {
 		SSL_set_connect_state(c.ssl);
-		if (ctx->cfg.server_name && SSL_set_tlsext_host_name(c.ssl, ctx->cfg.server_name) != 1) {
+		/* SNI; with a CA configured the certificate must also match the name. */
+		if (ctx->cfg.server_name &&
+		    (SSL_set_tlsext_host_name(c.ssl, ctx->cfg.server_name) != 1 ||
+		     (ctx->cfg.ca_file && SSL_set1_host(c.ssl, ctx->cfg.server_name) != 1))) {
 			atls_fail(&c, -EINVAL, ATLS_R_INTERNAL, 0, "bad server name");
 			ret = c.err;
 			goto out_ssl;

@@ -337,6 +337,12 @@ int atls_negotiate_finish(struct atls_conn *c)
 			  "peer attestation required but the peer declined");
 		return c->err;
 	}
+	/* E.g. a client that offered, was asked (CR) and sent no certificate. */
+	if (c->peer_chosen && !c->peer_evidence_seen) {
+		atls_fail(c, 0, ATLS_R_ATTESTATION_DECLINED, 0,
+			  "peer negotiated attestation but sent no evidence");
+		return c->err;
+	}
 	if (!c->peer_evidence_seen) {
 		c->res->appraisal.status = ATLS_EAR_NONE;
 		c->res->appraisal.reason = ATLS_R_NO_EVIDENCE;

@@ -140,9 +140,14 @@ struct atls_config {
 	/* Identity: PEM files.  In key mode tpm, key_file is unused (tls_key_handle). */
 	const char *cert_file;
 	const char *key_file;
-	/* Optional PEM CA bundle: if set, the peer's chain must verify against it. */
+	/*
+	 * Optional PEM CA bundle: if set, the peer's chain must verify against it
+	 * (a server then requires a client certificate).  If not set, the peer's
+	 * certificate is not checked by PKI: its key is vouched for by the peer's
+	 * evidence when attestation is negotiated, and by nothing otherwise.
+	 */
 	const char *ca_file;
-	/* Client: SNI host name to send (optional). */
+	/* Client: SNI host name to send (optional); with ca_file it must also match. */
 	const char *server_name;
 	/* OpenSSL TLS 1.3 ciphersuite list; NULL = all three kTLS-capable suites. */
 	const char *ciphersuites;

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Configuration validation, the reason vocabulary, the extension body
+ * parsers on hand-written hostile inputs, and CA verification of the peer
+ * (chain + host name) on a real handshake.
+ */
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "../src/internal.h"
+#include "util/testutil.h"
+#include "util/tlspeer.h"
+
+FIXTURE(cfg)
+{
+	char *dir;
+};
+
+FIXTURE_SETUP(cfg)
+{
+	self->dir = atls_test_tmpdir("cfg");
+	ASSERT_NE(NULL, self->dir);
+	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "ca.pem"),
+					 atls_test_path(self->dir, "ca.key"), "test-ca", true, NULL,
+					 NULL, NULL));
+	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "srv.pem"),
+					 atls_test_path(self->dir, "srv.key"), "server.example",
+					 false, atls_test_path(self->dir, "ca.pem"),
+					 atls_test_path(self->dir, "ca.key"), NULL));
+	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "self.pem"),
+					 atls_test_path(self->dir, "self.key"), "server.example",
+					 false, NULL, NULL, NULL));
+}
+
+FIXTURE_TEARDOWN(cfg)
+{
+	atls_test_rmtree(self->dir);
+	free(self->dir);
+}
+
+TEST_F(cfg, invalid_configs_rejected)
+{
+	struct atls_config c;
+	struct atls_ctx *ctx;
+
+	atls_config_init(&c, ATLS_ROLE_SERVER);	/* server without certificate */
+	c.key_mode = ATLS_KEY_SOFTWARE;
+	EXPECT_EQ(-EINVAL, atls_ctx_new(&c, &ctx));
+
+	c.cert_file = atls_test_path(self->dir, "srv.pem");	/* software mode, no key */
+	EXPECT_EQ(-EINVAL, atls_ctx_new(&c, &ctx));
+
+	c.key_file = atls_test_path(self->dir, "self.key");	/* key of another cert */
+	EXPECT_EQ(-EKEYREJECTED, atls_ctx_new(&c, &ctx));
+
+	c.key_file = atls_test_path(self->dir, "srv.key");
+	c.ciphersuites = "TLS_NO_SUCH_SUITE";
+	EXPECT_EQ(-EINVAL, atls_ctx_new(&c, &ctx));
+
+	c.ciphersuites = NULL;
+	c.peer_attest = ATLS_PEER_REQUIRED;	/* asking the peer needs a policy */
+	EXPECT_EQ(-EINVAL, atls_ctx_new(&c, &ctx));
+
+	c.peer_attest = ATLS_PEER_NONE;
+	c.attest_self = true;			/* attesting needs a TPM */
+	EXPECT_EQ(-EINVAL, atls_ctx_new(&c, &ctx));
+
+	c.attest_self = false;
+	c.role = 7;
+	EXPECT_EQ(-EINVAL, atls_ctx_new(&c, &ctx));
+
+	c.role = ATLS_ROLE_SERVER;
+	c.cert_file = atls_test_path(self->dir, "missing.pem");
+	EXPECT_EQ(-ENOENT, atls_ctx_new(&c, &ctx));
+
+	c.cert_file = atls_test_path(self->dir, "srv.pem");
+	ASSERT_EQ(0, atls_ctx_new(&c, &ctx));
+	atls_ctx_free(ctx);
+}
+
+TEST(reason_names)
+{
+	int r;
+
+	for (r = 0; r < ATLS_R_MAX; r++)
+		EXPECT_STRNE("unknown", atls_reason_name(r));
+	EXPECT_STREQ("unknown", atls_reason_name(ATLS_R_MAX));
+	EXPECT_STREQ("pcr-mismatch", atls_reason_name(ATLS_R_PCR_MISMATCH));
+	EXPECT_EQ(-EKEYREJECTED, atls_reason_errno(ATLS_R_BINDER_MISMATCH));
+	EXPECT_EQ(ATLS_ALERT_ILLEGAL_PARAMETER, atls_reason_alert(ATLS_R_WRONG_CERT_ENTRY));
+}
+
+TEST(ext_parsers)
+{
+	struct atls_ch_offer off;
+	const uint8_t *cmw;
+	uint8_t *b, big[70000];
+	size_t n, cl;
+
+	/* Builders round-trip; every strict prefix is malformed. */
+	ASSERT_EQ(0, atls_ext_build_ch(true, false, &b, &n));
+	EXPECT_EQ(58, n);
+	EXPECT_EQ(0, atls_ext_parse_ch(b, n, &off));
+	EXPECT_TRUE(off.server_tpm);
+	EXPECT_FALSE(off.client_tpm);
+	for (cl = 0; cl < n; cl++)
+		EXPECT_EQ(-EBADMSG, atls_ext_parse_ch(b, cl, &off));
+	free(b);
+	ASSERT_EQ(0, atls_ext_build_ch(true, true, &b, &n));
+	EXPECT_EQ(112, n);
+	free(b);
+	EXPECT_EQ(-EINVAL, atls_ext_build_ch(false, false, &b, &n));
+	ASSERT_EQ(0, atls_ext_build_scheme(&b, &n));
+	EXPECT_EQ(54, n);
+	EXPECT_EQ(1, atls_ext_parse_chosen(b, n));
+	for (cl = 0; cl < n; cl++)
+		EXPECT_EQ(-EBADMSG, atls_ext_parse_chosen(b, cl));
+	b[n - 1] ^= 1;	/* another media type: well-formed, not ours */
+	EXPECT_EQ(0, atls_ext_parse_chosen(b, n));
+	free(b);
+	/* Content-format and result schemes are well-formed, never ours. */
+	EXPECT_EQ(0, atls_ext_parse_chosen((const uint8_t *)"\x00\x00\x01\x02", 4));
+	EXPECT_EQ(0, atls_ext_parse_chosen((const uint8_t *)"\x01\x00\x01x", 4));
+	EXPECT_EQ(-EBADMSG, atls_ext_parse_chosen((const uint8_t *)"\x01\x00\x00", 3));
+	EXPECT_EQ(-EBADMSG, atls_ext_parse_chosen((const uint8_t *)"\x02", 1));
+	/* More than ATLS_SCHEMES_MAX schemes in a list. */
+	memset(big, 0, sizeof(big));
+	big[0] = 0;
+	big[1] = 4 * (ATLS_SCHEMES_MAX + 1);	/* content-format schemes, 4 bytes each */
+	EXPECT_EQ(-EBADMSG, atls_ext_parse_ch(big, 2 + big[1] + 2, &off));
+	big[1] = 4 * ATLS_SCHEMES_MAX;
+	EXPECT_EQ(0, atls_ext_parse_ch(big, 2 + big[1] + 2, &off));
+	/* Certificate entry framing. */
+	EXPECT_EQ(0, atls_ext_parse_cert((const uint8_t *)"\x00\x00\x01\xaa", 4, &cmw, &cl));
+	EXPECT_EQ(1, cl);
+	EXPECT_EQ(-EMSGSIZE, atls_ext_build_cert(big, ATLS_CMW_MAX + 1, &b, &n));
+	ASSERT_EQ(0, atls_ext_build_cert(big, ATLS_CMW_MAX, &b, &n));
+	EXPECT_EQ(0, atls_ext_parse_cert(b, n, &cmw, &cl));
+	EXPECT_EQ(ATLS_CMW_MAX, cl);
+	free(b);
+	big[0] = 0;
+	big[1] = 0xff;	/* u24 = 0xffff > ATLS_CMW_MAX */
+	big[2] = 0xff;
+	EXPECT_EQ(-EBADMSG, atls_ext_parse_cert(big, 3 + 0xffff, &cmw, &cl));
+}
+
+struct peer {
+	int fd;
+	const char *cert, *key;
+};
+
+static int server_main(void *arg)
+{
+	struct peer *p = arg;
+	SSL_CTX *c = atls_test_peer_ctx(1, NULL, p->cert, p->key);
+	SSL *s = c ? SSL_new(c) : NULL;
+	int ok = s && atls_test_peer_handshake(s, p->fd, 1);
+
+	SSL_free(s);
+	SSL_CTX_free(c);
+	return ok ? 0 : -1;
+}
+
+static int client_with_ca(FIXTURE_DATA(cfg) * self, const char *srv_cert, const char *srv_key,
+			  const char *name, struct atls_result *res)
+{
+	struct peer p = { .cert = srv_cert, .key = srv_key };
+	struct atls_test_thread th;
+	struct atls_config c;
+	struct atls_ctx *ctx;
+	int cfd, sfd, ret;
+
+	atls_config_init(&c, ATLS_ROLE_CLIENT);
+	c.key_mode = ATLS_KEY_SOFTWARE;
+	c.ca_file = atls_test_path(self->dir, "ca.pem");
+	c.server_name = name;
+	ret = atls_ctx_new(&c, &ctx);
+	if (ret)
+		return ret;
+	if (atls_test_tcp_pair(&cfd, &sfd))
+		return -1;
+	p.fd = sfd;
+	atls_test_spawn(&th, server_main, &p);
+	ret = atls_handshake(ctx, cfd, 5000, res);
+	shutdown(cfd, SHUT_RDWR);
+	atls_test_join(&th);
+	close(cfd);
+	close(sfd);
+	atls_ctx_free(ctx);
+	atls_result_release(res);
+	return ret;
+}
+
+TEST_F(cfg, ca_verification)
+{
+	struct atls_result res;
+
+	EXPECT_EQ(0, client_with_ca(self, atls_test_path(self->dir, "srv.pem"),
+				    atls_test_path(self->dir, "srv.key"), "server.example", &res))
+		TH_LOG("%s", res.reason_text);
+	/* Not issued by the CA. */
+	EXPECT_EQ(-EPROTO, client_with_ca(self, atls_test_path(self->dir, "self.pem"),
+					  atls_test_path(self->dir, "self.key"), "server.example",
+					  &res));
+	EXPECT_EQ(ATLS_R_TLS_FAILURE, res.reason);
+	/* Issued by the CA, for another name. */
+	EXPECT_EQ(-EPROTO, client_with_ca(self, atls_test_path(self->dir, "srv.pem"),
+					  atls_test_path(self->dir, "srv.key"), "other.example",
+					  &res));
+	EXPECT_EQ(ATLS_R_TLS_FAILURE, res.reason);
+}
+
+TEST_HARNESS_MAIN
