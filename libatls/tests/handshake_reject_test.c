@@ -17,6 +17,7 @@
 #include <atls/provision.h>
 #include <atls/wire.h>
 #include "../src/evidence.h"
+#include "../src/internal.h"
 #include "../src/tpm.h"
 #include "util/testutil.h"
 #include "util/tlspeer.h"
@@ -258,6 +259,133 @@ TEST_F(rej, evidence_replayed_from_earlier_handshake)
 	close(cfd);
 	close(sfd);
 	free(r.ext);
+	atls_ctx_free(cctx);
+}
+
+/*
+ * Key substitution: a server presenting its software-key certificate but
+ * evidence that certifies the TPM-resident TLS key (key mode tpm evidence,
+ * fresh binder for the presented certificate).  Quote and binder are right;
+ * the certified key is not the certificate's: key-binding-mismatch.
+ */
+struct subst {
+	int fd;
+	const char *cert, *key, *tcti;
+	uint8_t msgs[8192];
+	size_t len;
+	bool done;
+	uint8_t scheme[4 + sizeof(ATLS_MT_TPM_EVIDENCE) - 1];
+	int produced;
+};
+
+static void subst_msg(int write_p, int version, int ct, const void *buf, size_t len, SSL *ssl,
+		      void *arg)
+{
+	struct subst *x = arg;
+
+	if (x->done || ct != SSL3_RT_HANDSHAKE || x->len + len > sizeof(x->msgs))
+		return;
+	memcpy(x->msgs + x->len, buf, len);
+	x->len += len;
+	if (((const uint8_t *)buf)[0] == 2)
+		x->done = true;
+}
+
+static int subst_add(SSL *s, unsigned int type, unsigned int context, const unsigned char **out,
+		     size_t *outlen, X509 *cert, size_t chainidx, int *al, void *arg)
+{
+	struct atls_evidence_params p = { .key_mode = ATLS_KEY_TPM, .ak_handle = AK,
+					  .tls_key_handle = TK, .pcr_bank_alg = 0x0b,
+					  .pcr_mask = 0xff };
+	struct subst *x = arg;
+	uint8_t th[32], binder[32], *cmw, *ext;
+	unsigned char *spki = NULL;
+	size_t thl, bl, cl;
+	struct atls_tpm *t;
+	int n;
+
+	if (context == SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS) {
+		*out = x->scheme;
+		*outlen = sizeof(x->scheme);
+		return 1;
+	}
+	if (context != SSL_EXT_TLS1_3_CERTIFICATE || chainidx != 0)
+		return 0;
+	n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki);
+	if (n <= 0 || atls_transcript_hash(EVP_sha256(), x->msgs, x->len, th, &thl) ||
+	    atls_binder_compute(EVP_sha256(), th, thl, spki, (size_t)n, binder, &bl))
+		return 0;
+	OPENSSL_free(spki);
+	if (atls_tpm_open(x->tcti, &t))
+		return 0;
+	x->produced = atls_evidence_produce(t, &p, binder, bl, &cmw, &cl);
+	atls_tpm_close(t);
+	if (x->produced || atls_ext_build_cert(cmw, cl, &ext, outlen))
+		return 0;
+	free(cmw);
+	*out = ext;
+	return 1;
+}
+
+static void subst_free(SSL *s, unsigned int type, unsigned int context,
+		       const unsigned char *out, void *arg)
+{
+	struct subst *x = arg;
+
+	if (out != x->scheme)
+		free((void *)out);
+}
+
+static int subst_main(void *arg)
+{
+	struct subst *x = arg;
+	SSL_CTX *c = atls_test_peer_ctx(1, "TLS_AES_128_GCM_SHA256", x->cert, x->key);
+	SSL *s;
+
+	if (!c || SSL_CTX_add_custom_ext(c, ATLS_EXT_TYPE,
+					 SSL_EXT_TLS1_3_ONLY | SSL_EXT_CLIENT_HELLO |
+						 SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS |
+						 SSL_EXT_TLS1_3_CERTIFICATE,
+					 subst_add, subst_free, x, rp_parse, x) != 1)
+		return -1;
+	s = SSL_new(c);
+	SSL_set_msg_callback(s, subst_msg);
+	SSL_set_msg_callback_arg(s, x);
+	atls_test_peer_handshake(s, x->fd, 1);
+	SSL_free(s);
+	SSL_CTX_free(c);
+	return 0;
+}
+
+TEST_F(rej, certified_key_is_not_the_certificate_key)
+{
+	struct subst x = { .cert = atls_test_path(self->srv.dir, "sw.pem"),
+			   .key = atls_test_path(self->srv.dir, "sw.key"),
+			   .tcti = self->srv.sw.tcti, .produced = -1 };
+	size_t mt = sizeof(ATLS_MT_TPM_EVIDENCE) - 1;
+	struct atls_test_thread th;
+	struct atls_result cres;
+	struct atls_ctx *cctx;
+	int cfd, sfd;
+
+	x.scheme[0] = ATLS_MECH_EVIDENCE;
+	x.scheme[1] = ATLS_ENC_MEDIA_TYPE;
+	x.scheme[2] = 0;
+	x.scheme[3] = (uint8_t)mt;
+	memcpy(x.scheme + 4, ATLS_MT_TPM_EVIDENCE, mt);
+	cctx = client_ctx(self);
+	ASSERT_NE(NULL, cctx);
+	ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &sfd));
+	x.fd = sfd;
+	atls_test_spawn(&th, subst_main, &x);
+	EXPECT_EQ(-EKEYREJECTED, atls_handshake(cctx, cfd, 10000, &cres));
+	EXPECT_EQ(ATLS_R_KEY_BINDING_MISMATCH, cres.reason) TH_LOG("%s", cres.reason_text);
+	EXPECT_EQ(ATLS_ALERT_BAD_CERTIFICATE, cres.alert);
+	shutdown(cfd, SHUT_RDWR);
+	atls_test_join(&th);
+	EXPECT_EQ(0, x.produced);	/* the evidence itself was genuine */
+	close(cfd);
+	close(sfd);
 	atls_ctx_free(cctx);
 }
 
