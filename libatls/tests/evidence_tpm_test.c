@@ -23,6 +23,7 @@
 
 #include <atls/policy.h>
 #include <atls/provision.h>
+#include <atls/wire.h>
 
 #include "kselftest_harness.h"
 #include "util/testutil.h"
@@ -489,6 +490,33 @@ TEST_F(ev, truncated_cmw_is_malformed)
 		EXPECT_EQ(-EBADMSG, appraise(self, self->pol, cmw, cut, self->binder, 32));
 		EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, self->ap.reason);
 	}
+	free(cmw);
+}
+
+TEST_F(ev, oversize_and_garbage_cmw_are_malformed)
+{
+	static const uint8_t garbage[][8] = {
+		{ 0xff }, { 0x82, 0x00, 0x00 }, { 0x9f, 0xff }, { 0x83, 0x60, 0x40, 0x04 },
+	};
+	uint8_t *cmw, *big;
+	size_t len, i;
+
+	ASSERT_EQ(0, produce(_metadata, self, ATLS_KEY_TPM, MASK, self->binder, 32, &cmw, &len));
+	/* A valid record followed by padding up to one byte over the limit. */
+	big = calloc(1, ATLS_CMW_MAX + 1);
+	ASSERT_NE(NULL, big);
+	memcpy(big, cmw, len);
+	EXPECT_EQ(-EBADMSG, appraise(self, self->pol, big, ATLS_CMW_MAX + 1, self->binder, 32));
+	EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, self->ap.reason);
+	/* ... and with one trailing byte. */
+	EXPECT_EQ(-EBADMSG, appraise(self, self->pol, big, len + 1, self->binder, 32));
+	EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, self->ap.reason);
+	for (i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+		EXPECT_EQ(-EBADMSG, appraise(self, self->pol, garbage[i], 4, self->binder, 32));
+		EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, self->ap.reason);
+		EXPECT_EQ(ATLS_EAR_CONTRAINDICATED, self->ap.status);
+	}
+	free(big);
 	free(cmw);
 }
 
