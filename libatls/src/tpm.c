@@ -120,6 +120,9 @@ int atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), 
 
 	if (!t)
 		return -ENODEV;
+	/* A callback asking for more TPM work is already on the worker. */
+	if (pthread_equal(pthread_self(), t->worker))
+		return fn(t, arg);
 	pthread_mutex_lock(&t->lock);
 	if (t->stopping) {
 		pthread_mutex_unlock(&t->lock);
