@@ -41,6 +41,8 @@ FIXTURE_VARIANT_ADD(att, mutual_tpm) { true, true, ATLS_KEY_TPM };
 FIXTURE_VARIANT_ADD(att, server_only_sw) { true, false, ATLS_KEY_SOFTWARE };
 FIXTURE_VARIANT_ADD(att, client_only_sw) { false, true, ATLS_KEY_SOFTWARE };
 FIXTURE_VARIANT_ADD(att, mutual_sw) { true, true, ATLS_KEY_SOFTWARE };
+/* Baseline: the same handshake without attestation (plain TLS 1.3 + our bookkeeping). */
+FIXTURE_VARIANT_ADD(att, none_sw) { false, false, ATLS_KEY_SOFTWARE };
 
 FIXTURE_SETUP(att)
 {
@@ -187,7 +189,8 @@ TEST_F(att, matrix)
 			fprintf(stderr, "# latency %s mode=%s suite=%s n=%d median=%.1f ms p90=%.1f ms\n",
 			       variant->server_attests && variant->client_attests ? "mutual"
 			       : variant->server_attests			  ? "server-only"
-										  : "client-only",
+			       : variant->client_attests			  ? "client-only"
+										  : "none",
 			       variant->mode == ATLS_KEY_TPM ? "tpm" : "software", suites[i], n,
 			       t[n / 2] / 1000.0, t[n * 9 / 10] / 1000.0);
 			free(t);
