@@ -1,0 +1,477 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Attested sockets between two VMs, end to end: real atls.ko, real atlsd,
+ * each VM with its own swtpm, AK public keys exchanged as an operator would.
+ * VM a serves, VM b connects; both run this program and check their own
+ * side of every test.
+ *
+ *  mutual / server_only / client_only    who attests is chosen by policy
+ *  peer_info_matches_quote               the verdict's claims are the other
+ *                                        VM's AK and PCR digest
+ *  client_rejects / server_rejects       a policy failure on either side:
+ *                                        EACCES with the reason, the other
+ *                                        side fails too, nothing sent in clear
+ *  unknown_policy                        ENOENT, POLICY_UNKNOWN
+ *  concurrent_50                         50 connections at once
+ *  sendfile_content                      sendfile both ways, content checked
+ *  ipv6_mutual                           the same over IPv6
+ *  helper_killed / after_restart         atlsd dies mid-handshake: the app
+ *                                        gets ECONNABORTED (HELPER_DIED),
+ *                                        nothing in clear; restarted, new
+ *                                        connections succeed
+ *  reload_keeps_connections              SIGHUP while a connection is up
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "e2e.h"
+
+static int setup_ok;
+
+#define IS_A (e2e.role == 'a')
+#define MSG "attested hello"
+
+FIXTURE(pair) {};
+FIXTURE_SETUP(pair)
+{
+	ASSERT_TRUE(setup_ok) TH_LOG("set-up failed (provisioning, key exchange or atlsd)");
+}
+FIXTURE_TEARDOWN(pair) {}
+
+/* Server side of one connection: accept, ATLS_START; returns fd or -1 and
+ * sets *err to the errno of ATLS_START (0 = ready). */
+static int serve_one(int port, const char *policy, int *err)
+{
+	int l = e2e_listen(port), fd;
+
+	*err = -1;
+	if (l < 0)
+		return -1;
+	fd = e2e_accept(l, E2E_WAIT_MS);
+	close(l);
+	if (fd < 0)
+		return -1;
+	*err = e2e_atls(fd, ATLS_ROLE_SERVER, policy, 0);
+	return fd;
+}
+
+static int connect_one(const char *addr, int port, const char *policy, int *err)
+{
+	int fd = e2e_connect(addr, port, E2E_WAIT_MS);
+
+	*err = -1;
+	if (fd < 0)
+		return -1;
+	*err = e2e_atls(fd, ATLS_ROLE_CLIENT, policy, 0);
+	return fd;
+}
+
+/* Echo one message: the client sends, the server echoes. */
+static int echo(int fd, bool server)
+{
+	char buf[sizeof(MSG)];
+	int err;
+
+	if (server) {
+		err = e2e_recv_all(fd, buf, sizeof(buf), 60000);
+		return err ? err : e2e_send_all(fd, buf, sizeof(buf));
+	}
+	err = e2e_send_all(fd, MSG, sizeof(MSG));
+	if (!err)
+		err = e2e_recv_all(fd, buf, sizeof(buf), 60000);
+	return err ? err : memcmp(buf, MSG, sizeof(MSG)) ? EBADMSG : 0;
+}
+
+/* The peer's claims are what the other VM's TPM holds. */
+static void check_claims(struct __test_metadata *_metadata, const struct atls_peer_info *pi)
+{
+	EXPECT_EQ(ATLS_VERDICT_AFFIRMING, pi->verdict);
+	EXPECT_EQ(ATLS_REASON_OK, pi->reason);
+	EXPECT_EQ(ATLS_EVIDENCE_TPM2_KAT_PAT, pi->evidence_type);
+	EXPECT_TRUE(pi->flags & ATLS_PEER_F_PEER_ATTESTED);
+	EXPECT_EQ(0, memcmp(pi->ak_digest, e2e.peer_ak_sha256, 32));
+	EXPECT_EQ(0x000B, pi->pcr_bank);
+	EXPECT_EQ(0xffu, pi->pcr_select);
+	EXPECT_EQ(32, pi->pcr_digest_len);
+	EXPECT_EQ(0, memcmp(pi->pcr_digest, e2e.peer_pcr_digest, 32));
+}
+
+static void check_common(struct __test_metadata *_metadata, int fd, struct atls_peer_info *pi,
+			 bool peer_has_cert)
+{
+	static const uint8_t zero[32];
+	struct atls_status st;
+
+	ASSERT_EQ(0, e2e_status(fd, &st));
+	EXPECT_EQ(ATLS_STATE_READY, st.state);
+	EXPECT_EQ(0, st.error);
+	ASSERT_EQ(0, e2e_peer_info(fd, pi));
+	EXPECT_EQ(0x0304, pi->tls_version);
+	EXPECT_NE(0, pi->cipher);
+	/* A client that does not attest is not asked for a certificate. */
+	EXPECT_EQ(peer_has_cert, !!memcmp(pi->peer_cert_sha256, zero, 32));
+}
+
+/* One attested connection with the given policies on each side. */
+static void run_pair(struct __test_metadata *_metadata, int port, const char *addr,
+		     const char *pol_a, const char *pol_b, bool a_attests, bool b_attests)
+{
+	struct atls_peer_info pi;
+	int fd, err;
+	bool self = IS_A ? a_attests : b_attests, peer = IS_A ? b_attests : a_attests;
+
+	if (IS_A)
+		fd = serve_one(port, pol_a, &err);
+	else
+		fd = connect_one(addr, port, pol_b, &err);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, err) TH_LOG("ATLS_START: %s", strerror(err));
+	check_common(_metadata, fd, &pi, !IS_A || peer);
+	EXPECT_EQ(self, !!(pi.flags & ATLS_PEER_F_SELF_ATTESTED));
+	EXPECT_EQ(peer, !!(pi.flags & ATLS_PEER_F_PEER_ATTESTED));
+	if (peer)
+		check_claims(_metadata, &pi);
+	else
+		EXPECT_EQ(ATLS_EVIDENCE_NONE, pi.evidence_type);
+	EXPECT_EQ(0, echo(fd, IS_A));
+	close(fd);
+}
+
+TEST_F_TIMEOUT(pair, mutual, 300)
+{
+	run_pair(_metadata, 7501, e2e.peer4, "default", "default", true, true);
+}
+
+TEST_F_TIMEOUT(pair, server_only, 300)
+{
+	run_pair(_metadata, 7502, e2e.peer4, "attest-only", "verify-only", true, false);
+}
+
+TEST_F_TIMEOUT(pair, client_only, 300)
+{
+	run_pair(_metadata, 7503, e2e.peer4, "verify-only", "attest-only", false, true);
+}
+
+TEST_F_TIMEOUT(pair, ipv6_mutual, 300)
+{
+	ASSERT_TRUE(e2e.peer6 && *e2e.peer6);
+	run_pair(_metadata, 7504, e2e.peer6, "default", "default", true, true);
+}
+
+/* After a failed start: the documented errno forever, nothing goes out. */
+static void check_dead(struct __test_metadata *_metadata, int fd, int want_err,
+		       uint32_t want_reason)
+{
+	struct atls_status st;
+	ssize_t n;
+
+	ASSERT_EQ(0, e2e_status(fd, &st));
+	EXPECT_EQ(ATLS_STATE_FAILED, st.state);
+	if (want_err)
+		EXPECT_EQ(want_err, st.error);
+	if (want_reason)
+		EXPECT_EQ(want_reason, st.reason);
+	n = send(fd, "PLAINTEXT-MUST-NOT-LEAK", 23, MSG_NOSIGNAL | MSG_DONTWAIT);
+	EXPECT_EQ(-1, n);
+}
+
+/* One side's policy refuses the other: rejecter gets EACCES + reason. */
+static void run_reject(struct __test_metadata *_metadata, int port, bool a_rejects,
+		       const char *bad_policy, uint32_t reason)
+{
+	bool me = IS_A == a_rejects;
+	const char *pol = me ? bad_policy : "default";
+	int fd, err;
+
+	if (IS_A)
+		fd = serve_one(port, pol, &err);
+	else
+		fd = connect_one(e2e.peer4, port, pol, &err);
+	ASSERT_LE(0, fd);
+	if (me) {
+		EXPECT_EQ(EACCES, err) TH_LOG("ATLS_START: %s", strerror(err));
+		check_dead(_metadata, fd, EACCES, reason);
+	} else if (err || IS_A) {
+		/* The other side sees the handshake end: alert or reset. */
+		EXPECT_TRUE(err == ECONNRESET || err == EPROTO)
+			TH_LOG("ATLS_START: %s", strerror(err));
+		check_dead(_metadata, fd, 0, 0);
+	} else {
+		/*
+		 * TLS 1.3: the client is done before the server has judged the
+		 * client's evidence, so its start may succeed; the server's
+		 * refusal then ends the connection on the first read.
+		 */
+		char b[16];
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		ASSERT_EQ(1, poll(&p, 1, 60000));
+		EXPECT_GE(0, recv(fd, b, sizeof(b), 0));
+	}
+	close(fd);
+}
+
+TEST_F_TIMEOUT(pair, client_rejects, 300)
+{
+	run_reject(_metadata, 7505, false, "untrusting", ATLS_REASON_AK_UNTRUSTED);
+}
+
+TEST_F_TIMEOUT(pair, server_rejects, 300)
+{
+	run_reject(_metadata, 7506, true, "wrong-pcr", ATLS_REASON_PCR_MISMATCH);
+}
+
+TEST_F_TIMEOUT(pair, unknown_policy, 300)
+{
+	int fd, err;
+
+	if (IS_A) {
+		fd = serve_one(7507, "default", &err);
+		ASSERT_LE(0, fd);
+		EXPECT_NE(0, err);
+		check_dead(_metadata, fd, 0, 0);
+	} else {
+		fd = connect_one(e2e.peer4, 7507, "no-such-policy", &err);
+		ASSERT_LE(0, fd);
+		EXPECT_EQ(ENOENT, err);
+		check_dead(_metadata, fd, ENOENT, ATLS_REASON_POLICY_UNKNOWN);
+	}
+	close(fd);
+}
+
+#define NCONC 50
+
+struct conc {
+	int fd, err, echo;
+	bool server;
+};
+
+static void *conc_one(void *arg)
+{
+	struct conc *c = arg;
+
+	c->err = e2e_atls(c->fd, c->server ? ATLS_ROLE_SERVER : ATLS_ROLE_CLIENT, "default", 0);
+	c->echo = c->err ? -1 : echo(c->fd, c->server);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(pair, concurrent_50, 600)
+{
+	struct conc c[NCONC];
+	pthread_t th[NCONC];
+	int i, l = -1, ok = 0;
+
+	if (IS_A) {
+		l = e2e_listen(7508);
+		ASSERT_LE(0, l);
+	}
+	for (i = 0; i < NCONC; i++) {
+		c[i].server = IS_A;
+		c[i].fd = IS_A ? e2e_accept(l, E2E_WAIT_MS) : e2e_connect(e2e.peer4, 7508, E2E_WAIT_MS);
+		ASSERT_LE(0, c[i].fd);
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, conc_one, &c[i]));
+	}
+	for (i = 0; i < NCONC; i++) {
+		pthread_join(th[i], NULL);
+		if (!c[i].err && !c[i].echo)
+			ok++;
+		else
+			TH_LOG("connection %d: start %s, echo %d", i, strerror(c[i].err), c[i].echo);
+		close(c[i].fd);
+	}
+	if (l >= 0)
+		close(l);
+	EXPECT_EQ(NCONC, ok);
+}
+
+#define FILE_LEN (256 * 1024)
+
+static int sendfile_all(int sock, int ffd, size_t len)
+{
+	off_t off = 0;
+
+	while ((size_t)off < len)
+		if (sendfile(sock, ffd, &off, len - off) <= 0)
+			return errno ? errno : EIO;
+	return 0;
+}
+
+TEST_F_TIMEOUT(pair, sendfile_content, 300)
+{
+	char path[300];
+	unsigned char *want = malloc(FILE_LEN), *got = malloc(FILE_LEN);
+	int fd, ffd, err;
+	size_t i;
+
+	ASSERT_TRUE(want && got);
+	for (i = 0; i < FILE_LEN; i++)
+		want[i] = (unsigned char)(i * 131 + (i >> 9));
+	if (IS_A)
+		fd = serve_one(7509, "default", &err);
+	else
+		fd = connect_one(e2e.peer4, 7509, "default", &err);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, err);
+	snprintf(path, sizeof(path), "%s/sendfile.%c", e2e.dir, e2e.role);
+	if (IS_A) {
+		/* Receive the file, check it, store it, sendfile it back. */
+		ASSERT_EQ(0, e2e_recv_all(fd, got, FILE_LEN, 120000));
+		EXPECT_EQ(0, memcmp(got, want, FILE_LEN));
+		ffd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		ASSERT_LE(0, ffd);
+		ASSERT_EQ(FILE_LEN, write(ffd, got, FILE_LEN));
+		EXPECT_EQ(0, sendfile_all(fd, ffd, FILE_LEN));
+		close(ffd);
+	} else {
+		ffd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		ASSERT_LE(0, ffd);
+		ASSERT_EQ(FILE_LEN, write(ffd, want, FILE_LEN));
+		EXPECT_EQ(0, sendfile_all(fd, ffd, FILE_LEN));
+		close(ffd);
+		ASSERT_EQ(0, e2e_recv_all(fd, got, FILE_LEN, 120000));
+		EXPECT_EQ(0, memcmp(got, want, FILE_LEN));
+	}
+	close(fd);
+	free(want);
+	free(got);
+}
+
+/*
+ * Local in each VM: a client talks to a plain TCP listener that never
+ * answers, so atlsd is stuck after its ClientHello; atlsd is killed.
+ */
+TEST_F_TIMEOUT(pair, helper_killed, 300)
+{
+	unsigned char buf[4096];
+	struct pollfd p;
+	size_t total = 0;
+	int l, c, s, err, i;
+	bool leaked = false;
+
+	l = e2e_listen(7510);
+	ASSERT_LE(0, l);
+	c = e2e_connect("127.0.0.1", 7510, 10000);
+	ASSERT_LE(0, c);
+	s = e2e_accept(l, 10000);
+	ASSERT_LE(0, s);
+	err = e2e_atls(c, ATLS_ROLE_CLIENT, "default", ATLS_START_F_NONBLOCK);
+	ASSERT_EQ(EINPROGRESS, err);
+	/* The ClientHello arrives: the daemon is in the handshake. */
+	p.fd = s;
+	p.events = POLLIN;
+	ASSERT_EQ(1, poll(&p, 1, 90000));
+	ASSERT_LT(0, recv(s, buf, sizeof(buf), 0));
+	EXPECT_EQ(0x16, buf[0]);
+	/* The application has queued data behind the gate. */
+	EXPECT_EQ(-1, send(c, "PLAINTEXT-MUST-NOT-LEAK", 23, MSG_DONTWAIT | MSG_NOSIGNAL));
+	ASSERT_EQ(0, e2e_atlsd_kill(SIGKILL));
+
+	p.fd = c;
+	p.events = POLLOUT;
+	ASSERT_EQ(1, poll(&p, 1, 30000));
+	EXPECT_TRUE(p.revents & POLLERR);
+	check_dead(_metadata, c, ECONNABORTED, ATLS_REASON_HELPER_DIED);
+	close(c);
+	/* Whatever reached the wire: never the application's bytes. */
+	for (i = 0; i < 50; i++) {
+		ssize_t n;
+
+		p.fd = s;
+		p.events = POLLIN;
+		if (poll(&p, 1, 200) != 1)
+			break;
+		n = recv(s, buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
+		total += n;
+		if (memmem(buf, n, "PLAINTEXT", 9))
+			leaked = true;
+	}
+	EXPECT_FALSE(leaked);
+	close(s);
+	close(l);
+	ASSERT_EQ(0, e2e_atlsd_start());
+}
+
+TEST_F_TIMEOUT(pair, after_restart, 300)
+{
+	ASSERT_EQ(0, e2e_barrier("after-restart"));
+	run_pair(_metadata, 7511, e2e.peer4, "default", "default", true, true);
+}
+
+/* SIGTERM mid-handshake: ECONNABORTED with reason SHUTDOWN or HELPER_DIED. */
+TEST_F_TIMEOUT(pair, helper_stopped, 300)
+{
+	unsigned char buf[4096];
+	struct atls_status st;
+	struct pollfd p;
+	int l, c, s;
+
+	l = e2e_listen(7512);
+	ASSERT_LE(0, l);
+	c = e2e_connect("127.0.0.1", 7512, 10000);
+	ASSERT_LE(0, c);
+	s = e2e_accept(l, 10000);
+	ASSERT_LE(0, s);
+	ASSERT_EQ(EINPROGRESS, e2e_atls(c, ATLS_ROLE_CLIENT, "default", ATLS_START_F_NONBLOCK));
+	p.fd = s;
+	p.events = POLLIN;
+	ASSERT_EQ(1, poll(&p, 1, 90000));
+	ASSERT_LT(0, recv(s, buf, sizeof(buf), 0));
+	ASSERT_EQ(0, e2e_atlsd_kill(SIGTERM));
+	p.fd = c;
+	p.events = POLLOUT;
+	ASSERT_EQ(1, poll(&p, 1, 30000));
+	ASSERT_EQ(0, e2e_status(c, &st));
+	EXPECT_EQ(ATLS_STATE_FAILED, st.state);
+	EXPECT_EQ(ECONNABORTED, st.error);
+	EXPECT_TRUE(st.reason == ATLS_REASON_SHUTDOWN || st.reason == ATLS_REASON_HELPER_DIED);
+	close(c);
+	close(s);
+	close(l);
+	ASSERT_EQ(0, e2e_atlsd_start());
+}
+
+TEST_F_TIMEOUT(pair, reload_keeps_connections, 300)
+{
+	int fd, err;
+
+	if (IS_A)
+		fd = serve_one(7513, "default", &err);
+	else
+		fd = connect_one(e2e.peer4, 7513, "default", &err);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, err);
+	ASSERT_EQ(0, kill(e2e_atlsd_pid(), SIGHUP));
+	usleep(500 * 1000);
+	EXPECT_EQ(0, echo(fd, IS_A));
+	close(fd);
+	/* And the reloaded daemon serves new connections. */
+	run_pair(_metadata, 7514, e2e.peer4, "default", "default", true, true);
+}
+
+static void __attribute__((constructor)) order_last(void)
+{
+	if (!__constructor_order)
+		__constructor_order = _CONSTRUCTOR_ORDER_BACKWARD;
+}
+
+int main(int argc, char **argv)
+{
+	int ret;
+
+	setup_ok = !e2e_setup("pair");
+	ret = test_harness_run(argc, argv);
+	e2e_teardown();
+	return ret;
+}
