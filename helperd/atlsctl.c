@@ -251,10 +251,12 @@ static int ask_daemon(const struct atlsd_config *c, const char *what)
 	return got ? 0 : 1;
 }
 
+/* /proc/net/atls: "name value" lines; zero per-reason counters are left out. */
 static int kernel_counters(bool all)
 {
 	FILE *f = fopen("/proc/net/atls", "r");
-	char line[256];
+	char line[256], name[128];
+	long long v;
 
 	if (!f) {
 		printf("kernel: atls.ko not loaded (/proc/net/atls: %s)\n", strerror(errno));
@@ -262,10 +264,13 @@ static int kernel_counters(bool all)
 	}
 	printf("kernel:\n");
 	while (fgets(line, sizeof(line), f)) {
-		if (!all && strncmp(line, "live_requests", 13) && strncmp(line, "active_sockets", 14))
+		if (sscanf(line, "%127s %lld", name, &v) != 2)
 			continue;
-		if (!all || strstr(line, " "))
-			fputs(line, stdout);
+		if (!all && strcmp(name, "live_requests") && strcmp(name, "active_sockets"))
+			continue;
+		if (!strncmp(name, "reason_", 7) && !v)
+			continue;
+		fputs(line, stdout);
 	}
 	fclose(f);
 	return 0;

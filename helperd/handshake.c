@@ -282,9 +282,11 @@ void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
 	memcpy(o->tx, &res.tx, res.crypto_info_len);
 	memcpy(o->rx, &res.rx, res.crypto_info_len);
 	fill_peer(&res, o);
-	snprintf(o->text, sizeof(o->text), "%s, peer %s%s%s", res.cipher_name,
-		 res.peer_attested ? "attested: " : "did not attest",
-		 res.peer_attested ? atls_reason_name(res.appraisal.reason) : "",
+	snprintf(o->text, sizeof(o->text), "%s, peer %s%s", res.cipher_name,
+		 !res.peer_attested ? "did not attest"
+		 : res.appraisal.status == ATLS_EAR_AFFIRMING ? "attested: affirming"
+		 : res.appraisal.status == ATLS_EAR_WARNING ? "attested: warning"
+							     : "attested",
 		 res.self_attested ? ", we attested" : "");
 	atls_result_release(&res);
 }
