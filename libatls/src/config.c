@@ -92,7 +92,8 @@ static int validate(const struct atls_config *cfg)
 		return -EINVAL;
 	if (cfg->cert_file && cfg->key_mode == ATLS_KEY_SOFTWARE && !cfg->key_file)
 		return -EINVAL;
-	if (cfg->pcr_mask & ~0xffffffu)
+	/* 24 PCRs; the evidence half takes the bank's TPM_ALG_ID as one byte. */
+	if (cfg->pcr_mask & ~0xffffffu || cfg->pcr_bank > 0xff)
 		return -EINVAL;
 	return 0;
 }

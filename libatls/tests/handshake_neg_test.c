@@ -30,8 +30,8 @@ struct evil {
 	int fd;
 	const char *cert, *key;
 	bool register_ext;
-	const uint8_t *ch, *ee, *cert_ext;
-	size_t ch_len, ee_len, cert_len;
+	const uint8_t *ch, *ee, *cr, *cert_ext;
+	size_t ch_len, ee_len, cr_len, cert_len;
 	size_t cert_idx;
 	const char *groups;	/* server key-share groups (forces HRR) */
 	/* transcript capture for the binder recomputation */
@@ -56,6 +56,10 @@ static int evil_add(SSL *s, unsigned int type, unsigned int context, const unsig
 		*out = e->ee;
 		*outlen = e->ee_len;
 		return e->ee != NULL;
+	case SSL_EXT_TLS1_3_CERTIFICATE_REQUEST:
+		*out = e->cr;
+		*outlen = e->cr_len;
+		return e->cr != NULL;
 	case SSL_EXT_TLS1_3_CERTIFICATE:
 		if (!e->cert_ext || chainidx != e->cert_idx)
 			return 0;
@@ -168,6 +172,8 @@ static int evil_main(void *arg)
 		return -1;
 	if (e->groups && SSL_CTX_set1_groups_list(c, e->groups) != 1)
 		goto out;
+	if (e->cr)	/* a CertificateRequest is only sent when verifying the peer */
+		SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
 	if (e->register_ext &&
 	    SSL_CTX_add_custom_ext(c, ATLS_EXT_TYPE,
 				   SSL_EXT_TLS1_3_ONLY | SSL_EXT_CLIENT_HELLO |
@@ -441,6 +447,61 @@ TEST_F(neg, binder_matches_recomputation)
 	EXPECT_EQ(0, memcmp(res.binder_peer, e.binder, 32));
 	EXPECT_EQ(0, res.binder_self_len);	/* the client has no certificate */
 	atls_result_release(&res);
+}
+
+/* The server asks the client for a scheme the client never offered. */
+TEST_F(neg, certificate_request_unoffered_scheme)
+{
+	struct evil e = { .register_ext = true };
+	struct atls_result res;
+
+	init_schemes();
+	e.cr = scheme;	/* ours, but our client did not offer to attest */
+	e.cr_len = sizeof(scheme);
+	EXPECT_EQ(-EKEYREJECTED, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res));
+	EXPECT_EQ(ATLS_R_EVIDENCE_TYPE_REJECTED, res.reason) TH_LOG("%s", res.reason_text);
+	EXPECT_EQ(ATLS_ALERT_ILLEGAL_PARAMETER, res.alert);
+}
+
+/* A client asking the (attesting) server only for schemes we do not support. */
+TEST_F(neg, no_common_server_scheme)
+{
+	static uint8_t ch[2 + 13 + 2];
+	struct atls_test_swtpm sw;
+	struct atls_config cfg;
+	struct atls_result res;
+	struct atls_test_thread th;
+	struct atls_ctx *ctx;
+	struct evil e = { .register_ext = true, .server = 0 };
+	int cfd, sfd;
+
+	init_schemes();
+	ch[0] = 0;
+	ch[1] = sizeof(other_scheme);
+	memcpy(ch + 2, other_scheme, sizeof(other_scheme));
+	e.ch = ch;
+	e.ch_len = sizeof(ch);	/* trailing 00 00: empty client list */
+	ASSERT_EQ(0, atls_test_swtpm_start(&sw));
+	atls_config_init(&cfg, ATLS_ROLE_SERVER);
+	cfg.key_mode = ATLS_KEY_SOFTWARE;
+	cfg.attest_self = true;
+	cfg.tcti = sw.tcti;
+	cfg.cert_file = atls_test_path(self->dir, "leaf.pem");
+	cfg.key_file = atls_test_path(self->dir, "leaf.key");
+	ASSERT_EQ(0, atls_ctx_new(&cfg, &ctx));
+	ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &sfd));
+	e.fd = cfd;
+	atls_test_spawn(&th, evil_main, &e);
+	EXPECT_EQ(-EKEYREJECTED, atls_handshake(ctx, sfd, 5000, &res));
+	EXPECT_EQ(ATLS_R_EVIDENCE_TYPE_REJECTED, res.reason) TH_LOG("%s", res.reason_text);
+	EXPECT_EQ(ATLS_ALERT_HANDSHAKE_FAILURE, res.alert);
+	shutdown(cfd, SHUT_RDWR);
+	atls_test_join(&th);
+	EXPECT_EQ(0, e.ok);
+	close(cfd);
+	close(sfd);
+	atls_ctx_free(ctx);
+	atls_test_swtpm_stop(&sw);
 }
 
 /* Server accepts only P-256 key shares: our client's X25519 share draws a HRR. */
