@@ -23,15 +23,16 @@
  * Errno vocabulary (every failure an application can see):
  *
  *  setsockopt(SOL_TCP, TCP_ULP, "atls"):
- *   ENOTCONN     socket is not ESTABLISHED (never connected, closed, ...)
- *   EINVAL       listening socket (refused by the TCP core: atls has no clone)
+ *   ENOTCONN     socket is not ESTABLISHED (never connected, listening,
+ *                closed, ...)
  *   EEXIST       another ULP (e.g. "tls") is already attached, or atls twice
  *   EBUSY        application data was already sent or received on the socket
  *   ENOENT       atls.ko (or tls.ko underneath) is not available
  *   ENOMEM       out of memory
  *
  *  setsockopt(SOL_ATLS, ATLS_START, struct atls_start):
- *   ENOPROTOOPT  the socket does not carry the "atls" ULP
+ *   ENOPROTOOPT  the socket does not carry the "atls" ULP (getsockopt at
+ *                SOL_ATLS on such a socket: EOPNOTSUPP, from the IP layer)
  *   EINVAL       optlen < ATLS_START_SIZE_VER0, size field != optlen, unknown
  *                flag, bad role, timeout_ms > ATLS_TIMEOUT_MAX_MS, policy or
  *                peer not NUL-terminated inside its array
@@ -118,9 +119,11 @@
  *       ATLS_A_CRYPTO_TX          binary struct tls12_crypto_info_* (status 0)
  *       ATLS_A_CRYPTO_RX          binary same version and cipher    (status 0)
  *       ATLS_A_PEER_INFO          nest  ATLS_PEER_A_* (optional)
- *     errors: EINVAL (malformed attribute, missing attribute, status out of
- *             range, keys not TLS 1.3 AES-GCM-128/256 or ChaCha20-Poly1305 of
- *             the exact size, TX/RX ciphers differ), ENOENT (request id never
+ *     errors: EINVAL (malformed attribute: wrong type or length, unknown or
+ *             kernel-only attribute, bad nest; missing attribute; keys not
+ *             TLS 1.3 AES-GCM-128/256 or ChaCha20-Poly1305 of the exact size,
+ *             TX/RX ciphers differ), ERANGE (STATUS, REASON, VERDICT, ... or
+ *             a binary length outside its policy range), ENOENT (request id never
  *             issued), ESTALE (request already completed, timed out or
  *             aborted), EPERM (the request was accepted by another netlink
  *             port), EBADF (ATLS_A_SOCKFD is not that request's socket).

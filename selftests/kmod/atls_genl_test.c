@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * atls.ko: the generic-netlink upcall is strict. Every malformed DONE
+ * (missing, wrong type, wrong length, out of range, kernel-only or unknown
+ * attributes, bad nests), unknown and stale ids, a foreign netlink port, a
+ * wrong socket fd, and ACCEPT without CAP_NET_ADMIN, each with its errno.
+ * None of them may disturb the request: a correct DONE afterwards succeeds.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kutil.h"
+
+enum { ATTR_U64, ATTR_U32, ATTR_S32 };
+
+struct case_ {
+	const char *name;
+	int want;
+};
+
+/* The expected errno of each step of abuse_fn, in order. */
+static const struct case_ cases[] = {
+	{ "ACCEPT with nothing pending", -EAGAIN },
+	{ "ACCEPT", 0 },
+	{ "reply fields", 0 },
+	{ "DONE without attributes", -EINVAL },
+	{ "DONE without STATUS", -EINVAL },
+	{ "REQ_ID as u32", -EINVAL },
+	{ "STATUS positive", -ERANGE },
+	{ "STATUS below -4095", -ERANGE },
+	{ "STATUS as u64", -EINVAL },
+	{ "kernel-only attribute POLICY", -EINVAL },
+	{ "unknown attribute type", -EINVAL },
+	{ "CRYPTO_TX too long", -ERANGE },
+	{ "CRYPTO_TX too short", -ERANGE },
+	{ "PEER_INFO cert 31 bytes", -ERANGE },
+	{ "PEER_INFO verdict out of range", -ERANGE },
+	{ "PEER_INFO not a nest", -EINVAL },
+	{ "REASON out of range", -ERANGE },
+	{ "unknown request id", -ENOENT },
+	{ "request id 0", -ENOENT },
+	{ "fd of another socket", -EBADF },
+	{ "fd not open", -EBADF },
+	{ "foreign netlink port", -EPERM },
+	{ "valid DONE", 0 },
+	{ "DONE again", -ESTALE },
+};
+
+static struct nl_msg *done_base(struct ku_helper *h, const struct ku_req *r,
+				bool id, bool fd, bool status)
+{
+	struct nl_msg *m = ku_msg(h, ATLS_CMD_DONE);
+
+	if (id)
+		nla_put_u64(m, ATLS_A_REQ_ID, r->id);
+	if (fd)
+		nla_put_u32(m, ATLS_A_SOCKFD, r->fd);
+	if (status)
+		nla_put_s32(m, ATLS_A_STATUS, -EACCES);
+	return m;
+}
+
+static void abuse_fn(struct ku_helper *h, int out, int ctl, void *arg)
+{
+	pid_t app = *(pid_t *)arg;
+	struct ku_helper foreign;
+	unsigned char blob[200];
+	struct nlattr *nest;
+	struct ku_req r, bad;
+	struct nl_msg *m;
+	int other, ok;
+
+	ku_put_result(out, ku_accept(h, &r));
+	ku_wait_go(ctl, 10000);
+	ku_put_result(out, ku_accept_wait(h, &r, 10000));
+	ok = r.role == ATLS_ROLE_CLIENT && r.timeout_ms == 4000 &&
+	     !strcmp(r.policy, "test") && !strcmp(r.peer, "peer.test") &&
+	     r.family == AF_INET && r.app_pid == (uint32_t)app && r.app_uid == 0 &&
+	     r.comm[0] && r.fd >= 0 && r.id;
+	ku_put_result(out, ok ? 0 : -EBADMSG);
+
+	ku_put_result(out, ku_send(h, ku_msg(h, ATLS_CMD_DONE), NULL));
+	ku_put_result(out, ku_send(h, done_base(h, &r, true, true, false), NULL));
+	m = done_base(h, &r, false, true, true);
+	nla_put_u32(m, ATLS_A_REQ_ID, 1);
+	ku_put_result(out, ku_send(h, m, NULL));
+	m = done_base(h, &r, true, true, false);
+	nla_put_s32(m, ATLS_A_STATUS, 1);
+	ku_put_result(out, ku_send(h, m, NULL));
+	m = done_base(h, &r, true, true, false);
+	nla_put_s32(m, ATLS_A_STATUS, -4096);
+	ku_put_result(out, ku_send(h, m, NULL));
+	m = done_base(h, &r, true, true, false);
+	nla_put_u64(m, ATLS_A_STATUS, 0);
+	ku_put_result(out, ku_send(h, m, NULL));
+	m = done_base(h, &r, true, true, true);
+	nla_put_string(m, ATLS_A_POLICY, "x");
+	ku_put_result(out, ku_send(h, m, NULL));
+	m = done_base(h, &r, true, true, true);
+	nla_put_u32(m, ATLS_A_MAX + 5, 1);
+	ku_put_result(out, ku_send(h, m, NULL));
+	memset(blob, 0, sizeof(blob));
+	m = done_base(h, &r, true, true, true);
+	nla_put(m, ATLS_A_CRYPTO_TX, sizeof(blob), blob);
+	ku_put_result(out, ku_send(h, m, NULL));
+	m = done_base(h, &r, true, true, true);
+	nla_put(m, ATLS_A_CRYPTO_TX, 2, blob);
+	ku_put_result(out, ku_send(h, m, NULL));
+	m = done_base(h, &r, true, true, true);
+	nest = nla_nest_start(m, ATLS_A_PEER_INFO);
+	nla_put(m, ATLS_PEER_A_CERT_SHA256, 31, blob);
+	nla_nest_end(m, nest);
+	ku_put_result(out, ku_send(h, m, NULL));
+	m = done_base(h, &r, true, true, true);
+	nest = nla_nest_start(m, ATLS_A_PEER_INFO);
+	nla_put_u32(m, ATLS_PEER_A_VERDICT, 9);
+	nla_nest_end(m, nest);
+	ku_put_result(out, ku_send(h, m, NULL));
+	m = done_base(h, &r, true, true, true);
+	nla_put_u32(m, ATLS_A_PEER_INFO, 1);
+	ku_put_result(out, ku_send(h, m, NULL));
+	m = done_base(h, &r, true, true, true);
+	nla_put_u32(m, ATLS_A_REASON, 9999);
+	ku_put_result(out, ku_send(h, m, NULL));
+
+	bad = r;
+	bad.id = r.id + 100000;
+	ku_put_result(out, ku_done_status(h, &bad, -EACCES, ATLS_REASON_PCR_MISMATCH));
+	bad.id = 0;
+	ku_put_result(out, ku_done_status(h, &bad, -EACCES, ATLS_REASON_PCR_MISMATCH));
+	bad = r;
+	other = socket(AF_INET, SOCK_STREAM, 0);
+	bad.fd = other;
+	ku_put_result(out, ku_done_status(h, &bad, -EACCES, ATLS_REASON_PCR_MISMATCH));
+	close(other);
+	bad.fd = 4000;
+	ku_put_result(out, ku_done_status(h, &bad, -EACCES, ATLS_REASON_PCR_MISMATCH));
+	if (ku_helper_open(&foreign, false))
+		ku_put_result(out, -ENOTCONN);
+	else
+		ku_put_result(out, ku_done_keys(&foreign, &r, TLS_CIPHER_AES_GCM_128));
+	ku_helper_close(&foreign);
+
+	ku_put_result(out, ku_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
+	ku_put_result(out, ku_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
+}
+
+TEST(malformed_done)
+{
+	pid_t me = getpid();
+	struct ku_child c;
+	unsigned int i;
+	int cli, srv, v;
+
+	ASSERT_EQ(0, ku_fork_helper(&c, abuse_fn, &me));
+	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &cli, &srv));
+	ASSERT_EQ(0, ku_ulp(cli));
+	ASSERT_EQ(0, ku_helper_result(&c, &v, 5000));
+	EXPECT_EQ(cases[0].want, v);
+	EXPECT_EQ(-EINPROGRESS, ku_start(cli, ATLS_ROLE_CLIENT, 4000, ATLS_START_F_NONBLOCK));
+	ku_helper_go(&c);
+	for (i = 1; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ASSERT_EQ(0, ku_helper_result(&c, &v, 5000)) TH_LOG("step %s", cases[i].name);
+		EXPECT_EQ(cases[i].want, v) TH_LOG("%s: got %s", cases[i].name, strerror(-v));
+	}
+	EXPECT_EQ(0, ku_wait_state(cli, ATLS_STATE_READY, 1000));
+	ku_helper_reap(&c);
+	close(cli);
+	close(srv);
+}
+
+TEST(accept_needs_net_admin)
+{
+	pid_t pid = fork();
+	int st;
+
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		struct ku_helper h;
+		struct ku_req r;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(10);
+		if (ku_helper_open(&h, false))
+			_exit(11);
+		_exit(ku_accept(&h, &r) == -EPERM ? 0 : 12);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(0, WEXITSTATUS(st));
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * atls.ko module lifetime: unload is refused while an atls socket exists
+ * (gated, pending or ready), succeeds once all are closed, and the module
+ * loads again ($ATLS_KO). kTLS stays pinned by atls.ko while it is loaded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kutil.h"
+
+static int rmmod_atls(void)
+{
+	return syscall(SYS_delete_module, "atls", O_NONBLOCK) ? -errno : 0;
+}
+
+static int insmod_atls(void)
+{
+	const char *ko = getenv("ATLS_KO");
+	int fd, err;
+
+	if (!ko)
+		return -ENOENT;
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+static bool loaded(void)
+{
+	return access("/sys/module/atls", F_OK) == 0;
+}
+
+TEST(unload_refused_while_sockets_exist)
+{
+	struct ku_serve s = { .n = 1, .cipher = TLS_CIPHER_AES_GCM_128 };
+	struct ku_child c;
+	int cli, srv, gated_c, gated_s, v, err;
+
+	ASSERT_TRUE(loaded());
+	/* A gated socket. */
+	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &gated_c, &gated_s));
+	ASSERT_EQ(0, ku_ulp(gated_c));
+	err = rmmod_atls();
+	EXPECT_TRUE(err == -EWOULDBLOCK || err == -EBUSY) TH_LOG("rmmod: %s", strerror(-err));
+	EXPECT_TRUE(loaded());
+	close(gated_c);
+	close(gated_s);
+
+	/* A ready socket. */
+	ASSERT_EQ(0, ku_fork_helper(&c, ku_serve_fn, &s));
+	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &cli, &srv));
+	ASSERT_EQ(0, ku_ulp(cli));
+	ASSERT_EQ(0, ku_start(cli, ATLS_ROLE_CLIENT, 5000, 0));
+	ASSERT_EQ(0, ku_helper_result(&c, &v, 5000));
+	ku_helper_reap(&c);
+	err = rmmod_atls();
+	EXPECT_TRUE(err == -EWOULDBLOCK || err == -EBUSY) TH_LOG("rmmod: %s", strerror(-err));
+	close(cli);
+	close(srv);
+}
+
+TEST(unload_and_reload)
+{
+	int cli, srv, err, i;
+
+	ASSERT_EQ(0, ku_wait_idle(5000));
+	/* Closed sockets may take a moment to be destroyed (ULP release). */
+	for (i = 0; i < 200; i++) {
+		err = rmmod_atls();
+		if (!err || (err != -EWOULDBLOCK && err != -EBUSY))
+			break;
+		usleep(20000);
+	}
+	ASSERT_EQ(0, err) TH_LOG("rmmod: %s", strerror(-err));
+	EXPECT_FALSE(loaded());
+	EXPECT_NE(0, access("/proc/net/atls", F_OK));
+	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &cli, &srv));
+	EXPECT_EQ(-ENOENT, ku_ulp(cli));	/* no autoload without the module */
+	close(cli);
+	close(srv);
+	ASSERT_EQ(0, insmod_atls());
+	EXPECT_TRUE(loaded());
+	EXPECT_EQ(0, ku_proc_stat("active_sockets"));
+	EXPECT_EQ(0, ku_proc_stat("live_requests"));
+}
+
+TEST_HARNESS_MAIN

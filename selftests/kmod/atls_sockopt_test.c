@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * atls.ko: the opt-in and every misuse of it, each with its documented errno
+ * (include/uapi/linux/atls.h, Documentation/atls.7.rst).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kutil.h"
+
+/* A helper that only listens (so ATLS_START finds one) until told to go. */
+static void idle_fn(struct ku_helper *h, int out, int ctl, void *arg)
+{
+	(void)h; (void)out; (void)arg;
+	ku_wait_go(ctl, 60000);
+}
+
+FIXTURE(opt) {
+	int cli, srv;
+};
+
+FIXTURE_SETUP(opt)
+{
+	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &self->cli, &self->srv));
+}
+
+FIXTURE_TEARDOWN(opt)
+{
+	close(self->cli);
+	close(self->srv);
+}
+
+TEST(ulp_needs_established)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ASSERT_GE(fd, 0);
+	EXPECT_EQ(-ENOTCONN, ku_ulp(fd));
+	close(fd);
+}
+
+TEST(ulp_refused_on_listener)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT_EQ(0, bind(fd, (void *)&a, sizeof(a)));
+	ASSERT_EQ(0, listen(fd, 1));
+	EXPECT_EQ(-ENOTCONN, ku_ulp(fd));
+	close(fd);
+}
+
+TEST_F(opt, ulp_name_and_twice)
+{
+	char name[16] = "";
+	socklen_t len = sizeof(name);
+	struct atls_status st;
+
+	ASSERT_EQ(0, ku_ulp(self->cli));
+	ASSERT_EQ(0, getsockopt(self->cli, SOL_TCP, TCP_ULP, name, &len));
+	EXPECT_STREQ("atls", name);
+	EXPECT_EQ(-EEXIST, ku_ulp(self->cli));
+	EXPECT_EQ(-1, setsockopt(self->cli, SOL_TCP, TCP_ULP, "tls", 4));
+	EXPECT_EQ(EEXIST, errno);
+	ASSERT_EQ(0, ku_status(self->cli, &st));
+	EXPECT_EQ(ATLS_STATE_NONE, st.state);
+	EXPECT_EQ(0, st.error);
+}
+
+TEST_F(opt, ulp_after_other_ulp)
+{
+	ASSERT_EQ(0, setsockopt(self->cli, SOL_TCP, TCP_ULP, "tls", 4));
+	EXPECT_EQ(-EEXIST, ku_ulp(self->cli));
+}
+
+TEST_F(opt, ulp_after_data_sent)
+{
+	ASSERT_EQ(1, send(self->cli, "x", 1, 0));
+	EXPECT_EQ(-EBUSY, ku_ulp(self->cli));
+}
+
+TEST_F(opt, ulp_after_data_read)
+{
+	char c;
+
+	ASSERT_EQ(1, send(self->srv, "x", 1, 0));
+	ASSERT_EQ(1, recv(self->cli, &c, 1, 0));
+	EXPECT_EQ(-EBUSY, ku_ulp(self->cli));
+}
+
+TEST_F(opt, ulp_with_unread_peer_data)
+{
+	ASSERT_EQ(5, send(self->srv, "hello", 5, 0));
+	usleep(20000);
+	EXPECT_EQ(0, ku_ulp(self->cli));
+}
+
+TEST_F(opt, sol_atls_needs_ulp)
+{
+	struct atls_status st;
+
+	EXPECT_EQ(-ENOPROTOOPT, ku_start(self->cli, ATLS_ROLE_CLIENT, 1000, 0));
+	EXPECT_EQ(-EOPNOTSUPP, ku_status(self->cli, &st));	/* ip_getsockopt */
+}
+
+TEST_F(opt, start_without_helper)
+{
+	struct atls_status st;
+	long before = ku_proc_stat("no_helper");
+
+	ASSERT_EQ(0, ku_ulp(self->cli));
+	EXPECT_EQ(-ESRCH, ku_start(self->cli, ATLS_ROLE_CLIENT, 1000, 0));
+	ASSERT_EQ(0, ku_status(self->cli, &st));
+	EXPECT_EQ(ATLS_STATE_NONE, st.state);
+	EXPECT_EQ(before + 1, ku_proc_stat("no_helper"));
+}
+
+TEST_F(opt, start_malformed)
+{
+	unsigned char big[sizeof(struct atls_start) + 16];
+	struct atls_start st;
+	void *unmapped;
+
+	ASSERT_EQ(0, ku_ulp(self->cli));
+
+#define BAD(len, want) do {						\
+		EXPECT_EQ(-1, setsockopt(self->cli, SOL_ATLS, ATLS_START, &st, len)); \
+		EXPECT_EQ(want, errno);					\
+	} while (0)
+
+	ku_start_init(&st, ATLS_ROLE_CLIENT, 1000);
+	BAD(0, EINVAL);
+	BAD(ATLS_START_SIZE_VER0 - 1, EINVAL);
+	st.size = 12;
+	BAD(sizeof(st), EINVAL);			/* size != optlen */
+	ku_start_init(&st, ATLS_ROLE_CLIENT, 1000);
+	st.flags = 0x80;
+	BAD(sizeof(st), EINVAL);			/* unknown flag */
+	ku_start_init(&st, 0, 1000);
+	BAD(sizeof(st), EINVAL);			/* role 0 */
+	ku_start_init(&st, 3, 1000);
+	BAD(sizeof(st), EINVAL);			/* role 3 */
+	ku_start_init(&st, ATLS_ROLE_CLIENT, ATLS_TIMEOUT_MAX_MS + 1);
+	BAD(sizeof(st), EINVAL);
+	ku_start_init(&st, ATLS_ROLE_CLIENT, 1000);
+	memset(st.policy, 'p', sizeof(st.policy));
+	BAD(sizeof(st), EINVAL);			/* policy not terminated */
+	ku_start_init(&st, ATLS_ROLE_SERVER, 1000);
+	memset(st.peer, 'n', sizeof(st.peer));
+	BAD(sizeof(st), EINVAL);			/* peer not terminated */
+#undef BAD
+
+	/* A larger (future) struct: non-zero tail E2BIG, zero tail accepted
+	 * (then ESRCH: no helper is listening in this test). */
+	memset(big, 0, sizeof(big));
+	ku_start_init(&st, ATLS_ROLE_CLIENT, 1000);
+	st.size = sizeof(big);
+	memcpy(big, &st, sizeof(st));
+	big[sizeof(big) - 1] = 1;
+	EXPECT_EQ(-1, setsockopt(self->cli, SOL_ATLS, ATLS_START, big, sizeof(big)));
+	EXPECT_EQ(E2BIG, errno);
+	big[sizeof(big) - 1] = 0;
+	EXPECT_EQ(-1, setsockopt(self->cli, SOL_ATLS, ATLS_START, big, sizeof(big)));
+	EXPECT_EQ(ESRCH, errno);
+
+	unmapped = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, unmapped);
+	EXPECT_EQ(-1, setsockopt(self->cli, SOL_ATLS, ATLS_START, unmapped, sizeof(st)));
+	EXPECT_EQ(EFAULT, errno);
+	munmap(unmapped, 4096);
+}
+
+TEST_F(opt, options_and_levels)
+{
+	struct atls_peer_info pi;
+	struct atls_status st;
+	unsigned char buf[64];
+	socklen_t len;
+	int one = 1;
+
+	ASSERT_EQ(0, ku_ulp(self->cli));
+	EXPECT_EQ(-1, setsockopt(self->cli, SOL_ATLS, 99, &one, sizeof(one)));
+	EXPECT_EQ(ENOPROTOOPT, errno);
+	EXPECT_EQ(-1, setsockopt(self->cli, SOL_ATLS, ATLS_STATUS, &one, sizeof(one)));
+	EXPECT_EQ(ENOPROTOOPT, errno);
+	len = sizeof(buf);
+	EXPECT_EQ(-1, getsockopt(self->cli, SOL_ATLS, 99, buf, &len));
+	EXPECT_EQ(ENOPROTOOPT, errno);
+	len = sizeof(st) - 1;
+	EXPECT_EQ(-1, getsockopt(self->cli, SOL_ATLS, ATLS_STATUS, &st, &len));
+	EXPECT_EQ(EINVAL, errno);
+	len = sizeof(pi);
+	EXPECT_EQ(-1, getsockopt(self->cli, SOL_ATLS, ATLS_PEER_INFO, &pi, &len));
+	EXPECT_EQ(ENODATA, errno);
+	len = sizeof(buf);
+	EXPECT_EQ(-1, getsockopt(self->cli, SOL_TLS, TLS_TX, buf, &len));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, setsockopt(self->cli, SOL_TLS, TLS_RX, buf, 40));
+	EXPECT_EQ(EPERM, errno);
+	/* Other levels still reach TCP. */
+	EXPECT_EQ(0, setsockopt(self->cli, SOL_TCP, TCP_NODELAY, &one, sizeof(one)));
+	len = sizeof(one);
+	EXPECT_EQ(0, getsockopt(self->cli, SOL_TCP, TCP_NODELAY, &one, &len));
+	EXPECT_EQ(1, one);
+}
+
+TEST(start_twice)
+{
+	struct ku_child c;
+	struct atls_status st;
+	int cli, srv;
+
+	ASSERT_EQ(0, ku_fork_helper(&c, idle_fn, NULL));
+	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &cli, &srv));
+	ASSERT_EQ(0, ku_ulp(cli));
+	EXPECT_EQ(-EINPROGRESS, ku_start(cli, ATLS_ROLE_CLIENT, 500, ATLS_START_F_NONBLOCK));
+	EXPECT_EQ(-EALREADY, ku_start(cli, ATLS_ROLE_CLIENT, 500, ATLS_START_F_NONBLOCK));
+	ASSERT_EQ(0, ku_status(cli, &st));
+	EXPECT_EQ(ATLS_STATE_PENDING, st.state);
+	ku_helper_go(&c);
+	ku_helper_reap(&c);
+	close(cli);
+	close(srv);
+	EXPECT_EQ(0, ku_wait_idle(3000));
+}
+
+TEST_HARNESS_MAIN
