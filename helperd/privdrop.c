@@ -51,14 +51,20 @@ int atlsd_drop_privileges(const char *user, char *err, size_t errlen)
 		snprintf(err, errlen, "unknown user \"%s\"", user);
 		return -ENOENT;
 	}
-	/* Nothing but CAP_NET_ADMIN may ever come back, not even via exec. */
+	/*
+	 * Nothing but CAP_NET_ADMIN may ever come back, not even via exec.
+	 * Without CAP_SETPCAP (a systemd bounding set) the bounding set cannot
+	 * shrink; no_new_privs below and an empty permitted set still keep
+	 * the others out.
+	 */
 	for (cap = 0; cap <= 63; cap++) {
-		if (cap == CAP_NET_ADMIN)
+		if (cap == CAP_NET_ADMIN || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1)
 			continue;
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL) {
-			ret = -errno;
-			snprintf(err, errlen, "cannot drop capability %d: %s", cap, strerror(errno));
-			return ret;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno == EPERM)
+			break;
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) {
+			snprintf(err, errlen, "cannot drop capability %d from the bounding set", cap);
+			return -EPERM;
 		}
 	}
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) || initgroups(pw->pw_name, pw->pw_gid) ||

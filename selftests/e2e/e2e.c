@@ -185,6 +185,11 @@ int e2e_atlsd_active(void)
 
 int e2e_atlsd_start(void)
 {
+	return e2e_atlsd_start_as(NULL);
+}
+
+int e2e_atlsd_start_as(const char *user)
+{
 	char p[300], sock[300];
 	long end;
 	pid_t pid;
@@ -203,7 +208,10 @@ int e2e_atlsd_start(void)
 		}
 		setsid();
 		snprintf(p, sizeof(p), "%s/helperd/atlsd", e2e.build);
-		execl(p, "atlsd", "-c", e2e.conf, "-w", "16", (char *)NULL);
+		if (user)
+			execl(p, "atlsd", "-c", e2e.conf, "-w", "16", "-u", user, (char *)NULL);
+		else
+			execl(p, "atlsd", "-c", e2e.conf, "-w", "16", (char *)NULL);
 		_exit(127);
 	}
 	pidfile(p, sizeof(p));

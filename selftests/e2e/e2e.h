@@ -41,6 +41,8 @@ void e2e_teardown(void);
 
 /* atlsd control. */
 int e2e_atlsd_start(void);
+/* The same, dropping to user (atlsd -u). */
+int e2e_atlsd_start_as(const char *user);
 pid_t e2e_atlsd_pid(void);
 int e2e_atlsd_kill(int sig);	/* and wait for it to go */
 /* How many requests the daemon is running (control socket), -1 on error. */

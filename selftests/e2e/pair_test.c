@@ -20,11 +20,14 @@
  *                                        nothing in clear; restarted, new
  *                                        connections succeed
  *  reload_keeps_connections              SIGHUP while a connection is up
+ *  dropped_privileges                    atlsd as user tss with only
+ *                                        CAP_NET_ADMIN serves as before
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -458,6 +461,59 @@ TEST_F_TIMEOUT(pair, reload_keeps_connections, 300)
 	close(fd);
 	/* And the reloaded daemon serves new connections. */
 	run_pair(_metadata, 7514, e2e.peer4, "default", "default", true, true);
+}
+
+/* Read "Name:\tvalue" from /proc/PID/status. */
+static int proc_status(pid_t pid, const char *name, char *out, size_t len)
+{
+	char path[64], line[256];
+	FILE *f;
+	int ret = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, strlen(name)) && line[strlen(name)] == ':') {
+			snprintf(out, len, "%s", line + strlen(name) + 2);
+			out[strcspn(out, "\n")] = 0;
+			ret = 0;
+			break;
+		}
+	fclose(f);
+	return ret;
+}
+
+/*
+ * atlsd as the unprivileged user "tss" (Debian's TPM user), as udev would
+ * set up /dev/tpmrm0 (group tss, 0660): only CAP_NET_ADMIN is left, and the
+ * attested connections still work.
+ */
+TEST_F_TIMEOUT(pair, dropped_privileges, 300)
+{
+	char v[128], uid[32];
+	struct passwd *pw = getpwnam("tss");
+	pid_t pid;
+
+	ASSERT_TRUE(pw != NULL) TH_LOG("no user tss (Debian package tpm2-tools / libtss2)");
+	ASSERT_EQ(0, e2e_atlsd_kill(SIGTERM));
+	ASSERT_EQ(0, e2e_run("chgrp tss /dev/tpmrm0 && chmod 0660 /dev/tpmrm0 && "
+			     "chown -R tss:tss '%s/state' && chmod 0755 '%s'", e2e.dir, e2e.dir));
+	ASSERT_EQ(0, e2e_atlsd_start_as("tss"));
+	pid = e2e_atlsd_pid();
+	ASSERT_EQ(0, proc_status(pid, "Uid", v, sizeof(v)));
+	snprintf(uid, sizeof(uid), "%u\t%u\t%u\t%u", pw->pw_uid, pw->pw_uid, pw->pw_uid,
+		 pw->pw_uid);
+	EXPECT_STREQ(uid, v);
+	ASSERT_EQ(0, proc_status(pid, "CapEff", v, sizeof(v)));
+	EXPECT_STREQ("0000000000001000", v);	/* CAP_NET_ADMIN only */
+	ASSERT_EQ(0, proc_status(pid, "CapPrm", v, sizeof(v)));
+	EXPECT_STREQ("0000000000001000", v);
+	ASSERT_EQ(0, proc_status(pid, "NoNewPrivs", v, sizeof(v)));
+	EXPECT_STREQ("1", v);
+	ASSERT_EQ(0, e2e_barrier("dropped"));
+	run_pair(_metadata, 7515, e2e.peer4, "default", "default", true, true);
 }
 
 static void __attribute__((constructor)) order_last(void)
