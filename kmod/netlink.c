@@ -188,13 +188,14 @@ static int atls_nl_accept(struct sk_buff *skb, struct genl_info *info)
 	int fd, err;
 
 	for (;;) {
-		req = atls_req_accept(net, info->snd_portid);
+		req = atls_req_accept(net, info->snd_portid);	/* + file ref */
 		if (!req)
 			return -EAGAIN;
 		if (!atls_req_abandoned(req))
 			break;
 		atls_stat_inc(ATLS_STAT_ABANDONED);
 		atls_req_fail(req, ECONNABORTED, ATLS_REASON_APP_CLOSED);
+		fput(req->file);
 		atls_req_put(req);
 	}
 
@@ -220,7 +221,7 @@ static int atls_nl_accept(struct sk_buff *skb, struct genl_info *info)
 		WRITE_ONCE(as->state, ATLS_STATE_ACCEPTED);
 	release_sock(req->sk);
 
-	fd_install(fd, get_file(req->file));
+	fd_install(fd, req->file);	/* consumes our file reference */
 	err = genlmsg_reply(msg, info);
 	if (err) {
 		/* The helper cannot know its fd: the request cannot finish. */
@@ -237,6 +238,7 @@ put_fd:
 	put_unused_fd(fd);
 requeue:
 	atls_req_requeue(req);
+	fput(req->file);
 	atls_req_put(req);
 	return err;
 }
@@ -319,6 +321,9 @@ static int atls_nl_done(struct sk_buff *skb, struct genl_info *info)
 	reason = info->attrs[ATLS_A_REASON] ?
 		 nla_get_u32(info->attrs[ATLS_A_REASON]) : ATLS_REASON_HELPER_ERROR;
 
+	err = atls_parse_peer(info->attrs[ATLS_A_PEER_INFO], &pi, info->extack);
+	if (err)
+		goto rejected;
 	req = atls_req_lookup(nla_get_u64(info->attrs[ATLS_A_REQ_ID]), &err);
 	if (!req)
 		goto rejected;
@@ -334,14 +339,15 @@ static int atls_nl_done(struct sk_buff *skb, struct genl_info *info)
 		err = -EBADF;
 		goto put_sock;
 	}
-	err = atls_parse_peer(info->attrs[ATLS_A_PEER_INFO], &pi, info->extack);
-	if (err)
-		goto put_sock;
-	if (!atls_req_claim(req, info->snd_portid, &err))
-		goto put_sock;
 
-	/* From here the request ends in this handler, one way or the other. */
-	if (status) {
+	/*
+	 * The message is about this helper's request and socket: from here the
+	 * helper's fd is ours to close, whatever the outcome. Claiming fails only
+	 * if the request ended (timeout) since the owner check: ECANCELED.
+	 */
+	if (!atls_req_claim(req, info->snd_portid, &err)) {
+		err = -ECANCELED;
+	} else if (status) {
 		lock_sock(req->sk);
 		req->as->peer = pi;
 		req->as->have_peer = true;

@@ -258,7 +258,12 @@ unlock:
 	return err;
 }
 
-/* Oldest pending request of @net, now ACCEPTED by @portid; a reference. */
+/*
+ * Oldest pending request of @net, now ACCEPTED by @portid. The caller gets a
+ * reference on the request and one on its file (taken while the request
+ * still holds its own, so the socket cannot be closed under the caller even
+ * if the request is failed concurrently).
+ */
 struct atls_req *atls_req_accept(struct net *net, u32 portid)
 {
 	struct atls_req *req, *found = NULL;
@@ -271,6 +276,7 @@ struct atls_req *atls_req_accept(struct net *net, u32 portid)
 		req->state = ATLS_REQ_ACCEPTED;
 		req->portid = portid;
 		refcount_inc(&req->ref);
+		get_file(req->file);
 		found = req;
 		break;
 	}
@@ -290,10 +296,10 @@ void atls_req_requeue(struct atls_req *req)
 	spin_unlock_bh(&atls_req_lock);
 }
 
-/* Still referenced by anyone but us? */
+/* Referenced by nobody but the request and the ACCEPT caller? */
 bool atls_req_abandoned(const struct atls_req *req)
 {
-	return file_count(req->file) <= 1;
+	return file_count(req->file) <= 2;
 }
 
 /* A reference on live request @id, or NULL with ENOENT / ESTALE. */

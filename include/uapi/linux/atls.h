@@ -126,14 +126,21 @@
  *             a binary length outside its policy range), ENOENT (request id never
  *             issued), ESTALE (request already completed, timed out or
  *             aborted), EPERM (the request was accepted by another netlink
- *             port), EBADF (ATLS_A_SOCKFD is not that request's socket).
+ *             port), EBADF (ATLS_A_SOCKFD is not that request's socket),
+ *             ECANCELED (the request ended, e.g. timed out, while this
+ *             DONE was being processed). A non-zero STATUS outside the
+ *             completion list reaches the app as EPROTO.
  *             Malformed messages, unknown/stale ids, a foreign port or a
  *             wrong fd leave the request untouched. A DONE from the right
  *             port for the right socket with status 0 but unusable keys
  *             fails the request (the app sees EPROTO, ATLS_REASON_BAD_KEYS;
  *             kTLS refusing them: ATLS_REASON_KEY_INSTALL).
- *     On any DONE that reaches the request (success or failure) the kernel
- *     closes ATLS_A_SOCKFD in the caller's table: the helper must not.
+ *     Once a DONE passed the checks up to EBADF (it names a live request of
+ *     this port and that request's socket) the kernel closes ATLS_A_SOCKFD
+ *     in the caller's table, whatever the result (0, EINVAL for refused
+ *     keys, ECANCELED, an install error): the helper must not close it then.
+ *     After ENOENT, ESTALE, EPERM, EBADF or an attribute error (EINVAL,
+ *     ERANGE) the fd is untouched and still the helper's.
  *  -> ATLS_CMD_ABORT    multicast, group "helper"; stop working on a request
  *       ATLS_A_REQ_ID             u64
  *       ATLS_A_REASON             u32   enum atls_reason
