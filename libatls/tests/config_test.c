@@ -110,6 +110,10 @@ TEST(ext_parsers)
 	free(b);
 	ASSERT_EQ(0, atls_ext_build_ch(true, true, &b, &n));
 	EXPECT_EQ(112, n);
+	b = realloc(b, n + 1);	/* one trailing byte */
+	ASSERT_NE(NULL, b);
+	b[n] = 0;
+	EXPECT_EQ(-EBADMSG, atls_ext_parse_ch(b, n + 1, &off));
 	free(b);
 	EXPECT_EQ(-EINVAL, atls_ext_build_ch(false, false, &b, &n));
 	ASSERT_EQ(0, atls_ext_build_scheme(&b, &n));

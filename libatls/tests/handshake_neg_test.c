@@ -303,7 +303,8 @@ TEST_F(neg, clienthello_malformed)
 		size_t n;
 	} cases[] = {
 		{ "list overruns", { 0x00, 0x05, 0x00, 0x00 }, 4 },
-		{ "trailing byte", { 0x00, 0x03, 0x00, 0x00, 0x07, 0x00, 0x00, 0xff }, 8 },
+		{ "truncated scheme", { 0x00, 0x03, 0x00, 0x00, 0x07, 0x00, 0x00 }, 7 },
+		{ "trailing byte", { 0x00, 0x04, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0xff }, 9 },
 		{ "unknown mechanism", { 0x00, 0x01, 0x07, 0x00, 0x00 }, 5 },
 		{ "unknown encoding", { 0x00, 0x04, 0x00, 0x05, 0x00, 0x01, 0x00, 0x00 }, 8 },
 		{ "empty media type", { 0x00, 0x04, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00 }, 8 },
@@ -385,6 +386,9 @@ TEST_F(neg, certificate_ext_bad_framing)
 			TH_LOG("%s", cases[i].what);
 		EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, res.reason) TH_LOG("%s", cases[i].what);
 		EXPECT_EQ(ATLS_ALERT_DECODE_ERROR, res.alert) TH_LOG("%s", cases[i].what);
+		/* Rejected by the framing check itself, not later by the CMW decoder. */
+		EXPECT_NE(NULL, strstr(res.reason_text, "Certificate attestation extension"))
+			TH_LOG("%s: %s", cases[i].what, res.reason_text);
 	}
 }
 
