@@ -26,6 +26,12 @@
 #include "evidence.h"
 #endif
 
+/* Our own evidence, or an identity key that lives in the TPM. */
+static bool needs_tpm(const struct atls_config *cfg)
+{
+	return cfg->attest_self || (cfg->key_mode == ATLS_KEY_TPM && cfg->cert_file);
+}
+
 bool atls_attest_available(void)
 {
 #ifdef ATLS_HAVE_EVIDENCE
@@ -43,7 +49,7 @@ int atls_attest_ctx_init(struct atls_ctx *ctx)
 	char err[256] = "";
 	int ret;
 
-	if (cfg->attest_self || cfg->key_mode == ATLS_KEY_TPM) {
+	if (needs_tpm(cfg)) {
 		if (!cfg->tcti)
 			return -EINVAL;
 		ret = atls_tpm_open(cfg->tcti, &ctx->tpm);
@@ -141,7 +147,7 @@ int atls_attest_appraise(struct atls_conn *c, const uint8_t *cmw, size_t len,
 int atls_attest_ctx_init(struct atls_ctx *ctx)
 {
 	/* Producing evidence or a TPM-held key needs the evidence half. */
-	if (ctx->cfg.attest_self || ctx->cfg.key_mode == ATLS_KEY_TPM)
+	if (needs_tpm(&ctx->cfg))
 		return -ENOSYS;
 	return 0;
 }

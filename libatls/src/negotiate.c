@@ -47,6 +47,10 @@
 static int fail_al(struct atls_conn *c, int *al, enum atls_reason r, uint8_t alert,
 		   const char *what)
 {
+	if (!c) {
+		*al = ATLS_ALERT_INTERNAL_ERROR;
+		return -1;
+	}
 	atls_fail(c, 0, r, alert, "%s", what);
 	*al = c->alert;
 	return -1;

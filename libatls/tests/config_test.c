@@ -78,6 +78,14 @@ TEST_F(cfg, invalid_configs_rejected)
 	c.cert_file = atls_test_path(self->dir, "srv.pem");
 	ASSERT_EQ(0, atls_ctx_new(&c, &ctx));
 	atls_ctx_free(ctx);
+
+	/* A plain client with the defaults (key mode tpm, no certificate) needs no TPM. */
+	atls_config_init(&c, ATLS_ROLE_CLIENT);
+	ASSERT_EQ(0, atls_ctx_new(&c, &ctx));
+	atls_ctx_free(ctx);
+	/* ... but a TPM-held identity does. */
+	c.cert_file = atls_test_path(self->dir, "srv.pem");
+	EXPECT_EQ(-EINVAL, atls_ctx_new(&c, &ctx));
 }
 
 TEST(reason_names)
