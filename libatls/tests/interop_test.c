@@ -111,6 +111,13 @@ static pid_t start_s_server(FIXTURE_DATA(interop) * self, uint16_t *port, FILE *
 	while (*out && fgets(line, sizeof(line), *out))
 		if (strstr(line, "ACCEPT"))
 			return pid;
+	/* It did not come up (e.g. the port was taken meanwhile): reap it. */
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(in[1]);
+	if (*out)
+		fclose(*out);
+	*out = NULL;
 	return -1;
 }
 
@@ -136,11 +143,15 @@ static int client_vs_s_server(FIXTURE_DATA(interop) * self, enum atls_peer_attes
 	FILE *out = NULL;
 	uint16_t port;
 	pid_t pid;
-	int fd, in_w = -1, ret = -1;
+	int fd, in_w = -1, ret = -1, i;
 
 	if (!ctx)
 		return -1;
-	pid = start_s_server(self, &port, &out, &in_w);
+	for (i = 0; i < 3; i++) {	/* retry if another process took the port */
+		pid = start_s_server(self, &port, &out, &in_w);
+		if (pid > 0)
+			break;
+	}
 	if (pid > 0) {
 		fd = atls_test_connect(port);
 		if (fd >= 0) {
