@@ -11,3 +11,10 @@ $(B)/helperd/atlsctl: $(ATLSCTL_OBJS) $(B)/libatls/libatls.a
 	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
 
 USER_BINS += $(B)/helperd/atlsd $(B)/helperd/atlsctl
+
+# Host tests: helperd/tests/<name>_test.c -> $(B)/helperd/tests/<name>_test.
+HELPERD_TESTS := $(patsubst $(SRC)/%.c,$(B)/%,$(sort $(wildcard $(SRC)/helperd/tests/*_test.c)))
+$(HELPERD_TESTS): %: %.o $(B)/helperd/config.o $(B)/helperd/log.o $(B)/libatls/libatls.a \
+		| $(B)/helperd/atlsctl
+	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
+HOST_TESTS += $(HELPERD_TESTS)

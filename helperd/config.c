@@ -196,7 +196,10 @@ static int get_uint(struct pctx *x, const config_setting_t *g, const char *key, 
 
 	if (!s)
 		return 0;
-	if (config_setting_type(s) == CONFIG_TYPE_INT)
+	if (config_setting_type(s) == CONFIG_TYPE_INT &&
+	    config_setting_get_format(s) == CONFIG_FORMAT_HEX)
+		v = (uint32_t)config_setting_get_int(s);	/* 0x81010010 is not negative */
+	else if (config_setting_type(s) == CONFIG_TYPE_INT)
 		v = config_setting_get_int(s);
 	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
 		v = config_setting_get_int64(s);

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * atlsctl on a real swtpm: provisioning (idempotent), export/trust into a
+ * peers.policy that libatls loads, evidence saved and appraised, and the
+ * refusals of hostile input: tampered or truncated evidence blobs, a blob
+ * for another key or handshake, a policy not trusting the AK, peer exports
+ * that are not P-256 keys or well-formed digests, bad peer names.
+ * atlsctl is run as a program, the way an administrator runs it.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include <atls/policy.h>
+
+static char dir[] = "/tmp/atlsctl-test-XXXXXX";
+static char ctl[1024];
+static int port;
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
+}
+
+/*
+ * atlsctl with this test's state dir and TPM; output to dir/out.  In args,
+ * EXPORTDIR STATE BLOB BAD HDIR EMPTY name paths in the test's directory.
+ */
+static int ctl_run(const char *args)
+{
+	static const char *const tok[][2] = {
+		{ "EXPORTDIR", "exp" }, { "STATE", "state" }, { "BLOB", "blob" },
+		{ "BAD", "bad" }, { "HDIR", "h" }, { "EMPTY", "empty" },
+	};
+	char out[2048] = "";
+	const char *p = args;
+	size_t i;
+
+	while (*p) {
+		for (i = 0; i < sizeof(tok) / sizeof(tok[0]); i++)
+			if (!strncmp(p, tok[i][0], strlen(tok[i][0])))
+				break;
+		if (i < sizeof(tok) / sizeof(tok[0])) {
+			snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s/%s", dir,
+				 tok[i][1]);
+			p += strlen(tok[i][0]);
+		} else {
+			size_t l = strlen(out);
+
+			if (l + 1 < sizeof(out)) {
+				out[l] = *p;
+				out[l + 1] = 0;
+			}
+			p++;
+		}
+	}
+	return sh("%s %s > %s/out 2>&1", ctl, out, dir);
+}
+
+static int out_has(const char *s)
+{
+	return sh("grep -q -- '%s' %s/out", s, dir) == 0;
+}
+
+static int start_swtpm(void)
+{
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		port = 20000 + (getpid() * 7 + i * 97) % 20000;
+		if (!sh("mkdir -p %s/tpm && swtpm socket --tpm2 --tpmstate dir=%s/tpm "
+			"--server type=tcp,port=%d,bindaddr=127.0.0.1 "
+			"--ctrl type=tcp,port=%d,bindaddr=127.0.0.1 "
+			"--flags not-need-init,startup-clear --daemon --pid file=%s/swtpm.pid "
+			"--log file=%s/swtpm.log 2>/dev/null",
+			dir, dir, port, port + 1, dir, dir))
+			return 0;
+	}
+	return -1;
+}
+
+TEST(provision_is_idempotent)
+{
+	ASSERT_EQ(0, ctl_run("provision --cn test-host"));
+	EXPECT_TRUE(out_has("AK        0x81010010 (kept)"));
+	EXPECT_TRUE(out_has("CN=test-host"));
+}
+
+TEST(export_trust_policy_loads)
+{
+	struct atls_policy *pol;
+	char path[300], err[200];
+
+	ASSERT_EQ(0, ctl_run("export EXPORTDIR"));
+	ASSERT_EQ(0, sh("test -s %s/exp/ak.pem && grep -Eq '^[0-9a-f]{64}$' %s/exp/pcr-digest",
+			dir, dir));
+	ASSERT_EQ(0, ctl_run("trust self EXPORTDIR"));
+	snprintf(path, sizeof(path), "%s/state/peers.policy", dir);
+	ASSERT_EQ(0, atls_policy_load(path, &pol, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_EQ(1, atls_policy_ak_count(pol));
+	atls_policy_free(pol);
+	/* A second peer, then removing both: the policy file goes away. */
+	ASSERT_EQ(0, ctl_run("trust other EXPORTDIR"));
+	ASSERT_EQ(0, atls_policy_load(path, &pol, err, sizeof(err)));
+	EXPECT_EQ(2, atls_policy_ak_count(pol));
+	atls_policy_free(pol);
+	ASSERT_EQ(0, ctl_run("untrust other"));
+	ASSERT_EQ(0, ctl_run("untrust self"));
+	EXPECT_NE(0, access(path, F_OK));
+	EXPECT_NE(0, ctl_run("untrust self"));
+	ASSERT_EQ(0, ctl_run("trust self EXPORTDIR"));
+}
+
+TEST(evidence_appraised)
+{
+	ASSERT_EQ(0, ctl_run("evidence --out BLOB"));
+	ASSERT_EQ(0, ctl_run("check --policy STATE/peers.policy BLOB"));
+	EXPECT_TRUE(out_has("verdict   affirming"));
+	EXPECT_TRUE(out_has("tpm-kat-pat"));
+}
+
+/* Rewrite one field of the blob with sed, then check must fail. */
+static int check_mutated(const char *sed_expr)
+{
+	if (sh("sed -e '%s' %s/blob > %s/bad", sed_expr, dir, dir))
+		return -1;
+	return ctl_run("check --policy STATE/peers.policy BAD");
+}
+
+TEST(tampered_evidence_refused)
+{
+	ASSERT_EQ(0, ctl_run("evidence --out BLOB"));
+	/* one hex digit of the CMW changed (deep inside: a signature or the quote) */
+	EXPECT_EQ(1, check_mutated("s/^\\(cmw = \"\\(..\\)\\{300\\}\\)\\(.\\)/\\1f/"));
+	EXPECT_EQ(1, check_mutated("s/^\\(cmw = \"\\(..\\)\\{300\\}\\)\\(.\\)/\\10/"));
+	/* another binder: a replay into another handshake */
+	EXPECT_EQ(1, check_mutated("s/^binder = \"../binder = \"00/"));
+	EXPECT_TRUE(out_has("binder-mismatch") || out_has("bad-signature") ||
+		    out_has("malformed"));
+	/* truncated CMW */
+	EXPECT_EQ(1, check_mutated("s/^\\(cmw = \"\\(..\\)\\{40\\}\\).*/\\1\";/"));
+	/* garbage, odd length, non-hex, empty */
+	EXPECT_EQ(1, check_mutated("s/^cmw = .*/cmw = \"zz\";/"));
+	EXPECT_EQ(1, check_mutated("s/^cmw = .*/cmw = \"abc\";/"));
+	EXPECT_EQ(1, check_mutated("s/^cmw = .*/cmw = \"\";/"));
+	EXPECT_EQ(1, check_mutated("s/^cmw = .*/cmw = 5;/"));
+	EXPECT_EQ(1, check_mutated("/^spki/d"));
+	EXPECT_EQ(1, check_mutated("s/^version = 1/version = 2/"));
+	EXPECT_EQ(1, check_mutated("s/^role = .*/role = \"nobody\";/"));
+	EXPECT_EQ(1, check_mutated("1i garbage ((("));
+}
+
+TEST(evidence_for_another_key_refused)
+{
+	/* The certificate key of the blob replaced by a fresh P-256 key. */
+	ASSERT_EQ(0, ctl_run("evidence --out BLOB"));
+	ASSERT_EQ(0, sh("openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | "
+			"openssl pkey -pubout -outform DER 2>/dev/null | od -An -v -tx1 | tr -d ' \\n' "
+			"> %s/spki.hex", dir));
+	ASSERT_EQ(0, sh("sed -e \"s/^spki = .*/spki = \\\"$(cat %s/spki.hex)\\\";/\" %s/blob > %s/bad",
+			dir, dir, dir));
+	EXPECT_EQ(1, ctl_run("check --policy STATE/peers.policy BAD"));
+	EXPECT_TRUE(out_has("key-binding"));
+}
+
+TEST(huge_blob_refused)
+{
+	ASSERT_EQ(0, sh("{ echo 'version = 1;'; grep -E '^(binder|spki)' %s/blob; "
+			"printf 'cmw = \"'; head -c 70000 /dev/zero | od -An -v -tx1 | tr -d ' \\n'; "
+			"echo '\";'; } > %s/bad", dir, dir));
+	EXPECT_EQ(1, ctl_run("check --policy STATE/peers.policy BAD"));
+	EXPECT_EQ(1, ctl_run("check --policy STATE/peers.policy /nonexistent"));
+	EXPECT_EQ(0, sh(": > %s/empty", dir));
+	EXPECT_EQ(1, ctl_run("check --policy STATE/peers.policy EMPTY"));
+}
+
+TEST(untrusted_ak_refused)
+{
+	/* A policy trusting some other P-256 key only. */
+	ASSERT_EQ(0, sh("mkdir -p %s/other && openssl ecparam -name prime256v1 -genkey -noout "
+			"2>/dev/null | openssl pkey -pubout > %s/other/ak.pem 2>/dev/null && "
+			"cp %s/exp/pcr-digest %s/other/", dir, dir, dir, dir));
+	ASSERT_EQ(0, sh("%s -s %s/st2 trust o %s/other >/dev/null", ctl, dir, dir));
+	ASSERT_EQ(0, ctl_run("evidence --out BLOB"));
+	EXPECT_EQ(1, sh("%s check --policy %s/st2/peers.policy %s/blob > %s/out 2>&1", ctl, dir,
+			dir, dir));
+	EXPECT_TRUE(out_has("untrusted-ak"));
+}
+
+TEST(hostile_exports_refused)
+{
+	/* not a key; an RSA key; a P-384 key */
+	ASSERT_EQ(0, sh("mkdir -p %s/h && cp %s/exp/pcr-digest %s/h/ && echo junk > %s/h/ak.pem",
+			dir, dir, dir, dir));
+	EXPECT_EQ(1, ctl_run("trust h HDIR"));
+	ASSERT_EQ(0, sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 2>/dev/null "
+			"| openssl pkey -pubout > %s/h/ak.pem 2>/dev/null", dir));
+	EXPECT_EQ(1, ctl_run("trust h HDIR"));
+	ASSERT_EQ(0, sh("openssl ecparam -name secp384r1 -genkey -noout 2>/dev/null | "
+			"openssl pkey -pubout > %s/h/ak.pem 2>/dev/null", dir));
+	EXPECT_EQ(1, ctl_run("trust h HDIR"));
+	/* a good key with bad digests */
+	ASSERT_EQ(0, sh("cp %s/exp/ak.pem %s/h/ak.pem", dir, dir));
+	ASSERT_EQ(0, sh("echo 1234 > %s/h/pcr-digest", dir));
+	EXPECT_EQ(1, ctl_run("trust h HDIR"));
+	ASSERT_EQ(0, sh("tr a-f A-F < %s/exp/pcr-digest > %s/h/pcr-digest", dir, dir));
+	EXPECT_EQ(1, ctl_run("trust h HDIR"));
+	ASSERT_EQ(0, sh("printf '%%064d\\n' 0 | tr 0 g > %s/h/pcr-digest", dir));
+	EXPECT_EQ(1, ctl_run("trust h HDIR"));
+	/* bad names */
+	EXPECT_EQ(1, ctl_run("trust ../evil EXPORTDIR"));
+	EXPECT_EQ(1, ctl_run("trust 'a b' EXPORTDIR"));
+	EXPECT_EQ(1, ctl_run("trust '' EXPORTDIR"));
+	EXPECT_EQ(1, ctl_run("untrust ../peers"));
+	/* nothing of it reached the store */
+	EXPECT_NE(0, sh("ls %s/state/trusted | grep -qv '^self\\.'", dir));
+}
+
+TEST(usage_errors)
+{
+	EXPECT_EQ(2, ctl_run(""));
+	EXPECT_EQ(2, ctl_run("frobnicate"));
+	EXPECT_EQ(2, ctl_run("check BLOB"));
+	EXPECT_EQ(2, ctl_run("trust onlyname"));
+	EXPECT_EQ(1, sh("%s -c /nonexistent/atlsd.conf status > /dev/null 2>&1", ctl));
+}
+
+static void __attribute__((constructor)) order_last(void)
+{
+	if (!__constructor_order)
+		__constructor_order = _CONSTRUCTOR_ORDER_BACKWARD;
+}
+
+/* test_harness_run() exits: clean up from atexit. */
+static void cleanup(void)
+{
+	char path[300], pid[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/swtpm.pid", dir);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(pid, sizeof(pid), f) && atoi(pid) > 0)
+			kill(atoi(pid), SIGTERM);
+		fclose(f);
+	}
+	sh("rm -rf '%s'", dir);
+}
+
+int main(int argc, char **argv)
+{
+	const char *b = getenv("B");
+	char self[512] = ".";
+	int ret;
+
+	if (!mkdtemp(dir))
+		return 1;
+	atexit(cleanup);
+	/* atlsctl is built beside this test: $B/helperd/atlsctl. */
+	if (b && *b) {
+		snprintf(self, sizeof(self), "%s/helperd", b);
+	} else if (readlink("/proc/self/exe", self, sizeof(self) - 1) > 0) {
+		*strrchr(self, '/') = 0;
+		*strrchr(self, '/') = 0;
+	}
+	if (start_swtpm()) {
+		printf("1..1\nnot ok 1 swtpm did not start\n");
+		return 1;
+	}
+	snprintf(ctl, sizeof(ctl),
+		 "env TSS2_LOG=all+none ATLS_STATE_DIR=%s/state ATLS_RUN_DIR=%s/run "
+		 "ATLS_TCTI=swtpm:port=%d %s/atlsctl", dir, dir, port, self);
+	ret = sh("%s provision --cn test-host > /dev/null 2>&1", ctl);
+	if (ret) {
+		printf("1..1\nnot ok 1 atlsctl provision failed (%d)\n", ret);
+		return 1;
+	}
+	return test_harness_run(argc, argv);
+}
