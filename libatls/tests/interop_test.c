@@ -90,6 +90,13 @@ static pid_t start_s_server(FIXTURE_DATA(interop) * self, uint16_t *port, FILE *
 	if (pipe(p) || pipe(in))
 		return -1;
 	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		close(in[0]);
+		close(in[1]);
+		return -1;
+	}
 	if (pid == 0) {
 		char portstr[16];
 
@@ -201,6 +208,11 @@ static int server_vs_s_client(FIXTURE_DATA(interop) * self, enum atls_peer_attes
 	if (!ctx || atls_test_listen(&lfd, &port))
 		return -1;
 	pid = fork();
+	if (pid < 0) {
+		close(lfd);
+		atls_ctx_free(ctx);
+		return -1;
+	}
 	if (pid == 0) {
 		char target[32];
 		int nul = open("/dev/null", O_RDWR);
