@@ -15,6 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+
 #include "kselftest_harness.h"
 #include <atls/provision.h>
 #include "util/testutil.h"
@@ -98,9 +101,44 @@ static long long now_us(void)
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* SHA-256 of the DER SPKI in a PEM public key file (the claims' AK identity). */
+static int ak_id(const char *pem, uint8_t out[32])
+{
+	unsigned char *der = NULL;
+	EVP_PKEY *k;
+	FILE *f;
+	int n;
+
+	f = fopen(pem, "r");
+	if (!f)
+		return -1;
+	k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	fclose(f);
+	n = k ? i2d_PUBKEY(k, &der) : -1;
+	EVP_PKEY_free(k);
+	if (n <= 0)
+		return -1;
+	SHA256(der, (size_t)n, out);
+	OPENSSL_free(der);
+	return 0;
+}
+
+static void check_claims(struct __test_metadata *_metadata, const struct atls_claims *cl,
+			 const struct atls_test_side *peer)
+{
+	uint8_t id[32];
+
+	ASSERT_EQ(0, ak_id(atls_test_path(peer->dir, "ak.pem"), id));
+	EXPECT_EQ(0, memcmp(cl->ak_sha256, id, 32));
+	EXPECT_EQ(0x000B, cl->pcr_bank);
+	EXPECT_EQ(0xffu, cl->pcr_mask);
+	EXPECT_EQ(32, cl->pcr_digest_len);
+}
+
 /* One handshake; on success checks the keys on a record in each direction. */
 static int one(struct __test_metadata *_metadata, struct atls_ctx *cctx, struct atls_ctx *sctx,
-	       const FIXTURE_VARIANT(att) * variant, bool check, long long *us)
+	       const FIXTURE_VARIANT(att) * variant, bool check, long long *us,
+	       const struct atls_test_side *srv, const struct atls_test_side *cli)
 {
 	static const char msg[] = "attested record";
 	struct atls_test_thread th;
@@ -134,10 +172,12 @@ static int one(struct __test_metadata *_metadata, struct atls_ctx *cctx, struct 
 			EXPECT_EQ(variant->mode == ATLS_KEY_TPM ? ATLS_EVIDENCE_TPM_KAT_PAT
 								: ATLS_EVIDENCE_TPM_PAT,
 				  cres.peer_claims.evidence_type);
-			EXPECT_EQ(0xffu, cres.peer_claims.pcr_mask);
+			check_claims(_metadata, &cres.peer_claims, srv);
 		}
-		if (variant->client_attests)
+		if (variant->client_attests) {
 			EXPECT_EQ(ATLS_EAR_AFFIRMING, sa.res.appraisal.status);
+			check_claims(_metadata, &sa.res.peer_claims, cli);
+		}
 		/* Both binders agree across the two ends. */
 		EXPECT_EQ(cres.binder_peer_len, sa.res.binder_self_len);
 		EXPECT_EQ(0, memcmp(cres.binder_peer, sa.res.binder_self, cres.binder_peer_len));
@@ -176,7 +216,8 @@ TEST_F(att, matrix)
 			 variant->server_attests, variant->mode, suites[i]);
 		ASSERT_EQ(0, atls_ctx_new(&sc, &self->sctx));
 		ASSERT_EQ(0, atls_ctx_new(&cc, &self->cctx));
-		EXPECT_EQ(0, one(_metadata, self->cctx, self->sctx, variant, true, NULL))
+		EXPECT_EQ(0, one(_metadata, self->cctx, self->sctx, variant, true, NULL, &self->srv,
+				 &self->cli))
 			TH_LOG("suite %s", suites[i]);
 		if (i == 0 && n > 0) {
 			long long *t = calloc((size_t)n, sizeof(*t));
@@ -184,7 +225,7 @@ TEST_F(att, matrix)
 			ASSERT_NE(NULL, t);
 			for (k = 0; k < n; k++)
 				ASSERT_EQ(0, one(_metadata, self->cctx, self->sctx, variant, false,
-						 &t[k]));
+						 &t[k], &self->srv, &self->cli));
 			qsort(t, (size_t)n, sizeof(*t), cmp_ll);
 			fprintf(stderr, "# latency %s mode=%s suite=%s n=%d median=%.1f ms p90=%.1f ms\n",
 			       variant->server_attests && variant->client_attests ? "mutual"
