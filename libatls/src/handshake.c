@@ -155,6 +155,9 @@ static int finish(struct atls_conn *c)
 	unsigned int mdlen;
 	int ret;
 
+	/* A failure recorded by a callback fails the handshake even if OpenSSL went on. */
+	if (c->reason != ATLS_R_NONE)
+		return c->err;
 	ret = atls_negotiate_finish(c);
 	if (ret)
 		return ret;
