@@ -29,6 +29,9 @@ while IFS= read -r f; do
 			printf "%d %d %d\n", p + 0, fl + 0, s + 0
 		}' "$f")
 	printf '  %-60s %4d passed %3d failed %3d skipped\n' "${f#"$dir"/}" "$p" "$fl" "$s"
+	if [ "$fl" != 0 ] && [ -s "$base.err" ]; then	# the failing program's own words
+		tail -n 15 "$base.err" | sed "s|^|  ${f#"$dir"/} stderr: |" >> "$errs"
+	fi
 	tp=$((tp + p)); tf=$((tf + fl)); ts=$((ts + s))
 done < <(find "$dir" -name '*.tap' | sort)
 cat "$errs"

@@ -183,17 +183,20 @@ TEST(tcp_over_ipv6)
 TEST(xchg_dir_is_shared)
 {
 	const char *x = getenv("ATLS_XCHG"), *me = role();
-	char mine[512], theirs[512], buf[16] = "";
+	char mine[512], part[520], theirs[512], buf[16] = "";
 	struct timespec t0, t;
 	FILE *f;
 
 	ASSERT_TRUE(x && *x) TH_LOG("ATLS_XCHG is not set");
 	snprintf(mine, sizeof(mine), "%s/hello-%s", x, me);
 	snprintf(theirs, sizeof(theirs), "%s/hello-%s", x, strcmp(me, "a") ? "a" : "b");
-	f = fopen(mine, "w");
+	/* Written aside and renamed, so the peer never sees a half-written file. */
+	snprintf(part, sizeof(part), "%s.part", mine);
+	f = fopen(part, "w");
 	ASSERT_NE(NULL, f);
 	fputs(me, f);
 	ASSERT_EQ(0, fclose(f));
+	ASSERT_EQ(0, rename(part, mine));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!(f = fopen(theirs, "r"))) {
 		clock_gettime(CLOCK_MONOTONIC, &t);
