@@ -1,0 +1,659 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * atls_bench: TLS 1.3 handshake rate and latency, plain OpenSSL versus
+ * libatls with TPM evidence, on the host against a real swtpm.
+ *
+ * One process, one run, same machine for every mode:
+ *  - a server: a listening TCP socket on 127.0.0.1 and C server threads,
+ *    each accept()ing and running one handshake per connection;
+ *  - C client threads, each connect()ing and handshaking back to back
+ *    (closed loop: concurrency C = handshakes in flight).
+ * Every connection is a full handshake (no tickets, no resumption) with the
+ * same ECDSA P-256 server certificate type, the same suite
+ * (TLS_AES_128_GCM_SHA256) and OpenSSL's default groups (X25519 first);
+ * clients verify the server certificate against it (self-signed = its own CA).
+ *
+ * Modes:
+ *   plain       OpenSSL SSL_accept/SSL_connect only (the baseline)
+ *   sw          libatls, server attests, key mode software: quote per handshake
+ *   tpm         libatls, server attests, key mode tpm: CertificateVerify signed
+ *               in the TPM + Certify + Quote per handshake
+ *   sw-batch    as sw with batched quotes (window/max from -w/-b)
+ *   tpm-batch   as tpm with batched Certify+Quote
+ * The client appraises the evidence against a policy trusting the server's
+ * AK and PCR 0-7 values: everything a real relying party does.
+ *
+ * TPM operations are counted by wrapping atls_tpm_call() at link time
+ * (-Wl,--wrap=atls_tpm_call, bench/build.mk): every TPM command libatls
+ * issues goes through that one function (libatls/src/tpm.h), so no hook in
+ * the library is needed.
+ *
+ * Each (mode, concurrency) cell: warm-up, then a measured interval; latency
+ * is the client's connect()..handshake-done time of handshakes that ended in
+ * the interval.  Ratios are against plain at the same concurrency, same run.
+ * Connections are closed with SO_LINGER 0 so tens of thousands of them do not
+ * exhaust the ephemeral ports with TIME_WAIT.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <atls/atls.h>
+#include <atls/provision.h>
+
+#include "../libatls/src/tpm.h"
+#if __has_include("../libatls/src/batch.h")
+#define ATLS_HAVE_BATCH 1
+#endif
+#include "../libatls/tests/util/testutil.h"
+
+#define AK ATLS_AK_HANDLE_DEFAULT
+#define TK ATLS_TLS_KEY_HANDLE_DEFAULT
+#define SUITE "TLS_AES_128_GCM_SHA256"
+#define MAX_CONC 256
+#define LAT_CAP 200000
+
+/* ------------------------------------------------------- TPM op counting */
+
+static atomic_ulong tpm_ops;
+
+int __real_atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg);
+int __wrap_atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg);
+
+int __wrap_atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg)
+{
+	atomic_fetch_add(&tpm_ops, 1);
+	return __real_atls_tpm_call(t, fn, arg);
+}
+
+/* ---------------------------------------------------------------- modes */
+
+enum mode { M_PLAIN, M_SW, M_TPM, M_SW_BATCH, M_TPM_BATCH, M_MAX };
+static const char *const mode_names[M_MAX] = { "plain", "sw", "tpm", "sw-batch", "tpm-batch" };
+
+struct opts {
+	double warm_s, run_s;
+	unsigned int rounds;
+	unsigned int conc[8], nconc;
+	bool mode_on[M_MAX];
+	unsigned int batch_window_us, batch_max;
+	bool verbose;
+};
+
+struct setup {
+	struct atls_test_swtpm sw;
+	char *dir;
+	char pcrs[24 * 70];
+};
+
+/* One measured cell. */
+struct cell {
+	enum mode m;
+	unsigned int conc;
+	/* shared with threads */
+	int lfd;
+	uint16_t port;
+	atomic_int phase;	/* clients: 0 warm-up, 1 measuring, 2 stop */
+	atomic_int srv_stop;	/* servers: set once every client has stopped */
+	atomic_ulong done, errors, srv_errors, srv_done;
+	SSL_CTX *plain_s, *plain_c;
+	struct atls_ctx *actx_s, *actx_c;
+	pthread_mutex_t lat_lock;
+	long long *lat;
+	size_t nlat;
+	char first_err[600];
+};
+
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void no_linger(int fd)
+{
+	struct linger l = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
+static void note_err(struct cell *c, const char *fmt, const char *a, const char *b)
+{
+	pthread_mutex_lock(&c->lat_lock);
+	if (!c->first_err[0])
+		snprintf(c->first_err, sizeof(c->first_err), fmt, a, b);
+	pthread_mutex_unlock(&c->lat_lock);
+}
+
+/* --------------------------------------------------------------- server */
+
+/* 127.0.0.1, ephemeral port, a backlog deep enough for every client at once
+ * (a short backlog drops SYNs, and the 1 s SYN retry would dominate p99). */
+static int bench_listen(int *lfd, uint16_t *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	if (fd < 0)
+		return -errno;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 1024) ||
+	    getsockname(fd, (struct sockaddr *)&a, &al)) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	*lfd = fd;
+	*port = ntohs(a.sin_port);
+	return 0;
+}
+
+static void *server_main(void *arg)
+{
+	struct cell *c = arg;
+	struct pollfd p = { .fd = c->lfd, .events = POLLIN };
+
+	while (!atomic_load(&c->srv_stop)) {
+		int fd;
+
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		fd = accept(c->lfd, NULL, NULL);
+		if (fd < 0)
+			continue;
+		no_linger(fd);
+		if (c->m == M_PLAIN) {
+			SSL *s = SSL_new(c->plain_s);
+
+			if (!s || !SSL_set_fd(s, fd) || SSL_accept(s) != 1)
+				atomic_fetch_add(&c->srv_errors, 1);
+			else
+				atomic_fetch_add(&c->srv_done, 1);
+			SSL_free(s);
+			ERR_clear_error();
+		} else {
+			struct atls_result r;
+
+			if (atls_handshake(c->actx_s, fd, 20000, &r)) {
+				atomic_fetch_add(&c->srv_errors, 1);
+				note_err(c, "server: %s: %s", atls_reason_name(r.reason),
+					 r.reason_text);
+			} else {
+				atomic_fetch_add(&c->srv_done, 1);
+			}
+			atls_result_release(&r);
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+/* --------------------------------------------------------------- client */
+
+static int client_once(struct cell *c)
+{
+	int fd = atls_test_connect(c->port), ok;
+
+	if (fd < 0)
+		return -1;
+	no_linger(fd);
+	if (c->m == M_PLAIN) {
+		SSL *s = SSL_new(c->plain_c);
+
+		ok = s && SSL_set_fd(s, fd) && SSL_connect(s) == 1;
+		SSL_free(s);
+		ERR_clear_error();
+	} else {
+		struct atls_result r;
+
+		ok = atls_handshake(c->actx_c, fd, 20000, &r) == 0;
+		if (!ok)
+			note_err(c, "client: %s: %s", atls_reason_name(r.reason), r.reason_text);
+		atls_result_release(&r);
+	}
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+static void *client_main(void *arg)
+{
+	struct cell *c = arg;
+	long long *mine = malloc(sizeof(long long) * 65536);
+	size_t n = 0;
+
+	while (atomic_load(&c->phase) < 2) {
+		long long t0 = now_us(), dt;
+		int ph = atomic_load(&c->phase), r = client_once(c);
+
+		dt = now_us() - t0;
+		if (ph == 1 && atomic_load(&c->phase) == 1) {
+			if (r)
+				atomic_fetch_add(&c->errors, 1);
+			else {
+				atomic_fetch_add(&c->done, 1);
+				if (mine && n < 65536)
+					mine[n++] = dt;
+			}
+		}
+		if (r)
+			usleep(1000);
+	}
+	pthread_mutex_lock(&c->lat_lock);
+	for (size_t i = 0; i < n && c->nlat < LAT_CAP; i++)
+		c->lat[c->nlat++] = mine[i];
+	pthread_mutex_unlock(&c->lat_lock);
+	free(mine);
+	return NULL;
+}
+
+/* ------------------------------------------------------------ contexts */
+
+static SSL_CTX *plain_ctx(bool server, struct setup *s)
+{
+	SSL_CTX *x = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+
+	if (!x)
+		return NULL;
+	SSL_CTX_set_min_proto_version(x, TLS1_3_VERSION);
+	SSL_CTX_set_max_proto_version(x, TLS1_3_VERSION);
+	SSL_CTX_set_ciphersuites(x, SUITE);
+	if (server) {
+		SSL_CTX_set_num_tickets(x, 0);
+		SSL_CTX_set_options(x, SSL_OP_NO_TICKET);
+		if (SSL_CTX_use_certificate_file(x, atls_test_path(s->dir, "sw.pem"),
+						 SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(x, atls_test_path(s->dir, "sw.key"),
+						SSL_FILETYPE_PEM) != 1) {
+			SSL_CTX_free(x);
+			return NULL;
+		}
+	} else {
+		SSL_CTX_set_session_cache_mode(x, SSL_SESS_CACHE_OFF);
+		if (SSL_CTX_load_verify_locations(x, atls_test_path(s->dir, "sw.pem"), NULL) != 1) {
+			SSL_CTX_free(x);
+			return NULL;
+		}
+		SSL_CTX_set_verify(x, SSL_VERIFY_PEER, NULL);
+	}
+	return x;
+}
+
+static int atls_ctxs(struct cell *c, struct setup *s, const struct opts *o)
+{
+	bool tpm = c->m == M_TPM || c->m == M_TPM_BATCH;
+	bool batch = c->m == M_SW_BATCH || c->m == M_TPM_BATCH;
+	const char *cert = atls_test_path(s->dir, tpm ? "tpm.pem" : "sw.pem");
+	struct atls_config sc, cc;
+	int ret;
+
+	atls_config_init(&sc, ATLS_ROLE_SERVER);
+	sc.key_mode = tpm ? ATLS_KEY_TPM : ATLS_KEY_SOFTWARE;
+	sc.ciphersuites = SUITE;
+	sc.tcti = s->sw.tcti;
+	sc.ak_handle = AK;
+	sc.tls_key_handle = TK;
+	sc.attest_self = true;
+	sc.peer_attest = ATLS_PEER_NONE;
+	sc.cert_file = cert;
+	sc.key_file = tpm ? NULL : atls_test_path(s->dir, "sw.key");
+
+	atls_config_init(&cc, ATLS_ROLE_CLIENT);
+	cc.key_mode = ATLS_KEY_SOFTWARE;
+	cc.ciphersuites = SUITE;
+	cc.peer_attest = ATLS_PEER_REQUIRED;
+	cc.policy_file = atls_test_path(s->dir, "policy.conf");
+	cc.ca_file = cert;
+#ifdef ATLS_HAVE_BATCH
+	if (batch) {
+		sc.batch = cc.batch = true;
+		sc.batch_window_us = o->batch_window_us;
+		sc.batch_max = o->batch_max;
+	}
+#else
+	(void)o;
+	if (batch)
+		return -ENOSYS;
+#endif
+	ret = atls_ctx_new(&sc, &c->actx_s);
+	if (ret)
+		return ret;
+	ret = atls_ctx_new(&cc, &c->actx_c);
+	if (ret) {
+		atls_ctx_free(c->actx_s);
+		c->actx_s = NULL;
+	}
+	return ret;
+}
+
+/* ---------------------------------------------------------------- setup */
+
+static int setup_side(struct setup *s)
+{
+	struct atls_cert_params cp = { .common_name = "bench-server" };
+	uint8_t v[24][32];
+	unsigned int n = 0, i, j;
+	struct atls_tpm *t;
+	FILE *f;
+	int ret;
+
+	s->dir = atls_test_tmpdir("bench");
+	if (!s->dir)
+		return -errno;
+	ret = atls_test_swtpm_start(&s->sw);
+	if (ret)
+		return ret;
+	ret = atls_tpm_open(s->sw.tcti, &t);
+	if (ret)
+		return ret;
+	if ((ret = atls_provision_ak(t, AK)) < 0 || (ret = atls_provision_tls_key(t, TK)) < 0 ||
+	    (ret = atls_provision_export_pub(t, AK, atls_test_path(s->dir, "ak.pem"))) ||
+	    (ret = atls_provision_cert_tpm(t, TK, &cp, atls_test_path(s->dir, "tpm.pem"))) ||
+	    (ret = atls_provision_sw_key(atls_test_path(s->dir, "sw.key"))) < 0 ||
+	    (ret = atls_provision_cert_sw(atls_test_path(s->dir, "sw.key"), &cp,
+					  atls_test_path(s->dir, "sw.pem"))) ||
+	    (ret = atls_tpm_pcr_read(t, 0xff, v, &n))) {
+		atls_tpm_close(t);
+		return ret < 0 ? ret : -EIO;
+	}
+	atls_tpm_close(t);
+	s->pcrs[0] = 0;
+	for (i = 0; i < n; i++) {
+		strcat(s->pcrs, i ? ", \"" : "\"");
+		for (j = 0; j < 32; j++)
+			sprintf(s->pcrs + strlen(s->pcrs), "%02x", v[i][j]);
+		strcat(s->pcrs, "\"");
+	}
+	f = fopen(atls_test_path(s->dir, "policy.conf"), "w");
+	if (!f)
+		return -errno;
+	fprintf(f,
+		"version = 1;\n"
+		"trusted-aks = ( { name = \"bench-ak\"; pem-file = \"%s\"; } );\n"
+		"pcrs = { bank = \"sha256\"; selection = [ 0, 1, 2, 3, 4, 5, 6, 7 ]; values = [ %s ]; };\n"
+		"require = [ \"server\" ];\n"
+		"evidence-types = [ \"tpm-kat-pat\", \"tpm-pat\" ];\n",
+		atls_test_path(s->dir, "ak.pem"), s->pcrs);
+	return fclose(f) ? -errno : 0;
+}
+
+/* ------------------------------------------------------------------ run */
+
+/* Accumulated over the rounds of one (mode, concurrency) cell. */
+struct stats {
+	double hps, p50_ms, p99_ms, ops_per_hs;
+	unsigned long done, errors, ops, srv_done;
+	double secs;
+	int failed;
+	long long *lat;
+	size_t nlat;
+	bool ok;
+};
+
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (long)s) * 1e9) };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static int run_cell(struct setup *s, const struct opts *o, enum mode m, unsigned int conc,
+		    struct stats *st)
+{
+	pthread_t sth[MAX_CONC], cth[MAX_CONC];
+	struct cell *c = calloc(1, sizeof(*c));
+	unsigned long ops0;
+	long long t0, t1;
+	unsigned int i;
+	int ret = 0;
+
+	if (!c)
+		return -ENOMEM;
+	c->m = m;
+	c->conc = conc;
+	pthread_mutex_init(&c->lat_lock, NULL);
+	c->lat = malloc(sizeof(long long) * LAT_CAP);
+	if (!c->lat) {
+		ret = -ENOMEM;
+		goto out_cell;
+	}
+	if (m == M_PLAIN) {
+		c->plain_s = plain_ctx(true, s);
+		c->plain_c = plain_ctx(false, s);
+		if (!c->plain_s || !c->plain_c) {
+			ret = -EINVAL;
+			goto out_ctx;
+		}
+	} else {
+		ret = atls_ctxs(c, s, o);
+		if (ret)
+			goto out_ctx;
+	}
+	ret = bench_listen(&c->lfd, &c->port);
+	if (ret)
+		goto out_ctx;
+	/* TPM operations per handshake: all of the cell's, over all of its
+	 * server handshakes (warm-up and drain included, so no edge effect). */
+	ops0 = atomic_load(&tpm_ops);
+	for (i = 0; i < conc; i++)
+		pthread_create(&sth[i], NULL, server_main, c);
+	for (i = 0; i < conc; i++)
+		pthread_create(&cth[i], NULL, client_main, c);
+	sleep_s(o->warm_s);
+	t0 = now_us();
+	atomic_store(&c->phase, 1);
+	sleep_s(o->run_s);
+	atomic_store(&c->phase, 2);
+	t1 = now_us();
+	st->done += atomic_load(&c->done);
+	/* Servers keep accepting until the last client's handshake is over. */
+	for (i = 0; i < conc; i++)
+		pthread_join(cth[i], NULL);
+	atomic_store(&c->srv_stop, 1);
+	for (i = 0; i < conc; i++)
+		pthread_join(sth[i], NULL);
+	st->ops += atomic_load(&tpm_ops) - ops0;
+	st->srv_done += atomic_load(&c->srv_done);
+	close(c->lfd);
+	st->errors += atomic_load(&c->errors);
+	st->secs += (double)(t1 - t0) / 1e6;
+	for (i = 0; i < c->nlat && st->nlat < LAT_CAP; i++)
+		st->lat[st->nlat++] = c->lat[i];
+	if (st->nlat) {
+		qsort(st->lat, st->nlat, sizeof(long long), cmp_ll);
+		st->p50_ms = (double)st->lat[st->nlat / 2] / 1000.0;
+		st->p99_ms = (double)st->lat[(st->nlat * 99) / 100] / 1000.0;
+	}
+	st->hps = st->secs > 0 ? (double)st->done / st->secs : 0;
+	st->ops_per_hs = st->srv_done ? (double)st->ops / (double)st->srv_done : 0;
+	st->ok = st->done > 0;
+	if (c->first_err[0] && (o->verbose || !st->ok))
+		fprintf(stderr, "# %s c=%u: first error: %s (client errors %lu, server %lu)\n",
+			mode_names[m], conc, c->first_err, st->errors,
+			atomic_load(&c->srv_errors));
+out_ctx:
+	if (c->actx_s)
+		atls_ctx_free(c->actx_s);
+	if (c->actx_c)
+		atls_ctx_free(c->actx_c);
+	SSL_CTX_free(c->plain_s);
+	SSL_CTX_free(c->plain_c);
+	free(c->lat);
+out_cell:
+	pthread_mutex_destroy(&c->lat_lock);
+	free(c);
+	return ret;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: atls_bench [-t seconds] [-W warmup] [-r rounds] [-c 1,16,64] [-m plain,sw,tpm,sw-batch,tpm-batch]\n"
+		"                  [-w batch_window_us] [-b batch_max] [-v]\n");
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	char *tok, *save;
+	int ch, i;
+
+	o->warm_s = 0.3;
+	o->run_s = 1.0;
+	o->rounds = 2;
+	o->conc[0] = 1, o->conc[1] = 16, o->conc[2] = 64, o->nconc = 3;
+	for (i = 0; i < M_MAX; i++)
+		o->mode_on[i] = true;
+	o->batch_window_us = 0;
+	o->batch_max = 0;
+	while ((ch = getopt(argc, argv, "t:W:r:c:m:w:b:vh")) != -1) {
+		switch (ch) {
+		case 't':
+			o->run_s = atof(optarg);
+			break;
+		case 'r':
+			o->rounds = (unsigned int)atoi(optarg);
+			break;
+		case 'W':
+			o->warm_s = atof(optarg);
+			break;
+		case 'c':
+			o->nconc = 0;
+			for (tok = strtok_r(optarg, ",", &save); tok && o->nconc < 8;
+			     tok = strtok_r(NULL, ",", &save)) {
+				unsigned int v = (unsigned int)atoi(tok);
+
+				if (v < 1 || v > MAX_CONC)
+					return -EINVAL;
+				o->conc[o->nconc++] = v;
+			}
+			break;
+		case 'm':
+			memset(o->mode_on, 0, sizeof(o->mode_on));
+			for (tok = strtok_r(optarg, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
+				for (i = 0; i < M_MAX; i++)
+					if (!strcmp(tok, mode_names[i]))
+						break;
+				if (i == M_MAX)
+					return -EINVAL;
+				o->mode_on[i] = true;
+			}
+			break;
+		case 'w':
+			o->batch_window_us = (unsigned int)atoi(optarg);
+			break;
+		case 'b':
+			o->batch_max = (unsigned int)atoi(optarg);
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (o->run_s <= 0 || o->warm_s < 0 || !o->nconc || !o->rounds || o->rounds > 20)
+		return -EINVAL;
+	o->mode_on[M_PLAIN] = true;	/* every ratio needs its baseline */
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct stats res[M_MAX][8];
+	struct setup s;
+	struct opts o;
+	unsigned int ci, r;
+	int m, ret;
+
+	if (parse_opts(argc, argv, &o)) {
+		usage();
+		return 2;
+	}
+	setenv("TSS2_LOG", "all+none", 1);
+	memset(&s, 0, sizeof(s));
+	memset(res, 0, sizeof(res));
+	ret = setup_side(&s);
+	if (ret) {
+		fprintf(stderr, "atls_bench: setup (swtpm, provisioning) failed: %s\n",
+			strerror(-ret));
+		goto out;
+	}
+	printf("# atls_bench: %s, server-only attestation, client appraises; %u x %.1fs per cell "
+	       "(each after %.1fs warm-up)\n",
+	       SUITE, o.rounds, o.run_s, o.warm_s);
+	printf("# TPM: swtpm (%s); batch window %u us, max %u (0 = library default)\n",
+	       s.sw.tcti, o.batch_window_us, o.batch_max);
+	printf("%-10s %5s %10s %8s %9s %9s %9s %9s %7s\n", "mode", "conc", "hs/s", "x plain",
+	       "p50 ms", "p99 ms", "+p50 ms", "tpm/hs", "errors");
+	/*
+	 * The machine may be shared: the modes of one concurrency are run in
+	 * turn, rounds times, and each cell sums its rounds, so a burst of
+	 * foreign load hits every mode alike rather than one of them.
+	 */
+	for (ci = 0; ci < o.nconc; ci++) {
+		for (r = 0; r < o.rounds; r++)
+			for (m = 0; m < M_MAX; m++) {
+				struct stats *st = &res[m][ci];
+
+				if (!o.mode_on[m] || st->failed)
+					continue;
+				if (!st->lat)
+					st->lat = malloc(sizeof(long long) * LAT_CAP);
+				ret = st->lat ? run_cell(&s, &o, (enum mode)m, o.conc[ci], st) : -ENOMEM;
+				if (ret)
+					st->failed = ret;
+			}
+		for (m = 0; m < M_MAX; m++) {
+			struct stats *st = &res[m][ci], *b = &res[M_PLAIN][ci];
+
+			if (!o.mode_on[m])
+				continue;
+			if (st->failed) {
+				printf("%-10s %5u  (not run: %s)\n", mode_names[m], o.conc[ci],
+				       strerror(-st->failed));
+				continue;
+			}
+			printf("%-10s %5u %10.1f %8.3f %9.2f %9.2f %9.2f %9.3f %7lu\n",
+			       mode_names[m], o.conc[ci], st->hps, b->hps > 0 ? st->hps / b->hps : 0,
+			       st->p50_ms, st->p99_ms, st->p50_ms - b->p50_ms, st->ops_per_hs,
+			       st->errors);
+			free(st->lat);
+			st->lat = NULL;
+		}
+		fflush(stdout);
+	}
+	ret = 0;
+out:
+	atls_test_swtpm_stop(&s.sw);
+	if (s.dir) {
+		atls_test_rmtree(s.dir);
+		free(s.dir);
+	}
+	return ret ? 1 : 0;
+}
