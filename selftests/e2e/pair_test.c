@@ -20,6 +20,8 @@
  *                                        nothing in clear; restarted, new
  *                                        connections succeed
  *  reload_keeps_connections              SIGHUP while a connection is up
+ *  timeout_releases_worker               ETIMEDOUT/TIMEOUT, the daemon idle again
+ *  reload_adds_policy                    SIGHUP reads a changed atlsd.conf
  *  dropped_privileges                    atlsd as user tss with only
  *                                        CAP_NET_ADMIN serves as before
  */
@@ -28,6 +30,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -461,6 +465,65 @@ TEST_F_TIMEOUT(pair, reload_keeps_connections, 300)
 	close(fd);
 	/* And the reloaded daemon serves new connections. */
 	run_pair(_metadata, 7514, e2e.peer4, "default", "default", true, true);
+}
+
+/*
+ * Local: the kernel's timer fires while atlsd waits for a silent peer; the
+ * app gets ETIMEDOUT (reason TIMEOUT) and atlsd lets go of the request
+ * (ABORT, or its own handshake timeout) instead of holding a worker.
+ */
+TEST_F_TIMEOUT(pair, timeout_releases_worker, 300)
+{
+	struct atls_start st = { .size = sizeof(st), .role = ATLS_ROLE_CLIENT,
+				 .timeout_ms = 3000, .policy = "default" };
+	struct atls_status as;
+	int l, c, s, i, active = -1;
+
+	l = e2e_listen(7516);
+	ASSERT_LE(0, l);
+	c = e2e_connect("127.0.0.1", 7516, 10000);
+	ASSERT_LE(0, c);
+	s = e2e_accept(l, 10000);
+	ASSERT_LE(0, s);
+	ASSERT_EQ(0, setsockopt(c, SOL_TCP, TCP_ULP, ATLS_ULP_NAME, sizeof(ATLS_ULP_NAME)));
+	EXPECT_EQ(-1, setsockopt(c, SOL_ATLS, ATLS_START, &st, sizeof(st)));
+	EXPECT_EQ(ETIMEDOUT, errno);
+	ASSERT_EQ(0, e2e_status(c, &as));
+	EXPECT_EQ(ATLS_STATE_FAILED, as.state);
+	EXPECT_EQ(ETIMEDOUT, as.error);
+	EXPECT_EQ(ATLS_REASON_TIMEOUT, as.reason);
+	for (i = 0; i < 100; i++) {
+		active = e2e_atlsd_active();
+		if (!active)
+			break;
+		usleep(100 * 1000);
+	}
+	EXPECT_EQ(0, active);
+	close(c);
+	close(s);
+	close(l);
+}
+
+/* SIGHUP picks up a policy added to atlsd.conf. */
+TEST_F_TIMEOUT(pair, reload_adds_policy, 300)
+{
+	int fd, err;
+
+	ASSERT_EQ(0, e2e_run("sed -i 's/^policies = {$/policies = {\\n  added-later = { attest = "
+			     "true; verify-peer = \"required\"; };/' '%s' && grep -q added-later '%s'",
+			     e2e.conf, e2e.conf));
+	ASSERT_EQ(0, kill(e2e_atlsd_pid(), SIGHUP));
+	usleep(500 * 1000);
+	ASSERT_EQ(0, e2e_barrier("reloaded"));
+	if (IS_A)
+		fd = serve_one(7517, "added-later", &err);
+	else
+		fd = connect_one(e2e.peer4, 7517, "added-later", &err);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, err) TH_LOG("ATLS_START: %s", strerror(err));
+	if (!err)
+		EXPECT_EQ(0, echo(fd, IS_A));
+	close(fd);
 }
 
 /* Read "Name:\tvalue" from /proc/PID/status. */
