@@ -33,6 +33,14 @@
 
 static const struct tcp_ulp_ops *tls_ulp;	/* kTLS's ULP, from priming */
 
+/*
+ * Per-socket state lives in its own slab cache, so /proc/slabinfo shows the
+ * live count and kmem_cache_destroy() at unload reports any leak. The cache
+ * declares the peer info as its user-copy region (it is what ATLS_PEER_INFO
+ * returns), which also keeps SLUB from merging it with another cache.
+ */
+static struct kmem_cache *atls_sock_cache;
+
 static void atls_gate_close(struct sock *sk, long timeout);
 static void atls_ready_close(struct sock *sk, long timeout);
 
@@ -58,19 +66,24 @@ bool atls_is_helper(const struct atls_sock *as)
 	return h && h == task_tgid_nr(current);
 }
 
+static void atls_sock_free_rcu(struct rcu_head *head)
+{
+	kmem_cache_free(atls_sock_cache, container_of(head, struct atls_sock, rcu));
+}
+
 static void atls_sock_free(struct atls_sock *as)
 {
 	atls_stat_dec(ATLS_STAT_ACTIVE);
 	memzero_explicit(&as->peer, sizeof(as->peer));
-	kfree_rcu(as, rcu);
+	call_rcu(&as->rcu, atls_sock_free_rcu);
 }
 
 /*
  * Close hooks: called from inet_release() at the last fput, so no request is
  * live (a live request holds a file reference) and no syscall is inside our
  * gate. kTLS's update_sk_prot() may have set sock->ops to its table; only our
- * gate copy must be put back before the state is freed. A data path that
- * raced with close read our proto under RCU-free protection (kfree_rcu).
+ * gate copy must be put back before the state is freed, after an RCU grace
+ * period (a lockless reader of sk->sk_prot may still look at our copy).
  */
 static void atls_gate_close(struct sock *sk, long timeout)
 {
@@ -130,7 +143,7 @@ static int atls_ulp_init(struct sock *sk)
 	if (atls_stream_used(sk))
 		return -EBUSY;
 
-	as = kzalloc(sizeof(*as), GFP_KERNEL);
+	as = kmem_cache_zalloc(atls_sock_cache, GFP_KERNEL);
 	if (!as)
 		return -ENOMEM;
 	if (!try_module_get(tls_ulp->owner)) {
@@ -157,7 +170,7 @@ static int atls_ulp_init(struct sock *sk)
 put_tls:
 	module_put(tls_ulp->owner);
 free:
-	kfree(as);
+	kmem_cache_free(atls_sock_cache, as);
 	return err;
 }
 
@@ -252,10 +265,17 @@ out:
 
 int atls_ulp_register(void)
 {
-	int err = atls_find_tls_ulp();
+	int err;
 
+	atls_sock_cache = kmem_cache_create_usercopy("atls_sock",
+			sizeof(struct atls_sock), 0, SLAB_HWCACHE_ALIGN,
+			offsetof(struct atls_sock, peer),
+			sizeof_field(struct atls_sock, peer), NULL);
+	if (!atls_sock_cache)
+		return -ENOMEM;
+	err = atls_find_tls_ulp();
 	if (err)
-		return err;
+		goto destroy_cache;
 	err = tcp_register_ulp(&atls_ulp_ops);
 	if (err)
 		goto put_tls;
@@ -264,14 +284,19 @@ int atls_ulp_register(void)
 put_tls:
 	module_put(tls_ulp->owner);
 	tls_ulp = NULL;
+destroy_cache:
+	kmem_cache_destroy(atls_sock_cache);
 	return err;
 }
 
+/* No atls socket exists (each holds the module); wait for pending frees. */
 void atls_ulp_unregister(void)
 {
 	tcp_unregister_ulp(&atls_ulp_ops);
 	module_put(tls_ulp->owner);
 	tls_ulp = NULL;
+	rcu_barrier();
+	kmem_cache_destroy(atls_sock_cache);
 }
 
 MODULE_ALIAS_TCP_ULP(ATLS_ULP_NAME);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,6 +46,75 @@ static void hs_fn(struct ku_helper *h, int out, int ctl, void *arg)
 	if (ku_wait_go(ctl, 20000))
 		return;
 	ku_put_result(out, ku_done_keys(h, &r, cipher));
+	/* The kernel closed our fd in DONE. */
+	ku_put_result(out, fcntl(r.fd, F_GETFD) == -1 && errno == EBADF ? 0 : -EEXIST);
+}
+
+/* Helper that reads the peer's handshake bytes through the gate. */
+static void reader_fn(struct ku_helper *h, int out, int ctl, void *arg)
+{
+	char buf[64];
+	struct ku_req r;
+	ssize_t n;
+	int err;
+
+	(void)arg;
+	err = ku_accept_wait(h, &r, 20000);
+	ku_put_result(out, err);
+	if (err || ku_wait_go(ctl, 20000))
+		return;
+	n = ku_read_full(r.fd, buf, 9, 3000);
+	ku_put_result(out, n == 9 && !memcmp(buf, "PEER-HELO", 9) ? 0 : -EIO);
+	ku_put_result(out, ku_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
+}
+
+TEST(helper_reads_app_cannot)
+{
+	struct timeval tv = { .tv_usec = 200000 };
+	struct timespec t0, t1;
+	struct ku_child c;
+	int app, wire, v;
+	char buf[16];
+
+	ASSERT_EQ(0, ku_fork_helper(&c, reader_fn, NULL));
+	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &app, &wire));
+	ASSERT_EQ(0, ku_ulp(app));
+	ASSERT_EQ(-EINPROGRESS, ku_start(app, ATLS_ROLE_SERVER, 10000, ATLS_START_F_NONBLOCK));
+	ASSERT_EQ(0, ku_helper_result(&c, &v, 10000));
+	ASSERT_EQ(0, v);
+	ASSERT_EQ(9, write(wire, "PEER-HELO", 9));
+	usleep(50000);
+	/* SO_RCVTIMEO / SO_SNDTIMEO bound the wait in the gate: EAGAIN. */
+	ASSERT_EQ(0, setsockopt(app, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	ASSERT_EQ(0, setsockopt(app, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)));
+	EXPECT_EQ(-1, recv(app, buf, sizeof(buf), 0));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_EQ(-1, send(app, "x", 1, 0));
+	EXPECT_EQ(EAGAIN, errno);
+	ku_helper_go(&c);
+	ASSERT_EQ(0, ku_helper_result(&c, &v, 5000));
+	EXPECT_EQ(0, v);	/* the helper read the peer's bytes */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (ku_helper_result(&c, &v, 20000)) {
+		char path[64], stack[2048] = "";
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/stack", c.pid);
+		f = fopen(path, "r");
+		if (f) {
+			fread(stack, 1, sizeof(stack) - 1, f);
+			fclose(f);
+		}
+		TH_LOG("DONE stuck; helper stack:\n%s", stack);
+		ASSERT_TRUE(0);
+	}
+	EXPECT_EQ(0, v);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	TH_LOG("DONE took %ld ms", (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+	EXPECT_EQ(0, ku_wait_state(app, ATLS_STATE_READY, 2000));
+	ku_helper_reap(&c);
+	close(app);
+	close(wire);
 }
 
 struct sender {
@@ -195,6 +265,8 @@ TEST_F(gate, wire_carries_only_records)
 	ku_helper_go(&self->helper);
 	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 20000));
 	ASSERT_EQ(0, v) TH_LOG("DONE: %s", strerror(-v));
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
+	EXPECT_EQ(0, v) TH_LOG("the helper's fd is still open after DONE");
 	pthread_join(th, NULL);
 	ASSERT_EQ((ssize_t)sizeof(gated_msg) - 1, s.ret) TH_LOG("parked send: %s", strerror(s.err));
 
