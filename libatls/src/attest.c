@@ -24,6 +24,7 @@
 #define ATLS_HAVE_EVIDENCE 1
 #include <atls/policy.h>
 #include "evidence.h"
+#include "batch.h"
 #endif
 
 /* Our own evidence, or an identity key that lives in the TPM. */
@@ -70,7 +71,35 @@ int atls_attest_ctx_init(struct atls_ctx *ctx)
 								   : ATLS_ROLE_CLIENT))
 			cfg->peer_attest = ATLS_PEER_REQUIRED;
 	}
+	/* Batched quotes (batch.h): attester state and relying-party cache. */
+	if (cfg->batch && cfg->attest_self) {
+		struct atls_evidence_params p = {
+			.key_mode = cfg->key_mode,
+			.ak_handle = cfg->ak_handle,
+			.tls_key_handle = cfg->tls_key_handle,
+			.pcr_bank_alg = (uint8_t)cfg->pcr_bank,
+			.pcr_mask = cfg->pcr_mask,
+		};
+
+		ret = atls_batcher_new(ctx->tpm, &p, cfg->batch_window_us, cfg->batch_max,
+				       &ctx->batcher);
+		if (ret)
+			goto err_policy;
+	}
+	if (cfg->batch && ctx->policy) {
+		ret = atls_batch_cache_new(&ctx->batch_cache);
+		if (ret)
+			goto err_batcher;
+	}
 	return 0;
+
+err_batcher:
+	atls_batcher_free(ctx->batcher);
+	ctx->batcher = NULL;
+err_policy:
+	if (ctx->policy)
+		atls_policy_free(ctx->policy);
+	ctx->policy = NULL;
 
 err_tpm:
 	if (ctx->tpm)
@@ -81,6 +110,10 @@ err_tpm:
 
 void atls_attest_ctx_fini(struct atls_ctx *ctx)
 {
+	atls_batch_cache_free(ctx->batch_cache);
+	atls_batcher_free(ctx->batcher);
+	ctx->batch_cache = NULL;
+	ctx->batcher = NULL;
 	if (ctx->policy)
 		atls_policy_free(ctx->policy);
 	if (ctx->tpm)
@@ -106,7 +139,10 @@ int atls_attest_produce(struct atls_conn *c, const uint8_t *binder, size_t blen,
 		atls_fail(c, -ENODEV, ATLS_R_TPM_ERROR, 0, "no TPM configured");
 		return -ENODEV;
 	}
-	ret = atls_evidence_produce(c->ctx->tpm, &p, binder, blen, cmw, cmw_len);
+	if (c->self_batch)
+		ret = atls_batcher_produce(c->ctx->batcher, binder, blen, cmw, cmw_len);
+	else
+		ret = atls_evidence_produce(c->ctx->tpm, &p, binder, blen, cmw, cmw_len);
 	if (ret)
 		atls_fail(c, ret, ATLS_R_TPM_ERROR, 0, "producing evidence failed: %s",
 			  strerror(-ret));
@@ -126,8 +162,13 @@ int atls_attest_appraise(struct atls_conn *c, const uint8_t *cmw, size_t len,
 		return -EINVAL;
 	}
 	memset(&res->appraisal, 0, sizeof(res->appraisal));
-	ret = atls_evidence_appraise(c->ctx->policy, peer_role, cmw, len, binder, blen, spki,
-				     spki_len, &res->peer_claims, &res->appraisal);
+	if (c->peer_batch)
+		ret = atls_batch_appraise(c->ctx->batch_cache, c->ctx->policy, peer_role, cmw, len,
+					  binder, blen, spki, spki_len, &res->peer_claims,
+					  &res->appraisal);
+	else
+		ret = atls_evidence_appraise(c->ctx->policy, peer_role, cmw, len, binder, blen,
+					     spki, spki_len, &res->peer_claims, &res->appraisal);
 	if (!ret) {
 		res->peer_attested = true;
 		return 0;

@@ -26,6 +26,7 @@
 #include "internal.h"
 
 #define MT_LEN (sizeof(ATLS_MT_TPM_EVIDENCE) - 1)
+#define MT_BATCH_LEN (sizeof(ATLS_MT_TPM_BATCH) - 1)
 
 struct rd {
 	const uint8_t *p;
@@ -62,7 +63,7 @@ static int rd_bytes(struct rd *r, size_t len, const uint8_t **b)
 	return 0;
 }
 
-/* Parse one scheme; 1 = our TPM evidence media type, 0 = other, -EBADMSG. */
+/* Parse one scheme; 1 = our TPM evidence media type, 2 = batched, 0 = other, -EBADMSG. */
 static int parse_scheme(struct rd *r)
 {
 	const uint8_t *b;
@@ -81,6 +82,8 @@ static int parse_scheme(struct rd *r)
 			return -EBADMSG;
 		if (rd_u16(r, &v) || v == 0 || v > ATLS_MEDIA_TYPE_MAX || rd_bytes(r, v, &b))
 			return -EBADMSG;
+		if (v == MT_BATCH_LEN && !memcmp(b, ATLS_MT_TPM_BATCH, MT_BATCH_LEN))
+			return 2;
 		return v == MT_LEN && !memcmp(b, ATLS_MT_TPM_EVIDENCE, MT_LEN);
 	case ATLS_MECH_RESULT:
 		if (rd_u16(r, &v) || v == 0 || v > ATLS_MEDIA_TYPE_MAX || rd_bytes(r, v, &b))
@@ -91,8 +94,8 @@ static int parse_scheme(struct rd *r)
 	}
 }
 
-/* Parse a u16-framed scheme list into *n / *ours. */
-static int parse_list(struct rd *r, unsigned int *n, bool *ours)
+/* Parse a u16-framed scheme list into *n / *ours / *batch. */
+static int parse_list(struct rd *r, unsigned int *n, bool *ours, bool *batch)
 {
 	struct rd l;
 	uint16_t len;
@@ -103,6 +106,7 @@ static int parse_list(struct rd *r, unsigned int *n, bool *ours)
 	l.n = len;
 	*n = 0;
 	*ours = false;
+	*batch = false;
 	while (l.n) {
 		ret = parse_scheme(&l);
 		if (ret < 0)
@@ -111,6 +115,8 @@ static int parse_list(struct rd *r, unsigned int *n, bool *ours)
 			return -EBADMSG;
 		if (ret == 1)
 			*ours = true;
+		if (ret == 2)
+			*batch = true;
 	}
 	return 0;
 }
@@ -120,8 +126,8 @@ int atls_ext_parse_ch(const uint8_t *in, size_t len, struct atls_ch_offer *out)
 	struct rd r = { in, len };
 
 	memset(out, 0, sizeof(*out));
-	if (parse_list(&r, &out->n_server, &out->server_tpm) ||
-	    parse_list(&r, &out->n_client, &out->client_tpm) || r.n)
+	if (parse_list(&r, &out->n_server, &out->server_tpm, &out->server_batch) ||
+	    parse_list(&r, &out->n_client, &out->client_tpm, &out->client_batch) || r.n)
 		return -EBADMSG;
 	/* The draft requires at least one scheme overall. */
 	if (!out->n_server && !out->n_client)
@@ -169,7 +175,24 @@ static size_t put_scheme(uint8_t *p)
 
 int atls_ext_build_ch(bool ask_server, bool offer_client, uint8_t **out, size_t *len)
 {
-	size_t sl = 4 + MT_LEN, off = 0;
+	return atls_ext_build_ch_batch(ask_server, offer_client, false, out, len);
+}
+
+/* The batched scheme (batch.h): evidence, media type, ATLS_MT_TPM_BATCH. */
+static size_t put_scheme_batch(uint8_t *p)
+{
+	p[0] = ATLS_MECH_EVIDENCE;
+	p[1] = ATLS_ENC_MEDIA_TYPE;
+	p[2] = (uint8_t)(MT_BATCH_LEN >> 8);
+	p[3] = (uint8_t)MT_BATCH_LEN;
+	memcpy(p + 4, ATLS_MT_TPM_BATCH, MT_BATCH_LEN);
+	return 4 + MT_BATCH_LEN;
+}
+
+int atls_ext_build_ch_batch(bool ask_server, bool offer_client, bool batch, uint8_t **out,
+			    size_t *len)
+{
+	size_t sl = 4 + MT_LEN + (batch ? 4 + MT_BATCH_LEN : 0), off = 0;
 	uint8_t *p;
 
 	if (!ask_server && !offer_client)
@@ -179,14 +202,29 @@ int atls_ext_build_ch(bool ask_server, bool offer_client, uint8_t **out, size_t 
 		return -ENOMEM;
 	p[off++] = 0;
 	p[off++] = ask_server ? (uint8_t)sl : 0;
+	if (ask_server && batch)
+		off += put_scheme_batch(p + off);
 	if (ask_server)
 		off += put_scheme(p + off);
 	p[off++] = 0;
 	p[off++] = offer_client ? (uint8_t)sl : 0;
+	if (offer_client && batch)
+		off += put_scheme_batch(p + off);
 	if (offer_client)
 		off += put_scheme(p + off);
 	*out = p;
 	*len = off;
+	return 0;
+}
+
+int atls_ext_build_scheme_batch(uint8_t **out, size_t *len)
+{
+	uint8_t *p = malloc(4 + MT_BATCH_LEN);
+
+	if (!p)
+		return -ENOMEM;
+	*len = put_scheme_batch(p);
+	*out = p;
 	return 0;
 }
 

@@ -188,6 +188,8 @@ int atls_handshake(struct atls_ctx *ctx, int fd, int timeout_ms, struct atls_res
 	memset(&c, 0, sizeof(c));
 	c.ctx = ctx;
 	c.res = res;
+	if (ctx)	/* batch.c: a quote need not wait for a handshake no longer running */
+		atls_batcher_enter(ctx->batcher);
 	if (!ctx || fd < 0) {
 		atls_fail(&c, -EINVAL, ATLS_R_INTERNAL, 0, "invalid argument");
 		ret = c.err;
@@ -238,6 +240,8 @@ out_ssl:
 	SSL_free(c.ssl);
 	ERR_clear_error();
 out_result:
+	if (ctx)
+		atls_batcher_leave(ctx->batcher);
 	conn_cleanup(&c);
 	if (ret) {
 		atls_result_release(res);

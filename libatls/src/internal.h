@@ -36,6 +36,8 @@ struct atls_ctx {
 	struct atls_tpm *tpm;		/* NULL unless attest_self or key mode tpm */
 	struct atls_policy *policy;	/* NULL unless peer_attest != NONE */
 	EVP_PKEY *tpm_pkey;		/* key mode tpm: EVP_PKEY signing through the TPM */
+	struct atls_batcher *batcher;	/* batch.h: cfg.batch && attest_self (own lock) */
+	struct atls_batch_cache *batch_cache;	/* batch.h: cfg.batch && policy (own lock) */
 };
 
 /* Growable byte buffer for the transcript capture. */
@@ -62,6 +64,7 @@ struct atls_conn {
 	bool self_chosen;		/* we announced (EE) / were asked (CR) to attest */
 	bool peer_chosen;		/* peer announced (EE) / we asked (CR) */
 	bool peer_evidence_seen;	/* Certificate entry 0 carried evidence */
+	bool self_batch, peer_batch;	/* the chosen scheme is ATLS_MT_TPM_BATCH */
 
 	/* Traffic secrets from the key log (keys.c); wiped at cleanup. */
 	uint8_t c_secret[ATLS_MAX_HASH], s_secret[ATLS_MAX_HASH];
@@ -110,21 +113,32 @@ struct atls_ch_offer {
 	bool server_list_present, client_list_present;
 	unsigned int n_server, n_client;	/* schemes in each list */
 	bool server_tpm, client_tpm;		/* our TPM evidence scheme offered */
+	bool server_batch, client_batch;	/* ATLS_MT_TPM_BATCH offered */
 };
 int atls_ext_parse_ch(const uint8_t *in, size_t len, struct atls_ch_offer *out);
-/* One scheme (EE, CR): 1 = our TPM scheme, 0 = other valid scheme, -EBADMSG. */
+/* One scheme (EE, CR): 1 = our TPM scheme, 2 = ATLS_MT_TPM_BATCH, 0 = other
+ * valid scheme, -EBADMSG. */
 int atls_ext_parse_chosen(const uint8_t *in, size_t len);
 /* Certificate entry: u24 length || CMW; sets *cmw into in. */
 int atls_ext_parse_cert(const uint8_t *in, size_t len, const uint8_t **cmw, size_t *cmw_len);
 /* Builders: malloc'ed output. */
 int atls_ext_build_ch(bool ask_server, bool offer_client, uint8_t **out, size_t *len);
 int atls_ext_build_scheme(uint8_t **out, size_t *len);
+/* With batch: each list offered holds ATLS_MT_TPM_BATCH before our TPM scheme. */
+int atls_ext_build_ch_batch(bool ask_server, bool offer_client, bool batch, uint8_t **out,
+			    size_t *len);
+int atls_ext_build_scheme_batch(uint8_t **out, size_t *len);
 int atls_ext_build_cert(const uint8_t *cmw, size_t cmw_len, uint8_t **out, size_t *len);
 
 /* negotiate.c: registration of the extension and verify hook on an SSL_CTX. */
 int atls_negotiate_register(SSL_CTX *sctx, const struct atls_config *cfg);
 /* After the handshake: final policy checks (required attestation present). */
 int atls_negotiate_finish(struct atls_conn *c);
+
+/* batch.c: handshakes in progress on a batching attester (NULL b: no-op). */
+struct atls_batcher;
+void atls_batcher_enter(struct atls_batcher *b);
+void atls_batcher_leave(struct atls_batcher *b);
 
 /* attest.c: the seam to the evidence half (evidence.h). */
 bool atls_attest_available(void);

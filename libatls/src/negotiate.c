@@ -105,7 +105,7 @@ static int ext_add(SSL *s, unsigned int ext_type, unsigned int context,
 
 		if (!ask && !offer)
 			return 0;
-		if (atls_ext_build_ch(ask, offer, &buf, &len))
+		if (atls_ext_build_ch_batch(ask, offer, cfg->batch, &buf, &len))
 			return fail_al(c, al, ATLS_R_INTERNAL, 0, "out of memory");
 		break;
 	}
@@ -118,14 +118,14 @@ static int ext_add(SSL *s, unsigned int ext_type, unsigned int context,
 					       "no common server attestation scheme");
 			return 0;
 		}
-		if (atls_ext_build_scheme(&buf, &len))
+		if ((c->self_batch ? atls_ext_build_scheme_batch : atls_ext_build_scheme)(&buf, &len))
 			return fail_al(c, al, ATLS_R_INTERNAL, 0, "out of memory");
 		c->self_chosen = true;
 		break;
 	case SSL_EXT_TLS1_3_CERTIFICATE_REQUEST:
 		if (cfg->peer_attest == ATLS_PEER_NONE || !c->peer_offers)
 			return 0;
-		if (atls_ext_build_scheme(&buf, &len))
+		if ((c->peer_batch ? atls_ext_build_scheme_batch : atls_ext_build_scheme)(&buf, &len))
 			return fail_al(c, al, ATLS_R_INTERNAL, 0, "out of memory");
 		c->peer_chosen = true;
 		break;
@@ -208,10 +208,13 @@ static int ext_parse(SSL *s, unsigned int ext_type, unsigned int context,
 			return fail_al(c, al, ATLS_R_MALFORMED_EVIDENCE, 0,
 				       "malformed ClientHello attestation extension");
 		c->ch_seen = true;
-		c->peer_asks_us = off.server_tpm;
-		c->peer_asks_us_other = off.n_server > 0 && !off.server_tpm;
-		c->peer_offers = off.client_tpm;
-		if (cfg->peer_attest == ATLS_PEER_REQUIRED && !off.client_tpm)
+		/* Batched quotes (batch.h) when both sides have them, else per handshake. */
+		c->self_batch = c->ctx->batcher && off.server_batch;
+		c->peer_batch = c->ctx->batch_cache && off.client_batch;
+		c->peer_asks_us = off.server_tpm || c->self_batch;
+		c->peer_asks_us_other = off.n_server > 0 && !c->peer_asks_us;
+		c->peer_offers = off.client_tpm || c->peer_batch;
+		if (cfg->peer_attest == ATLS_PEER_REQUIRED && !c->peer_offers)
 			return fail_al(c, al, ATLS_R_ATTESTATION_DECLINED, 0,
 				       "client attestation required; client offers no scheme of ours");
 		return 1;
@@ -220,22 +223,24 @@ static int ext_parse(SSL *s, unsigned int ext_type, unsigned int context,
 		if (r < 0)
 			return fail_al(c, al, ATLS_R_MALFORMED_EVIDENCE, 0,
 				       "malformed EncryptedExtensions attestation extension");
-		if (r == 0 || cfg->peer_attest == ATLS_PEER_NONE)
+		if (r == 0 || (r == 2 && !cfg->batch) || cfg->peer_attest == ATLS_PEER_NONE)
 			return fail_al(c, al, ATLS_R_EVIDENCE_TYPE_REJECTED,
 				       ATLS_ALERT_ILLEGAL_PARAMETER,
 				       "server chose a scheme we did not offer");
 		c->peer_chosen = true;
+		c->peer_batch = r == 2;
 		return 1;
 	case SSL_EXT_TLS1_3_CERTIFICATE_REQUEST:
 		r = atls_ext_parse_chosen(in, inlen);
 		if (r < 0)
 			return fail_al(c, al, ATLS_R_MALFORMED_EVIDENCE, 0,
 				       "malformed CertificateRequest attestation extension");
-		if (r == 0 || !cfg->attest_self)
+		if (r == 0 || (r == 2 && !c->ctx->batcher) || !cfg->attest_self)
 			return fail_al(c, al, ATLS_R_EVIDENCE_TYPE_REJECTED,
 				       ATLS_ALERT_ILLEGAL_PARAMETER,
 				       "server asked for a scheme we did not offer");
 		c->self_chosen = true;
+		c->self_batch = r == 2;
 		return 1;
 	case SSL_EXT_TLS1_3_CERTIFICATE:
 		return parse_cert_evidence(c, in, inlen, x, chainidx, al);

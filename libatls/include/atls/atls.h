@@ -161,6 +161,17 @@ struct atls_config {
 
 	/* Appraisal policy file (needed when peer_attest != ATLS_PEER_NONE). */
 	const char *policy_file;
+
+	/*
+	 * Batched quotes (Documentation/protocol.rst, "Batched quotes"): offer
+	 * and accept the batched evidence scheme.  As attester, the binders of
+	 * handshakes arriving within batch_window_us of the first share one
+	 * quote (at most batch_max of them; 0 = 20000 us / 64).  A peer that
+	 * does not offer the scheme gets a quote per handshake as before.
+	 */
+	bool batch;
+	uint32_t batch_window_us;
+	uint32_t batch_max;
 };
 
 /* Defaults: given role, key mode tpm, no attestation either way, SHA-256 bank, PCR 0-7. */

@@ -23,6 +23,13 @@
 /* Media type of our TPM 2.0 evidence (Parsec/Veraison key+platform attestation). */
 #define ATLS_MT_TPM_EVIDENCE "application/vnd.parallaxsecond.key-attestation.tpm"
 
+/*
+ * Batched TPM evidence (libatls/src/batch.h, protocol.rst "Batched quotes"):
+ * one quote over a hash tree of binders + this handshake's inclusion path.
+ * Offered beside ATLS_MT_TPM_EVIDENCE; a peer without it picks that one.
+ */
+#define ATLS_MT_TPM_BATCH "application/vnd.atls.tpm-batch-evidence"
+
 /* Passport (attestation result) media type: reserved, not implemented yet. */
 #define ATLS_MT_EAR "application/eat+jwt; eat_profile=\"tag:github.com,2023:veraison/ear\""
 

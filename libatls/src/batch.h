@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Batched quotes (Documentation/protocol.rst, "Batched quotes").
+ *
+ * The binders of handshakes that reach the attester within a short window
+ * become the leaves of a SHA-256 hash tree; one TPM2_Quote (and, in key mode
+ * tpm, one TPM2_Certify) carries the tree's root as qualifying data.  Each
+ * handshake's evidence is that one CMW record plus the inclusion path of its
+ * own leaf; the relying party recomputes the root from the binder *it*
+ * derived and appraises the quote against that root.
+ *
+ * Tree (fixed depth d, 2^d leaf slots, unused slots padded):
+ *   leaf(binder)   = SHA-256(0x00 || binder)
+ *   pad            = SHA-256(0x02)
+ *   node(l, r)     = SHA-256(0x01 || l || r)
+ *   qualifying data of the quote = root (32 bytes)
+ *
+ * BatchEvidence (the Certificate-entry payload of the batched scheme, after
+ * the u24 length of protocol.md §7.3):
+ *   u8  version (1)
+ *   u8  depth d               0 .. ATLS_BATCH_MAX_DEPTH
+ *   u16 leaf_index            < 2^d
+ *   d x 32 bytes              sibling hashes, leaf level first
+ *   u24 cmw_len || cmw        the ordinary TPM CMW record (evidence.h)
+ * Nothing may follow.  Integers are big-endian.
+ *
+ * Objects:
+ *  - struct atls_batcher: the attester's batching state, one per atls_ctx
+ *    that attests with batching; thread safe (one mutex, see batch.c).
+ *  - struct atls_batch_cache: the relying party's cache of appraisals of
+ *    quotes it has already verified; thread safe (one mutex).
+ */
+#ifndef ATLS_BATCH_H
+#define ATLS_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <atls/atls.h>
+#include <atls/policy.h>
+
+#include "evidence.h"
+
+#define ATLS_BATCH_VERSION 1
+#define ATLS_BATCH_MAX_DEPTH 10				/* 1024 leaves */
+#define ATLS_BATCH_MAX_LEAVES (1u << ATLS_BATCH_MAX_DEPTH)
+#define ATLS_BATCH_WINDOW_US_DEFAULT 20000u
+#define ATLS_BATCH_WINDOW_US_MAX 1000000u
+#define ATLS_BATCH_MAX_DEFAULT 64u
+#define ATLS_BATCH_HASH 32
+
+/* ------------------------------------------------ wire format (pure, fuzzed) */
+
+struct atls_batch_proof {
+	uint8_t depth;
+	uint16_t index;
+	const uint8_t *path;	/* depth x 32 bytes, into the parsed buffer */
+	const uint8_t *cmw;	/* into the parsed buffer */
+	size_t cmw_len;
+};
+
+/* Parse BatchEvidence strictly: -EBADMSG on anything malformed. */
+int atls_batch_parse(const uint8_t *in, size_t len, struct atls_batch_proof *out);
+/* Encode BatchEvidence (malloc'ed).  -EINVAL / -EMSGSIZE / -ENOMEM. */
+int atls_batch_encode(uint8_t depth, uint16_t index, const uint8_t *path, const uint8_t *cmw,
+		      size_t cmw_len, uint8_t **out, size_t *len);
+/* leaf(binder). */
+int atls_batch_leaf(const uint8_t *binder, size_t blen, uint8_t leaf[ATLS_BATCH_HASH]);
+/* The root the proof's path leads to from leaf. */
+int atls_batch_root(const uint8_t leaf[ATLS_BATCH_HASH], const struct atls_batch_proof *p,
+		    uint8_t root[ATLS_BATCH_HASH]);
+
+/* ------------------------------------------------------------- attester */
+
+struct atls_batcher;
+
+/*
+ * window_us: how long the first binder of a batch waits for more (0 =
+ * default); max: leaves per quote (0 = default, at most ATLS_BATCH_MAX_LEAVES).
+ * p describes the evidence exactly as for atls_evidence_produce().
+ */
+int atls_batcher_new(struct atls_tpm *t, const struct atls_evidence_params *p,
+		     uint32_t window_us, uint32_t max, struct atls_batcher **out);
+void atls_batcher_free(struct atls_batcher *b);
+
+/*
+ * A handshake on the owning context starts / ends (atls_handshake()).  The
+ * batcher closes a batch early when every handshake in progress has
+ * contributed its leaf: nobody else can join, so waiting longer only adds
+ * latency (an idle server quotes at once).  NULL b is a no-op.
+ */
+void atls_batcher_enter(struct atls_batcher *b);
+void atls_batcher_leave(struct atls_batcher *b);
+
+/* This handshake's BatchEvidence (malloc'ed) for its binder; blocks until the
+ * batch's quote is made.  -errno (TPM failures as atls_evidence_produce()). */
+int atls_batcher_produce(struct atls_batcher *b, const uint8_t *binder, size_t blen,
+			 uint8_t **out, size_t *len);
+
+/* Counters since creation: quotes made (batches) and leaves served. */
+void atls_batcher_stats(struct atls_batcher *b, unsigned long *batches, unsigned long *leaves);
+
+/* -------------------------------------------------------- relying party */
+
+struct atls_batch_cache;
+
+int atls_batch_cache_new(struct atls_batch_cache **out);
+void atls_batch_cache_free(struct atls_batch_cache *c);
+/* Counters: full appraisals and cache hits. */
+void atls_batch_cache_stats(struct atls_batch_cache *c, unsigned long *full,
+			    unsigned long *hits);
+
+/*
+ * Appraise BatchEvidence for a peer whose binder this side computed: the
+ * inclusion path must lead from leaf(binder) to a root, and the inner CMW
+ * must pass atls_evidence_appraise() with that root as qualifying data.  A
+ * quote already affirmed for the same (CMW bytes, peer SPKI, root) is not
+ * verified again (cache may be NULL: no caching).  Returns and fills out /
+ * claims like atls_evidence_appraise(); a path that does not lead to the
+ * quote's root is ATLS_R_BINDER_MISMATCH.
+ */
+int atls_batch_appraise(struct atls_batch_cache *cache, const struct atls_policy *pol,
+			int peer_role, const uint8_t *in, size_t len, const uint8_t *binder,
+			size_t blen, const uint8_t *peer_spki_der, size_t spki_len,
+			struct atls_claims *claims, struct atls_appraisal *out);
+
+#endif /* ATLS_BATCH_H */
