@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Batched quotes against a real swtpm.
+ *
+ * Evidence level (batcher + appraisal, no TLS): binders of three concurrent
+ * "handshakes" share one quote; each proof verifies against its own binder
+ * and the relying party verifies the quote's signature once (cache); another
+ * handshake's leaf, a wrong path, a wrong index, a tampered root (quote
+ * bytes), a proof spliced onto a cached quote, every truncation and an
+ * untrusted AK are rejected.
+ *
+ * Handshake level (atls_handshake over TCP loopback): concurrent batched
+ * handshakes in key mode software and tpm (mutual) succeed and share quotes;
+ * a peer without batching on either side gets per-handshake quotes.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include <atls/policy.h>
+#include <atls/provision.h>
+#include "../src/batch.h"
+#include "../src/internal.h"
+#include "../src/tpm.h"
+#include "util/testutil.h"
+#include "util/tlspeer.h"
+
+#define AK ATLS_AK_HANDLE_DEFAULT
+#define TK ATLS_TLS_KEY_HANDLE_DEFAULT
+
+/* ------------------------------------------------------ evidence level */
+
+struct producer {
+	struct atls_batcher *b;
+	uint8_t binder[32];
+	uint8_t *out;
+	size_t len;
+	int ret;
+};
+
+static int produce_main(void *arg)
+{
+	struct producer *p = arg;
+
+	p->ret = atls_batcher_produce(p->b, p->binder, sizeof(p->binder), &p->out, &p->len);
+	atls_batcher_leave(p->b);
+	return p->ret;
+}
+
+FIXTURE(ev)
+{
+	struct atls_test_side srv, cli;
+	struct atls_tpm *tpm;
+	struct atls_batcher *b;
+	struct atls_policy *pol;
+	struct atls_batch_cache *cache;
+	struct producer p[3];
+};
+
+FIXTURE_SETUP(ev)
+{
+	struct atls_evidence_params ep = {
+		.key_mode = ATLS_KEY_SOFTWARE,
+		.ak_handle = AK,
+		.pcr_bank_alg = 0x0B,
+		.pcr_mask = 0xff,
+	};
+	struct atls_test_thread th[3];
+	char err[256];
+	int i;
+
+	setenv("TSS2_LOG", "all+none", 1);
+	ASSERT_EQ(0, atls_test_side_provision(&self->srv, "bsrv"));
+	ASSERT_EQ(0, atls_test_side_provision(&self->cli, "bcli"));
+	ASSERT_EQ(0, atls_test_side_policy(&self->cli, &self->srv, "\"server\""));
+	ASSERT_EQ(0, atls_policy_load(atls_test_path(self->cli.dir, "policy.conf"), &self->pol,
+				      err, sizeof(err)));
+	ASSERT_EQ(0, atls_batch_cache_new(&self->cache));
+	ASSERT_EQ(0, atls_tpm_open(self->srv.sw.tcti, &self->tpm));
+	ASSERT_EQ(0, atls_batcher_new(self->tpm, &ep, 500000, 8, &self->b));
+	/* Three handshakes in flight: the batch closes once all three are in. */
+	for (i = 0; i < 3; i++) {
+		memset(self->p[i].binder, 0x30 + i, 32);
+		self->p[i].b = self->b;
+		atls_batcher_enter(self->b);
+	}
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, atls_test_spawn(&th[i], produce_main, &self->p[i]));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, atls_test_join(&th[i]));
+}
+
+FIXTURE_TEARDOWN(ev)
+{
+	int i;
+
+	for (i = 0; i < 3; i++)
+		free(self->p[i].out);
+	atls_batcher_free(self->b);
+	if (self->tpm)
+		atls_tpm_close(self->tpm);
+	atls_batch_cache_free(self->cache);
+	if (self->pol)
+		atls_policy_free(self->pol);
+	atls_test_side_free(&self->srv);
+	atls_test_side_free(&self->cli);
+}
+
+static int appraise(FIXTURE_DATA(ev) * self, struct atls_batch_cache *cache, const uint8_t *in,
+		    size_t len, const uint8_t *binder, struct atls_appraisal *out)
+{
+	struct atls_claims cl;
+
+	return atls_batch_appraise(cache, self->pol, ATLS_ROLE_SERVER, in, len, binder, 32, NULL,
+				   0, &cl, out);
+}
+
+TEST_F(ev, one_quote_three_proofs_cache)
+{
+	unsigned long batches, leaves, full, hits;
+	struct atls_appraisal a;
+	int i;
+
+	atls_batcher_stats(self->b, &batches, &leaves);
+	EXPECT_EQ(1, batches);
+	EXPECT_EQ(3, leaves);
+	for (i = 0; i < 3; i++) {
+		EXPECT_EQ(0, appraise(self, self->cache, self->p[i].out, self->p[i].len,
+				      self->p[i].binder, &a))
+			TH_LOG("%d: %s", i, a.text);
+		EXPECT_EQ(ATLS_EAR_AFFIRMING, a.status);
+		/* Without a cache: the same verdict from a full appraisal. */
+		EXPECT_EQ(0, appraise(self, NULL, self->p[i].out, self->p[i].len,
+				      self->p[i].binder, &a));
+	}
+	atls_batch_cache_stats(self->cache, &full, &hits);
+	EXPECT_EQ(1, full);
+	EXPECT_EQ(2, hits);
+}
+
+TEST_F(ev, another_handshakes_leaf_rejected)
+{
+	struct atls_appraisal a;
+	int i, cached;
+
+	for (cached = 0; cached < 2; cached++)
+		for (i = 0; i < 3; i++) {
+			EXPECT_EQ(-EKEYREJECTED,
+				  appraise(self, cached ? self->cache : NULL, self->p[i].out,
+					   self->p[i].len, self->p[(i + 1) % 3].binder, &a));
+			EXPECT_EQ(ATLS_R_BINDER_MISMATCH, a.reason);
+			EXPECT_EQ(ATLS_EAR_CONTRAINDICATED, a.status);
+		}
+}
+
+TEST_F(ev, wrong_path_or_index_rejected)
+{
+	struct atls_batch_proof pr;
+	struct atls_appraisal a;
+	uint8_t *m = malloc(self->p[0].len);
+	size_t off;
+	int cached;
+
+	ASSERT_NE(NULL, m);
+	ASSERT_EQ(0, atls_batch_parse(self->p[0].out, self->p[0].len, &pr));
+	ASSERT_EQ(2, pr.depth);
+	for (cached = 0; cached < 2; cached++) {
+		struct atls_batch_cache *c = cached ? self->cache : NULL;
+
+		/* Prime the cache with the genuine proof first. */
+		EXPECT_EQ(0, appraise(self, c, self->p[0].out, self->p[0].len, self->p[0].binder,
+				      &a));
+		for (off = 4; off < 4 + 64; off += 13) {	/* a byte of each sibling */
+			memcpy(m, self->p[0].out, self->p[0].len);
+			m[off] ^= 0x01;
+			EXPECT_EQ(-EKEYREJECTED,
+				  appraise(self, c, m, self->p[0].len, self->p[0].binder, &a));
+			EXPECT_EQ(ATLS_R_BINDER_MISMATCH, a.reason);
+		}
+		/* Index 1 instead of 0 (still in range). */
+		memcpy(m, self->p[0].out, self->p[0].len);
+		m[3] = 1;
+		EXPECT_EQ(-EKEYREJECTED, appraise(self, c, m, self->p[0].len, self->p[0].binder, &a));
+		EXPECT_EQ(ATLS_R_BINDER_MISMATCH, a.reason);
+		/* Proof of leaf 1 with leaf 0's binder. */
+		EXPECT_EQ(-EKEYREJECTED, appraise(self, c, self->p[1].out, self->p[1].len,
+						  self->p[0].binder, &a));
+	}
+	free(m);
+}
+
+TEST_F(ev, tampered_root_rejected)
+{
+	struct atls_batch_proof pr;
+	struct atls_appraisal a;
+	uint8_t leaf[32], root[32], *m;
+	size_t i, len = self->p[0].len, hits = 0;
+
+	ASSERT_EQ(0, atls_batch_parse(self->p[0].out, len, &pr));
+	ASSERT_EQ(0, atls_batch_leaf(self->p[0].binder, 32, leaf));
+	ASSERT_EQ(0, atls_batch_root(leaf, &pr, root));
+	m = malloc(len);
+	ASSERT_NE(NULL, m);
+	EXPECT_EQ(0, appraise(self, self->cache, self->p[0].out, len, self->p[0].binder, &a));
+	/* The root sits in the quote as qualifying data (extraData): change it. */
+	for (i = 0; i + 32 <= len; i++) {
+		if (memcmp(self->p[0].out + i, root, 32))
+			continue;
+		hits++;
+		memcpy(m, self->p[0].out, len);
+		m[i + 31] ^= 0x80;
+		EXPECT_EQ(-EKEYREJECTED, appraise(self, self->cache, m, len, self->p[0].binder, &a));
+		EXPECT_NE(ATLS_R_NONE, a.reason);
+		EXPECT_EQ(ATLS_EAR_CONTRAINDICATED, a.status);
+	}
+	EXPECT_EQ(1, hits);
+	free(m);
+}
+
+TEST_F(ev, truncated_and_untrusted_rejected)
+{
+	struct atls_appraisal a;
+	struct atls_policy *own;
+	char err[256];
+	size_t n;
+
+	for (n = 0; n < self->p[0].len; n += 7)
+		EXPECT_EQ(-EBADMSG, appraise(self, self->cache, self->p[0].out, n,
+					     self->p[0].binder, &a));
+	/* A policy that trusts another AK (the client's own). */
+	ASSERT_EQ(0, atls_test_side_policy(&self->srv, &self->cli, "\"client\""));
+	ASSERT_EQ(0, atls_policy_load(atls_test_path(self->srv.dir, "policy.conf"), &own, err,
+				      sizeof(err)));
+	{
+		struct atls_claims cl;
+
+		EXPECT_EQ(-EKEYREJECTED,
+			  atls_batch_appraise(NULL, own, ATLS_ROLE_SERVER, self->p[0].out,
+					      self->p[0].len, self->p[0].binder, 32, NULL, 0, &cl,
+					      &a));
+		EXPECT_EQ(ATLS_R_UNTRUSTED_AK, a.reason);
+	}
+	atls_policy_free(own);
+}
+
+/* ----------------------------------------------------- handshake level */
+
+#define N_PAR 6
+
+struct hs {
+	struct atls_ctx *ctx;
+	int fd;
+	struct atls_result res;
+	int ret;
+};
+
+static int hs_main(void *arg)
+{
+	struct hs *h = arg;
+
+	h->ret = atls_handshake(h->ctx, h->fd, 20000, &h->res);
+	return 0;
+}
+
+FIXTURE(hs)
+{
+	struct atls_test_side srv, cli;
+};
+
+FIXTURE_SETUP(hs)
+{
+	setenv("TSS2_LOG", "all+none", 1);
+	ASSERT_EQ(0, atls_test_side_provision(&self->srv, "hsrv"));
+	ASSERT_EQ(0, atls_test_side_provision(&self->cli, "hcli"));
+	ASSERT_EQ(0, atls_test_side_policy(&self->cli, &self->srv, "\"server\""));
+	ASSERT_EQ(0, atls_test_side_policy(&self->srv, &self->cli, "\"client\""));
+}
+
+FIXTURE_TEARDOWN(hs)
+{
+	atls_test_side_free(&self->srv);
+	atls_test_side_free(&self->cli);
+}
+
+static void cfg(struct atls_config *c, struct atls_test_side *s, enum atls_role role,
+		enum atls_key_mode mode, bool attests, bool checks, bool batch)
+{
+	atls_config_init(c, role);
+	c->key_mode = mode;
+	c->tcti = s->sw.tcti;
+	c->ak_handle = AK;
+	c->tls_key_handle = TK;
+	c->attest_self = attests;
+	c->peer_attest = checks ? ATLS_PEER_REQUIRED : ATLS_PEER_NONE;
+	c->policy_file = checks ? atls_test_path(s->dir, "policy.conf") : NULL;
+	if (role == ATLS_ROLE_SERVER || attests) {
+		c->cert_file = atls_test_path(s->dir, mode == ATLS_KEY_TPM ? "tpm.pem" : "sw.pem");
+		c->key_file = mode == ATLS_KEY_TPM ? NULL : atls_test_path(s->dir, "sw.key");
+	}
+	c->batch = batch;
+	c->batch_window_us = 500000;	/* generous: the leader closes when all are in */
+}
+
+/* n handshakes at once; all must succeed and be affirmed as configured. */
+static void run_par(struct __test_metadata *_metadata, struct atls_ctx *sctx,
+		    struct atls_ctx *cctx, int n, bool mutual)
+{
+	struct atls_test_thread ts[N_PAR], tc[N_PAR];
+	struct hs s[N_PAR], c[N_PAR];
+	int i;
+
+	memset(s, 0, sizeof(s));
+	memset(c, 0, sizeof(c));
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, atls_test_tcp_pair(&c[i].fd, &s[i].fd));
+		s[i].ctx = sctx;
+		c[i].ctx = cctx;
+	}
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, atls_test_spawn(&ts[i], hs_main, &s[i]));
+		ASSERT_EQ(0, atls_test_spawn(&tc[i], hs_main, &c[i]));
+	}
+	for (i = 0; i < n; i++) {
+		atls_test_join(&ts[i]);
+		atls_test_join(&tc[i]);
+		EXPECT_EQ(0, s[i].ret) TH_LOG("server %d: %s", i, s[i].res.reason_text);
+		EXPECT_EQ(0, c[i].ret) TH_LOG("client %d: %s", i, c[i].res.reason_text);
+		EXPECT_TRUE(c[i].res.peer_attested);
+		EXPECT_EQ(ATLS_EAR_AFFIRMING, c[i].res.appraisal.status);
+		if (mutual) {
+			EXPECT_TRUE(s[i].res.peer_attested);
+			EXPECT_EQ(ATLS_EAR_AFFIRMING, s[i].res.appraisal.status);
+		}
+		/* The exported keys work: client TX -> server RX. */
+		if (!s[i].ret && !c[i].ret) {
+			static const uint8_t msg[] = "batched";
+			uint8_t buf[32], type;
+
+			EXPECT_EQ(0, atls_test_record_write(c[i].fd, &c[i].res.tx, 0, msg,
+							    sizeof(msg)));
+			EXPECT_EQ((int)sizeof(msg), atls_test_record_read(s[i].fd, &s[i].res.rx, 0,
+									  buf, sizeof(buf), &type));
+		}
+		atls_result_release(&s[i].res);
+		atls_result_release(&c[i].res);
+		close(s[i].fd);
+		close(c[i].fd);
+	}
+}
+
+TEST_F(hs, batched_software_server)
+{
+	struct atls_config sc, cc;
+	struct atls_ctx *sctx, *cctx;
+	unsigned long batches, leaves, full, hits;
+
+	cfg(&sc, &self->srv, ATLS_ROLE_SERVER, ATLS_KEY_SOFTWARE, true, false, true);
+	cfg(&cc, &self->cli, ATLS_ROLE_CLIENT, ATLS_KEY_SOFTWARE, false, true, true);
+	ASSERT_EQ(0, atls_ctx_new(&sc, &sctx));
+	ASSERT_EQ(0, atls_ctx_new(&cc, &cctx));
+	/*
+	 * Hold the batch open for its whole window even on a loaded machine
+	 * (where the threads might otherwise arrive one by one): one more
+	 * handshake "in flight" on the server that never submits a leaf.
+	 */
+	atls_batcher_enter(sctx->batcher);
+	run_par(_metadata, sctx, cctx, N_PAR, false);
+	atls_batcher_leave(sctx->batcher);
+	atls_batcher_stats(sctx->batcher, &batches, &leaves);
+	atls_batch_cache_stats(cctx->batch_cache, &full, &hits);
+	TH_LOG("%lu leaves in %lu quotes; relying party: %lu full, %lu cached", leaves, batches,
+	       full, hits);
+	EXPECT_EQ(N_PAR, leaves);
+	EXPECT_LT(batches, leaves);	/* at least two handshakes shared a quote */
+	EXPECT_EQ(N_PAR, full + hits);
+	/* Each quote verified at least once; concurrent first sightings may
+	 * both miss the cache (ev.one_quote_three_proofs_cache is exact). */
+	EXPECT_LE(batches, full);
+	atls_ctx_free(sctx);
+	atls_ctx_free(cctx);
+}
+
+TEST_F(hs, batched_tpm_mutual)
+{
+	struct atls_config sc, cc;
+	struct atls_ctx *sctx, *cctx;
+	unsigned long sb, sl, cb, cl;
+
+	cfg(&sc, &self->srv, ATLS_ROLE_SERVER, ATLS_KEY_TPM, true, true, true);
+	cfg(&cc, &self->cli, ATLS_ROLE_CLIENT, ATLS_KEY_TPM, true, true, true);
+	ASSERT_EQ(0, atls_ctx_new(&sc, &sctx));
+	ASSERT_EQ(0, atls_ctx_new(&cc, &cctx));
+	run_par(_metadata, sctx, cctx, 4, true);
+	atls_batcher_stats(sctx->batcher, &sb, &sl);
+	atls_batcher_stats(cctx->batcher, &cb, &cl);
+	TH_LOG("server %lu leaves / %lu quotes, client %lu / %lu", sl, sb, cl, cb);
+	EXPECT_EQ(4, sl);
+	EXPECT_EQ(4, cl);
+	EXPECT_GE(sb, 1);
+	EXPECT_GE(cb, 1);
+	atls_ctx_free(sctx);
+	atls_ctx_free(cctx);
+}
+
+/* Client offers batching, server does not: per-handshake quotes. */
+TEST_F(hs, fallback_server_without_batching)
+{
+	struct atls_config sc, cc;
+	struct atls_ctx *sctx, *cctx;
+	unsigned long full, hits;
+
+	cfg(&sc, &self->srv, ATLS_ROLE_SERVER, ATLS_KEY_SOFTWARE, true, false, false);
+	cfg(&cc, &self->cli, ATLS_ROLE_CLIENT, ATLS_KEY_SOFTWARE, false, true, true);
+	ASSERT_EQ(0, atls_ctx_new(&sc, &sctx));
+	ASSERT_EQ(0, atls_ctx_new(&cc, &cctx));
+	EXPECT_EQ(NULL, sctx->batcher);
+	run_par(_metadata, sctx, cctx, 3, false);
+	atls_batch_cache_stats(cctx->batch_cache, &full, &hits);
+	EXPECT_EQ(0, full + hits);	/* nothing came through the batched scheme */
+	atls_ctx_free(sctx);
+	atls_ctx_free(cctx);
+}
+
+/* Server batches, client does not offer it: per-handshake quotes. */
+TEST_F(hs, fallback_client_without_batching)
+{
+	struct atls_config sc, cc;
+	struct atls_ctx *sctx, *cctx;
+	unsigned long batches, leaves;
+
+	cfg(&sc, &self->srv, ATLS_ROLE_SERVER, ATLS_KEY_SOFTWARE, true, false, true);
+	cfg(&cc, &self->cli, ATLS_ROLE_CLIENT, ATLS_KEY_SOFTWARE, false, true, false);
+	ASSERT_EQ(0, atls_ctx_new(&sc, &sctx));
+	ASSERT_EQ(0, atls_ctx_new(&cc, &cctx));
+	run_par(_metadata, sctx, cctx, 3, false);
+	atls_batcher_stats(sctx->batcher, &batches, &leaves);
+	EXPECT_EQ(0, leaves);
+	EXPECT_EQ(0, batches);
+	atls_ctx_free(sctx);
+	atls_ctx_free(cctx);
+}
+
+TEST_HARNESS_MAIN
