@@ -13,3 +13,10 @@ $(B)/bench/atls_bench: $(B)/bench/atls_bench.o $(BENCH_UTIL_OBJS) $(B)/libatls/l
 	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread -Wl,--wrap=atls_tpm_call
 
 USER_BINS += $(B)/bench/atls_bench
+
+# atls_bulk: kTLS (keys from libatls) vs userspace OpenSSL vs sendfile, for
+# the test VM (the host kernel has no kTLS); see bench/vm-bulk.sh.
+$(B)/bench/atls_bulk: $(B)/bench/atls_bulk.o $(BENCH_UTIL_OBJS) $(B)/libatls/libatls.a
+	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
+
+USER_BINS += $(B)/bench/atls_bulk
