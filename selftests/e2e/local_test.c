@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * atlsd in one VM (VM_TESTS, both kernels): what it refuses and the key
+ * modes, over loopback with the VM's own TPM trusting itself.
+ *
+ *  refuses_*          no atls.ko, no kTLS, no TPM, not provisioned, a bad
+ *                     configuration: exit 1 with a message saying what to do
+ *  no_helper          without atlsd ATLS_START fails with ESRCH
+ *  check_ok           atlsd --check on a provisioned host
+ *  tpm_key_mode       mutual attestation over loopback, TPM-resident TLS key
+ *                     (evidence: key certification + quote)
+ *  software_key_mode  the same with the TLS key in a file (quote only)
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "kselftest_harness.h"
+#include "e2e.h"
+
+static const char *ko;
+
+FIXTURE(local) {};
+FIXTURE_SETUP(local) {}
+FIXTURE_TEARDOWN(local) {}
+
+/* Run atlsd --check with extra args; exit status, output in dir/check.out. */
+static int atlsd_check(const char *args)
+{
+	return e2e_run("%s/helperd/atlsd -n %s > %s/check.out 2>&1", e2e.build, args, e2e.dir);
+}
+
+static bool check_says(const char *what)
+{
+	return !e2e_run("grep -q -- '%s' %s/check.out", what, e2e.dir);
+}
+
+static void use_state(const char *name)
+{
+	char p[400];
+
+	snprintf(p, sizeof(p), "%s/%s", e2e.dir, name);
+	setenv("ATLS_STATE_DIR", p, 1);
+}
+
+TEST_F_TIMEOUT(local, refuses_without_module, 180)
+{
+	ASSERT_EQ(0, e2e_run("rmmod atls"));
+	EXPECT_EQ(1, atlsd_check(""));
+	EXPECT_TRUE(check_says("atls kernel module is not loaded"));
+	ASSERT_EQ(0, e2e_run("insmod %s", ko));
+}
+
+TEST_F_TIMEOUT(local, refuses_without_ktls, 180)
+{
+	ASSERT_EQ(0, e2e_run("rmmod atls && rmmod tls"));
+	EXPECT_EQ(1, atlsd_check(""));
+	EXPECT_TRUE(check_says("modprobe tls"));
+	ASSERT_EQ(0, e2e_run("modprobe tls && insmod %s", ko));
+}
+
+TEST_F_TIMEOUT(local, refuses_without_tpm, 180)
+{
+	use_state("state-tpm");
+	EXPECT_EQ(1, atlsd_check("-t device:/dev/no-such-tpm"));
+	EXPECT_TRUE(check_says("cannot open the TPM"));
+}
+
+TEST_F_TIMEOUT(local, refuses_unprovisioned, 180)
+{
+	use_state("empty-state");
+	EXPECT_EQ(1, atlsd_check(""));
+	EXPECT_TRUE(check_says("atlsctl provision"));
+}
+
+TEST_F_TIMEOUT(local, refuses_bad_config, 180)
+{
+	use_state("state-tpm");
+	ASSERT_EQ(0, e2e_run("printf 'policies = { p = { verfy-peer = \"none\"; }; };\\n' > %s/bad.conf",
+			     e2e.dir));
+	EXPECT_EQ(1, e2e_run("%s/helperd/atlsd -n -c %s/bad.conf > %s/check.out 2>&1", e2e.build,
+			     e2e.dir, e2e.dir));
+	EXPECT_TRUE(check_says("line 1: unknown setting \"verfy-peer\""));
+	EXPECT_EQ(1, atlsd_check("-c /nonexistent/atlsd.conf"));
+}
+
+TEST_F_TIMEOUT(local, no_helper, 180)
+{
+	int l = e2e_listen(7601), c, s;
+
+	ASSERT_LE(0, l);
+	c = e2e_connect("127.0.0.1", 7601, 5000);
+	ASSERT_LE(0, c);
+	s = e2e_accept(l, 5000);
+	ASSERT_LE(0, s);
+	EXPECT_EQ(ESRCH, e2e_atls(c, ATLS_ROLE_CLIENT, "default", 0));
+	close(c);
+	close(s);
+	close(l);
+}
+
+TEST_F_TIMEOUT(local, check_ok, 180)
+{
+	use_state("state-tpm");
+	EXPECT_EQ(0, atlsd_check("")) TH_LOG("atlsd --check failed");
+}
+
+struct srv {
+	int l, err;
+	struct atls_peer_info pi;
+};
+
+static void *serve(void *arg)
+{
+	struct srv *s = arg;
+	char buf[5];
+	int fd = e2e_accept(s->l, 60000);
+
+	s->err = fd < 0 ? -1 : e2e_atls(fd, ATLS_ROLE_SERVER, "default", 0);
+	if (!s->err) {
+		e2e_peer_info(fd, &s->pi);
+		if (!e2e_recv_all(fd, buf, 5, 30000))
+			e2e_send_all(fd, buf, 5);
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/* Mutual attestation with itself over loopback in the given key mode. */
+static void loopback(struct __test_metadata *_metadata, const char *state, bool sw, int port)
+{
+	struct srv s = { 0 };
+	struct atls_peer_info pi;
+	pthread_t th;
+	char buf[5];
+	int c, err;
+	uint32_t want = sw ? ATLS_EVIDENCE_TPM2_PAT : ATLS_EVIDENCE_TPM2_KAT_PAT;
+
+	use_state(state);
+	snprintf(e2e.conf, sizeof(e2e.conf), "%s/%s.conf", e2e.dir, state);
+	ASSERT_EQ(0, e2e_run("printf 'key-mode = \"%s\"; log-level = \"debug\";\\n' > %s", sw ? "software" : "tpm",
+			     e2e.conf));
+	ASSERT_EQ(0, e2e_atlsd_start());
+	s.l = e2e_listen(port);
+	ASSERT_LE(0, s.l);
+	ASSERT_EQ(0, pthread_create(&th, NULL, serve, &s));
+	c = e2e_connect("127.0.0.1", port, 10000);
+	ASSERT_LE(0, c);
+	err = e2e_atls(c, ATLS_ROLE_CLIENT, "default", 0);
+	EXPECT_EQ(0, err) TH_LOG("client: %s", strerror(err));
+	if (!err) {
+		ASSERT_EQ(0, e2e_peer_info(c, &pi));
+		EXPECT_EQ(ATLS_VERDICT_AFFIRMING, pi.verdict);
+		EXPECT_EQ(want, pi.evidence_type);
+		EXPECT_EQ(ATLS_PEER_F_PEER_ATTESTED | ATLS_PEER_F_SELF_ATTESTED, pi.flags);
+		EXPECT_EQ(0, e2e_send_all(c, "ping", 5));
+		EXPECT_EQ(0, e2e_recv_all(c, buf, 5, 30000));
+		EXPECT_STREQ("ping", buf);
+	}
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, s.err);
+	EXPECT_EQ(ATLS_VERDICT_AFFIRMING, s.pi.verdict);
+	EXPECT_EQ(want, s.pi.evidence_type);
+	close(c);
+	close(s.l);
+	EXPECT_EQ(0, e2e_atlsd_kill(SIGTERM));
+}
+
+TEST_F_TIMEOUT(local, tpm_key_mode, 180)
+{
+	loopback(_metadata, "state-tpm", false, 7602);
+}
+
+TEST_F_TIMEOUT(local, software_key_mode, 180)
+{
+	loopback(_metadata, "state-sw", true, 7603);
+}
+
+static void __attribute__((constructor)) order_last(void)
+{
+	if (!__constructor_order)
+		__constructor_order = _CONSTRUCTOR_ORDER_BACKWARD;
+}
+
+/* Provision two state dirs (TPM key, software key), each trusting itself. */
+static int setup(void)
+{
+	const char *tmp = getenv("TMPDIR"), *res = getenv("ATLS_RESULTS");
+	const char *b = e2e.build;
+	const char *d = e2e.dir;
+
+	ko = getenv("ATLS_KO");
+	if (!ko || !b)
+		return -1;
+	if (e2e_run("mkdir -p %s", d))
+		return -1;
+	snprintf(e2e.log, sizeof(e2e.log), "%s/atlsd-local.log", res ? res : (tmp ? tmp : "/tmp"));
+	snprintf(e2e.conf, sizeof(e2e.conf), "%s/run", d);	/* e2e.c expects DIR/run */
+	setenv("ATLS_RUN_DIR", e2e.conf, 1);
+	setenv("ATLS_TCTI", "device:/dev/tpmrm0", 1);
+	setenv("TSS2_LOG", "all+none", 1);
+	return e2e_run("ATLS_STATE_DIR=%s/state-tpm %s/helperd/atlsctl provision >&2 && "
+		       "ATLS_STATE_DIR=%s/state-tpm %s/helperd/atlsctl export %s/exp-tpm >&2 && "
+		       "ATLS_STATE_DIR=%s/state-tpm %s/helperd/atlsctl trust self %s/exp-tpm >&2 && "
+		       "ATLS_STATE_DIR=%s/state-sw %s/helperd/atlsctl provision --software >&2 && "
+		       "ATLS_STATE_DIR=%s/state-sw %s/helperd/atlsctl trust self %s/exp-tpm >&2",
+		       d, b, d, b, d, d, b, d, d, b, d, b, d) ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	memset(&e2e, 0, sizeof(e2e));
+	e2e.build = getenv("ATLS_BUILD");
+	snprintf(e2e.dir, sizeof(e2e.dir), "%s/e2e-local", tmp ? tmp : "/tmp");
+	if (setup()) {
+		printf("1..1\nnot ok 1 local set-up (provisioning) failed\n");
+		return 1;
+	}
+	return test_harness_run(argc, argv);
+}
