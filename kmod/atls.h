@@ -49,6 +49,7 @@ struct atls_sock {
 	const struct proto *tls_base;
 	const struct proto *tls_final;
 	const struct proto_ops *tls_base_ops;
+	const struct proto_ops *gops_orig;	/* kTLS ops that gops copies */
 	struct sock *sk;
 	wait_queue_head_t wq;		/* gate and ATLS_START waiters */
 	int state;			/* enum atls_state */
@@ -103,6 +104,7 @@ void atls_rewrap(struct atls_sock *as);
 
 /* gate.c */
 void atls_gate_build(struct atls_sock *as);
+void atls_gate_ops_wrap(struct atls_sock *as);
 void atls_ready_build(struct atls_sock *as);
 int atls_gate_wait(struct atls_sock *as, long timeo);
 

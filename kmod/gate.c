@@ -124,7 +124,12 @@ static int atls_gate_sendpage(struct sock *sk, struct page *page, int offset,
 }
 #endif
 
-/* splice(socket -> pipe): tcp_splice_read never calls sk_prot->recvmsg. */
+/*
+ * splice(socket -> pipe): tcp_splice_read never calls sk_prot->recvmsg.
+ * Our proto_ops copy is in place from ULP attach until TLS_RX is installed
+ * (kTLS then sets its own table), so this gate decides by state, not by
+ * which proto is current.
+ */
 static ssize_t atls_gate_splice_read(struct socket *sock, loff_t *ppos,
 				     struct pipe_inode_info *pipe, size_t len,
 				     unsigned int flags)
@@ -138,11 +143,14 @@ static ssize_t atls_gate_splice_read(struct socket *sock, loff_t *ppos,
 
 	for (;;) {
 		as = atls_sk(sk, &gated);
-		ops = READ_ONCE(sock->ops);
 		if (!as)
 			return -EBADF;
-		if (!gated || ops->splice_read != atls_gate_splice_read)
+		if (READ_ONCE(as->state) == ATLS_STATE_READY) {
+			ops = READ_ONCE(sock->ops);
+			if (ops == &as->gops)
+				ops = as->gops_orig;
 			return ops->splice_read(sock, ppos, pipe, len, flags);
+		}
 		if (atls_is_helper(as))
 			return as->tls_base_ops->splice_read(sock, ppos, pipe, len, flags);
 		nonblock = (flags & SPLICE_F_NONBLOCK) ||
@@ -166,14 +174,16 @@ static __poll_t atls_gate_poll(struct file *file, struct socket *sock,
 	struct atls_sock *as;
 	__poll_t mask;
 	bool gated;
+	int st;
 
 	as = atls_sk(sk, &gated);
 	if (!as)
 		return EPOLLERR;
-	mask = as->tls_base_ops->poll(file, sock, wait);
-	if (!gated || atls_is_helper(as))
+	mask = as->gops_orig->poll(file, sock, wait);
+	st = READ_ONCE(as->state);
+	if (st == ATLS_STATE_READY || atls_is_helper(as))
 		return mask;
-	if (READ_ONCE(as->state) == ATLS_STATE_FAILED)
+	if (st == ATLS_STATE_FAILED)
 		return mask | EPOLLERR;
 	return mask & ~(EPOLLIN | EPOLLRDNORM | EPOLLRDBAND | EPOLLPRI |
 			EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
@@ -194,9 +204,29 @@ void atls_gate_build(struct atls_sock *as)
 #ifdef CONFIG_BPF_SYSCALL
 	as->gate.psock_update_sk_prot = NULL;	/* no sockmap on atls sockets */
 #endif
-	as->gops = *as->tls_base_ops;
+	as->gops_orig = as->tls_base_ops;
+	as->gops = *as->gops_orig;
 	as->gops.splice_read = atls_gate_splice_read;
 	as->gops.poll = atls_gate_poll;
+}
+
+/*
+ * Under lock_sock, between TLS_TX and TLS_RX: kTLS just replaced our
+ * proto_ops copy by its own table, whose splice_read reads the raw TCP
+ * queue. Copy that table and gate it again until TLS_RX is in.
+ */
+void atls_gate_ops_wrap(struct atls_sock *as)
+{
+	struct socket *sock = as->sk->sk_socket;
+	const struct proto_ops *cur = READ_ONCE(sock->ops);
+
+	if (cur == &as->gops)
+		return;
+	as->gops_orig = cur;
+	as->gops = *cur;
+	as->gops.splice_read = atls_gate_splice_read;
+	as->gops.poll = atls_gate_poll;
+	WRITE_ONCE(sock->ops, &as->gops);
 }
 
 /* The wrapper kept after key installation (record.c has the data paths). */

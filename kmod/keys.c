@@ -71,15 +71,31 @@ int atls_keys_install(struct atls_sock *as, struct socket *sock,
 	release_sock(sk);
 
 	err = sock->ops->setsockopt(sock, SOL_TLS, TLS_TX, KERNEL_SOCKPTR(tx), txlen);
+
+	/*
+	 * Sends are encrypted now. Wrap kTLS's TX-only proto and ops at once:
+	 * its recvmsg and splice_read would read the raw TCP queue and its
+	 * getsockopt would hand out the TX key. The wrappers keep waiting
+	 * until READY (state-based), so only a call that starts in the few
+	 * instructions between kTLS's update_sk_prot() and this lock_sock()
+	 * reaches kTLS's own ops.
+	 */
+	lock_sock(sk);
+	tx_done = READ_ONCE(sk->sk_prot) != &as->gate;
+	if (tx_done) {
+		atls_rewrap(as);
+		atls_gate_ops_wrap(as);
+	}
+	release_sock(sk);
+
 	if (!err)
 		err = READ_ONCE(sock->ops)->setsockopt(sock, SOL_TLS, TLS_RX,
 						       KERNEL_SOCKPTR(rx), rxlen);
 
 	lock_sock(sk);
 	WRITE_ONCE(as->installer, NULL);
-	tx_done = READ_ONCE(sk->sk_prot) != &as->gate;
 	if (tx_done)
-		atls_rewrap(as);
+		atls_rewrap(as);	/* kTLS's final (TX+RX) proto */
 	if (!err) {
 		as->cipher = cipher;
 		if (peer)

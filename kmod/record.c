@@ -70,6 +70,21 @@ static int atls_limit(struct atls_sock *as, bool tx)
 	return -EKEYEXPIRED;
 }
 
+/*
+ * Between TLS_TX and TLS_RX our ready wrapper is already in place but the
+ * socket is not READY: wait (or EAGAIN) like the gate. 0: go on.
+ */
+static int atls_ready_wait(struct atls_sock *as, long timeo)
+{
+	int st = READ_ONCE(as->state);
+
+	if (st == ATLS_STATE_READY)
+		return 0;
+	if (st == ATLS_STATE_FAILED)
+		return -READ_ONCE(as->err);
+	return atls_gate_wait(as, timeo);
+}
+
 int atls_ready_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 {
 	struct atls_sock *as = atls_ready_sk(sk);
@@ -80,6 +95,9 @@ int atls_ready_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 	err = READ_ONCE(as->err);
 	if (err)
 		return -err;
+	err = atls_ready_wait(as, sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT));
+	if (err)
+		return err;
 	err = atls_limit(as, true);
 	if (err)
 		return err;
@@ -98,6 +116,9 @@ int atls_ready_sendpage(struct sock *sk, struct page *page, int offset,
 	err = READ_ONCE(as->err);
 	if (err)
 		return -err;
+	err = atls_ready_wait(as, sock_sndtimeo(sk, flags & MSG_DONTWAIT));
+	if (err)
+		return err;
 	err = atls_limit(as, true);
 	if (err)
 		return err;
@@ -241,6 +262,9 @@ int atls_ready_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 			return -err;
 		if (READ_ONCE(as->rx_eof))
 			return 0;
+		err = atls_ready_wait(as, sock_rcvtimeo(sk, flags & MSG_DONTWAIT));
+		if (err)
+			return err;
 		err = atls_limit(as, false);
 		if (err)
 			return err;

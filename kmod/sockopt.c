@@ -8,11 +8,11 @@
  * Both our proto copies (gate and ready) point .setsockopt/.getsockopt here.
  * These run without the socket lock; ATLS_START takes it in request.c.
  *
- * Known residual window: while the DONE handler installs keys, between
- * TLS_TX and the re-wrap, sk_prot is kTLS's own static proto for a few
- * microseconds, so a getsockopt(SOL_TLS) racing exactly then from another
- * thread of the application reaches kTLS. The contract is that the socket is
- * not used until ATLS_START completed.
+ * Known residual window: right after TLS_TX (and again after TLS_RX), until
+ * keys.c takes the socket lock and re-wraps, sk_prot is kTLS's own static
+ * proto, so a getsockopt(SOL_TLS) starting exactly then from another thread
+ * of the application reaches kTLS. The contract is that the socket is not
+ * used until ATLS_START completed.
  */
 #include <linux/module.h>
 #include <linux/sched/signal.h>

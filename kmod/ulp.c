@@ -91,7 +91,7 @@ static void atls_gate_close(struct sock *sk, long timeout)
 					    struct atls_sock, gate);
 
 	if (sk->sk_socket && READ_ONCE(sk->sk_socket->ops) == &as->gops)
-		WRITE_ONCE(sk->sk_socket->ops, as->tls_base_ops);
+		WRITE_ONCE(sk->sk_socket->ops, as->gops_orig);
 	as->tls_base->close(sk, timeout);	/* tls_sk_proto_close */
 	atls_sock_free(as);
 }
@@ -101,15 +101,26 @@ static void atls_ready_close(struct sock *sk, long timeout)
 	struct atls_sock *as = container_of((struct proto *)READ_ONCE(sk->sk_prot),
 					    struct atls_sock, ready);
 
+	/* Keys half installed (TLS_RX refused): our ops copy is still in. */
+	if (sk->sk_socket && READ_ONCE(sk->sk_socket->ops) == &as->gops)
+		WRITE_ONCE(sk->sk_socket->ops, as->gops_orig);
 	as->tls_final->close(sk, timeout);
 	atls_sock_free(as);
 }
 
-/* Under lock_sock, after kTLS replaced our gate (TLS_TX, maybe TLS_RX). */
+/*
+ * Under lock_sock, after kTLS replaced our proto by its own (TLS_TX, then
+ * again at TLS_RX). The second time our ready copy is rewritten in place
+ * while it is not installed; lockless readers that still hold it see the same
+ * function pointers for every member we override, and valid kTLS ones for
+ * the rest.
+ */
 void atls_rewrap(struct atls_sock *as)
 {
 	struct sock *sk = as->sk;
 
+	if (sk->sk_prot == &as->gate || sk->sk_prot == &as->ready)
+		return;			/* kTLS refused: nothing to wrap */
 	as->tls_final = sk->sk_prot;
 	atls_ready_build(as);
 	as->ready.close = atls_ready_close;

@@ -39,6 +39,22 @@ static void accept_hold_fn(struct ku_helper *h, int out, int ctl, void *arg)
 	ku_put_result(out, ku_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
 }
 
+/* READY rings, ACCEPT, then the timeout's ABORT names our request. */
+static void mcast_fn(struct ku_helper *h, int out, int ctl, void *arg)
+{
+	uint64_t id = 0;
+	uint32_t val = 0;
+	struct ku_req r;
+
+	(void)ctl; (void)arg;
+	ku_put_result(out, ku_wait_mcast(h, ATLS_CMD_READY, NULL, &val, 10000));
+	ku_put_result(out, (int)val);
+	ku_put_result(out, ku_accept(h, &r));
+	ku_put_result(out, ku_wait_mcast(h, ATLS_CMD_ABORT, &id, &val, 10000));
+	ku_put_result(out, id == r.id ? 0 : -ESRCH);
+	ku_put_result(out, (int)val);
+}
+
 /* Wait for go, then try ACCEPT once and report its errno. */
 static void late_accept_fn(struct ku_helper *h, int out, int ctl, void *arg)
 {
@@ -157,6 +173,30 @@ TEST_F(life, timeout_while_accepted_then_late_done)
 	ku_helper_go(&self->helper);
 	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
 	EXPECT_EQ(-ESTALE, v);
+}
+
+TEST_F(life, ready_and_abort_multicast)
+{
+	long before = ku_proc_stat("aborts_sent");
+	int v;
+
+	setup_pair(_metadata, self, mcast_fn, NULL);
+	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 500,
+					 ATLS_START_F_NONBLOCK));
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 10000));
+	EXPECT_EQ(0, v);		/* READY seen */
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 1000));
+	EXPECT_GE(v, 1);		/* ATLS_A_PENDING */
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
+	EXPECT_EQ(0, v);		/* ACCEPT */
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 10000));
+	EXPECT_EQ(0, v);		/* ABORT seen */
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 1000));
+	EXPECT_EQ(0, v);		/* for our request */
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 1000));
+	EXPECT_EQ(ATLS_REASON_TIMEOUT, v);
+	expect_dead(_metadata, self->app, self->wire, ETIMEDOUT, ATLS_REASON_TIMEOUT);
+	EXPECT_EQ(before + 1, ku_proc_stat("aborts_sent"));
 }
 
 TEST_F(life, helper_rejects)

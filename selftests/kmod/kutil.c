@@ -529,6 +529,64 @@ int ku_done_status(struct ku_helper *h, const struct ku_req *r, int status,
 	return ku_send(h, msg, NULL);
 }
 
+struct ku_mcast {
+	uint8_t cmd;
+	int seen;
+	uint64_t id;
+	uint32_t val;
+};
+
+static int ku_mcast_cb(struct nl_msg *m, void *arg)
+{
+	struct ku_mcast *w = arg;
+	struct nlattr *tb[ATLS_A_MAX + 1];
+	struct genlmsghdr *gh = nlmsg_data(nlmsg_hdr(m));
+
+	if (gh->cmd != w->cmd || genlmsg_parse(nlmsg_hdr(m), 0, tb, ATLS_A_MAX, NULL))
+		return NL_OK;
+	w->seen = 1;
+	if (tb[ATLS_A_REQ_ID])
+		w->id = nla_get_u64(tb[ATLS_A_REQ_ID]);
+	if (tb[ATLS_A_REASON])
+		w->val = nla_get_u32(tb[ATLS_A_REASON]);
+	if (tb[ATLS_A_PENDING])
+		w->val = nla_get_u32(tb[ATLS_A_PENDING]);
+	return NL_OK;
+}
+
+static int ku_no_seq_check(struct nl_msg *m, void *arg)
+{
+	(void)m; (void)arg;
+	return NL_OK;
+}
+
+int ku_wait_mcast(struct ku_helper *h, uint8_t cmd, uint64_t *id, uint32_t *val,
+		  int timeout_ms)
+{
+	struct ku_mcast w = { .cmd = cmd };
+	long end = ku_ms_now() + timeout_ms;
+	struct nl_cb *cb = nl_cb_alloc(NL_CB_CUSTOM);
+
+	if (!cb)
+		return -ENOMEM;
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, ku_mcast_cb, &w);
+	nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, ku_no_seq_check, NULL);
+	while (!w.seen && ku_ms_now() < end) {
+		struct pollfd p = { .fd = nl_socket_get_fd(h->mc), .events = POLLIN };
+
+		if (poll(&p, 1, 100) == 1)
+			nl_recvmsgs(h->mc, cb);
+	}
+	nl_cb_put(cb);
+	if (!w.seen)
+		return -ETIMEDOUT;
+	if (id)
+		*id = w.id;
+	if (val)
+		*val = w.val;
+	return 0;
+}
+
 /* ---- forked helper ---- */
 
 void ku_put_result(int out, int v)

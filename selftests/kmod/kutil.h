@@ -86,6 +86,10 @@ int ku_accept_wait(struct ku_helper *h, struct ku_req *r, int timeout_ms);
 int ku_done_keys(struct ku_helper *h, const struct ku_req *r, unsigned short cipher);
 int ku_done_status(struct ku_helper *h, const struct ku_req *r, int status,
 		   uint32_t reason);
+/* Wait for a multicast @cmd on h->mc; *id / *val get REQ_ID and
+ * REASON (ABORT) or PENDING (READY). 0 or -ETIMEDOUT. */
+int ku_wait_mcast(struct ku_helper *h, uint8_t cmd, uint64_t *id, uint32_t *val,
+		  int timeout_ms);
 
 /*
  * Run fn in a forked helper process. ku_fork_helper returns once the child
