@@ -68,15 +68,22 @@
 
 /* ------------------------------------------------------- TPM op counting */
 
-static atomic_ulong tpm_ops;
+static atomic_ulong tpm_ops, tpm_us;
+
+static long long now_us(void);
 
 int __real_atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg);
 int __wrap_atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg);
 
 int __wrap_atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg)
 {
+	long long t0 = now_us();
+	int ret = __real_atls_tpm_call(t, fn, arg);
+
+	/* Time in the TPM owner's queue + the command itself. */
+	atomic_fetch_add(&tpm_us, (unsigned long)(now_us() - t0));
 	atomic_fetch_add(&tpm_ops, 1);
-	return __real_atls_tpm_call(t, fn, arg);
+	return ret;
 }
 
 /* ---------------------------------------------------------------- modes */
@@ -399,7 +406,7 @@ static int setup_side(struct setup *s)
 /* Accumulated over the rounds of one (mode, concurrency) cell. */
 struct stats {
 	double hps, p50_ms, p99_ms, ops_per_hs;
-	unsigned long done, errors, ops, srv_done;
+	unsigned long done, errors, ops, srv_done, op_us;
 	double secs;
 	int failed;
 	long long *lat;
@@ -427,7 +434,7 @@ static int run_cell(struct setup *s, const struct opts *o, enum mode m, unsigned
 {
 	pthread_t sth[MAX_CONC], cth[MAX_CONC];
 	struct cell *c = calloc(1, sizeof(*c));
-	unsigned long ops0;
+	unsigned long ops0, us0;
 	long long t0, t1;
 	unsigned int i;
 	int ret = 0;
@@ -460,6 +467,7 @@ static int run_cell(struct setup *s, const struct opts *o, enum mode m, unsigned
 	/* TPM operations per handshake: all of the cell's, over all of its
 	 * server handshakes (warm-up and drain included, so no edge effect). */
 	ops0 = atomic_load(&tpm_ops);
+	us0 = atomic_load(&tpm_us);
 	for (i = 0; i < conc; i++)
 		pthread_create(&sth[i], NULL, server_main, c);
 	for (i = 0; i < conc; i++)
@@ -478,6 +486,7 @@ static int run_cell(struct setup *s, const struct opts *o, enum mode m, unsigned
 	for (i = 0; i < conc; i++)
 		pthread_join(sth[i], NULL);
 	st->ops += atomic_load(&tpm_ops) - ops0;
+	st->op_us += atomic_load(&tpm_us) - us0;
 	st->srv_done += atomic_load(&c->srv_done);
 	close(c->lfd);
 	st->errors += atomic_load(&c->errors);
@@ -609,8 +618,8 @@ int main(int argc, char **argv)
 	       SUITE, o.rounds, o.run_s, o.warm_s);
 	printf("# TPM: swtpm (%s); batch window %u us, max %u (0 = library default)\n",
 	       s.sw.tcti, o.batch_window_us, o.batch_max);
-	printf("%-10s %5s %10s %8s %9s %9s %9s %9s %7s\n", "mode", "conc", "hs/s", "x plain",
-	       "p50 ms", "p99 ms", "+p50 ms", "tpm/hs", "errors");
+	printf("%-10s %5s %10s %8s %9s %9s %9s %9s %9s %7s\n", "mode", "conc", "hs/s", "x plain",
+	       "p50 ms", "p99 ms", "+p50 ms", "tpm/hs", "ms/tpmop", "errors");
 	/*
 	 * The machine may be shared: the modes of one concurrency are run in
 	 * turn, rounds times, and each cell sums its rounds, so a burst of
@@ -639,9 +648,10 @@ int main(int argc, char **argv)
 				       strerror(-st->failed));
 				continue;
 			}
-			printf("%-10s %5u %10.1f %8.3f %9.2f %9.2f %9.2f %9.3f %7lu\n",
+			printf("%-10s %5u %10.1f %8.3f %9.2f %9.2f %9.2f %9.3f %9.2f %7lu\n",
 			       mode_names[m], o.conc[ci], st->hps, b->hps > 0 ? st->hps / b->hps : 0,
 			       st->p50_ms, st->p99_ms, st->p50_ms - b->p50_ms, st->ops_per_hs,
+			       st->ops ? (double)st->op_us / 1000.0 / (double)st->ops : 0,
 			       st->errors);
 			free(st->lat);
 			st->lat = NULL;

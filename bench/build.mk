@@ -20,3 +20,10 @@ $(B)/bench/atls_bulk: $(B)/bench/atls_bulk.o $(BENCH_UTIL_OBJS) $(B)/libatls/lib
 	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
 
 USER_BINS += $(B)/bench/atls_bulk
+
+# atls_e2e: atls.ko + atlsd handshakes, atls-socket bulk and sendfile, and
+# kernel memory per attested socket, against OpenSSL in the same VM.
+$(B)/bench/atls_e2e: $(B)/bench/atls_e2e.o
+	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
+
+USER_BINS += $(B)/bench/atls_e2e

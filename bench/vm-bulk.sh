@@ -1,24 +1,29 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# bench/vm-bulk.sh: run atls_bulk (kTLS with libatls keys vs userspace
-# OpenSSL vs sendfile, loopback) inside the test VM of one kernel, through
-# the lead's VM runner (selftests/vm/vm.sh).  Not a pass/fail test.
+# bench/vm-bulk.sh: the in-VM benchmarks through the lead's VM runner
+# (selftests/vm/vm.sh), one kernel: atls_bulk (kTLS with libatls keys vs
+# userspace OpenSSL vs sendfile, loopback) and atls_e2e (atls.ko + atlsd
+# handshakes, atls-socket bulk and sendfile, memory per attested socket),
+# both against OpenSSL in the same VM (bench/vm-guest.sh).  Not a test.
 #
-#   bench/vm-bulk.sh [KVER] [MiB]     default: first kernel of scripts/kvers.sh, 4 MiB
+#   bench/vm-bulk.sh [KVER] [MiB] [seconds]
+#        default: first kernel of scripts/kvers.sh, 4 MiB, 5 s per cell
 #
-# The numbers are in $OUT/atls_bulk.tap (OUT printed at the end).
+# The numbers are printed at the end and kept in $OUT/vm-bulk-run.tap.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=${B:-$SRC/build}
 kver=${1:-$("$SRC/scripts/kvers.sh" | head -n1)}
 mib=${2:-4}
+secs=${3:-5}
 out=${TMPDIR:-/tmp}/atls-vm-bulk-$kver
-make -C "$SRC" --no-print-directory -s "$B/bench/atls_bulk" >&2
+make -C "$SRC" --no-print-directory -s "$B/bench/atls_bulk" "$B/bench/atls_e2e" \
+	"$B/helperd/atlsd" "$B/helperd/atlsctl" >&2
 mkdir -p "$B/bench"
 # The runner runs each line of the list as a program: a wrapper passes MiB.
 wrap=$B/bench/vm-bulk-run
-printf '#!/bin/sh\nexec %s %s\n' "$B/bench/atls_bulk" "$mib" > "$wrap"
+printf '#!/bin/sh\nexec %s %s %s\n' "$SRC/bench/vm-guest.sh" "$mib" "$secs" > "$wrap"
 chmod +x "$wrap"
 echo "$wrap" > "$B/bench/vm-bulk.list"
 "$SRC/selftests/vm/vm.sh" --kver "$kver" --list "$B/bench/vm-bulk.list" --out "$out" \
