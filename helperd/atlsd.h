@@ -142,6 +142,8 @@ struct atlsd_engine;
 int atlsd_engine_new(const struct atlsd_config *c, struct atlsd_engine **out);
 void atlsd_engine_get(struct atlsd_engine *e);
 void atlsd_engine_put(struct atlsd_engine *e);
+/* Build the "default" policy's contexts now (best effort). */
+void atlsd_engine_warm(struct atlsd_engine *e);
 /* Run the handshake of req; fills out (keys only when status is 0). */
 void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
 		      struct atlsd_outcome *out);

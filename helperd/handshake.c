@@ -123,6 +123,29 @@ static int get_ctx(struct atlsd_engine *e, const struct atlsd_request *req,
 	return err;
 }
 
+/*
+ * Build the contexts of the "default" policy ahead of the first request
+ * (opening the TPM and loading the key and policy take seconds on a slow
+ * TPM).  Failures are only logged at debug level here: a host without peers
+ * yet has no peers.policy, and the first request will report it properly.
+ */
+void atlsd_engine_warm(struct atlsd_engine *e)
+{
+	const struct atlsd_policy *p = atlsd_config_policy(&e->cfg, "default");
+	unsigned int idx, r;
+
+	if (!p)
+		return;
+	idx = (unsigned int)(p - e->cfg.policies);
+	for (r = 0; r < 2; r++) {
+		pthread_mutex_lock(&e->lock);
+		if (!e->ctx[idx][r] && build_ctx(&e->cfg, p, r, &e->ctx[idx][r]))
+			log_dbg(0, "policy \"default\" (%s) not ready yet",
+				r == ATLSD_ROLE_CLIENT ? "client" : "server");
+		pthread_mutex_unlock(&e->lock);
+	}
+}
+
 static uint32_t reason_of(enum atls_reason r)
 {
 	switch (r) {

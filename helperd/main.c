@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,28 @@ struct loop {
 	struct atlsd_pool *pool;
 };
 
+/* Warm an engine in the background; the thread holds a reference. */
+static void *warm_main(void *arg)
+{
+	struct atlsd_engine *e = arg;
+
+	atlsd_engine_warm(e);
+	atlsd_engine_put(e);
+	return NULL;
+}
+
+static void warm(struct atlsd_engine *e)
+{
+	pthread_t t;
+
+	atlsd_engine_get(e);
+	if (pthread_create(&t, NULL, warm_main, e)) {
+		atlsd_engine_put(e);
+		return;
+	}
+	pthread_detach(t);
+}
+
 static void on_ready(void *arg, uint32_t pending)
 {
 	struct loop *l = arg;
@@ -170,6 +193,7 @@ static int reload(const struct opts *o, struct atlsd_pool *pool)
 	if (!ret) {
 		atlsd_log_set_level(c->log_level);
 		atlsd_pool_set_engine(pool, e);
+		warm(e);
 		atlsd_engine_put(e);
 		log_info(0, "configuration reloaded (%u policies); connections in progress keep "
 			    "the previous one", c->n_policies);
@@ -279,6 +303,8 @@ int main(int argc, char **argv)
 	ret = atlsd_engine_new(cfg, &eng);
 	if (!ret)
 		ret = atlsd_pool_start(cfg->workers, eng, &lp.pool);
+	if (!ret)
+		warm(eng);
 	atlsd_engine_put(eng);
 	if (ret) {
 		log_err(0, "cannot start the workers: %s", strerror(-ret));
