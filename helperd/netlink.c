@@ -108,15 +108,23 @@ static int nlerr_errno(int e)
 	}
 }
 
+/*
+ * Strings come from the application (policy, peer name, comm): copied
+ * bounded, and control or non-ASCII bytes replaced, so they cannot forge
+ * log lines.  A policy name so altered matches no configured policy.
+ */
 static void copy_str(char *dst, size_t len, struct nlattr *a)
 {
-	size_t n = a ? strnlen(nla_data(a), nla_len(a)) : 0;
+	size_t n = a ? strnlen(nla_data(a), nla_len(a)) : 0, i;
 
 	if (n >= len)
 		n = len - 1;
 	if (n)
 		memcpy(dst, nla_data(a), n);
 	dst[n] = 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)dst[i] < 0x20 || (unsigned char)dst[i] > 0x7e)
+			dst[i] = '?';
 }
 
 static int parse_accept(struct nl_msg *msg, struct atlsd_request *req)
