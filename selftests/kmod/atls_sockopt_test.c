@@ -7,8 +7,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -229,6 +233,70 @@ TEST(start_twice)
 	close(cli);
 	close(srv);
 	EXPECT_EQ(0, ku_wait_idle(3000));
+}
+
+/* Wait for go, then try ACCEPT once and report its errno. */
+static void try_accept_fn(struct ku_helper *h, int out, int ctl, void *arg)
+{
+	struct ku_req r;
+
+	(void)arg;
+	if (ku_wait_go(ctl, 20000))
+		return;
+	ku_put_result(out, ku_accept(h, &r));
+}
+
+/*
+ * Requests belong to their socket's network namespace: a helper in another
+ * namespace never gets them (ACCEPT: EAGAIN) and the request times out.
+ * (The "any helper listening?" test behind ESRCH is not per namespace: the
+ * kernel keeps multicast listeners per protocol, not per namespace.)
+ */
+TEST(helper_of_another_netns_cannot_accept)
+{
+	struct ku_child c;
+	int sync[2], v, st;
+	pid_t pid;
+	char b;
+
+	ASSERT_EQ(0, ku_fork_helper(&c, try_accept_fn, NULL));	/* our netns */
+	ASSERT_EQ(0, pipe(sync));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		struct atls_status as;
+		struct ifreq ifr = { 0 };
+		int fd, cli, srv;
+
+		if (unshare(CLONE_NEWNET))
+			_exit(10);
+		fd = socket(AF_INET, SOCK_DGRAM, 0);
+		strcpy(ifr.ifr_name, "lo");
+		if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr))
+			_exit(11);
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr))
+			_exit(12);
+		if (ku_tcp_pair(AF_INET, &cli, &srv) || ku_ulp(cli))
+			_exit(13);
+		if (ku_start(cli, ATLS_ROLE_CLIENT, 1000, ATLS_START_F_NONBLOCK) != -EINPROGRESS)
+			_exit(14);
+		if (write(sync[1], "s", 1) != 1)
+			_exit(15);
+		if (ku_wait_state(cli, ATLS_STATE_FAILED, 5000) || ku_status(cli, &as))
+			_exit(16);
+		_exit(as.error == ETIMEDOUT ? 0 : 17);
+	}
+	ASSERT_EQ(1, read(sync[0], &b, 1));
+	ku_helper_go(&c);
+	ASSERT_EQ(0, ku_helper_result(&c, &v, 5000));
+	EXPECT_EQ(-EAGAIN, v);
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(0, WEXITSTATUS(st));
+	ku_helper_reap(&c);
+	close(sync[0]);
+	close(sync[1]);
 }
 
 TEST_HARNESS_MAIN

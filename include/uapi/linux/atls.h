@@ -39,7 +39,10 @@
  *   E2BIG        optlen > sizeof(struct atls_start) with non-zero tail bytes
  *   EFAULT       bad pointer
  *   EALREADY     ATLS_START was already called on this socket
- *   ESRCH        no helper daemon listens on the genl multicast group
+ *   ESRCH        no helper daemon listens on the genl multicast group (in
+ *                any network namespace: the kernel tracks multicast
+ *                listeners per protocol; a request whose namespace has no
+ *                helper waits for one until its timeout)
  *   ENOBUFS      too many requests pending (ATLS_MAX_PENDING)
  *   EINPROGRESS  non-blocking socket (or ATLS_START_F_NONBLOCK): the request
  *                is queued; completion is POLLOUT (ready) or POLLERR (failed),
