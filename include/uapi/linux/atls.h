@@ -55,8 +55,8 @@
  *  every send/recv on the socket: errors are sticky, the TCP connection is
  *  aborted with a RST, nothing is ever sent in clear):
  *   ETIMEDOUT    no completion within timeout_ms (ATLS_REASON_TIMEOUT)
- *   ECONNABORTED the helper died holding the request, or the module gave up
- *                (ATLS_REASON_HELPER_DIED, ATLS_REASON_SHUTDOWN)
+ *   ECONNABORTED the helper died holding the request, the app abandoned it
+ *                (ATLS_REASON_HELPER_DIED, _APP_CLOSED, _SHUTDOWN)
  *   EACCES       the peer's attestation evidence was rejected by the policy
  *                (ATLS_REASON_EVIDENCE_*, _AK_UNTRUSTED, _PCR_MISMATCH, ...)
  *   EKEYREJECTED the peer's certificate or identity was rejected
@@ -66,17 +66,24 @@
  *   ENOENT       the helper does not know the requested policy
  *   EIO          the helper's own TPM or configuration failed
  *
- *  While the request is pending (after ATLS_START, before completion):
+ *  While gated (from the ULP attach until completion):
  *   send/recv/sendfile/splice block (or EAGAIN when non-blocking or when
- *   SO_SNDTIMEO/SO_RCVTIMEO expire); poll() reports neither POLLIN nor POLLOUT.
+ *   SO_SNDTIMEO/SO_RCVTIMEO expire); poll() reports neither POLLIN nor
+ *   POLLOUT (POLLERR once failed); getsockopt/setsockopt(SOL_TLS) and
+ *   getsockopt(TCP_ZEROCOPY_RECEIVE): EPERM.
  *
  *  After completion (keys installed in kTLS):
- *   getsockopt/setsockopt(SOL_TLS, *)   EPERM (the keys never go back out)
+ *   getsockopt(SOL_TLS, *) and setsockopt(SOL_TLS, TLS_TX/TLS_RX): EPERM
+ *                                        (the keys never go back out; other
+ *                                        SOL_TLS set options reach kTLS)
  *   recv() on a TLS close_notify alert   returns 0 (end of file), sticky
  *   recv() on any other TLS alert        ECONNRESET (connection aborted)
  *   recv() on NewSessionTicket           the record is dropped silently
  *   recv() on KeyUpdate                  EKEYEXPIRED (kernels without kTLS
  *                                        rekey; connection aborted)
+ *   recv() on any other control record   EPROTO (connection aborted)
+ *   a record that does not decrypt       kTLS's own error (EBADMSG), kTLS
+ *                                        aborts the connection
  *   send()/recv() at the record limit    EKEYEXPIRED (ATLS_REASON_RECORD_LIMIT:
  *                                        2^24 records per direction for
  *                                        AES-GCM, RFC 8446 section 5.5)
@@ -84,7 +91,8 @@
  *   behaviour (TLS_GET_RECORD_TYPE cmsg) instead of the mapping above.
  *
  *  getsockopt(SOL_ATLS, *):
- *   ENOPROTOOPT  unknown option, or the socket is not an atls socket
+ *   ENOPROTOOPT  unknown option
+ *   EOPNOTSUPP   the socket is not an atls socket (from the IP layer)
  *   EINVAL       *optlen smaller than the structure
  *   ENODATA      ATLS_PEER_INFO before the helper reported a result
  *
