@@ -442,4 +442,79 @@ TEST_F(hs, fallback_client_without_batching)
 	atls_ctx_free(cctx);
 }
 
+/* A server (plain OpenSSL) that picks the batched scheme although the
+ * client did not offer it: the client must refuse. */
+static int rogue_add(SSL *s, unsigned int type, unsigned int context, const unsigned char **out,
+		     size_t *outlen, X509 *x, size_t chainidx, int *al, void *arg)
+{
+	uint8_t *b;
+
+	(void)s, (void)type, (void)x, (void)chainidx, (void)al, (void)arg;
+	if (context != SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS || atls_ext_build_scheme_batch(&b, outlen))
+		return 0;
+	*out = b;
+	return 1;
+}
+
+static void rogue_free(SSL *s, unsigned int type, unsigned int context, const unsigned char *out,
+		       void *arg)
+{
+	(void)s, (void)type, (void)context, (void)arg;
+	free((void *)out);
+}
+
+static int rogue_parse(SSL *s, unsigned int type, unsigned int context, const unsigned char *in,
+		       size_t inlen, X509 *x, size_t chainidx, int *al, void *arg)
+{
+	(void)s, (void)type, (void)context, (void)in, (void)inlen, (void)x, (void)chainidx;
+	(void)al, (void)arg;
+	return 1;
+}
+
+struct rogue {
+	SSL *ssl;
+	int fd;
+};
+
+static int rogue_main(void *arg)
+{
+	struct rogue *r = arg;
+
+	atls_test_peer_handshake(r->ssl, r->fd, 1);
+	return 0;
+}
+
+TEST_F(hs, unoffered_batched_scheme_refused)
+{
+	struct atls_config cc;
+	struct atls_ctx *cctx;
+	struct atls_result res;
+	struct atls_test_thread th;
+	struct rogue r;
+	SSL_CTX *sx;
+	int cfd;
+
+	sx = atls_test_peer_ctx(1, NULL, atls_test_path(self->srv.dir, "sw.pem"),
+				atls_test_path(self->srv.dir, "sw.key"));
+	ASSERT_NE(NULL, sx);
+	ASSERT_EQ(1, SSL_CTX_add_custom_ext(sx, ATLS_EXT_TYPE,
+					    SSL_EXT_TLS1_3_ONLY | SSL_EXT_CLIENT_HELLO |
+						    SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS,
+					    rogue_add, rogue_free, NULL, rogue_parse, NULL));
+	cfg(&cc, &self->cli, ATLS_ROLE_CLIENT, ATLS_KEY_SOFTWARE, false, true, false);
+	ASSERT_EQ(0, atls_ctx_new(&cc, &cctx));
+	ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &r.fd));
+	r.ssl = SSL_new(sx);
+	ASSERT_NE(NULL, r.ssl);
+	ASSERT_EQ(0, atls_test_spawn(&th, rogue_main, &r));
+	EXPECT_NE(0, atls_handshake(cctx, cfd, 10000, &res));
+	EXPECT_EQ(ATLS_R_EVIDENCE_TYPE_REJECTED, res.reason) TH_LOG("%s", res.reason_text);
+	close(cfd);
+	atls_test_join(&th);
+	SSL_free(r.ssl);
+	close(r.fd);
+	SSL_CTX_free(sx);
+	atls_ctx_free(cctx);
+}
+
 TEST_HARNESS_MAIN

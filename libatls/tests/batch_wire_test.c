@@ -14,6 +14,7 @@
 
 #include "kselftest_harness.h"
 #include "../src/batch.h"
+#include "../src/internal.h"
 
 /* The formulas of batch.h, written out again. */
 static void ref_leaf(const uint8_t *b, size_t n, uint8_t out[32])
@@ -183,6 +184,64 @@ TEST(hostile_input)
 	EXPECT_EQ(-EBADMSG, atls_batch_parse(bad, len, &pr));
 	free(bad);
 	free(good);
+}
+
+/* The batched scheme in the extension bodies (ext.c): offered first, both
+ * schemes in each list; chosen alone; a list with only the batched one. */
+TEST(extension_schemes)
+{
+	static const char mt[] = ATLS_MT_TPM_BATCH;
+	struct atls_ch_offer off;
+	uint8_t *b, one[4 + sizeof(mt) - 1 + 4];
+	size_t n, ml = sizeof(mt) - 1;
+
+	ASSERT_EQ(0, atls_ext_build_ch_batch(true, true, true, &b, &n));
+	ASSERT_EQ(0, atls_ext_parse_ch(b, n, &off));
+	EXPECT_TRUE(off.server_tpm && off.server_batch && off.client_tpm && off.client_batch);
+	EXPECT_EQ(2, off.n_server);
+	EXPECT_EQ(2, off.n_client);
+	free(b);
+	ASSERT_EQ(0, atls_ext_build_ch_batch(true, false, true, &b, &n));
+	ASSERT_EQ(0, atls_ext_parse_ch(b, n, &off));
+	EXPECT_TRUE(off.server_tpm && off.server_batch);
+	EXPECT_FALSE(off.client_tpm || off.client_batch);
+	free(b);
+	/* Without batch: exactly the bytes of the per-handshake builder. */
+	{
+		uint8_t *a;
+		size_t an;
+
+		ASSERT_EQ(0, atls_ext_build_ch_batch(true, true, false, &b, &n));
+		ASSERT_EQ(0, atls_ext_build_ch(true, true, &a, &an));
+		ASSERT_EQ(an, n);
+		EXPECT_EQ(0, memcmp(a, b, n));
+		free(a);
+		free(b);
+	}
+	ASSERT_EQ(0, atls_ext_build_scheme_batch(&b, &n));
+	EXPECT_EQ(2, atls_ext_parse_chosen(b, n));
+	free(b);
+	/* ClientHello whose server list holds only the batched scheme. */
+	one[0] = 0;
+	one[1] = (uint8_t)(4 + ml);
+	one[2] = ATLS_MECH_EVIDENCE;
+	one[3] = ATLS_ENC_MEDIA_TYPE;
+	one[4] = 0;
+	one[5] = (uint8_t)ml;
+	memcpy(one + 6, mt, ml);
+	one[6 + ml] = 0;
+	one[7 + ml] = 0;
+	ASSERT_EQ(0, atls_ext_parse_ch(one, 8 + ml, &off));
+	EXPECT_TRUE(off.server_batch);
+	EXPECT_FALSE(off.server_tpm);
+	/* A media type one byte short of ours is another scheme. */
+	one[5] = (uint8_t)(ml - 1);
+	one[1] = (uint8_t)(4 + ml - 1);
+	one[5 + ml] = 0;
+	one[6 + ml] = 0;
+	ASSERT_EQ(0, atls_ext_parse_ch(one, 7 + ml, &off));
+	EXPECT_FALSE(off.server_batch);
+	EXPECT_EQ(1, off.n_server);
 }
 
 TEST_HARNESS_MAIN
