@@ -13,6 +13,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <pthread.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -498,4 +501,121 @@ int e2e_recv_all(int fd, void *buf, size_t len, int ms)
 		off += n;
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------- capture */
+
+static void cap_append(struct e2e_capture *c, int dir, const unsigned char *p, size_t n)
+{
+	if (c->len[dir] + n > c->cap[dir]) {
+		size_t nc = (c->cap[dir] + n) * 2;
+		unsigned char *nb = realloc(c->buf[dir], nc);
+
+		if (!nb)
+			return;
+		c->buf[dir] = nb;
+		c->cap[dir] = nc;
+	}
+	memcpy(c->buf[dir] + c->len[dir], p, n);
+	c->len[dir] += n;
+}
+
+/* One Ethernet frame: IPv4/IPv6 + TCP on our port -> payload. */
+static void cap_frame(struct e2e_capture *c, const unsigned char *f, size_t n)
+{
+	const unsigned char *ip = f + 14, *tcp;
+	unsigned int proto, sport, dport, thl;
+	size_t ipl, left;
+
+	if (n < 14 + 20)
+		return;
+	if (f[12] == 0x08 && f[13] == 0x00) {		/* IPv4 */
+		ipl = (ip[0] & 15) * 4;
+		proto = ip[9];
+		left = ((size_t)ip[2] << 8 | ip[3]);
+		if (left > n - 14)
+			left = n - 14;
+	} else if (f[12] == 0x86 && f[13] == 0xdd) {	/* IPv6, no ext headers */
+		ipl = 40;
+		proto = ip[6];
+		left = 40 + ((size_t)ip[4] << 8 | ip[5]);
+		if (left > n - 14)
+			left = n - 14;
+	} else {
+		return;
+	}
+	if (proto != 6 || left < ipl + 20)
+		return;
+	tcp = ip + ipl;
+	sport = tcp[0] << 8 | tcp[1];
+	dport = tcp[2] << 8 | tcp[3];
+	thl = (tcp[12] >> 4) * 4;
+	if (left < ipl + thl)
+		return;
+	if (dport == (unsigned int)c->port)
+		cap_append(c, 0, tcp + thl, left - ipl - thl);
+	else if (sport == (unsigned int)c->port)
+		cap_append(c, 1, tcp + thl, left - ipl - thl);
+}
+
+static void *cap_main(void *arg)
+{
+	struct e2e_capture *c = arg;
+	static unsigned char f[70000];
+
+	while (!c->stop) {
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		struct sockaddr_ll sll;
+		socklen_t sl = sizeof(sll);
+		ssize_t n;
+
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		n = recvfrom(c->fd, f, sizeof(f), 0, (struct sockaddr *)&sll, &sl);
+		if (n > 0 && sll.sll_ifindex != 1)	/* not lo */
+			cap_frame(c, f, n);
+	}
+	return NULL;
+}
+
+int e2e_capture_start(struct e2e_capture *c, int port)
+{
+	int sz = 16 << 20;
+	pthread_t t;
+
+	memset(c, 0, sizeof(*c));
+	c->port = port;
+
+	c->fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+	if (c->fd < 0)
+		return -1;
+	/* TCG is slow: a big buffer so no frame is dropped. */
+	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	if (pthread_create(&t, NULL, cap_main, c)) {
+		close(c->fd);
+		return -1;
+	}
+	c->th = t;
+	return 0;
+}
+
+void e2e_capture_stop(struct e2e_capture *c)
+{
+	usleep(300 * 1000);	/* let the last frames in */
+	c->stop = 1;
+	pthread_join((pthread_t)c->th, NULL);
+	close(c->fd);
+}
+
+bool e2e_capture_has(const struct e2e_capture *c, const void *needle, size_t n)
+{
+	return (c->len[0] && memmem(c->buf[0], c->len[0], needle, n)) ||
+	       (c->len[1] && memmem(c->buf[1], c->len[1], needle, n));
+}
+
+void e2e_capture_free(struct e2e_capture *c)
+{
+	free(c->buf[0]);
+	free(c->buf[1]);
 }

@@ -67,4 +67,22 @@ int e2e_recv_all(int fd, void *buf, size_t len, int ms);
 int e2e_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int e2e_read_hex(const char *path, uint8_t *out, size_t len);
 
+
+
+/*
+ * Capture of the TCP payload of one port on the VM link (AF_PACKET on all
+ * interfaces but lo), per direction, to prove what crossed the wire.
+ */
+struct e2e_capture {
+	int fd, port;
+	unsigned long th;	/* pthread_t */
+	volatile int stop;
+	unsigned char *buf[2];	/* [0] to port, [1] from port */
+	size_t len[2], cap[2];
+};
+int e2e_capture_start(struct e2e_capture *c, int port);
+void e2e_capture_stop(struct e2e_capture *c);
+/* Does needle appear in either direction? */
+bool e2e_capture_has(const struct e2e_capture *c, const void *needle, size_t n);
+void e2e_capture_free(struct e2e_capture *c);
 #endif /* ATLS_E2E_H */

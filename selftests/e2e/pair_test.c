@@ -156,7 +156,25 @@ static void run_pair(struct __test_metadata *_metadata, int port, const char *ad
 
 TEST_F_TIMEOUT(pair, mutual, 300)
 {
+	struct e2e_capture cap;
+
+	if (IS_A)
+		ASSERT_EQ(0, e2e_capture_start(&cap, 7501));
 	run_pair(_metadata, 7501, e2e.peer4, "default", "default", true, true);
+	if (IS_A) {
+		/* The echo crossed the link both ways, never in clear. */
+		e2e_capture_stop(&cap);
+		EXPECT_LT(sizeof(MSG), cap.len[0]);
+		EXPECT_LT(sizeof(MSG), cap.len[1]);
+		/* The capture sees TCP payload from its first byte: each side
+		 * starts with a TLS handshake record (ClientHello, ServerHello). */
+		if (cap.len[0] && cap.len[1]) {
+			EXPECT_EQ(0x16, cap.buf[0][0]);
+			EXPECT_EQ(0x16, cap.buf[1][0]);
+		}
+		EXPECT_FALSE(e2e_capture_has(&cap, MSG, sizeof(MSG) - 1));
+		e2e_capture_free(&cap);
+	}
 }
 
 TEST_F_TIMEOUT(pair, server_only, 300)
@@ -198,8 +216,11 @@ static void run_reject(struct __test_metadata *_metadata, int port, bool a_rejec
 {
 	bool me = IS_A == a_rejects;
 	const char *pol = me ? bad_policy : "default";
+	struct e2e_capture cap;
 	int fd, err;
 
+	if (IS_A)
+		ASSERT_EQ(0, e2e_capture_start(&cap, port));
 	if (IS_A)
 		fd = serve_one(port, pol, &err);
 	else
@@ -222,10 +243,18 @@ static void run_reject(struct __test_metadata *_metadata, int port, bool a_rejec
 		char b[16];
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 
+		/* What it sends now is encrypted (and dropped by the peer). */
+		send(fd, "PLAINTEXT-MUST-NOT-LEAK", 23, MSG_NOSIGNAL);
 		ASSERT_EQ(1, poll(&p, 1, 60000));
 		EXPECT_GE(0, recv(fd, b, sizeof(b), 0));
 	}
 	close(fd);
+	if (IS_A) {
+		e2e_capture_stop(&cap);
+		EXPECT_LT(0, cap.len[0] + cap.len[1]);	/* the handshake was seen */
+		EXPECT_FALSE(e2e_capture_has(&cap, "PLAINTEXT", 9));
+		e2e_capture_free(&cap);
+	}
 }
 
 TEST_F_TIMEOUT(pair, client_rejects, 300)
@@ -320,9 +349,14 @@ TEST_F_TIMEOUT(pair, sendfile_content, 300)
 	int fd, ffd, err;
 	size_t i;
 
+	struct e2e_capture cap;
+	static const size_t probe[] = { 0, 4096, 65536 + 17, 131072 + 5, FILE_LEN - 32 };
+
 	ASSERT_TRUE(want && got);
 	for (i = 0; i < FILE_LEN; i++)
 		want[i] = (unsigned char)(i * 131 + (i >> 9));
+	if (IS_A)
+		ASSERT_EQ(0, e2e_capture_start(&cap, 7509));
 	if (IS_A)
 		fd = serve_one(7509, "default", &err);
 	else
@@ -339,6 +373,18 @@ TEST_F_TIMEOUT(pair, sendfile_content, 300)
 		ASSERT_EQ(FILE_LEN, write(ffd, got, FILE_LEN));
 		EXPECT_EQ(0, sendfile_all(fd, ffd, FILE_LEN));
 		close(ffd);
+		/* Both directions crossed the link (records: a bit more than the
+		 * file) and no piece of the file is in clear. */
+		EXPECT_EQ(0, e2e_barrier("sendfile-received"));
+		close(fd);
+		fd = -1;
+		e2e_capture_stop(&cap);
+		EXPECT_LT(FILE_LEN, cap.len[0]);
+		EXPECT_LT(FILE_LEN, cap.len[1]);
+		for (i = 0; i < sizeof(probe) / sizeof(probe[0]); i++)
+			EXPECT_FALSE(e2e_capture_has(&cap, want + probe[i], 32))
+				TH_LOG("file bytes at %zu on the wire in clear", probe[i]);
+		e2e_capture_free(&cap);
 	} else {
 		ffd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 		ASSERT_LE(0, ffd);
@@ -347,8 +393,10 @@ TEST_F_TIMEOUT(pair, sendfile_content, 300)
 		close(ffd);
 		ASSERT_EQ(0, e2e_recv_all(fd, got, FILE_LEN, 120000));
 		EXPECT_EQ(0, memcmp(got, want, FILE_LEN));
+		EXPECT_EQ(0, e2e_barrier("sendfile-received"));
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	free(want);
 	free(got);
 }
