@@ -65,6 +65,21 @@ struct atls_sock {
 	struct rcu_head rcu;
 };
 
+/*
+ * as->state is written under lock_sock and read locklessly by the data
+ * paths. READY is published after the final proto is wrapped, FAILED after
+ * err and reason are set: release/acquire orders those for the readers.
+ */
+static inline int atls_state(const struct atls_sock *as)
+{
+	return smp_load_acquire(&as->state);
+}
+
+static inline void atls_set_state(struct atls_sock *as, int state)
+{
+	smp_store_release(&as->state, state);
+}
+
 /* Request: see request.c for the state machine. */
 enum atls_req_state {
 	ATLS_REQ_PENDING,	/* in the queue, no helper yet */

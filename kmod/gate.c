@@ -34,7 +34,7 @@
 int atls_gate_wait(struct atls_sock *as, long timeo)
 {
 	long r;
-	int st = READ_ONCE(as->state);
+	int st = atls_state(as);
 
 	if (st == ATLS_STATE_FAILED)
 		return -READ_ONCE(as->err);
@@ -43,13 +43,13 @@ int atls_gate_wait(struct atls_sock *as, long timeo)
 	if (!timeo)
 		return -EAGAIN;
 	r = wait_event_interruptible_timeout(as->wq,
-			READ_ONCE(as->state) == ATLS_STATE_READY ||
-			READ_ONCE(as->state) == ATLS_STATE_FAILED, timeo);
+			atls_state(as) == ATLS_STATE_READY ||
+			atls_state(as) == ATLS_STATE_FAILED, timeo);
 	if (r < 0)
 		return sock_intr_errno(timeo);
 	if (r == 0)
 		return -EAGAIN;
-	if (READ_ONCE(as->state) == ATLS_STATE_FAILED)
+	if (atls_state(as) == ATLS_STATE_FAILED)
 		return -READ_ONCE(as->err);
 	return 0;
 }
@@ -145,7 +145,7 @@ static ssize_t atls_gate_splice_read(struct socket *sock, loff_t *ppos,
 		as = atls_sk(sk, &gated);
 		if (!as)
 			return -EBADF;
-		if (READ_ONCE(as->state) == ATLS_STATE_READY) {
+		if (atls_state(as) == ATLS_STATE_READY) {
 			ops = READ_ONCE(sock->ops);
 			if (ops == &as->gops)
 				ops = as->gops_orig;
@@ -180,7 +180,7 @@ static __poll_t atls_gate_poll(struct file *file, struct socket *sock,
 	if (!as)
 		return EPOLLERR;
 	mask = as->gops_orig->poll(file, sock, wait);
-	st = READ_ONCE(as->state);
+	st = atls_state(as);
 	if (st == ATLS_STATE_READY || atls_is_helper(as))
 		return mask;
 	if (st == ATLS_STATE_FAILED)

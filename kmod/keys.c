@@ -103,7 +103,7 @@ int atls_keys_install(struct atls_sock *as, struct socket *sock,
 		as->peer.tls_version = TLS_1_3_VERSION;
 		as->peer.cipher = cipher;
 		as->have_peer = true;
-		WRITE_ONCE(as->state, ATLS_STATE_READY);
+		atls_set_state(as, ATLS_STATE_READY);
 		wake_up_all(&as->wq);
 	}
 	release_sock(sk);

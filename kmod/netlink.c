@@ -218,7 +218,7 @@ static int atls_nl_accept(struct sk_buff *skb, struct genl_info *info)
 	lock_sock(req->sk);
 	WRITE_ONCE(as->helper_tgid, task_tgid_nr(current));
 	if (as->state == ATLS_STATE_PENDING)
-		WRITE_ONCE(as->state, ATLS_STATE_ACCEPTED);
+		atls_set_state(as, ATLS_STATE_ACCEPTED);
 	release_sock(req->sk);
 
 	fd_install(fd, req->file);	/* consumes our file reference */

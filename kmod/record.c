@@ -76,7 +76,7 @@ static int atls_limit(struct atls_sock *as, bool tx)
  */
 static int atls_ready_wait(struct atls_sock *as, long timeo)
 {
-	int st = READ_ONCE(as->state);
+	int st = atls_state(as);
 
 	if (st == ATLS_STATE_READY)
 		return 0;

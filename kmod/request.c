@@ -91,7 +91,7 @@ void atls_sock_fail(struct atls_sock *as, int err, u32 reason)
 	}
 	WRITE_ONCE(as->err, err);
 	as->reason = reason;
-	WRITE_ONCE(as->state, ATLS_STATE_FAILED);
+	atls_set_state(as, ATLS_STATE_FAILED);
 	wake_up_all(&as->wq);
 	release_sock(sk);
 	atls_stat_inc(ATLS_STAT_FAILED);
@@ -245,7 +245,7 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st)
 			   msecs_to_jiffies(req->timeout_ms));
 	spin_unlock_bh(&atls_req_lock);
 	as->req = req;
-	WRITE_ONCE(as->state, ATLS_STATE_PENDING);
+	atls_set_state(as, ATLS_STATE_PENDING);
 	release_sock(sk);
 
 	atls_stat_inc(ATLS_STAT_REQUESTS);

@@ -79,10 +79,10 @@ static int atls_sockopt_start(struct atls_sock *as, sockptr_t optval,
 		return -EINPROGRESS;
 	/* The request goes on if we are interrupted: connect()-like. */
 	if (wait_event_interruptible(as->wq,
-				     READ_ONCE(as->state) == ATLS_STATE_READY ||
-				     READ_ONCE(as->state) == ATLS_STATE_FAILED))
+				     atls_state(as) == ATLS_STATE_READY ||
+				     atls_state(as) == ATLS_STATE_FAILED))
 		return -EINTR;
-	if (READ_ONCE(as->state) == ATLS_STATE_FAILED)
+	if (atls_state(as) == ATLS_STATE_FAILED)
 		return -READ_ONCE(as->err);
 	return 0;
 }
