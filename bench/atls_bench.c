@@ -69,16 +69,39 @@
 /* ------------------------------------------------------- TPM op counting */
 
 static atomic_ulong tpm_ops, tpm_us;
+/* -D: extra latency per TPM command, spent on the TPM owner's thread. */
+static unsigned int tpm_delay_us;
 
 static long long now_us(void);
+
+struct slow_call {
+	int (*fn)(struct atls_tpm *t, void *arg);
+	void *arg;
+};
+
+/*
+ * Runs on the TPM owner's worker thread (atls_tpm_call() queues it there),
+ * so the delay is serialised exactly like a slow TPM's command time: this is
+ * how the benchmark models a hardware TPM (20-200 ms per signature) with
+ * swtpm underneath.
+ */
+static int slow_fn(struct atls_tpm *t, void *arg)
+{
+	struct slow_call *c = arg;
+
+	usleep(tpm_delay_us);
+	return c->fn(t, c->arg);
+}
 
 int __real_atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg);
 int __wrap_atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg);
 
 int __wrap_atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg)
 {
+	struct slow_call sc = { fn, arg };
 	long long t0 = now_us();
-	int ret = __real_atls_tpm_call(t, fn, arg);
+	int ret = tpm_delay_us ? __real_atls_tpm_call(t, slow_fn, &sc)
+			       : __real_atls_tpm_call(t, fn, arg);
 
 	/* Time in the TPM owner's queue + the command itself. */
 	atomic_fetch_add(&tpm_us, (unsigned long)(now_us() - t0));
@@ -523,7 +546,9 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: atls_bench [-t seconds] [-W warmup] [-r rounds] [-c 1,16,64] [-m plain,sw,tpm,sw-batch,tpm-batch]\n"
-		"                  [-w batch_window_us] [-b batch_max] [-v]\n");
+		"                  [-w batch_window_us] [-b batch_max] [-D tpm_ms] [-v]\n"
+		"  -D adds tpm_ms to every TPM command on the TPM owner's thread (models a\n"
+		"     hardware TPM: 20-200 ms per quote or signature)\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -539,7 +564,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		o->mode_on[i] = true;
 	o->batch_window_us = 0;
 	o->batch_max = 0;
-	while ((ch = getopt(argc, argv, "t:W:r:c:m:w:b:vh")) != -1) {
+	while ((ch = getopt(argc, argv, "t:W:r:c:m:w:b:D:vh")) != -1) {
 		switch (ch) {
 		case 't':
 			o->run_s = atof(optarg);
@@ -579,6 +604,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'b':
 			o->batch_max = (unsigned int)atoi(optarg);
 			break;
+		case 'D':
+			tpm_delay_us = (unsigned int)(atof(optarg) * 1000);
+			break;
 		case 'v':
 			o->verbose = true;
 			break;
@@ -616,8 +644,9 @@ int main(int argc, char **argv)
 	printf("# atls_bench: %s, server-only attestation, client appraises; %u x %.1fs per cell "
 	       "(each after %.1fs warm-up)\n",
 	       SUITE, o.rounds, o.run_s, o.warm_s);
-	printf("# TPM: swtpm (%s); batch window %u us, max %u (0 = library default)\n",
-	       s.sw.tcti, o.batch_window_us, o.batch_max);
+	printf("# TPM: swtpm (%s) + %.1f ms per command; batch window %u us, max %u "
+	       "(0 = library default)\n",
+	       s.sw.tcti, tpm_delay_us / 1000.0, o.batch_window_us, o.batch_max);
 	printf("%-10s %5s %10s %8s %9s %9s %9s %9s %9s %7s\n", "mode", "conc", "hs/s", "x plain",
 	       "p50 ms", "p99 ms", "+p50 ms", "tpm/hs", "ms/tpmop", "errors");
 	/*

@@ -465,19 +465,32 @@ static void batch_close(struct atls_batcher *b, struct batch *bt)
  */
 static bool close_early(const struct atls_batcher *b, const struct batch *bt)
 {
-	return b->inflight <= b->submitted && bt->n >= b->peak_prev && !b->quoting;
+	return b->inflight <= b->submitted && bt->n >= b->peak_prev;
 }
 
-/* Leader, under the lock: wait until the batch should be quoted. */
+/*
+ * Leader, under the lock: wait until the batch should be quoted.  A full
+ * batch goes at once.  Otherwise nothing is closed while another batch is
+ * at the TPM, even after the window: the TPM runs one command at a time, so
+ * a batch closed now would wait in its queue anyway, and keeping it open
+ * lets the handshakes arriving meanwhile share its quote (with a slow TPM
+ * the batch size follows the quote time, not the window).
+ */
 static void lead(struct atls_batcher *b, struct batch *bt)
 {
 	long long deadline = bt->t_first_us + b->window_us;
 	struct timespec ts;
 
 	while (!bt->closed) {
-		if (bt->n >= b->max || close_early(b, bt) || mono_us() >= deadline) {
+		bool expired = mono_us() >= deadline;
+
+		if (bt->n >= b->max || (!b->quoting && (expired || close_early(b, bt)))) {
 			batch_close(b, bt);
 			break;
+		}
+		if (expired) {
+			pthread_cond_wait(&b->change, &b->lock);	/* until a quote is done */
+			continue;
 		}
 		ts.tv_sec = (time_t)(deadline / 1000000);
 		ts.tv_nsec = (long)(deadline % 1000000) * 1000;
