@@ -96,6 +96,17 @@ TEST(unload_and_reload)
 	 * check is kmem_cache_destroy() at unload: it complains in dmesg (which
 	 * the runner scans) about any object still allocated. */
 	EXPECT_GE(slab_active("atls_sock"), 0);
+	{
+		FILE *f = fopen("/sys/kernel/slab/atls_sock/object_size", "r");
+		int sz = 0;
+
+		if (f) {
+			if (fscanf(f, "%d", &sz) != 1)
+				sz = 0;
+			fclose(f);
+		}
+		TH_LOG("per-socket state: %d bytes (slab atls_sock)", sz);
+	}
 	/* Closed sockets may take a moment to be destroyed (ULP release). */
 	for (i = 0; i < 200; i++) {
 		err = rmmod_atls();

@@ -208,6 +208,11 @@ TEST_F(opt, options_and_levels)
 	EXPECT_EQ(EPERM, errno);
 	EXPECT_EQ(-1, setsockopt(self->cli, SOL_TLS, TLS_RX, buf, 40));
 	EXPECT_EQ(EPERM, errno);
+	/* Zero-copy receive would map the raw queue: refused while gated. */
+	len = sizeof(buf);
+	memset(buf, 0, sizeof(buf));
+	EXPECT_EQ(-1, getsockopt(self->cli, SOL_TCP, 35 /* TCP_ZEROCOPY_RECEIVE */, buf, &len));
+	EXPECT_EQ(EPERM, errno);
 	/* Other levels still reach TCP. */
 	EXPECT_EQ(0, setsockopt(self->cli, SOL_TCP, TCP_NODELAY, &one, sizeof(one)));
 	len = sizeof(one);
