@@ -198,7 +198,7 @@ static void *worker_main(void *arg)
 	struct atlsd_request req;
 	struct atlsd_nl *nl = NULL;
 	uint64_t seen = (uint64_t)-1;
-	int err;
+	int err, last_err = 0;
 
 	err = atlsd_nl_open(&nl);
 	if (err) {
@@ -224,6 +224,7 @@ static void *worker_main(void *arg)
 		for (;;) {
 			err = atlsd_nl_accept(nl, &req);
 			if (err == 1) {
+				last_err = 0;
 				handle(w, nl, &req);
 				continue;
 			}
@@ -231,10 +232,15 @@ static void *worker_main(void *arg)
 				pthread_mutex_lock(&p->lock);
 				p->st.accept_errors++;
 				pthread_mutex_unlock(&p->lock);
-				if (err != -EMFILE)
+				/* Once per kind of failure, not every second
+				 * (e.g. atls.ko unloaded under us: ENOENT). */
+				if (err != -EMFILE && err != last_err)
 					log_warn(0, "worker %u: ACCEPT failed: %s", w->idx,
 						 strerror(-err));
+				last_err = err;
 				usleep(100 * 1000);
+			} else {
+				last_err = 0;
 			}
 			break;
 		}
