@@ -25,24 +25,52 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$kver" ] && [ -n "$la" ] && [ -n "$lb" ] && [ -n "$out" ] || { echo "pair.sh: need --kver --list-a --list-b --out" >&2; exit 2; }
 mkdir -p "$out"
-rm -rf "$out/xchg"
-mkdir -p "$out/xchg"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-ATLS_PEER_ADDR=10.77.0.2 ATLS_PEER_ADDR6=fd00:a715::2 \
-"$here/vm.sh" --kver "$kver" --list "$la" --out "$out/a" --timeout "$timeout" --xchg "$out/xchg" \
-	--net listen --port "$port" --addr 10.77.0.1 --addr6 fd00:a715::1 --role a &
-pa=$!
-# VM b's QEMU connects at start-up, so VM a's QEMU must be listening first.
-for _ in $(seq 100); do
-	ss -ltn "sport = :$port" 2>/dev/null | grep -q LISTEN && break
-	sleep 0.1
-done
-ATLS_PEER_ADDR=10.77.0.1 ATLS_PEER_ADDR6=fd00:a715::1 \
-"$here/vm.sh" --kver "$kver" --list "$lb" --out "$out/b" --timeout "$timeout" --xchg "$out/xchg" \
-	--net connect --port "$port" --addr 10.77.0.2 --addr6 fd00:a715::2 --role b &
-pb=$!
-rc=0
-wait "$pa" || rc=1
-wait "$pb" || rc=1
-exit $rc
+# One attempt: both VMs; if either never gets past early boot (boot-hang, an
+# emulation hiccup before any of our code runs), the other is stopped at once.
+attempt() {
+	local port pa pb st
+	rm -rf "$out/xchg" "$out/a" "$out/b"
+	mkdir -p "$out/xchg"
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	ATLS_PEER_ADDR=10.77.0.2 ATLS_PEER_ADDR6=fd00:a715::2 \
+	"$here/vm.sh" --kver "$kver" --list "$la" --out "$out/a" --timeout "$timeout" --xchg "$out/xchg" \
+		--net listen --port "$port" --addr 10.77.0.1 --addr6 fd00:a715::1 --role a &
+	pa=$!
+	# VM b's QEMU connects at start-up, so VM a's QEMU must be listening first.
+	for _ in $(seq 100); do
+		ss -ltn "sport = :$port" 2>/dev/null | grep -q LISTEN && break
+		sleep 0.1
+	done
+	ATLS_PEER_ADDR=10.77.0.1 ATLS_PEER_ADDR6=fd00:a715::1 \
+	"$here/vm.sh" --kver "$kver" --list "$lb" --out "$out/b" --timeout "$timeout" --xchg "$out/xchg" \
+		--net connect --port "$port" --addr 10.77.0.2 --addr6 fd00:a715::2 --role b &
+	pb=$!
+	while kill -0 "$pa" 2>/dev/null && kill -0 "$pb" 2>/dev/null; do
+		sleep 1
+	done
+	for v in a b; do
+		st=$(cat "$out/$v/vm.status" 2>/dev/null)
+		if [ "$st" = boot-hang ]; then
+			kill "$pa" "$pb" 2>/dev/null
+			wait "$pa" "$pb"
+			return 2
+		fi
+	done
+	wait "$pa" || return 1
+	wait "$pb" || return 1
+	return 0
+}
+
+attempt
+rc=$?
+if [ "$rc" = 2 ]; then
+	echo "pair.sh: a VM hung in early boot ($(grep -l boot-hang "$out"/?/vm.status | xargs -n1 dirname | xargs -n1 basename)); retrying the pair once" >&2
+	mkdir -p "$out/../boot-hangs"
+	for v in a b; do
+		cp "$out/$v/boot-hang.txt" "$out/../boot-hangs/$(basename "$out")-$v.txt" 2>/dev/null
+	done
+	attempt
+	rc=$?
+fi
+[ "$rc" = 0 ]

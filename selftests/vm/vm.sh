@@ -104,12 +104,59 @@ listen|connect)
 *) echo "vm.sh: --net listen|connect" >&2; exit 2 ;;
 esac
 
+# A QEMU monitor socket, so a guest that hangs can be looked at (registers,
+# instruction pointer) before it is killed.
+mon=$tpmdir/monitor.sock
+args+=(-monitor "unix:$mon,server,nowait")
+
+monitor() {	# send one HMP command, print the answer
+	python3 - "$mon" "$1" <<'EOP' 2>/dev/null
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(3)
+s.connect(sys.argv[1])
+time.sleep(0.3)
+s.recv(65536)
+s.sendall(sys.argv[2].encode() + b"\n")
+time.sleep(0.5)
+print(s.recv(65536).decode(errors="replace"))
+EOP
+}
+
+# Boot watchdog: the guest's /init prints "atls-vm: kernel ..." once the
+# kernel is up and the shares are mounted (3-6 s normally, more on a loaded
+# host). A guest that has not got there within boot_timeout seconds is stuck in
+# early boot, before our module or any test ran: its registers are saved in
+# OUT/boot-hang.txt and the status is "boot-hang" (the callers may retry).
+boot_timeout=${ATLS_BOOT_TIMEOUT:-150}
 start=$(date +%s.%N)
-timeout --foreground -k 5 "$timeout" qemu-system-x86_64 "${args[@]}" \
-	< /dev/null > "$out/serial.log" 2>&1
+timeout -k 5 "$timeout" qemu-system-x86_64 "${args[@]}" \
+	< /dev/null > "$out/serial.log" 2>&1 &
+qpid=$!
+# Stopped from outside (pair.sh stops one VM when its peer never booted).
+trap 'kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null; echo stopped > "$out/vm.status"; exit 1' TERM INT
+booted=0 hung=0 t=0
+while kill -0 "$qpid" 2>/dev/null; do
+	if [ "$booted" = 0 ]; then
+		if grep -q 'atls-vm: kernel' "$out/serial.log" 2>/dev/null; then
+			booted=1
+		elif [ "$t" -ge "$boot_timeout" ]; then
+			{ echo "no 'atls-vm: kernel' line after ${boot_timeout}s"
+			  monitor "info registers"; monitor "x/6i \$pc"; } > "$out/boot-hang.txt"
+			hung=1
+			kill "$qpid" 2>/dev/null
+			break
+		fi
+	fi
+	sleep 1
+	t=$((t + 1))
+done
+wait "$qpid"
 qrc=$?
 secs=$(echo "$(date +%s.%N) - $start" | bc)
-if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+if [ "$hung" = 1 ]; then
+	status=boot-hang
+elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
 	status=timeout
 elif [ $((qrc % 2)) = 1 ]; then
 	status="reported $((qrc >> 1))"
