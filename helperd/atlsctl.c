@@ -237,7 +237,9 @@ static int ask_daemon(const struct atlsd_config *c, const char *what)
 			close(fd);
 		return 1;
 	}
-	if (write(fd, what, strlen(what)) < 0 || write(fd, "\n", 1) < 0) {
+	/* One write: the daemon answers the first read and closes. */
+	snprintf(buf, sizeof(buf), "%s\n", what);
+	if (send(fd, buf, strlen(buf), MSG_NOSIGNAL) < 0) {
 		close(fd);
 		return 1;
 	}

@@ -4,8 +4,8 @@
  * on which `atlsctl status` / `atlsctl counters` ask the running daemon what
  * it is doing.  One request line ("status" or "counters"), one text answer,
  * then the daemon closes.  Served from the main thread's poll loop; a client
- * gets 200 ms to send its line, so a stuck client cannot stall the daemon
- * for long.  Access is by file permission: the daemon's user only (root).
+ * gets 2 s to send its line (emulated or loaded machines are slow), so a
+ * stuck client cannot stall the daemon for long; only root can connect.  Access is by file permission: the daemon's user only (root).
  */
 #include <errno.h>
 #include <poll.h>
@@ -78,7 +78,7 @@ void atlsd_control_serve(struct atlsd_control *c, struct atlsd_pool *p)
 		return;
 	pfd.fd = fd;
 	pfd.events = POLLIN;
-	if (poll(&pfd, 1, 200) != 1)
+	if (poll(&pfd, 1, 2000) != 1)
 		goto out;
 	n = read(fd, line, sizeof(line) - 1);
 	if (n <= 0)
