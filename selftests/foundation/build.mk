@@ -4,7 +4,10 @@ FOUNDATION_VM := $(addprefix $(B)/selftests/foundation/,module_test ktls_test tp
 FOUNDATION_VM2 := $(B)/selftests/foundation/link_test
 
 $(FOUNDATION_VM) $(FOUNDATION_VM2): %: %.o
-	$(CC) -o $@ $^ $(PKG_LIBS)
+	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
+
+# kTLS test: fixed keys and the userspace AEAD come from the kmod test helpers.
+$(B)/selftests/foundation/ktls_test: $(B)/selftests/kmod/kutil.o
 
 VM_TESTS += $(FOUNDATION_VM)
 VM2_TESTS += $(FOUNDATION_VM2)

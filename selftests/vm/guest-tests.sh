@@ -41,6 +41,7 @@ if [ "${ATLS_NET:-0}" = 1 ]; then
 	step "link eth0 up ($ATLS_ADDR)" net_up
 fi
 step "insmod atls.ko ($KVER)" insmod "$ATLS_KO"
+step "test list readable" test -r "$ATLS_LIST"
 
 while read -r t; do
 	[ -n "$t" ] || continue

@@ -48,10 +48,11 @@ fi
 rm -rf "$out"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-list=$(cd "$(dirname "$list")" && pwd)/$(basename "$list")
+# The list travels in the result share: its own path may be hidden in the guest.
+cp "$list" "$out/tests.list" || exit 1
 cat > "$out/env" <<EOV
 export KVER='$kver' ATLS_SRC='$SRC' ATLS_BUILD='$B' ATLS_KO='$B/kmod/$kver/atls.ko'
-export ATLS_RESULTS=/run/atls-results ATLS_LIST='$list' ATLS_VM_ROLE='$role'
+export ATLS_RESULTS=/run/atls-results ATLS_LIST=/run/atls-results/tests.list ATLS_VM_ROLE='$role'
 export ATLS_NET='${net:+1}' ATLS_ADDR='$addr' ATLS_ADDR6='$addr6'
 export ATLS_PEER_ADDR='${ATLS_PEER_ADDR:-}' ATLS_PEER_ADDR6='${ATLS_PEER_ADDR6:-}'
 export CI='${CI:-}' ATLS_TEST_TIMEOUT='${ATLS_TEST_TIMEOUT:-300}'
