@@ -20,6 +20,7 @@
  *                                        nothing in clear; restarted, new
  *                                        connections succeed
  *  reload_keeps_connections              SIGHUP while a connection is up
+ *  echo_example                          examples/atls-echo, message and sendfile
  *  timeout_releases_worker               ETIMEDOUT/TIMEOUT, the daemon idle again
  *  reload_adds_policy                    SIGHUP reads a changed atlsd.conf
  *  dropped_privileges                    atlsd as user tss with only
@@ -572,6 +573,28 @@ TEST_F_TIMEOUT(pair, reload_adds_policy, 300)
 	if (!err)
 		EXPECT_EQ(0, echo(fd, IS_A));
 	close(fd);
+}
+
+/* The example application, as shipped: atls-echo server in a, client in b. */
+TEST_F_TIMEOUT(pair, echo_example, 300)
+{
+	if (IS_A) {
+		EXPECT_EQ(0, e2e_run("%s/examples/atls-echo server -n 2 -p 7518 > %s/echo.out 2>&1",
+				     e2e.build, e2e.dir));
+		EXPECT_EQ(2, e2e_run("exit $(grep -c 'verdict:  affirming (reason ok), peer attested, "
+				     "we attested' %s/echo.out)", e2e.dir));
+	} else {
+		EXPECT_EQ(0, e2e_run("head -c 100000 /dev/urandom > %s/echo.bin", e2e.dir));
+		/* Until VM a listens (connect refused before). */
+		EXPECT_EQ(0, e2e_run("for i in $(seq 60); do %s/examples/atls-echo client -p 7518 "
+				     "-m hi %s > %s/echo.out 2>&1 && exit 0; "
+				     "grep -q 'connect.*refused' %s/echo.out || exit 1; sleep 1; done; "
+				     "exit 1", e2e.build, e2e.peer4, e2e.dir, e2e.dir));
+		EXPECT_EQ(0, e2e_run("grep -q 'echo: \"hi\"' %s/echo.out", e2e.dir));
+		EXPECT_EQ(0, e2e_run("%s/examples/atls-echo client -p 7518 -f %s/echo.bin %s "
+				     "> %s/echo2.out 2>&1", e2e.build, e2e.dir, e2e.peer4, e2e.dir));
+		EXPECT_EQ(0, e2e_run("grep -q '100000 bytes back, identical' %s/echo2.out", e2e.dir));
+	}
 }
 
 /* Read "Name:\tvalue" from /proc/PID/status. */
