@@ -370,10 +370,6 @@ int e2e_setup(const char *name)
 	return 0;
 }
 
-void e2e_teardown(void)
-{
-	e2e_atlsd_kill(SIGTERM);
-}
 
 int e2e_listen(int port)
 {
@@ -618,4 +614,14 @@ void e2e_capture_free(struct e2e_capture *c)
 {
 	free(c->buf[0]);
 	free(c->buf[1]);
+}
+
+void e2e_teardown(void)
+{
+	char p[300];
+
+	if (e2e_atlsd_pid() > 0 && !gone(e2e_atlsd_pid()))
+		e2e_atlsd_kill(SIGTERM);
+	pidfile(p, sizeof(p));
+	unlink(p);
 }

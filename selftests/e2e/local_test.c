@@ -226,5 +226,7 @@ int main(int argc, char **argv)
 		printf("1..1\nnot ok 1 local set-up (provisioning) failed\n");
 		return 1;
 	}
+	/* No atlsd may outlive us (later programs test the no-helper case). */
+	atexit(e2e_teardown);
 	return test_harness_run(argc, argv);
 }

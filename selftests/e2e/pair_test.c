@@ -658,10 +658,7 @@ static void __attribute__((constructor)) order_last(void)
 
 int main(int argc, char **argv)
 {
-	int ret;
-
 	setup_ok = !e2e_setup("pair");
-	ret = test_harness_run(argc, argv);
-	e2e_teardown();
-	return ret;
+	atexit(e2e_teardown);	/* test_harness_run() exits; forked cases _exit */
+	return test_harness_run(argc, argv);
 }
