@@ -43,7 +43,6 @@
 #include "../libatls/src/tpm.h"
 #include "atlsctl.h"
 
-#define EVIDENCE_MAX (64 * 1024)
 
 static void usage(FILE *f)
 {
@@ -380,36 +379,6 @@ out:
 	return ret;
 }
 
-/* Hex string setting -> bytes (malloc'ed), 1..max bytes. */
-static int get_hex(config_t *cf, const char *name, size_t max, uint8_t **out, size_t *len)
-{
-	const char *s;
-	size_t n, i;
-
-	if (config_lookup_string(cf, name, &s) != CONFIG_TRUE)
-		return -EINVAL;
-	n = strlen(s);
-	if (!n || n % 2 || n / 2 > max)
-		return -EINVAL;
-	*out = malloc(n / 2);
-	if (!*out)
-		return -ENOMEM;
-	for (i = 0; i < n / 2; i++) {
-		unsigned int b;
-
-		if (!strchr("0123456789abcdefABCDEF", s[2 * i]) || !s[2 * i] ||
-		    !strchr("0123456789abcdefABCDEF", s[2 * i + 1]) || !s[2 * i + 1] ||
-		    sscanf(s + 2 * i, "%2x", &b) != 1) {
-			free(*out);
-			*out = NULL;
-			return -EINVAL;
-		}
-		(*out)[i] = (uint8_t)b;
-	}
-	*len = n / 2;
-	return 0;
-}
-
 static int cmd_check(int argc, char **argv)
 {
 	static const struct option lo[] = { { "policy", required_argument, NULL, 'p' },
@@ -417,13 +386,12 @@ static int cmd_check(int argc, char **argv)
 					    { NULL, 0, NULL, 0 } };
 	const char *policy = NULL, *role = NULL;
 	struct atls_policy *pol = NULL;
+	struct atlsctl_blob b;
 	struct atls_appraisal ap;
 	struct atls_claims cl;
-	uint8_t *binder = NULL, *spki = NULL, *cmw = NULL;
-	size_t blen, slen, clen;
-	char perr[256] = "", hx[129];
-	int opt, err, ret = 1, ver = 0, peer_role;
-	config_t cf;
+	char perr[256] = "", hx[129], *text = NULL;
+	size_t len = 0;
+	int opt, err, ret = 1, peer_role;
 	FILE *f;
 
 	optind = 1;
@@ -437,35 +405,36 @@ static int cmd_check(int argc, char **argv)
 	}
 	if (!policy || optind + 1 != argc)
 		return 2;
+	if (role && strcmp(role, "client") && strcmp(role, "server")) {
+		fprintf(stderr, "atlsctl: role must be client or server\n");
+		return 1;
+	}
 	err = atls_policy_load(policy, &pol, perr, sizeof(perr));
 	if (err) {
 		fprintf(stderr, "atlsctl: policy %s: %s\n", policy, perr);
 		return 1;
 	}
-	config_init(&cf);
 	f = fopen(argv[optind], "r");
-	if (!f || config_read(&cf, f) != CONFIG_TRUE) {
-		fprintf(stderr, "atlsctl: %s: %s\n", argv[optind],
-			f ? "not an evidence blob (syntax)" : strerror(errno));
-		goto out;
+	if (f) {
+		text = malloc(ATLSCTL_BLOB_MAX + 1);
+		len = text ? fread(text, 1, ATLSCTL_BLOB_MAX + 1, f) : 0;
+		fclose(f);
 	}
-	if (config_lookup_int(&cf, "version", &ver) != CONFIG_TRUE || ver != 1 ||
-	    get_hex(&cf, "binder", 64, &binder, &blen) ||
-	    get_hex(&cf, "spki", 1024, &spki, &slen) ||
-	    get_hex(&cf, "cmw", EVIDENCE_MAX, &cmw, &clen)) {
-		fprintf(stderr, "atlsctl: %s: not a version 1 evidence blob "
-			"(version, binder, spki, cmw)\n", argv[optind]);
-		goto out;
+	if (!text) {
+		fprintf(stderr, "atlsctl: %s: %s\n", argv[optind], f ? "out of memory" : strerror(errno));
+		goto out_pol;
 	}
-	if (!role && config_lookup_string(&cf, "role", &role) != CONFIG_TRUE)
-		role = "server";
-	if (strcmp(role, "client") && strcmp(role, "server")) {
-		fprintf(stderr, "atlsctl: role must be client or server\n");
-		goto out;
+	err = atlsctl_blob_parse(text, len, &b, perr, sizeof(perr));
+	free(text);
+	if (err) {
+		fprintf(stderr, "atlsctl: %s: not a version 1 evidence blob: %s\n", argv[optind], perr);
+		goto out_pol;
 	}
-	peer_role = !strcmp(role, "client") ? ATLS_ROLE_CLIENT : ATLS_ROLE_SERVER;
+	peer_role = (role ? !strcmp(role, "client") : b.client) ? ATLS_ROLE_CLIENT
+								 : ATLS_ROLE_SERVER;
 	memset(&cl, 0, sizeof(cl));
-	err = atls_evidence_appraise(pol, peer_role, cmw, clen, binder, blen, spki, slen, &cl, &ap);
+	err = atls_evidence_appraise(pol, peer_role, b.cmw, b.clen, b.binder, b.blen, b.spki,
+				     b.slen, &cl, &ap);
 	printf("verdict   %s\n", ap.status == ATLS_EAR_AFFIRMING	       ? "affirming"
 				: ap.status == ATLS_EAR_WARNING	       ? "warning"
 				: ap.status == ATLS_EAR_CONTRAINDICATED ? "contraindicated"
@@ -478,14 +447,9 @@ static int cmd_check(int argc, char **argv)
 		atlsd_hex(cl.pcr_digest, cl.pcr_digest_len > 64 ? 64 : cl.pcr_digest_len, hx);
 		printf("pcrs      bank 0x%04x select 0x%06x digest %s\n", cl.pcr_bank, cl.pcr_mask, hx);
 	}
-	ret = err ? 1 : 0;
-out:
-	if (f)
-		fclose(f);
-	config_destroy(&cf);
-	free(binder);
-	free(spki);
-	free(cmw);
+	ret = err || ap.status != ATLS_EAR_AFFIRMING ? 1 : 0;
+	atlsctl_blob_free(&b);
+out_pol:
 	atls_policy_free(pol);
 	return ret;
 }

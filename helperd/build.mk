@@ -2,7 +2,7 @@
 # helperd: the atls helper daemon (atlsd) and its admin tool (atlsctl).
 ATLSD_OBJS := $(addprefix $(B)/helperd/,main.o netlink.o worker.o handshake.o config.o \
 	log.o control.o privdrop.o)
-ATLSCTL_OBJS := $(addprefix $(B)/helperd/,atlsctl.o atlsctl_trust.o config.o log.o)
+ATLSCTL_OBJS := $(addprefix $(B)/helperd/,atlsctl.o atlsctl_trust.o evblob.o config.o log.o)
 
 $(B)/helperd/atlsd: $(ATLSD_OBJS) $(B)/libatls/libatls.a
 	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
@@ -18,3 +18,28 @@ $(HELPERD_TESTS): %: %.o $(B)/helperd/config.o $(B)/helperd/log.o $(B)/libatls/l
 		| $(B)/helperd/atlsctl
 	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
 HOST_TESTS += $(HELPERD_TESTS)
+
+# libFuzzer targets: helperd/fuzz/fuzz_*.c -> $(B)/helperd/fuzz/fuzz_*, built like
+# libatls's (FUZZ_CC/FUZZ_CFLAGS of libatls/fuzz/build.mk, libatls compiled with
+# clang + ASan there); fuzz_check runs each one briefly in `make check`.
+HELPERD_FUZZ_BINS := $(patsubst $(SRC)/helperd/fuzz/%.c,$(B)/helperd/fuzz/%,\
+	$(sort $(wildcard $(SRC)/helperd/fuzz/fuzz_*.c)))
+HELPERD_FUZZ_OBJS := $(addprefix $(B)/helperd/fuzz/obj/,config.o log.o evblob.o)
+HELPERD_FUZZ_LIBATLS := $(patsubst $(SRC)/libatls/src/%.c,$(B)/libatls/fuzz/obj/%.o,\
+	$(sort $(wildcard $(SRC)/libatls/src/*.c)))
+
+$(HELPERD_FUZZ_OBJS): $(B)/helperd/fuzz/obj/%.o: $(SRC)/helperd/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(HELPERD_FUZZ_BINS): $(B)/helperd/fuzz/%: $(SRC)/helperd/fuzz/%.c $(HELPERD_FUZZ_OBJS) \
+		$(HELPERD_FUZZ_LIBATLS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
+		-o $@ $< $(HELPERD_FUZZ_OBJS) $(HELPERD_FUZZ_LIBATLS) $(PKG_LIBS) -lpthread
+
+$(B)/helperd/fuzz/fuzz_check: $(SRC)/libatls/fuzz/fuzz_check.sh $(HELPERD_FUZZ_BINS)
+	@mkdir -p $(dir $@)
+	install -m 0755 $< $@
+
+HOST_TESTS += $(if $(HELPERD_FUZZ_BINS),$(B)/helperd/fuzz/fuzz_check)

@@ -163,6 +163,8 @@ TEST(tampered_evidence_refused)
 	EXPECT_EQ(1, check_mutated("s/^version = 1/version = 2/"));
 	EXPECT_EQ(1, check_mutated("s/^role = .*/role = \"nobody\";/"));
 	EXPECT_EQ(1, check_mutated("1i garbage ((("));
+	EXPECT_EQ(1, check_mutated("1i extra = 1;"));		/* unknown setting */
+	EXPECT_EQ(1, check_mutated("s/^binder = .*/binder = \"\";/"));
 }
 
 TEST(evidence_for_another_key_refused)
