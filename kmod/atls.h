@@ -9,12 +9,14 @@
  *                     the ULP init and freed (RCU) by our close hook, which
  *                     runs at the last fput of the socket's file. It holds
  *                     our copies of kTLS's struct proto / proto_ops.
- *  struct atls_req    one per ATLS_START. It holds a reference on the
- *                     socket's struct file from ATLS_START until it is
- *                     finished, so while a request is live its socket (and
- *                     atls_sock) cannot be closed under it. Closing by the
- *                     app is detected when that reference is the only one
- *                     left (atls_req_abandoned()).
+ *  struct atls_req    one per ATLS_START. It holds the struct sock
+ *                     (sock_hold) for its whole life. While PENDING it holds
+ *                     no file reference: the app's close() runs our close
+ *                     hook, which ends it at once (atls_req_sock_closed()).
+ *                     From ACCEPT until it is finished it holds a reference
+ *                     on the socket's struct file, so its socket (and
+ *                     atls_sock) cannot be closed under it. request.c has
+ *                     the full rules.
  *
  * Locks, outermost first: lock_sock(sk) (socket state: as->state, as->err,
  * the sk_prot/ops swaps), then atls_req_lock (spinlock: request hash, the
@@ -95,9 +97,9 @@ struct atls_req {
 	u64 id;
 	enum atls_req_state state;
 	struct net *net;		/* netns of the socket (no ref: sk holds it) */
-	struct sock *sk;
+	struct sock *sk;		/* sock_hold until the request is freed */
 	struct atls_sock *as;
-	struct file *file;		/* ref held until finished */
+	struct file *file;		/* ref held from ACCEPT until finished */
 	u32 portid;			/* netlink port that accepted */
 	struct delayed_work timeout;
 	u32 role, flags, timeout_ms;
@@ -145,7 +147,7 @@ struct atls_req *atls_req_accept(struct net *net, u32 portid);
 struct atls_req *atls_req_lookup(u64 id, int *err);
 void atls_req_put(struct atls_req *req);
 void atls_req_requeue(struct atls_req *req);
-bool atls_req_abandoned(const struct atls_req *req);
+void atls_req_sock_closed(struct atls_sock *as);
 int atls_req_owner(struct atls_req *req, u32 portid);
 bool atls_req_claim(struct atls_req *req, u32 portid, int *err);
 void atls_req_fail(struct atls_req *req, int err, u32 reason);

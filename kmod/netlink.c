@@ -187,17 +187,10 @@ static int atls_nl_accept(struct sk_buff *skb, struct genl_info *info)
 	struct sk_buff *msg;
 	int fd, err;
 
-	for (;;) {
-		req = atls_req_accept(net, info->snd_portid);	/* + file ref */
-		if (!req)
-			return -EAGAIN;
-		if (!atls_req_abandoned(req))
-			break;
-		atls_stat_inc(ATLS_STAT_ABANDONED);
-		atls_req_fail(req, ECONNABORTED, ATLS_REASON_APP_CLOSED);
-		fput(req->file);
-		atls_req_put(req);
-	}
+	/* Closed sockets are never handed out: their close ended them. */
+	req = atls_req_accept(net, info->snd_portid);	/* + file ref */
+	if (!req)
+		return -EAGAIN;
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0) {
@@ -238,7 +231,7 @@ put_fd:
 	put_unused_fd(fd);
 requeue:
 	atls_req_requeue(req);
-	fput(req->file);
+	fput(req->file);	/* ours; may run the close hook (app closed) */
 	atls_req_put(req);
 	return err;
 }

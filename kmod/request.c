@@ -4,26 +4,56 @@
  *
  *   PENDING --ACCEPT--> ACCEPTED --DONE claims--> INSTALLING --> FINISHED
  *      |                   |                                       ^
- *      +---- timeout, app closed (seen at ACCEPT) ----------------+
+ *      +---- timeout, app closed the socket (close hook) ---------+
  *                          +---- timeout, helper died -------------+
  *
  * One winner: every path that ends a request takes atls_req_lock and moves
  * the request to FINISHED only from a state it is allowed to leave (the DONE
- * handler only from INSTALLING, which it claimed; everyone else only from
- * PENDING or ACCEPTED). The loser does nothing. The winner then updates the
- * socket (under lock_sock), cancels the timer and drops the request's file
- * reference, which may close the socket if the app already did.
+ * handler only from INSTALLING, which it claimed; the close hook only from
+ * PENDING; everyone else only from PENDING or ACCEPTED). The loser does
+ * nothing, and touches neither the socket nor the atls_sock. The winner then
+ * updates the socket (under lock_sock), cancels the timer and drops its file
+ * reference (atls_req_retire()), which may close the socket if the app
+ * already did.
  *
  * References on a request: one for being live (dropped by the winner), one
  * for the queued timeout work (dropped by the work, or by whoever cancels it
  * before it ran), and temporary ones taken under atls_req_lock by lookups.
+ * The request holds its struct sock (sock_hold, from ATLS_START until the
+ * request is freed), so req->sk is never a dangling or reused pointer.
  *
- * The request holds a reference on the socket's struct file from ATLS_START
- * to FINISHED, so its socket, and the atls_sock, outlive it. A request whose
- * file reference is the last one was abandoned by the application; ACCEPT
- * skips and fails it. Work items run on a module workqueue, destroyed at
- * unload; no request can exist then (each holds a socket, which holds the
- * module through its ULP).
+ * What keeps the socket's file, and so the atls_sock, alive, by state (the
+ * same shape as net/handshake: a pending request holds the sk, not the file;
+ * the file is taken only when a helper takes the request):
+ *
+ *  PENDING     nothing. req->file is only a pointer. The application may
+ *              close the socket at any time; the last fput runs our close
+ *              hook (ulp.c), which calls atls_req_sock_closed() before the
+ *              atls_sock is freed and before __fput frees the struct file.
+ *              So while a request is seen PENDING under atls_req_lock its
+ *              struct file is still allocated (its count may already be 0)
+ *              and its atls_sock is still there.
+ *  ACCEPTED,   one file reference owned by the request, taken at ACCEPT
+ *  INSTALLING  (plus the one ACCEPT installs in the helper's fd table). The
+ *              application's close() then only drops its own reference; DONE,
+ *              the timeout or the helper's death end the request and the
+ *              winner drops this reference.
+ *
+ * Leaving PENDING therefore needs a file reference: ACCEPT and the timeout
+ * take one with atomic_long_inc_not_zero() under atls_req_lock, while the
+ * request is still PENDING (so the file is not yet freed, see above). If the
+ * count is already 0, the application's close is in progress: they leave
+ * the request alone, and the close hook, which is certain to run, ends it
+ * (ATLS_REASON_APP_CLOSED) and dequeues it. A helper's ACCEPT never sees a
+ * closed socket. Every winner except the close hook thus holds one file
+ * reference from winning until atls_req_retire() drops it, and the close
+ * hook runs only once no reference is left: it never meets a winner in
+ * flight, and as->req is either NULL or a PENDING request when it runs.
+ *
+ * Work items run on a module workqueue, destroyed (drained) at unload; no
+ * request is live then (each live one has an open socket, which holds the
+ * module through its ULP), and each finished one had its timer cancelled or
+ * its work queued.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -70,8 +100,10 @@ int atls_reason_errno(u32 reason)
 
 void atls_req_put(struct atls_req *req)
 {
-	if (refcount_dec_and_test(&req->ref))
+	if (refcount_dec_and_test(&req->ref)) {
+		sock_put(req->sk);
 		kfree(req);
+	}
 }
 
 /*
@@ -99,23 +131,45 @@ void atls_sock_fail(struct atls_sock *as, int err, u32 reason)
 	tcp_abort(sk, err);
 }
 
-/* Under atls_req_lock. */
+/*
+ * A reference on @file unless its last one is already gone (its release,
+ * and with it our close hook, is then under way). Under atls_req_lock, on
+ * the file of a PENDING request only: that keeps the struct file allocated.
+ */
+static bool atls_file_get_live(struct file *file)
+{
+	return atomic_long_inc_not_zero(&file->f_count);
+}
+
+static void atls_req_unlink_locked(struct atls_req *req)
+{
+	if (req->state == ATLS_REQ_PENDING)
+		list_del_init(&req->qnode);
+	hash_del(&req->hnode);
+	req->state = ATLS_REQ_FINISHED;
+	atls_nlive--;
+}
+
+/*
+ * Under atls_req_lock. On success the caller holds one file reference, to
+ * be dropped by atls_req_retire(): the request's own (ACCEPTED, INSTALLING)
+ * or a new one (PENDING). A PENDING request whose file is being released is
+ * not ours to end: the close hook ends it.
+ */
 static bool atls_req_finish_locked(struct atls_req *req, bool installer)
 {
 	if (installer ? req->state != ATLS_REQ_INSTALLING :
 			(req->state != ATLS_REQ_PENDING &&
 			 req->state != ATLS_REQ_ACCEPTED))
 		return false;
-	if (req->state == ATLS_REQ_PENDING)
-		list_del_init(&req->qnode);
-	hash_del(&req->hnode);
-	req->state = ATLS_REQ_FINISHED;
-	atls_nlive--;
+	if (req->state == ATLS_REQ_PENDING && !atls_file_get_live(req->file))
+		return false;
+	atls_req_unlink_locked(req);
 	return true;
 }
 
-/* The winner's last steps: unlink from the socket, timer, file, live ref. */
-static void atls_req_retire(struct atls_req *req)
+/* The winner's last steps: unlink from the socket, timer, live ref. */
+static void atls_req_unhook(struct atls_req *req)
 {
 	struct sock *sk = req->sk;
 
@@ -126,6 +180,12 @@ static void atls_req_retire(struct atls_req *req)
 	release_sock(sk);
 	if (cancel_delayed_work(&req->timeout))
 		atls_req_put(req);		/* the work's reference */
+}
+
+/* ... and the winner's file reference (not for the close hook's win). */
+static void atls_req_retire(struct atls_req *req)
+{
+	atls_req_unhook(req);
 	fput(req->file);			/* may close the socket */
 	atls_req_put(req);			/* the live reference */
 }
@@ -152,7 +212,7 @@ static void __atls_req_fail(struct atls_req *req, int err, u32 reason,
 	atls_req_retire(req);
 }
 
-/* Timeout, helper death, abandoned socket, failed ACCEPT reply. */
+/* Timeout, helper death, failed ACCEPT reply. */
 void atls_req_fail(struct atls_req *req, int err, u32 reason)
 {
 	__atls_req_fail(req, err, reason, false);
@@ -234,7 +294,8 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st)
 		err = -ENOBUFS;
 		goto unlock;
 	}
-	req->file = get_file(sk->sk_socket->file);
+	req->file = sk->sk_socket->file;	/* no reference while PENDING */
+	sock_hold(sk);				/* dropped with the request */
 	req->id = atls_next_id++;
 	req->state = ATLS_REQ_PENDING;
 	hash_add(atls_req_hash, &req->hnode, req->id);
@@ -259,10 +320,11 @@ unlock:
 }
 
 /*
- * Oldest pending request of @net, now ACCEPTED by @portid. The caller gets a
- * reference on the request and one on its file (taken while the request
- * still holds its own, so the socket cannot be closed under the caller even
- * if the request is failed concurrently).
+ * Oldest pending request of @net whose socket is still open, now ACCEPTED by
+ * @portid. The request takes its file reference here; the caller gets a
+ * reference on the request and a second one on the file, for fd_install()
+ * (or to drop after atls_req_requeue()). Requests whose socket is being
+ * closed are skipped: the close hook is about to end them.
  */
 struct atls_req *atls_req_accept(struct net *net, u32 portid)
 {
@@ -270,13 +332,13 @@ struct atls_req *atls_req_accept(struct net *net, u32 portid)
 
 	spin_lock_bh(&atls_req_lock);
 	list_for_each_entry(req, &atls_pending, qnode) {
-		if (!net_eq(req->net, net))
+		if (!net_eq(req->net, net) || !atls_file_get_live(req->file))
 			continue;
 		list_del_init(&req->qnode);
 		req->state = ATLS_REQ_ACCEPTED;
 		req->portid = portid;
 		refcount_inc(&req->ref);
-		get_file(req->file);
+		get_file(req->file);		/* the caller's */
 		found = req;
 		break;
 	}
@@ -284,22 +346,59 @@ struct atls_req *atls_req_accept(struct net *net, u32 portid)
 	return found;
 }
 
-/* ACCEPT could not hand the request out (no fd): back to the queue head. */
+/*
+ * ACCEPT could not hand the request out (no fd): back to the queue head,
+ * PENDING again, so it gives up its file reference. The caller still holds
+ * its own and drops it after this; if that is the last one (the app closed
+ * meanwhile), the close hook ends the request. If the request ended in the
+ * meantime, its winner dropped the request's reference.
+ */
 void atls_req_requeue(struct atls_req *req)
 {
+	bool requeued = false;
+
 	spin_lock_bh(&atls_req_lock);
 	if (req->state == ATLS_REQ_ACCEPTED) {
 		req->state = ATLS_REQ_PENDING;
 		req->portid = 0;
 		list_add(&req->qnode, &atls_pending);
+		requeued = true;
 	}
 	spin_unlock_bh(&atls_req_lock);
+	if (requeued)
+		fput(req->file);	/* the request's; the caller's keeps it open */
 }
 
-/* Referenced by nobody but the request and the ACCEPT caller? */
-bool atls_req_abandoned(const struct atls_req *req)
+/*
+ * The close hook (ulp.c), at the last fput of the socket's file, before
+ * the atls_sock is freed and before kTLS and TCP close the connection. No
+ * file reference is left, so no other winner is in flight (see the top of
+ * this file) and no syscall of the application is inside the socket; as->req
+ * is written only under such a reference, so it is stable here. A live
+ * request is PENDING: dequeue and end it at once (APP_CLOSED). Nothing was
+ * sent in clear (the gate held the app's bytes, no helper touched the
+ * socket); the connection is aborted (RST) before kTLS's close runs, so
+ * tcp_close() then finds it already closed.
+ */
+void atls_req_sock_closed(struct atls_sock *as)
 {
-	return file_count(req->file) <= 2;
+	struct atls_req *req = as->req;
+	bool won = false;
+
+	if (!req)
+		return;
+	spin_lock_bh(&atls_req_lock);
+	if (req->state == ATLS_REQ_PENDING) {
+		atls_req_unlink_locked(req);
+		won = true;
+	}
+	spin_unlock_bh(&atls_req_lock);
+	if (WARN_ON_ONCE(!won))
+		return;
+	atls_stat_inc(ATLS_STAT_ABANDONED);
+	atls_sock_fail(as, ECONNABORTED, ATLS_REASON_APP_CLOSED);
+	atls_req_unhook(req);
+	atls_req_put(req);			/* the live reference */
 }
 
 /* A reference on live request @id, or NULL with ENOENT / ESTALE. */

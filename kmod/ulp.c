@@ -79,17 +79,22 @@ static void atls_sock_free(struct atls_sock *as)
 }
 
 /*
- * Close hooks: called from inet_release() at the last fput, so no request is
- * live (a live request holds a file reference) and no syscall is inside our
- * gate. kTLS's update_sk_prot() may have set sock->ops to its table; only our
- * gate copy must be put back before the state is freed, after an RCU grace
- * period (a lockless reader of sk->sk_prot may still look at our copy).
+ * Close hooks: called from inet_release() at the last fput, so no syscall
+ * is inside our gate, and no request is ACCEPTED or INSTALLING (those hold a
+ * file reference). A request still PENDING holds none: the gate close ends
+ * it first (APP_CLOSED: counted, connection aborted, dequeued, timer
+ * cancelled), while the atls_sock and the struct file still exist, so no
+ * helper's ACCEPT can see it afterwards (request.c). kTLS's update_sk_prot()
+ * may have set sock->ops to its table; only our gate copy must be put back
+ * before the state is freed, after an RCU grace period (a lockless reader of
+ * sk->sk_prot may still look at our copy).
  */
 static void atls_gate_close(struct sock *sk, long timeout)
 {
 	struct atls_sock *as = container_of((struct proto *)READ_ONCE(sk->sk_prot),
 					    struct atls_sock, gate);
 
+	atls_req_sock_closed(as);
 	if (sk->sk_socket && READ_ONCE(sk->sk_socket->ops) == &as->gops)
 		WRITE_ONCE(sk->sk_socket->ops, as->gops_orig);
 	as->tls_base->close(sk, timeout);	/* tls_sk_proto_close */

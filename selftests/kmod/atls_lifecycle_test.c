@@ -2,18 +2,22 @@
 /*
  * atls.ko: the request lifecycle fails closed. Timeouts (pending and
  * accepted), helper failure statuses, helper death mid-request, pending
- * requests surviving a helper restart, the application closing before and
- * after ACCEPT, refused keys, late DONE, non-blocking start with poll, and a
+ * requests surviving a helper restart, the application closing before
+ * ACCEPT (ended by the close itself, also when racing ACCEPT) and after it,
+ * refused keys, late DONE, non-blocking start with poll, and a
  * blocking start interrupted by a signal. Every failure must abort the TCP
  * connection (the peer sees a reset) and stay sticky on the socket.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -264,20 +268,313 @@ TEST_F(life, pending_survives_helper_restart)
 	ku_helper_reap(&second);
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Objects in use in slab cache @name: the cache is shrunk first (per-CPU
+ * slabs flushed, empty slabs freed), so /proc/slabinfo's active count is
+ * exact rather than rounded up to whole per-CPU slabs. -1: no such cache.
+ */
+static long slab_in_use(const char *name)
+{
+	char path[128], line[512], n[64];
+	long active, ret = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", name);
+	f = fopen(path, "w");
+	if (f) {
+		fputs("1", f);
+		fclose(f);
+	}
+	f = fopen("/proc/slabinfo", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %ld", n, &active) == 2 && !strcmp(n, name))
+			ret = active;
+	fclose(f);
+	return ret;
+}
+
+/* Counters that app_closes_before_accept checks, read at one instant. */
+struct close_stats {
+	long abandoned, failed, app_closed, timeouts, active, live, requests;
+};
+
+static void close_stats(struct close_stats *c)
+{
+	char reason[32];
+
+	snprintf(reason, sizeof(reason), "reason_%d", ATLS_REASON_APP_CLOSED);
+	c->abandoned = ku_proc_stat("abandoned");
+	c->failed = ku_proc_stat("failed");
+	c->app_closed = ku_proc_stat(reason);
+	c->timeouts = ku_proc_stat("timeouts");
+	c->active = ku_proc_stat("active_sockets");
+	c->live = ku_proc_stat("live_requests");
+	c->requests = ku_proc_stat("requests");
+}
+
+/*
+ * The app closes a socket whose request no helper has taken yet: the close
+ * itself ends the request (the pending request holds the sk, not the file).
+ * Once close() has returned: the request is gone and counted as abandoned
+ * (APP_CLOSED), the atls socket is freed, the peer has a reset and not a
+ * byte, the request's timer never fires, and a helper's ACCEPT finds
+ * nothing. The atls_sock and TCP slabs return to their baseline.
+ */
 TEST_F(life, app_closes_before_accept)
 {
-	long before = ku_proc_stat("abandoned");
+	long base_atls, base_tcp, t0, elapsed, end;
+	struct close_stats b, a;
+	char buf[16];
 	int v;
+
+	/* Baseline: earlier tests' socket states have left RCU. */
+	ASSERT_EQ(0, ku_wait_idle(5000));
+	end = now_ms() + 3000;
+	while (slab_in_use("atls_sock") != ku_proc_stat("active_sockets") &&
+	       now_ms() < end)
+		usleep(20000);
+	base_atls = slab_in_use("atls_sock");
+	base_tcp = slab_in_use("TCP");
+	close_stats(&b);
+	EXPECT_EQ(b.active, base_atls);
+	setup_pair(_metadata, self, late_accept_fn, NULL);
+	EXPECT_EQ(b.active + 1, ku_proc_stat("active_sockets"));
+	/* The slab counts see this test's sockets (app, wire). */
+	EXPECT_EQ(base_atls + 1, slab_in_use("atls_sock"));
+	EXPECT_LT(base_tcp, slab_in_use("TCP"));
+	/* A short timeout: it must not fire after the close. */
+	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 400,
+					 ATLS_START_F_NONBLOCK));
+	EXPECT_EQ(b.live + 1, ku_proc_stat("live_requests"));
+
+	t0 = now_ms();
+	close(self->app);
+	self->app = -1;
+	close_stats(&a);	/* no wait: the close itself ended the request */
+	elapsed = now_ms() - t0;
+	TH_LOG("close() to request gone: %ld ms", elapsed);
+	EXPECT_EQ(b.live, a.live);
+	EXPECT_EQ(b.abandoned + 1, a.abandoned);
+	EXPECT_EQ(b.failed + 1, a.failed);
+	EXPECT_EQ(b.app_closed + 1, a.app_closed);
+	EXPECT_EQ(b.active, a.active);
+	EXPECT_EQ(b.requests + 1, a.requests);
+	EXPECT_LT(elapsed, 200);
+
+	/* The peer: a reset and no byte, right away. */
+	EXPECT_EQ(-ECONNRESET, ku_read_full(self->wire, buf, 1, 1000));
+
+	/* Past the request's timeout: its timer was cancelled. */
+	usleep(700000);
+	EXPECT_EQ(a.timeouts, ku_proc_stat("timeouts"));
+	EXPECT_EQ(a.abandoned, ku_proc_stat("abandoned"));
+
+	/* A helper coming now finds nothing to accept. */
+	ku_helper_go(&self->helper);
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
+	EXPECT_EQ(-EAGAIN, v);
+	EXPECT_EQ(b.live, ku_proc_stat("live_requests"));
+
+	/* Nothing left behind: socket state freed (after RCU), TCP sockets. */
+	close(self->wire);
+	self->wire = -1;
+	end = now_ms() + 3000;
+	while ((slab_in_use("atls_sock") > base_atls ||
+		slab_in_use("TCP") > base_tcp) && now_ms() < end)
+		usleep(20000);
+	TH_LOG("slab in use: atls_sock %ld (baseline %ld), TCP %ld (baseline %ld)",
+	       slab_in_use("atls_sock"), base_atls, slab_in_use("TCP"), base_tcp);
+	EXPECT_LE(slab_in_use("atls_sock"), base_atls);
+	EXPECT_LE(slab_in_use("TCP"), base_tcp);
+}
+
+/* Closing one of two descriptors of the socket is not closing the socket. */
+TEST_F(life, app_closes_one_of_two_fds)
+{
+	long before = ku_proc_stat("abandoned");
+	char buf[16];
+	int dupfd, v;
 
 	setup_pair(_metadata, self, late_accept_fn, NULL);
 	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 10000,
 					 ATLS_START_F_NONBLOCK));
+	dupfd = dup(self->app);
+	ASSERT_LE(0, dupfd);
 	close(self->app);
+	self->app = dupfd;
+	EXPECT_EQ(0, ku_wait_state(self->app, ATLS_STATE_PENDING, 100));
+	EXPECT_EQ(before, ku_proc_stat("abandoned"));
+	EXPECT_EQ(1, ku_proc_stat("live_requests"));
+	EXPECT_EQ(-ETIMEDOUT, ku_read_full(self->wire, buf, 1, 200));
+
+	close(self->app);	/* the last one */
+	self->app = -1;
+	EXPECT_EQ(before + 1, ku_proc_stat("abandoned"));
+	EXPECT_EQ(0, ku_proc_stat("live_requests"));
+	EXPECT_EQ(-ECONNRESET, ku_read_full(self->wire, buf, 1, 1000));
 	ku_helper_go(&self->helper);
 	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	EXPECT_EQ(-EAGAIN, v);	/* skipped: nobody to hand the socket to */
+	EXPECT_EQ(-EAGAIN, v);
+}
+
+/*
+ * Accept everything until told to stop, completing each with keys at once;
+ * then report how many were accepted.
+ */
+static void accept_all_fn(struct ku_helper *h, int out, int ctl, void *arg)
+{
+	struct ku_req r;
+	int n = 0, err;
+
+	(void)arg;
+	for (;;) {
+		err = ku_accept(h, &r);
+		if (!err) {
+			n++;
+			if (ku_done_keys(h, &r, TLS_CIPHER_AES_GCM_128))
+				n = -100000;	/* reported as a failure */
+			continue;
+		}
+		if (err != -EAGAIN) {
+			ku_put_result(out, err);
+			return;
+		}
+		if (!ku_wait_go(ctl, 1))
+			break;
+	}
+	ku_put_result(out, n);
+}
+
+/*
+ * The app's close races a helper's ACCEPT: each request is either taken by
+ * the helper (and completed) or ended by the close, never both, never lost.
+ * Whichever wins, the peer gets no byte: only a reset or an end of file.
+ */
+TEST_F(life, app_close_races_accept)
+{
+	const int n = 64;
+	long abandoned = ku_proc_stat("abandoned"), ready = ku_proc_stat("ready");
+	long requests = ku_proc_stat("requests");
+	long active = ku_proc_stat("active_sockets");
+	int i, app, wire, accepted, clean = 0;
+	char buf[16];
+	ssize_t r;
+
+	ASSERT_EQ(0, ku_fork_helper(&self->helper, accept_all_fn, NULL));
+	self->have_helper = true;
+	self->app = self->wire = -1;
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, ku_tcp_pair(i & 1 ? AF_INET6 : AF_INET, &app, &wire));
+		ASSERT_EQ(0, ku_ulp(app));
+		ASSERT_EQ(-EINPROGRESS, ku_start(app, ATLS_ROLE_CLIENT, 10000,
+						 ATLS_START_F_NONBLOCK));
+		if (i % 4)
+			usleep((i * 250) % 4000);
+		close(app);
+		r = ku_read_full(wire, buf, 1, 5000);
+		if (r == 0 || r == -ECONNRESET)
+			clean++;
+		else
+			TH_LOG("round %d: peer read %zd", i, r);
+		close(wire);
+	}
+	ku_helper_go(&self->helper);
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &accepted, 10000));
+	ASSERT_EQ(0, ku_wait_idle(5000));
+	TH_LOG("%d closes: %d won by ACCEPT, %ld by the close", n, accepted,
+	       ku_proc_stat("abandoned") - abandoned);
+	EXPECT_EQ(n, clean);
+	EXPECT_LE(0, accepted);
+	EXPECT_EQ(requests + n, ku_proc_stat("requests"));
+	EXPECT_EQ(abandoned + n - accepted, ku_proc_stat("abandoned"));
+	EXPECT_EQ(ready + accepted, ku_proc_stat("ready"));
+	EXPECT_EQ(active, ku_proc_stat("active_sockets"));
+}
+
+/*
+ * The helper's fd table is full: ACCEPT fails with EMFILE and puts the
+ * request back. On each go: free one fd if arg says so, ACCEPT, report, and
+ * complete an accepted request with keys (DONE's result reported too).
+ */
+static void emfile_fn(struct ku_helper *h, int out, int ctl, void *arg)
+{
+	struct rlimit rl = { .rlim_cur = 64, .rlim_max = 64 };
+	struct ku_req r;
+	int fd, last = -1, err;
+
+	(void)arg;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	while ((fd = open("/dev/null", O_RDONLY)) >= 0)
+		last = fd;
+	if (ku_wait_go(ctl, 60000))
+		return;
+	ku_put_result(out, ku_accept(h, &r));
+	if (ku_wait_go(ctl, 60000))
+		return;
+	close(last);
+	err = ku_accept(h, &r);
+	ku_put_result(out, err);
+	if (!err)
+		ku_put_result(out, ku_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
+}
+
+/* ACCEPT without a free fd requeues the request; a later ACCEPT takes it. */
+TEST_F(life, accept_emfile_requeues)
+{
+	long active = ku_proc_stat("active_sockets");
+	int v;
+
+	setup_pair(_metadata, self, emfile_fn, NULL);
+	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 10000,
+					 ATLS_START_F_NONBLOCK));
+	ku_helper_go(&self->helper);
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
+	EXPECT_EQ(-EMFILE, v);
+	EXPECT_EQ(0, ku_wait_state(self->app, ATLS_STATE_PENDING, 100));
+	EXPECT_EQ(1, ku_proc_stat("live_requests"));
+	ku_helper_go(&self->helper);
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
+	EXPECT_EQ(0, v);		/* ACCEPT */
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
+	EXPECT_EQ(0, v);		/* DONE */
+	EXPECT_EQ(0, ku_wait_state(self->app, ATLS_STATE_READY, 2000));
+	close(self->app);		/* the socket really closes */
+	self->app = -1;
+	EXPECT_EQ(active, ku_proc_stat("active_sockets"));
+}
+
+/* After a requeue the request holds no file again: the app's close ends it. */
+TEST_F(life, accept_emfile_then_app_closes)
+{
+	long before = ku_proc_stat("abandoned");
+	char buf[16];
+	int v;
+
+	setup_pair(_metadata, self, emfile_fn, NULL);
+	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 10000,
+					 ATLS_START_F_NONBLOCK));
+	ku_helper_go(&self->helper);
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
+	EXPECT_EQ(-EMFILE, v);
+	close(self->app);
+	self->app = -1;
 	EXPECT_EQ(before + 1, ku_proc_stat("abandoned"));
-	self->app = socket(AF_INET, SOCK_STREAM, 0);	/* for teardown */
+	EXPECT_EQ(0, ku_proc_stat("live_requests"));
+	EXPECT_EQ(-ECONNRESET, ku_read_full(self->wire, buf, 1, 1000));
+	ku_helper_go(&self->helper);
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
+	EXPECT_EQ(-EAGAIN, v);
 }
 
 TEST_F(life, app_closes_after_accept)
