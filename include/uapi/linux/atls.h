@@ -252,7 +252,7 @@ enum atls_reason {
 	ATLS_REASON_NO_HELPER = 2,		/* ESRCH */
 	ATLS_REASON_TIMEOUT = 3,		/* ETIMEDOUT */
 	ATLS_REASON_HELPER_DIED = 4,		/* ECONNABORTED */
-	ATLS_REASON_APP_CLOSED = 5,		/* (helper sees it in ABORT) */
+	ATLS_REASON_APP_CLOSED = 5,		/* app closed while pending (counter) */
 	ATLS_REASON_SHUTDOWN = 6,		/* ECONNABORTED */
 	ATLS_REASON_HANDSHAKE = 7,		/* EPROTO */
 	ATLS_REASON_PEER_ABORTED = 8,		/* ECONNRESET */
