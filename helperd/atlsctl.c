@@ -39,8 +39,7 @@
 #include <atls/atls.h>
 #include <atls/policy.h>
 #include <atls/provision.h>
-#include "../libatls/src/evidence.h"
-#include "../libatls/src/tpm.h"
+#include <atls/tpm.h>
 #include "atlsctl.h"
 
 

@@ -137,9 +137,22 @@ struct atlsd_outcome {
 };
 
 struct atlsd_engine;
+struct atlsd_tpm;
 
-/* Contexts (one libatls context per named policy and role, made on first use). */
-int atlsd_engine_new(const struct atlsd_config *c, struct atlsd_engine **out);
+/*
+ * The daemon's one TPM connection (reference counted; see handshake.c).
+ * Open checks the certificate/key files and that the TPM holds our keys;
+ * -errno + message.  The opener holds one reference; put drops one.
+ */
+int atlsd_tpm_open(const struct atlsd_config *c, struct atlsd_tpm **out, char *err,
+		   size_t errlen);
+void atlsd_tpm_put(struct atlsd_tpm *t);
+const char *atlsd_tpm_tcti(const struct atlsd_tpm *t);
+
+/* Contexts (one libatls context per named policy and role, made on first use),
+ * all sharing tpm (the engine takes its own reference). */
+int atlsd_engine_new(const struct atlsd_config *c, struct atlsd_tpm *tpm,
+		     struct atlsd_engine **out);
 void atlsd_engine_get(struct atlsd_engine *e);
 void atlsd_engine_put(struct atlsd_engine *e);
 /* Build the "default" policy's contexts now (best effort). */
@@ -147,8 +160,6 @@ void atlsd_engine_warm(struct atlsd_engine *e);
 /* Run the handshake of req; fills out (keys only when status is 0). */
 void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
 		      struct atlsd_outcome *out);
-/* Startup check: the TPM answers and holds our keys.  -errno + message. */
-int atlsd_engine_check_tpm(const struct atlsd_config *c, char *err, size_t errlen);
 
 /* ----------------------------------------------------------- netlink.c */
 

@@ -16,6 +16,17 @@
  * when the last handshake using them is over.  The cache is guarded by the
  * engine's mutex; building a context happens under it too (requests for a
  * policy whose context is being built wait instead of building a second).
+ *
+ * The TPM: the daemon opens exactly one connection (struct atlsd_tpm, one
+ * libatls TPM owner thread) and every context of every engine borrows it
+ * through struct atls_config.tpm, so all signatures, certifies and quotes
+ * of all policies queue at one owner (DESIGN.md D6).  libatls requires the
+ * handle to outlive every context using it; struct atlsd_tpm is therefore
+ * reference counted: main() holds one reference and each engine one, taken
+ * in atlsd_engine_new() and dropped after its contexts are freed in the last
+ * atlsd_engine_put(), so the connection is closed only after the last
+ * context is gone, whichever of main() and a late engine reference (a
+ * handshake or warm-up still running) lets go last.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -29,17 +40,84 @@
 
 #include <atls/atls.h>
 #include <atls/provision.h>
-#include "../libatls/src/tpm.h"
+#include <atls/tpm.h>
 #include "atlsd.h"
+
+struct atlsd_tpm {
+	atomic_int refs;
+	struct atls_tpm *t;
+	char tcti[256];			/* what it was opened with (reload compares) */
+};
 
 struct atlsd_engine {
 	atomic_int refs;
 	struct atlsd_config cfg;
+	struct atlsd_tpm *tpm;		/* one reference, dropped after the contexts */
 	pthread_mutex_t lock;
 	struct atls_ctx *ctx[ATLSD_MAX_POLICIES][2];	/* [policy][ATLSD_ROLE_*] */
 };
 
-int atlsd_engine_new(const struct atlsd_config *c, struct atlsd_engine **out)
+static void tpm_get(struct atlsd_tpm *t)
+{
+	atomic_fetch_add(&t->refs, 1);
+}
+
+void atlsd_tpm_put(struct atlsd_tpm *t)
+{
+	if (!t || atomic_fetch_sub(&t->refs, 1) != 1)
+		return;
+	atls_tpm_close(t->t);
+	free(t);
+}
+
+int atlsd_tpm_open(const struct atlsd_config *c, struct atlsd_tpm **out, char *err,
+		   size_t errlen)
+{
+	struct atlsd_tpm *t;
+	int ret;
+
+	*out = NULL;
+	if (access(c->cert_file, R_OK)) {
+		snprintf(err, errlen, "no TLS certificate at %s (run `atlsctl provision`)",
+			 c->cert_file);
+		return -ENOENT;
+	}
+	if (c->key_mode == ATLSD_KEY_SOFTWARE && access(c->key_file, R_OK)) {
+		snprintf(err, errlen, "no software TLS key at %s (run `atlsctl provision "
+			 "--software`)", c->key_file);
+		return -ENOENT;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	atomic_init(&t->refs, 1);
+	snprintf(t->tcti, sizeof(t->tcti), "%s", c->tcti);
+	ret = atls_tpm_open(c->tcti, &t->t);
+	if (ret) {
+		snprintf(err, errlen, "cannot open the TPM (%s): %s", c->tcti, strerror(-ret));
+		free(t);
+		return ret;
+	}
+	ret = atls_tpm_key_present(t->t, c->ak_handle);
+	if (!ret && c->key_mode == ATLSD_KEY_TPM)
+		ret = atls_tpm_key_present(t->t, c->tls_key_handle);
+	if (ret) {
+		snprintf(err, errlen, "the TPM has no %s key at its handle (run `atlsctl provision`): %s",
+			 "attestation or TLS", strerror(-ret));
+		atlsd_tpm_put(t);
+		return ret;
+	}
+	*out = t;
+	return 0;
+}
+
+const char *atlsd_tpm_tcti(const struct atlsd_tpm *t)
+{
+	return t->tcti;
+}
+
+int atlsd_engine_new(const struct atlsd_config *c, struct atlsd_tpm *tpm,
+		     struct atlsd_engine **out)
 {
 	struct atlsd_engine *e = calloc(1, sizeof(*e));
 
@@ -47,6 +125,8 @@ int atlsd_engine_new(const struct atlsd_config *c, struct atlsd_engine **out)
 		return -ENOMEM;
 	atomic_init(&e->refs, 1);
 	e->cfg = *c;
+	tpm_get(tpm);
+	e->tpm = tpm;
 	pthread_mutex_init(&e->lock, NULL);
 	*out = e;
 	return 0;
@@ -67,13 +147,16 @@ void atlsd_engine_put(struct atlsd_engine *e)
 		atls_ctx_free(e->ctx[i][0]);
 		atls_ctx_free(e->ctx[i][1]);
 	}
+	/* Only now: no context of this engine uses the shared TPM any more. */
+	atlsd_tpm_put(e->tpm);
 	pthread_mutex_destroy(&e->lock);
 	free(e);
 }
 
-static int build_ctx(const struct atlsd_config *c, const struct atlsd_policy *p,
+static int build_ctx(const struct atlsd_engine *e, const struct atlsd_policy *p,
 		     enum atlsd_role role, struct atls_ctx **out)
 {
+	const struct atlsd_config *c = &e->cfg;
 	struct atls_config ac;
 
 	atls_config_init(&ac, role == ATLSD_ROLE_CLIENT ? ATLS_ROLE_CLIENT : ATLS_ROLE_SERVER);
@@ -86,7 +169,8 @@ static int build_ctx(const struct atlsd_config *c, const struct atlsd_policy *p,
 	ac.key_file = c->key_mode == ATLSD_KEY_SOFTWARE ? c->key_file : NULL;
 	ac.ca_file = p->ca_file[0] ? p->ca_file : NULL;
 	ac.ciphersuites = p->ciphersuites[0] ? p->ciphersuites : NULL;
-	ac.tcti = c->tcti;
+	ac.tpm = e->tpm->t;	/* the daemon's one TPM owner, shared */
+	ac.tcti = e->tpm->tcti;
 	ac.ak_handle = c->ak_handle;
 	ac.tls_key_handle = c->tls_key_handle;
 	ac.pcr_mask = p->pcr_mask;
@@ -110,7 +194,7 @@ static int get_ctx(struct atlsd_engine *e, const struct atlsd_request *req,
 	idx = (unsigned int)(p - e->cfg.policies);
 	pthread_mutex_lock(&e->lock);
 	if (!e->ctx[idx][req->role]) {
-		err = build_ctx(&e->cfg, p, req->role, &e->ctx[idx][req->role]);
+		err = build_ctx(e, p, req->role, &e->ctx[idx][req->role]);
 		if (err)
 			log_err(id, "policy \"%s\" (%s): cannot set up: %s (TPM %s, certificate %s%s%s)",
 				p->name, req->role == ATLSD_ROLE_CLIENT ? "client" : "server",
@@ -139,7 +223,7 @@ void atlsd_engine_warm(struct atlsd_engine *e)
 	idx = (unsigned int)(p - e->cfg.policies);
 	for (r = 0; r < 2; r++) {
 		pthread_mutex_lock(&e->lock);
-		if (!e->ctx[idx][r] && build_ctx(&e->cfg, p, r, &e->ctx[idx][r]))
+		if (!e->ctx[idx][r] && build_ctx(e, p, r, &e->ctx[idx][r]))
 			log_dbg(0, "policy \"default\" (%s) not ready yet",
 				r == ATLSD_ROLE_CLIENT ? "client" : "server");
 		pthread_mutex_unlock(&e->lock);
@@ -312,37 +396,4 @@ void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
 							     : "attested",
 		 res.self_attested ? ", we attested" : "");
 	atls_result_release(&res);
-}
-
-int atlsd_engine_check_tpm(const struct atlsd_config *c, char *err, size_t errlen)
-{
-	TPM2B_PUBLIC pub;
-	struct atls_tpm *t;
-	int ret;
-
-	if (access(c->cert_file, R_OK)) {
-		snprintf(err, errlen, "no TLS certificate at %s (run `atlsctl provision`)",
-			 c->cert_file);
-		return -ENOENT;
-	}
-	if (c->key_mode == ATLSD_KEY_SOFTWARE && access(c->key_file, R_OK)) {
-		snprintf(err, errlen, "no software TLS key at %s (run `atlsctl provision "
-			 "--software`)", c->key_file);
-		return -ENOENT;
-	}
-	ret = atls_tpm_open(c->tcti, &t);
-	if (ret) {
-		snprintf(err, errlen, "cannot open the TPM (%s): %s", c->tcti, strerror(-ret));
-		return ret;
-	}
-	ret = atls_tpm_read_public(t, c->ak_handle, &pub);
-	if (!ret && c->key_mode == ATLSD_KEY_TPM)
-		ret = atls_tpm_read_public(t, c->tls_key_handle, &pub);
-	atls_tpm_close(t);
-	if (ret) {
-		snprintf(err, errlen, "the TPM has no %s key at its handle (run `atlsctl provision`): %s",
-			 "attestation or TLS", strerror(-ret));
-		return ret;
-	}
-	return 0;
 }

@@ -11,6 +11,12 @@
  * workers own everything per request (worker.c).  Start-up refuses, with a
  * message saying what to do, when the module, kTLS or the TPM is missing, so
  * a broken host fails at `systemctl start` and not at the first connection.
+ *
+ * The TPM is opened once, after the privilege drop (so the TPM owner thread
+ * is born unprivileged and the dedicated user's own access is what gets
+ * checked), and that one connection is shared by every libatls context of
+ * every configuration generation (handshake.c explains its lifetime).  A
+ * reload cannot move it to another TCTI: that needs a restart.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -102,9 +108,8 @@ static void sd_notify_text(const char *text)
 	close(fd);
 }
 
-static int check_environment(const struct atlsd_config *c)
+static int check_environment(void)
 {
-	char err[300];
 	int ret;
 
 	if (access("/sys/module/tls", F_OK)) {
@@ -121,16 +126,24 @@ static int check_environment(const struct atlsd_config *c)
 		log_err(0, "cannot talk generic netlink: %s", strerror(-ret));
 		return ret;
 	}
-	ret = atlsd_engine_check_tpm(c, err, sizeof(err));
-	if (ret) {
-		log_err(0, "%s", err);
-		return ret;
-	}
 	return 0;
+}
+
+/* The daemon's one TPM connection, keys checked.  -errno, logged. */
+static int open_tpm(const struct atlsd_config *c, struct atlsd_tpm **out)
+{
+	char err[300];
+	int ret;
+
+	ret = atlsd_tpm_open(c, out, err, sizeof(err));
+	if (ret)
+		log_err(0, "%s", err);
+	return ret;
 }
 
 struct loop {
 	struct atlsd_pool *pool;
+	struct atlsd_tpm *tpm;
 };
 
 /* Warm an engine in the background; the thread holds a reference. */
@@ -179,7 +192,7 @@ static void on_overrun(void *arg)
 	atlsd_pool_kick(l->pool);
 }
 
-static int reload(const struct opts *o, struct atlsd_pool *pool)
+static int reload(const struct opts *o, struct loop *l)
 {
 	struct atlsd_engine *e;
 	struct atlsd_config *c = malloc(sizeof(*c));
@@ -188,11 +201,14 @@ static int reload(const struct opts *o, struct atlsd_pool *pool)
 	if (!c)
 		return -ENOMEM;
 	ret = load_config(o, c);
+	if (!ret && strcmp(c->tcti, atlsd_tpm_tcti(l->tpm)))
+		log_warn(0, "tcti changed to \"%s\": a TPM change needs a restart, still using "
+			    "\"%s\"", c->tcti, atlsd_tpm_tcti(l->tpm));
 	if (!ret)
-		ret = atlsd_engine_new(c, &e);
+		ret = atlsd_engine_new(c, l->tpm, &e);
 	if (!ret) {
 		atlsd_log_set_level(c->log_level);
-		atlsd_pool_set_engine(pool, e);
+		atlsd_pool_set_engine(l->pool, e);
 		warm(e);
 		atlsd_engine_put(e);
 		log_info(0, "configuration reloaded (%u policies); connections in progress keep "
@@ -256,9 +272,11 @@ int main(int argc, char **argv)
 	if (!cfg || load_config(&o, cfg))
 		return 1;
 	atlsd_log_set_level(cfg->log_level);
-	if (check_environment(cfg))
+	if (check_environment())
 		goto out;
 	if (o.check) {
+		if (open_tpm(cfg, &lp.tpm))
+			goto out;
 		log_info(0, "configuration and environment OK (%u policies)", cfg->n_policies);
 		ret = 0;
 		goto out;
@@ -300,7 +318,12 @@ int main(int argc, char **argv)
 		ret = 1;
 		goto out_nl;
 	}
-	ret = atlsd_engine_new(cfg, &eng);
+	ret = open_tpm(cfg, &lp.tpm);
+	if (ret) {
+		ret = 1;
+		goto out_nl;
+	}
+	ret = atlsd_engine_new(cfg, lp.tpm, &eng);
 	if (!ret)
 		ret = atlsd_pool_start(cfg->workers, eng, &lp.pool);
 	if (!ret)
@@ -343,7 +366,7 @@ int main(int argc, char **argv)
 		if (p[0].revents && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGHUP) {
 				sd_notify_text("RELOADING=1");
-				reload(&o, lp.pool);
+				reload(&o, &lp);
 				sd_notify_text("READY=1");
 				continue;
 			}
@@ -361,6 +384,8 @@ out_nl:
 out_ctl:
 	atlsd_control_close(ctl);
 out:
+	/* Closes the TPM unless an engine still holds it (then its last put). */
+	atlsd_tpm_put(lp.tpm);
 	free(cfg);
 	return ret;
 }

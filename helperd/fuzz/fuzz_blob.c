@@ -11,7 +11,7 @@
 
 #include <atls/atls.h>
 #include <atls/policy.h>
-#include "../../libatls/src/evidence.h"
+#include <atls/tpm.h>
 #include "../atlsctl.h"
 
 static struct atls_policy *pol;

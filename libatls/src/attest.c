@@ -50,12 +50,16 @@ int atls_attest_ctx_init(struct atls_ctx *ctx)
 	char err[256] = "";
 	int ret;
 
-	if (needs_tpm(cfg)) {
+	if (needs_tpm(cfg) && cfg->tpm) {
+		/* Shared handle: borrowed, its owner outlives this context. */
+		ctx->tpm = cfg->tpm;
+	} else if (needs_tpm(cfg)) {
 		if (!cfg->tcti)
 			return -EINVAL;
 		ret = atls_tpm_open(cfg->tcti, &ctx->tpm);
 		if (ret)
 			return ret;
+		ctx->tpm_owned = true;
 	}
 	if (cfg->peer_attest != ATLS_PEER_NONE) {
 		if (!cfg->policy_file) {
@@ -102,9 +106,10 @@ err_policy:
 	ctx->policy = NULL;
 
 err_tpm:
-	if (ctx->tpm)
+	if (ctx->tpm_owned)
 		atls_tpm_close(ctx->tpm);
 	ctx->tpm = NULL;
+	ctx->tpm_owned = false;
 	return ret;
 }
 
@@ -116,10 +121,11 @@ void atls_attest_ctx_fini(struct atls_ctx *ctx)
 	ctx->batcher = NULL;
 	if (ctx->policy)
 		atls_policy_free(ctx->policy);
-	if (ctx->tpm)
+	if (ctx->tpm_owned)
 		atls_tpm_close(ctx->tpm);
 	ctx->policy = NULL;
 	ctx->tpm = NULL;
+	ctx->tpm_owned = false;
 }
 
 int atls_attest_produce(struct atls_conn *c, const uint8_t *binder, size_t blen,

@@ -5,7 +5,7 @@
  *
  * Objects:
  *  - struct atls_ctx: built once by atls_ctx_new() from a struct atls_config;
- *    owns the SSL_CTX, the TPM handle and the policy.  Immutable afterwards,
+ *    owns the SSL_CTX, the TPM handle (unless borrowed: cfg.tpm) and the policy.  Immutable afterwards,
  *    shared by concurrent handshakes.
  *  - struct atls_conn: one per atls_handshake() call, on its stack; reached
  *    from OpenSSL callbacks through SSL ex_data.  Only the thread running
@@ -34,6 +34,7 @@ struct atls_ctx {
 	char *strs[8];			/* owned copies of cfg's strings */
 	SSL_CTX *ssl_ctx;
 	struct atls_tpm *tpm;		/* NULL unless attest_self or key mode tpm */
+	bool tpm_owned;			/* we opened tpm (else borrowed from cfg.tpm) */
 	struct atls_policy *policy;	/* NULL unless peer_attest != NONE */
 	EVP_PKEY *tpm_pkey;		/* key mode tpm: EVP_PKEY signing through the TPM */
 	struct atls_batcher *batcher;	/* batch.h: cfg.batch && attest_self (own lock) */

@@ -47,7 +47,6 @@ int atls_tpm_certify(struct atls_tpm *t, uint32_t key_handle, uint32_t ak_handle
 
 /* TPM2_PCR_Extend of one PCR in the SHA-256 bank with a 32-byte digest. */
 int atls_tpm_pcr_extend(struct atls_tpm *t, unsigned int pcr, const uint8_t dgst[32]);
-/* TPM2_PCR_Read of the SHA-256 bank for the PCRs in mask (ascending order). */
-int atls_tpm_pcr_read(struct atls_tpm *t, uint32_t mask, uint8_t (*vals)[32], unsigned int *n);
+/* atls_tpm_pcr_read(), atls_tpm_key_present(): <atls/tpm.h>. */
 
 #endif /* ATLS_TPM_H */

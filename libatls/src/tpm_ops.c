@@ -160,6 +160,13 @@ int atls_tpm_read_public(struct atls_tpm *t, uint32_t handle, TPM2B_PUBLIC *pub)
 	return atls_tpm_call(t, do_read_public, &a);
 }
 
+int atls_tpm_key_present(struct atls_tpm *t, uint32_t handle)
+{
+	TPM2B_PUBLIC pub;
+
+	return atls_tpm_read_public(t, handle, &pub);
+}
+
 /* ------------------------------------------------------- quote / certify */
 
 struct attest_args {

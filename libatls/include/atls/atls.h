@@ -29,7 +29,8 @@
  * Lifetimes: a struct atls_ctx is immutable after atls_ctx_new() and may be
  * shared by threads running atls_handshake() concurrently; the struct
  * atls_config passed to atls_ctx_new() is copied (strings included) and may be
- * freed afterwards.  A struct atls_result belongs to the caller; it holds
+ * freed afterwards (a shared TPM handle in cfg->tpm is borrowed, not copied:
+ * see <atls/tpm.h> for how long it must stay open).  A struct atls_result belongs to the caller; it holds
  * secrets in tx/rx until atls_result_release().
  */
 #ifndef ATLS_ATLS_H
@@ -131,6 +132,8 @@ union atls_crypto_info {
 	struct tls12_crypto_info_chacha20_poly1305 chacha20_poly1305;
 };
 
+struct atls_tpm;
+
 struct atls_config {
 	enum atls_role role;
 	enum atls_key_mode key_mode;
@@ -152,7 +155,14 @@ struct atls_config {
 	/* OpenSSL TLS 1.3 ciphersuite list; NULL = all three kTLS-capable suites. */
 	const char *ciphersuites;
 
-	/* TPM (needed when attest_self or key_mode == ATLS_KEY_TPM). */
+	/*
+	 * TPM (needed when attest_self or key_mode == ATLS_KEY_TPM).  tpm: an
+	 * optional shared handle (<atls/tpm.h>); when set the context uses it
+	 * instead of opening its own connection from tcti (tcti is then
+	 * ignored).  The handle is borrowed, never closed by libatls: its owner
+	 * keeps it open until the last context using it has been freed.
+	 */
+	struct atls_tpm *tpm;
 	const char *tcti;		/* e.g. "device:/dev/tpmrm0", "swtpm:port=2321" */
 	uint32_t ak_handle;		/* persistent AK (restricted ECC P-256) */
 	uint32_t tls_key_handle;	/* persistent TLS key (key mode tpm) */
@@ -179,7 +189,8 @@ void atls_config_init(struct atls_config *cfg, enum atls_role role);
 
 struct atls_ctx;
 
-/* Validate cfg, build the TLS context, open the TPM, load the policy. -errno. */
+/* Validate cfg, build the TLS context, open the TPM (unless cfg->tpm is
+ * given), load the policy. -errno. */
 int atls_ctx_new(const struct atls_config *cfg, struct atls_ctx **out);
 void atls_ctx_free(struct atls_ctx *ctx);
 

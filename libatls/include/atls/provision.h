@@ -17,14 +17,13 @@
 
 #include <stdint.h>
 
+#include <atls/tpm.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* The TPM owner (one connection + worker thread), see libatls/src/tpm.c. */
-struct atls_tpm;
-int atls_tpm_open(const char *tcti, struct atls_tpm **out);
-void atls_tpm_close(struct atls_tpm *t);
+/* struct atls_tpm, atls_tpm_open(), atls_tpm_close(): <atls/tpm.h>. */
 
 /* Default persistent handles (TCG "owner" range). */
 #define ATLS_AK_HANDLE_DEFAULT 0x81010010u

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * One TPM owner shared by several contexts, as atlsd runs it: each side opens
+ * its swtpm once (atls_tpm_open()) and builds two contexts (two "policies":
+ * one with quotes per handshake, one batched) that borrow that handle through
+ * struct atls_config.tpm, with no TCTI at all.  Handshakes on both contexts
+ * run concurrently in threads; each must succeed with mutual attestation
+ * affirmed and keys that work on a record.  swtpm serves one client
+ * connection at a time, so a context that opened a second connection of its
+ * own would hang instead of passing.  Freeing the contexts must leave the
+ * shared handle open and usable; closing it is the owner's job.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include <atls/provision.h>
+#include <atls/tpm.h>
+#include "util/testutil.h"
+#include "util/tlspeer.h"
+
+#define PAIRS 4		/* per context pair */
+#define ROUNDS 2
+
+struct job {
+	struct atls_ctx *ctx;
+	int fd;
+	bool client;
+	int ok;
+};
+
+static int job_main(void *arg)
+{
+	static const char msg[] = "shared tpm";
+	struct job *j = arg;
+	struct atls_result res;
+	uint8_t buf[32], type;
+	int r, i;
+
+	for (i = 0; i < ROUNDS; i++) {
+		r = atls_handshake(j[i].ctx, j[i].fd, 30000, &res);
+		if (r)
+			return r;
+		if (res.appraisal.status != ATLS_EAR_AFFIRMING || !res.self_attested ||
+		    !res.peer_attested) {
+			atls_result_release(&res);
+			return -1;
+		}
+		if (j[i].client)
+			r = atls_test_record_write(j[i].fd, &res.tx, 0, (const uint8_t *)msg,
+						   sizeof(msg));
+		else
+			r = atls_test_record_read(j[i].fd, &res.rx, 0, buf, sizeof(buf), &type) ==
+					    sizeof(msg)
+				    ? 0
+				    : -1;
+		atls_result_release(&res);
+		if (r)
+			return r;
+		j[i].ok = 1;
+	}
+	return 0;
+}
+
+static void cfg_side(struct atls_config *c, struct atls_test_side *s, struct atls_tpm *tpm,
+		     enum atls_role role, bool batch)
+{
+	atls_config_init(c, role);
+	c->key_mode = ATLS_KEY_TPM;
+	c->tpm = tpm;
+	c->tcti = NULL;		/* the shared handle is the only way to the TPM */
+	c->ak_handle = ATLS_AK_HANDLE_DEFAULT;
+	c->tls_key_handle = ATLS_TLS_KEY_HANDLE_DEFAULT;
+	c->attest_self = true;
+	c->peer_attest = ATLS_PEER_REQUIRED;
+	c->policy_file = atls_test_path(s->dir, "policy.conf");
+	c->cert_file = atls_test_path(s->dir, "tpm.pem");
+	c->batch = batch;
+}
+
+TEST(two_contexts_share_one_tpm_concurrently)
+{
+	struct atls_test_side srv, cli;
+	struct atls_tpm *stpm, *ctpm;
+	struct atls_config sc, cc;
+	struct atls_ctx *sctx[2], *cctx[2];
+	static struct job jobs[4 * PAIRS][ROUNDS];
+	struct atls_test_thread th[4 * PAIRS];
+	uint8_t pcrs[24][32];
+	unsigned int n = 0;
+	int i, k, p, fds[2];
+
+	setenv("TSS2_LOG", "all+none", 1);
+	ASSERT_EQ(0, atls_test_side_provision(&srv, "tsrv"));
+	ASSERT_EQ(0, atls_test_side_provision(&cli, "tcli"));
+	ASSERT_EQ(0, atls_test_side_policy(&cli, &srv, "\"server\""));
+	ASSERT_EQ(0, atls_test_side_policy(&srv, &cli, "\"client\""));
+	ASSERT_EQ(0, atls_tpm_open(srv.sw.tcti, &stpm));
+	ASSERT_EQ(0, atls_tpm_open(cli.sw.tcti, &ctpm));
+
+	for (p = 0; p < 2; p++) {
+		cfg_side(&sc, &srv, stpm, ATLS_ROLE_SERVER, p == 1);
+		cfg_side(&cc, &cli, ctpm, ATLS_ROLE_CLIENT, p == 1);
+		ASSERT_EQ(0, atls_ctx_new(&sc, &sctx[p]));
+		ASSERT_EQ(0, atls_ctx_new(&cc, &cctx[p]));
+	}
+	/* Jobs 4i, 4i+1: a pair on contexts 0; 4i+2, 4i+3: a pair on contexts 1. */
+	for (i = 0; i < 2 * PAIRS; i++) {
+		p = i & 1;
+		for (k = 0; k < ROUNDS; k++) {
+			ASSERT_EQ(0, atls_test_tcp_pair(&fds[0], &fds[1]));
+			jobs[2 * i][k] = (struct job){ .ctx = cctx[p], .fd = fds[0], .client = true };
+			jobs[2 * i + 1][k] = (struct job){ .ctx = sctx[p], .fd = fds[1] };
+		}
+	}
+	for (i = 0; i < 4 * PAIRS; i++)
+		ASSERT_EQ(0, atls_test_spawn(&th[i], job_main, jobs[i]));
+	for (i = 0; i < 4 * PAIRS; i++)
+		EXPECT_EQ(0, atls_test_join(&th[i])) TH_LOG("job %d", i);
+	for (i = 0; i < 4 * PAIRS; i++)
+		for (k = 0; k < ROUNDS; k++) {
+			EXPECT_EQ(1, jobs[i][k].ok) TH_LOG("job %d round %d", i, k);
+			close(jobs[i][k].fd);
+		}
+	for (p = 0; p < 2; p++) {
+		atls_ctx_free(sctx[p]);
+		atls_ctx_free(cctx[p]);
+	}
+	/* The contexts borrowed the handles: still open, still answering. */
+	EXPECT_EQ(0, atls_tpm_pcr_read(stpm, 0xff, pcrs, &n));
+	EXPECT_EQ(8, n);
+	EXPECT_EQ(0, atls_tpm_key_present(ctpm, ATLS_AK_HANDLE_DEFAULT));
+	EXPECT_EQ(-ENOENT, atls_tpm_key_present(ctpm, 0x81010077u));
+	atls_tpm_close(stpm);
+	atls_tpm_close(ctpm);
+	atls_test_side_free(&srv);
+	atls_test_side_free(&cli);
+}
+
+/* A context needing the TPM with neither a shared handle nor a TCTI is refused. */
+TEST(no_tpm_no_tcti_refused)
+{
+	struct atls_test_side s;
+	struct atls_config c;
+	struct atls_ctx *ctx = NULL;
+
+	setenv("TSS2_LOG", "all+none", 1);
+	ASSERT_EQ(0, atls_test_side_provision(&s, "tnone"));
+	cfg_side(&c, &s, NULL, ATLS_ROLE_SERVER, false);
+	c.peer_attest = ATLS_PEER_NONE;
+	c.policy_file = NULL;
+	EXPECT_EQ(-EINVAL, atls_ctx_new(&c, &ctx));
+	EXPECT_EQ(NULL, ctx);
+	atls_test_side_free(&s);
+}
+
+TEST_HARNESS_MAIN
