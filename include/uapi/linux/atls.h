@@ -293,7 +293,7 @@ struct atls_peer_info {
 	__u32	pcr_select;		/* bit n = PCR n was quoted */
 	__u32	reserved;		/* 0 */
 	__u8	peer_cert_sha256[32];	/* SHA-256 of the peer's leaf cert (DER) */
-	__u8	ak_digest[32];		/* SHA-256 of the peer's AK public area */
+	__u8	ak_digest[32];		/* SHA-256 of the peer AK's DER SubjectPublicKeyInfo */
 	__u8	pcr_digest[ATLS_DIGEST_MAX];	/* digest over the selected PCRs */
 };
 
