@@ -254,6 +254,8 @@ static uint32_t reason_of(enum atls_reason r)
 		return ATLSD_R_TIMEOUT;
 	case ATLS_R_TLS_FAILURE:
 		return ATLSD_R_HANDSHAKE;
+	case ATLS_R_PEER_NAME_MISMATCH:
+		return ATLSD_R_PEER_CERT;
 	default:
 		return ATLSD_R_HELPER_ERROR;
 	}
@@ -263,6 +265,12 @@ static uint32_t reason_of(enum atls_reason r)
 static void map_failure(int ret, const struct atls_result *r, struct atlsd_outcome *o)
 {
 	o->reason = reason_of(r->reason);
+	/* The app's expected peer name did not match the certificate. */
+	if (r->reason == ATLS_R_PEER_NAME_MISMATCH) {
+		o->status = -EKEYREJECTED;
+		o->reason = ATLSD_R_PEER_CERT;
+		return;
+	}
 	switch (ret) {
 	case -ETIMEDOUT:
 		o->status = -ETIMEDOUT;
@@ -343,6 +351,9 @@ static void fill_peer(const struct atls_result *r, struct atlsd_outcome *o)
 void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
 		      struct atlsd_outcome *o)
 {
+	/* The app's expected peer name (ATLS_START.peer): SNI and, with the
+	 * policy's ca-file, checked against the peer's certificate. */
+	struct atls_handshake_opts ho = { .peer_name = req->peer[0] ? req->peer : NULL };
 	struct atls_result res;
 	struct atls_ctx *ctx;
 	int ret, timeout;
@@ -366,7 +377,7 @@ void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
 	timeout = req->timeout_ms ? (int)req->timeout_ms : 10000;
 	timeout = timeout > 400 ? timeout - 200 : timeout;
 	memset(&res, 0, sizeof(res));
-	ret = atls_handshake(ctx, req->fd, timeout, &res);
+	ret = atls_handshake_ex(ctx, req->fd, timeout, &ho, &res);
 	o->cipher_suite = res.cipher_suite;
 	if (ret) {
 		map_failure(ret, &res, o);

@@ -15,12 +15,21 @@
  * without SSL_shutdown(): no close_notify is written, the socket continues
  * at record sequence number 0 in both directions.
  *
+ * Peer name (atls_handshake_ex(), rules in atls.h): hostile input from the
+ * application through the kernel, so it is checked to be 1..255 printable
+ * ASCII characters before OpenSSL sees it.  The name goes to OpenSSL's
+ * verify parameters (SSL_set1_host: DNS name, or an IP literal) only when a
+ * CA is configured, because only a CA-verified chain makes a name claim
+ * mean anything; negotiate.c's verify callback runs X509_verify_cert() with
+ * those parameters and reports a mismatch as ATLS_R_PEER_NAME_MISMATCH.
+ *
  * SIGPIPE: OpenSSL writes with write(2), so a peer that closes mid-handshake
  * would raise SIGPIPE and kill a caller that did not ignore it.  SIGPIPE is
  * blocked in the calling thread for the duration; one we caused is consumed
  * before the previous mask is restored (one that was already pending is
  * left alone).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -177,8 +186,62 @@ static int finish(struct atls_conn *c)
 	return ret;
 }
 
+static bool is_ip_literal(const char *name)
+{
+	unsigned char a[16];
+
+	return inet_pton(AF_INET, name, a) == 1 || inet_pton(AF_INET6, name, a) == 1;
+}
+
+/* 1..255 printable ASCII, no empty DNS label (no "..", no leading dot). */
+static bool peer_name_ok(const char *name)
+{
+	size_t i, n = strnlen(name, 256);
+
+	if (n == 0 || n > 255 || name[0] == '.')
+		return false;
+	for (i = 0; i < n; i++) {
+		if (name[i] <= 0x20 || name[i] >= 0x7f)
+			return false;
+		if (name[i] == '.' && name[i + 1] == '.')
+			return false;
+	}
+	return true;
+}
+
+/* SNI and the certificate name check for this handshake (see top). */
+static int set_peer_name(struct atls_conn *c, const char *name)
+{
+	const struct atls_config *cfg = &c->ctx->cfg;
+
+	if (!name || !*name)
+		return 0;
+	if (!peer_name_ok(name)) {
+		atls_fail(c, -EINVAL, ATLS_R_INTERNAL, 0, "invalid peer name");
+		return c->err;
+	}
+	c->peer_name = name;
+	if (cfg->role == ATLS_ROLE_CLIENT && !is_ip_literal(name) &&
+	    SSL_set_tlsext_host_name(c->ssl, name) != 1) {
+		atls_fail(c, -EINVAL, ATLS_R_INTERNAL, 0, "invalid peer name (SNI)");
+		return c->err;
+	}
+	if (cfg->ca_file && SSL_set1_host(c->ssl, name) != 1) {
+		atls_fail(c, -EINVAL, ATLS_R_INTERNAL, 0, "invalid peer name (certificate check)");
+		return c->err;
+	}
+	return 0;
+}
+
 int atls_handshake(struct atls_ctx *ctx, int fd, int timeout_ms, struct atls_result *res)
 {
+	return atls_handshake_ex(ctx, fd, timeout_ms, NULL, res);
+}
+
+int atls_handshake_ex(struct atls_ctx *ctx, int fd, int timeout_ms,
+		      const struct atls_handshake_opts *opts, struct atls_result *res)
+{
+	const char *name = opts && opts->peer_name && *opts->peer_name ? opts->peer_name : NULL;
 	struct atls_conn c;
 	sigset_t oldmask;
 	bool pipe_pending;
@@ -210,17 +273,15 @@ int atls_handshake(struct atls_ctx *ctx, int fd, int timeout_ms, struct atls_res
 	SSL_set_msg_callback(c.ssl, atls_transcript_msg_cb);
 	if (ctx->cfg.role == ATLS_ROLE_CLIENT) {
 		SSL_set_connect_state(c.ssl);
-		/* SNI; with a CA configured the certificate must also match the name. */
-		if (ctx->cfg.server_name &&
-		    (SSL_set_tlsext_host_name(c.ssl, ctx->cfg.server_name) != 1 ||
-		     (ctx->cfg.ca_file && SSL_set1_host(c.ssl, ctx->cfg.server_name) != 1))) {
-			atls_fail(&c, -EINVAL, ATLS_R_INTERNAL, 0, "bad server name");
-			ret = c.err;
-			goto out_ssl;
-		}
+		/* The configured server name unless this handshake names its peer. */
+		if (!name)
+			name = ctx->cfg.server_name;
 	} else {
 		SSL_set_accept_state(c.ssl);
 	}
+	ret = set_peer_name(&c, name);
+	if (ret)
+		goto out_ssl;
 	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
 		atls_fail(&c, -errno, ATLS_R_INTERNAL, 0, "fcntl: %s", strerror(errno));
 		ret = c.err;

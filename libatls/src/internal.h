@@ -51,6 +51,7 @@ struct atls_conn {
 	const struct atls_ctx *ctx;
 	SSL *ssl;
 	struct atls_result *res;
+	const char *peer_name;		/* expected peer name (caller's string) or NULL */
 
 	/* Transcript CH..SH (binder.c): raw handshake messages with headers. */
 	struct atls_buf th_msgs;

@@ -272,7 +272,8 @@ static int client_hello_cb(SSL *s, int *al, void *arg)
 /*
  * Replaces OpenSSL's chain verification (called once, after every entry of
  * the peer's Certificate was parsed).  Chain: verified against ca_file if one
- * is configured, otherwise the peer's key is vouched for by its evidence (or
+ * is configured (with the expected peer name, if any: handshake.c), otherwise
+ * the peer's key is vouched for by its evidence (or
  * by nothing, if attestation is optional and absent: the caller sees
  * have_peer_cert + verdict none).
  */
@@ -291,9 +292,17 @@ static int cert_verify_cb(X509_STORE_CTX *xs, void *arg)
 	if (leaf && X509_digest(leaf, EVP_sha256(), c->res->peer_cert_sha256, &mdlen))
 		c->res->have_peer_cert = true;
 	if (c->ctx->cfg.ca_file && X509_verify_cert(xs) <= 0) {
-		atls_fail(c, 0, ATLS_R_TLS_FAILURE, ATLS_ALERT_BAD_CERTIFICATE,
-			  "peer certificate does not verify: %s",
-			  X509_verify_cert_error_string(X509_STORE_CTX_get_error(xs)));
+		int e = X509_STORE_CTX_get_error(xs);
+
+		/* The expected peer name (SSL_set1_host in handshake.c) did not match. */
+		if (e == X509_V_ERR_HOSTNAME_MISMATCH || e == X509_V_ERR_IP_ADDRESS_MISMATCH)
+			atls_fail(c, 0, ATLS_R_PEER_NAME_MISMATCH, ATLS_ALERT_BAD_CERTIFICATE,
+				  "peer certificate does not match the expected name \"%.100s\"",
+				  c->peer_name ? c->peer_name : "?");
+		else
+			atls_fail(c, 0, ATLS_R_TLS_FAILURE, ATLS_ALERT_BAD_CERTIFICATE,
+				  "peer certificate does not verify: %s",
+				  X509_verify_cert_error_string(e));
 		return 0;
 	}
 	if (c->peer_chosen && !c->peer_evidence_seen) {

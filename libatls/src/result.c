@@ -46,6 +46,7 @@ static const char *const names[ATLS_R_MAX] = {
 	[ATLS_R_TLS_FAILURE] = "tls-failure",
 	[ATLS_R_TIMEOUT] = "timeout",
 	[ATLS_R_INTERNAL] = "internal",
+	[ATLS_R_PEER_NAME_MISMATCH] = "peer-name-mismatch",
 };
 
 const char *atls_reason_name(enum atls_reason r)
@@ -70,6 +71,7 @@ int atls_reason_errno(enum atls_reason r)
 	case ATLS_R_KEY_BINDING_MISMATCH:
 	case ATLS_R_PCR_MISMATCH:
 	case ATLS_R_EVIDENCE_TYPE_REJECTED:
+	case ATLS_R_PEER_NAME_MISMATCH:
 		return -EKEYREJECTED;
 	case ATLS_R_ATTESTATION_DECLINED:
 		return -EACCES;
@@ -96,6 +98,7 @@ uint8_t atls_reason_alert(enum atls_reason r)
 	case ATLS_R_BINDER_MISMATCH:
 	case ATLS_R_KEY_BINDING_MISMATCH:
 	case ATLS_R_PCR_MISMATCH:
+	case ATLS_R_PEER_NAME_MISMATCH:
 		return ATLS_ALERT_BAD_CERTIFICATE;
 	case ATLS_R_EVIDENCE_TYPE_REJECTED:
 	case ATLS_R_ATTESTATION_DECLINED:

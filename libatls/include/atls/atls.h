@@ -98,6 +98,7 @@ enum atls_reason {
 	ATLS_R_TLS_FAILURE,		/* TLS handshake failed (alert, certificate, protocol) */
 	ATLS_R_TIMEOUT,			/* handshake did not finish in time */
 	ATLS_R_INTERNAL,		/* allocation, configuration or library error */
+	ATLS_R_PEER_NAME_MISMATCH,	/* peer certificate does not match the expected peer name */
 	ATLS_R_MAX
 };
 
@@ -150,7 +151,10 @@ struct atls_config {
 	 * evidence when attestation is negotiated, and by nothing otherwise.
 	 */
 	const char *ca_file;
-	/* Client: SNI host name to send (optional); with ca_file it must also match. */
+	/*
+	 * Client: SNI host name to send (optional); with ca_file it must also
+	 * match.  A per-handshake peer name (atls_handshake_ex()) overrides it.
+	 */
 	const char *server_name;
 	/* OpenSSL TLS 1.3 ciphersuite list; NULL = all three kTLS-capable suites. */
 	const char *ciphersuites;
@@ -235,9 +239,40 @@ struct atls_result {
  * errno vocabulary: -ETIMEDOUT, -ECONNRESET/-EPIPE (peer gone), -EPROTO (TLS
  * failure), -EKEYREJECTED (peer evidence rejected by policy), -EBADMSG
  * (malformed evidence/extension), -EACCES (attestation required, declined),
- * -ENODEV/-EIO (TPM), -ENOMEM, -EINVAL.
+ * -ENODEV/-EIO (TPM), -ENOMEM, -EINVAL; atls_handshake_ex() also
+ * -EKEYREJECTED with reason ATLS_R_PEER_NAME_MISMATCH (see below).
  */
 int atls_handshake(struct atls_ctx *ctx, int fd, int timeout_ms, struct atls_result *res);
+
+/*
+ * Per-handshake options of atls_handshake_ex() (zero-initialise; later
+ * versions only append fields).
+ *
+ * peer_name: the name the caller expects the peer to have (DNS host name or
+ * IP address literal, at most 255 printable ASCII characters; NULL or "" =
+ * none).  What is checked:
+ *  - client: a host name is sent as SNI (an IP literal is not, RFC 6066);
+ *    with ca_file configured the server's certificate must match it (DNS
+ *    subjectAltName, or the subject CN when the certificate has no DNS
+ *    names; IP subjectAltName for an IP literal), checked with the chain;
+ *  - server: with ca_file configured the client's certificate must match it
+ *    in the same way;
+ *  - without ca_file nothing is checked on either side (a self-signed
+ *    certificate can claim any name; the peer's identity is then its
+ *    attested key): the name is only sent as SNI by a client.
+ * A mismatch fails the handshake with -EKEYREJECTED, reason
+ * ATLS_R_PEER_NAME_MISMATCH and a bad_certificate alert.  An unusable name
+ * (too long, not printable, empty label) fails with -EINVAL before anything
+ * is sent.  On the client, a peer name replaces cfg.server_name for this
+ * handshake.
+ */
+struct atls_handshake_opts {
+	const char *peer_name;
+};
+
+/* atls_handshake() with options (opts may be NULL: same as atls_handshake()). */
+int atls_handshake_ex(struct atls_ctx *ctx, int fd, int timeout_ms,
+		      const struct atls_handshake_opts *opts, struct atls_result *res);
 
 /* Wipe the key material in res (idempotent). */
 void atls_result_release(struct atls_result *res);
