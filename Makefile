@@ -75,7 +75,7 @@ TEST_LISTS := $(B)/tests/host.list $(B)/tests/vm.list $(B)/tests/vm2.list
 
 # The test command of README.md.
 check: deps
-	@$(MAKE) --no-print-directory all $(TEST_LISTS)
+	@$(MAKE) --no-print-directory -j$$(nproc) all $(TEST_LISTS)
 	@$(SRC)/selftests/run.sh
 
 check-host: all $(TEST_LISTS)

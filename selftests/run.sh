@@ -57,7 +57,9 @@ run_host() {
 	mkdir -p "$results/host"
 	while read -r t; do
 		[ -n "$t" ] || continue
-		name=$(basename "$t")
+		# Named by path (build/ or source relative), so two programs with
+		# the same file name in different directories keep apart.
+		name=${t#"$B"/}; name=${name#"$SRC"/}; name=${name//\//_}
 		log "host: $name"
 		(cd "$results/host" && timeout -k 5 "${ATLS_HOST_TIMEOUT:-600}" "$t") \
 			> "$results/host/$name.tap" 2> "$results/host/$name.err"

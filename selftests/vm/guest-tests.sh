@@ -45,7 +45,7 @@ step "test list readable" test -r "$ATLS_LIST"
 
 while read -r t; do
 	[ -n "$t" ] || continue
-	name=$(basename "$t")
+	name=${t#"$ATLS_BUILD"/}; name=${name#"$ATLS_SRC"/}; name=${name//\//_}
 	if [ ! -x "$t" ]; then
 		echo "1..1" > "$res/$name.tap"
 		echo "not ok 1 $name # missing or not executable: $t" >> "$res/$name.tap"
