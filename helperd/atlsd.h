@@ -52,6 +52,9 @@ struct atlsd_policy {
 	char ca_file[512];		/* optional CA bundle for the peer's chain */
 	char ciphersuites[160];		/* "" = libatls default */
 	uint32_t pcr_mask;		/* PCRs we quote */
+	bool batch;			/* offer/accept batched quotes (protocol.rst) */
+	uint32_t batch_window_us;	/* 100..1000000, default 20000 */
+	uint32_t batch_max;		/* handshakes per quote, 1..1024, default 64 */
 };
 
 #define ATLSD_MAX_POLICIES 32

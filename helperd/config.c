@@ -38,6 +38,17 @@
 #define DEF_PCR_MASK 0xffu
 #define PEERS_POLICY "peers.policy"
 
+/*
+ * Batched quotes (Documentation/protocol.rst "Batched quotes"): the window
+ * and batch size limits.  The upper ones are libatls's (a 1 s wait, 1024
+ * leaves = a tree of depth 10); a window below 100 us would batch nothing.
+ */
+#define DEF_BATCH_WINDOW_US 20000u
+#define MIN_BATCH_WINDOW_US 100
+#define MAX_BATCH_WINDOW_US 1000000
+#define DEF_BATCH_MAX 64u
+#define MAX_BATCH_MAX 1024
+
 static void scopy(char *dst, size_t len, const char *src)
 {
 	snprintf(dst, len, "%s", src ? src : "");
@@ -53,6 +64,8 @@ static void add_builtin(struct atlsd_config *c, const char *name, bool attest,
 	p->attest = attest;
 	p->verify = verify;
 	p->pcr_mask = DEF_PCR_MASK;
+	p->batch_window_us = DEF_BATCH_WINDOW_US;
+	p->batch_max = DEF_BATCH_MAX;
 	if (verify != ATLSD_VERIFY_NONE)
 		atlsd_state_path(c, PEERS_POLICY, p->policy_file, sizeof(p->policy_file));
 }
@@ -211,6 +224,31 @@ static int get_uint(struct pctx *x, const config_setting_t *g, const char *key, 
 	return 0;
 }
 
+/* Like get_uint, with its own message naming the setting and its range. */
+static int get_range(struct pctx *x, const config_setting_t *g, const char *key, uint32_t *dst,
+		     long long min, long long max, const char *unit)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+	char msg[160];
+	long long v;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_INT)
+		v = config_setting_get_int(s);
+	else if (config_setting_type(s) == CONFIG_TYPE_INT64)
+		v = config_setting_get_int64(s);
+	else
+		v = min - 1;
+	if (v < min || v > max) {
+		snprintf(msg, sizeof(msg), "%s must be an integer %lld..%lld%s", key, min, max,
+			 unit);
+		return perr(x, s, msg);
+	}
+	*dst = (uint32_t)v;
+	return 0;
+}
+
 static int get_bool(struct pctx *x, const config_setting_t *g, const char *key, bool *dst)
 {
 	const config_setting_t *s = config_setting_get_member(g, key);
@@ -263,7 +301,8 @@ static bool valid_name(const char *n)
 static int parse_policy(struct pctx *x, struct atlsd_config *c, const config_setting_t *g)
 {
 	static const char *const keys[] = { "attest", "verify-peer", "policy-file", "ca-file",
-					    "ciphersuites", "pcrs", NULL };
+					    "ciphersuites", "pcrs", "batch", "batch-window-us",
+					    "batch-max", NULL };
 	const char *name = config_setting_name(g);
 	const config_setting_t *s;
 	struct atlsd_policy p, *slot = NULL;
@@ -286,6 +325,8 @@ static int parse_policy(struct pctx *x, struct atlsd_config *c, const config_set
 		p.attest = true;
 		p.verify = ATLSD_VERIFY_REQUIRED;
 		p.pcr_mask = DEF_PCR_MASK;
+		p.batch_window_us = DEF_BATCH_WINDOW_US;
+		p.batch_max = DEF_BATCH_MAX;
 		atlsd_state_path(c, PEERS_POLICY, p.policy_file, sizeof(p.policy_file));
 	}
 	err = only_keys(x, g, keys);
@@ -313,6 +354,14 @@ static int parse_policy(struct pctx *x, struct atlsd_config *c, const config_set
 		err = get_str(x, g, "ciphersuites", p.ciphersuites, sizeof(p.ciphersuites), NULL);
 	if (!err)
 		err = get_pcrs(x, g, &p.pcr_mask);
+	if (!err)
+		err = get_bool(x, g, "batch", &p.batch);
+	if (!err)
+		err = get_range(x, g, "batch-window-us", &p.batch_window_us, MIN_BATCH_WINDOW_US,
+				MAX_BATCH_WINDOW_US, " (microseconds)");
+	if (!err)
+		err = get_range(x, g, "batch-max", &p.batch_max, 1, MAX_BATCH_MAX,
+				" (handshakes per quote)");
 	if (err)
 		return err;
 	if (p.verify != ATLSD_VERIFY_NONE && !p.policy_file[0])

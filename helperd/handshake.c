@@ -174,6 +174,10 @@ static int build_ctx(const struct atlsd_engine *e, const struct atlsd_policy *p,
 	ac.ak_handle = c->ak_handle;
 	ac.tls_key_handle = c->tls_key_handle;
 	ac.pcr_mask = p->pcr_mask;
+	/* Batched quotes (atls.conf(5)); limits checked by config.c. */
+	ac.batch = p->batch;
+	ac.batch_window_us = p->batch_window_us;
+	ac.batch_max = p->batch_max;
 	ac.policy_file = p->verify != ATLSD_VERIFY_NONE ? p->policy_file : NULL;
 	/* A client that neither attests nor runs in TPM key mode needs no identity. */
 	if (role == ATLSD_ROLE_CLIENT && !p->attest && c->key_mode == ATLSD_KEY_SOFTWARE)
@@ -400,11 +404,14 @@ void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
 	memcpy(o->tx, &res.tx, res.crypto_info_len);
 	memcpy(o->rx, &res.rx, res.crypto_info_len);
 	fill_peer(&res, o);
-	snprintf(o->text, sizeof(o->text), "%s, peer %s%s", res.cipher_name,
+	snprintf(o->text, sizeof(o->text), "%s, peer %s%s%s", res.cipher_name,
 		 !res.peer_attested ? "did not attest"
 		 : res.appraisal.status == ATLS_EAR_AFFIRMING ? "attested: affirming"
 		 : res.appraisal.status == ATLS_EAR_WARNING ? "attested: warning"
 							     : "attested",
-		 res.self_attested ? ", we attested" : "");
+		 res.self_attested ? ", we attested" : "",
+		 res.self_batched && res.peer_batched ? ", batched quotes both ways"
+		 : res.self_batched ? ", our quote batched"
+		 : res.peer_batched ? ", peer's quote batched" : "");
 	atls_result_release(&res);
 }

@@ -56,6 +56,9 @@ TEST(defaults_without_file)
 	EXPECT_EQ(ATLSD_VERIFY_REQUIRED, p->verify);
 	EXPECT_STREQ("/srv/atls/peers.policy", p->policy_file);
 	EXPECT_EQ(0xffu, p->pcr_mask);
+	EXPECT_FALSE(p->batch);
+	EXPECT_EQ(20000u, p->batch_window_us);
+	EXPECT_EQ(64u, p->batch_max);
 	p = atlsd_config_policy(&c, "attest-only");
 	ASSERT_TRUE(p != NULL);
 	EXPECT_TRUE(p->attest);
@@ -97,7 +100,8 @@ TEST(every_setting)
 			       "policies = {\n"
 			       "  strict = { attest = false; verify-peer = \"optional\";\n"
 			       "             policy-file = \"p/strict.policy\"; ca-file = \"/etc/ca.pem\";\n"
-			       "             ciphersuites = \"TLS_AES_256_GCM_SHA384\"; pcrs = [ 0, 7, 23 ]; };\n"
+			       "             ciphersuites = \"TLS_AES_256_GCM_SHA384\"; pcrs = [ 0, 7, 23 ];\n"
+			       "             batch = true; batch-window-us = 5000; batch-max = 1024; };\n"
 			       "  default = { verify-peer = \"none\"; };\n"
 			       "};\n", &c, err, sizeof(err))) TH_LOG("%s", err);
 	EXPECT_STREQ("swtpm:port=2321", c.tcti);
@@ -124,6 +128,9 @@ TEST(every_setting)
 	EXPECT_STREQ("/etc/ca.pem", p->ca_file);
 	EXPECT_STREQ("TLS_AES_256_GCM_SHA384", p->ciphersuites);
 	EXPECT_EQ((1u << 0) | (1u << 7) | (1u << 23), p->pcr_mask);
+	EXPECT_TRUE(p->batch);
+	EXPECT_EQ(5000u, p->batch_window_us);
+	EXPECT_EQ(1024u, p->batch_max);
 	/* A built-in overridden in part keeps the rest. */
 	p = atlsd_config_policy(&c, "default");
 	ASSERT_TRUE(p != NULL);
@@ -160,6 +167,20 @@ static const char *const bad[] = {
 	"policies = { p = 1; };\n",
 	"policies = 5;\n",
 	"policies = { aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa = { }; };\n",
+	"policies = { p = { batch = 1; }; };\n",
+	"policies = { p = { batch = \"true\"; }; };\n",
+	"policies = { p = { batch = true; batch-window-us = 0; }; };\n",
+	"policies = { p = { batch = true; batch-window-us = 99; }; };\n",
+	"policies = { p = { batch = true; batch-window-us = -20000; }; };\n",
+	"policies = { p = { batch = true; batch-window-us = 1000001; }; };\n",
+	"policies = { p = { batch = true; batch-window-us = 4294987296L; }; };\n",
+	"policies = { p = { batch = true; batch-window-us = 20000.0; }; };\n",
+	"policies = { p = { batch = true; batch-window-us = \"20ms\"; }; };\n",
+	"policies = { p = { batch = true; batch-max = 0; }; };\n",
+	"policies = { p = { batch = true; batch-max = 1025; }; };\n",
+	"policies = { p = { batch = true; batch-max = -1; }; };\n",
+	"policies = { p = { batch = true; batch-max = [ 64 ]; }; };\n",
+	"policies = { p = { batch = true; batch_max = 64; }; };\n",
 	"workers = 0;\n",
 	"workers = 100000;\n",
 	"workers = \"8\";\n",
@@ -185,6 +206,28 @@ TEST(refusals)
 			TH_LOG("accepted bad config %zu: %s", i, bad[i]);
 		EXPECT_NE(0, err[0]) TH_LOG("no message for bad config %zu", i);
 	}
+}
+
+/* Batch limits: the message names the setting, its range and its unit. */
+TEST(batch_messages)
+{
+	struct atlsd_config c;
+	char err[256];
+
+	EXPECT_EQ(-EINVAL, load_text("policies = {\n  fast = { batch = true;\n"
+				     "    batch-window-us = 2000000; }; };\n", &c, err, sizeof(err)));
+	EXPECT_STREQ("line 3: batch-window-us must be an integer 100..1000000 (microseconds)",
+		     err);
+	EXPECT_EQ(-EINVAL, load_text("policies = { fast = { batch-max = 5000; }; };\n", &c, err,
+				     sizeof(err)));
+	EXPECT_STREQ("line 1: batch-max must be an integer 1..1024 (handshakes per quote)", err);
+	/* The bounds themselves are fine. */
+	EXPECT_EQ(0, load_text("policies = { a = { batch = true; batch-window-us = 100;\n"
+			       "  batch-max = 1; }; b = { batch-window-us = 1000000; }; };\n", &c,
+			       err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_EQ(100u, atlsd_config_policy(&c, "a")->batch_window_us);
+	EXPECT_EQ(1u, atlsd_config_policy(&c, "a")->batch_max);
+	EXPECT_FALSE(atlsd_config_policy(&c, "b")->batch);
 }
 
 TEST(long_strings)

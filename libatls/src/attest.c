@@ -177,6 +177,7 @@ int atls_attest_appraise(struct atls_conn *c, const uint8_t *cmw, size_t len,
 					     spki, spki_len, &res->peer_claims, &res->appraisal);
 	if (!ret) {
 		res->peer_attested = true;
+		res->peer_batched = c->peer_batch;
 		return 0;
 	}
 	r = res->appraisal.reason;

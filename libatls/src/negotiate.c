@@ -80,6 +80,7 @@ static int add_cert_evidence(struct atls_conn *c, X509 *x, const unsigned char *
 	if (ret)
 		return fail_al(c, al, ATLS_R_INTERNAL, 0, "own evidence too large for the extension");
 	c->res->self_attested = true;
+	c->res->self_batched = c->self_batch;
 	*out = ext;
 	*outlen = ext_len;
 	return 1;

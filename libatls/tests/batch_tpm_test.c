@@ -334,6 +334,14 @@ static void run_par(struct __test_metadata *_metadata, struct atls_ctx *sctx,
 			EXPECT_TRUE(s[i].res.peer_attested);
 			EXPECT_EQ(ATLS_EAR_AFFIRMING, s[i].res.appraisal.status);
 		}
+		/* The result says which evidence was a batched quote: exactly
+		 * when the attester batches and the relying party accepts it. */
+		EXPECT_EQ(sctx->batcher && cctx->batch_cache, c[i].res.peer_batched);
+		EXPECT_EQ(c[i].res.peer_batched, s[i].res.self_batched);
+		if (mutual) {
+			EXPECT_EQ(cctx->batcher && sctx->batch_cache, s[i].res.peer_batched);
+			EXPECT_EQ(s[i].res.peer_batched, c[i].res.self_batched);
+		}
 		/* The exported keys work: client TX -> server RX. */
 		if (!s[i].ret && !c[i].ret) {
 			static const uint8_t msg[] = "batched";

@@ -355,11 +355,12 @@ int e2e_setup(const char *name)
 	if (write_text(path, conf))
 		return -1;
 	snprintf(conf, sizeof(conf),
-		 "# e2e: built-in policies plus two that must fail\n"
+		 "# e2e: built-in policies, two that must fail, one with batched quotes\n"
 		 "log-level = \"debug\";\n"
 		 "policies = {\n"
 		 "  untrusting = { policy-file = \"untrusting.policy\"; };\n"
 		 "  wrong-pcr = { policy-file = \"wrong-pcr.policy\"; };\n"
+		 "  batched = { batch = true; batch-window-us = 50000; batch-max = 16; };\n"
 		 "};\n");
 	if (write_text(e2e.conf, conf))
 		return -1;

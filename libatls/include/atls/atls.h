@@ -207,6 +207,8 @@ struct atls_result {
 	/* Attestation outcome. */
 	bool self_attested;		/* we sent evidence */
 	bool peer_attested;		/* the peer sent evidence and it was appraised */
+	/* ... as a batched quote (cfg.batch on both sides; protocol.rst). */
+	bool self_batched, peer_batched;
 	struct atls_appraisal appraisal;	/* of the peer's evidence */
 	struct atls_claims peer_claims;
 
