@@ -245,6 +245,13 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int opt, sfd, ret = 1;
 
+	/*
+	 * tpm2-tss logs every structure it refuses to unmarshal; peer evidence
+	 * is hostile input, so left alone a peer could fill the journal. atlsd
+	 * reports TPM and evidence failures itself. An explicit TSS2_LOG wins.
+	 */
+	setenv("TSS2_LOG", "all+none", 0);
+
 	if (getenv("ATLSD_CONF") && *getenv("ATLSD_CONF")) {
 		o.conf = getenv("ATLSD_CONF");
 		o.conf_given = true;
