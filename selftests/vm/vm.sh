@@ -13,7 +13,8 @@
 # the two VMs of a pair get the same one, to exchange files an operator would
 # copy between hosts (e.g. each side's AK public key for the other's policy).
 # Writes OUT/serial.log, OUT/dmesg.txt, OUT/*.tap, OUT/vm.status ("reported N",
-# "no-report", "timeout"). Exit status: 0 if the guest reported, 1 otherwise.
+# "no-report", "timeout", "boot-hang", "stopped"). Exit status: 0 if the guest
+# reported, 1 otherwise.
 # Hard limits: QEMU is killed after --timeout seconds (default 600).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
