@@ -12,6 +12,11 @@
  *   ktls       write() -> read() with TLS_TX/TLS_RX installed from the
  *              libatls handshake's exported keys (what atls.ko installs)
  *   sendfile   sendfile() from a tmpfs file -> read(), kTLS as above
+ *   ktls-rxzc  ktls with TLS_RX_EXPECT_NO_PAD on the receiver (kernel 6.0+:
+ *              TLS 1.3 records decrypted straight into the read() buffer)
+ *   sendfile-zc sendfile with TLS_TX_ZEROCOPY_RO on the sender (6.0+: the
+ *              page cache pages are encrypted from, not copied first) and
+ *              TLS_RX_EXPECT_NO_PAD on the receiver
  * MB/s is payload bytes / wall time from the first write to the last byte
  * read; CPU is user+system of the whole process over the same interval
  * (getrusage), reported per MB.  Ratios are to openssl of the same run.
@@ -48,8 +53,9 @@
 #define SUITE "TLS_AES_128_GCM_SHA256"
 #define CHUNK (16 * 1024)
 
-enum mode { M_OPENSSL, M_KTLS, M_SENDFILE, M_MAX };
-static const char *const names[M_MAX] = { "openssl", "ktls", "sendfile" };
+enum mode { M_OPENSSL, M_KTLS, M_SENDFILE, M_KTLS_RXZC, M_SENDFILE_ZC, M_MAX };
+static const char *const names[M_MAX] = { "openssl", "ktls", "sendfile", "ktls-rxzc",
+					  "sendfile-zc" };
 
 struct xfer {
 	enum mode m;
@@ -78,11 +84,18 @@ static double cpu_s(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static int ktls_install(int fd, const struct atls_result *r)
+static int ktls_install(int fd, const struct atls_result *r, enum mode m)
 {
+	int one = 1;
+
 	if (setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) ||
 	    setsockopt(fd, SOL_TLS, TLS_TX, &r->tx, (socklen_t)r->crypto_info_len) ||
 	    setsockopt(fd, SOL_TLS, TLS_RX, &r->rx, (socklen_t)r->crypto_info_len))
+		return -errno;
+	if ((m == M_KTLS_RXZC || m == M_SENDFILE_ZC) &&
+	    setsockopt(fd, SOL_TLS, TLS_RX_EXPECT_NO_PAD, &one, sizeof(one)))
+		return -errno;
+	if (m == M_SENDFILE_ZC && setsockopt(fd, SOL_TLS, TLS_TX_ZEROCOPY_RO, &one, sizeof(one)))
 		return -errno;
 	return 0;
 }
@@ -130,7 +143,7 @@ static int send_all(struct xfer *x)
 
 		if (x->m == M_OPENSSL)
 			n = SSL_write(x->ssl, buf, (int)want);
-		else if (x->m == M_KTLS)
+		else if (x->m == M_KTLS || x->m == M_KTLS_RXZC)
 			n = write(x->fd, buf, want);
 		else
 			n = sendfile(x->fd, x->file_fd, &off, want);
@@ -176,7 +189,7 @@ static void run(enum mode m, size_t total, struct atls_ctx *sctx, struct atls_ct
 		ret = atls_test_join(&th) ?: ret;
 	}
 	if (!ret && m != M_OPENSSL)
-		ret = ktls_install(snd.fd, &snd.res) ?: ktls_install(rcv.fd, &rcv.res);
+		ret = ktls_install(snd.fd, &snd.res, m) ?: ktls_install(rcv.fd, &rcv.res, m);
 	atls_result_release(&snd.res);
 	atls_result_release(&rcv.res);
 	if (ret) {
@@ -272,7 +285,8 @@ int main(int argc, char **argv)
 			       r[0].cpu_per_mb > 0 ? best.cpu_per_mb / r[0].cpu_per_mb : 0);
 		fflush(stdout);
 	}
-	ret = r[0].err || r[1].err || r[2].err;
+	for (m = 0, ret = 0; m < M_MAX; m++)
+		ret |= r[m].err != 0;
 out:
 	printf("%s 1 atls_bulk\n", ret ? "not ok" : "ok");
 	if (fd >= 0)

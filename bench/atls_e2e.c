@@ -16,7 +16,10 @@
  *               minus with K plain TCP pairs, per attested socket; and the
  *               atls_sock object size (/proc/slabinfo).
  *
- * usage: atls_e2e CERT KEY [seconds] [MiB]
+ * usage: atls_e2e CERT KEY [seconds] [MiB] [POLICY] [hs]
+ *        POLICY: the atlsd policy ATLS_START names (default "default");
+ *        "hs": handshakes only (no bulk, no memory), e.g. for a second
+ *        policy such as one with batch = true.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +48,7 @@
 #define CHUNK (16 * 1024)
 #define MAXC 32
 
-static const char *cert, *key;
+static const char *cert, *key, *policy = "default";
 static SSL_CTX *sctx_plain, *cctx_plain;
 
 static double now_s(void)
@@ -107,7 +110,7 @@ static int atls_start(int fd, unsigned int role)
 	st.size = sizeof(st);
 	st.role = role;
 	st.timeout_ms = 60000;
-	snprintf(st.policy, sizeof(st.policy), "default");
+	snprintf(st.policy, sizeof(st.policy), "%s", policy);
 	return setsockopt(fd, SOL_ATLS, ATLS_START, &st, sizeof(st)) ? errno : 0;
 }
 
@@ -470,6 +473,7 @@ int main(int argc, char **argv)
 	static uint8_t fbuf[CHUNK];
 	static struct mpair pairs[64];
 	struct bres br[B_MAX];
+	bool hs_only = argc > 6 && !strcmp(argv[6], "hs");
 	int ci, m, fd, bad = 0;
 	char tmpl[] = "/tmp/atls-e2e-XXXXXX";
 	size_t w;
@@ -481,6 +485,8 @@ int main(int argc, char **argv)
 	}
 	cert = argv[1];
 	key = argv[2];
+	if (argc > 5)
+		policy = argv[5];
 	sctx_plain = plain(true);
 	cctx_plain = plain(false);
 	fd = mkstemp(tmpl);
@@ -493,21 +499,23 @@ int main(int argc, char **argv)
 		printf("not ok 1 atls_e2e (set-up)\n");
 		return 1;
 	}
-	printf("# handshakes: %.1f s per cell, %s; atls = atls.ko + atlsd, policy \"default\"\n",
-	       secs, SUITE);
+	printf("# handshakes: %.1f s per cell, %s; atls = atls.ko + atlsd, policy \"%s\"\n",
+	       secs, SUITE, policy);
 	for (ci = 0; ci < 2; ci++) {
 		struct hs_res p, a;
 
 		hs_bench(false, concs[ci], secs, &p);
 		hs_bench(true, concs[ci], secs, &a);
-		printf("# hs c=%-2d plain %7.1f/s p50 %7.1f ms p99 %7.1f ms | atls %7.1f/s (x%.3f) "
+		printf("# hs %s c=%-2d plain %7.1f/s p50 %7.1f ms p99 %7.1f ms | atls %7.1f/s (x%.3f) "
 		       "p50 %7.1f ms p99 %7.1f ms (+%.1f ms) errors %lu%s%s\n",
-		       concs[ci], p.hps, p.p50, p.p99, a.hps, p.hps > 0 ? a.hps / p.hps : 0, a.p50,
+		       policy, concs[ci], p.hps, p.p50, p.p99, a.hps, p.hps > 0 ? a.hps / p.hps : 0, a.p50,
 		       a.p99, a.p50 - p.p50, a.errors, a.err ? " first error: " : "",
 		       a.err ? strerror(a.err) : "");
 		bad |= p.err || a.err;
 		fflush(stdout);
 	}
+	if (hs_only)
+		goto done;
 	printf("# bulk: %zu MiB one way, %d KiB writes, best of 3\n", total >> 20, CHUNK / 1024);
 	/* Best of three rounds, modes interleaved (shared machine). */
 	memset(br, 0, sizeof(br));
@@ -543,6 +551,7 @@ int main(int argc, char **argv)
 		else
 			printf("# memory: not measured\n");
 	}
+done:
 	printf("%s 1 atls_e2e\n", bad ? "not ok" : "ok");
 	close(fd);
 	SSL_CTX_free(sctx_plain);

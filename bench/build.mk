@@ -27,3 +27,10 @@ $(B)/bench/atls_e2e: $(B)/bench/atls_e2e.o
 	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
 
 USER_BINS += $(B)/bench/atls_e2e
+
+# atls_aead: raw AES-128-GCM rate, OpenSSL EVP vs the kernel's gcm(aes)
+# through AF_ALG (the driver kTLS gets), same process; see vm-guest.sh.
+$(B)/bench/atls_aead: $(B)/bench/atls_aead.o
+	$(CC) -o $@ $^ $(PKG_LIBS)
+
+USER_BINS += $(B)/bench/atls_aead

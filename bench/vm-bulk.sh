@@ -18,7 +18,7 @@ kver=${1:-$("$SRC/scripts/kvers.sh" | head -n1)}
 mib=${2:-4}
 secs=${3:-5}
 out=${TMPDIR:-/tmp}/atls-vm-bulk-$kver
-make -C "$SRC" --no-print-directory -s "$B/bench/atls_bulk" "$B/bench/atls_e2e" \
+make -C "$SRC" --no-print-directory -s "$B/bench/atls_bulk" "$B/bench/atls_e2e" "$B/bench/atls_aead" \
 	"$B/helperd/atlsd" "$B/helperd/atlsctl" >&2
 mkdir -p "$B/bench"
 # The runner runs each line of the list as a program: a wrapper passes MiB.

@@ -1,11 +1,20 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# Runs inside the test VM (listed by bench/vm-bulk.sh): atls_bulk (kTLS with
-# libatls keys vs OpenSSL vs sendfile), then provisions this VM's TPM for
-# atlsd (software key mode, trusting itself), starts atlsd and runs atls_e2e
-# (handshakes through atls.ko + atlsd, atls-socket bulk, memory per socket).
-# Prints TAP: one line per program.  Arguments: MiB seconds.
+# Runs inside the test VM (listed by bench/vm-bulk.sh).  Prints TAP, the
+# numbers as comments:
+#  1 crypto facts: CPU flags TCG offers, OPENSSL_ia32cap as OpenSSL sees it,
+#    AES/GHASH modules loaded at boot
+#  2 atls_aead + atls_bulk as the kernel comes (kTLS's own request_module
+#    picks the gcm(aes) implementation), then the gcm(aes) drivers of
+#    /proc/crypto
+#  3 the same after preloading aesni_intel and ghash_clmulni_intel (what
+#    atls.ko/atlsd could do before the first socket)
+#  4 atls_e2e: provisions this VM's TPM for atlsd (software key mode,
+#    trusting itself), handshakes through atls.ko + atlsd with a quote per
+#    handshake, atls-socket bulk, memory per socket
+#  5 atls_e2e handshakes again with atlsd restarted on batch = true
+# Arguments: MiB seconds.
 set -u
 mib=${1:-4}
 secs=${2:-5}
@@ -14,26 +23,74 @@ d=$TMPDIR/bench-e2e
 rm -rf "$d"
 mkdir -p "$d/run"
 echo "TAP version 13"
-echo "1..2"
-"$b/bench/atls_bulk" "$mib" | grep -v '^TAP\|^1\.\.\|^ok\|^not ok'
-echo "ok 1 atls_bulk"
+echo "1..5"
+
+gcm_drivers() {
+	awk '/^name/ {n=$3} /^driver/ {d=$3} /^priority/ {p=$3}
+	     /^$/ { if (n ~ /gcm|ghash|^aes$|ctr\(aes\)/) printf "# crypto %s %s prio %s\n", n, d, p }' /proc/crypto |
+		sort -u
+}
+filter() { grep -v '^TAP\|^1\.\.\|^ok\|^not ok'; }
+
+echo "# kernel $(uname -r), cpu flags: $(grep -m1 -o -w 'aes\|pclmulqdq\|avx\|avx2\|vaes\|vpclmulqdq\|movbe\|sse4_1\|ssse3' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+echo "# $(openssl version); $(openssl info -cpusettings 2>/dev/null | head -n1)"
+echo "# modules at boot: $(lsmod | awk 'NR>1 {print $1}' | grep -E 'aes|gcm|ghash|ctr|tls' | tr '\n' ' ')"
+openssl speed -seconds 1 -bytes 16384 -evp aes-128-gcm 2>/dev/null | tail -n1 | sed 's/^/# openssl speed (16384 B, k bytes\/s): /'
+echo "ok 1 facts"
+
+echo "# --- as booted (kTLS asks the crypto API; modules via request_module)"
+"$b/bench/atls_aead" 1 | filter
+"$b/bench/atls_bulk" "$mib" | filter
+echo "# modules now: $(lsmod | awk 'NR>1 {print $1}' | grep -E 'aes|gcm|ghash|ctr|tls' | tr '\n' ' ')"
+gcm_drivers
+echo "ok 2 as booted"
+
+echo "# --- after modprobe aesni_intel ghash_clmulni_intel"
+modprobe aesni_intel 2>&1 | sed 's/^/# /'
+modprobe ghash_clmulni_intel 2>&1 | sed 's/^/# /'
+echo "# modules now: $(lsmod | awk 'NR>1 {print $1}' | grep -E 'aes|gcm|ghash|ctr|tls' | tr '\n' ' ')"
+"$b/bench/atls_aead" 1 | filter
+"$b/bench/atls_bulk" "$mib" | filter
+gcm_drivers
+echo "ok 3 preloaded"
 
 export ATLS_STATE_DIR=$d/state ATLS_RUN_DIR=$d/run ATLS_TCTI=device:/dev/tpmrm0 TSS2_LOG=all+none
 if ! { "$b/helperd/atlsctl" provision --software &&
        "$b/helperd/atlsctl" export "$d/exp" &&
        "$b/helperd/atlsctl" trust self "$d/exp"; } > "$d/provision.log" 2>&1; then
 	sed 's/^/# /' "$d/provision.log"
-	echo "not ok 2 atls_e2e (provisioning)"
+	echo "not ok 4 atls_e2e (provisioning)"
 	exit 1
 fi
-printf 'key-mode = "software";\n' > "$d/atlsd.conf"
-"$b/helperd/atlsd" -c "$d/atlsd.conf" -w 16 > "$ATLS_RESULTS/bench-atlsd.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do [ -S "$d/run/atlsd.sock" ] && break; sleep 0.1; done
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 	-subj /CN=bench -keyout "$d/plain.key" -out "$d/plain.pem" > /dev/null 2>&1
-"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$secs" "$mib" | grep -v '^TAP\|^1\.\.\|^ok\|^not ok'
+
+# start_atlsd CONF LOG: atlsd in the background, waits for its socket.
+start_atlsd() {
+	rm -f "$d/run/atlsd.sock"
+	"$b/helperd/atlsd" -c "$1" -w 16 > "$ATLS_RESULTS/$2" 2>&1 &
+	pid=$!
+	for _ in $(seq 100); do [ -S "$d/run/atlsd.sock" ] && break; sleep 0.1; done
+}
+stop_atlsd() {
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+echo "# --- atlsd, quote per handshake"
+printf 'key-mode = "software";\n' > "$d/atlsd.conf"
+start_atlsd "$d/atlsd.conf" bench-atlsd.log
+"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$secs" "$mib" | filter
 rc=${PIPESTATUS[0]}
-kill "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
-[ "$rc" = 0 ] && echo "ok 2 atls_e2e" || echo "not ok 2 atls_e2e"
+stop_atlsd
+[ "$rc" = 0 ] && echo "ok 4 atls_e2e" || echo "not ok 4 atls_e2e"
+
+echo "# --- atlsd, batch = true (window 20 ms, max 64)"
+printf 'key-mode = "software";\npolicies = { default = { batch = true; }; };\n' > "$d/atlsd-batch.conf"
+start_atlsd "$d/atlsd-batch.conf" bench-atlsd-batch.log
+"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$secs" "$mib" default hs | filter
+rc=${PIPESTATUS[0]}
+stop_atlsd
+echo "# atlsd batch log: $(grep -ci batch "$ATLS_RESULTS/bench-atlsd-batch.log") lines mention batch"
+grep -i batch "$ATLS_RESULTS/bench-atlsd-batch.log" | tail -n 2 | sed 's/^/# /'
+[ "$rc" = 0 ] && echo "ok 5 atls_e2e batched" || echo "not ok 5 atls_e2e batched"
