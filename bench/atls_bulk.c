@@ -17,6 +17,8 @@
  *   sendfile-zc sendfile with TLS_TX_ZEROCOPY_RO on the sender (6.0+: the
  *              page cache pages are encrypted from, not copied first) and
  *              TLS_RX_EXPECT_NO_PAD on the receiver
+ *   tcp-plain  write() -> read() with no record layer at all (after the same
+ *              handshake): the loopback TCP ceiling, not a TLS figure
  * MB/s is payload bytes / wall time from the first write to the last byte
  * read; CPU is user+system of the whole process over the same interval
  * (getrusage), reported per MB.  Ratios are to openssl of the same run.
@@ -53,9 +55,9 @@
 #define SUITE "TLS_AES_128_GCM_SHA256"
 #define CHUNK (16 * 1024)
 
-enum mode { M_OPENSSL, M_KTLS, M_SENDFILE, M_KTLS_RXZC, M_SENDFILE_ZC, M_MAX };
+enum mode { M_OPENSSL, M_KTLS, M_SENDFILE, M_KTLS_RXZC, M_SENDFILE_ZC, M_TCP, M_MAX };
 static const char *const names[M_MAX] = { "openssl", "ktls", "sendfile", "ktls-rxzc",
-					  "sendfile-zc" };
+					  "sendfile-zc", "tcp-plain" };
 
 struct xfer {
 	enum mode m;
@@ -143,7 +145,7 @@ static int send_all(struct xfer *x)
 
 		if (x->m == M_OPENSSL)
 			n = SSL_write(x->ssl, buf, (int)want);
-		else if (x->m == M_KTLS || x->m == M_KTLS_RXZC)
+		else if (x->m == M_KTLS || x->m == M_KTLS_RXZC || x->m == M_TCP)
 			n = write(x->fd, buf, want);
 		else
 			n = sendfile(x->fd, x->file_fd, &off, want);
@@ -188,7 +190,7 @@ static void run(enum mode m, size_t total, struct atls_ctx *sctx, struct atls_ct
 			ret = atls_handshake(cctx, snd.fd, 60000, &snd.res);
 		ret = atls_test_join(&th) ?: ret;
 	}
-	if (!ret && m != M_OPENSSL)
+	if (!ret && m != M_OPENSSL && m != M_TCP)
 		ret = ktls_install(snd.fd, &snd.res, m) ?: ktls_install(rcv.fd, &rcv.res, m);
 	atls_result_release(&snd.res);
 	atls_result_release(&rcv.res);
