@@ -2,10 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # bench/vm-bulk.sh: the in-VM benchmarks through the lead's VM runner
-# (selftests/vm/vm.sh), one kernel: atls_bulk (kTLS with libatls keys vs
-# userspace OpenSSL vs sendfile, loopback) and atls_e2e (atls.ko + atlsd
-# handshakes, atls-socket bulk and sendfile, memory per attested socket),
-# both against OpenSSL in the same VM (bench/vm-guest.sh).  Not a test.
+# (selftests/vm/vm.sh), one kernel: crypto facts and atls_aead (raw AES-GCM,
+# OpenSSL vs the kernel's gcm(aes)), atls_bulk (kTLS with libatls keys vs
+# userspace OpenSSL vs sendfile, loopback) as booted and after preloading
+# aesni_intel, and atls_e2e (atls.ko + atlsd handshakes with a quote per
+# handshake and batched, atls-socket bulk and sendfile, memory per attested
+# socket), all against OpenSSL in the same VM (bench/vm-guest.sh).  Not a
+# test.  Method and results: Documentation/performance.rst.
 #
 #   bench/vm-bulk.sh [KVER] [MiB] [seconds]
 #        default: first kernel of scripts/kvers.sh, 4 MiB, 5 s per cell
