@@ -27,28 +27,13 @@ struct job {
 
 static int job_main(void *arg)
 {
-	static const char msg[] = "concurrent";
 	struct job *j = arg;
-	struct atls_result res;
-	uint8_t buf[32], type;
 	int r, i;
 
 	for (i = 0; i < ROUNDS; i++) {
 		/* One connection per round: the peer job uses the same fd index. */
-		r = atls_handshake(j[i].ctx, j[i].fd, 20000, &res);
-		if (r)
-			return r;
-		if (res.appraisal.status != ATLS_EAR_AFFIRMING || !res.self_attested)
-			return -1;
-		if (j[i].client)
-			r = atls_test_record_write(j[i].fd, &res.tx, 0, (const uint8_t *)msg,
-						   sizeof(msg));
-		else
-			r = atls_test_record_read(j[i].fd, &res.rx, 0, buf, sizeof(buf), &type) ==
-					    sizeof(msg)
-				    ? 0
-				    : -1;
-		atls_result_release(&res);
+		r = atls_test_attested_exchange(j[i].ctx, j[i].fd, j[i].client, 20000,
+						"concurrent");
 		if (r)
 			return r;
 		j[i].ok = 1;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 
+#include <atls/atls.h>
 #include "tlspeer.h"
 
 SSL_CTX *atls_test_peer_ctx(int server, const char *suites, const char *cert, const char *key)
@@ -175,4 +176,29 @@ out:
 	EVP_CIPHER_CTX_free(x);
 	OPENSSL_cleanse(key, sizeof(key));
 	return ret;
+}
+
+int atls_test_attested_exchange(struct atls_ctx *ctx, int fd, int client, int timeout_ms,
+				 const char *msg)
+{
+	size_t len = strlen(msg) + 1;
+	struct atls_result res;
+	uint8_t buf[64], type;
+	int r;
+
+	if (len > sizeof(buf))
+		return -1;
+	r = atls_handshake(ctx, fd, timeout_ms, &res);
+	if (r)
+		return r;
+	if (res.appraisal.status != ATLS_EAR_AFFIRMING || !res.self_attested ||
+	    !res.peer_attested)
+		r = -1;
+	else if (client)
+		r = atls_test_record_write(fd, &res.tx, 0, (const uint8_t *)msg, len);
+	else
+		r = atls_test_record_read(fd, &res.rx, 0, buf, sizeof(buf), &type) == (int)len &&
+		    !memcmp(buf, msg, len) ? 0 : -1;
+	atls_result_release(&res);
+	return r;
 }

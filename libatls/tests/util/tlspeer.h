@@ -29,4 +29,15 @@ int atls_test_record_read(int fd, const union atls_crypto_info *ci, uint64_t seq
 int atls_test_record_write(int fd, const union atls_crypto_info *ci, uint64_t seq,
 			   const uint8_t *data, size_t len);
 
+struct atls_ctx;
+/*
+ * One mutually attested connection: handshake on fd within timeout_ms, require
+ * an affirming appraisal with evidence sent both ways, then prove the exported
+ * keys work: the client writes msg as record 0 with its TX keys and the server
+ * reads it back with its RX keys. The result is always released.
+ * 0 on success, the handshake's -errno, or -1 on a failed check.
+ */
+int atls_test_attested_exchange(struct atls_ctx *ctx, int fd, int client, int timeout_ms,
+				 const char *msg);
+
 #endif /* ATLS_TLSPEER_H */
