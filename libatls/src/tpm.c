@@ -19,6 +19,13 @@
  *    and finalised in atls_tpm_close() after it has been joined, so it is only
  *    ever used by one thread at a time.
  *  - The handle cache (persistent handle -> ESYS_TR) is worker-only state.
+ *  - The statistics (calls, busy_us) are C11 atomics, not under t->lock:
+ *    every caller adds its own call after its request has completed, and
+ *    atls_tpm_stats() may be asked from any thread (atlsd's control socket)
+ *    at any rate, so reading them must not contend with the queue or wait
+ *    behind a slow TPM command.  They are independent advisory totals, so
+ *    relaxed ordering is enough: a reader may see a call counted whose time
+ *    is not added yet, never a torn value.
  *
  * There is no resource manager on the raw swtpm TCTI: any transient object
  * must be flushed by whoever created it (provision.c does); the normal
@@ -29,7 +36,9 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_tctildr.h>
@@ -61,6 +70,10 @@ struct atls_tpm {
 		ESYS_TR tr;
 	} cache[TPM_CACHE_SLOTS];
 	unsigned int cache_next;
+
+	/* Statistics, atls_tpm_stats(): see the top for why atomics. */
+	atomic_ulong calls;		/* requests completed (whatever their result) */
+	atomic_ullong busy_us;		/* their queue wait + command time */
 };
 
 int atls_tpm_rc_errno(TSS2_RC rc)
@@ -114,19 +127,44 @@ static void *tpm_worker(void *arg)
 	return NULL;
 }
 
+static unsigned long long mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000;
+}
+
+/*
+ * Count one completed request.  busy is its time from queueing to the
+ * caller waking with the answer (0 for a request nested in a callback: its
+ * time is already inside the enclosing request's).
+ */
+static void count_call(struct atls_tpm *t, unsigned long long busy)
+{
+	atomic_fetch_add_explicit(&t->calls, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&t->busy_us, busy, memory_order_relaxed);
+}
+
 int atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg)
 {
 	struct tpm_req r = { .fn = fn, .arg = arg };
+	unsigned long long t0;
+	int ret;
 
 	if (!t)
 		return -ENODEV;
 	/* A callback asking for more TPM work is already on the worker. */
-	if (pthread_equal(pthread_self(), t->worker))
-		return fn(t, arg);
+	if (pthread_equal(pthread_self(), t->worker)) {
+		ret = fn(t, arg);
+		count_call(t, 0);
+		return ret;
+	}
+	t0 = mono_us();
 	pthread_mutex_lock(&t->lock);
 	if (t->stopping) {
 		pthread_mutex_unlock(&t->lock);
-		return -ESHUTDOWN;
+		return -ESHUTDOWN;	/* never queued: not counted */
 	}
 	*t->tail = &r;
 	t->tail = &r.next;
@@ -134,7 +172,19 @@ int atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), 
 	while (!r.done)
 		pthread_cond_wait(&t->done, &t->lock);
 	pthread_mutex_unlock(&t->lock);
+	count_call(t, mono_us() - t0);
 	return r.rc;
+}
+
+int atls_tpm_stats(struct atls_tpm *t, unsigned long *calls, unsigned long long *busy_us)
+{
+	if (!t)
+		return -EINVAL;
+	if (calls)
+		*calls = atomic_load_explicit(&t->calls, memory_order_relaxed);
+	if (busy_us)
+		*busy_us = atomic_load_explicit(&t->busy_us, memory_order_relaxed);
+	return 0;
 }
 
 ESYS_CONTEXT *atls_tpm_esys(struct atls_tpm *t)
@@ -192,6 +242,8 @@ int atls_tpm_open(const char *tcti, struct atls_tpm **out)
 	if (!t)
 		return -ENOMEM;
 	t->tail = &t->head;
+	atomic_init(&t->calls, 0);
+	atomic_init(&t->busy_us, 0);
 	for (i = 0; i < TPM_CACHE_SLOTS; i++)
 		t->cache[i].tr = ESYS_TR_NONE;
 

@@ -44,6 +44,22 @@ struct atls_tpm;
 int atls_tpm_open(const char *tcti, struct atls_tpm **out);
 void atls_tpm_close(struct atls_tpm *t);
 
+/*
+ * What this TPM owner has done since atls_tpm_open().  *calls = requests
+ * completed, whatever their result.  A request is one TPM operation: at
+ * handshake time one command (Sign, Quote, Certify or ReadPublic), preceded
+ * by a ReadPublic when its persistent key is not in the owner's handle cache
+ * yet (the first use of each key); a PCR read of more than 8 PCRs and a key
+ * creation (provisioning) are several commands in one request.  Requests
+ * refused before they were queued (owner closing) are not counted.
+ * *busy_us = the sum over those requests of queue wait + command time, in
+ * microseconds, as each caller saw it (with concurrent callers it can exceed
+ * the elapsed time).  Either pointer may be NULL.  Callable from any thread
+ * between open and close; it never waits for the TPM.  The two values are
+ * read one after the other and may be a request apart.  -EINVAL if t is NULL.
+ */
+int atls_tpm_stats(struct atls_tpm *t, unsigned long *calls, unsigned long long *busy_us);
+
 /* Is there an object at the persistent handle?  0 = yes, -ENOENT = no,
  * other -errno = the TPM failed. */
 int atls_tpm_key_present(struct atls_tpm *t, uint32_t handle);
