@@ -163,6 +163,14 @@ void atlsd_engine_warm(struct atlsd_engine *e);
 /* Run the handshake of req; fills out (keys only when status is 0). */
 void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
 		      struct atlsd_outcome *out);
+/*
+ * TPM requests completed by the engine's TPM connection and their queue +
+ * command time (atls_tpm_stats()).  Every engine borrows the daemon's one
+ * connection (SIGHUP keeps it), so these are totals since atlsd started.
+ * Never blocks.
+ */
+void atlsd_engine_tpm_stats(struct atlsd_engine *e, unsigned long *calls,
+			    unsigned long long *busy_us);
 
 /* ----------------------------------------------------------- netlink.c */
 
@@ -208,7 +216,7 @@ void atlsd_pool_kick(struct atlsd_pool *p);
 void atlsd_pool_abort(struct atlsd_pool *p, uint64_t req_id);
 /* Stop: in-flight handshakes are failed (ECONNABORTED, shutdown), workers joined. */
 void atlsd_pool_stop(struct atlsd_pool *p);
-/* Status text (active requests, counters) for the control socket. */
+/* Status text (active requests, counters incl. the TPM's) for the control socket. */
 void atlsd_pool_status(struct atlsd_pool *p, char *buf, size_t len);
 void atlsd_pool_stats(struct atlsd_pool *p, struct atlsd_stats *st);
 

@@ -116,6 +116,16 @@ const char *atlsd_tpm_tcti(const struct atlsd_tpm *t)
 	return t->tcti;
 }
 
+void atlsd_engine_tpm_stats(struct atlsd_engine *e, unsigned long *calls,
+			    unsigned long long *busy_us)
+{
+	*calls = 0;
+	*busy_us = 0;
+	/* Atomic reads in libatls: never waits for the TPM. */
+	if (e && e->tpm)
+		atls_tpm_stats(e->tpm->t, calls, busy_us);
+}
+
 int atlsd_engine_new(const struct atlsd_config *c, struct atlsd_tpm *tpm,
 		     struct atlsd_engine **out)
 {

@@ -347,10 +347,18 @@ void atlsd_pool_stats(struct atlsd_pool *p, struct atlsd_stats *st)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/*
+ * "name value" lines, then one line per request in progress (the control
+ * socket's "counters" answer is this cut before the first "request" line).
+ * tpm_commands / tpm_busy_ms: what the daemon's TPM owner completed since
+ * start (atlsd_engine_tpm_stats(): lock-free reads, fine under pool->lock).
+ */
 void atlsd_pool_status(struct atlsd_pool *p, char *buf, size_t len)
 {
 	size_t off = 0;
 	unsigned int i, active = 0;
+	unsigned long tpm_calls;
+	unsigned long long tpm_us;
 
 #define OUT(...)                                                                   \
 	do {                                                                       \
@@ -366,6 +374,8 @@ void atlsd_pool_status(struct atlsd_pool *p, char *buf, size_t len)
 	    (unsigned long long)p->st.accepted, (unsigned long long)p->st.succeeded,
 	    (unsigned long long)p->st.failed, (unsigned long long)p->st.aborted,
 	    (unsigned long long)p->st.done_rejected, (unsigned long long)p->st.accept_errors);
+	atlsd_engine_tpm_stats(p->engine, &tpm_calls, &tpm_us);
+	OUT("tpm_commands %lu\ntpm_busy_ms %llu\n", tpm_calls, tpm_us / 1000);
 	for (i = 0; i < p->n; i++) {
 		const struct slot *s = &p->slots[i];
 
