@@ -10,6 +10,14 @@
  *  tpm_key_mode       mutual attestation over loopback, TPM-resident TLS key
  *                     (evidence: key certification + quote)
  *  software_key_mode  the same with the TLS key in a file (quote only)
+ *
+ * The two key-mode tests make two connections and read `atlsctl counters`
+ * after each: atlsd's succeeded count and its TPM owner's tpm_commands,
+ * which must grow by exactly what libatls issues per connection (both
+ * requests, client and server, run in this one atlsd on one TPM): key mode
+ * tpm 2 x (Sign + ReadPublic AK + Quote + ReadPublic key + Certify) = 10,
+ * software 2 x (ReadPublic AK + Quote) = 4 (libatls/tests/tpm_stats_test.c
+ * checks the same per side against swtpm).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -134,23 +142,65 @@ static void *serve(void *arg)
 	return NULL;
 }
 
-/* Mutual attestation with itself over loopback in the given key mode. */
-static void loopback(struct __test_metadata *_metadata, const char *state, bool sw, int port)
+/*
+ * atlsd's counter name from `atlsctl counters` (its "atlsd:" section, before
+ * the kernel's, which has counters of the same names); -1 when absent.
+ */
+static long long atlsd_counter(const char *name)
 {
-	struct srv s = { 0 };
+	char path[400], line[256], key[64];
+	long long v, ret = -1;
+	bool in = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/counters.out", e2e.dir);
+	/* atlsd's configuration and environment; the exit status also
+	 * covers the kernel's half: the file decides. */
+	e2e_run("%s/helperd/atlsctl -c %s counters > %s 2>&1", e2e.build, e2e.conf, path);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "atlsd:", 6))
+			in = true;
+		else if (!strncmp(line, "kernel:", 7))
+			in = false;
+		else if (in && sscanf(line, "%63s %lld", key, &v) == 2 && !strcmp(key, name)) {
+			ret = v;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+/*
+ * atlsd counts a request as succeeded after the kernel took its DONE, i.e.
+ * possibly just after the application's ATLS_START returned: wait a little.
+ */
+static long long succeeded_reaches(long long want)
+{
+	long long v = -1;
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		v = atlsd_counter("succeeded");
+		if (v >= want)
+			break;
+		usleep(100 * 1000);
+	}
+	return v;
+}
+
+/* One mutually attested connection to ourselves on listening socket l. */
+static void one_connection(struct __test_metadata *_metadata, int l, int port, uint32_t want)
+{
+	struct srv s = { .l = l };
 	struct atls_peer_info pi;
 	pthread_t th;
 	char buf[5];
 	int c, err;
-	uint32_t want = sw ? ATLS_EVIDENCE_TPM2_PAT : ATLS_EVIDENCE_TPM2_KAT_PAT;
 
-	use_state(state);
-	snprintf(e2e.conf, sizeof(e2e.conf), "%s/%s.conf", e2e.dir, state);
-	ASSERT_EQ(0, e2e_run("printf 'key-mode = \"%s\"; log-level = \"debug\";\\n' > %s", sw ? "software" : "tpm",
-			     e2e.conf));
-	ASSERT_EQ(0, e2e_atlsd_start());
-	s.l = e2e_listen(port);
-	ASSERT_LE(0, s.l);
 	ASSERT_EQ(0, pthread_create(&th, NULL, serve, &s));
 	c = e2e_connect("127.0.0.1", port, 10000);
 	ASSERT_LE(0, c);
@@ -170,18 +220,49 @@ static void loopback(struct __test_metadata *_metadata, const char *state, bool 
 	EXPECT_EQ(ATLS_VERDICT_AFFIRMING, s.pi.verdict);
 	EXPECT_EQ(want, s.pi.evidence_type);
 	close(c);
-	close(s.l);
+}
+
+/*
+ * Mutual attestation with itself over loopback in the given key mode, two
+ * connections; tpm_per_conn = TPM requests per connection (see the top).
+ */
+static void loopback(struct __test_metadata *_metadata, const char *state, bool sw, int port,
+		     long long tpm_per_conn)
+{
+	uint32_t want = sw ? ATLS_EVIDENCE_TPM2_PAT : ATLS_EVIDENCE_TPM2_KAT_PAT;
+	long long n1;
+	int l;
+
+	use_state(state);
+	snprintf(e2e.conf, sizeof(e2e.conf), "%s/%s.conf", e2e.dir, state);
+	ASSERT_EQ(0, e2e_run("printf 'key-mode = \"%s\"; log-level = \"debug\";\\n' > %s", sw ? "software" : "tpm",
+			     e2e.conf));
+	ASSERT_EQ(0, e2e_atlsd_start());
+	l = e2e_listen(port);
+	ASSERT_LE(0, l);
+
+	one_connection(_metadata, l, port, want);
+	EXPECT_EQ(2, succeeded_reaches(2));
+	n1 = atlsd_counter("tpm_commands");
+	EXPECT_LT(0, n1);
+	EXPECT_LE(0, atlsd_counter("tpm_busy_ms"));
+
+	/* Both contexts exist now: the second connection costs exactly its own. */
+	one_connection(_metadata, l, port, want);
+	EXPECT_EQ(4, succeeded_reaches(4));
+	EXPECT_EQ(n1 + tpm_per_conn, atlsd_counter("tpm_commands"));
+	close(l);
 	EXPECT_EQ(0, e2e_atlsd_kill(SIGTERM));
 }
 
 TEST_F_TIMEOUT(local, tpm_key_mode, 180)
 {
-	loopback(_metadata, "state-tpm", false, 7602);
+	loopback(_metadata, "state-tpm", false, 7602, 10);
 }
 
 TEST_F_TIMEOUT(local, software_key_mode, 180)
 {
-	loopback(_metadata, "state-sw", true, 7603);
+	loopback(_metadata, "state-sw", true, 7603, 4);
 }
 
 static void __attribute__((constructor)) order_last(void)
