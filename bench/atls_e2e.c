@@ -264,6 +264,7 @@ struct bside {
 	SSL *ssl;
 	size_t total;
 	int err;
+	pthread_barrier_t *ready;	/* both ends have keys: the clock starts */
 };
 
 static void *bulk_recv(void *arg)
@@ -274,25 +275,29 @@ static void *bulk_recv(void *arg)
 
 	if (b->m == B_OPENSSL) {
 		b->ssl = SSL_new(sctx_plain);
-		if (!b->ssl || !SSL_set_fd(b->ssl, b->fd) || SSL_accept(b->ssl) != 1) {
+		if (!b->ssl || !SSL_set_fd(b->ssl, b->fd) || SSL_accept(b->ssl) != 1)
 			b->err = EPROTO;
-			return NULL;
-		}
 	} else {
 		b->err = atls_start(b->fd, ATLS_ROLE_SERVER);
-		if (b->err)
-			return NULL;
 	}
-	while (got < b->total) {
+	/*
+	 * The client's start returns when its side is ready; the server side
+	 * is ready only after it has checked the client's Finished (and, with
+	 * atlsd, the client's evidence) and installed its keys. Meet here so
+	 * that the transfer clock does not include the server's handshake.
+	 */
+	pthread_barrier_wait(b->ready);
+	while (!b->err && got < b->total) {
 		long n = b->m == B_OPENSSL ? SSL_read(b->ssl, buf, sizeof(buf))
 					   : read(b->fd, buf, sizeof(buf));
 
-		if (n <= 0) {
+		if (n <= 0)
 			b->err = EIO;
-			return NULL;
-		}
-		got += (size_t)n;
+		else
+			got += (size_t)n;
 	}
+	if (b->err)
+		shutdown(b->fd, SHUT_RDWR);	/* a blocked sender gets EPIPE */
 	return NULL;
 }
 
@@ -304,7 +309,9 @@ struct bres {
 static void bulk(enum bmode m, size_t total, int file_fd, struct bres *out)
 {
 	static uint8_t buf[CHUNK];
-	struct bside rcv = { .m = m, .total = total }, snd = { .m = m, .total = total };
+	pthread_barrier_t ready;
+	struct bside rcv = { .m = m, .total = total, .ready = &ready },
+		     snd = { .m = m, .total = total };
 	uint16_t port;
 	pthread_t th;
 	size_t sent = 0;
@@ -321,6 +328,7 @@ static void bulk(enum bmode m, size_t total, int file_fd, struct bres *out)
 		out->err = EIO;
 		goto out;
 	}
+	pthread_barrier_init(&ready, NULL, 2);
 	pthread_create(&th, NULL, bulk_recv, &rcv);
 	if (m == B_OPENSSL) {
 		snd.ssl = SSL_new(cctx_plain);
@@ -329,6 +337,7 @@ static void bulk(enum bmode m, size_t total, int file_fd, struct bres *out)
 	} else {
 		snd.err = atls_start(snd.fd, ATLS_ROLE_CLIENT);
 	}
+	pthread_barrier_wait(&ready);
 	/* The clock starts at the first byte: handshakes are measured above. */
 	t0 = now_s();
 	c0 = cpu_s();
@@ -346,6 +355,7 @@ static void bulk(enum bmode m, size_t total, int file_fd, struct bres *out)
 	if (snd.err)
 		shutdown(snd.fd, SHUT_RDWR);
 	pthread_join(th, NULL);
+	pthread_barrier_destroy(&ready);
 	out->err = snd.err ? snd.err : rcv.err;
 	if (!out->err) {
 		out->mbs = (double)total / 1e6 / (now_s() - t0);

@@ -192,6 +192,7 @@ enum atls_stat {
 	ATLS_STAT_TICKETS_DROPPED,
 	ATLS_STAT_KEY_UPDATES,
 	ATLS_STAT_RECORD_LIMIT,
+	ATLS_STAT_RX_NO_PAD_FAILED,	/* TLS_RX_EXPECT_NO_PAD refused by kTLS */
 	__ATLS_STAT_MAX
 };
 void atls_stat_inc(enum atls_stat s);

@@ -15,6 +15,18 @@
  * before the caller wipes the blobs. The setsockopt goes through the
  * socket's own ops with KERNEL_SOCKPTR; our gate lets SOL_TLS through only
  * for as->installer, the task running this function.
+ *
+ * Receive tuning: with TLS_RX in, the module also sets kTLS's
+ * TLS_RX_EXPECT_NO_PAD (module parameter rx_expect_no_pad, default on).
+ * atls only speaks TLS 1.3, where that option lets kTLS decrypt a data
+ * record straight into the reader's buffer instead of decrypting in place
+ * and copying. A peer that does pad (or a control record) costs kTLS a
+ * second decryption of that record (TlsDecryptRetry in /proc/net/tls_stat),
+ * never a wrong byte: the record type and the padding are checked after
+ * the first pass and the record is decrypted again the slow way. The
+ * application can read the setting back and turn it off with
+ * setsockopt(SOL_TLS, TLS_RX_EXPECT_NO_PAD) once the socket is ready.
+ * Failing to set it is not an error (the socket works as kTLS's default).
  */
 #include <linux/module.h>
 #include <linux/sockptr.h>
@@ -22,6 +34,10 @@
 #include <net/tls.h>
 
 #include "atls.h"
+
+static bool atls_rx_no_pad = true;
+module_param_named(rx_expect_no_pad, atls_rx_no_pad, bool, 0644);
+MODULE_PARM_DESC(rx_expect_no_pad, "set TLS_RX_EXPECT_NO_PAD on new atls sockets (default on)");
 
 static int atls_crypto_size(u16 cipher)
 {
@@ -91,6 +107,14 @@ int atls_keys_install(struct atls_sock *as, struct socket *sock,
 	if (!err)
 		err = READ_ONCE(sock->ops)->setsockopt(sock, SOL_TLS, TLS_RX,
 						       KERNEL_SOCKPTR(rx), rxlen);
+	if (!err && READ_ONCE(atls_rx_no_pad)) {
+		int one = 1;
+
+		/* Still the installer: passes our sockopt wrapper if it is in. */
+		if (READ_ONCE(sock->ops)->setsockopt(sock, SOL_TLS, TLS_RX_EXPECT_NO_PAD,
+						     KERNEL_SOCKPTR(&one), sizeof(one)))
+			atls_stat_inc(ATLS_STAT_RX_NO_PAD_FAILED);
+	}
 
 	lock_sock(sk);
 	WRITE_ONCE(as->installer, NULL);

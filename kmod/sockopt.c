@@ -105,7 +105,8 @@ int atls_setsockopt(struct sock *sk, int level, int optname,
 	if (level == SOL_TLS && READ_ONCE(as->installer) != current) {
 		/* Only the DONE handler installs keys; after READY the app may
 		 * still tune kTLS (TLS_RX_EXPECT_NO_PAD, TLS_TX_ZEROCOPY_RO). */
-		if (gated || optname == TLS_TX || optname == TLS_RX)
+		if (gated || (optname != TLS_TX_ZEROCOPY_RO &&
+			      optname != TLS_RX_EXPECT_NO_PAD))
 			return -EPERM;
 	}
 	if (gated)
@@ -172,9 +173,18 @@ int atls_getsockopt(struct sock *sk, int level, int optname,
 							  optval, optlen);
 	if (level == SOL_ATLS)
 		return atls_getsockopt_atls(as, optname, optval, optlen);
-	/* TLS_TX/TLS_RX return the whole crypto_info, key included. */
-	if (level == SOL_TLS)
-		return -EPERM;
+	/*
+	 * TLS_TX/TLS_RX return the whole crypto_info, key included: never.
+	 * Once ready, the two tuning flags an application may set can also be
+	 * read back; every other SOL_TLS option stays refused (an option a
+	 * later kernel adds is not known to be key-free).
+	 */
+	if (level == SOL_TLS) {
+		if (gated || (optname != TLS_TX_ZEROCOPY_RO &&
+			      optname != TLS_RX_EXPECT_NO_PAD))
+			return -EPERM;
+		return as->tls_final->getsockopt(sk, level, optname, optval, optlen);
+	}
 	/* Zero-copy receive maps the raw receive queue: not while gated. */
 	if (gated && level == SOL_TCP && optname == TCP_ZEROCOPY_RECEIVE &&
 	    !atls_is_helper(as))

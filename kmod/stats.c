@@ -33,6 +33,7 @@ static const char *const atls_stat_names[__ATLS_STAT_MAX] = {
 	[ATLS_STAT_TICKETS_DROPPED]	= "tickets_dropped",
 	[ATLS_STAT_KEY_UPDATES]		= "key_updates",
 	[ATLS_STAT_RECORD_LIMIT]	= "record_limit",
+	[ATLS_STAT_RX_NO_PAD_FAILED]	= "rx_no_pad_failed",
 };
 
 void atls_stat_inc(enum atls_stat s)

@@ -6,7 +6,10 @@
  * NewSessionTicket is dropped, KeyUpdate ends the connection with
  * EKEYEXPIRED, other handshake messages EPROTO; an application passing its
  * own control buffer sees kTLS's record types. And the record limit stops a
- * direction (lowered through the record_limit module parameter).
+ * direction (lowered through the record_limit module parameter). Ready
+ * sockets read padded records right with the TLS_RX_EXPECT_NO_PAD the module
+ * sets, and the application can tune exactly the two kTLS options that hold
+ * no key.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -28,7 +31,8 @@ FIXTURE(rec) {
 	struct ku_child helper;
 };
 
-FIXTURE_SETUP(rec)
+/* A ready atls socket (app) whose peer end (wire) the test writes raw. */
+static void open_ready(struct __test_metadata *_metadata, FIXTURE_DATA(rec) *self)
 {
 	struct ku_serve s = { .n = 1, .cipher = TLS_CIPHER_AES_GCM_256 };
 	int v;
@@ -44,21 +48,37 @@ FIXTURE_SETUP(rec)
 	ASSERT_EQ(0, v);
 }
 
-FIXTURE_TEARDOWN(rec)
+static void close_ready(FIXTURE_DATA(rec) *self)
 {
 	ku_helper_reap(&self->helper);
 	close(self->app);
 	close(self->wire);
 }
 
-static void inject(struct __test_metadata *_metadata, FIXTURE_DATA(rec) *self,
-		   uint8_t type, const void *data, size_t len)
+FIXTURE_SETUP(rec)
+{
+	open_ready(_metadata, self);
+}
+
+FIXTURE_TEARDOWN(rec)
+{
+	close_ready(self);
+}
+
+static void inject_pad(struct __test_metadata *_metadata, FIXTURE_DATA(rec) *self,
+		       uint8_t type, const void *data, size_t len, size_t pad)
 {
 	unsigned char rec[17000];
-	size_t n = ku_seal_record(&self->s2c, self->seq++, type, data, len, rec);
+	size_t n = ku_seal_record_pad(&self->s2c, self->seq++, type, data, len, pad, rec);
 
 	ASSERT_NE(0, n);
 	ASSERT_EQ((ssize_t)n, write(self->wire, rec, n));
+}
+
+static void inject(struct __test_metadata *_metadata, FIXTURE_DATA(rec) *self,
+		   uint8_t type, const void *data, size_t len)
+{
+	inject_pad(_metadata, self, type, data, len, 0);
 }
 
 TEST_F(rec, data_then_close_notify_is_eof)
@@ -188,6 +208,119 @@ TEST_F(rec, record_limit_stops_rx)
 	EXPECT_EQ(-1, recv(self->app, buf, 1, 0));
 	EXPECT_EQ(EKEYEXPIRED, errno);
 	ASSERT_EQ(0, set_limit(0));
+}
+
+#define NO_PAD_PARAM "/sys/module/atls/parameters/rx_expect_no_pad"
+
+static int tls_opt(int fd, int opt)
+{
+	socklen_t len = sizeof(int);
+	int v = -1;
+
+	if (getsockopt(fd, SOL_TLS, opt, &v, &len))
+		return -errno;
+	return len == sizeof(int) ? v : -EMSGSIZE;
+}
+
+/*
+ * Ready sockets get TLS_RX_EXPECT_NO_PAD from the module; the two kTLS
+ * tuning options can be read and set by the application, nothing else of
+ * SOL_TLS.
+ */
+TEST_F(rec, tuning_options_pass_through)
+{
+	unsigned char buf[64];
+	socklen_t len;
+	int zero = 0, one = 1;
+
+	EXPECT_EQ(1, tls_opt(self->app, TLS_RX_EXPECT_NO_PAD));
+	EXPECT_EQ(0, tls_opt(self->app, TLS_TX_ZEROCOPY_RO));
+	EXPECT_EQ(0, setsockopt(self->app, SOL_TLS, TLS_TX_ZEROCOPY_RO, &one, sizeof(one)));
+	EXPECT_EQ(1, tls_opt(self->app, TLS_TX_ZEROCOPY_RO));
+	EXPECT_EQ(0, setsockopt(self->app, SOL_TLS, TLS_RX_EXPECT_NO_PAD, &zero, sizeof(zero)));
+	EXPECT_EQ(0, tls_opt(self->app, TLS_RX_EXPECT_NO_PAD));
+	/* kTLS's own validation still applies. */
+	EXPECT_EQ(-1, setsockopt(self->app, SOL_TLS, TLS_RX_EXPECT_NO_PAD, &one, 1));
+	EXPECT_EQ(EINVAL, errno);
+	/* Keys and unknown options: refused. */
+	len = sizeof(buf);
+	EXPECT_EQ(-1, getsockopt(self->app, SOL_TLS, TLS_RX, buf, &len));
+	EXPECT_EQ(EPERM, errno);
+	len = sizeof(buf);
+	EXPECT_EQ(-1, getsockopt(self->app, SOL_TLS, 99, buf, &len));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, setsockopt(self->app, SOL_TLS, 99, &one, sizeof(one)));
+	EXPECT_EQ(EPERM, errno);
+	/* Data still flows with zero-copy send on. */
+	EXPECT_EQ(2, send(self->app, "zc", 2, 0));
+	EXPECT_EQ(0, ku_proc_stat("rx_no_pad_failed"));
+}
+
+/*
+ * With TLS_RX_EXPECT_NO_PAD on, a padded record (data or alert) costs kTLS a
+ * second decryption, never a wrong byte; kTLS counts the retry.
+ */
+TEST_F(rec, padded_records_with_no_pad)
+{
+	long viol = ku_tls_stat("TlsRxNoPadViolation");
+	long retry = ku_tls_stat("TlsDecryptRetry");
+	char buf[8192];	/* larger than each record: kTLS decrypts into it */
+	ssize_t got = 0;
+
+	ASSERT_GE(viol, 0) TH_LOG("no /proc/net/tls_stat or no TlsRxNoPadViolation");
+	ASSERT_GE(retry, 0);
+	ASSERT_EQ(1, tls_opt(self->app, TLS_RX_EXPECT_NO_PAD));
+	inject_pad(_metadata, self, 23, "padded-data", 11, 200);
+	inject(_metadata, self, 23, "plain-data", 10);
+	inject_pad(_metadata, self, 23, "more", 4, 3000);
+	/*
+	 * kTLS may return the three records in one call or several; each call
+	 * offers the whole buffer (zero-copy decryption needs the record to
+	 * fit in what is left of it).
+	 */
+	while (got < 25) {
+		ssize_t n = recv(self->app, buf + got, sizeof(buf) - got, 0);
+
+		ASSERT_LT(0, n) TH_LOG("recv after %zd bytes: %zd (%s)", got, n, strerror(errno));
+		got += n;
+	}
+	ASSERT_EQ(25, got);
+	EXPECT_EQ(0, memcmp(buf, "padded-dataplain-datamore", 25));
+	EXPECT_EQ(viol + 2, ku_tls_stat("TlsRxNoPadViolation"));
+	EXPECT_GE(ku_tls_stat("TlsDecryptRetry"), retry + 2);
+	/* A padded close_notify is still end of file. */
+	inject_pad(_metadata, self, 21, "\x01\x00", 2, 50);
+	EXPECT_EQ(0, recv(self->app, buf, sizeof(buf), 0));
+}
+
+static int set_no_pad(int v)
+{
+	FILE *f = fopen(NO_PAD_PARAM, "w");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fprintf(f, "%d\n", v) > 0;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* rx_expect_no_pad=0: kTLS's default; padded records cost no retry. */
+TEST(no_pad_parameter_off)
+{
+	FIXTURE_DATA(rec) r, *self = &r;
+	long retry;
+	char buf[64];
+
+	ASSERT_EQ(0, set_no_pad(0));
+	open_ready(_metadata, self);
+	EXPECT_EQ(0, set_no_pad(1));
+	EXPECT_EQ(0, tls_opt(self->app, TLS_RX_EXPECT_NO_PAD));
+	retry = ku_tls_stat("TlsDecryptRetry");
+	inject_pad(_metadata, self, 23, "padded", 6, 100);
+	EXPECT_EQ(6, recv(self->app, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, "padded", 6));
+	EXPECT_EQ(retry, ku_tls_stat("TlsDecryptRetry"));
+	close_ready(self);
 }
 
 TEST_HARNESS_MAIN

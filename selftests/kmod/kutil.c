@@ -182,6 +182,21 @@ long ku_proc_stat(const char *name)
 	return ret;
 }
 
+long ku_tls_stat(const char *name)
+{
+	char line[128], key[64];
+	long v, ret = -1;
+	FILE *f = fopen("/proc/net/tls_stat", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %ld", key, &v) == 2 && !strcmp(key, name))
+			ret = v;
+	fclose(f);
+	return ret;
+}
+
 int ku_wait_idle(int timeout_ms)
 {
 	long end = ku_ms_now() + timeout_ms;
@@ -297,15 +312,22 @@ int ku_open_record(const struct ku_keys *k, uint64_t seq, const unsigned char *r
 size_t ku_seal_record(const struct ku_keys *k, uint64_t seq, uint8_t type,
 		      const void *data, size_t len, unsigned char *rec)
 {
+	return ku_seal_record_pad(k, seq, type, data, len, 0, rec);
+}
+
+size_t ku_seal_record_pad(const struct ku_keys *k, uint64_t seq, uint8_t type,
+			  const void *data, size_t len, size_t pad, unsigned char *rec)
+{
 	unsigned char nonce[12], inner[17000];
-	size_t ilen = len + 1;
+	size_t ilen = len + 1 + pad;
 	EVP_CIPHER_CTX *c;
 	int outl, ok = 0;
 
-	if (len > 16384)
+	if (len + pad > 16384)
 		return 0;
 	memcpy(inner, data, len);
 	inner[len] = type;
+	memset(inner + len + 1, 0, pad);
 	rec[0] = 0x17;
 	rec[1] = 0x03;
 	rec[2] = 0x03;

@@ -39,6 +39,7 @@ ssize_t ku_read_full(int fd, void *buf, size_t n, int timeout_ms);
 ssize_t ku_read_avail(int fd, void *buf, size_t n, int wait_ms);
 int ku_wait_state(int fd, uint32_t state, int timeout_ms);
 long ku_proc_stat(const char *name);		/* /proc/net/atls value, -1 */
+long ku_tls_stat(const char *name);		/* /proc/net/tls_stat value, -1 */
 int ku_wait_idle(int timeout_ms);		/* live_requests == 0 */
 
 /* ---- fixed keys and the userspace AEAD ---- */
@@ -59,6 +60,9 @@ int ku_open_record(const struct ku_keys *k, uint64_t seq, const unsigned char *r
 		   size_t rec_len, unsigned char *out, size_t *out_len, uint8_t *type);
 size_t ku_seal_record(const struct ku_keys *k, uint64_t seq, uint8_t type,
 		      const void *data, size_t len, unsigned char *rec);
+/* The same with @pad zero bytes after the content type (RFC 8446 5.4). */
+size_t ku_seal_record_pad(const struct ku_keys *k, uint64_t seq, uint8_t type,
+			  const void *data, size_t len, size_t pad, unsigned char *rec);
 
 /* ---- the test helper (genl client) ---- */
 struct ku_helper {

@@ -73,9 +73,12 @@
  *   getsockopt(TCP_ZEROCOPY_RECEIVE): EPERM.
  *
  *  After completion (keys installed in kTLS):
- *   getsockopt(SOL_TLS, *) and setsockopt(SOL_TLS, TLS_TX/TLS_RX): EPERM
- *                                        (the keys never go back out; other
- *                                        SOL_TLS set options reach kTLS)
+ *   get/setsockopt(SOL_TLS, TLS_TX_ZEROCOPY_RO or TLS_RX_EXPECT_NO_PAD)
+ *                                        reach kTLS (tuning; atls.ko sets
+ *                                        TLS_RX_EXPECT_NO_PAD itself unless
+ *                                        its rx_expect_no_pad parameter is 0)
+ *   get/setsockopt(SOL_TLS, any other)   EPERM (TLS_TX/TLS_RX would hand
+ *                                        out or replace the keys)
  *   recv() on a TLS close_notify alert   returns 0 (end of file), sticky
  *   recv() on any other TLS alert        ECONNRESET (connection aborted)
  *   recv() on NewSessionTicket           the record is dropped silently
