@@ -14,6 +14,8 @@
 #    trusting itself), handshakes through atls.ko + atlsd with a quote per
 #    handshake, atls-socket bulk, memory per socket
 #  5 atls_e2e handshakes again with atlsd restarted on batch = true
+# Around each atls_e2e run, atlsd's own counters (atlsctl counters): TPM
+# commands of its TPM owner per handshake it completed.
 # Arguments: MiB seconds.
 set -u
 mib=${1:-4}
@@ -67,10 +69,33 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 
 # start_atlsd CONF LOG: atlsd in the background, waits for its socket.
 start_atlsd() {
+	conf=$1
 	rm -f "$d/run/atlsd.sock"
 	"$b/helperd/atlsd" -c "$1" -w 16 > "$ATLS_RESULTS/$2" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do [ -S "$d/run/atlsd.sock" ] && break; sleep 0.1; done
+}
+# atlsd_counters: "succeeded tpm_commands tpm_busy_ms" of the running atlsd,
+# from its section of `atlsctl counters` (the kernel's section has counters
+# of the same names), same configuration and ATLS_* environment as atlsd.
+atlsd_counters() {
+	"$b/helperd/atlsctl" -c "$conf" counters 2>/dev/null |
+		awk '/^atlsd:/ {s = 1; next} /^kernel:/ {s = 0}
+		     s && $1 == "succeeded" {h = $2} s && $1 == "tpm_commands" {n = $2}
+		     s && $1 == "tpm_busy_ms" {ms = $2}
+		     END {print h, n, ms}'
+}
+# tpm_report BEFORE AFTER (two atlsd_counters outputs): TPM commands per
+# handshake atlsd completed.  atlsd counts requests: each attested
+# connection of atls_e2e is two of them in this one atlsd (client and
+# server side), so per connection is twice per request.
+tpm_report() {
+	echo "$1 $2" | awk '
+		NF != 6 { print "# tpm commands: atlsd counters unavailable"; exit }
+		{ h = $4 - $1; n = $5 - $2; ms = $6 - $3
+		  printf "# tpm commands: %d over %d handshakes completed by atlsd = %s per handshake", n, h, h ? sprintf("%.3f", n / h) : "-"
+		  printf " (per atlsd request, client or server side; per connection = 2 requests: %s)\n", h ? sprintf("%.3f", 2 * n / h) : "-"
+		  printf "# tpm busy (queue + command, summed over requests): %d ms = %s ms per request\n", ms, h ? sprintf("%.2f", ms / h) : "-" }'
 }
 stop_atlsd() {
 	kill "$pid" 2>/dev/null
@@ -80,16 +105,20 @@ stop_atlsd() {
 echo "# --- atlsd, quote per handshake"
 printf 'key-mode = "software";\n' > "$d/atlsd.conf"
 start_atlsd "$d/atlsd.conf" bench-atlsd.log
+before=$(atlsd_counters)
 "$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$secs" "$mib" | filter
 rc=${PIPESTATUS[0]}
+tpm_report "$before" "$(atlsd_counters)"
 stop_atlsd
 [ "$rc" = 0 ] && echo "ok 4 atls_e2e" || echo "not ok 4 atls_e2e"
 
 echo "# --- atlsd, batch = true (window 20 ms, max 64)"
 printf 'key-mode = "software";\npolicies = { default = { batch = true; }; };\n' > "$d/atlsd-batch.conf"
 start_atlsd "$d/atlsd-batch.conf" bench-atlsd-batch.log
+before=$(atlsd_counters)
 "$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$secs" "$mib" default hs | filter
 rc=${PIPESTATUS[0]}
+tpm_report "$before" "$(atlsd_counters)"
 stop_atlsd
 echo "# atlsd batch log: $(grep -ci batch "$ATLS_RESULTS/bench-atlsd-batch.log") lines mention batch"
 grep -i batch "$ATLS_RESULTS/bench-atlsd-batch.log" | tail -n 2 | sed 's/^/# /'
