@@ -10,8 +10,11 @@
  *               ECDSA P-256 certificate; closed loop at concurrency C for
  *               T seconds; handshakes/s, p50/p99 of the client's time.
  *  bulk         N MiB one way, 16 KiB writes: SSL_write/SSL_read versus
- *               write/read on atls sockets (kTLS installed by atls.ko) and
- *               sendfile() from a tmpfs file on an atls socket.
+ *               write/read on atls sockets (kTLS installed by atls.ko; also
+ *               with the module's TLS_RX_EXPECT_NO_PAD default turned off)
+ *               and sendfile() from a tmpfs file on an atls socket (also
+ *               with TLS_TX_ZEROCOPY_RO). The clock starts when both ends
+ *               are ready.
  *  memory       Slab (/proc/meminfo) with K connected atls socket pairs
  *               minus with K plain TCP pairs, per attested socket; and the
  *               atls_sock object size (/proc/slabinfo).
@@ -38,6 +41,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/tls.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -255,8 +259,21 @@ static void hs_bench(bool atls, int conc, double secs, struct hs_res *out)
 
 /* ------------------------------------------------------------------ bulk */
 
-enum bmode { B_OPENSSL, B_ATLS, B_ATLS_SENDFILE, B_MAX };
-static const char *const bnames[B_MAX] = { "openssl", "atls", "atls+sendfile" };
+/*
+ * atls sockets come with TLS_RX_EXPECT_NO_PAD on (atls.ko's default);
+ * "atls,pad-ok" turns it off on the receiver to show what the default is
+ * worth; "+sendfile-zc" sets TLS_TX_ZEROCOPY_RO on the sender (the file is
+ * not modified while it is sent).
+ */
+enum bmode { B_OPENSSL, B_ATLS, B_ATLS_PAD_OK, B_ATLS_SENDFILE, B_ATLS_SENDFILE_ZC, B_MAX };
+static const char *const bnames[B_MAX] = { "openssl", "atls", "atls,pad-ok", "atls+sendfile",
+					   "atls+sendfile-zc" };
+
+/* 0 or errno: a kTLS tuning option on a ready atls socket. */
+static int tls_flag(int fd, int opt, int v)
+{
+	return setsockopt(fd, SOL_TLS, opt, &v, sizeof(v)) ? errno : 0;
+}
 
 struct bside {
 	enum bmode m;
@@ -279,6 +296,8 @@ static void *bulk_recv(void *arg)
 			b->err = EPROTO;
 	} else {
 		b->err = atls_start(b->fd, ATLS_ROLE_SERVER);
+		if (!b->err && b->m == B_ATLS_PAD_OK)
+			b->err = tls_flag(b->fd, TLS_RX_EXPECT_NO_PAD, 0);
 	}
 	/*
 	 * The client's start returns when its side is ready; the server side
@@ -336,6 +355,8 @@ static void bulk(enum bmode m, size_t total, int file_fd, struct bres *out)
 			snd.err = EPROTO;
 	} else {
 		snd.err = atls_start(snd.fd, ATLS_ROLE_CLIENT);
+		if (!snd.err && m == B_ATLS_SENDFILE_ZC)
+			snd.err = tls_flag(snd.fd, TLS_TX_ZEROCOPY_RO, 1);
 	}
 	pthread_barrier_wait(&ready);
 	/* The clock starts at the first byte: handshakes are measured above. */
@@ -344,7 +365,7 @@ static void bulk(enum bmode m, size_t total, int file_fd, struct bres *out)
 	while (!snd.err && sent < total) {
 		size_t want = total - sent < CHUNK ? total - sent : CHUNK;
 		long n = m == B_OPENSSL ? SSL_write(snd.ssl, buf, (int)want)
-			 : m == B_ATLS	? write(snd.fd, buf, want)
+			 : m == B_ATLS || m == B_ATLS_PAD_OK ? write(snd.fd, buf, want)
 					: sendfile(snd.fd, file_fd, &off, want);
 
 		if (n <= 0)
@@ -543,9 +564,9 @@ int main(int argc, char **argv)
 		struct bres best = br[m];
 
 		if (best.err)
-			printf("# bulk %-13s failed: %s\n", bnames[m], strerror(best.err));
+			printf("# bulk %-16s failed: %s\n", bnames[m], strerror(best.err));
 		else
-			printf("# bulk %-13s %8.2f MB/s x%.2f vs openssl, CPU %.3f s/MB (x%.2f)\n",
+			printf("# bulk %-16s %8.2f MB/s x%.2f vs openssl, CPU %.3f s/MB (x%.2f)\n",
 			       bnames[m], best.mbs, br[0].mbs > 0 ? best.mbs / br[0].mbs : 0,
 			       best.cpu, br[0].cpu > 0 ? best.cpu / br[0].cpu : 0);
 		bad |= best.err != 0;
