@@ -48,6 +48,7 @@
 
 #include <atls/wire.h>
 
+#include "attester.h"
 #include "batch.h"
 #include "cmw.h"
 #include "tpm.h"
@@ -227,10 +228,9 @@ struct atls_batcher {
 	struct atls_evidence_params p;
 	uint32_t window_us, max;
 
-	pthread_mutex_t ids_lock;
+	pthread_mutex_t ids_lock;	/* guards have_ids and ids */
 	bool have_ids;
-	uint8_t kid[ATLS_KID_LEN];
-	struct atls_blob pub_area;
+	struct atls_attester_ids ids;
 };
 
 static __thread struct atls_batcher *tl_submitted;
@@ -316,56 +316,17 @@ void atls_batcher_stats(struct atls_batcher *b, unsigned long *batches, unsigned
 }
 
 /* AK kid and TLS key public area, read from the TPM once. */
+/* The AK id (and TLS key public area) once per batcher: attester.h. */
 static int ensure_ids(struct atls_batcher *b)
 {
-	TPM2B_PUBLIC pub;
-	EVP_PKEY *k = NULL;
-	size_t off = 0;
 	int err = 0;
 
 	pthread_mutex_lock(&b->ids_lock);
-	if (b->have_ids)
-		goto out;
-	err = atls_tpm_read_public(b->t, b->p.ak_handle, &pub);
-	if (err)
-		goto out;
-	if (!(pub.publicArea.objectAttributes & TPMA_OBJECT_RESTRICTED) ||
-	    !(pub.publicArea.objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT) ||
-	    atls_tpm_public_to_pkey(&pub.publicArea, &k)) {
-		err = -EINVAL;	/* not an AK: its quotes would prove nothing */
-		goto out;
+	if (!b->have_ids) {
+		err = atls_attester_ids(b->t, &b->p, &b->ids);
+		b->have_ids = !err;
 	}
-	b->kid[0] = 0x01;
-	err = atls_pkey_spki_sha256(k, b->kid + 1);
-	EVP_PKEY_free(k);
-	if (err)
-		goto out;
-	if (b->p.key_mode == ATLS_KEY_TPM) {
-		err = atls_tpm_read_public(b->t, b->p.tls_key_handle, &pub);
-		if (err)
-			goto out;
-		if (Tss2_MU_TPMT_PUBLIC_Marshal(&pub.publicArea, b->pub_area.b,
-						sizeof(b->pub_area.b), &off)) {
-			err = -EIO;
-			goto out;
-		}
-		b->pub_area.len = off;
-	}
-	b->have_ids = true;
-out:
 	pthread_mutex_unlock(&b->ids_lock);
-	return err;
-}
-
-static int blob_put(struct atls_blob *dst, uint8_t *src, size_t len)
-{
-	int err = 0;
-
-	if (len > sizeof(dst->b))
-		err = -E2BIG;
-	else
-		memcpy(dst->b, src, len), dst->len = len;
-	free(src);
 	return err;
 }
 
@@ -373,45 +334,14 @@ static int blob_put(struct atls_blob *dst, uint8_t *src, size_t len)
 static int batch_evidence(struct atls_batcher *b, const uint8_t root[H], uint8_t **cmw,
 			  size_t *cmw_len)
 {
-	struct atls_evidence_map *ev;
-	uint8_t *a, *s;
-	size_t alen, slen;
 	int err;
 
-	if (b->p.pcr_bank_alg != TPM2_ALG_SHA256 || !b->p.pcr_mask || b->p.pcr_mask >> 24)
+	if (atls_attester_check(&b->p))
 		return -EINVAL;
 	err = ensure_ids(b);
 	if (err)
 		return err;
-	ev = calloc(1, sizeof(*ev));
-	if (!ev)
-		return -ENOMEM;
-	memcpy(ev->pat.kid, b->kid, ATLS_KID_LEN);
-	err = atls_tpm_quote(b->t, b->p.ak_handle, root, H, b->p.pcr_bank_alg, b->p.pcr_mask, &a,
-			     &alen, &s, &slen);
-	if (err)
-		goto out_ev;
-	err = blob_put(&ev->pat.attest_info, a, alen);
-	err = blob_put(&ev->pat.sig, s, slen) ?: err;
-	if (err)
-		goto out_ev;
-	if (b->p.key_mode == ATLS_KEY_TPM) {
-		ev->has_kat = true;
-		memcpy(ev->kat.kid, b->kid, ATLS_KID_LEN);
-		ev->kat.pub_area = b->pub_area;
-		err = atls_tpm_certify(b->t, b->p.tls_key_handle, b->p.ak_handle, root, H, &a,
-				       &alen, &s, &slen);
-		if (err)
-			goto out_ev;
-		err = blob_put(&ev->kat.cert_info, a, alen);
-		err = blob_put(&ev->kat.sig, s, slen) ?: err;
-		if (err)
-			goto out_ev;
-	}
-	err = atls_cmw_encode(ev, cmw, cmw_len);
-out_ev:
-	free(ev);
-	return err;
+	return atls_attester_record(b->t, &b->p, &b->ids, root, H, cmw, cmw_len);
 }
 
 /* Leader, without the lock: tree, root, TPM; results published under it. */

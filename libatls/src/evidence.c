@@ -12,7 +12,9 @@
  * in its policy; it is only a hint, the signatures decide.
  *
  * All TPM work goes through the TPM owner's queue (tpm_ops.c); this file only
- * holds malloc'ed copies of the outputs until they are CBOR-encoded.
+ * holds malloc'ed copies of the outputs until they are CBOR-encoded. The
+ * record is built in two steps (attester.h) that the batcher (batch.c)
+ * shares: ids once, then a quote (+ certify) per batch root.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include <openssl/sha.h>
 #include <tss2/tss2_mu.h>
 
+#include "attester.h"
 #include "cmw.h"
 #include "evidence.h"
 #include "tpm.h"
@@ -52,50 +55,61 @@ static int blob_take(struct atls_blob *dst, uint8_t *src, size_t len)
 	return err;
 }
 
-static int ak_kid(struct atls_tpm *t, uint32_t ak_handle, uint8_t kid[ATLS_KID_LEN])
+int atls_attester_check(const struct atls_evidence_params *p)
+{
+	if (!p || (p->key_mode != ATLS_KEY_TPM && p->key_mode != ATLS_KEY_SOFTWARE) ||
+	    p->pcr_bank_alg != TPM2_ALG_SHA256 || !p->pcr_mask || p->pcr_mask >> 24)
+		return -EINVAL;
+	return 0;
+}
+
+int atls_attester_ids(struct atls_tpm *t, const struct atls_evidence_params *p,
+		      struct atls_attester_ids *ids)
 {
 	TPM2B_PUBLIC pub;
 	EVP_PKEY *k;
+	size_t off = 0;
 	int err;
 
-	err = atls_tpm_read_public(t, ak_handle, &pub);
+	memset(ids, 0, sizeof(*ids));
+	err = atls_tpm_read_public(t, p->ak_handle, &pub);
 	if (err)
 		return err;
 	if (!(pub.publicArea.objectAttributes & TPMA_OBJECT_RESTRICTED) ||
 	    !(pub.publicArea.objectAttributes & TPMA_OBJECT_SIGN_ENCRYPT))
 		return -EINVAL;	/* not an AK: quotes would be forgeable */
-	err = atls_tpm_public_to_pkey(&pub.publicArea, &k);
-	if (err)
+	if (atls_tpm_public_to_pkey(&pub.publicArea, &k))
 		return -EINVAL;
-	kid[0] = 0x01;		/* UEID type RAND */
-	err = atls_pkey_spki_sha256(k, kid + 1);
+	ids->kid[0] = 0x01;		/* UEID type RAND */
+	err = atls_pkey_spki_sha256(k, ids->kid + 1);
 	EVP_PKEY_free(k);
-	return err;
+	if (err || p->key_mode != ATLS_KEY_TPM)
+		return err;
+	err = atls_tpm_read_public(t, p->tls_key_handle, &pub);
+	if (err)
+		return err;
+	if (Tss2_MU_TPMT_PUBLIC_Marshal(&pub.publicArea, ids->pub_area.b,
+					sizeof(ids->pub_area.b), &off))
+		return -EIO;
+	ids->pub_area.len = off;
+	return 0;
 }
 
-int atls_evidence_produce(struct atls_tpm *t, const struct atls_evidence_params *p,
-			  const uint8_t *binder, size_t blen, uint8_t **cmw, size_t *cmw_len)
+int atls_attester_record(struct atls_tpm *t, const struct atls_evidence_params *p,
+			 const struct atls_attester_ids *ids, const uint8_t *qd, size_t qdlen,
+			 uint8_t **cmw, size_t *cmw_len)
 {
 	struct atls_evidence_map *ev;
-	uint8_t qd[32], *a, *s;
-	size_t qdlen, alen, slen;
+	uint8_t *a, *s;
+	size_t alen, slen;
 	int err;
 
 	*cmw = NULL;
 	*cmw_len = 0;
-	if (!t || !p || (p->key_mode != ATLS_KEY_TPM && p->key_mode != ATLS_KEY_SOFTWARE) ||
-	    p->pcr_bank_alg != TPM2_ALG_SHA256 || !p->pcr_mask || p->pcr_mask >> 24)
-		return -EINVAL;
-	err = atls_qualifying_data(binder, blen, qd, &qdlen);
-	if (err)
-		return err;
 	ev = calloc(1, sizeof(*ev));
 	if (!ev)
 		return -ENOMEM;
-
-	err = ak_kid(t, p->ak_handle, ev->pat.kid);
-	if (err)
-		goto out_ev;
+	memcpy(ev->pat.kid, ids->kid, ATLS_KID_LEN);
 	err = atls_tpm_quote(t, p->ak_handle, qd, qdlen, p->pcr_bank_alg, p->pcr_mask, &a, &alen,
 			     &s, &slen);
 	if (err)
@@ -104,22 +118,10 @@ int atls_evidence_produce(struct atls_tpm *t, const struct atls_evidence_params 
 	err = blob_take(&ev->pat.sig, s, slen) ?: err;
 	if (err)
 		goto out_ev;
-
 	if (p->key_mode == ATLS_KEY_TPM) {
-		TPM2B_PUBLIC pub;
-		size_t off = 0;
-
 		ev->has_kat = true;
-		memcpy(ev->kat.kid, ev->pat.kid, ATLS_KID_LEN);
-		err = atls_tpm_read_public(t, p->tls_key_handle, &pub);
-		if (err)
-			goto out_ev;
-		if (Tss2_MU_TPMT_PUBLIC_Marshal(&pub.publicArea, ev->kat.pub_area.b,
-						sizeof(ev->kat.pub_area.b), &off)) {
-			err = -EIO;
-			goto out_ev;
-		}
-		ev->kat.pub_area.len = off;
+		memcpy(ev->kat.kid, ids->kid, ATLS_KID_LEN);
+		ev->kat.pub_area = ids->pub_area;
 		err = atls_tpm_certify(t, p->tls_key_handle, p->ak_handle, qd, qdlen, &a, &alen,
 				       &s, &slen);
 		if (err)
@@ -133,4 +135,25 @@ int atls_evidence_produce(struct atls_tpm *t, const struct atls_evidence_params 
 out_ev:
 	free(ev);
 	return err;
+}
+
+int atls_evidence_produce(struct atls_tpm *t, const struct atls_evidence_params *p,
+			  const uint8_t *binder, size_t blen, uint8_t **cmw, size_t *cmw_len)
+{
+	struct atls_attester_ids ids;
+	uint8_t qd[32];
+	size_t qdlen;
+	int err;
+
+	*cmw = NULL;
+	*cmw_len = 0;
+	if (!t || atls_attester_check(p))
+		return -EINVAL;
+	err = atls_qualifying_data(binder, blen, qd, &qdlen);
+	if (err)
+		return err;
+	err = atls_attester_ids(t, p, &ids);
+	if (err)
+		return err;
+	return atls_attester_record(t, p, &ids, qd, qdlen, cmw, cmw_len);
 }
