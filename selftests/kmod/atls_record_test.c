@@ -169,15 +169,21 @@ TEST_F(rec, own_cmsg_buffer_gets_record_type)
 	EXPECT_EQ(21, *CMSG_DATA(cm));
 }
 
-static int set_limit(long v)
+/* Write a module parameter: 0 or -1. */
+static int set_param(const char *path, long v)
 {
-	FILE *f = fopen(LIMIT_PARAM, "w");
+	FILE *f = fopen(path, "w");
 	int ok;
 
 	if (!f)
 		return -1;
 	ok = fprintf(f, "%ld\n", v) > 0;
 	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static int set_limit(long v)
+{
+	return set_param(LIMIT_PARAM, v);
 }
 
 TEST_F(rec, record_limit_stops_tx)
@@ -295,13 +301,7 @@ TEST_F(rec, padded_records_with_no_pad)
 
 static int set_no_pad(int v)
 {
-	FILE *f = fopen(NO_PAD_PARAM, "w");
-	int ok;
-
-	if (!f)
-		return -1;
-	ok = fprintf(f, "%d\n", v) > 0;
-	return fclose(f) == 0 && ok ? 0 : -1;
+	return set_param(NO_PAD_PARAM, v);
 }
 
 /* rx_expect_no_pad=0: kTLS's default; padded records cost no retry. */
