@@ -14,6 +14,7 @@
  * a peer without batching on either side gets per-handshake quotes.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,6 +35,7 @@
 
 struct producer {
 	struct atls_batcher *b;
+	pthread_barrier_t *go;
 	uint8_t binder[32];
 	uint8_t *out;
 	size_t len;
@@ -44,6 +46,13 @@ static int produce_main(void *arg)
 {
 	struct producer *p = arg;
 
+	/*
+	 * The batch's window runs from its first leaf: a producer thread that
+	 * was merely slow to be scheduled after pthread_create() (a loaded CI
+	 * machine) would miss it and land in a second batch. All three
+	 * submit together once they all run.
+	 */
+	pthread_barrier_wait(p->go);
 	p->ret = atls_batcher_produce(p->b, p->binder, sizeof(p->binder), &p->out, &p->len);
 	atls_batcher_leave(p->b);
 	return p->ret;
@@ -68,6 +77,7 @@ FIXTURE_SETUP(ev)
 		.pcr_mask = 0xff,
 	};
 	struct atls_test_thread th[3];
+	pthread_barrier_t go;
 	char err[256];
 	int i;
 
@@ -82,15 +92,18 @@ FIXTURE_SETUP(ev)
 	/* Window 1 s (the maximum), at most 3 leaves: with three handshakes in
 	 * flight the batch closes when the third leaf is in. */
 	ASSERT_EQ(0, atls_batcher_new(self->tpm, &ep, ATLS_BATCH_WINDOW_US_MAX, 3, &self->b));
+	ASSERT_EQ(0, pthread_barrier_init(&go, NULL, 3));
 	for (i = 0; i < 3; i++) {
 		memset(self->p[i].binder, 0x30 + i, 32);
 		self->p[i].b = self->b;
+		self->p[i].go = &go;
 		atls_batcher_enter(self->b);
 	}
 	for (i = 0; i < 3; i++)
 		ASSERT_EQ(0, atls_test_spawn(&th[i], produce_main, &self->p[i]));
 	for (i = 0; i < 3; i++)
 		ASSERT_EQ(0, atls_test_join(&th[i]));
+	pthread_barrier_destroy(&go);
 }
 
 FIXTURE_TEARDOWN(ev)
