@@ -145,11 +145,22 @@ static int check_mutated(const char *sed_expr)
 TEST(tampered_evidence_refused)
 {
 	ASSERT_EQ(0, ctl_run("evidence --out BLOB"));
-	/* one hex digit of the CMW changed (deep inside: a signature or the quote) */
-	EXPECT_EQ(1, check_mutated("s/^\\(cmw = \"\\(..\\)\\{300\\}\\)\\(.\\)/\\1f/"));
-	EXPECT_EQ(1, check_mutated("s/^\\(cmw = \"\\(..\\)\\{300\\}\\)\\(.\\)/\\10/"));
-	/* another binder: a replay into another handshake */
-	EXPECT_EQ(1, check_mutated("s/^binder = \"../binder = \"00/"));
+	/*
+	 * One hex digit of the CMW changed (deep inside: a signature or the
+	 * quote). Each edit picks a replacement that differs from the digit
+	 * it replaces (sed's t: the second s only runs if the first did not
+	 * match), so it can never be a no-op whatever the blob holds there.
+	 */
+	EXPECT_EQ(1, check_mutated("s/^\\(cmw = \"\\(..\\)\\{300\\}\\)[0-9a-e]/\\1f/;t;"
+				   "s/^\\(cmw = \"\\(..\\)\\{300\\}\\)f/\\10/"));
+	EXPECT_EQ(1, check_mutated("s/^\\(cmw = \"\\(..\\)\\{300\\}\\)[1-9a-f]/\\10/;t;"
+				   "s/^\\(cmw = \"\\(..\\)\\{300\\}\\)0/\\11/"));
+	/*
+	 * Another binder: a replay into another handshake. The binder is
+	 * random: writing "00" over its first byte was a no-op (and the check
+	 * then passed) once in 256 runs; flip it to a value it does not have.
+	 */
+	EXPECT_EQ(1, check_mutated("s/^binder = \"00/binder = \"ff/;t;s/^binder = \"../binder = \"00/"));
 	EXPECT_TRUE(out_has("binder-mismatch") || out_has("bad-signature") ||
 		    out_has("malformed"));
 	/* truncated CMW */
