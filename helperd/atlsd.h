@@ -137,6 +137,7 @@ struct atlsd_outcome {
 	uint8_t tx[ATLSD_KEY_MAX], rx[ATLSD_KEY_MAX];	/* secret; wiped by the caller */
 	size_t key_len;
 	uint16_t cipher_suite;
+	uint64_t handshake_ns;		/* atls_handshake_ex()'s duration, 0 = not run */
 };
 
 struct atlsd_engine;
@@ -216,7 +217,8 @@ void atlsd_pool_kick(struct atlsd_pool *p);
 void atlsd_pool_abort(struct atlsd_pool *p, uint64_t req_id);
 /* Stop: in-flight handshakes are failed (ECONNABORTED, shutdown), workers joined. */
 void atlsd_pool_stop(struct atlsd_pool *p);
-/* Status text (active requests, counters incl. the TPM's) for the control socket. */
+/* Status text (active requests, counters incl. the TPM's, the latency split's
+ * percentiles: worker.c) for the control socket. */
 void atlsd_pool_status(struct atlsd_pool *p, char *buf, size_t len);
 void atlsd_pool_stats(struct atlsd_pool *p, struct atlsd_stats *st);
 
@@ -238,5 +240,7 @@ int atlsd_drop_privileges(const char *user, char *err, size_t errlen);
 
 /* Hex of n bytes into out (2n+1 bytes). */
 void atlsd_hex(const uint8_t *in, size_t n, char *out);
+/* CLOCK_MONOTONIC in nanoseconds (the latency split's clock). */
+uint64_t atlsd_now_ns(void);
 
 #endif /* ATLSD_H */

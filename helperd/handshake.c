@@ -371,6 +371,7 @@ void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
 	struct atls_result res;
 	struct atls_ctx *ctx;
 	int ret, timeout;
+	uint64_t t0;
 
 	memset(o, 0, sizeof(*o));
 	ret = get_ctx(e, req, &ctx, req->id);
@@ -391,7 +392,10 @@ void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
 	timeout = req->timeout_ms ? (int)req->timeout_ms : 10000;
 	timeout = timeout > 400 ? timeout - 200 : timeout;
 	memset(&res, 0, sizeof(res));
+	/* The latency split's "handshake" phase (worker.c): libatls alone. */
+	t0 = atlsd_now_ns();
 	ret = atls_handshake_ex(ctx, req->fd, timeout, &ho, &res);
+	o->handshake_ns = atlsd_now_ns() - t0;
 	o->cipher_suite = res.cipher_suite;
 	if (ret) {
 		map_failure(ret, &res, o);

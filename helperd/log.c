@@ -92,3 +92,11 @@ void atlsd_hex(const uint8_t *in, size_t n, char *out)
 	}
 	out[2 * n] = 0;
 }
+
+uint64_t atlsd_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

@@ -172,8 +172,9 @@ static void on_ready(void *arg, uint32_t pending)
 {
 	struct loop *l = arg;
 
-	log_dbg(0, "READY, %u pending", pending);
+	/* Kick first: it stamps the READY's arrival (the latency split). */
 	atlsd_pool_kick(l->pool);
+	log_dbg(0, "READY, %u pending", pending);
 }
 
 static void on_abort(void *arg, uint64_t id, uint32_t reason)

@@ -30,9 +30,44 @@
  * Engine: pool->engine (guarded by lock) is the current configuration; a
  * worker takes a reference for one request, so SIGHUP never pulls a
  * context from under a running handshake.
+ *
+ * The latency split (atlsd(8), the control socket's lat_* lines): for each
+ * successful request four durations, CLOCK_MONOTONIC, in microseconds
+ * rounded up:
+ *   upcall     from atlsd learning of the request to ACCEPT's reply.  It
+ *              learns from a READY: the time of the most recent READY the
+ *              main thread received after this worker's previous ACCEPT
+ *              returned (the worker slept until it was woken, or was busy
+ *              with another request: that wait counts too).  When no READY
+ *              came since, the request was found without one (the ACCEPT
+ *              that follows a finished request, the once-a-second poll, a
+ *              READY the main thread has not read yet) and the upcall starts
+ *              with the ACCEPT call.  The kernel does not say when it queued
+ *              a request, so with several requests queued at once the READY
+ *              a request's upcall starts from is the worker's best guess.
+ *   handshake  atls_handshake_ex() alone (handshake.c).
+ *   done       the DONE transaction: sent, the module installs the keys into
+ *              kTLS inside it, its ack read.
+ *   total      learning to DONE's ack: the three plus atlsd's own steps
+ *              between them (log lines, the context lookup, and building the
+ *              context on a policy's first use).
+ * The last LAT_RING successful requests are kept; failed, aborted and
+ * refused ones are not (their phases end anywhere).  Totals since start,
+ * never cleared: SIGHUP swaps the engine, not the pool.  Percentiles are
+ * computed when asked, from a sorted copy.
+ *
+ * The ring is guarded by pool->lock, the lock of the counters, not by a
+ * lock of its own: a worker stores its sample in the critical section where
+ * it counts the request as succeeded (still one lock round trip per request,
+ * and lat_samples never disagrees with succeeded), and the reader copies the
+ * ring under it (16 KiB) and sorts after unlocking, so a worker never waits
+ * behind a sort.  A second lock would only add a round trip per request.
+ * The time of the last READY (ready_ns) is an atomic: the main thread
+ * writes it, workers read it before every ACCEPT without the lock.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +90,16 @@ struct slot {
 	struct timespec start;
 };
 
+#define LAT_RING 1024
+enum { LAT_UPCALL, LAT_HANDSHAKE, LAT_DONE, LAT_TOTAL, LAT_PHASES };
+static const char *const lat_names[LAT_PHASES] = { "upcall", "handshake", "done", "total" };
+
+/* The last LAT_RING successful requests' phases (see the top). */
+struct lat_ring {
+	uint64_t n;				/* samples ever recorded */
+	uint32_t us[LAT_PHASES][LAT_RING];	/* sample i at [i % LAT_RING] */
+};
+
 struct worker {
 	struct atlsd_pool *pool;
 	unsigned int idx;
@@ -72,6 +117,8 @@ struct atlsd_pool {
 	struct worker *w;
 	struct slot *slots;
 	struct atlsd_stats st;
+	struct lat_ring lat;
+	_Atomic uint64_t ready_ns;	/* last READY received (atlsd_now_ns), 0 = none */
 };
 
 static long ms_since(const struct timespec *t0)
@@ -98,6 +145,38 @@ static const char *errname(int e)
 	}
 }
 
+static uint32_t ns_to_us(uint64_t ns)
+{
+	uint64_t us = ns / 1000 + (ns % 1000 != 0);
+
+	return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+/* Under pool->lock. */
+static void lat_record_locked(struct lat_ring *r, const uint32_t us[LAT_PHASES])
+{
+	unsigned int ph, i = (unsigned int)(r->n % LAT_RING);
+
+	for (ph = 0; ph < LAT_PHASES; ph++)
+		r->us[ph][i] = us[ph];
+	r->n++;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest rank: the smallest sample with pct% of v[0..n-1] (sorted, n > 0) at or below. */
+static uint32_t percentile(const uint32_t *v, unsigned int n, unsigned int pct)
+{
+	unsigned int rank = (n * pct + 99) / 100;
+
+	return v[rank ? rank - 1 : 0];
+}
+
 /* Close the request's fd unless DONE already made the kernel close it. */
 static void close_if_same(int fd, int keep)
 {
@@ -108,13 +187,20 @@ static void close_if_same(int fd, int keep)
 		close(fd);
 }
 
-static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *req)
+/*
+ * One accepted request: learn_ns is when atlsd learned of it, accepted_ns
+ * when ACCEPT replied (the latency split, see the top).
+ */
+static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *req,
+		   uint64_t learn_ns, uint64_t accepted_ns)
 {
 	struct atlsd_pool *p = w->pool;
 	struct slot *s = &p->slots[w->idx];
 	struct atlsd_engine *e;
 	struct atlsd_outcome o;
 	struct timespec t0;
+	uint32_t lat[LAT_PHASES];
+	uint64_t done_ns, acked_ns;
 	bool stop, aborted;
 	int err, keep;
 
@@ -160,7 +246,13 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 	}
 
 	keep = fcntl(req->fd, F_DUPFD_CLOEXEC, 0);
+	done_ns = atlsd_now_ns();
 	err = atlsd_nl_done(nl, req, &o);
+	acked_ns = atlsd_now_ns();
+	lat[LAT_UPCALL] = ns_to_us(accepted_ns - learn_ns);
+	lat[LAT_HANDSHAKE] = ns_to_us(o.handshake_ns);
+	lat[LAT_DONE] = ns_to_us(acked_ns - done_ns);
+	lat[LAT_TOTAL] = ns_to_us(acked_ns - learn_ns);
 	explicit_bzero(o.tx, sizeof(o.tx));
 	explicit_bzero(o.rx, sizeof(o.rx));
 	if (err)
@@ -175,8 +267,10 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 		p->st.done_rejected++;
 	else if (o.status)
 		p->st.failed++;
-	else
+	else {
 		p->st.succeeded++;
+		lat_record_locked(&p->lat, lat);
+	}
 	pthread_mutex_unlock(&p->lock);
 
 	if (aborted)
@@ -188,7 +282,9 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 		log_warn(req->id, "failed after %ld ms: %s, reason %u: %s", ms_since(&t0),
 			 errname(-o.status), o.reason, o.text);
 	else
-		log_info(req->id, "ready after %ld ms: %s", ms_since(&t0), o.text);
+		log_info(req->id, "ready after %ld ms (upcall %u us, handshake %u us, done %u us, "
+			 "total %u us): %s", ms_since(&t0), lat[LAT_UPCALL], lat[LAT_HANDSHAKE],
+			 lat[LAT_DONE], lat[LAT_TOTAL], o.text);
 }
 
 static void *worker_main(void *arg)
@@ -198,6 +294,7 @@ static void *worker_main(void *arg)
 	struct atlsd_request req;
 	struct atlsd_nl *nl = NULL;
 	uint64_t seen = (uint64_t)-1;
+	uint64_t prev_end = 0, learn, ready;	/* the upcall's start, see the top */
 	int err, last_err = 0;
 
 	err = atlsd_nl_open(&nl);
@@ -222,10 +319,15 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 
 		for (;;) {
+			ready = atomic_load(&p->ready_ns);
+			learn = atlsd_now_ns();
+			if (ready > prev_end)
+				learn = ready;	/* a READY came since we last asked */
 			err = atlsd_nl_accept(nl, &req);
+			prev_end = atlsd_now_ns();
 			if (err == 1) {
 				last_err = 0;
-				handle(w, nl, &req);
+				handle(w, nl, &req, learn, prev_end);
 				continue;
 			}
 			if (err < 0) {
@@ -266,6 +368,7 @@ int atlsd_pool_start(unsigned int n, struct atlsd_engine *e, struct atlsd_pool *
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
+	atomic_init(&p->ready_ns, 0);
 	p->n = n;
 	p->engine = e;
 	atlsd_engine_get(e);
@@ -297,6 +400,7 @@ void atlsd_pool_set_engine(struct atlsd_pool *p, struct atlsd_engine *e)
 
 void atlsd_pool_kick(struct atlsd_pool *p)
 {
+	atomic_store(&p->ready_ns, atlsd_now_ns());
 	pthread_mutex_lock(&p->lock);
 	p->gen++;
 	pthread_cond_broadcast(&p->cond);
@@ -352,11 +456,17 @@ void atlsd_pool_stats(struct atlsd_pool *p, struct atlsd_stats *st)
  * socket's "counters" answer is this cut before the first "request" line).
  * tpm_commands / tpm_busy_ms: what the daemon's TPM owner completed since
  * start (atlsd_engine_tpm_stats(): lock-free reads, fine under pool->lock).
+ * lat_samples and, when there are samples, lat_<phase>_p50_us and _p99_us
+ * (the latency split, see the top): the ring is copied under the lock and
+ * sorted after it.  The request lines come from a second look under the
+ * lock, so "active" may differ from their number by what changed between.
  */
 void atlsd_pool_status(struct atlsd_pool *p, char *buf, size_t len)
 {
+	struct lat_ring *lat = malloc(sizeof(*lat));	/* 16 KiB: not on the stack */
+	struct atlsd_stats st;
 	size_t off = 0;
-	unsigned int i, active = 0;
+	unsigned int i, ph, n = 0, active = 0;
 	unsigned long tpm_calls;
 	unsigned long long tpm_us;
 
@@ -365,17 +475,37 @@ void atlsd_pool_status(struct atlsd_pool *p, char *buf, size_t len)
 		if (off < len)                                                     \
 			off += snprintf(buf + off, len - off, __VA_ARGS__);        \
 	} while (0)
+	if (len)
+		buf[0] = 0;
 	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < p->n; i++)
 		active += p->slots[i].id != 0;
+	st = p->st;
+	atlsd_engine_tpm_stats(p->engine, &tpm_calls, &tpm_us);
+	if (lat)
+		*lat = p->lat;
+	pthread_mutex_unlock(&p->lock);
+
 	OUT("workers %u\nactive %u\n", p->n, active);
 	OUT("accepted %llu\nsucceeded %llu\nfailed %llu\naborted %llu\ndone_rejected %llu\n"
 	    "accept_errors %llu\n",
-	    (unsigned long long)p->st.accepted, (unsigned long long)p->st.succeeded,
-	    (unsigned long long)p->st.failed, (unsigned long long)p->st.aborted,
-	    (unsigned long long)p->st.done_rejected, (unsigned long long)p->st.accept_errors);
-	atlsd_engine_tpm_stats(p->engine, &tpm_calls, &tpm_us);
+	    (unsigned long long)st.accepted, (unsigned long long)st.succeeded,
+	    (unsigned long long)st.failed, (unsigned long long)st.aborted,
+	    (unsigned long long)st.done_rejected, (unsigned long long)st.accept_errors);
 	OUT("tpm_commands %lu\ntpm_busy_ms %llu\n", tpm_calls, tpm_us / 1000);
+	if (lat) {
+		n = lat->n < LAT_RING ? (unsigned int)lat->n : LAT_RING;
+		OUT("lat_samples %u\n", n);
+		for (ph = 0; n && ph < LAT_PHASES; ph++) {
+			qsort(lat->us[ph], n, sizeof(lat->us[ph][0]), cmp_u32);
+			OUT("lat_%s_p50_us %u\nlat_%s_p99_us %u\n", lat_names[ph],
+			    percentile(lat->us[ph], n, 50), lat_names[ph],
+			    percentile(lat->us[ph], n, 99));
+		}
+		free(lat);
+	}
+
+	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < p->n; i++) {
 		const struct slot *s = &p->slots[i];
 
