@@ -17,7 +17,10 @@
  * requests, client and server, run in this one atlsd on one TPM): key mode
  * tpm 2 x (Sign + ReadPublic AK + Quote + ReadPublic key + Certify) = 10,
  * software 2 x (ReadPublic AK + Quote) = 4 (libatls/tests/tpm_stats_test.c
- * checks the same per side against swtpm).
+ * checks the same per side against swtpm).  After each connection they also
+ * check atlsd's latency split (atlsd(8), lat_* lines): one sample per
+ * successful request, every phase present and > 0, p50 <= p99, total >=
+ * handshake, and the split in the request's "ready after" log line.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -192,6 +195,64 @@ static long long succeeded_reaches(long long want)
 	return v;
 }
 
+/*
+ * A counter of atlsd's section in the counters.out the last atlsd_counter()
+ * call wrote (no new atlsctl run: all lat_* lines of one answer); -1 when absent.
+ */
+static long long counter_in_last(const char *name)
+{
+	char path[400], line[256], key[64];
+	long long v, ret = -1;
+	bool in = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/counters.out", e2e.dir);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "atlsd:", 6))
+			in = true;
+		else if (!strncmp(line, "kernel:", 7))
+			in = false;
+		else if (in && sscanf(line, "%63s %lld", key, &v) == 2 && !strcmp(key, name)) {
+			ret = v;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+/*
+ * atlsd's latency split after `samples` successful requests (all of them fit
+ * its ring of 1024): per phase p50 and p99 present, > 0 (microseconds rounded
+ * up), p50 <= p99; total (READY to DONE's ack) contains the handshake.
+ */
+static void check_latency(struct __test_metadata *_metadata, long long samples)
+{
+	static const char *const ph[] = { "upcall", "handshake", "done", "total" };
+	long long p50[4], p99[4];
+	char name[64];
+	unsigned int i;
+
+	ASSERT_EQ(samples, atlsd_counter("lat_samples"));
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "lat_%s_p50_us", ph[i]);
+		p50[i] = counter_in_last(name);
+		snprintf(name, sizeof(name), "lat_%s_p99_us", ph[i]);
+		p99[i] = counter_in_last(name);
+		EXPECT_LT(0, p50[i]) TH_LOG("lat_%s_p50_us missing or 0", ph[i]);
+		EXPECT_LT(0, p99[i]) TH_LOG("lat_%s_p99_us missing or 0", ph[i]);
+		EXPECT_LE(p50[i], p99[i]) TH_LOG("%s: p50 %lld > p99 %lld", ph[i], p50[i], p99[i]);
+	}
+	EXPECT_LE(p50[1], p50[3]) TH_LOG("total p50 %lld < handshake p50 %lld", p50[3], p50[1]);
+	EXPECT_LE(p99[1], p99[3]) TH_LOG("total p99 %lld < handshake p99 %lld", p99[3], p99[1]);
+	EXPECT_EQ(0, e2e_run("grep -q 'ready after [0-9]* ms (upcall [1-9][0-9]* us, handshake "
+			     "[1-9][0-9]* us, done [1-9][0-9]* us, total [1-9][0-9]* us)' %s",
+			     e2e.log)) TH_LOG("no latency split in the ready line of %s", e2e.log);
+}
+
 /* One mutually attested connection to ourselves on listening socket l. */
 static void one_connection(struct __test_metadata *_metadata, int l, int port, uint32_t want)
 {
@@ -246,11 +307,13 @@ static void loopback(struct __test_metadata *_metadata, const char *state, bool 
 	n1 = atlsd_counter("tpm_commands");
 	EXPECT_LT(0, n1);
 	EXPECT_LE(0, atlsd_counter("tpm_busy_ms"));
+	check_latency(_metadata, 2);
 
 	/* Both contexts exist now: the second connection costs exactly its own. */
 	one_connection(_metadata, l, port, want);
 	EXPECT_EQ(4, succeeded_reaches(4));
 	EXPECT_EQ(n1 + tpm_per_conn, atlsd_counter("tpm_commands"));
+	check_latency(_metadata, 4);
 	close(l);
 	EXPECT_EQ(0, e2e_atlsd_kill(SIGTERM));
 }
