@@ -66,6 +66,14 @@ static struct nl_msg *done_base(struct ku_helper *h, const struct ku_req *r,
 	return m;
 }
 
+/*
+ * The request of malformed_done must outlive every refused DONE and take the
+ * last, good one: some twenty netlink round trips, a second helper socket
+ * and the results read back. Milliseconds normally; generous for a stalled
+ * VM (the helper also checks the kernel passes this value on).
+ */
+#define MALFORMED_TIMEOUT_MS 20000
+
 static void abuse_fn(struct ku_helper *h, int out, int ctl, void *arg)
 {
 	pid_t app = *(pid_t *)arg;
@@ -79,7 +87,7 @@ static void abuse_fn(struct ku_helper *h, int out, int ctl, void *arg)
 	ku_put_result(out, ku_accept(h, &r));
 	ku_wait_go(ctl, 10000);
 	ku_put_result(out, ku_accept_wait(h, &r, 10000));
-	ok = r.role == ATLS_ROLE_CLIENT && r.timeout_ms == 4000 &&
+	ok = r.role == ATLS_ROLE_CLIENT && r.timeout_ms == MALFORMED_TIMEOUT_MS &&
 	     !strcmp(r.policy, "test") && !strcmp(r.peer, "peer.test") &&
 	     r.family == AF_INET && r.app_pid == (uint32_t)app && r.app_uid == 0 &&
 	     r.comm[0] && r.fd >= 0 && r.id;
@@ -163,7 +171,8 @@ TEST(malformed_done)
 	ASSERT_EQ(0, ku_ulp(cli));
 	ASSERT_EQ(0, ku_helper_result(&c, &v, 5000));
 	EXPECT_EQ(cases[0].want, v);
-	EXPECT_EQ(-EINPROGRESS, ku_start(cli, ATLS_ROLE_CLIENT, 4000, ATLS_START_F_NONBLOCK));
+	EXPECT_EQ(-EINPROGRESS, ku_start(cli, ATLS_ROLE_CLIENT, MALFORMED_TIMEOUT_MS,
+					 ATLS_START_F_NONBLOCK));
 	ku_helper_go(&c);
 	for (i = 1; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		ASSERT_EQ(0, ku_helper_result(&c, &v, 5000)) TH_LOG("step %s", cases[i].name);

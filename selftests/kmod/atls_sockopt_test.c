@@ -229,15 +229,17 @@ TEST(start_twice)
 	ASSERT_EQ(0, ku_fork_helper(&c, idle_fn, NULL));
 	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &cli, &srv));
 	ASSERT_EQ(0, ku_ulp(cli));
-	EXPECT_EQ(-EINPROGRESS, ku_start(cli, ATLS_ROLE_CLIENT, 500, ATLS_START_F_NONBLOCK));
-	EXPECT_EQ(-EALREADY, ku_start(cli, ATLS_ROLE_CLIENT, 500, ATLS_START_F_NONBLOCK));
+	/* The first request must still be pending when its status is read
+	 * below: a timeout far beyond any stall of the VM (the close ends it). */
+	EXPECT_EQ(-EINPROGRESS, ku_start(cli, ATLS_ROLE_CLIENT, 30000, ATLS_START_F_NONBLOCK));
+	EXPECT_EQ(-EALREADY, ku_start(cli, ATLS_ROLE_CLIENT, 30000, ATLS_START_F_NONBLOCK));
 	ASSERT_EQ(0, ku_status(cli, &st));
 	EXPECT_EQ(ATLS_STATE_PENDING, st.state);
 	ku_helper_go(&c);
 	ku_helper_reap(&c);
 	close(cli);
 	close(srv);
-	EXPECT_EQ(0, ku_wait_idle(3000));
+	EXPECT_EQ(0, ku_wait_idle(30000));
 }
 
 /* Wait for go, then try ACCEPT once and report its errno. */
@@ -284,11 +286,16 @@ TEST(helper_of_another_netns_cannot_accept)
 			_exit(12);
 		if (ku_tcp_pair(AF_INET, &cli, &srv) || ku_ulp(cli))
 			_exit(13);
-		if (ku_start(cli, ATLS_ROLE_CLIENT, 1000, ATLS_START_F_NONBLOCK) != -EINPROGRESS)
+		/*
+		 * Long enough that the other namespace's helper tries its
+		 * ACCEPT while this request is still pending (after it, an
+		 * EAGAIN would prove nothing); then it times out.
+		 */
+		if (ku_start(cli, ATLS_ROLE_CLIENT, 3000, ATLS_START_F_NONBLOCK) != -EINPROGRESS)
 			_exit(14);
 		if (write(sync[1], "s", 1) != 1)
 			_exit(15);
-		if (ku_wait_state(cli, ATLS_STATE_FAILED, 5000) || ku_status(cli, &as))
+		if (ku_wait_state(cli, ATLS_STATE_FAILED, 30000) || ku_status(cli, &as))
 			_exit(16);
 		_exit(as.error == ETIMEDOUT ? 0 : 17);
 	}
