@@ -314,8 +314,14 @@ int e2e_setup(const char *name)
 		fprintf(stderr, "e2e: provisioning failed\n");
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/pcr-digest", peer);
-	if (wait_file(path, E2E_WAIT_MS) || (usleep(300 * 1000), 0) ||
+	/*
+	 * The peer's export is complete once it reaches this barrier (its
+	 * atlsctl has exited): a file of the export merely existing may still
+	 * be being written by the other VM, and no fixed pause covers a VM
+	 * that the host has stopped scheduling for a while.
+	 */
+	snprintf(path, sizeof(path), "%s-exported", name);
+	if (e2e_barrier(path) ||
 	    e2e_run("%s/helperd/atlsctl trust peer '%s' >&2", ctl, peer)) {
 		fprintf(stderr, "e2e: no export from the peer VM in %s\n", peer);
 		return -1;
@@ -599,9 +605,29 @@ int e2e_capture_start(struct e2e_capture *c, int port)
 
 void e2e_capture_stop(struct e2e_capture *c)
 {
-	usleep(300 * 1000);	/* let the last frames in */
+	static unsigned char f[70000];
+	struct sockaddr_ll sll;
+	socklen_t sl;
+	ssize_t n;
+
+	usleep(300 * 1000);	/* let frames still on their way in */
 	c->stop = 1;
 	pthread_join((pthread_t)c->th, NULL);
+	/*
+	 * The thread stops between two frames, not when the socket is empty:
+	 * on a slow VM it may lag behind, so take what is still queued. Every
+	 * frame sent or received before this call is in the queue (the kernel
+	 * copies it to packet sockets as it passes the device), so what the
+	 * caller checks does not depend on how far the thread got.
+	 */
+	for (;;) {
+		sl = sizeof(sll);
+		n = recvfrom(c->fd, f, sizeof(f), MSG_DONTWAIT, (struct sockaddr *)&sll, &sl);
+		if (n < 0)
+			break;
+		if (n > 0 && sll.sll_ifindex != 1)	/* not lo */
+			cap_frame(c, f, n);
+	}
 	close(c->fd);
 }
 
