@@ -151,7 +151,17 @@ out:
 	return ret;
 }
 
-TEST(role_and_peer_known)
+/*
+ * The VMs boot and run their lists independently, so one may reach a test
+ * well after the other: each test waits up to WAIT_MS for its peer, within
+ * a harness timeout above that (the default, 30 s, would cut the wait).
+ */
+FIXTURE(link) {};
+FIXTURE_SETUP(link) {}
+FIXTURE_TEARDOWN(link) {}
+#define LINK_TEST(name) TEST_F_TIMEOUT(link, name, WAIT_MS / 1000 * 2 + 30)
+
+LINK_TEST(role_and_peer_known)
 {
 	ASSERT_TRUE(!strcmp(role(), "a") || !strcmp(role(), "b"))
 		TH_LOG("ATLS_VM_ROLE must be a or b, is '%s'", role());
@@ -159,7 +169,7 @@ TEST(role_and_peer_known)
 	ASSERT_NE(NULL, getenv("ATLS_PEER_ADDR6"));
 }
 
-TEST(tcp_over_ipv4)
+LINK_TEST(tcp_over_ipv4)
 {
 	if (!strcmp(role(), "a")) {
 		ASSERT_EQ(0, serve_once(AF_INET, LINK_PORT4)) TH_LOG("serve: %s", strerror(errno));
@@ -169,7 +179,7 @@ TEST(tcp_over_ipv4)
 	}
 }
 
-TEST(tcp_over_ipv6)
+LINK_TEST(tcp_over_ipv6)
 {
 	if (!strcmp(role(), "a")) {
 		ASSERT_EQ(0, serve_once(AF_INET6, LINK_PORT6)) TH_LOG("serve: %s", strerror(errno));
@@ -180,7 +190,7 @@ TEST(tcp_over_ipv6)
 }
 
 /* The shared exchange directory carries files between the two "hosts". */
-TEST(xchg_dir_is_shared)
+LINK_TEST(xchg_dir_is_shared)
 {
 	const char *x = getenv("ATLS_XCHG"), *me = role();
 	char mine[512], part[520], theirs[512], buf[16] = "";
