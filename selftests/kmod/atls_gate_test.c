@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -83,7 +84,9 @@ TEST(helper_reads_app_cannot)
 	ASSERT_EQ(0, ku_helper_result(&c, &v, 10000));
 	ASSERT_EQ(0, v);
 	ASSERT_EQ(9, write(wire, "PEER-HELO", 9));
-	usleep(50000);
+	/* The bytes are in app's receive queue, so the gate is what stops
+	 * the reads below (not their not having arrived yet). */
+	ASSERT_EQ(0, ku_wait_inq(app, 9, 10000));
 	/* SO_RCVTIMEO / SO_SNDTIMEO bound the wait in the gate: EAGAIN. */
 	ASSERT_EQ(0, setsockopt(app, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
 	ASSERT_EQ(0, setsockopt(app, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)));
@@ -121,12 +124,14 @@ struct sender {
 	int fd;
 	ssize_t ret;
 	int err;
+	volatile pid_t tid;
 };
 
 static void *send_thread(void *arg)
 {
 	struct sender *s = arg;
 
+	s->tid = gettid();
 	s->ret = send(s->fd, gated_msg, sizeof(gated_msg) - 1, 0);
 	s->err = errno;
 	return NULL;
@@ -198,7 +203,7 @@ TEST_F(gate, wire_carries_only_records)
 	socklen_t len;
 	uint64_t seq = 0;
 	pthread_t th;
-	int v, pipefd[2], tmp;
+	int i, v, pipefd[2], tmp;
 	ssize_t n;
 
 	ku_keys(&c2s, self->cipher, 0);
@@ -253,14 +258,25 @@ TEST_F(gate, wire_carries_only_records)
 	EXPECT_EQ(-1, getsockopt(self->app, SOL_ATLS, ATLS_PEER_INFO, &pi, &len));
 	EXPECT_EQ(ENODATA, errno);
 
-	/* A blocking send parks in the gate. */
+	/*
+	 * A blocking send parks in the gate: wait until the thread sleeps in
+	 * sendto (a fixed pause could end before it got there, and the send
+	 * would then only test the ready socket).
+	 */
 	ASSERT_EQ(0, pthread_create(&th, NULL, send_thread, &s));
-	usleep(100000);
+	for (i = 0; !s.tid && i < 10000; i++)
+		usleep(1000);
+	ASSERT_NE(0, s.tid);
+	ASSERT_EQ(0, ku_wait_in_syscall(s.tid, SYS_sendto, 10000));
 
-	/* The wire so far: only the helper's handshake bytes. */
-	n = ku_read_avail(self->wire, buf, sizeof(buf), 100);
+	/*
+	 * The wire so far: only the helper's handshake bytes (written before
+	 * it reported, so all there), then nothing more.
+	 */
+	n = ku_read_full(self->wire, buf, sizeof(hs_bytes) - 1, 10000);
 	ASSERT_EQ((ssize_t)sizeof(hs_bytes) - 1, n);
 	EXPECT_EQ(0, memcmp(buf, hs_bytes, n));
+	EXPECT_EQ(0, ku_read_avail(self->wire, buf, sizeof(buf), 100));
 
 	ku_helper_go(&self->helper);
 	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 20000));
@@ -317,12 +333,18 @@ TEST_F(gate, receive_after_ready)
 	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 20000));
 	ASSERT_EQ(0, v);
 	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	ASSERT_EQ((ssize_t)sizeof(hs_bytes) - 1, ku_read_avail(self->wire, buf, sizeof(buf), 200));
+	ASSERT_EQ((ssize_t)sizeof(hs_bytes) - 1,
+		  ku_read_full(self->wire, buf, sizeof(hs_bytes) - 1, 10000));
+	EXPECT_EQ(0, ku_read_avail(self->wire, buf, sizeof(buf), 100));
 
-	/* A record from the peer while gated: the app cannot read it yet. */
+	/*
+	 * A record from the peer while gated: the app cannot read it yet.
+	 * Wait until it is queued at the app's socket: then the gate is what
+	 * refuses the reads, and kTLS finds it there when the keys go in.
+	 */
 	rl = ku_seal_record(&s2c, 0, 0x17, "FROM-PEER-1", 11, rec);
 	ASSERT_EQ((ssize_t)rl, write(self->wire, rec, rl));
-	usleep(50000);
+	ASSERT_EQ(0, ku_wait_inq(self->app, (int)rl, 10000));
 	EXPECT_EQ(-1, recv(self->app, buf, sizeof(buf), MSG_DONTWAIT));
 	EXPECT_EQ(EAGAIN, errno);
 	ASSERT_EQ(0, pipe(pipefd));
@@ -335,7 +357,7 @@ TEST_F(gate, receive_after_ready)
 	{
 		struct pollfd p = { .fd = self->app, .events = POLLIN | POLLOUT };
 
-		ASSERT_EQ(1, poll(&p, 1, 2000));
+		ASSERT_EQ(1, poll(&p, 1, 10000));
 		EXPECT_TRUE(p.revents & POLLOUT);
 		EXPECT_TRUE(p.revents & POLLIN);
 	}
@@ -371,7 +393,9 @@ TEST_F(gate, sendfile_after_ready_is_encrypted)
 					 ATLS_START_F_NONBLOCK));
 	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 20000));
 	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	ASSERT_EQ((ssize_t)sizeof(hs_bytes) - 1, ku_read_avail(self->wire, buf, sizeof(buf), 200));
+	ASSERT_EQ((ssize_t)sizeof(hs_bytes) - 1,
+		  ku_read_full(self->wire, buf, sizeof(hs_bytes) - 1, 10000));
+	EXPECT_EQ(0, ku_read_avail(self->wire, buf, sizeof(buf), 100));
 	ku_helper_go(&self->helper);
 	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 20000));
 	ASSERT_EQ(0, v);

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -207,6 +209,61 @@ int ku_wait_idle(int timeout_ms)
 		usleep(10000);
 	}
 	return 0;
+}
+
+int ku_wait_inq(int fd, int n, int timeout_ms)
+{
+	long end = ku_ms_now() + timeout_ms;
+	int q;
+
+	for (;;) {
+		if (ioctl(fd, SIOCINQ, &q))
+			return -errno;
+		if (q >= n)
+			return 0;
+		if (ku_ms_now() > end)
+			return -ETIMEDOUT;
+		usleep(2000);
+	}
+}
+
+/*
+ * /proc/self/task/TID/syscall names the system call a blocked thread sleeps
+ * in ("NR args... sp pc"), "running" while it runs, "-1 ..." when it is
+ * blocked outside of one; the state in .../stat must say sleeping too.
+ */
+int ku_wait_in_syscall(pid_t tid, long nr, int timeout_ms)
+{
+	long end = ku_ms_now() + timeout_ms;
+	char path[64], buf[256], *p;
+	long got;
+	FILE *f;
+
+	for (;;) {
+		got = -2;
+		snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+		f = fopen(path, "r");
+		if (f) {
+			if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%ld", &got) != 1)
+				got = -2;
+			fclose(f);
+		}
+		if (got == nr) {
+			snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+			f = fopen(path, "r");
+			if (f) {
+				if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) &&
+				    p[1] == ' ' && p[2] == 'S') {
+					fclose(f);
+					return 0;
+				}
+				fclose(f);
+			}
+		}
+		if (ku_ms_now() > end)
+			return -ETIMEDOUT;
+		usleep(2000);
+	}
 }
 
 /* ---- keys and records ---- */
@@ -653,7 +710,8 @@ int ku_fork_helper(struct ku_child *c, ku_helper_fn fn, void *arg)
 	close(ctl[0]);
 	c->res = res[0];
 	c->ctl = ctl[1];
-	if (ku_helper_result(c, &v, 5000))
+	/* fork + libnl set-up: moments, but the VM may be descheduled. */
+	if (ku_helper_result(c, &v, 30000))
 		return -ETIMEDOUT;
 	return v;
 }

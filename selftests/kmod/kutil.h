@@ -41,6 +41,12 @@ int ku_wait_state(int fd, uint32_t state, int timeout_ms);
 long ku_proc_stat(const char *name);		/* /proc/net/atls value, -1 */
 long ku_tls_stat(const char *name);		/* /proc/net/tls_stat value, -1 */
 int ku_wait_idle(int timeout_ms);		/* live_requests == 0 */
+/* Until at least n bytes wait in fd's TCP receive queue (SIOCINQ: counts
+ * what arrived, also on a gated socket, without reading it). 0 or -errno. */
+int ku_wait_inq(int fd, int n, int timeout_ms);
+/* Until thread tid of this process sleeps in system call nr (blocked
+ * there, not merely about to enter it). 0 or -ETIMEDOUT. */
+int ku_wait_in_syscall(pid_t tid, long nr, int timeout_ms);
 
 /* ---- fixed keys and the userspace AEAD ---- */
 struct ku_keys {
