@@ -19,10 +19,11 @@
  *               minus with K plain TCP pairs, per attested socket; and the
  *               atls_sock object size (/proc/slabinfo).
  *
- * usage: atls_e2e CERT KEY [seconds] [MiB] [POLICY] [hs]
+ * usage: atls_e2e CERT KEY [seconds] [MiB] [POLICY] [hs [C]]
  *        POLICY: the atlsd policy ATLS_START names (default "default");
  *        "hs": handshakes only (no bulk, no memory), e.g. for a second
- *        policy such as one with batch = true.
+ *        policy such as one with batch = true; C: only the cell of that
+ *        concurrency (e.g. to read atlsd's latency split of c=1 alone).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -505,6 +506,7 @@ int main(int argc, char **argv)
 	static struct mpair pairs[64];
 	struct bres br[B_MAX];
 	bool hs_only = argc > 6 && !strcmp(argv[6], "hs");
+	int only_c = hs_only && argc > 7 ? atoi(argv[7]) : 0;
 	int ci, m, fd, bad = 0;
 	char tmpl[] = "/tmp/atls-e2e-XXXXXX";
 	size_t w;
@@ -535,6 +537,8 @@ int main(int argc, char **argv)
 	for (ci = 0; ci < 2; ci++) {
 		struct hs_res p, a;
 
+		if (only_c && concs[ci] != only_c)
+			continue;
 		hs_bench(false, concs[ci], secs, &p);
 		hs_bench(true, concs[ci], secs, &a);
 		printf("# hs %s c=%-2d plain %7.1f/s p50 %7.1f ms p99 %7.1f ms | atls %7.1f/s (x%.3f) "

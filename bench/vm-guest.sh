@@ -14,8 +14,16 @@
 #    trusting itself), handshakes through atls.ko + atlsd with a quote per
 #    handshake, atls-socket bulk, memory per socket
 #  5 atls_e2e handshakes again with atlsd restarted on batch = true
+#  6 atls_e2e handshakes again with atlsd restarted, policy "none" (the
+#    built-in policy where neither side attests: TLS 1.3 with certificates
+#    through the same upcall and kTLS path)
+#  7 atlsd's latency split at c=1 alone: for policy "none", "default" and
+#    "default" with batch = true, atlsd restarted and atls_e2e POLICY hs 1
+#    (runs 4-6 mix the c=1 and c=8 cells in one split, dominated by c=8,
+#    where the client side also waits for atls_e2e's one server thread)
 # Around each atls_e2e run, atlsd's own counters (atlsctl counters): TPM
-# commands of its TPM owner per handshake it completed.
+# commands of its TPM owner per handshake it completed, and its latency
+# split (upcall / handshake / done / total, p50 and p99).
 # Arguments: MiB seconds.
 set -u
 mib=${1:-4}
@@ -25,7 +33,7 @@ d=$TMPDIR/bench-e2e
 rm -rf "$d"
 mkdir -p "$d/run"
 echo "TAP version 13"
-echo "1..5"
+echo "1..7"
 
 gcm_drivers() {
 	awk '/^name/ {n=$3} /^driver/ {d=$3} /^priority/ {p=$3}
@@ -97,6 +105,24 @@ tpm_report() {
 		  printf " (per atlsd request, client or server side; per connection = 2 requests: %s)\n", h ? sprintf("%.3f", 2 * n / h) : "-"
 		  printf "# tpm busy (queue + command, summed over requests): %d ms = %s ms per request\n", ms, h ? sprintf("%.2f", ms / h) : "-" }'
 }
+# lat_report RUN: atlsd's latency split (atlsd(8): the lat_* lines, us, over
+# its last <= 1024 successful requests since it started).  atlsd is restarted
+# per run, so these are this run's requests: client and server sides, the
+# c=1 and c=8 cells together, and in run 4 also the bulk and memory
+# connections.
+lat_report() {
+	"$b/helperd/atlsctl" -c "$conf" counters 2>/dev/null |
+		awk -v run="$1" '/^atlsd:/ {s = 1; next} /^kernel:/ {s = 0}
+		     s && $1 == "lat_samples" {n = $2}
+		     s && $1 ~ /^lat_[a-z]+_p(50|99)_us$/ {v[$1] = $2}
+		     END {
+			if (n == "" || n == 0) { print "# atlsd latency " run ": unavailable"; exit }
+			split("upcall handshake done total", ph, " ")
+			for (i = 1; i <= 4; i++)
+				printf "# atlsd latency %-10s %-9s p50 %8d us  p99 %8d us  (%d requests)\n",
+				       run, ph[i], v["lat_" ph[i] "_p50_us"], v["lat_" ph[i] "_p99_us"], n
+		     }'
+}
 stop_atlsd() {
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
@@ -109,6 +135,7 @@ before=$(atlsd_counters)
 "$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$secs" "$mib" | filter
 rc=${PIPESTATUS[0]}
 tpm_report "$before" "$(atlsd_counters)"
+lat_report default
 stop_atlsd
 [ "$rc" = 0 ] && echo "ok 4 atls_e2e" || echo "not ok 4 atls_e2e"
 
@@ -119,7 +146,33 @@ before=$(atlsd_counters)
 "$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$secs" "$mib" default hs | filter
 rc=${PIPESTATUS[0]}
 tpm_report "$before" "$(atlsd_counters)"
+lat_report batch
 stop_atlsd
 echo "# atlsd batch log: $(grep -ci batch "$ATLS_RESULTS/bench-atlsd-batch.log") lines mention batch"
 grep -i batch "$ATLS_RESULTS/bench-atlsd-batch.log" | tail -n 2 | sed 's/^/# /'
 [ "$rc" = 0 ] && echo "ok 5 atls_e2e batched" || echo "not ok 5 atls_e2e batched"
+
+echo "# --- atlsd, policy \"none\" (no evidence either way: plain TLS 1.3 via atls.ko + atlsd)"
+start_atlsd "$d/atlsd.conf" bench-atlsd-none.log
+before=$(atlsd_counters)
+"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$secs" "$mib" none hs | filter
+rc=${PIPESTATUS[0]}
+tpm_report "$before" "$(atlsd_counters)"
+lat_report none
+stop_atlsd
+[ "$rc" = 0 ] && echo "ok 6 atls_e2e no evidence" || echo "not ok 6 atls_e2e no evidence"
+
+echo "# --- atlsd latency split at c=1 alone (atlsd restarted per policy)"
+rc=0
+for run in none default batch; do
+	pol=$run cf=$d/atlsd.conf
+	[ "$run" = batch ] && pol=default cf=$d/atlsd-batch.conf
+	echo "# $run-c1: atls_e2e $pol hs 1, $(basename "$cf")"
+	start_atlsd "$cf" "bench-atlsd-c1-$run.log"
+	"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$secs" "$mib" "$pol" hs 1 | filter |
+		grep '^# hs '
+	[ "${PIPESTATUS[0]}" = 0 ] || rc=1
+	lat_report "$run-c1"
+	stop_atlsd
+done
+[ "$rc" = 0 ] && echo "ok 7 latency split c=1" || echo "not ok 7 latency split c=1"
