@@ -169,11 +169,12 @@ ssize_t ku_read_avail(int fd, void *buf, size_t n, int wait_ms)
 	return got;
 }
 
-long ku_proc_stat(const char *name)
+/* The value of @name in a file of "name value" lines, or -1. */
+static long ku_stat_file(const char *path, const char *name)
 {
 	char line[128], key[64];
 	long v, ret = -1;
-	FILE *f = fopen("/proc/net/atls", "r");
+	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return -1;
@@ -184,19 +185,14 @@ long ku_proc_stat(const char *name)
 	return ret;
 }
 
+long ku_proc_stat(const char *name)
+{
+	return ku_stat_file("/proc/net/atls", name);
+}
+
 long ku_tls_stat(const char *name)
 {
-	char line[128], key[64];
-	long v, ret = -1;
-	FILE *f = fopen("/proc/net/tls_stat", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %ld", key, &v) == 2 && !strcmp(key, name))
-			ret = v;
-	fclose(f);
-	return ret;
+	return ku_stat_file("/proc/net/tls_stat", name);
 }
 
 int ku_wait_idle(int timeout_ms)
