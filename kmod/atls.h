@@ -61,6 +61,7 @@ struct atls_sock {
 	pid_t helper_tgid;		/* may do raw I/O while gated */
 	struct task_struct *installer;	/* may set SOL_TLS (the DONE handler) */
 	struct atls_req *req;		/* live request, under lock_sock */
+	bool err_hooked;		/* sk_error_report is ours (ulp.c) */
 	u16 cipher;			/* TLS_CIPHER_* once READY */
 	bool have_peer;
 	struct atls_peer_info peer;
@@ -102,6 +103,7 @@ struct atls_req {
 	struct file *file;		/* ref held from ACCEPT until finished */
 	u32 portid;			/* netlink port that accepted */
 	struct delayed_work timeout;
+	struct work_struct conn_lost;	/* TCP reset/lost while PENDING/ACCEPTED */
 	u32 role, flags, timeout_ms;
 	u16 family;
 	pid_t app_pid;
@@ -116,6 +118,7 @@ struct atls_req {
 int atls_ulp_register(void);
 void atls_ulp_unregister(void);
 struct atls_sock *atls_sk(const struct sock *sk, bool *gated);
+void atls_unhook_error_report(struct atls_sock *as);
 bool atls_is_helper(const struct atls_sock *as);
 void atls_rewrap(struct atls_sock *as);
 
@@ -148,6 +151,7 @@ struct atls_req *atls_req_lookup(u64 id, int *err);
 void atls_req_put(struct atls_req *req);
 void atls_req_requeue(struct atls_req *req);
 void atls_req_sock_closed(struct atls_sock *as);
+void atls_req_conn_lost(struct atls_sock *as);
 int atls_req_owner(struct atls_req *req, u32 portid);
 bool atls_req_claim(struct atls_req *req, u32 portid, int *err);
 void atls_req_fail(struct atls_req *req, int err, u32 reason);

@@ -185,8 +185,17 @@ static __poll_t atls_gate_poll(struct file *file, struct socket *sock,
 		return mask;
 	if (st == ATLS_STATE_FAILED)
 		return mask | EPOLLERR;
-	return mask & ~(EPOLLIN | EPOLLRDNORM | EPOLLRDBAND | EPOLLPRI |
-			EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
+	mask &= ~(EPOLLIN | EPOLLRDNORM | EPOLLRDBAND | EPOLLPRI |
+		  EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
+	/*
+	 * A request in flight on a connection TCP has just reset: the
+	 * error-report hook (ulp.c) has queued its failure. Report the error
+	 * once ATLS_STATUS says FAILED (the failure wakes us again), not
+	 * before, so that POLLERR always comes with a result to read.
+	 */
+	if (as->err_hooked && (st == ATLS_STATE_PENDING || st == ATLS_STATE_ACCEPTED))
+		mask &= ~(EPOLLERR | EPOLLHUP);
+	return mask;
 }
 
 /* Copies made under lock_sock by the ULP init; close is set by ulp.c. */

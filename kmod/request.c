@@ -5,7 +5,8 @@
  *   PENDING --ACCEPT--> ACCEPTED --DONE claims--> INSTALLING --> FINISHED
  *      |                   |                                       ^
  *      +---- timeout, app closed the socket (close hook) ---------+
- *                          +---- timeout, helper died -------------+
+ *      +---- TCP connection reset or lost (conn_lost work) -------+
+ *                          +---- timeout, helper died, TCP lost ---+
  *
  * One winner: every path that ends a request takes atls_req_lock and moves
  * the request to FINISHED only from a state it is allowed to leave (the DONE
@@ -18,7 +19,9 @@
  *
  * References on a request: one for being live (dropped by the winner), one
  * for the queued timeout work (dropped by the work, or by whoever cancels it
- * before it ran), and temporary ones taken under atls_req_lock by lookups.
+ * before it ran), one for a queued conn_lost work (dropped by the work; it
+ * is never cancelled, and finds a finished request a loser), and temporary
+ * ones taken under atls_req_lock by lookups.
  * The request holds its struct sock (sock_hold, from ATLS_START until the
  * request is freed), so req->sk is never a dangling or reused pointer.
  *
@@ -248,6 +251,45 @@ static void atls_req_timeout(struct work_struct *work)
 	atls_req_put(req);			/* the work's reference */
 }
 
+/*
+ * The TCP connection under a PENDING or ACCEPTED request was reset or lost
+ * (ulp.c's sk_error_report hook). No handshake can succeed on it any more:
+ * end the request now rather than at its timeout or when a helper stumbles
+ * on the dead socket, so that ATLS_STATUS, poll() and a blocked ATLS_START
+ * all tell the same story (FAILED, ECONNRESET, PEER_ABORTED) at once. An
+ * ACCEPTED request's helper gets ABORT and its late DONE -ESTALE.
+ */
+static void atls_req_conn_lost_work(struct work_struct *work)
+{
+	struct atls_req *req = container_of(work, struct atls_req, conn_lost);
+
+	atls_req_fail(req, ECONNRESET, ATLS_REASON_PEER_ABORTED);
+	atls_req_put(req);			/* the work's reference */
+}
+
+/*
+ * From the error-report hook: softirq with the socket's spinlock held, or a
+ * backlog run by the lock owner. Either way no other task holds lock_sock,
+ * so as->req, which atls_req_unhook() clears under lock_sock before the live
+ * reference goes, stays valid for this call. The work takes its own
+ * reference; queued at most once (a second report finds it queued).
+ */
+void atls_req_conn_lost(struct atls_sock *as)
+{
+	struct atls_req *req = READ_ONCE(as->req);
+	bool live;
+
+	if (!req)
+		return;
+	spin_lock_bh(&atls_req_lock);
+	live = req->state == ATLS_REQ_PENDING || req->state == ATLS_REQ_ACCEPTED;
+	if (live)
+		refcount_inc(&req->ref);
+	spin_unlock_bh(&atls_req_lock);
+	if (live && !queue_work(atls_wq, &req->conn_lost))
+		atls_req_put(req);		/* already queued; not the last */
+}
+
 int atls_req_start(struct atls_sock *as, const struct atls_start *st)
 {
 	struct sock *sk = as->sk;
@@ -261,6 +303,7 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st)
 	refcount_set(&req->ref, 1);
 	INIT_LIST_HEAD(&req->qnode);
 	INIT_DELAYED_WORK(&req->timeout, atls_req_timeout);
+	INIT_WORK(&req->conn_lost, atls_req_conn_lost_work);
 	req->net = net;
 	req->sk = sk;
 	req->as = as;

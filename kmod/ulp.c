@@ -34,6 +34,52 @@
 static const struct tcp_ulp_ops *tls_ulp;	/* kTLS's ULP, from priming */
 
 /*
+ * TCP's stock sk_error_report (sock_def_error_report, not exported), read
+ * from the priming socket. While a request is PENDING or ACCEPTED an atls
+ * socket reports errors through atls_error_report() instead, which calls
+ * the stock one and then ends the request (request.c, conn_lost): a reset
+ * connection must not look pending until the timeout. Only sockets that
+ * still have the stock callback are hooked (sockmap or another user may
+ * have replaced it; those keep theirs and learn of the reset when the
+ * helper does). The hook goes at READY (keys.c) and at close, under the
+ * socket's lock or in its close; a report already running on another CPU
+ * holds the socket's spinlock and finds the atls_sock through sk_prot under
+ * RCU (freed after a grace period).
+ */
+static void (*atls_tcp_error_report)(struct sock *sk);
+
+static void atls_error_report(struct sock *sk)
+{
+	struct atls_sock *as;
+	bool gated;
+
+	atls_tcp_error_report(sk);
+	rcu_read_lock();
+	as = atls_sk(sk, &gated);
+	if (as)		/* atls_req_conn_lost() checks the request's state */
+		atls_req_conn_lost(as);
+	rcu_read_unlock();
+}
+
+static void atls_hook_error_report(struct atls_sock *as)
+{
+	struct sock *sk = as->sk;
+
+	if (READ_ONCE(sk->sk_error_report) != atls_tcp_error_report)
+		return;
+	as->err_hooked = true;
+	WRITE_ONCE(sk->sk_error_report, atls_error_report);
+}
+
+void atls_unhook_error_report(struct atls_sock *as)
+{
+	if (!as->err_hooked)
+		return;
+	as->err_hooked = false;
+	WRITE_ONCE(as->sk->sk_error_report, atls_tcp_error_report);
+}
+
+/*
  * Per-socket state lives in its own slab cache, so /proc/slabinfo shows the
  * live count and kmem_cache_destroy() at unload reports any leak. The cache
  * declares the peer info as its user-copy region (it is what ATLS_PEER_INFO
@@ -94,6 +140,7 @@ static void atls_gate_close(struct sock *sk, long timeout)
 	struct atls_sock *as = container_of((struct proto *)READ_ONCE(sk->sk_prot),
 					    struct atls_sock, gate);
 
+	atls_unhook_error_report(as);
 	atls_req_sock_closed(as);
 	if (sk->sk_socket && READ_ONCE(sk->sk_socket->ops) == &as->gops)
 		WRITE_ONCE(sk->sk_socket->ops, as->gops_orig);
@@ -106,6 +153,7 @@ static void atls_ready_close(struct sock *sk, long timeout)
 	struct atls_sock *as = container_of((struct proto *)READ_ONCE(sk->sk_prot),
 					    struct atls_sock, ready);
 
+	atls_unhook_error_report(as);	/* still in if TLS_RX was refused */
 	/* Keys half installed (TLS_RX refused): our ops copy is still in. */
 	if (sk->sk_socket && READ_ONCE(sk->sk_socket->ops) == &as->gops)
 		WRITE_ONCE(sk->sk_socket->ops, as->gops_orig);
@@ -181,6 +229,7 @@ static int atls_ulp_init(struct sock *sk)
 	atls_stat_inc(ATLS_STAT_ACTIVE);
 	WRITE_ONCE(sk->sk_socket->ops, &as->gops);
 	WRITE_ONCE(sk->sk_prot, &as->gate);
+	atls_hook_error_report(as);
 	return 0;
 
 put_tls:
@@ -262,6 +311,7 @@ static int atls_find_tls_ulp(void)
 	if (err)
 		goto out;
 	ops = READ_ONCE(inet_csk(cli->sk)->icsk_ulp_ops);
+	atls_tcp_error_report = READ_ONCE(cli->sk->sk_error_report);
 	if (!ops || strcmp(ops->name, "tls") || !try_module_get(ops->owner)) {
 		err = -ENOENT;
 		goto out;

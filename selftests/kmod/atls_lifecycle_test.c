@@ -4,11 +4,14 @@
  * accepted), helper failure statuses, helper death mid-request, pending
  * requests surviving a helper restart, the application closing before
  * ACCEPT (ended by the close itself, also when racing ACCEPT) and after it,
- * refused keys, late DONE, non-blocking start with poll, and a
- * blocking start interrupted by a signal. Every failure must abort the TCP
+ * refused keys, late DONE, non-blocking start with poll, a blocking start
+ * interrupted by a signal, and the peer resetting the TCP connection while
+ * a request is pending or accepted (the request fails at once, and POLLERR
+ * never comes before ATLS_STATUS says FAILED). Every failure must abort the TCP
  * connection (the peer sees a reset) and stay sticky on the socket.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -697,6 +700,106 @@ TEST_F(life, blocking_start_interrupted)
 	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
 	EXPECT_EQ(0, v);
 	EXPECT_EQ(0, ku_wait_state(self->app, ATLS_STATE_READY, 2000));
+}
+
+/* The raw peer aborts the connection: TCP sends a RST. */
+static void reset_wire(FIXTURE_DATA(life) *self)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(self->wire, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(self->wire);
+	self->wire = -1;
+}
+
+/*
+ * After a reset under a request that has a minute left: POLLERR within
+ * seconds, and at that moment already FAILED with ECONNRESET/PEER_ABORTED;
+ * the socket then fails every call with ECONNRESET.
+ */
+static void expect_reset_failure(struct __test_metadata *_metadata,
+				 FIXTURE_DATA(life) *self)
+{
+	struct pollfd p = { .fd = self->app, .events = POLLIN | POLLOUT };
+	struct atls_status st;
+	char buf[8];
+
+	ASSERT_EQ(1, poll(&p, 1, 20000)) TH_LOG("no POLLERR after the peer's reset");
+	EXPECT_TRUE(p.revents & POLLERR);
+	ASSERT_EQ(0, ku_status(self->app, &st));
+	EXPECT_EQ(ATLS_STATE_FAILED, st.state);
+	EXPECT_EQ(ECONNRESET, st.error);
+	EXPECT_EQ(ATLS_REASON_PEER_ABORTED, st.reason);
+	EXPECT_EQ(-1, send(self->app, "x", 1, MSG_DONTWAIT));
+	EXPECT_EQ(ECONNRESET, errno);
+	EXPECT_EQ(-1, recv(self->app, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(ECONNRESET, errno);
+}
+
+TEST_F(life, peer_reset_while_pending)
+{
+	long before = ku_proc_stat("reason_8");
+
+	setup_pair(_metadata, self, idle_fn, NULL);	/* listens, never accepts */
+	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 60000,
+					 ATLS_START_F_NONBLOCK));
+	ASSERT_EQ(0, ku_wait_state(self->app, ATLS_STATE_PENDING, 5000));
+	reset_wire(self);
+	expect_reset_failure(_metadata, self);
+	EXPECT_EQ(before + 1, ku_proc_stat("reason_8"));
+}
+
+TEST_F(life, peer_reset_while_accepted_aborts_helper)
+{
+	long aborts = ku_proc_stat("aborts_sent");
+	int v;
+
+	setup_pair(_metadata, self, accept_hold_fn, NULL);
+	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 60000,
+					 ATLS_START_F_NONBLOCK));
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 20000));
+	ASSERT_EQ(0, v);
+	ASSERT_EQ(0, ku_wait_state(self->app, ATLS_STATE_ACCEPTED, 5000));
+	reset_wire(self);
+	expect_reset_failure(_metadata, self);
+	EXPECT_EQ(aborts + 1, ku_proc_stat("aborts_sent"));
+	/* The helper's DONE after that is stale; nothing was installed. */
+	ku_helper_go(&self->helper);
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 10000));
+	EXPECT_EQ(-ESTALE, v);
+}
+
+struct resetter {
+	FIXTURE_DATA(life) *self;
+	int err;
+};
+
+static void *reset_when_pending(void *arg)
+{
+	struct resetter *r = arg;
+
+	r->err = ku_wait_state(r->self->app, ATLS_STATE_PENDING, 20000);
+	reset_wire(r->self);
+	return NULL;
+}
+
+/* A blocking ATLS_START returns ECONNRESET at the reset, not at its timeout. */
+TEST_F(life, blocking_start_returns_on_peer_reset)
+{
+	struct resetter r = { .self = self };
+	pthread_t th;
+	long t0;
+	int err;
+
+	setup_pair(_metadata, self, idle_fn, NULL);
+	ASSERT_EQ(0, pthread_create(&th, NULL, reset_when_pending, &r));
+	t0 = now_ms();
+	err = ku_start(self->app, ATLS_ROLE_CLIENT, 120000, 0);
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, r.err);
+	EXPECT_EQ(-ECONNRESET, err);
+	EXPECT_GT(60000, now_ms() - t0) TH_LOG("start waited like its timeout");
+	expect_reset_failure(_metadata, self);
 }
 
 TEST_HARNESS_MAIN

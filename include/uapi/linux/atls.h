@@ -46,7 +46,8 @@
  *   ENOBUFS      too many requests pending (ATLS_MAX_PENDING)
  *   EINPROGRESS  non-blocking socket (or ATLS_START_F_NONBLOCK): the request
  *                is queued; completion is POLLOUT (ready) or POLLERR (failed),
- *                the result is in ATLS_STATUS (like connect())
+ *                the result is in ATLS_STATUS (like connect()); POLLERR is
+ *                never reported before ATLS_STATUS says FAILED
  *   EINTR        a blocking start was interrupted by a signal; the request
  *                goes on in the background and completes as above
  *   and, for a blocking start, the completion errno (next list).
@@ -60,7 +61,11 @@
  *   EACCES       the peer's attestation evidence was rejected by the policy
  *                (ATLS_REASON_EVIDENCE_*, _AK_UNTRUSTED, _PCR_MISMATCH, ...)
  *   EKEYREJECTED the peer's certificate or identity was rejected
- *   ECONNRESET   the peer aborted the handshake (alert, RST, EOF)
+ *   ECONNRESET   the peer aborted the handshake (alert, RST, EOF), or the
+ *                TCP connection was reset or lost while the request was
+ *                pending or accepted: the request ends at once, not at its
+ *                timeout, and a helper holding it gets ABORT
+ *                (ATLS_REASON_PEER_ABORTED)
  *   EPROTO       handshake protocol failure, or the helper returned keys the
  *                kernel refused (ATLS_REASON_HANDSHAKE, ATLS_REASON_BAD_KEYS)
  *   ENOENT       the helper does not know the requested policy
