@@ -34,17 +34,21 @@
  * The latency split (atlsd(8), the control socket's lat_* lines): for each
  * successful request four durations, CLOCK_MONOTONIC, in microseconds
  * rounded up:
- *   upcall     from atlsd learning of the request to ACCEPT's reply.  It
- *              learns from a READY: the time of the most recent READY the
- *              main thread received after this worker's previous ACCEPT
- *              returned (the worker slept until it was woken, or was busy
- *              with another request: that wait counts too).  When no READY
- *              came since, the request was found without one (the ACCEPT
- *              that follows a finished request, the once-a-second poll, a
- *              READY the main thread has not read yet) and the upcall starts
- *              with the ACCEPT call.  The kernel does not say when it queued
- *              a request, so with several requests queued at once the READY
- *              a request's upcall starts from is the worker's best guess.
+ *   upcall     from atlsd learning of the request to ACCEPT's reply.
+ *              atlsd learns of requests from READY, but READY names none,
+ *              so the start is chosen per ACCEPT that returned a request:
+ *              - the worker slept and a READY woke it: that READY's arrival
+ *                (includes waking the thread);
+ *              - a READY came while every worker was busy (backlog_ns) and
+ *                no ACCEPT has found the queue empty since: that READY's
+ *                arrival, for the first request accepted after it (the
+ *                wait for a free worker counts);
+ *              - else (the ACCEPT a worker makes right after finishing a
+ *                request, the once-a-second poll) the ACCEPT call's start.
+ *              A READY that arrived while this worker was busy and others
+ *              were free is not used: another worker took its request.
+ *              With several requests queued at once these are best
+ *              guesses (only the first one accepted gets the backlog).
  *   handshake  atls_handshake_ex() alone (handshake.c).
  *   done       the DONE transaction: sent, the module installs the keys into
  *              kTLS inside it, its ack read.
@@ -62,12 +66,14 @@
  * and lat_samples never disagrees with succeeded), and the reader copies the
  * ring under it (16 KiB) and sorts after unlocking, so a worker never waits
  * behind a sort.  A second lock would only add a round trip per request.
- * The time of the last READY (ready_ns) is an atomic: the main thread
- * writes it, workers read it before every ACCEPT without the lock.
+ * ready_ns and backlog_ns are under pool->lock too: the kick that stamps
+ * them takes it anyway, a woken worker reads ready_ns in the critical
+ * section it wakes in, handle() consumes backlog_ns in the one where it
+ * fills its slot, and an empty ACCEPT clears it (one more round trip, only
+ * when there was nothing to do).
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +124,8 @@ struct atlsd_pool {
 	struct slot *slots;
 	struct atlsd_stats st;
 	struct lat_ring lat;
-	_Atomic uint64_t ready_ns;	/* last READY received (atlsd_now_ns), 0 = none */
+	uint64_t ready_ns;	/* arrival of the last READY (atlsd_now_ns) */
+	uint64_t backlog_ns;	/* of a READY no worker was free for, 0 = none */
 };
 
 static long ms_since(const struct timespec *t0)
@@ -188,11 +195,12 @@ static void close_if_same(int fd, int keep)
 }
 
 /*
- * One accepted request: learn_ns is when atlsd learned of it, accepted_ns
- * when ACCEPT replied (the latency split, see the top).
+ * One accepted request.  The latency split (see the top): woken_ns is the
+ * READY that woke this worker for the ACCEPT (0: none), start_ns when the
+ * ACCEPT call started, accepted_ns when it replied.
  */
 static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *req,
-		   uint64_t learn_ns, uint64_t accepted_ns)
+		   uint64_t woken_ns, uint64_t start_ns, uint64_t accepted_ns)
 {
 	struct atlsd_pool *p = w->pool;
 	struct slot *s = &p->slots[w->idx];
@@ -200,7 +208,7 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 	struct atlsd_outcome o;
 	struct timespec t0;
 	uint32_t lat[LAT_PHASES];
-	uint64_t done_ns, acked_ns;
+	uint64_t learn_ns, done_ns, acked_ns;
 	bool stop, aborted;
 	int err, keep;
 
@@ -218,6 +226,12 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 	snprintf(s->comm, sizeof(s->comm), "%s", req->app_comm);
 	p->st.accepted++;
 	stop = p->stopping;
+	learn_ns = woken_ns && woken_ns < start_ns ? woken_ns : start_ns;
+	if (p->backlog_ns) {
+		if (p->backlog_ns < learn_ns)
+			learn_ns = p->backlog_ns;
+		p->backlog_ns = 0;	/* the first request after it took it */
+	}
 	pthread_mutex_unlock(&p->lock);
 
 	log_info(req->id, "accepted: %s for %s[%u] uid %u, policy \"%s\"%s%s, timeout %u ms",
@@ -294,7 +308,7 @@ static void *worker_main(void *arg)
 	struct atlsd_request req;
 	struct atlsd_nl *nl = NULL;
 	uint64_t seen = (uint64_t)-1;
-	uint64_t prev_end = 0, learn, ready;	/* the upcall's start, see the top */
+	uint64_t woken, start, replied;		/* the upcall's start, see the top */
 	int err, last_err = 0;
 
 	err = atlsd_nl_open(&nl);
@@ -303,6 +317,7 @@ static void *worker_main(void *arg)
 		return NULL;
 	}
 	for (;;) {
+		woken = 0;
 		pthread_mutex_lock(&p->lock);
 		if (seen == p->gen && !p->stopping) {
 			struct timespec ts;
@@ -310,6 +325,8 @@ static void *worker_main(void *arg)
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
 			pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+			if (p->gen != seen)
+				woken = p->ready_ns;	/* a READY woke us */
 		}
 		seen = p->gen;
 		if (p->stopping) {
@@ -319,15 +336,13 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 
 		for (;;) {
-			ready = atomic_load(&p->ready_ns);
-			learn = atlsd_now_ns();
-			if (ready > prev_end)
-				learn = ready;	/* a READY came since we last asked */
+			start = atlsd_now_ns();
 			err = atlsd_nl_accept(nl, &req);
-			prev_end = atlsd_now_ns();
+			replied = atlsd_now_ns();
 			if (err == 1) {
 				last_err = 0;
-				handle(w, nl, &req, learn, prev_end);
+				handle(w, nl, &req, woken, start, replied);
+				woken = 0;	/* later ones: no READY of ours */
 				continue;
 			}
 			if (err < 0) {
@@ -343,6 +358,11 @@ static void *worker_main(void *arg)
 				usleep(100 * 1000);
 			} else {
 				last_err = 0;
+				/* Queue empty: a backlog READY before this is served. */
+				pthread_mutex_lock(&p->lock);
+				if (p->backlog_ns && p->backlog_ns <= start)
+					p->backlog_ns = 0;
+				pthread_mutex_unlock(&p->lock);
 			}
 			break;
 		}
@@ -368,7 +388,6 @@ int atlsd_pool_start(unsigned int n, struct atlsd_engine *e, struct atlsd_pool *
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
-	atomic_init(&p->ready_ns, 0);
 	p->n = n;
 	p->engine = e;
 	atlsd_engine_get(e);
@@ -400,8 +419,16 @@ void atlsd_pool_set_engine(struct atlsd_pool *p, struct atlsd_engine *e)
 
 void atlsd_pool_kick(struct atlsd_pool *p)
 {
-	atomic_store(&p->ready_ns, atlsd_now_ns());
+	uint64_t now = atlsd_now_ns();
+	unsigned int i, free_workers = 0;
+
 	pthread_mutex_lock(&p->lock);
+	/* The latency split's upcall start (see the top). */
+	p->ready_ns = now;
+	for (i = 0; i < p->n; i++)
+		free_workers += !p->slots[i].id;
+	if (!free_workers && !p->backlog_ns)
+		p->backlog_ns = now;
 	p->gen++;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
