@@ -19,8 +19,8 @@
 #    through the same upcall and kTLS path)
 #  7 atlsd's latency split at c=1 alone: for policy "none", "default" and
 #    "default" with batch = true, atlsd restarted and atls_e2e POLICY hs 1
-#    (runs 4-6 mix the c=1 and c=8 cells in one split, dominated by c=8,
-#    where the client side also waits for atls_e2e's one server thread)
+#    (runs 4-6 mix the c=1 and c=8 cells in one split; at c=8, 16 requests
+#    share the VM's two vCPUs)
 # Around each atls_e2e run, atlsd's own counters (atlsctl counters): TPM
 # commands of its TPM owner per handshake it completed, and its latency
 # split (upcall / handshake / done / total, p50 and p99).
