@@ -61,7 +61,7 @@ struct atls_sock {
 	pid_t helper_tgid;		/* may do raw I/O while gated */
 	struct task_struct *installer;	/* may set SOL_TLS (the DONE handler) */
 	struct atls_req *req;		/* live request, under lock_sock */
-	bool err_hooked;		/* sk_error_report is ours (ulp.c) */
+	bool conn_hooked;		/* sk_state_change/error_report hooked (ulp.c) */
 	u16 cipher;			/* TLS_CIPHER_* once READY */
 	bool have_peer;
 	struct atls_peer_info peer;
@@ -118,7 +118,7 @@ struct atls_req {
 int atls_ulp_register(void);
 void atls_ulp_unregister(void);
 struct atls_sock *atls_sk(const struct sock *sk, bool *gated);
-void atls_unhook_error_report(struct atls_sock *as);
+void atls_unhook_conn(struct atls_sock *as);
 bool atls_is_helper(const struct atls_sock *as);
 void atls_rewrap(struct atls_sock *as);
 

@@ -188,12 +188,15 @@ static __poll_t atls_gate_poll(struct file *file, struct socket *sock,
 	mask &= ~(EPOLLIN | EPOLLRDNORM | EPOLLRDBAND | EPOLLPRI |
 		  EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND);
 	/*
-	 * A request in flight on a connection TCP has just reset: the
-	 * error-report hook (ulp.c) has queued its failure. Report the error
-	 * once ATLS_STATUS says FAILED (the failure wakes us again), not
-	 * before, so that POLLERR always comes with a result to read.
+	 * While a request is in flight POLLERR means "failed, read
+	 * ATLS_STATUS" (like connect()), so TCP's own ERR/HUP stay hidden
+	 * until the request has ended: a connection TCP closed (reset, lost)
+	 * is failed by the hooks in ulp.c, which then wakes us again; a
+	 * timestamp on the error queue (unreadable while gated) is not a
+	 * failure at all. A socket we could not hook keeps TCP's bits.
 	 */
-	if (as->err_hooked && (st == ATLS_STATE_PENDING || st == ATLS_STATE_ACCEPTED))
+	if (READ_ONCE(as->conn_hooked) &&
+	    (st == ATLS_STATE_PENDING || st == ATLS_STATE_ACCEPTED))
 		mask &= ~(EPOLLERR | EPOLLHUP);
 	return mask;
 }

@@ -121,7 +121,7 @@ int atls_keys_install(struct atls_sock *as, struct socket *sock,
 	if (tx_done)
 		atls_rewrap(as);	/* kTLS's final (TX+RX) proto */
 	if (!err) {
-		atls_unhook_error_report(as);	/* kTLS reports errors now */
+		atls_unhook_conn(as);	/* kTLS reports errors now */
 		as->cipher = cipher;
 		if (peer)
 			as->peer = *peer;

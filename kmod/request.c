@@ -252,8 +252,8 @@ static void atls_req_timeout(struct work_struct *work)
 }
 
 /*
- * The TCP connection under a PENDING or ACCEPTED request was reset or lost
- * (ulp.c's sk_error_report hook). No handshake can succeed on it any more:
+ * The TCP connection under a PENDING or ACCEPTED request is closed (reset,
+ * lost, disconnected: ulp.c's hooks). No handshake can succeed on it any more:
  * end the request now rather than at its timeout or when a helper stumbles
  * on the dead socket, so that ATLS_STATUS, poll() and a blocked ATLS_START
  * all tell the same story (FAILED, ECONNRESET, PEER_ABORTED) at once. An
@@ -268,8 +268,8 @@ static void atls_req_conn_lost_work(struct work_struct *work)
 }
 
 /*
- * From the error-report hook: softirq with the socket's spinlock held, or a
- * backlog run by the lock owner. Either way no other task holds lock_sock,
+ * From ulp.c's state-change/error-report hooks: softirq with the socket's
+ * spinlock held, or a backlog run by the lock owner. Either way no other task holds lock_sock,
  * so as->req, which atls_req_unhook() clears under lock_sock before the live
  * reference goes, stays valid for this call. The work takes its own
  * reference; queued at most once (a second report finds it queued).

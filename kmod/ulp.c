@@ -34,26 +34,37 @@
 static const struct tcp_ulp_ops *tls_ulp;	/* kTLS's ULP, from priming */
 
 /*
- * TCP's stock sk_error_report (sock_def_error_report, not exported), read
- * from the priming socket. While a request is PENDING or ACCEPTED an atls
- * socket reports errors through atls_error_report() instead, which calls
- * the stock one and then ends the request (request.c, conn_lost): a reset
- * connection must not look pending until the timeout. Only sockets that
- * still have the stock callback are hooked (sockmap or another user may
- * have replaced it; those keep theirs and learn of the reset when the
- * helper does). The hook goes at READY (keys.c) and at close, under the
- * socket's lock or in its close; a report already running on another CPU
- * holds the socket's spinlock and finds the atls_sock through sk_prot under
- * RCU (freed after a grace period).
+ * TCP's stock sk_state_change and sk_error_report (sock_def_wakeup and
+ * sock_def_error_report, not exported), read from the priming socket.
+ * While a request is PENDING or ACCEPTED an atls socket goes through
+ * atls_state_change()/atls_error_report() instead: once TCP has moved the
+ * connection to CLOSE (a RST from the peer, retransmissions given up,
+ * tcp_disconnect(), or both FINs exchanged) no handshake can succeed, and
+ * the request is ended at once (request.c, conn_lost) rather than looking
+ * pending until its timeout. tcp_done() sets CLOSE and then calls
+ * sk_state_change; tcp_disconnect() calls sk_error_report: between them
+ * every way into CLOSE reaches a hook. Other reports (a timestamp or a
+ * zero-copy notice on the error queue, an ICMP error TCP survives) leave
+ * the state alone and the request too. The hook runs before the stock
+ * callback, so the failure is queued before any poller is woken.
+ *
+ * Only sockets that still have both stock callbacks are hooked (sockmap or
+ * another user may have replaced them; those keep theirs and learn of the
+ * reset when the helper or the timeout does). The hooks go at READY
+ * (keys.c) and at close. A callback already running on another CPU holds
+ * the socket's spinlock (or is the lock owner's backlog run) and finds the
+ * atls_sock through sk_prot under RCU (freed after a grace period).
  */
+static void (*atls_tcp_state_change)(struct sock *sk);
 static void (*atls_tcp_error_report)(struct sock *sk);
 
-static void atls_error_report(struct sock *sk)
+static void atls_conn_check(struct sock *sk)
 {
 	struct atls_sock *as;
 	bool gated;
 
-	atls_tcp_error_report(sk);
+	if (READ_ONCE(sk->sk_state) != TCP_CLOSE)
+		return;
 	rcu_read_lock();
 	as = atls_sk(sk, &gated);
 	if (as)		/* atls_req_conn_lost() checks the request's state */
@@ -61,22 +72,38 @@ static void atls_error_report(struct sock *sk)
 	rcu_read_unlock();
 }
 
-static void atls_hook_error_report(struct atls_sock *as)
+static void atls_state_change(struct sock *sk)
+{
+	atls_conn_check(sk);
+	atls_tcp_state_change(sk);
+}
+
+static void atls_error_report(struct sock *sk)
+{
+	atls_conn_check(sk);
+	atls_tcp_error_report(sk);
+}
+
+/* Under lock_sock (the ULP init). */
+static void atls_hook_conn(struct atls_sock *as)
 {
 	struct sock *sk = as->sk;
 
-	if (READ_ONCE(sk->sk_error_report) != atls_tcp_error_report)
+	if (READ_ONCE(sk->sk_state_change) != atls_tcp_state_change ||
+	    READ_ONCE(sk->sk_error_report) != atls_tcp_error_report)
 		return;
-	as->err_hooked = true;
+	as->conn_hooked = true;
+	WRITE_ONCE(sk->sk_state_change, atls_state_change);
 	WRITE_ONCE(sk->sk_error_report, atls_error_report);
 }
 
-void atls_unhook_error_report(struct atls_sock *as)
+void atls_unhook_conn(struct atls_sock *as)
 {
-	if (!as->err_hooked)
+	if (!as->conn_hooked)
 		return;
-	as->err_hooked = false;
+	WRITE_ONCE(as->sk->sk_state_change, atls_tcp_state_change);
 	WRITE_ONCE(as->sk->sk_error_report, atls_tcp_error_report);
+	WRITE_ONCE(as->conn_hooked, false);
 }
 
 /*
@@ -140,7 +167,7 @@ static void atls_gate_close(struct sock *sk, long timeout)
 	struct atls_sock *as = container_of((struct proto *)READ_ONCE(sk->sk_prot),
 					    struct atls_sock, gate);
 
-	atls_unhook_error_report(as);
+	atls_unhook_conn(as);
 	atls_req_sock_closed(as);
 	if (sk->sk_socket && READ_ONCE(sk->sk_socket->ops) == &as->gops)
 		WRITE_ONCE(sk->sk_socket->ops, as->gops_orig);
@@ -153,7 +180,7 @@ static void atls_ready_close(struct sock *sk, long timeout)
 	struct atls_sock *as = container_of((struct proto *)READ_ONCE(sk->sk_prot),
 					    struct atls_sock, ready);
 
-	atls_unhook_error_report(as);	/* still in if TLS_RX was refused */
+	atls_unhook_conn(as);	/* still in if TLS_RX was refused */
 	/* Keys half installed (TLS_RX refused): our ops copy is still in. */
 	if (sk->sk_socket && READ_ONCE(sk->sk_socket->ops) == &as->gops)
 		WRITE_ONCE(sk->sk_socket->ops, as->gops_orig);
@@ -229,7 +256,7 @@ static int atls_ulp_init(struct sock *sk)
 	atls_stat_inc(ATLS_STAT_ACTIVE);
 	WRITE_ONCE(sk->sk_socket->ops, &as->gops);
 	WRITE_ONCE(sk->sk_prot, &as->gate);
-	atls_hook_error_report(as);
+	atls_hook_conn(as);
 	return 0;
 
 put_tls:
@@ -311,6 +338,7 @@ static int atls_find_tls_ulp(void)
 	if (err)
 		goto out;
 	ops = READ_ONCE(inet_csk(cli->sk)->icsk_ulp_ops);
+	atls_tcp_state_change = READ_ONCE(cli->sk->sk_state_change);
 	atls_tcp_error_report = READ_ONCE(cli->sk->sk_error_report);
 	if (!ops || strcmp(ops->name, "tls") || !try_module_get(ops->owner)) {
 		err = -ENOENT;

@@ -11,6 +11,7 @@
  * connection (the peer sees a reset) and stay sticky on the socket.
  */
 #include <errno.h>
+#include <linux/net_tstamp.h>
 #include <pthread.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -781,6 +782,60 @@ static void *reset_when_pending(void *arg)
 	r->err = ku_wait_state(r->self->app, ATLS_STATE_PENDING, 20000);
 	reset_wire(r->self);
 	return NULL;
+}
+
+/* Accept one, send two handshake bytes through the socket, report, hold. */
+static void accept_send_hold_fn(struct ku_helper *h, int out, int ctl, void *arg)
+{
+	struct ku_req r;
+	int err;
+
+	(void)arg;
+	err = ku_accept_wait(h, &r, 20000);
+	if (!err && send(r.fd, "hs", 2, 0) != 2)
+		err = -errno;
+	ku_put_result(out, err);
+	if (err || ku_wait_go(ctl, 60000))
+		return;
+	ku_put_result(out, ku_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
+}
+
+/*
+ * Not every error report is a dead connection: with TX timestamps on, the
+ * helper's handshake bytes queue a timestamp on the error queue (an error
+ * report, and POLLERR from TCP). The request must go on and complete, and
+ * poll must not say POLLERR meanwhile (that means "failed" while a request
+ * is in flight). The timestamp is readable once the socket is ready.
+ */
+TEST_F(life, error_queue_report_is_not_a_reset)
+{
+	int flags = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE |
+		    SOF_TIMESTAMPING_OPT_TSONLY;
+	struct pollfd p = { .events = 0 };
+	unsigned char cbuf[256];
+	struct msghdr m = { .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	char buf[4];
+	ssize_t n;
+	int v;
+
+	setup_pair(_metadata, self, accept_send_hold_fn, NULL);
+	ASSERT_EQ(0, setsockopt(self->app, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags)));
+	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 60000,
+					 ATLS_START_F_NONBLOCK));
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 20000));
+	ASSERT_EQ(0, v);
+	ASSERT_EQ(2, ku_read_full(self->wire, buf, 2, 10000));
+	p.fd = self->app;
+	EXPECT_EQ(0, poll(&p, 1, 500)) TH_LOG("revents %#x while accepted", p.revents);
+	ASSERT_EQ(0, ku_wait_state(self->app, ATLS_STATE_ACCEPTED, 1000));
+	ku_helper_go(&self->helper);
+	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 10000));
+	EXPECT_EQ(0, v);
+	ASSERT_EQ(0, ku_wait_state(self->app, ATLS_STATE_READY, 5000));
+	/* The report did happen while accepted: its timestamp is queued. */
+	n = recvmsg(self->app, &m, MSG_ERRQUEUE | MSG_DONTWAIT);
+	ASSERT_LE(0, n) TH_LOG("no TX timestamp was queued: %s", strerror(errno));
+	EXPECT_NE(NULL, CMSG_FIRSTHDR(&m));
 }
 
 /* A blocking ATLS_START returns ECONNRESET at the reset, not at its timeout. */
