@@ -19,8 +19,8 @@
 #    through the same upcall and kTLS path)
 #  7 atlsd's latency split at c=1 alone: for policy "none", "default" and
 #    "default" with batch = true, atlsd restarted and atls_e2e POLICY hs 1
-#    (runs 4-6 mix the c=1 and c=8 cells in one split; at c=8, 16 requests
-#    share the VM's two vCPUs)
+#    (runs 4-6 mix the c=1, c=16 and c=64 cells in one split; at c=64, 128
+#    requests share the VM's two vCPUs)
 # Around each atls_e2e run, atlsd's own counters (atlsctl counters): TPM
 # commands of its TPM owner per handshake it completed, and its latency
 # split (upcall / handshake / done / total, p50 and p99).
@@ -108,7 +108,7 @@ tpm_report() {
 # lat_report RUN: atlsd's latency split (atlsd(8): the lat_* lines, us, over
 # its last <= 1024 successful requests since it started).  atlsd is restarted
 # per run, so these are this run's requests: client and server sides, the
-# c=1 and c=8 cells together, and in run 4 also the bulk and memory
+# c=1, c=16 and c=64 cells together, and in run 4 also the bulk and memory
 # connections.
 lat_report() {
 	"$b/helperd/atlsctl" -c "$conf" counters 2>/dev/null |
