@@ -239,6 +239,13 @@ static void hs_bench(bool atls, int conc, double secs, struct hs_res *out)
 	r->atls = atls;
 	pthread_mutex_init(&r->lock, NULL);
 	r->lfd = listen_any(&r->port);
+	/*
+	 * Non-blocking listener: every server thread polls it, one accept()
+	 * wins each connection, and the others must come back to their poll
+	 * (and see srv_stop) rather than sleep in accept() for a connection
+	 * that never comes once the clients have stopped.
+	 */
+	fcntl(r->lfd, F_SETFL, O_NONBLOCK);
 	for (i = 0; i < conc; i++)
 		pthread_create(&s[i], NULL, hs_server, r);
 	for (i = 0; i < conc; i++)

@@ -70,6 +70,7 @@ struct atlsd_config {
 	enum atlsd_key_mode key_mode;
 	uint32_t ak_handle, tls_key_handle;
 	unsigned int workers;
+	unsigned int workers_max;	/* 0: 8 x workers, at least 64, at most 1024 */
 	int log_level;
 	unsigned int n_policies;
 	struct atlsd_policy policies[ATLSD_MAX_POLICIES];
@@ -208,7 +209,21 @@ struct atlsd_stats {
 
 struct atlsd_pool;
 
-int atlsd_pool_start(unsigned int n, struct atlsd_engine *e, struct atlsd_pool **out);
+/* workers-max as configured, or 8 x workers within 64..1024; >= workers. */
+static inline unsigned int atlsd_workers_max(const struct atlsd_config *c)
+{
+	unsigned int m = c->workers_max ? c->workers_max : 8 * c->workers;
+
+	if (!c->workers_max && m < 64)
+		m = 64;
+	if (!c->workers_max && m > 1024)
+		m = 1024;
+	return m < c->workers ? c->workers : m;
+}
+
+/* n workers now, up to max when every worker is busy (worker.c). */
+int atlsd_pool_start(unsigned int n, unsigned int max, struct atlsd_engine *e,
+		     struct atlsd_pool **out);
 /* Swap in a new engine (SIGHUP): requests in progress keep the old one. */
 void atlsd_pool_set_engine(struct atlsd_pool *p, struct atlsd_engine *e);
 /* Wake idle workers: work may be pending. */

@@ -333,7 +333,7 @@ int main(int argc, char **argv)
 	}
 	ret = atlsd_engine_new(cfg, lp.tpm, &eng);
 	if (!ret)
-		ret = atlsd_pool_start(cfg->workers, eng, &lp.pool);
+		ret = atlsd_pool_start(cfg->workers, atlsd_workers_max(cfg), eng, &lp.pool);
 	if (!ret)
 		warm(eng);
 	atlsd_engine_put(eng);
@@ -342,7 +342,8 @@ int main(int argc, char **argv)
 		ret = 1;
 		goto out_nl;
 	}
-	log_info(0, "ready: %u workers, %u policies, TPM %s, state %s%s%s", cfg->workers,
+	log_info(0, "ready: %u workers (up to %u), %u policies, TPM %s, state %s%s%s",
+		 cfg->workers, atlsd_workers_max(cfg),
 		 cfg->n_policies, cfg->tcti, cfg->state_dir, cfg->user[0] ? ", user " : "",
 		 cfg->user);
 	sd_notify_text("READY=1");

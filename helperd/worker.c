@@ -3,6 +3,15 @@
  * The worker pool: N threads, each with its own netlink command socket,
  * each running one handshake at a time from ACCEPT to DONE.
  *
+ * Growth: a worker blocks for a whole handshake, and the peer of a loopback
+ * connection is another request of this same atlsd. With every worker
+ * holding one end of a connection whose other end waits in the kernel's
+ * queue, no handshake could progress until the timeouts. So a READY that
+ * finds no worker free starts one more, up to workers-max (atls.conf(5));
+ * the pool never shrinks. Workers are only added by the main thread (READY
+ * and stop both run there), slots and threads are preallocated for the
+ * maximum, and p->n, read by the others under pool->lock, only grows.
+ *
  * Waking: the main thread turns every READY multicast into a generation
  * bump plus a broadcast.  An idle worker ACCEPTs until the kernel answers
  * EAGAIN (nothing pending) and then sleeps until the generation moves; a
@@ -119,7 +128,7 @@ struct atlsd_pool {
 	uint64_t gen;
 	bool stopping;
 	struct atlsd_engine *engine;
-	unsigned int n;
+	unsigned int n, max;	/* started, allowed (growth, see the top) */
 	struct worker *w;
 	struct slot *slots;
 	struct atlsd_stats st;
@@ -371,15 +380,36 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int atlsd_pool_start(unsigned int n, struct atlsd_engine *e, struct atlsd_pool **out)
+/* Start worker p->n; under p->lock, main thread. 0 or -EAGAIN. */
+static int pool_add_locked(struct atlsd_pool *p)
+{
+	unsigned int i = p->n;
+
+	if (i >= p->max)
+		return -EAGAIN;
+	p->slots[i].fd = -1;
+	p->w[i].pool = p;
+	p->w[i].idx = i;
+	if (pthread_create(&p->w[i].tid, NULL, worker_main, &p->w[i]))
+		return -EAGAIN;
+	p->w[i].started = true;
+	p->n = i + 1;
+	return 0;
+}
+
+int atlsd_pool_start(unsigned int n, unsigned int max, struct atlsd_engine *e,
+		     struct atlsd_pool **out)
 {
 	struct atlsd_pool *p = calloc(1, sizeof(*p));
 	unsigned int i;
+	int err = 0;
 
 	if (!p)
 		return -ENOMEM;
-	p->w = calloc(n, sizeof(*p->w));
-	p->slots = calloc(n, sizeof(*p->slots));
+	if (max < n)
+		max = n;
+	p->w = calloc(max, sizeof(*p->w));
+	p->slots = calloc(max, sizeof(*p->slots));
 	if (!p->w || !p->slots) {
 		free(p->w);
 		free(p->slots);
@@ -388,18 +418,16 @@ int atlsd_pool_start(unsigned int n, struct atlsd_engine *e, struct atlsd_pool *
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
-	p->n = n;
+	p->max = max;
 	p->engine = e;
 	atlsd_engine_get(e);
-	for (i = 0; i < n; i++) {
-		p->slots[i].fd = -1;
-		p->w[i].pool = p;
-		p->w[i].idx = i;
-		if (pthread_create(&p->w[i].tid, NULL, worker_main, &p->w[i])) {
-			atlsd_pool_stop(p);
-			return -EAGAIN;
-		}
-		p->w[i].started = true;
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < n && !err; i++)
+		err = pool_add_locked(p);
+	pthread_mutex_unlock(&p->lock);
+	if (err) {
+		atlsd_pool_stop(p);
+		return err;
 	}
 	*out = p;
 	return 0;
@@ -429,6 +457,14 @@ void atlsd_pool_kick(struct atlsd_pool *p)
 		free_workers += !p->slots[i].id;
 	if (!free_workers && !p->backlog_ns)
 		p->backlog_ns = now;
+	if (!free_workers && !p->stopping && p->n < p->max) {
+		/* Every worker busy: one more (see the top). */
+		if (pool_add_locked(p))
+			log_warn(0, "all %u workers busy and no thread for another", p->n);
+		else
+			log_info(0, "all workers busy: started worker %u of at most %u", p->n,
+				 p->max);
+	}
 	p->gen++;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
@@ -513,7 +549,7 @@ void atlsd_pool_status(struct atlsd_pool *p, char *buf, size_t len)
 		*lat = p->lat;
 	pthread_mutex_unlock(&p->lock);
 
-	OUT("workers %u\nactive %u\n", p->n, active);
+	OUT("workers %u\nworkers_max %u\nactive %u\n", p->n, p->max, active);
 	OUT("accepted %llu\nsucceeded %llu\nfailed %llu\naborted %llu\ndone_rejected %llu\n"
 	    "accept_errors %llu\n",
 	    (unsigned long long)st.accepted, (unsigned long long)st.succeeded,

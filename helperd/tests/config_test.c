@@ -96,6 +96,7 @@ TEST(every_setting)
 			       "tls-key-handle = 0x81010021;\n"
 			       "key-file = \"k.pem\";\n"
 			       "workers = 3;\n"
+			       "workers-max = 5;\n"
 			       "log-level = \"debug\";\n"
 			       "policies = {\n"
 			       "  strict = { attest = false; verify-peer = \"optional\";\n"
@@ -117,6 +118,8 @@ TEST(every_setting)
 	EXPECT_EQ(0x81010020u, c.ak_handle);
 	EXPECT_EQ(0x81010021u, c.tls_key_handle);
 	EXPECT_EQ(3, c.workers);
+	EXPECT_EQ(5, c.workers_max);
+	EXPECT_EQ(5, atlsd_workers_max(&c));
 	EXPECT_EQ(ATLSD_LOG_DEBUG, c.log_level);
 	EXPECT_EQ(5, c.n_policies);
 	p = atlsd_config_policy(&c, "strict");
@@ -184,6 +187,9 @@ static const char *const bad[] = {
 	"workers = 0;\n",
 	"workers = 100000;\n",
 	"workers = \"8\";\n",
+	"workers-max = 0;\n",
+	"workers-max = 1025;\n",
+	"workers-max = 64.5;\n",
 	"ak-handle = 5;\n",
 	"ak-handle = 0x82000000;\n",
 	"key-mode = \"hsm\";\n",

@@ -212,9 +212,10 @@ int e2e_atlsd_start_as(const char *user)
 		setsid();
 		snprintf(p, sizeof(p), "%s/helperd/atlsd", e2e.build);
 		if (user)
-			execl(p, "atlsd", "-c", e2e.conf, "-w", "16", "-u", user, (char *)NULL);
+			execl(p, "atlsd", "-c", e2e.conf, "-w", e2e.workers ?: "16", "-u", user,
+			      (char *)NULL);
 		else
-			execl(p, "atlsd", "-c", e2e.conf, "-w", "16", (char *)NULL);
+			execl(p, "atlsd", "-c", e2e.conf, "-w", e2e.workers ?: "16", (char *)NULL);
 		_exit(127);
 	}
 	pidfile(p, sizeof(p));

@@ -30,6 +30,7 @@ struct e2e_env {
 	char log[300];
 	uint8_t peer_ak_sha256[32];	/* computed here from the peer's ak.pem */
 	uint8_t peer_pcr_digest[32];	/* the peer's own reading of its PCRs 0-7 */
+	const char *workers;		/* atlsd -w; NULL: "16" */
 };
 
 extern struct e2e_env e2e;

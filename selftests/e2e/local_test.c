@@ -10,6 +10,9 @@
  *  tpm_key_mode       mutual attestation over loopback, TPM-resident TLS key
  *                     (evidence: key certification + quote)
  *  software_key_mode  the same with the TLS key in a file (quote only)
+ *  more_loopback_connections_than_workers
+ *                     6 loopback connections at once against 2 workers: the
+ *                     pool grows, every connection succeeds
  *
  * The two key-mode tests make two connections and read `atlsctl counters`
  * after each: atlsd's succeeded count and its TPM owner's tpm_commands,
@@ -336,6 +339,80 @@ static void loopback(struct __test_metadata *_metadata, const char *state, bool 
 	EXPECT_EQ(n1 + tpm_per_conn, atlsd_counter("tpm_commands"));
 	check_latency(_metadata, 4);
 	close(l);
+	EXPECT_EQ(0, e2e_atlsd_kill(SIGTERM));
+}
+
+struct conn {
+	int port, err_c, err_s;
+};
+
+/* One loopback connection: a server thread accepts and starts, we connect
+ * and start; both results kept. */
+static void *conn_srv(void *arg)
+{
+	struct conn *k = arg;
+	int l = e2e_listen(k->port), s;
+
+	k->err_s = -1;
+	if (l < 0)
+		return NULL;
+	s = e2e_accept(l, 60000);
+	close(l);
+	if (s < 0)
+		return NULL;
+	k->err_s = e2e_atls(s, ATLS_ROLE_SERVER, "default", 0);
+	close(s);
+	return NULL;
+}
+
+static void *conn_cli(void *arg)
+{
+	struct conn *k = arg;
+	int c = e2e_connect("127.0.0.1", k->port, 60000);
+
+	k->err_c = c < 0 ? -1 : e2e_atls(c, ATLS_ROLE_CLIENT, "default", 0);
+	if (c >= 0)
+		close(c);
+	return NULL;
+}
+
+/*
+ * Both ends of a loopback connection are requests of the same atlsd, and a
+ * worker blocks for a whole handshake: with 2 workers and 6 connections
+ * started at once, fixed workers could all hold one end each while the
+ * other ends wait in the kernel's queue (until the timeouts). atlsd starts
+ * another worker whenever a request finds them all busy: every connection
+ * succeeds, and atlsd reports more workers than it started with.
+ */
+TEST_F_TIMEOUT(local, more_loopback_connections_than_workers, 300)
+{
+	enum { N = 6 };
+	struct conn k[N];
+	pthread_t ts[N], tc[N];
+	int i;
+
+	use_state("state-sw");
+	snprintf(e2e.conf, sizeof(e2e.conf), "%s/state-sw-pool.conf", e2e.dir);
+	ASSERT_EQ(0, e2e_run("printf 'key-mode = \"software\";\n' > %s", e2e.conf));
+	e2e.workers = "2";
+	ASSERT_EQ(0, e2e_atlsd_start());
+	e2e.workers = NULL;
+	EXPECT_EQ(2, atlsd_counter("workers"));
+	for (i = 0; i < N; i++) {
+		k[i].port = 7610 + i;
+		ASSERT_EQ(0, pthread_create(&ts[i], NULL, conn_srv, &k[i]));
+	}
+	usleep(300 * 1000);	/* listeners up; a late one only costs a retry */
+	for (i = 0; i < N; i++)
+		ASSERT_EQ(0, pthread_create(&tc[i], NULL, conn_cli, &k[i]));
+	for (i = 0; i < N; i++) {
+		pthread_join(tc[i], NULL);
+		pthread_join(ts[i], NULL);
+		EXPECT_EQ(0, k[i].err_c) TH_LOG("client %d: %s", i, strerror(k[i].err_c));
+		EXPECT_EQ(0, k[i].err_s) TH_LOG("server %d: %s", i, strerror(k[i].err_s));
+	}
+	EXPECT_LT(2, atlsd_counter("workers"));
+	EXPECT_EQ(64, atlsd_counter("workers_max"));
 	EXPECT_EQ(0, e2e_atlsd_kill(SIGTERM));
 }
 
