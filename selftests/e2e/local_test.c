@@ -149,59 +149,6 @@ static void *serve(void *arg)
 }
 
 /*
- * atlsd's counter name from `atlsctl counters` (its "atlsd:" section, before
- * the kernel's, which has counters of the same names); -1 when absent.
- */
-static long long atlsd_counter(const char *name)
-{
-	char path[400], line[256], key[64];
-	long long v, ret = -1;
-	bool in = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/counters.out", e2e.dir);
-	/* atlsd's configuration and environment; the exit status also
-	 * covers the kernel's half: the file decides. */
-	e2e_run("%s/helperd/atlsctl -c %s counters > %s 2>&1", e2e.build, e2e.conf, path);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "atlsd:", 6))
-			in = true;
-		else if (!strncmp(line, "kernel:", 7))
-			in = false;
-		else if (in && sscanf(line, "%63s %lld", key, &v) == 2 && !strcmp(key, name)) {
-			ret = v;
-			break;
-		}
-	}
-	fclose(f);
-	return ret;
-}
-
-/*
- * atlsd counts a request as succeeded after the kernel took its DONE, i.e.
- * possibly just after the application's ATLS_START returned: wait for it.
- * Normally a moment; the deadline is generous because the VM may not be
- * scheduled for a while on a loaded host (a count that never comes still
- * fails, and one too many is caught by the exact comparison after).
- */
-static long long succeeded_reaches(long long want)
-{
-	long long v = -1;
-	int i;
-
-	for (i = 0; i < 300; i++) {
-		v = atlsd_counter("succeeded");
-		if (v >= want)
-			break;
-		usleep(100 * 1000);
-	}
-	return v;
-}
-
-/*
  * A counter of atlsd's section in the counters.out the last atlsd_counter()
  * call wrote (no new atlsctl run: all lat_* lines of one answer); -1 when absent.
  */
@@ -229,6 +176,43 @@ static long long counter_in_last(const char *name)
 	fclose(f);
 	return ret;
 }
+
+/*
+ * atlsd's counter name from `atlsctl counters` (its "atlsd:" section, before
+ * the kernel's, which has counters of the same names); -1 when absent.
+ */
+static long long atlsd_counter(const char *name)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/counters.out", e2e.dir);
+	/* atlsd's configuration and environment; the exit status also
+	 * covers the kernel's half: the file decides. */
+	e2e_run("%s/helperd/atlsctl -c %s counters > %s 2>&1", e2e.build, e2e.conf, path);
+	return counter_in_last(name);
+}
+
+/*
+ * atlsd counts a request as succeeded after the kernel took its DONE, i.e.
+ * possibly just after the application's ATLS_START returned: wait for it.
+ * Normally a moment; the deadline is generous because the VM may not be
+ * scheduled for a while on a loaded host (a count that never comes still
+ * fails, and one too many is caught by the exact comparison after).
+ */
+static long long succeeded_reaches(long long want)
+{
+	long long v = -1;
+	int i;
+
+	for (i = 0; i < 300; i++) {
+		v = atlsd_counter("succeeded");
+		if (v >= want)
+			break;
+		usleep(100 * 1000);
+	}
+	return v;
+}
+
 
 /*
  * Does atlsd's log have a line matching the basic regular expression re?
