@@ -226,8 +226,9 @@ int atlsd_pool_start(unsigned int n, unsigned int max, struct atlsd_engine *e,
 		     struct atlsd_pool **out);
 /* Swap in a new engine (SIGHUP): requests in progress keep the old one. */
 void atlsd_pool_set_engine(struct atlsd_pool *p, struct atlsd_engine *e);
-/* Wake idle workers: work may be pending. */
-void atlsd_pool_kick(struct atlsd_pool *p);
+/* Wake idle workers: work may be pending; grow the pool towards @live
+ * requests (READY's count; 0 when unknown). */
+void atlsd_pool_kick(struct atlsd_pool *p, unsigned int live);
 /* The kernel aborted req_id: stop working on it. */
 void atlsd_pool_abort(struct atlsd_pool *p, uint64_t req_id);
 /* Stop: in-flight handshakes are failed (ECONNABORTED, shutdown), workers joined. */

@@ -173,7 +173,7 @@ static void on_ready(void *arg, uint32_t pending)
 	struct loop *l = arg;
 
 	/* Kick first: it stamps the READY's arrival (the latency split). */
-	atlsd_pool_kick(l->pool);
+	atlsd_pool_kick(l->pool, pending);
 	log_dbg(0, "READY, %u pending", pending);
 }
 
@@ -190,7 +190,7 @@ static void on_overrun(void *arg)
 	struct loop *l = arg;
 
 	log_warn(0, "netlink events lost (receive buffer overrun); polling for work");
-	atlsd_pool_kick(l->pool);
+	atlsd_pool_kick(l->pool, 0);
 }
 
 static int reload(const struct opts *o, struct loop *l)
@@ -347,7 +347,7 @@ int main(int argc, char **argv)
 		 cfg->n_policies, cfg->tcti, cfg->state_dir, cfg->user[0] ? ", user " : "",
 		 cfg->user);
 	sd_notify_text("READY=1");
-	atlsd_pool_kick(lp.pool);	/* requests queued before we joined */
+	atlsd_pool_kick(lp.pool, 0);	/* requests queued before we joined */
 
 	for (;;) {
 		struct pollfd p[3] = {

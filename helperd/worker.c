@@ -6,11 +6,18 @@
  * Growth: a worker blocks for a whole handshake, and the peer of a loopback
  * connection is another request of this same atlsd. With every worker
  * holding one end of a connection whose other end waits in the kernel's
- * queue, no handshake could progress until the timeouts. So a READY that
- * finds no worker free starts one more, up to workers-max (atls.conf(5));
- * the pool never shrinks. Workers are only added by the main thread (READY
- * and stop both run there), slots and threads are preallocated for the
- * maximum, and p->n, read by the others under pool->lock, only grows.
+ * queue, no handshake could progress until the timeouts. So every READY
+ * grows the pool to the number of requests the kernel has live (READY's
+ * ATLS_A_PENDING: queued + being worked on), up to workers-max
+ * (atls.conf(5)): then every live request can hold a worker at once. (A
+ * rule that only looked for a free worker at each READY is not enough: a
+ * burst of READYs can all arrive while the workers are still waking up,
+ * free, and the two that then ACCEPT may take both ends' first halves; the
+ * CI saw exactly that.) The count is module-wide, so another helper's
+ * requests may grow this pool too; workers-max bounds it. The pool never
+ * shrinks. Workers are only added by the main thread (READY and stop both
+ * run there), slots and threads are preallocated for the maximum, and
+ * p->n, read by the others under pool->lock, only grows.
  *
  * Waking: the main thread turns every READY multicast into a generation
  * bump plus a broadcast.  An idle worker ACCEPTs until the kernel answers
@@ -445,10 +452,10 @@ void atlsd_pool_set_engine(struct atlsd_pool *p, struct atlsd_engine *e)
 	atlsd_engine_put(old);
 }
 
-void atlsd_pool_kick(struct atlsd_pool *p)
+void atlsd_pool_kick(struct atlsd_pool *p, unsigned int live)
 {
 	uint64_t now = atlsd_now_ns();
-	unsigned int i, free_workers = 0;
+	unsigned int i, free_workers = 0, want = live < p->max ? live : p->max, n0;
 
 	pthread_mutex_lock(&p->lock);
 	/* The latency split's upcall start (see the top). */
@@ -457,14 +464,13 @@ void atlsd_pool_kick(struct atlsd_pool *p)
 		free_workers += !p->slots[i].id;
 	if (!free_workers && !p->backlog_ns)
 		p->backlog_ns = now;
-	if (!free_workers && !p->stopping && p->n < p->max) {
-		/* Every worker busy: one more (see the top). */
-		if (pool_add_locked(p))
-			log_warn(0, "all %u workers busy and no thread for another", p->n);
-		else
-			log_info(0, "all workers busy: started worker %u of at most %u", p->n,
-				 p->max);
-	}
+	n0 = p->n;
+	while (!p->stopping && p->n < want && !pool_add_locked(p))
+		;	/* as many workers as live requests (see the top) */
+	if (p->n > n0)
+		log_info(0, "%u requests live: %u workers now (at most %u)", live, p->n, p->max);
+	else if (p->n < want && !p->stopping)
+		log_warn(0, "%u requests live but no thread for worker %u", live, p->n + 1);
 	p->gen++;
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);

@@ -364,9 +364,11 @@ static void *conn_cli(void *arg)
  * Both ends of a loopback connection are requests of the same atlsd, and a
  * worker blocks for a whole handshake: with 2 workers and 6 connections
  * started at once, fixed workers could all hold one end each while the
- * other ends wait in the kernel's queue (until the timeouts). atlsd starts
- * another worker whenever a request finds them all busy: every connection
- * succeeds, and atlsd reports more workers than it started with.
+ * other ends wait in the kernel's queue (until the timeouts; the CI saw it
+ * with a rule that only grew the pool when no worker was free at a READY).
+ * atlsd grows the pool to the kernel's live request count at every READY:
+ * every connection succeeds, and atlsd reports more workers than it
+ * started with.
  */
 TEST_F_TIMEOUT(local, more_loopback_connections_than_workers, 300)
 {
