@@ -34,14 +34,19 @@ static void idle_fn(struct ku_helper *h, int out, int ctl, void *arg)
 	ku_wait_go(ctl, 60000);
 }
 
-/* Accept one, report, then wait for go and DONE (result reported). */
+/*
+ * Accept one, send arg's bytes (a string, if any) through the socket as a
+ * handshake would, report, then wait for go and DONE (result reported).
+ */
 static void accept_hold_fn(struct ku_helper *h, int out, int ctl, void *arg)
 {
+	const char *bytes = arg;
 	struct ku_req r;
 	int err;
 
-	(void)arg;
 	err = ku_accept_wait(h, &r, 20000);
+	if (!err && bytes && send(r.fd, bytes, strlen(bytes), 0) != (ssize_t)strlen(bytes))
+		err = -errno;
 	ku_put_result(out, err);
 	if (err || ku_wait_go(ctl, 60000))
 		return;
@@ -784,22 +789,6 @@ static void *reset_when_pending(void *arg)
 	return NULL;
 }
 
-/* Accept one, send two handshake bytes through the socket, report, hold. */
-static void accept_send_hold_fn(struct ku_helper *h, int out, int ctl, void *arg)
-{
-	struct ku_req r;
-	int err;
-
-	(void)arg;
-	err = ku_accept_wait(h, &r, 20000);
-	if (!err && send(r.fd, "hs", 2, 0) != 2)
-		err = -errno;
-	ku_put_result(out, err);
-	if (err || ku_wait_go(ctl, 60000))
-		return;
-	ku_put_result(out, ku_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
-}
-
 /*
  * Not every error report is a dead connection: with TX timestamps on, the
  * helper's handshake bytes queue a timestamp on the error queue (an error
@@ -818,7 +807,7 @@ TEST_F(life, error_queue_report_is_not_a_reset)
 	ssize_t n;
 	int v;
 
-	setup_pair(_metadata, self, accept_send_hold_fn, NULL);
+	setup_pair(_metadata, self, accept_hold_fn, "hs");
 	ASSERT_EQ(0, setsockopt(self->app, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags)));
 	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 60000,
 					 ATLS_START_F_NONBLOCK));
