@@ -128,38 +128,34 @@ stop_atlsd() {
 	wait "$pid" 2>/dev/null
 }
 
+# e2e_round CONF LOG LABEL [atls_e2e args after MiB]: atlsd on CONF, one
+# atls_e2e run with TPM commands and the latency split around it; rc set.
+e2e_round() {
+	local conf_file=$1 log=$2 label=$3 before
+	shift 3
+	start_atlsd "$conf_file" "$log"
+	before=$(atlsd_counters)
+	"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$secs" "$mib" "$@" | filter
+	rc=${PIPESTATUS[0]}
+	tpm_report "$before" "$(atlsd_counters)"
+	lat_report "$label"
+	stop_atlsd
+}
+
 echo "# --- atlsd, quote per handshake"
 printf 'key-mode = "software";\n' > "$d/atlsd.conf"
-start_atlsd "$d/atlsd.conf" bench-atlsd.log
-before=$(atlsd_counters)
-"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$secs" "$mib" | filter
-rc=${PIPESTATUS[0]}
-tpm_report "$before" "$(atlsd_counters)"
-lat_report default
-stop_atlsd
+e2e_round "$d/atlsd.conf" bench-atlsd.log default
 [ "$rc" = 0 ] && echo "ok 4 atls_e2e" || echo "not ok 4 atls_e2e"
 
 echo "# --- atlsd, batch = true (window 20 ms, max 64)"
 printf 'key-mode = "software";\npolicies = { default = { batch = true; }; };\n' > "$d/atlsd-batch.conf"
-start_atlsd "$d/atlsd-batch.conf" bench-atlsd-batch.log
-before=$(atlsd_counters)
-"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$secs" "$mib" default hs | filter
-rc=${PIPESTATUS[0]}
-tpm_report "$before" "$(atlsd_counters)"
-lat_report batch
-stop_atlsd
+e2e_round "$d/atlsd-batch.conf" bench-atlsd-batch.log batch default hs
 echo "# atlsd batch log: $(grep -ci batch "$ATLS_RESULTS/bench-atlsd-batch.log") lines mention batch"
 grep -i batch "$ATLS_RESULTS/bench-atlsd-batch.log" | tail -n 2 | sed 's/^/# /'
 [ "$rc" = 0 ] && echo "ok 5 atls_e2e batched" || echo "not ok 5 atls_e2e batched"
 
 echo "# --- atlsd, policy \"none\" (no evidence either way: plain TLS 1.3 via atls.ko + atlsd)"
-start_atlsd "$d/atlsd.conf" bench-atlsd-none.log
-before=$(atlsd_counters)
-"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$secs" "$mib" none hs | filter
-rc=${PIPESTATUS[0]}
-tpm_report "$before" "$(atlsd_counters)"
-lat_report none
-stop_atlsd
+e2e_round "$d/atlsd.conf" bench-atlsd-none.log none none hs
 [ "$rc" = 0 ] && echo "ok 6 atls_e2e no evidence" || echo "not ok 6 atls_e2e no evidence"
 
 echo "# --- atlsd latency split at c=1 alone (atlsd restarted per policy)"
