@@ -6,7 +6,7 @@
  *      |                   |                                       ^
  *      +---- timeout, app closed the socket (close hook) ---------+
  *      +---- TCP connection reset or lost (conn_lost work) -------+
- *                          +---- timeout, helper died, TCP lost ---+
+ *                          +---- timeout, helper died -------------+
  *
  * One winner: every path that ends a request takes atls_req_lock and moves
  * the request to FINISHED only from a state it is allowed to leave (the DONE
@@ -252,12 +252,11 @@ static void atls_req_timeout(struct work_struct *work)
 }
 
 /*
- * The TCP connection under a PENDING or ACCEPTED request is closed (reset,
- * lost, disconnected: ulp.c's hooks). No handshake can succeed on it any more:
- * end the request now rather than at its timeout or when a helper stumbles
- * on the dead socket, so that ATLS_STATUS, poll() and a blocked ATLS_START
- * all tell the same story (FAILED, ECONNRESET, PEER_ABORTED) at once. An
- * ACCEPTED request's helper gets ABORT and its late DONE -ESTALE.
+ * The TCP connection under a PENDING request is closed (reset, lost,
+ * disconnected: ulp.c's hooks). No handshake can succeed on it any more:
+ * end the request now rather than at its timeout, so that ATLS_STATUS,
+ * poll() and a blocked ATLS_START all tell the same story (FAILED,
+ * ECONNRESET, PEER_ABORTED) at once.
  */
 static void atls_req_conn_lost_work(struct work_struct *work)
 {
@@ -282,7 +281,10 @@ void atls_req_conn_lost(struct atls_sock *as)
 	if (!req)
 		return;
 	spin_lock_bh(&atls_req_lock);
-	live = req->state == ATLS_REQ_PENDING || req->state == ATLS_REQ_ACCEPTED;
+	/* An ACCEPTED request's helper sees the reset on its own socket and
+	 * ends the request with the real reason (a peer that rejected our
+	 * evidence resets after its alert: that must stay EACCES). */
+	live = req->state == ATLS_REQ_PENDING;
 	if (live)
 		refcount_inc(&req->ref);
 	spin_unlock_bh(&atls_req_lock);

@@ -40,8 +40,8 @@ static const struct tcp_ulp_ops *tls_ulp;	/* kTLS's ULP, from priming */
  * atls_state_change()/atls_error_report() instead: once TCP has moved the
  * connection to CLOSE (a RST from the peer, retransmissions given up,
  * tcp_disconnect(), or both FINs exchanged) no handshake can succeed, and
- * the request is ended at once (request.c, conn_lost) rather than looking
- * pending until its timeout. tcp_done() sets CLOSE and then calls
+ * a PENDING request is ended at once (request.c, conn_lost) rather than
+ * looking pending until its timeout; an ACCEPTED one is its helper's to end. tcp_done() sets CLOSE and then calls
  * sk_state_change; tcp_disconnect() calls sk_error_report: between them
  * every way into CLOSE reaches a hook. Other reports (a timestamp or a
  * zero-copy notice on the error queue, an ICMP error TCP survives) leave

@@ -63,9 +63,10 @@
  *   EKEYREJECTED the peer's certificate or identity was rejected
  *   ECONNRESET   the peer aborted the handshake (alert, RST, EOF), or the
  *                TCP connection was reset or lost while the request was
- *                pending or accepted: the request ends at once, not at its
- *                timeout, and a helper holding it gets ABORT
- *                (ATLS_REASON_PEER_ABORTED)
+ *                pending (no helper yet): it ends at once, not at its
+ *                timeout (ATLS_REASON_PEER_ABORTED); a helper holding an
+ *                accepted request sees the reset itself and reports its
+ *                own reason (e.g. EACCES when it rejected the peer)
  *   EPROTO       handshake protocol failure, or the helper returned keys the
  *                kernel refused (ATLS_REASON_HANDSHAKE, ATLS_REASON_BAD_KEYS)
  *   ENOENT       the helper does not know the requested policy
