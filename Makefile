@@ -26,7 +26,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS_USER := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-fstack-protector-strong -fno-strict-aliasing \
-	-I$(SRC)/include -I$(SRC)/libatls/include -isystem $(B)/ksft
+	-I$(SRC)/include -I$(SRC)/include/uapi -I$(SRC)/libatls/include -isystem $(B)/ksft
 CFLAGS_USER += $(EXTRA_CFLAGS)
 
 # Test registration (fragments append to these):

@@ -144,7 +144,7 @@ static int cmd_provision(const struct atlsd_config *c, int argc, char **argv)
 	};
 	struct atls_cert_params cp = { .days = 3650 };
 	char host[256] = "atls-host", ak[600], dig[65];
-	bool sw = c->key_mode == ATLSD_KEY_SOFTWARE;
+	bool sw = c->key_mode == ATLS_KEY_SOFTWARE;
 	struct atls_tpm *t;
 	uint8_t d[32];
 	int opt, err;
@@ -317,7 +317,7 @@ static int cmd_evidence(const struct atlsd_config *c, int argc, char **argv)
 	static const struct option lo[] = { { "out", required_argument, NULL, 'o' },
 					    { NULL, 0, NULL, 0 } };
 	struct atls_evidence_params ep = {
-		.key_mode = c->key_mode == ATLSD_KEY_TPM ? ATLS_KEY_TPM : ATLS_KEY_SOFTWARE,
+		.key_mode = c->key_mode == ATLS_KEY_TPM ? ATLS_KEY_TPM : ATLS_KEY_SOFTWARE,
 		.ak_handle = c->ak_handle, .tls_key_handle = c->tls_key_handle,
 		.pcr_bank_alg = 0x0B, .pcr_mask = 0xff,
 	};
@@ -442,7 +442,7 @@ static int cmd_check(int argc, char **argv)
 	if (cl.evidence_type != ATLS_EVIDENCE_NONE) {
 		atlsd_hex(cl.ak_sha256, 32, hx);
 		printf("evidence  %s\nak        sha256 %s\n",
-		       cl.evidence_type == ATLS_EVIDENCE_TPM_KAT_PAT ? "tpm-kat-pat" : "tpm-pat", hx);
+		       cl.evidence_type == ATLS_EVIDENCE_TPM2_KAT_PAT ? "tpm-kat-pat" : "tpm-pat", hx);
 		atlsd_hex(cl.pcr_digest, cl.pcr_digest_len > 64 ? 64 : cl.pcr_digest_len, hx);
 		printf("pcrs      bank 0x%04x select 0x%06x digest %s\n", cl.pcr_bank, cl.pcr_mask, hx);
 	}

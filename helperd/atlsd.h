@@ -2,13 +2,9 @@
 /*
  * atlsd internals shared by its files.
  *
- * Two headers of the project cannot meet in one translation unit: the uAPI
- * (<linux/atls.h>) and libatls (<atls/atls.h>) both define enum atls_role
- * and enum atls_reason with different numbering.  So the daemon is cut in two:
- * netlink.c speaks the uAPI, handshake.c speaks libatls, and this header,
- * which includes neither, carries a request and its outcome between them.
- * The ATLSD_* reason/verdict/evidence numbers below are the uAPI's values;
- * netlink.c checks that at compile time with static assertions.
+ * The vocabulary (role, reason, verdict, evidence type, sizes) is the uAPI's
+ * (<linux/atls.h>), which libatls uses too: a request and its outcome carry
+ * uAPI values from ACCEPT to DONE unconverted.
  */
 #ifndef ATLSD_H
 #define ATLSD_H
@@ -19,8 +15,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define ATLSD_POLICY_MAX 64
-#define ATLSD_PEER_MAX 256
+#include <atls/atls.h>
+#include <linux/atls.h>
+
 #define ATLSD_KEY_MAX 64	/* >= sizeof(struct tls12_crypto_info_aes_gcm_256) */
 
 /* ---------------------------------------------------------------- log.c */
@@ -40,14 +37,13 @@ void atlsd_log(int level, uint64_t req_id, const char *fmt, ...)
 
 /* ------------------------------------------------------------- config.c */
 
-enum atlsd_verify { ATLSD_VERIFY_NONE, ATLSD_VERIFY_OPTIONAL, ATLSD_VERIFY_REQUIRED };
-enum atlsd_key_mode { ATLSD_KEY_TPM, ATLSD_KEY_SOFTWARE };
+/* What a policy asks of the peer and where our key lives: libatls's enums. */
 
 /* One named policy of atlsd.conf: what an application selects in ATLS_START. */
 struct atlsd_policy {
-	char name[ATLSD_POLICY_MAX];
+	char name[ATLS_POLICY_MAX];
 	bool attest;			/* produce our evidence when the peer asks */
-	enum atlsd_verify verify;	/* what we ask of the peer */
+	enum atls_peer_attest verify;	/* what we ask of the peer */
 	char policy_file[512];		/* libatls appraisal policy (verify != none) */
 	char ca_file[512];		/* optional CA bundle for the peer's chain */
 	char ciphersuites[160];		/* "" = libatls default */
@@ -67,7 +63,7 @@ struct atlsd_config {
 	char user[64];			/* "" = stay root */
 	char cert_file[512];		/* our TLS certificate */
 	char key_file[512];		/* software key mode only */
-	enum atlsd_key_mode key_mode;
+	enum atls_key_mode key_mode;
 	uint32_t ak_handle, tls_key_handle;
 	unsigned int workers;
 	unsigned int workers_max;	/* 0: 8 x workers, at least 64, at most 1024 */
@@ -90,48 +86,35 @@ int atlsd_state_path(const struct atlsd_config *c, const char *name, char *out, 
 
 /* --------------------------------------------------------- handshake.c */
 
-enum atlsd_role { ATLSD_ROLE_CLIENT, ATLSD_ROLE_SERVER };
-
-/* Reasons, verdicts, evidence types: numerically the uAPI's (see top). */
-enum {
-	ATLSD_R_NONE = 0, ATLSD_R_OK = 1, ATLSD_R_TIMEOUT = 3, ATLSD_R_HELPER_DIED = 4,
-	ATLSD_R_APP_CLOSED = 5, ATLSD_R_SHUTDOWN = 6, ATLSD_R_HANDSHAKE = 7,
-	ATLSD_R_PEER_ABORTED = 8, ATLSD_R_PEER_CERT = 9, ATLSD_R_EVIDENCE_MISSING = 10,
-	ATLSD_R_EVIDENCE_INVALID = 11, ATLSD_R_AK_UNTRUSTED = 12, ATLSD_R_PCR_MISMATCH = 13,
-	ATLSD_R_FRESHNESS = 14, ATLSD_R_POLICY_UNKNOWN = 15, ATLSD_R_LOCAL_TPM = 16,
-	ATLSD_R_HELPER_ERROR = 23,
-};
-enum { ATLSD_V_NONE = 0, ATLSD_V_AFFIRMING = 1, ATLSD_V_WARNING = 2, ATLSD_V_CONTRA = 3 };
-enum { ATLSD_EV_NONE = 0, ATLSD_EV_KAT_PAT = 1, ATLSD_EV_PAT = 2 };
-#define ATLSD_PEER_F_PEER_ATTESTED 1u
-#define ATLSD_PEER_F_SELF_ATTESTED 2u
-
 struct atlsd_request {
 	uint64_t id;
 	int fd;				/* the app's socket, installed by ACCEPT */
-	enum atlsd_role role;
+	enum atls_role role;		/* ATLS_ROLE_CLIENT or ATLS_ROLE_SERVER */
 	uint32_t flags, timeout_ms;
-	char policy[ATLSD_POLICY_MAX];
-	char peer[ATLSD_PEER_MAX];
+	char policy[ATLS_POLICY_MAX];
+	char peer[ATLS_PEER_MAX];
 	uint16_t family;
 	uint32_t app_pid, app_uid, app_gid;
 	char app_comm[32];
 };
 
 struct atlsd_peer {
-	uint32_t verdict, reason, evidence_type, flags;
+	enum atls_verdict verdict;
+	enum atls_reason reason;	/* below __ATLS_REASON_MAX */
+	enum atls_evidence evidence_type;
+	uint32_t flags;			/* ATLS_PEER_F_* */
 	bool have_cert, have_claims;
 	uint8_t cert_sha256[32];
 	uint8_t ak_digest[32];
 	uint16_t pcr_bank;
 	uint32_t pcr_select;
-	uint8_t pcr_digest[64];
+	uint8_t pcr_digest[ATLS_DIGEST_MAX];
 	uint16_t pcr_digest_len;
 };
 
 struct atlsd_outcome {
 	int status;			/* 0 or -errno of the uAPI completion list */
-	uint32_t reason;		/* ATLSD_R_* */
+	enum atls_reason reason;	/* below __ATLS_REASON_MAX */
 	char text[256];			/* for the log */
 	struct atlsd_peer peer;
 	bool have_peer;

@@ -55,7 +55,7 @@ static void scopy(char *dst, size_t len, const char *src)
 }
 
 static void add_builtin(struct atlsd_config *c, const char *name, bool attest,
-			enum atlsd_verify verify)
+			enum atls_peer_attest verify)
 {
 	struct atlsd_policy *p = &c->policies[c->n_policies++];
 
@@ -66,7 +66,7 @@ static void add_builtin(struct atlsd_config *c, const char *name, bool attest,
 	p->pcr_mask = DEF_PCR_MASK;
 	p->batch_window_us = DEF_BATCH_WINDOW_US;
 	p->batch_max = DEF_BATCH_MAX;
-	if (verify != ATLSD_VERIFY_NONE)
+	if (verify != ATLS_PEER_NONE)
 		atlsd_state_path(c, PEERS_POLICY, p->policy_file, sizeof(p->policy_file));
 }
 
@@ -92,7 +92,7 @@ void atlsd_config_defaults(struct atlsd_config *c)
 	scopy(c->run_dir, sizeof(c->run_dir), e && *e ? e : DEF_RUN_DIR);
 	e = getenv("ATLS_TCTI");
 	scopy(c->tcti, sizeof(c->tcti), e && *e ? e : DEF_TCTI);
-	c->key_mode = ATLSD_KEY_TPM;
+	c->key_mode = ATLS_KEY_TPM;
 	c->ak_handle = 0x81010010u;
 	c->tls_key_handle = 0x81010011u;
 	c->workers = 8;
@@ -101,10 +101,10 @@ void atlsd_config_defaults(struct atlsd_config *c)
 	atlsd_state_path(c, "tls-cert.pem", c->cert_file, sizeof(c->cert_file));
 	atlsd_state_path(c, "tls-key.pem", c->key_file, sizeof(c->key_file));
 	c->n_policies = 0;
-	add_builtin(c, "default", true, ATLSD_VERIFY_REQUIRED);
-	add_builtin(c, "attest-only", true, ATLSD_VERIFY_NONE);
-	add_builtin(c, "verify-only", false, ATLSD_VERIFY_REQUIRED);
-	add_builtin(c, "none", false, ATLSD_VERIFY_NONE);
+	add_builtin(c, "default", true, ATLS_PEER_REQUIRED);
+	add_builtin(c, "attest-only", true, ATLS_PEER_NONE);
+	add_builtin(c, "verify-only", false, ATLS_PEER_REQUIRED);
+	add_builtin(c, "none", false, ATLS_PEER_NONE);
 }
 
 static void rebase(char *path, size_t len, const char *old, const char *new)
@@ -290,7 +290,7 @@ static bool valid_name(const char *n)
 {
 	size_t i, len = strlen(n);
 
-	if (!len || len >= ATLSD_POLICY_MAX)
+	if (!len || len >= ATLS_POLICY_MAX)
 		return false;
 	for (i = 0; i < len; i++)
 		if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') ||
@@ -324,7 +324,7 @@ static int parse_policy(struct pctx *x, struct atlsd_config *c, const config_set
 		memset(&p, 0, sizeof(p));
 		scopy(p.name, sizeof(p.name), name);
 		p.attest = true;
-		p.verify = ATLSD_VERIFY_REQUIRED;
+		p.verify = ATLS_PEER_REQUIRED;
 		p.pcr_mask = DEF_PCR_MASK;
 		p.batch_window_us = DEF_BATCH_WINDOW_US;
 		p.batch_max = DEF_BATCH_MAX;
@@ -339,11 +339,11 @@ static int parse_policy(struct pctx *x, struct atlsd_config *c, const config_set
 					? config_setting_get_string(s) : "";
 
 		if (!strcmp(v, "none"))
-			p.verify = ATLSD_VERIFY_NONE;
+			p.verify = ATLS_PEER_NONE;
 		else if (!strcmp(v, "optional"))
-			p.verify = ATLSD_VERIFY_OPTIONAL;
+			p.verify = ATLS_PEER_OPTIONAL;
 		else if (!strcmp(v, "required"))
-			p.verify = ATLSD_VERIFY_REQUIRED;
+			p.verify = ATLS_PEER_REQUIRED;
 		else
 			err = perr(x, s, "verify-peer must be \"none\", \"optional\" or \"required\"");
 	}
@@ -365,7 +365,7 @@ static int parse_policy(struct pctx *x, struct atlsd_config *c, const config_set
 				" (handshakes per quote)");
 	if (err)
 		return err;
-	if (p.verify != ATLSD_VERIFY_NONE && !p.policy_file[0])
+	if (p.verify != ATLS_PEER_NONE && !p.policy_file[0])
 		return perr(x, g, "a policy that verifies the peer needs policy-file");
 	if (!slot) {
 		if (c->n_policies >= ATLSD_MAX_POLICIES)
@@ -419,9 +419,9 @@ static int parse_root(struct pctx *x, struct atlsd_config *c, config_t *cf)
 					? config_setting_get_string(s) : "";
 
 		if (!strcmp(v, "tpm"))
-			c->key_mode = ATLSD_KEY_TPM;
+			c->key_mode = ATLS_KEY_TPM;
 		else if (!strcmp(v, "software"))
-			c->key_mode = ATLSD_KEY_SOFTWARE;
+			c->key_mode = ATLS_KEY_SOFTWARE;
 		else
 			return perr(x, s, "key-mode must be \"tpm\" or \"software\"");
 	}

@@ -54,7 +54,8 @@ struct atlsd_engine {
 	struct atlsd_config cfg;
 	struct atlsd_tpm *tpm;		/* one reference, dropped after the contexts */
 	pthread_mutex_t lock;
-	struct atls_ctx *ctx[ATLSD_MAX_POLICIES][2];	/* [policy][ATLSD_ROLE_*] */
+	/* [policy][ATLS_ROLE_CLIENT or ATLS_ROLE_SERVER] */
+	struct atls_ctx *ctx[ATLSD_MAX_POLICIES][ATLS_ROLE_SERVER + 1];
 };
 
 static void tpm_get(struct atlsd_tpm *t)
@@ -82,7 +83,7 @@ int atlsd_tpm_open(const struct atlsd_config *c, struct atlsd_tpm **out, char *e
 			 c->cert_file);
 		return -ENOENT;
 	}
-	if (c->key_mode == ATLSD_KEY_SOFTWARE && access(c->key_file, R_OK)) {
+	if (c->key_mode == ATLS_KEY_SOFTWARE && access(c->key_file, R_OK)) {
 		snprintf(err, errlen, "no software TLS key at %s (run `atlsctl provision "
 			 "--software`)", c->key_file);
 		return -ENOENT;
@@ -99,7 +100,7 @@ int atlsd_tpm_open(const struct atlsd_config *c, struct atlsd_tpm **out, char *e
 		return ret;
 	}
 	ret = atls_tpm_key_present(t->t, c->ak_handle);
-	if (!ret && c->key_mode == ATLSD_KEY_TPM)
+	if (!ret && c->key_mode == ATLS_KEY_TPM)
 		ret = atls_tpm_key_present(t->t, c->tls_key_handle);
 	if (ret) {
 		snprintf(err, errlen, "the TPM has no %s key at its handle (run `atlsctl provision`): %s",
@@ -154,8 +155,8 @@ void atlsd_engine_put(struct atlsd_engine *e)
 	if (!e || atomic_fetch_sub(&e->refs, 1) != 1)
 		return;
 	for (i = 0; i < ATLSD_MAX_POLICIES; i++) {
-		atls_ctx_free(e->ctx[i][0]);
-		atls_ctx_free(e->ctx[i][1]);
+		atls_ctx_free(e->ctx[i][ATLS_ROLE_CLIENT]);
+		atls_ctx_free(e->ctx[i][ATLS_ROLE_SERVER]);
 	}
 	/* Only now: no context of this engine uses the shared TPM any more. */
 	atlsd_tpm_put(e->tpm);
@@ -164,19 +165,17 @@ void atlsd_engine_put(struct atlsd_engine *e)
 }
 
 static int build_ctx(const struct atlsd_engine *e, const struct atlsd_policy *p,
-		     enum atlsd_role role, struct atls_ctx **out)
+		     enum atls_role role, struct atls_ctx **out)
 {
 	const struct atlsd_config *c = &e->cfg;
 	struct atls_config ac;
 
-	atls_config_init(&ac, role == ATLSD_ROLE_CLIENT ? ATLS_ROLE_CLIENT : ATLS_ROLE_SERVER);
-	ac.key_mode = c->key_mode == ATLSD_KEY_TPM ? ATLS_KEY_TPM : ATLS_KEY_SOFTWARE;
+	atls_config_init(&ac, role);
+	ac.key_mode = c->key_mode;
 	ac.attest_self = p->attest;
-	ac.peer_attest = p->verify == ATLSD_VERIFY_REQUIRED   ? ATLS_PEER_REQUIRED
-			 : p->verify == ATLSD_VERIFY_OPTIONAL ? ATLS_PEER_OPTIONAL
-							      : ATLS_PEER_NONE;
+	ac.peer_attest = p->verify;
 	ac.cert_file = c->cert_file;
-	ac.key_file = c->key_mode == ATLSD_KEY_SOFTWARE ? c->key_file : NULL;
+	ac.key_file = c->key_mode == ATLS_KEY_SOFTWARE ? c->key_file : NULL;
 	ac.ca_file = p->ca_file[0] ? p->ca_file : NULL;
 	ac.ciphersuites = p->ciphersuites[0] ? p->ciphersuites : NULL;
 	ac.tpm = e->tpm->t;	/* the daemon's one TPM owner, shared */
@@ -188,9 +187,9 @@ static int build_ctx(const struct atlsd_engine *e, const struct atlsd_policy *p,
 	ac.batch = p->batch;
 	ac.batch_window_us = p->batch_window_us;
 	ac.batch_max = p->batch_max;
-	ac.policy_file = p->verify != ATLSD_VERIFY_NONE ? p->policy_file : NULL;
+	ac.policy_file = p->verify != ATLS_PEER_NONE ? p->policy_file : NULL;
 	/* A client that neither attests nor runs in TPM key mode needs no identity. */
-	if (role == ATLSD_ROLE_CLIENT && !p->attest && c->key_mode == ATLSD_KEY_SOFTWARE)
+	if (role == ATLS_ROLE_CLIENT && !p->attest && c->key_mode == ATLS_KEY_SOFTWARE)
 		ac.cert_file = ac.key_file = NULL;
 	return atls_ctx_new(&ac, out);
 }
@@ -211,10 +210,10 @@ static int get_ctx(struct atlsd_engine *e, const struct atlsd_request *req,
 		err = build_ctx(e, p, req->role, &e->ctx[idx][req->role]);
 		if (err)
 			log_err(id, "policy \"%s\" (%s): cannot set up: %s (TPM %s, certificate %s%s%s)",
-				p->name, req->role == ATLSD_ROLE_CLIENT ? "client" : "server",
+				p->name, req->role == ATLS_ROLE_CLIENT ? "client" : "server",
 				strerror(-err), e->cfg.tcti, e->cfg.cert_file,
-				p->verify != ATLSD_VERIFY_NONE ? ", appraisal policy " : "",
-				p->verify != ATLSD_VERIFY_NONE ? p->policy_file : "");
+				p->verify != ATLS_PEER_NONE ? ", appraisal policy " : "",
+				p->verify != ATLS_PEER_NONE ? p->policy_file : "");
 	}
 	*out = e->ctx[idx][req->role];
 	pthread_mutex_unlock(&e->lock);
@@ -230,49 +229,47 @@ static int get_ctx(struct atlsd_engine *e, const struct atlsd_request *req,
 void atlsd_engine_warm(struct atlsd_engine *e)
 {
 	const struct atlsd_policy *p = atlsd_config_policy(&e->cfg, "default");
-	unsigned int idx, r;
+	enum atls_role r;
+	unsigned int idx;
 
 	if (!p)
 		return;
 	idx = (unsigned int)(p - e->cfg.policies);
-	for (r = 0; r < 2; r++) {
+	for (r = ATLS_ROLE_CLIENT; r <= ATLS_ROLE_SERVER; r++) {
 		pthread_mutex_lock(&e->lock);
 		if (!e->ctx[idx][r] && build_ctx(e, p, r, &e->ctx[idx][r]))
 			log_dbg(0, "policy \"default\" (%s) not ready yet",
-				r == ATLSD_ROLE_CLIENT ? "client" : "server");
+				r == ATLS_ROLE_CLIENT ? "client" : "server");
 		pthread_mutex_unlock(&e->lock);
 	}
 }
 
-static uint32_t reason_of(enum atls_reason r)
+/*
+ * libatls's reason -> the reason atlsd reports in DONE (the kernel takes only
+ * those below __ATLS_REASON_MAX).  Anything not listed: HELPER_ERROR.
+ */
+static const enum atls_reason reported[__ATLS_REASON_DETAIL_MAX] = {
+	[ATLS_REASON_MALFORMED_EVIDENCE] = ATLS_REASON_EVIDENCE_INVALID,
+	[ATLS_REASON_BAD_SIGNATURE] = ATLS_REASON_EVIDENCE_INVALID,
+	[ATLS_REASON_KEY_BINDING_MISMATCH] = ATLS_REASON_EVIDENCE_INVALID,
+	[ATLS_REASON_EVIDENCE_TYPE_REJECTED] = ATLS_REASON_EVIDENCE_INVALID,
+	[ATLS_REASON_WRONG_CERT_ENTRY] = ATLS_REASON_EVIDENCE_INVALID,
+	[ATLS_REASON_AK_UNTRUSTED] = ATLS_REASON_AK_UNTRUSTED,
+	[ATLS_REASON_FRESHNESS] = ATLS_REASON_FRESHNESS,
+	[ATLS_REASON_PCR_MISMATCH] = ATLS_REASON_PCR_MISMATCH,
+	[ATLS_REASON_EVIDENCE_MISSING] = ATLS_REASON_EVIDENCE_MISSING,
+	[ATLS_REASON_NO_EVIDENCE] = ATLS_REASON_EVIDENCE_MISSING,
+	[ATLS_REASON_LOCAL_TPM] = ATLS_REASON_LOCAL_TPM,
+	[ATLS_REASON_TIMEOUT] = ATLS_REASON_TIMEOUT,
+	[ATLS_REASON_HANDSHAKE] = ATLS_REASON_HANDSHAKE,
+	[ATLS_REASON_PEER_NAME_MISMATCH] = ATLS_REASON_PEER_CERT,
+};
+
+static enum atls_reason reason_of(enum atls_reason r)
 {
-	switch (r) {
-	case ATLS_R_MALFORMED_EVIDENCE:
-	case ATLS_R_BAD_SIGNATURE:
-	case ATLS_R_KEY_BINDING_MISMATCH:
-	case ATLS_R_EVIDENCE_TYPE_REJECTED:
-	case ATLS_R_WRONG_CERT_ENTRY:
-		return ATLSD_R_EVIDENCE_INVALID;
-	case ATLS_R_UNTRUSTED_AK:
-		return ATLSD_R_AK_UNTRUSTED;
-	case ATLS_R_BINDER_MISMATCH:
-		return ATLSD_R_FRESHNESS;
-	case ATLS_R_PCR_MISMATCH:
-		return ATLSD_R_PCR_MISMATCH;
-	case ATLS_R_ATTESTATION_DECLINED:
-	case ATLS_R_NO_EVIDENCE:
-		return ATLSD_R_EVIDENCE_MISSING;
-	case ATLS_R_TPM_ERROR:
-		return ATLSD_R_LOCAL_TPM;
-	case ATLS_R_TIMEOUT:
-		return ATLSD_R_TIMEOUT;
-	case ATLS_R_TLS_FAILURE:
-		return ATLSD_R_HANDSHAKE;
-	case ATLS_R_PEER_NAME_MISMATCH:
-		return ATLSD_R_PEER_CERT;
-	default:
-		return ATLSD_R_HELPER_ERROR;
-	}
+	if ((unsigned int)r < __ATLS_REASON_DETAIL_MAX && reported[r])
+		return reported[r];
+	return ATLS_REASON_HELPER_ERROR;
 }
 
 /* libatls failure -> completion errno and reason of the uAPI. */
@@ -280,52 +277,51 @@ static void map_failure(int ret, const struct atls_result *r, struct atlsd_outco
 {
 	o->reason = reason_of(r->reason);
 	/* The app's expected peer name did not match the certificate. */
-	if (r->reason == ATLS_R_PEER_NAME_MISMATCH) {
+	if (r->reason == ATLS_REASON_PEER_NAME_MISMATCH) {
 		o->status = -EKEYREJECTED;
-		o->reason = ATLSD_R_PEER_CERT;
+		o->reason = ATLS_REASON_PEER_CERT;
 		return;
 	}
 	switch (ret) {
 	case -ETIMEDOUT:
 		o->status = -ETIMEDOUT;
-		o->reason = ATLSD_R_TIMEOUT;
+		o->reason = ATLS_REASON_TIMEOUT;
 		return;
 	case -ECONNRESET:
 	case -EPIPE:
 		o->status = -ECONNRESET;
-		o->reason = ATLSD_R_PEER_ABORTED;
+		o->reason = ATLS_REASON_PEER_ABORTED;
 		return;
 	case -EKEYREJECTED:
 	case -EBADMSG:
 	case -EACCES:
 		o->status = -EACCES;	/* evidence rejected, malformed or missing */
-		if (o->reason == ATLSD_R_HELPER_ERROR || o->reason == ATLSD_R_HANDSHAKE)
-			o->reason = ATLSD_R_EVIDENCE_INVALID;
+		if (o->reason == ATLS_REASON_HELPER_ERROR || o->reason == ATLS_REASON_HANDSHAKE)
+			o->reason = ATLS_REASON_EVIDENCE_INVALID;
 		return;
 	case -ENODEV:
 	case -EIO:
 		o->status = -EIO;
-		o->reason = ATLSD_R_LOCAL_TPM;
+		o->reason = ATLS_REASON_LOCAL_TPM;
 		return;
 	case -EPROTO:
 	default:
 		break;
 	}
-	/* The peer's alert ends the handshake from its side. */
-	if (!strncmp(r->reason_text, "peer sent alert", 15) ||
-	    !strncmp(r->reason_text, "connection closed by peer", 25)) {
+	/* The peer's alert, close or reset ends the handshake from its side. */
+	if (r->abort_reason == ATLS_REASON_PEER_ABORTED) {
 		o->status = -ECONNRESET;
-		o->reason = ATLSD_R_PEER_ABORTED;
+		o->reason = ATLS_REASON_PEER_ABORTED;
 		return;
 	}
-	if (r->reason == ATLS_R_TPM_ERROR) {
+	if (r->reason == ATLS_REASON_LOCAL_TPM) {
 		o->status = -EIO;
-		o->reason = ATLSD_R_LOCAL_TPM;
+		o->reason = ATLS_REASON_LOCAL_TPM;
 		return;
 	}
 	o->status = -EPROTO;
-	if (o->reason != ATLSD_R_HELPER_ERROR)
-		o->reason = ATLSD_R_HANDSHAKE;
+	if (o->reason != ATLS_REASON_HELPER_ERROR)
+		o->reason = ATLS_REASON_HANDSHAKE;
 }
 
 static void fill_peer(const struct atls_result *r, struct atlsd_outcome *o)
@@ -334,30 +330,29 @@ static void fill_peer(const struct atls_result *r, struct atlsd_outcome *o)
 
 	memset(p, 0, sizeof(*p));
 	o->have_peer = true;
-	switch (r->appraisal.status) {
-	case ATLS_EAR_AFFIRMING: p->verdict = ATLSD_V_AFFIRMING; break;
-	case ATLS_EAR_WARNING: p->verdict = ATLSD_V_WARNING; break;
-	case ATLS_EAR_CONTRAINDICATED: p->verdict = ATLSD_V_CONTRA; break;
-	default: p->verdict = ATLSD_V_NONE; break;
+	switch (r->appraisal.status) {	/* EAR trust tier -> uAPI verdict */
+	case ATLS_EAR_AFFIRMING: p->verdict = ATLS_VERDICT_AFFIRMING; break;
+	case ATLS_EAR_WARNING: p->verdict = ATLS_VERDICT_WARNING; break;
+	case ATLS_EAR_CONTRAINDICATED: p->verdict = ATLS_VERDICT_CONTRAINDICATED; break;
+	default: p->verdict = ATLS_VERDICT_NONE; break;
 	}
-	p->reason = r->err ? o->reason : (r->peer_attested ? ATLSD_R_OK : ATLSD_R_NONE);
-	if (r->err && r->appraisal.reason != ATLS_R_NONE)
+	p->reason = r->err ? o->reason : (r->peer_attested ? ATLS_REASON_OK : ATLS_REASON_NONE);
+	if (r->err && r->appraisal.reason != ATLS_REASON_NONE)
 		p->reason = reason_of(r->appraisal.reason);
-	p->flags = (r->peer_attested ? ATLSD_PEER_F_PEER_ATTESTED : 0) |
-		   (r->self_attested ? ATLSD_PEER_F_SELF_ATTESTED : 0);
+	p->flags = (r->peer_attested ? ATLS_PEER_F_PEER_ATTESTED : 0) |
+		   (r->self_attested ? ATLS_PEER_F_SELF_ATTESTED : 0);
 	if (r->have_peer_cert) {
 		p->have_cert = true;
 		memcpy(p->cert_sha256, r->peer_cert_sha256, 32);
 	}
 	if (r->peer_claims.evidence_type != ATLS_EVIDENCE_NONE) {
 		p->have_claims = true;
-		p->evidence_type = r->peer_claims.evidence_type == ATLS_EVIDENCE_TPM_KAT_PAT
-					   ? ATLSD_EV_KAT_PAT : ATLSD_EV_PAT;
+		p->evidence_type = r->peer_claims.evidence_type;
 		memcpy(p->ak_digest, r->peer_claims.ak_sha256, 32);
 		p->pcr_bank = r->peer_claims.pcr_bank;
 		p->pcr_select = r->peer_claims.pcr_mask;
-		p->pcr_digest_len = r->peer_claims.pcr_digest_len > 64
-					    ? 64 : r->peer_claims.pcr_digest_len;
+		p->pcr_digest_len = r->peer_claims.pcr_digest_len > ATLS_DIGEST_MAX
+					    ? ATLS_DIGEST_MAX : r->peer_claims.pcr_digest_len;
 		memcpy(p->pcr_digest, r->peer_claims.pcr_digest, p->pcr_digest_len);
 	}
 }
@@ -377,13 +372,13 @@ void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
 	ret = get_ctx(e, req, &ctx, req->id);
 	if (ret == -ENOENT && !atlsd_config_policy(&e->cfg, req->policy)) {
 		o->status = -ENOENT;
-		o->reason = ATLSD_R_POLICY_UNKNOWN;
+		o->reason = ATLS_REASON_POLICY_UNKNOWN;
 		snprintf(o->text, sizeof(o->text), "unknown policy \"%s\"", req->policy);
 		return;
 	}
 	if (ret) {
 		o->status = -EIO;
-		o->reason = ATLSD_R_LOCAL_TPM;
+		o->reason = ATLS_REASON_LOCAL_TPM;
 		snprintf(o->text, sizeof(o->text), "policy \"%s\" unusable: %s",
 			 req->policy[0] ? req->policy : "default", strerror(-ret));
 		return;
@@ -407,13 +402,13 @@ void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
 	}
 	if (res.crypto_info_len > ATLSD_KEY_MAX) {
 		o->status = -EPROTO;
-		o->reason = ATLSD_R_HELPER_ERROR;
+		o->reason = ATLS_REASON_HELPER_ERROR;
 		snprintf(o->text, sizeof(o->text), "key material too large");
 		atls_result_release(&res);
 		return;
 	}
 	o->status = 0;
-	o->reason = ATLSD_R_OK;
+	o->reason = ATLS_REASON_OK;
 	o->key_len = res.crypto_info_len;
 	memcpy(o->tx, &res.tx, res.crypto_info_len);
 	memcpy(o->rx, &res.rx, res.crypto_info_len);

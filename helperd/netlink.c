@@ -21,9 +21,6 @@
  *
  * DONE carries the traffic keys: the message buffer is wiped after it is
  * sent, whatever the outcome.
- *
- * This is the only file that includes the uAPI header; the static
- * assertions below pin the numbers atlsd.h uses to it.
  */
 #include <errno.h>
 #include <string.h>
@@ -34,34 +31,8 @@
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 
-#include "uapi/linux/atls.h"
 #include "atlsd.h"
 
-_Static_assert((int)ATLSD_R_OK == (int)ATLS_REASON_OK, "reason numbers");
-_Static_assert((int)ATLSD_R_TIMEOUT == (int)ATLS_REASON_TIMEOUT, "reason numbers");
-_Static_assert((int)ATLSD_R_HELPER_DIED == (int)ATLS_REASON_HELPER_DIED, "reason numbers");
-_Static_assert((int)ATLSD_R_APP_CLOSED == (int)ATLS_REASON_APP_CLOSED, "reason numbers");
-_Static_assert((int)ATLSD_R_SHUTDOWN == (int)ATLS_REASON_SHUTDOWN, "reason numbers");
-_Static_assert((int)ATLSD_R_HANDSHAKE == (int)ATLS_REASON_HANDSHAKE, "reason numbers");
-_Static_assert((int)ATLSD_R_PEER_ABORTED == (int)ATLS_REASON_PEER_ABORTED, "reason numbers");
-_Static_assert((int)ATLSD_R_PEER_CERT == (int)ATLS_REASON_PEER_CERT, "reason numbers");
-_Static_assert((int)ATLSD_R_EVIDENCE_MISSING == (int)ATLS_REASON_EVIDENCE_MISSING, "reason numbers");
-_Static_assert((int)ATLSD_R_EVIDENCE_INVALID == (int)ATLS_REASON_EVIDENCE_INVALID, "reason numbers");
-_Static_assert((int)ATLSD_R_AK_UNTRUSTED == (int)ATLS_REASON_AK_UNTRUSTED, "reason numbers");
-_Static_assert((int)ATLSD_R_PCR_MISMATCH == (int)ATLS_REASON_PCR_MISMATCH, "reason numbers");
-_Static_assert((int)ATLSD_R_FRESHNESS == (int)ATLS_REASON_FRESHNESS, "reason numbers");
-_Static_assert((int)ATLSD_R_POLICY_UNKNOWN == (int)ATLS_REASON_POLICY_UNKNOWN, "reason numbers");
-_Static_assert((int)ATLSD_R_LOCAL_TPM == (int)ATLS_REASON_LOCAL_TPM, "reason numbers");
-_Static_assert((int)ATLSD_R_HELPER_ERROR == (int)ATLS_REASON_HELPER_ERROR, "reason numbers");
-_Static_assert((int)ATLSD_V_AFFIRMING == (int)ATLS_VERDICT_AFFIRMING, "verdict numbers");
-_Static_assert((int)ATLSD_V_WARNING == (int)ATLS_VERDICT_WARNING, "verdict numbers");
-_Static_assert((int)ATLSD_V_CONTRA == (int)ATLS_VERDICT_CONTRAINDICATED, "verdict numbers");
-_Static_assert((int)ATLSD_EV_KAT_PAT == (int)ATLS_EVIDENCE_TPM2_KAT_PAT, "evidence numbers");
-_Static_assert((int)ATLSD_EV_PAT == (int)ATLS_EVIDENCE_TPM2_PAT, "evidence numbers");
-_Static_assert((int)ATLSD_PEER_F_PEER_ATTESTED == (int)ATLS_PEER_F_PEER_ATTESTED, "flags");
-_Static_assert((int)ATLSD_PEER_F_SELF_ATTESTED == (int)ATLS_PEER_F_SELF_ATTESTED, "flags");
-_Static_assert((int)ATLSD_POLICY_MAX == (int)ATLS_POLICY_MAX, "policy size");
-_Static_assert((int)ATLSD_PEER_MAX == (int)ATLS_PEER_MAX, "peer size");
 
 struct xact {			/* one command in flight on a command socket */
 	int err;		/* errno from NLMSG_ERROR (positive), 0 */
@@ -146,12 +117,9 @@ static int parse_accept(struct nl_msg *msg, struct atlsd_request *req)
 	if (!tb[ATLS_A_ROLE] || !tb[ATLS_A_POLICY] || !tb[ATLS_A_TIMEOUT_MS])
 		return -EPROTO;
 	role = nla_get_u32(tb[ATLS_A_ROLE]);
-	if (role == ATLS_ROLE_CLIENT)
-		req->role = ATLSD_ROLE_CLIENT;
-	else if (role == ATLS_ROLE_SERVER)
-		req->role = ATLSD_ROLE_SERVER;
-	else
+	if (role != ATLS_ROLE_CLIENT && role != ATLS_ROLE_SERVER)
 		return -EPROTO;
+	req->role = role;
 	req->flags = tb[ATLS_A_FLAGS] ? nla_get_u32(tb[ATLS_A_FLAGS]) : 0;
 	req->timeout_ms = nla_get_u32(tb[ATLS_A_TIMEOUT_MS]);
 	copy_str(req->policy, sizeof(req->policy), tb[ATLS_A_POLICY]);
@@ -323,7 +291,7 @@ int atlsd_nl_accept(struct atlsd_nl *nl, struct atlsd_request *req)
 		/* A request we cannot run: fail it rather than strand it. */
 		if (req->id && req->fd >= 0) {
 			struct atlsd_outcome o = { .status = -EPROTO,
-						   .reason = ATLSD_R_HELPER_ERROR };
+						   .reason = ATLS_REASON_HELPER_ERROR };
 
 			atlsd_nl_done(nl, req, &o);
 		} else if (req->fd >= 0) {

@@ -105,8 +105,8 @@ struct slot {
 	uint64_t id;		/* 0 = idle */
 	int fd;
 	bool aborted;
-	enum atlsd_role role;
-	char policy[ATLSD_POLICY_MAX];
+	enum atls_role role;
+	char policy[ATLS_POLICY_MAX];
 	char comm[32];
 	uint32_t pid;
 	struct timespec start;
@@ -251,13 +251,13 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 	pthread_mutex_unlock(&p->lock);
 
 	log_info(req->id, "accepted: %s for %s[%u] uid %u, policy \"%s\"%s%s, timeout %u ms",
-		 req->role == ATLSD_ROLE_CLIENT ? "client" : "server", req->app_comm,
+		 req->role == ATLS_ROLE_CLIENT ? "client" : "server", req->app_comm,
 		 req->app_pid, req->app_uid, req->policy[0] ? req->policy : "default",
 		 req->peer[0] ? ", peer " : "", req->peer, req->timeout_ms);
 	if (stop) {
 		memset(&o, 0, sizeof(o));
 		o.status = -ECONNABORTED;
-		o.reason = ATLSD_R_SHUTDOWN;
+		o.reason = ATLS_REASON_SHUTDOWN;
 		snprintf(o.text, sizeof(o.text), "atlsd is shutting down");
 	} else {
 		atlsd_engine_run(e, req, &o);
@@ -272,7 +272,7 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 	pthread_mutex_unlock(&p->lock);
 	if (o.status && stop && !aborted) {
 		o.status = -ECONNABORTED;
-		o.reason = ATLSD_R_SHUTDOWN;
+		o.reason = ATLS_REASON_SHUTDOWN;
 	}
 
 	keep = fcntl(req->fd, F_DUPFD_CLOEXEC, 0);
@@ -581,7 +581,7 @@ void atlsd_pool_status(struct atlsd_pool *p, char *buf, size_t len)
 		if (!s->id)
 			continue;
 		OUT("request %llu %s policy=%s app=%s[%u] age_ms=%ld%s\n",
-		    (unsigned long long)s->id, s->role == ATLSD_ROLE_CLIENT ? "client" : "server",
+		    (unsigned long long)s->id, s->role == ATLS_ROLE_CLIENT ? "client" : "server",
 		    s->policy[0] ? s->policy : "default", s->comm, s->pid, ms_since(&s->start),
 		    s->aborted ? " aborted" : "");
 	}

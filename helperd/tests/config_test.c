@@ -46,14 +46,14 @@ TEST(defaults_without_file)
 	EXPECT_STREQ("/srv/atls", c.state_dir);
 	EXPECT_STREQ("/srv/atls/tls-cert.pem", c.cert_file);
 	EXPECT_STREQ("device:/dev/tpmrm0", c.tcti);
-	EXPECT_EQ(ATLSD_KEY_TPM, c.key_mode);
+	EXPECT_EQ(ATLS_KEY_TPM, c.key_mode);
 	EXPECT_EQ(0x81010010u, c.ak_handle);
 	EXPECT_EQ(4, c.n_policies);
 	p = atlsd_config_policy(&c, "");
 	ASSERT_TRUE(p != NULL);
 	EXPECT_STREQ("default", p->name);
 	EXPECT_TRUE(p->attest);
-	EXPECT_EQ(ATLSD_VERIFY_REQUIRED, p->verify);
+	EXPECT_EQ(ATLS_PEER_REQUIRED, p->verify);
 	EXPECT_STREQ("/srv/atls/peers.policy", p->policy_file);
 	EXPECT_EQ(0xffu, p->pcr_mask);
 	EXPECT_FALSE(p->batch);
@@ -62,11 +62,11 @@ TEST(defaults_without_file)
 	p = atlsd_config_policy(&c, "attest-only");
 	ASSERT_TRUE(p != NULL);
 	EXPECT_TRUE(p->attest);
-	EXPECT_EQ(ATLSD_VERIFY_NONE, p->verify);
+	EXPECT_EQ(ATLS_PEER_NONE, p->verify);
 	p = atlsd_config_policy(&c, "verify-only");
 	ASSERT_TRUE(p != NULL);
 	EXPECT_FALSE(p->attest);
-	EXPECT_EQ(ATLSD_VERIFY_REQUIRED, p->verify);
+	EXPECT_EQ(ATLS_PEER_REQUIRED, p->verify);
 	EXPECT_TRUE(atlsd_config_policy(&c, "none") != NULL);
 	EXPECT_TRUE(atlsd_config_policy(&c, "nope") == NULL);
 }
@@ -114,7 +114,7 @@ TEST(every_setting)
 	EXPECT_STREQ(want, c.key_file);
 	EXPECT_STREQ("/run/x", c.run_dir);
 	EXPECT_STREQ("atls", c.user);
-	EXPECT_EQ(ATLSD_KEY_SOFTWARE, c.key_mode);
+	EXPECT_EQ(ATLS_KEY_SOFTWARE, c.key_mode);
 	EXPECT_EQ(0x81010020u, c.ak_handle);
 	EXPECT_EQ(0x81010021u, c.tls_key_handle);
 	EXPECT_EQ(3, c.workers);
@@ -125,7 +125,7 @@ TEST(every_setting)
 	p = atlsd_config_policy(&c, "strict");
 	ASSERT_TRUE(p != NULL);
 	EXPECT_FALSE(p->attest);
-	EXPECT_EQ(ATLSD_VERIFY_OPTIONAL, p->verify);
+	EXPECT_EQ(ATLS_PEER_OPTIONAL, p->verify);
 	snprintf(want, sizeof(want), "%s/p/strict.policy", dir);
 	EXPECT_STREQ(want, p->policy_file);
 	EXPECT_STREQ("/etc/ca.pem", p->ca_file);
@@ -138,7 +138,7 @@ TEST(every_setting)
 	p = atlsd_config_policy(&c, "default");
 	ASSERT_TRUE(p != NULL);
 	EXPECT_TRUE(p->attest);
-	EXPECT_EQ(ATLSD_VERIFY_NONE, p->verify);
+	EXPECT_EQ(ATLS_PEER_NONE, p->verify);
 	/* The built-in peers.policy follows the state dir of the file. */
 	p = atlsd_config_policy(&c, "verify-only");
 	snprintf(want, sizeof(want), "%s/state/peers.policy", dir);

@@ -49,7 +49,7 @@ static int verdict(struct atls_appraisal *out, enum atls_reason r, int err, cons
 {
 	va_list ap;
 
-	out->status = r == ATLS_R_NONE ? ATLS_EAR_AFFIRMING : ATLS_EAR_CONTRAINDICATED;
+	out->status = r == ATLS_REASON_NONE ? ATLS_EAR_AFFIRMING : ATLS_EAR_CONTRAINDICATED;
 	out->reason = r;
 	va_start(ap, fmt);
 	vsnprintf(out->text, sizeof(out->text), fmt, ap);
@@ -153,30 +153,30 @@ static int appraise(const struct atls_policy *pol, struct parsed *ps, const uint
 	/* 1-3: structure. */
 	err = atls_cmw_decode(cmw, len, &ps->ev);
 	if (err == -EMEDIUMTYPE)
-		return verdict(out, ATLS_R_EVIDENCE_TYPE_REJECTED, -EKEYREJECTED,
+		return verdict(out, ATLS_REASON_EVIDENCE_TYPE_REJECTED, -EKEYREJECTED,
 			       "CMW is not %s", "TPM key+platform attestation");
 	if (err)
-		return verdict(out, ATLS_R_MALFORMED_EVIDENCE, -EBADMSG,
+		return verdict(out, ATLS_REASON_MALFORMED_EVIDENCE, -EBADMSG,
 			       "CMW/CBOR evidence does not decode (%s)", strerror(-err));
-	claims->evidence_type = ps->ev.has_kat ? ATLS_EVIDENCE_TPM_KAT_PAT : ATLS_EVIDENCE_TPM_PAT;
+	claims->evidence_type = ps->ev.has_kat ? ATLS_EVIDENCE_TPM2_KAT_PAT : ATLS_EVIDENCE_TPM2_PAT;
 	if (!atls_policy_accepts(pol, claims->evidence_type))
-		return verdict(out, ATLS_R_EVIDENCE_TYPE_REJECTED, -EKEYREJECTED,
+		return verdict(out, ATLS_REASON_EVIDENCE_TYPE_REJECTED, -EKEYREJECTED,
 			       "evidence type %s not accepted by policy",
 			       ps->ev.has_kat ? "tpm-kat-pat" : "tpm-pat");
 	if (atls_tpm_parse_attest(ps->ev.pat.attest_info.b, ps->ev.pat.attest_info.len,
 				  TPM2_ST_ATTEST_QUOTE, &ps->quote) ||
 	    atls_tpm_parse_sig(ps->ev.pat.sig.b, ps->ev.pat.sig.len, &ps->qsig))
-		return verdict(out, ATLS_R_MALFORMED_EVIDENCE, -EBADMSG,
+		return verdict(out, ATLS_REASON_MALFORMED_EVIDENCE, -EBADMSG,
 			       "quote or its signature does not parse");
 	if (ps->ev.has_kat &&
 	    (atls_tpm_parse_attest(ps->ev.kat.cert_info.b, ps->ev.kat.cert_info.len,
 				   TPM2_ST_ATTEST_CERTIFY, &ps->cert) ||
 	     atls_tpm_parse_sig(ps->ev.kat.sig.b, ps->ev.kat.sig.len, &ps->csig) ||
 	     atls_tpm_parse_public(ps->ev.kat.pub_area.b, ps->ev.kat.pub_area.len, &ps->pub)))
-		return verdict(out, ATLS_R_MALFORMED_EVIDENCE, -EBADMSG,
+		return verdict(out, ATLS_REASON_MALFORMED_EVIDENCE, -EBADMSG,
 			       "certify info, signature or public area does not parse");
 	if (ps->ev.has_kat && memcmp(ps->ev.kat.kid, ps->ev.pat.kid, ATLS_KID_LEN))
-		return verdict(out, ATLS_R_MALFORMED_EVIDENCE, -EBADMSG,
+		return verdict(out, ATLS_REASON_MALFORMED_EVIDENCE, -EBADMSG,
 			       "key and platform attestation name different AKs");
 
 	/* Claims: informational until the checks below pass. */
@@ -197,35 +197,35 @@ static int appraise(const struct atls_policy *pol, struct parsed *ps, const uint
 	/* 4-5: who signed. */
 	ak = find_ak(pol, ps->ev.pat.kid);
 	if (!ak)
-		return verdict(out, ATLS_R_UNTRUSTED_AK, -EKEYREJECTED,
+		return verdict(out, ATLS_REASON_AK_UNTRUSTED, -EKEYREJECTED,
 			       "evidence is signed by an AK the policy does not trust");
 	if (atls_tpm_verify_sig(ak->key, &ps->qsig, ps->ev.pat.attest_info.b,
 				ps->ev.pat.attest_info.len))
-		return verdict(out, ATLS_R_BAD_SIGNATURE, -EKEYREJECTED,
+		return verdict(out, ATLS_REASON_BAD_SIGNATURE, -EKEYREJECTED,
 			       "quote signature does not verify with AK %s", ak->name);
 	if (ps->ev.has_kat && atls_tpm_verify_sig(ak->key, &ps->csig, ps->ev.kat.cert_info.b,
 						  ps->ev.kat.cert_info.len))
-		return verdict(out, ATLS_R_BAD_SIGNATURE, -EKEYREJECTED,
+		return verdict(out, ATLS_REASON_BAD_SIGNATURE, -EKEYREJECTED,
 			       "certify signature does not verify with AK %s", ak->name);
 
 	/* 6: freshness and channel binding. */
 	err = atls_qualifying_data(binder, blen, qd, &qdlen);
 	if (err)
-		return verdict(out, ATLS_R_INTERNAL, err, "no binder to appraise against");
+		return verdict(out, ATLS_REASON_INTERNAL, err, "no binder to appraise against");
 	if (!extra_is(&ps->quote, qd, qdlen) ||
 	    (ps->ev.has_kat && !extra_is(&ps->cert, qd, qdlen)))
-		return verdict(out, ATLS_R_BINDER_MISMATCH, -EKEYREJECTED,
+		return verdict(out, ATLS_REASON_FRESHNESS, -EKEYREJECTED,
 			       "qualifying data is not this handshake's binder (replay?)");
 
 	/* 7: the TLS key is the certified TPM key. */
 	if (ps->ev.has_kat && check_key_binding(ps, spki, spki_len, &why))
-		return verdict(out, ATLS_R_KEY_BINDING_MISMATCH, -EKEYREJECTED, "%s", why);
+		return verdict(out, ATLS_REASON_KEY_BINDING_MISMATCH, -EKEYREJECTED, "%s", why);
 
 	/* 8: platform state. */
 	if (check_pcrs(pol, &ps->quote.attested.quote, &why))
-		return verdict(out, ATLS_R_PCR_MISMATCH, -EKEYREJECTED, "%s", why);
+		return verdict(out, ATLS_REASON_PCR_MISMATCH, -EKEYREJECTED, "%s", why);
 
-	return verdict(out, ATLS_R_NONE, 0, "evidence affirmed (AK %s, %s)", ak->name,
+	return verdict(out, ATLS_REASON_NONE, 0, "evidence affirmed (AK %s, %s)", ak->name,
 		       ps->ev.has_kat ? "tpm-kat-pat" : "tpm-pat");
 }
 
@@ -244,10 +244,10 @@ int atls_evidence_appraise(const struct atls_policy *pol, int peer_role, const u
 	memset(claims, 0, sizeof(*claims));
 	memset(out, 0, sizeof(*out));
 	if (!pol || !cmw)
-		return verdict(out, ATLS_R_INTERNAL, -EINVAL, "no policy or no evidence");
+		return verdict(out, ATLS_REASON_INTERNAL, -EINVAL, "no policy or no evidence");
 	ps = malloc(sizeof(*ps));
 	if (!ps)
-		return verdict(out, ATLS_R_INTERNAL, -ENOMEM, "out of memory");
+		return verdict(out, ATLS_REASON_INTERNAL, -ENOMEM, "out of memory");
 	err = appraise(pol, ps, cmw, len, binder, blen, peer_spki_der, spki_len, claims, out);
 	free(ps);
 	return err;

@@ -142,7 +142,7 @@ int atls_attest_produce(struct atls_conn *c, const uint8_t *binder, size_t blen,
 	int ret;
 
 	if (!c->ctx->tpm) {
-		atls_fail(c, -ENODEV, ATLS_R_TPM_ERROR, 0, "no TPM configured");
+		atls_fail(c, -ENODEV, ATLS_REASON_LOCAL_TPM, 0, "no TPM configured");
 		return -ENODEV;
 	}
 	if (c->self_batch)
@@ -150,7 +150,7 @@ int atls_attest_produce(struct atls_conn *c, const uint8_t *binder, size_t blen,
 	else
 		ret = atls_evidence_produce(c->ctx->tpm, &p, binder, blen, cmw, cmw_len);
 	if (ret)
-		atls_fail(c, ret, ATLS_R_TPM_ERROR, 0, "producing evidence failed: %s",
+		atls_fail(c, ret, ATLS_REASON_LOCAL_TPM, 0, "producing evidence failed: %s",
 			  strerror(-ret));
 	return ret;
 }
@@ -164,7 +164,7 @@ int atls_attest_appraise(struct atls_conn *c, const uint8_t *cmw, size_t len,
 	int ret;
 
 	if (!c->ctx->policy) {
-		atls_fail(c, -EINVAL, ATLS_R_INTERNAL, 0, "no policy to appraise evidence");
+		atls_fail(c, -EINVAL, ATLS_REASON_INTERNAL, 0, "no policy to appraise evidence");
 		return -EINVAL;
 	}
 	memset(&res->appraisal, 0, sizeof(res->appraisal));
@@ -181,8 +181,8 @@ int atls_attest_appraise(struct atls_conn *c, const uint8_t *cmw, size_t len,
 		return 0;
 	}
 	r = res->appraisal.reason;
-	if (r == ATLS_R_NONE)
-		r = ret == -EBADMSG ? ATLS_R_MALFORMED_EVIDENCE : ATLS_R_INTERNAL;
+	if (r == ATLS_REASON_NONE)
+		r = ret == -EBADMSG ? ATLS_REASON_MALFORMED_EVIDENCE : ATLS_REASON_INTERNAL;
 	if (res->appraisal.status == ATLS_EAR_NONE)
 		res->appraisal.status = ATLS_EAR_CONTRAINDICATED;
 	atls_fail(c, ret, r, 0, "peer evidence rejected: %s",
@@ -212,7 +212,7 @@ int atls_attest_produce(struct atls_conn *c, const uint8_t *binder, size_t blen,
 	(void)blen;
 	(void)cmw;
 	(void)cmw_len;
-	atls_fail(c, -ENOSYS, ATLS_R_INTERNAL, 0, "evidence engine not built");
+	atls_fail(c, -ENOSYS, ATLS_REASON_INTERNAL, 0, "evidence engine not built");
 	return -ENOSYS;
 }
 
@@ -225,7 +225,7 @@ int atls_attest_appraise(struct atls_conn *c, const uint8_t *cmw, size_t len,
 	(void)blen;
 	(void)spki;
 	(void)spki_len;
-	atls_fail(c, -ENOSYS, ATLS_R_INTERNAL, 0, "evidence engine not built");
+	atls_fail(c, -ENOSYS, ATLS_REASON_INTERNAL, 0, "evidence engine not built");
 	return -ENOSYS;
 }
 

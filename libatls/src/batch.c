@@ -580,7 +580,7 @@ static int cache_key(const uint8_t *cmw, size_t cmw_len, const uint8_t *spki, si
 static int mismatch(struct atls_appraisal *out)
 {
 	out->status = ATLS_EAR_CONTRAINDICATED;
-	out->reason = ATLS_R_BINDER_MISMATCH;
+	out->reason = ATLS_REASON_FRESHNESS;
 	snprintf(out->text, sizeof(out->text), "%s",
 		 "inclusion path of this handshake's binder does not lead to the quoted root");
 	return -EKEYREJECTED;
@@ -645,13 +645,13 @@ int atls_batch_appraise(struct atls_batch_cache *cache, const struct atls_policy
 	memset(out, 0, sizeof(*out));
 	if (atls_batch_parse(in, len, &pr)) {
 		out->status = ATLS_EAR_CONTRAINDICATED;
-		out->reason = ATLS_R_MALFORMED_EVIDENCE;
+		out->reason = ATLS_REASON_MALFORMED_EVIDENCE;
 		snprintf(out->text, sizeof(out->text), "%s", "batched evidence does not parse");
 		return -EBADMSG;
 	}
 	if (atls_batch_leaf(binder, blen, leaf) || atls_batch_root(leaf, &pr, root)) {
 		out->status = ATLS_EAR_CONTRAINDICATED;
-		out->reason = ATLS_R_INTERNAL;
+		out->reason = ATLS_REASON_INTERNAL;
 		snprintf(out->text, sizeof(out->text), "%s", "no binder to appraise against");
 		return -EINVAL;
 	}
@@ -666,7 +666,7 @@ int atls_batch_appraise(struct atls_batch_cache *cache, const struct atls_policy
 	}
 	err = atls_evidence_appraise(pol, peer_role, pr.cmw, pr.cmw_len, root, H, peer_spki_der,
 				     spki_len, claims, out);
-	if (err == -EKEYREJECTED && out->reason == ATLS_R_BINDER_MISMATCH)
+	if (err == -EKEYREJECTED && out->reason == ATLS_REASON_FRESHNESS)
 		return mismatch(out);
 	if (cache) {
 		pthread_mutex_lock(&cache->lock);

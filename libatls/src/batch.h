@@ -118,7 +118,7 @@ void atls_batch_cache_stats(struct atls_batch_cache *c, unsigned long *full,
  * quote already affirmed for the same (CMW bytes, peer SPKI, root) is not
  * verified again (cache may be NULL: no caching).  Returns and fills out /
  * claims like atls_evidence_appraise(); a path that does not lead to the
- * quote's root is ATLS_R_BINDER_MISMATCH.
+ * quote's root is ATLS_REASON_FRESHNESS.
  */
 int atls_batch_appraise(struct atls_batch_cache *cache, const struct atls_policy *pol,
 			int peer_role, const uint8_t *in, size_t len, const uint8_t *binder,

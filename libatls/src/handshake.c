@@ -21,7 +21,7 @@
  * verify parameters (SSL_set1_host: DNS name, or an IP literal) only when a
  * CA is configured, because only a CA-verified chain makes a name claim
  * mean anything; negotiate.c's verify callback runs X509_verify_cert() with
- * those parameters and reports a mismatch as ATLS_R_PEER_NAME_MISMATCH.
+ * those parameters and reports a mismatch as ATLS_REASON_PEER_NAME_MISMATCH.
  *
  * SIGPIPE: OpenSSL writes with write(2), so a peer that closes mid-handshake
  * would raise SIGPIPE and kill a caller that did not ignore it.  SIGPIPE is
@@ -91,8 +91,13 @@ static void record_tls_failure(struct atls_conn *c, int ssl_err)
 	unsigned long e = ERR_peek_error();
 	char buf[160];
 
+	/* The peer ended the handshake, unless a failure of ours came first. */
+	if (c->reason == ATLS_REASON_NONE &&
+	    (c->alert_received ||
+	     (!e && (ssl_err == SSL_ERROR_SYSCALL || ssl_err == SSL_ERROR_ZERO_RETURN))))
+		c->abort_reason = ATLS_REASON_PEER_ABORTED;
 	if (c->alert_received) {
-		atls_fail(c, -EPROTO, ATLS_R_TLS_FAILURE, 0, "peer sent alert %u (%s)",
+		atls_fail(c, -EPROTO, ATLS_REASON_HANDSHAKE, 0, "peer sent alert %u (%s)",
 			  c->alert_received, SSL_alert_desc_string_long(c->alert_received));
 		return;
 	}
@@ -100,13 +105,13 @@ static void record_tls_failure(struct atls_conn *c, int ssl_err)
 		int err = errno && ssl_err == SSL_ERROR_SYSCALL ? -errno : -ECONNRESET;
 
 		if (!e) {
-			atls_fail(c, err, ATLS_R_TLS_FAILURE, 0, "connection closed by peer: %s",
+			atls_fail(c, err, ATLS_REASON_HANDSHAKE, 0, "connection closed by peer: %s",
 				  strerror(-err));
 			return;
 		}
 	}
 	ERR_error_string_n(e, buf, sizeof(buf));
-	atls_fail(c, -EPROTO, ATLS_R_TLS_FAILURE, 0, "TLS handshake failed: %s", buf);
+	atls_fail(c, -EPROTO, ATLS_REASON_HANDSHAKE, 0, "TLS handshake failed: %s", buf);
 }
 
 static int run(struct atls_conn *c, int fd, int timeout_ms)
@@ -132,7 +137,7 @@ static int run(struct atls_conn *c, int fd, int timeout_ms)
 			long long rem = deadline - now_ms();
 
 			if (rem <= 0) {
-				atls_fail(c, -ETIMEDOUT, ATLS_R_TIMEOUT, 0,
+				atls_fail(c, -ETIMEDOUT, ATLS_REASON_TIMEOUT, 0,
 					  "handshake not finished after %d ms", timeout_ms);
 				return c->err;
 			}
@@ -140,7 +145,7 @@ static int run(struct atls_conn *c, int fd, int timeout_ms)
 		}
 		r = poll(&pfd, 1, left);
 		if (r < 0 && errno != EINTR) {
-			atls_fail(c, -errno, ATLS_R_INTERNAL, 0, "poll: %s", strerror(errno));
+			atls_fail(c, -errno, ATLS_REASON_INTERNAL, 0, "poll: %s", strerror(errno));
 			return c->err;
 		}
 	}
@@ -165,13 +170,13 @@ static int finish(struct atls_conn *c)
 	int ret;
 
 	/* A failure recorded by a callback fails the handshake even if OpenSSL went on. */
-	if (c->reason != ATLS_R_NONE)
+	if (c->reason != ATLS_REASON_NONE)
 		return c->err;
 	ret = atls_negotiate_finish(c);
 	if (ret)
 		return ret;
 	if (SSL_has_pending(c->ssl)) {
-		atls_fail(c, -EPROTO, ATLS_R_INTERNAL, 0, "data read past the end of the handshake");
+		atls_fail(c, -EPROTO, ATLS_REASON_INTERNAL, 0, "data read past the end of the handshake");
 		return c->err;
 	}
 	peer = SSL_get0_peer_certificate(c->ssl);
@@ -182,7 +187,7 @@ static int finish(struct atls_conn *c)
 	fill_binder(c, peer, c->res->binder_peer, &c->res->binder_peer_len);
 	ret = atls_keys_derive(c, c->res);
 	if (ret)
-		atls_fail(c, ret, ATLS_R_INTERNAL, 0, "cannot derive kTLS keys: %s", strerror(-ret));
+		atls_fail(c, ret, ATLS_REASON_INTERNAL, 0, "cannot derive kTLS keys: %s", strerror(-ret));
 	return ret;
 }
 
@@ -217,17 +222,17 @@ static int set_peer_name(struct atls_conn *c, const char *name)
 	if (!name || !*name)
 		return 0;
 	if (!peer_name_ok(name)) {
-		atls_fail(c, -EINVAL, ATLS_R_INTERNAL, 0, "invalid peer name");
+		atls_fail(c, -EINVAL, ATLS_REASON_INTERNAL, 0, "invalid peer name");
 		return c->err;
 	}
 	c->peer_name = name;
 	if (cfg->role == ATLS_ROLE_CLIENT && !is_ip_literal(name) &&
 	    SSL_set_tlsext_host_name(c->ssl, name) != 1) {
-		atls_fail(c, -EINVAL, ATLS_R_INTERNAL, 0, "invalid peer name (SNI)");
+		atls_fail(c, -EINVAL, ATLS_REASON_INTERNAL, 0, "invalid peer name (SNI)");
 		return c->err;
 	}
 	if (cfg->ca_file && SSL_set1_host(c->ssl, name) != 1) {
-		atls_fail(c, -EINVAL, ATLS_R_INTERNAL, 0, "invalid peer name (certificate check)");
+		atls_fail(c, -EINVAL, ATLS_REASON_INTERNAL, 0, "invalid peer name (certificate check)");
 		return c->err;
 	}
 	return 0;
@@ -254,19 +259,19 @@ int atls_handshake_ex(struct atls_ctx *ctx, int fd, int timeout_ms,
 	if (ctx)	/* batch.c: a quote need not wait for a handshake no longer running */
 		atls_batcher_enter(ctx->batcher);
 	if (!ctx || fd < 0) {
-		atls_fail(&c, -EINVAL, ATLS_R_INTERNAL, 0, "invalid argument");
+		atls_fail(&c, -EINVAL, ATLS_REASON_INTERNAL, 0, "invalid argument");
 		ret = c.err;
 		goto out_result;
 	}
 	flags = fcntl(fd, F_GETFL);
 	if (flags < 0) {
-		atls_fail(&c, -errno, ATLS_R_INTERNAL, 0, "fcntl: %s", strerror(errno));
+		atls_fail(&c, -errno, ATLS_REASON_INTERNAL, 0, "fcntl: %s", strerror(errno));
 		ret = c.err;
 		goto out_result;
 	}
 	c.ssl = SSL_new(ctx->ssl_ctx);
 	if (!c.ssl || !SSL_set_ex_data(c.ssl, atls_conn_index(), &c) || !SSL_set_fd(c.ssl, fd)) {
-		atls_fail(&c, -ENOMEM, ATLS_R_INTERNAL, 0, "cannot set up the TLS connection");
+		atls_fail(&c, -ENOMEM, ATLS_REASON_INTERNAL, 0, "cannot set up the TLS connection");
 		ret = c.err;
 		goto out_ssl;
 	}
@@ -283,7 +288,7 @@ int atls_handshake_ex(struct atls_ctx *ctx, int fd, int timeout_ms,
 	if (ret)
 		goto out_ssl;
 	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-		atls_fail(&c, -errno, ATLS_R_INTERNAL, 0, "fcntl: %s", strerror(errno));
+		atls_fail(&c, -errno, ATLS_REASON_INTERNAL, 0, "fcntl: %s", strerror(errno));
 		ret = c.err;
 		goto out_ssl;
 	}
@@ -307,7 +312,8 @@ out_result:
 	if (ret) {
 		atls_result_release(res);
 		res->err = ret;
-		res->reason = c.reason != ATLS_R_NONE ? c.reason : ATLS_R_INTERNAL;
+		res->reason = c.reason != ATLS_REASON_NONE ? c.reason : ATLS_REASON_INTERNAL;
+		res->abort_reason = c.abort_reason;
 		res->alert = c.alert_sent;
 		snprintf(res->reason_text, sizeof(res->reason_text), "%s", c.text);
 	}

@@ -78,6 +78,7 @@ struct atls_conn {
 	/* First failure recorded by a callback (result.c). */
 	int err;
 	enum atls_reason reason;
+	enum atls_reason abort_reason;	/* ATLS_REASON_PEER_ABORTED: the peer ended it */
 	char text[256];
 	uint8_t alert;
 };

@@ -66,7 +66,7 @@ static int add_cert_evidence(struct atls_conn *c, X509 *x, const unsigned char *
 
 	ret = atls_conn_binder(c, x, binder, &blen, &spki, &spki_len);
 	if (ret)
-		return fail_al(c, al, ATLS_R_INTERNAL, 0, "cannot compute own binder");
+		return fail_al(c, al, ATLS_REASON_INTERNAL, 0, "cannot compute own binder");
 	OPENSSL_free(spki);
 	ret = atls_attest_produce(c, binder, blen, &cmw, &cmw_len);
 	OPENSSL_cleanse(binder, sizeof(binder));
@@ -78,7 +78,7 @@ static int add_cert_evidence(struct atls_conn *c, X509 *x, const unsigned char *
 	ret = atls_ext_build_cert(cmw, cmw_len, &ext, &ext_len);
 	free(cmw);
 	if (ret)
-		return fail_al(c, al, ATLS_R_INTERNAL, 0, "own evidence too large for the extension");
+		return fail_al(c, al, ATLS_REASON_INTERNAL, 0, "own evidence too large for the extension");
 	c->res->self_attested = true;
 	c->res->self_batched = c->self_batch;
 	*out = ext;
@@ -107,7 +107,7 @@ static int ext_add(SSL *s, unsigned int ext_type, unsigned int context,
 		if (!ask && !offer)
 			return 0;
 		if (atls_ext_build_ch_batch(ask, offer, cfg->batch, &buf, &len))
-			return fail_al(c, al, ATLS_R_INTERNAL, 0, "out of memory");
+			return fail_al(c, al, ATLS_REASON_INTERNAL, 0, "out of memory");
 		break;
 	}
 	case SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS:
@@ -115,19 +115,19 @@ static int ext_add(SSL *s, unsigned int ext_type, unsigned int context,
 			return 0;
 		if (!c->peer_asks_us) {
 			if (c->peer_asks_us_other)
-				return fail_al(c, al, ATLS_R_EVIDENCE_TYPE_REJECTED, 0,
+				return fail_al(c, al, ATLS_REASON_EVIDENCE_TYPE_REJECTED, 0,
 					       "no common server attestation scheme");
 			return 0;
 		}
 		if ((c->self_batch ? atls_ext_build_scheme_batch : atls_ext_build_scheme)(&buf, &len))
-			return fail_al(c, al, ATLS_R_INTERNAL, 0, "out of memory");
+			return fail_al(c, al, ATLS_REASON_INTERNAL, 0, "out of memory");
 		c->self_chosen = true;
 		break;
 	case SSL_EXT_TLS1_3_CERTIFICATE_REQUEST:
 		if (cfg->peer_attest == ATLS_PEER_NONE || !c->peer_offers)
 			return 0;
 		if ((c->peer_batch ? atls_ext_build_scheme_batch : atls_ext_build_scheme)(&buf, &len))
-			return fail_al(c, al, ATLS_R_INTERNAL, 0, "out of memory");
+			return fail_al(c, al, ATLS_REASON_INTERNAL, 0, "out of memory");
 		c->peer_chosen = true;
 		break;
 	case SSL_EXT_TLS1_3_CERTIFICATE:
@@ -162,22 +162,22 @@ static int parse_cert_evidence(struct atls_conn *c, const unsigned char *in, siz
 	int ret;
 
 	if (chainidx != 0)
-		return fail_al(c, al, ATLS_R_WRONG_CERT_ENTRY, 0,
+		return fail_al(c, al, ATLS_REASON_WRONG_CERT_ENTRY, 0,
 			       "attestation extension on a certificate entry other than 0");
 	if (!c->peer_chosen)
-		return fail_al(c, al, ATLS_R_MALFORMED_EVIDENCE, ATLS_ALERT_ILLEGAL_PARAMETER,
+		return fail_al(c, al, ATLS_REASON_MALFORMED_EVIDENCE, ATLS_ALERT_ILLEGAL_PARAMETER,
 			       "evidence in Certificate although not negotiated");
 	if (c->peer_evidence_seen)
-		return fail_al(c, al, ATLS_R_MALFORMED_EVIDENCE, ATLS_ALERT_ILLEGAL_PARAMETER,
+		return fail_al(c, al, ATLS_REASON_MALFORMED_EVIDENCE, ATLS_ALERT_ILLEGAL_PARAMETER,
 			       "second evidence");
 	if (atls_ext_parse_cert(in, inlen, &cmw, &cmw_len))
-		return fail_al(c, al, ATLS_R_MALFORMED_EVIDENCE, 0,
+		return fail_al(c, al, ATLS_REASON_MALFORMED_EVIDENCE, 0,
 			       "malformed Certificate attestation extension");
 	if (!x)
-		return fail_al(c, al, ATLS_R_INTERNAL, 0, "no certificate for entry 0");
+		return fail_al(c, al, ATLS_REASON_INTERNAL, 0, "no certificate for entry 0");
 	ret = atls_conn_binder(c, x, binder, &blen, &spki, &spki_len);
 	if (ret)
-		return fail_al(c, al, ATLS_R_INTERNAL, 0, "cannot compute peer binder");
+		return fail_al(c, al, ATLS_REASON_INTERNAL, 0, "cannot compute peer binder");
 	ret = atls_attest_appraise(c, cmw, cmw_len, binder, blen, spki, spki_len);
 	OPENSSL_free(spki);
 	OPENSSL_cleanse(binder, sizeof(binder));
@@ -201,12 +201,12 @@ static int ext_parse(SSL *s, unsigned int ext_type, unsigned int context,
 	(void)ext_type;
 	(void)arg;
 	if (!c)
-		return fail_al(NULL, al, ATLS_R_INTERNAL, ATLS_ALERT_INTERNAL_ERROR, "no state");
+		return fail_al(NULL, al, ATLS_REASON_INTERNAL, ATLS_ALERT_INTERNAL_ERROR, "no state");
 	cfg = &c->ctx->cfg;
 	switch (context) {
 	case SSL_EXT_CLIENT_HELLO:
 		if (atls_ext_parse_ch(in, inlen, &off))
-			return fail_al(c, al, ATLS_R_MALFORMED_EVIDENCE, 0,
+			return fail_al(c, al, ATLS_REASON_MALFORMED_EVIDENCE, 0,
 				       "malformed ClientHello attestation extension");
 		c->ch_seen = true;
 		/* Batched quotes (batch.h) when both sides have them, else per handshake. */
@@ -216,16 +216,16 @@ static int ext_parse(SSL *s, unsigned int ext_type, unsigned int context,
 		c->peer_asks_us_other = off.n_server > 0 && !c->peer_asks_us;
 		c->peer_offers = off.client_tpm || c->peer_batch;
 		if (cfg->peer_attest == ATLS_PEER_REQUIRED && !c->peer_offers)
-			return fail_al(c, al, ATLS_R_ATTESTATION_DECLINED, 0,
+			return fail_al(c, al, ATLS_REASON_EVIDENCE_MISSING, 0,
 				       "client attestation required; client offers no scheme of ours");
 		return 1;
 	case SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS:
 		r = atls_ext_parse_chosen(in, inlen);
 		if (r < 0)
-			return fail_al(c, al, ATLS_R_MALFORMED_EVIDENCE, 0,
+			return fail_al(c, al, ATLS_REASON_MALFORMED_EVIDENCE, 0,
 				       "malformed EncryptedExtensions attestation extension");
 		if (r == 0 || (r == 2 && !cfg->batch) || cfg->peer_attest == ATLS_PEER_NONE)
-			return fail_al(c, al, ATLS_R_EVIDENCE_TYPE_REJECTED,
+			return fail_al(c, al, ATLS_REASON_EVIDENCE_TYPE_REJECTED,
 				       ATLS_ALERT_ILLEGAL_PARAMETER,
 				       "server chose a scheme we did not offer");
 		c->peer_chosen = true;
@@ -234,10 +234,10 @@ static int ext_parse(SSL *s, unsigned int ext_type, unsigned int context,
 	case SSL_EXT_TLS1_3_CERTIFICATE_REQUEST:
 		r = atls_ext_parse_chosen(in, inlen);
 		if (r < 0)
-			return fail_al(c, al, ATLS_R_MALFORMED_EVIDENCE, 0,
+			return fail_al(c, al, ATLS_REASON_MALFORMED_EVIDENCE, 0,
 				       "malformed CertificateRequest attestation extension");
 		if (r == 0 || (r == 2 && !c->ctx->batcher) || !cfg->attest_self)
-			return fail_al(c, al, ATLS_R_EVIDENCE_TYPE_REJECTED,
+			return fail_al(c, al, ATLS_REASON_EVIDENCE_TYPE_REJECTED,
 				       ATLS_ALERT_ILLEGAL_PARAMETER,
 				       "server asked for a scheme we did not offer");
 		c->self_chosen = true;
@@ -262,7 +262,7 @@ static int client_hello_cb(SSL *s, int *al, void *arg)
 		return SSL_CLIENT_HELLO_SUCCESS;
 	if (c->ctx->cfg.peer_attest == ATLS_PEER_REQUIRED &&
 	    !SSL_client_hello_get0_ext(s, ATLS_EXT_TYPE, &p, &len)) {
-		atls_fail(c, 0, ATLS_R_ATTESTATION_DECLINED, ATLS_ALERT_MISSING_EXTENSION,
+		atls_fail(c, 0, ATLS_REASON_EVIDENCE_MISSING, ATLS_ALERT_MISSING_EXTENSION,
 			  "client attestation required; ClientHello has no attestation extension");
 		*al = ATLS_ALERT_MISSING_EXTENSION;
 		return SSL_CLIENT_HELLO_ERROR;
@@ -288,7 +288,7 @@ static int cert_verify_cb(X509_STORE_CTX *xs, void *arg)
 	(void)arg;
 	if (!c)
 		return 0;
-	if (c->reason != ATLS_R_NONE)
+	if (c->reason != ATLS_REASON_NONE)
 		return 0;
 	if (leaf && X509_digest(leaf, EVP_sha256(), c->res->peer_cert_sha256, &mdlen))
 		c->res->have_peer_cert = true;
@@ -297,23 +297,23 @@ static int cert_verify_cb(X509_STORE_CTX *xs, void *arg)
 
 		/* The expected peer name (SSL_set1_host in handshake.c) did not match. */
 		if (e == X509_V_ERR_HOSTNAME_MISMATCH || e == X509_V_ERR_IP_ADDRESS_MISMATCH)
-			atls_fail(c, 0, ATLS_R_PEER_NAME_MISMATCH, ATLS_ALERT_BAD_CERTIFICATE,
+			atls_fail(c, 0, ATLS_REASON_PEER_NAME_MISMATCH, ATLS_ALERT_BAD_CERTIFICATE,
 				  "peer certificate does not match the expected name \"%.100s\"",
 				  c->peer_name ? c->peer_name : "?");
 		else
-			atls_fail(c, 0, ATLS_R_TLS_FAILURE, ATLS_ALERT_BAD_CERTIFICATE,
+			atls_fail(c, 0, ATLS_REASON_HANDSHAKE, ATLS_ALERT_BAD_CERTIFICATE,
 				  "peer certificate does not verify: %s",
 				  X509_verify_cert_error_string(e));
 		return 0;
 	}
 	if (c->peer_chosen && !c->peer_evidence_seen) {
-		atls_fail(c, 0, ATLS_R_ATTESTATION_DECLINED, ATLS_ALERT_HANDSHAKE_FAILURE,
+		atls_fail(c, 0, ATLS_REASON_EVIDENCE_MISSING, ATLS_ALERT_HANDSHAKE_FAILURE,
 			  "peer negotiated attestation but its Certificate carries no evidence");
 		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
 	}
 	if (c->ctx->cfg.peer_attest == ATLS_PEER_REQUIRED && !c->peer_evidence_seen) {
-		atls_fail(c, 0, ATLS_R_ATTESTATION_DECLINED, ATLS_ALERT_HANDSHAKE_FAILURE,
+		atls_fail(c, 0, ATLS_REASON_EVIDENCE_MISSING, ATLS_ALERT_HANDSHAKE_FAILURE,
 			  "peer attestation required but the peer declined");
 		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
 		return 0;
@@ -352,19 +352,19 @@ int atls_negotiate_finish(struct atls_conn *c)
 	const struct atls_config *cfg = &c->ctx->cfg;
 
 	if (cfg->peer_attest == ATLS_PEER_REQUIRED && !c->peer_evidence_seen) {
-		atls_fail(c, 0, ATLS_R_ATTESTATION_DECLINED, 0,
+		atls_fail(c, 0, ATLS_REASON_EVIDENCE_MISSING, 0,
 			  "peer attestation required but the peer declined");
 		return c->err;
 	}
 	/* E.g. a client that offered, was asked (CR) and sent no certificate. */
 	if (c->peer_chosen && !c->peer_evidence_seen) {
-		atls_fail(c, 0, ATLS_R_ATTESTATION_DECLINED, 0,
+		atls_fail(c, 0, ATLS_REASON_EVIDENCE_MISSING, 0,
 			  "peer negotiated attestation but sent no evidence");
 		return c->err;
 	}
 	if (!c->peer_evidence_seen) {
 		c->res->appraisal.status = ATLS_EAR_NONE;
-		c->res->appraisal.reason = ATLS_R_NO_EVIDENCE;
+		c->res->appraisal.reason = ATLS_REASON_NO_EVIDENCE;
 		snprintf(c->res->appraisal.text, sizeof(c->res->appraisal.text), "%s",
 			 cfg->peer_attest == ATLS_PEER_NONE ? "peer not asked to attest"
 							    : "peer declined to attest");

@@ -280,8 +280,8 @@ static int parse_root(struct pctx *c, config_t *cfg, struct atls_policy *p)
 	static const char *const roles[] = { "client", "server", NULL };
 	static const unsigned int role_bits[] = { 1u << ATLS_ROLE_CLIENT, 1u << ATLS_ROLE_SERVER };
 	static const char *const types[] = { "tpm-kat-pat", "tpm-pat", NULL };
-	static const unsigned int type_bits[] = { 1u << ATLS_EVIDENCE_TPM_KAT_PAT,
-						  1u << ATLS_EVIDENCE_TPM_PAT };
+	static const unsigned int type_bits[] = { 1u << ATLS_EVIDENCE_TPM2_KAT_PAT,
+						  1u << ATLS_EVIDENCE_TPM2_PAT };
 	const config_setting_t *root = config_root_setting(cfg);
 	const config_setting_t *ver, *aks, *pcrs, *req, *types_s;
 	int i, n, err;
@@ -413,7 +413,7 @@ bool atls_policy_role_required(const struct atls_policy *pol, enum atls_role rol
 	return pol && (unsigned int)role < 8 && (pol->required_roles & (1u << role));
 }
 
-bool atls_policy_accepts(const struct atls_policy *pol, enum atls_evidence_type type)
+bool atls_policy_accepts(const struct atls_policy *pol, enum atls_evidence type)
 {
 	return pol && (unsigned int)type < 8 && (pol->accepted_types & (1u << type));
 }

@@ -31,7 +31,7 @@ struct atls_policy {
 	unsigned int n_digests;
 
 	unsigned int required_roles;	/* bit (1 << enum atls_role) */
-	unsigned int accepted_types;	/* bit (1 << enum atls_evidence_type) */
+	unsigned int accepted_types;	/* bit (1 << enum atls_evidence) */
 };
 
 #endif /* ATLS_POLICY_INT_H */

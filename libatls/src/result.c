@@ -30,28 +30,51 @@
 
 #include "internal.h"
 
-static const char *const names[ATLS_R_MAX] = {
-	[ATLS_R_NONE] = "none",
-	[ATLS_R_NO_EVIDENCE] = "no-evidence",
-	[ATLS_R_MALFORMED_EVIDENCE] = "malformed-evidence",
-	[ATLS_R_BAD_SIGNATURE] = "bad-signature",
-	[ATLS_R_UNTRUSTED_AK] = "untrusted-ak",
-	[ATLS_R_BINDER_MISMATCH] = "binder-mismatch",
-	[ATLS_R_KEY_BINDING_MISMATCH] = "key-binding-mismatch",
-	[ATLS_R_PCR_MISMATCH] = "pcr-mismatch",
-	[ATLS_R_EVIDENCE_TYPE_REJECTED] = "evidence-type-rejected",
-	[ATLS_R_WRONG_CERT_ENTRY] = "wrong-certificate-entry",
-	[ATLS_R_ATTESTATION_DECLINED] = "attestation-declined",
-	[ATLS_R_TPM_ERROR] = "tpm-error",
-	[ATLS_R_TLS_FAILURE] = "tls-failure",
-	[ATLS_R_TIMEOUT] = "timeout",
-	[ATLS_R_INTERNAL] = "internal",
-	[ATLS_R_PEER_NAME_MISMATCH] = "peer-name-mismatch",
+/*
+ * One name per reason.  The names of the reasons libatls reports are stable
+ * (logs, tests and the documentation use them), including where a reason is
+ * the uAPI's under another name: ATLS_REASON_AK_UNTRUSTED is "untrusted-ak",
+ * _FRESHNESS "binder-mismatch", _EVIDENCE_MISSING "attestation-declined",
+ * _LOCAL_TPM "tpm-error", _HANDSHAKE "tls-failure".
+ */
+static const char *const names[__ATLS_REASON_DETAIL_MAX] = {
+	[ATLS_REASON_NONE] = "none",
+	[ATLS_REASON_OK] = "ok",
+	[ATLS_REASON_NO_HELPER] = "no-helper",
+	[ATLS_REASON_TIMEOUT] = "timeout",
+	[ATLS_REASON_HELPER_DIED] = "helper-died",
+	[ATLS_REASON_APP_CLOSED] = "app-closed",
+	[ATLS_REASON_SHUTDOWN] = "shutdown",
+	[ATLS_REASON_HANDSHAKE] = "tls-failure",
+	[ATLS_REASON_PEER_ABORTED] = "peer-aborted",
+	[ATLS_REASON_PEER_CERT] = "peer-cert",
+	[ATLS_REASON_EVIDENCE_MISSING] = "attestation-declined",
+	[ATLS_REASON_EVIDENCE_INVALID] = "evidence-invalid",
+	[ATLS_REASON_AK_UNTRUSTED] = "untrusted-ak",
+	[ATLS_REASON_PCR_MISMATCH] = "pcr-mismatch",
+	[ATLS_REASON_FRESHNESS] = "binder-mismatch",
+	[ATLS_REASON_POLICY_UNKNOWN] = "policy-unknown",
+	[ATLS_REASON_LOCAL_TPM] = "tpm-error",
+	[ATLS_REASON_BAD_KEYS] = "bad-keys",
+	[ATLS_REASON_KEY_INSTALL] = "key-install",
+	[ATLS_REASON_PEER_ALERT] = "peer-alert",
+	[ATLS_REASON_KEY_UPDATE] = "key-update",
+	[ATLS_REASON_RECORD_LIMIT] = "record-limit",
+	[ATLS_REASON_BAD_RECORD] = "bad-record",
+	[ATLS_REASON_HELPER_ERROR] = "helper-error",
+	[ATLS_REASON_NO_EVIDENCE] = "no-evidence",
+	[ATLS_REASON_MALFORMED_EVIDENCE] = "malformed-evidence",
+	[ATLS_REASON_BAD_SIGNATURE] = "bad-signature",
+	[ATLS_REASON_KEY_BINDING_MISMATCH] = "key-binding-mismatch",
+	[ATLS_REASON_EVIDENCE_TYPE_REJECTED] = "evidence-type-rejected",
+	[ATLS_REASON_WRONG_CERT_ENTRY] = "wrong-certificate-entry",
+	[ATLS_REASON_INTERNAL] = "internal",
+	[ATLS_REASON_PEER_NAME_MISMATCH] = "peer-name-mismatch",
 };
 
 const char *atls_reason_name(enum atls_reason r)
 {
-	if ((unsigned int)r >= ATLS_R_MAX || !names[r])
+	if ((unsigned int)r >= __ATLS_REASON_DETAIL_MAX || !names[r])
 		return "unknown";
 	return names[r];
 }
@@ -59,27 +82,27 @@ const char *atls_reason_name(enum atls_reason r)
 int atls_reason_errno(enum atls_reason r)
 {
 	switch (r) {
-	case ATLS_R_NONE:
-	case ATLS_R_NO_EVIDENCE:
+	case ATLS_REASON_NONE:
+	case ATLS_REASON_NO_EVIDENCE:
 		return 0;
-	case ATLS_R_MALFORMED_EVIDENCE:
-	case ATLS_R_WRONG_CERT_ENTRY:
+	case ATLS_REASON_MALFORMED_EVIDENCE:
+	case ATLS_REASON_WRONG_CERT_ENTRY:
 		return -EBADMSG;
-	case ATLS_R_BAD_SIGNATURE:
-	case ATLS_R_UNTRUSTED_AK:
-	case ATLS_R_BINDER_MISMATCH:
-	case ATLS_R_KEY_BINDING_MISMATCH:
-	case ATLS_R_PCR_MISMATCH:
-	case ATLS_R_EVIDENCE_TYPE_REJECTED:
-	case ATLS_R_PEER_NAME_MISMATCH:
+	case ATLS_REASON_BAD_SIGNATURE:
+	case ATLS_REASON_AK_UNTRUSTED:
+	case ATLS_REASON_FRESHNESS:
+	case ATLS_REASON_KEY_BINDING_MISMATCH:
+	case ATLS_REASON_PCR_MISMATCH:
+	case ATLS_REASON_EVIDENCE_TYPE_REJECTED:
+	case ATLS_REASON_PEER_NAME_MISMATCH:
 		return -EKEYREJECTED;
-	case ATLS_R_ATTESTATION_DECLINED:
+	case ATLS_REASON_EVIDENCE_MISSING:
 		return -EACCES;
-	case ATLS_R_TPM_ERROR:
+	case ATLS_REASON_LOCAL_TPM:
 		return -EIO;
-	case ATLS_R_TLS_FAILURE:
+	case ATLS_REASON_HANDSHAKE:
 		return -EPROTO;
-	case ATLS_R_TIMEOUT:
+	case ATLS_REASON_TIMEOUT:
 		return -ETIMEDOUT;
 	default:
 		return -EINVAL;
@@ -89,22 +112,22 @@ int atls_reason_errno(enum atls_reason r)
 uint8_t atls_reason_alert(enum atls_reason r)
 {
 	switch (r) {
-	case ATLS_R_MALFORMED_EVIDENCE:
+	case ATLS_REASON_MALFORMED_EVIDENCE:
 		return ATLS_ALERT_DECODE_ERROR;
-	case ATLS_R_WRONG_CERT_ENTRY:
+	case ATLS_REASON_WRONG_CERT_ENTRY:
 		return ATLS_ALERT_ILLEGAL_PARAMETER;
-	case ATLS_R_BAD_SIGNATURE:
-	case ATLS_R_UNTRUSTED_AK:
-	case ATLS_R_BINDER_MISMATCH:
-	case ATLS_R_KEY_BINDING_MISMATCH:
-	case ATLS_R_PCR_MISMATCH:
-	case ATLS_R_PEER_NAME_MISMATCH:
+	case ATLS_REASON_BAD_SIGNATURE:
+	case ATLS_REASON_AK_UNTRUSTED:
+	case ATLS_REASON_FRESHNESS:
+	case ATLS_REASON_KEY_BINDING_MISMATCH:
+	case ATLS_REASON_PCR_MISMATCH:
+	case ATLS_REASON_PEER_NAME_MISMATCH:
 		return ATLS_ALERT_BAD_CERTIFICATE;
-	case ATLS_R_EVIDENCE_TYPE_REJECTED:
-	case ATLS_R_ATTESTATION_DECLINED:
+	case ATLS_REASON_EVIDENCE_TYPE_REJECTED:
+	case ATLS_REASON_EVIDENCE_MISSING:
 		return ATLS_ALERT_HANDSHAKE_FAILURE;
-	case ATLS_R_TPM_ERROR:
-	case ATLS_R_INTERNAL:
+	case ATLS_REASON_LOCAL_TPM:
+	case ATLS_REASON_INTERNAL:
 		return ATLS_ALERT_INTERNAL_ERROR;
 	default:
 		return ATLS_ALERT_HANDSHAKE_FAILURE;
@@ -116,7 +139,7 @@ void atls_fail(struct atls_conn *c, int err, enum atls_reason reason, uint8_t al
 {
 	va_list ap;
 
-	if (!c || c->reason != ATLS_R_NONE)
+	if (!c || c->reason != ATLS_REASON_NONE)
 		return;
 	c->err = err ? err : atls_reason_errno(reason);
 	c->reason = reason;

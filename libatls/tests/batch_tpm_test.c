@@ -164,7 +164,7 @@ TEST_F(ev, another_handshakes_leaf_rejected)
 			EXPECT_EQ(-EKEYREJECTED,
 				  appraise(self, cached ? self->cache : NULL, self->p[i].out,
 					   self->p[i].len, self->p[(i + 1) % 3].binder, &a));
-			EXPECT_EQ(ATLS_R_BINDER_MISMATCH, a.reason);
+			EXPECT_EQ(ATLS_REASON_FRESHNESS, a.reason);
 			EXPECT_EQ(ATLS_EAR_CONTRAINDICATED, a.status);
 		}
 }
@@ -191,7 +191,7 @@ TEST_F(ev, wrong_path_or_index_rejected)
 			m[off] ^= 0x01;
 			EXPECT_EQ(-EKEYREJECTED,
 				  appraise(self, c, m, self->p[0].len, self->p[0].binder, &a));
-			EXPECT_EQ(ATLS_R_BINDER_MISMATCH, a.reason);
+			EXPECT_EQ(ATLS_REASON_FRESHNESS, a.reason);
 		}
 		/* The sibling slot's index (still in range). The producers ran
 		 * concurrently, so p[0] holds whichever index its thread got:
@@ -200,7 +200,7 @@ TEST_F(ev, wrong_path_or_index_rejected)
 		m[3] ^= 1;
 		ASSERT_NE(pr.index, (uint16_t)(m[2] << 8 | m[3]));
 		EXPECT_EQ(-EKEYREJECTED, appraise(self, c, m, self->p[0].len, self->p[0].binder, &a));
-		EXPECT_EQ(ATLS_R_BINDER_MISMATCH, a.reason);
+		EXPECT_EQ(ATLS_REASON_FRESHNESS, a.reason);
 		/* Proof of leaf 1 with leaf 0's binder. */
 		EXPECT_EQ(-EKEYREJECTED, appraise(self, c, self->p[1].out, self->p[1].len,
 						  self->p[0].binder, &a));
@@ -229,7 +229,7 @@ TEST_F(ev, tampered_root_rejected)
 		memcpy(m, self->p[0].out, len);
 		m[i + 31] ^= 0x80;
 		EXPECT_EQ(-EKEYREJECTED, appraise(self, self->cache, m, len, self->p[0].binder, &a));
-		EXPECT_NE(ATLS_R_NONE, a.reason);
+		EXPECT_NE(ATLS_REASON_NONE, a.reason);
 		EXPECT_EQ(ATLS_EAR_CONTRAINDICATED, a.status);
 	}
 	EXPECT_EQ(1, hits);
@@ -257,7 +257,7 @@ TEST_F(ev, truncated_and_untrusted_rejected)
 			  atls_batch_appraise(NULL, own, ATLS_ROLE_SERVER, self->p[0].out,
 					      self->p[0].len, self->p[0].binder, 32, NULL, 0, &cl,
 					      &a));
-		EXPECT_EQ(ATLS_R_UNTRUSTED_AK, a.reason);
+		EXPECT_EQ(ATLS_REASON_AK_UNTRUSTED, a.reason);
 	}
 	atls_policy_free(own);
 }
@@ -533,7 +533,7 @@ TEST_F(hs, unoffered_batched_scheme_refused)
 	ASSERT_NE(NULL, r.ssl);
 	ASSERT_EQ(0, atls_test_spawn(&th, rogue_main, &r));
 	EXPECT_NE(0, atls_handshake(cctx, cfd, 10000, &res));
-	EXPECT_EQ(ATLS_R_EVIDENCE_TYPE_REJECTED, res.reason) TH_LOG("%s", res.reason_text);
+	EXPECT_EQ(ATLS_REASON_EVIDENCE_TYPE_REJECTED, res.reason) TH_LOG("%s", res.reason_text);
 	close(cfd);
 	atls_test_join(&th);
 	SSL_free(r.ssl);

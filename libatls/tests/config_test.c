@@ -92,12 +92,15 @@ TEST(reason_names)
 {
 	int r;
 
-	for (r = 0; r < ATLS_R_MAX; r++)
+	for (r = 0; r < __ATLS_REASON_MAX; r++)
 		EXPECT_STRNE("unknown", atls_reason_name(r));
-	EXPECT_STREQ("unknown", atls_reason_name(ATLS_R_MAX));
-	EXPECT_STREQ("pcr-mismatch", atls_reason_name(ATLS_R_PCR_MISMATCH));
-	EXPECT_EQ(-EKEYREJECTED, atls_reason_errno(ATLS_R_BINDER_MISMATCH));
-	EXPECT_EQ(ATLS_ALERT_ILLEGAL_PARAMETER, atls_reason_alert(ATLS_R_WRONG_CERT_ENTRY));
+	for (r = ATLS_REASON_NO_EVIDENCE; r < __ATLS_REASON_DETAIL_MAX; r++)
+		EXPECT_STRNE("unknown", atls_reason_name(r));
+	EXPECT_STREQ("unknown", atls_reason_name(__ATLS_REASON_MAX));
+	EXPECT_STREQ("unknown", atls_reason_name(__ATLS_REASON_DETAIL_MAX));
+	EXPECT_STREQ("pcr-mismatch", atls_reason_name(ATLS_REASON_PCR_MISMATCH));
+	EXPECT_EQ(-EKEYREJECTED, atls_reason_errno(ATLS_REASON_FRESHNESS));
+	EXPECT_EQ(ATLS_ALERT_ILLEGAL_PARAMETER, atls_reason_alert(ATLS_REASON_WRONG_CERT_ENTRY));
 }
 
 TEST(ext_parsers)
@@ -216,12 +219,12 @@ TEST_F(cfg, ca_verification)
 	EXPECT_EQ(-EPROTO, client_with_ca(self, atls_test_path(self->dir, "self.pem"),
 					  atls_test_path(self->dir, "self.key"), "server.example",
 					  &res));
-	EXPECT_EQ(ATLS_R_TLS_FAILURE, res.reason);
+	EXPECT_EQ(ATLS_REASON_HANDSHAKE, res.reason);
 	/* Issued by the CA, for another name. */
 	EXPECT_EQ(-EKEYREJECTED, client_with_ca(self, atls_test_path(self->dir, "srv.pem"),
 						atls_test_path(self->dir, "srv.key"),
 						"other.example", &res));
-	EXPECT_EQ(ATLS_R_PEER_NAME_MISMATCH, res.reason);
+	EXPECT_EQ(ATLS_REASON_PEER_NAME_MISMATCH, res.reason);
 }
 
 TEST_HARNESS_MAIN

@@ -190,8 +190,8 @@ TEST_F(ev, tpm_mode_round_trip)
 	ASSERT_EQ(0, produce(_metadata, self, ATLS_KEY_TPM, MASK, self->binder, 32, &cmw, &len));
 	EXPECT_EQ(0, appraise(self, self->pol, cmw, len, self->binder, 32));
 	EXPECT_EQ(ATLS_EAR_AFFIRMING, self->ap.status);
-	EXPECT_EQ(ATLS_R_NONE, self->ap.reason);
-	EXPECT_EQ(ATLS_EVIDENCE_TPM_KAT_PAT, self->claims.evidence_type);
+	EXPECT_EQ(ATLS_REASON_NONE, self->ap.reason);
+	EXPECT_EQ(ATLS_EVIDENCE_TPM2_KAT_PAT, self->claims.evidence_type);
 	EXPECT_EQ(0x000b, self->claims.pcr_bank);
 	EXPECT_EQ(MASK, self->claims.pcr_mask);
 	EXPECT_EQ(32, self->claims.pcr_digest_len);
@@ -221,7 +221,7 @@ TEST_F(ev, software_mode_round_trip)
 			     &len));
 	EXPECT_EQ(0, appraise(self, self->pol, cmw, len, self->binder, 32));
 	EXPECT_EQ(ATLS_EAR_AFFIRMING, self->ap.status);
-	EXPECT_EQ(ATLS_EVIDENCE_TPM_PAT, self->claims.evidence_type);
+	EXPECT_EQ(ATLS_EVIDENCE_TPM2_PAT, self->claims.evidence_type);
 	free(cmw);
 }
 
@@ -242,7 +242,7 @@ TEST_F(ev, binder_48_bytes_is_hashed)
 	ASSERT_EQ(32, a.extraData.size);
 	EXPECT_EQ(0, memcmp(h, a.extraData.buffer, 32));
 	/* The first 32 bytes of the binder are not an acceptable binder. */
-	EXPECT_REJECT(appraise(self, self->pol, cmw, len, b48, 32), ATLS_R_BINDER_MISMATCH);
+	EXPECT_REJECT(appraise(self, self->pol, cmw, len, b48, 32), ATLS_REASON_FRESHNESS);
 	free(cmw);
 }
 
@@ -254,7 +254,7 @@ TEST_F(ev, replay_with_other_binder)
 	ASSERT_EQ(0, produce(_metadata, self, ATLS_KEY_TPM, MASK, self->binder, 32, &cmw, &len));
 	memcpy(other, self->binder, 32);
 	other[31] ^= 0x01;
-	EXPECT_REJECT(appraise(self, self->pol, cmw, len, other, 32), ATLS_R_BINDER_MISMATCH);
+	EXPECT_REJECT(appraise(self, self->pol, cmw, len, other, 32), ATLS_REASON_FRESHNESS);
 	free(cmw);
 }
 
@@ -266,7 +266,7 @@ TEST_F(ev, replay_software_mode)
 	ASSERT_EQ(0, produce(_metadata, self, ATLS_KEY_SOFTWARE, MASK, self->binder, 32, &cmw,
 			     &len));
 	ASSERT_EQ(1, RAND_bytes(other, sizeof(other)));
-	EXPECT_REJECT(appraise(self, self->pol, cmw, len, other, 32), ATLS_R_BINDER_MISMATCH);
+	EXPECT_REJECT(appraise(self, self->pol, cmw, len, other, 32), ATLS_REASON_FRESHNESS);
 	free(cmw);
 }
 
@@ -301,24 +301,24 @@ static void swap_sigs(FIXTURE_DATA(ev) *self, struct atls_evidence_map *ev)
 TEST_F(ev, tampered_quote_signature)
 {
 	EXPECT_REJECT(tampered(_metadata, self, ATLS_KEY_TPM, flip_quote_sig),
-		      ATLS_R_BAD_SIGNATURE);
+		      ATLS_REASON_BAD_SIGNATURE);
 }
 
 TEST_F(ev, tampered_quote_body)
 {
 	EXPECT_REJECT(tampered(_metadata, self, ATLS_KEY_SOFTWARE, flip_quote_body),
-		      ATLS_R_BAD_SIGNATURE);
+		      ATLS_REASON_BAD_SIGNATURE);
 }
 
 TEST_F(ev, tampered_certify_signature)
 {
 	EXPECT_REJECT(tampered(_metadata, self, ATLS_KEY_TPM, flip_certify_sig),
-		      ATLS_R_BAD_SIGNATURE);
+		      ATLS_REASON_BAD_SIGNATURE);
 }
 
 TEST_F(ev, swapped_signatures)
 {
-	EXPECT_REJECT(tampered(_metadata, self, ATLS_KEY_TPM, swap_sigs), ATLS_R_BAD_SIGNATURE);
+	EXPECT_REJECT(tampered(_metadata, self, ATLS_KEY_TPM, swap_sigs), ATLS_REASON_BAD_SIGNATURE);
 }
 
 TEST_F(ev, untrusted_ak)
@@ -339,7 +339,7 @@ TEST_F(ev, untrusted_ak)
 	pol = make_policy(self->tpm, MASK, other, types_both, false);
 	ASSERT_NE(NULL, pol);
 	ASSERT_EQ(0, produce(_metadata, self, ATLS_KEY_TPM, MASK, self->binder, 32, &cmw, &len));
-	EXPECT_REJECT(appraise(self, pol, cmw, len, self->binder, 32), ATLS_R_UNTRUSTED_AK);
+	EXPECT_REJECT(appraise(self, pol, cmw, len, self->binder, 32), ATLS_REASON_AK_UNTRUSTED);
 	atls_policy_free(pol);
 	free(cmw);
 }
@@ -351,7 +351,7 @@ TEST_F(ev, pcr_mismatch_after_extend)
 
 	ASSERT_EQ(0, atls_tpm_pcr_extend(self->tpm, 7, d));
 	ASSERT_EQ(0, produce(_metadata, self, ATLS_KEY_TPM, MASK, self->binder, 32, &cmw, &len));
-	EXPECT_REJECT(appraise(self, self->pol, cmw, len, self->binder, 32), ATLS_R_PCR_MISMATCH);
+	EXPECT_REJECT(appraise(self, self->pol, cmw, len, self->binder, 32), ATLS_REASON_PCR_MISMATCH);
 	free(cmw);
 }
 
@@ -361,7 +361,7 @@ TEST_F(ev, pcr_selection_differs)
 	size_t len;
 
 	ASSERT_EQ(0, produce(_metadata, self, ATLS_KEY_TPM, 0x3, self->binder, 32, &cmw, &len));
-	EXPECT_REJECT(appraise(self, self->pol, cmw, len, self->binder, 32), ATLS_R_PCR_MISMATCH);
+	EXPECT_REJECT(appraise(self, self->pol, cmw, len, self->binder, 32), ATLS_REASON_PCR_MISMATCH);
 	free(cmw);
 }
 
@@ -378,7 +378,7 @@ TEST_F(ev, allowed_digest_list)
 	free(cmw);
 	ASSERT_EQ(0, atls_tpm_pcr_extend(self->tpm, 0, d));
 	ASSERT_EQ(0, produce(_metadata, self, ATLS_KEY_TPM, MASK, self->binder, 32, &cmw, &len));
-	EXPECT_REJECT(appraise(self, pol, cmw, len, self->binder, 32), ATLS_R_PCR_MISMATCH);
+	EXPECT_REJECT(appraise(self, pol, cmw, len, self->binder, 32), ATLS_REASON_PCR_MISMATCH);
 	free(cmw);
 	atls_policy_free(pol);
 }
@@ -397,7 +397,7 @@ TEST_F(ev, certify_key_is_not_the_cert_key)
 	ASSERT_EQ(0, produce(_metadata, self, ATLS_KEY_TPM, MASK, self->binder, 32, &cmw, &len));
 	EXPECT_REJECT(atls_evidence_appraise(self->pol, ATLS_ROLE_CLIENT, cmw, len, self->binder,
 					     32, spki, n, &self->claims, &self->ap),
-		      ATLS_R_KEY_BINDING_MISMATCH);
+		      ATLS_REASON_KEY_BINDING_MISMATCH);
 	OPENSSL_free(spki);
 	EVP_PKEY_free(k);
 	free(cmw);
@@ -419,7 +419,7 @@ static void swap_pub_area(FIXTURE_DATA(ev) *self, struct atls_evidence_map *ev)
 TEST_F(ev, certify_name_mismatch)
 {
 	EXPECT_REJECT(tampered(_metadata, self, ATLS_KEY_TPM, swap_pub_area),
-		      ATLS_R_KEY_BINDING_MISMATCH);
+		      ATLS_REASON_KEY_BINDING_MISMATCH);
 }
 
 TEST_F(ev, evidence_type_not_accepted)
@@ -434,7 +434,7 @@ TEST_F(ev, evidence_type_not_accepted)
 	ASSERT_EQ(0, produce(_metadata, self, ATLS_KEY_SOFTWARE, MASK, self->binder, 32, &cmw,
 			     &len));
 	EXPECT_REJECT(appraise(self, pol, cmw, len, self->binder, 32),
-		      ATLS_R_EVIDENCE_TYPE_REJECTED);
+		      ATLS_REASON_EVIDENCE_TYPE_REJECTED);
 	atls_policy_free(pol);
 	free(cmw);
 }
@@ -451,7 +451,7 @@ TEST_F(ev, wrong_media_type)
 	ASSERT_EQ(sizeof(mt) - 1, cmw[2]);
 	memcpy(cmw + 3, mt, sizeof(mt) - 1);
 	EXPECT_REJECT(appraise(self, self->pol, cmw, len, self->binder, 32),
-		      ATLS_R_EVIDENCE_TYPE_REJECTED);
+		      ATLS_REASON_EVIDENCE_TYPE_REJECTED);
 	free(cmw);
 }
 
@@ -464,7 +464,7 @@ static void kid_mismatch(FIXTURE_DATA(ev) *self, struct atls_evidence_map *ev)
 TEST_F(ev, kid_mismatch_is_malformed)
 {
 	EXPECT_EQ(-EBADMSG, tampered(_metadata, self, ATLS_KEY_TPM, kid_mismatch));
-	EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, self->ap.reason);
+	EXPECT_EQ(ATLS_REASON_MALFORMED_EVIDENCE, self->ap.reason);
 	EXPECT_EQ(ATLS_EAR_CONTRAINDICATED, self->ap.status);
 }
 
@@ -477,7 +477,7 @@ static void garbage_attest(FIXTURE_DATA(ev) *self, struct atls_evidence_map *ev)
 TEST_F(ev, bad_magic_is_malformed)
 {
 	EXPECT_EQ(-EBADMSG, tampered(_metadata, self, ATLS_KEY_TPM, garbage_attest));
-	EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, self->ap.reason);
+	EXPECT_EQ(ATLS_REASON_MALFORMED_EVIDENCE, self->ap.reason);
 }
 
 TEST_F(ev, truncated_cmw_is_malformed)
@@ -488,7 +488,7 @@ TEST_F(ev, truncated_cmw_is_malformed)
 	ASSERT_EQ(0, produce(_metadata, self, ATLS_KEY_TPM, MASK, self->binder, 32, &cmw, &len));
 	for (cut = 0; cut < len; cut += 7) {
 		EXPECT_EQ(-EBADMSG, appraise(self, self->pol, cmw, cut, self->binder, 32));
-		EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, self->ap.reason);
+		EXPECT_EQ(ATLS_REASON_MALFORMED_EVIDENCE, self->ap.reason);
 	}
 	free(cmw);
 }
@@ -507,13 +507,13 @@ TEST_F(ev, oversize_and_garbage_cmw_are_malformed)
 	ASSERT_NE(NULL, big);
 	memcpy(big, cmw, len);
 	EXPECT_EQ(-EBADMSG, appraise(self, self->pol, big, ATLS_CMW_MAX + 1, self->binder, 32));
-	EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, self->ap.reason);
+	EXPECT_EQ(ATLS_REASON_MALFORMED_EVIDENCE, self->ap.reason);
 	/* ... and with one trailing byte. */
 	EXPECT_EQ(-EBADMSG, appraise(self, self->pol, big, len + 1, self->binder, 32));
-	EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, self->ap.reason);
+	EXPECT_EQ(ATLS_REASON_MALFORMED_EVIDENCE, self->ap.reason);
 	for (i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
 		EXPECT_EQ(-EBADMSG, appraise(self, self->pol, garbage[i], 4, self->binder, 32));
-		EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, self->ap.reason);
+		EXPECT_EQ(ATLS_REASON_MALFORMED_EVIDENCE, self->ap.reason);
 		EXPECT_EQ(ATLS_EAR_CONTRAINDICATED, self->ap.status);
 	}
 	free(big);

@@ -169,8 +169,8 @@ static int one(struct __test_metadata *_metadata, struct atls_ctx *cctx, struct 
 		EXPECT_EQ(variant->client_attests, cres.self_attested);
 		if (variant->server_attests) {
 			EXPECT_EQ(ATLS_EAR_AFFIRMING, cres.appraisal.status);
-			EXPECT_EQ(variant->mode == ATLS_KEY_TPM ? ATLS_EVIDENCE_TPM_KAT_PAT
-								: ATLS_EVIDENCE_TPM_PAT,
+			EXPECT_EQ(variant->mode == ATLS_KEY_TPM ? ATLS_EVIDENCE_TPM2_KAT_PAT
+								: ATLS_EVIDENCE_TPM2_PAT,
 				  cres.peer_claims.evidence_type);
 			check_claims(_metadata, &cres.peer_claims, srv);
 		}

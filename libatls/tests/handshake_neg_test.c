@@ -324,7 +324,7 @@ TEST_F(neg, clienthello_malformed)
 
 		EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_SERVER, ATLS_PEER_OPTIONAL, &e, &res))
 			TH_LOG("%s", cases[i].what);
-		EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, res.reason) TH_LOG("%s", cases[i].what);
+		EXPECT_EQ(ATLS_REASON_MALFORMED_EVIDENCE, res.reason) TH_LOG("%s", cases[i].what);
 		EXPECT_EQ(ATLS_ALERT_DECODE_ERROR, res.alert) TH_LOG("%s", cases[i].what);
 		EXPECT_EQ(0, e.ok);
 	}
@@ -342,13 +342,13 @@ TEST_F(neg, ee_malformed_and_unoffered)
 	e1.ee = trailing;
 	e1.ee_len = sizeof(trailing);
 	EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e1, &res));
-	EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, res.reason);
+	EXPECT_EQ(ATLS_REASON_MALFORMED_EVIDENCE, res.reason);
 	EXPECT_EQ(ATLS_ALERT_DECODE_ERROR, res.alert);
 
 	e2.ee = other_scheme;
 	e2.ee_len = sizeof(other_scheme);
 	EXPECT_EQ(-EKEYREJECTED, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e2, &res));
-	EXPECT_EQ(ATLS_R_EVIDENCE_TYPE_REJECTED, res.reason);
+	EXPECT_EQ(ATLS_REASON_EVIDENCE_TYPE_REJECTED, res.reason);
 	EXPECT_EQ(ATLS_ALERT_ILLEGAL_PARAMETER, res.alert);
 }
 
@@ -363,7 +363,7 @@ TEST_F(neg, evidence_on_entry_1)
 	e.ee = scheme;
 	e.ee_len = sizeof(scheme);
 	EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res));
-	EXPECT_EQ(ATLS_R_WRONG_CERT_ENTRY, res.reason);
+	EXPECT_EQ(ATLS_REASON_WRONG_CERT_ENTRY, res.reason);
 	EXPECT_EQ(ATLS_ALERT_ILLEGAL_PARAMETER, res.alert);
 }
 
@@ -389,7 +389,7 @@ TEST_F(neg, certificate_ext_bad_framing)
 
 		EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res))
 			TH_LOG("%s", cases[i].what);
-		EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, res.reason) TH_LOG("%s", cases[i].what);
+		EXPECT_EQ(ATLS_REASON_MALFORMED_EVIDENCE, res.reason) TH_LOG("%s", cases[i].what);
 		EXPECT_EQ(ATLS_ALERT_DECODE_ERROR, res.alert) TH_LOG("%s", cases[i].what);
 		/* Rejected by the framing check itself, not later by the CMW decoder. */
 		EXPECT_NE(NULL, strstr(res.reason_text, "Certificate attestation extension"))
@@ -407,7 +407,7 @@ TEST_F(neg, evidence_garbage_cmw)
 	e.ee = scheme;
 	e.ee_len = sizeof(scheme);
 	EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res));
-	EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, res.reason);
+	EXPECT_EQ(ATLS_REASON_MALFORMED_EVIDENCE, res.reason);
 	EXPECT_NE(0, res.alert);
 }
 
@@ -418,7 +418,7 @@ TEST_F(neg, evidence_not_negotiated)
 	struct atls_result res;
 
 	EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res));
-	EXPECT_EQ(ATLS_R_MALFORMED_EVIDENCE, res.reason);
+	EXPECT_EQ(ATLS_REASON_MALFORMED_EVIDENCE, res.reason);
 	EXPECT_EQ(ATLS_ALERT_ILLEGAL_PARAMETER, res.alert);
 }
 
@@ -428,7 +428,7 @@ TEST_F(neg, server_requires_client_without_extension)
 	struct atls_result res;
 
 	EXPECT_EQ(-EACCES, run(self, ATLS_ROLE_SERVER, ATLS_PEER_REQUIRED, &e, &res));
-	EXPECT_EQ(ATLS_R_ATTESTATION_DECLINED, res.reason);
+	EXPECT_EQ(ATLS_REASON_EVIDENCE_MISSING, res.reason);
 	/* OpenSSL 3.0 sends handshake_failure for any ClientHello-callback error. */
 	EXPECT_EQ(ATLS_ALERT_HANDSHAKE_FAILURE, res.alert);
 }
@@ -439,7 +439,7 @@ TEST_F(neg, client_requires_server_ignoring_extension)
 	struct atls_result res;
 
 	EXPECT_EQ(-EACCES, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_REQUIRED, &e, &res));
-	EXPECT_EQ(ATLS_R_ATTESTATION_DECLINED, res.reason);
+	EXPECT_EQ(ATLS_REASON_EVIDENCE_MISSING, res.reason);
 	EXPECT_EQ(ATLS_ALERT_HANDSHAKE_FAILURE, res.alert);
 	EXPECT_EQ(0, res.crypto_info_len);
 }
@@ -468,7 +468,7 @@ TEST_F(neg, certificate_request_unoffered_scheme)
 	e.cr = scheme;	/* ours, but our client did not offer to attest */
 	e.cr_len = sizeof(scheme);
 	EXPECT_EQ(-EKEYREJECTED, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res));
-	EXPECT_EQ(ATLS_R_EVIDENCE_TYPE_REJECTED, res.reason) TH_LOG("%s", res.reason_text);
+	EXPECT_EQ(ATLS_REASON_EVIDENCE_TYPE_REJECTED, res.reason) TH_LOG("%s", res.reason_text);
 	EXPECT_EQ(ATLS_ALERT_ILLEGAL_PARAMETER, res.alert);
 }
 
@@ -502,7 +502,7 @@ TEST_F(neg, no_common_server_scheme)
 	e.fd = cfd;
 	atls_test_spawn(&th, evil_main, &e);
 	EXPECT_EQ(-EKEYREJECTED, atls_handshake(ctx, sfd, 5000, &res));
-	EXPECT_EQ(ATLS_R_EVIDENCE_TYPE_REJECTED, res.reason) TH_LOG("%s", res.reason_text);
+	EXPECT_EQ(ATLS_REASON_EVIDENCE_TYPE_REJECTED, res.reason) TH_LOG("%s", res.reason_text);
 	EXPECT_EQ(ATLS_ALERT_HANDSHAKE_FAILURE, res.alert);
 	shutdown(cfd, SHUT_RDWR);
 	atls_test_join(&th);
@@ -541,7 +541,7 @@ TEST_F(neg, timeout)
 	ASSERT_EQ(0, atls_ctx_new(&cfg, &ctx));
 	ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &sfd));
 	EXPECT_EQ(-ETIMEDOUT, atls_handshake(ctx, cfd, 200, &res));
-	EXPECT_EQ(ATLS_R_TIMEOUT, res.reason);
+	EXPECT_EQ(ATLS_REASON_TIMEOUT, res.reason);
 	EXPECT_EQ(0, res.crypto_info_len);
 	close(cfd);
 	close(sfd);
@@ -563,7 +563,7 @@ TEST_F(neg, peer_closes)
 	close(sfd);
 	/* Fails at once (reset); the timeout is only a bound, far from it. */
 	EXPECT_GT(0, atls_handshake(ctx, cfd, 20000, &res));
-	EXPECT_EQ(ATLS_R_TLS_FAILURE, res.reason);
+	EXPECT_EQ(ATLS_REASON_HANDSHAKE, res.reason);
 	close(cfd);
 	atls_ctx_free(ctx);
 }

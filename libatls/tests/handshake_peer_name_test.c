@@ -129,7 +129,7 @@ TEST_F(pn, client_checks_server_name)
 
 	ASSERT_EQ(0, pair(self, NULL, "wrong.example", NULL, &c, &s));
 	EXPECT_EQ(-EKEYREJECTED, c.ret);
-	EXPECT_EQ(ATLS_R_PEER_NAME_MISMATCH, c.res.reason);
+	EXPECT_EQ(ATLS_REASON_PEER_NAME_MISMATCH, c.res.reason);
 	EXPECT_STREQ("peer-name-mismatch", atls_reason_name(c.res.reason));
 	EXPECT_NE(NULL, strstr(c.res.reason_text, "wrong.example")) TH_LOG("%s", c.res.reason_text);
 	EXPECT_NE(0, c.res.alert);	/* bad_certificate sent */
@@ -139,15 +139,15 @@ TEST_F(pn, client_checks_server_name)
 	ASSERT_EQ(0, pair(self, "wrong.example", "server.example", NULL, &c, &s));
 	EXPECT_EQ(0, c.ret) TH_LOG("%s", c.res.reason_text);
 	ASSERT_EQ(0, pair(self, "server.example", "wrong.example", NULL, &c, &s));
-	EXPECT_EQ(ATLS_R_PEER_NAME_MISMATCH, c.res.reason);
+	EXPECT_EQ(ATLS_REASON_PEER_NAME_MISMATCH, c.res.reason);
 	/* Without one, the configured name is still checked. */
 	ASSERT_EQ(0, pair(self, "wrong.example", NULL, NULL, &c, &s));
-	EXPECT_EQ(ATLS_R_PEER_NAME_MISMATCH, c.res.reason);
+	EXPECT_EQ(ATLS_REASON_PEER_NAME_MISMATCH, c.res.reason);
 
 	/* An IP literal is matched against IP subjectAltNames only (none here). */
 	ASSERT_EQ(0, pair(self, NULL, "127.0.0.1", NULL, &c, &s));
 	EXPECT_EQ(-EKEYREJECTED, c.ret);
-	EXPECT_EQ(ATLS_R_PEER_NAME_MISMATCH, c.res.reason);
+	EXPECT_EQ(ATLS_REASON_PEER_NAME_MISMATCH, c.res.reason);
 }
 
 TEST_F(pn, server_checks_client_name)
@@ -160,7 +160,7 @@ TEST_F(pn, server_checks_client_name)
 
 	ASSERT_EQ(0, pair(self, NULL, NULL, "mallory.example", &c, &s));
 	EXPECT_EQ(-EKEYREJECTED, s.ret);
-	EXPECT_EQ(ATLS_R_PEER_NAME_MISMATCH, s.res.reason);
+	EXPECT_EQ(ATLS_REASON_PEER_NAME_MISMATCH, s.res.reason);
 	EXPECT_NE(NULL, strstr(s.res.reason_text, "mallory.example")) TH_LOG("%s", s.res.reason_text);
 	/*
 	 * c.ret is not checked: in TLS 1.3 the client's handshake is complete
@@ -269,7 +269,7 @@ TEST_F(pn, hostile_names_refused_before_sending)
 			ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &sfd));
 			EXPECT_EQ(-EINVAL, atls_handshake_ex(cctx, cfd, 2000, &o, &res))
 				TH_LOG("name %u", i);
-			EXPECT_EQ(ATLS_R_INTERNAL, res.reason);
+			EXPECT_EQ(ATLS_REASON_INTERNAL, res.reason);
 			close(cfd);
 			/* Nothing was written: the other end sees a bare EOF. */
 			EXPECT_EQ(0, read(sfd, buf, sizeof(buf))) TH_LOG("name %u", i);
@@ -285,7 +285,7 @@ TEST_F(pn, hostile_names_refused_before_sending)
 	close(sfd);
 	o.peer_name = longname;
 	EXPECT_NE(-EINVAL, atls_handshake_ex(cctx, cfd, 2000, &o, &res));
-	EXPECT_NE(ATLS_R_INTERNAL, res.reason) TH_LOG("%s", res.reason_text);
+	EXPECT_NE(ATLS_REASON_INTERNAL, res.reason) TH_LOG("%s", res.reason_text);
 	close(cfd);
 	atls_ctx_free(cctx);
 	atls_ctx_free(sctx);

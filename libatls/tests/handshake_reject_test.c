@@ -122,13 +122,13 @@ TEST_F(rej, pcr_changed_after_policy)
 	ASSERT_NE(NULL, sctx);
 	ASSERT_NE(NULL, cctx);
 	EXPECT_EQ(-EKEYREJECTED, handshake(cctx, sctx, &cres, &sres));
-	EXPECT_EQ(ATLS_R_PCR_MISMATCH, cres.reason) TH_LOG("%s", cres.reason_text);
+	EXPECT_EQ(ATLS_REASON_PCR_MISMATCH, cres.reason) TH_LOG("%s", cres.reason_text);
 	EXPECT_EQ(ATLS_EAR_CONTRAINDICATED, cres.appraisal.status);
 	EXPECT_EQ(ATLS_ALERT_BAD_CERTIFICATE, cres.alert);
 	EXPECT_EQ(0, cres.crypto_info_len);
 	/* The server learns it through the alert. */
 	EXPECT_NE(0, sres.err);
-	EXPECT_EQ(ATLS_R_TLS_FAILURE, sres.reason);
+	EXPECT_EQ(ATLS_REASON_HANDSHAKE, sres.reason);
 	atls_ctx_free(sctx);
 	atls_ctx_free(cctx);
 }
@@ -145,7 +145,7 @@ TEST_F(rej, untrusted_ak)
 	ASSERT_NE(NULL, sctx);
 	ASSERT_NE(NULL, cctx);
 	EXPECT_EQ(-EKEYREJECTED, handshake(cctx, sctx, &cres, &sres));
-	EXPECT_EQ(ATLS_R_UNTRUSTED_AK, cres.reason) TH_LOG("%s", cres.reason_text);
+	EXPECT_EQ(ATLS_REASON_AK_UNTRUSTED, cres.reason) TH_LOG("%s", cres.reason_text);
 	EXPECT_EQ(ATLS_ALERT_BAD_CERTIFICATE, cres.alert);
 	atls_ctx_free(sctx);
 	atls_ctx_free(cctx);
@@ -252,7 +252,7 @@ TEST_F(rej, evidence_replayed_from_earlier_handshake)
 	r.fd = sfd;
 	atls_test_spawn(&th, replay_main, &r);
 	EXPECT_EQ(-EKEYREJECTED, atls_handshake(cctx, cfd, 10000, &cres));
-	EXPECT_EQ(ATLS_R_BINDER_MISMATCH, cres.reason) TH_LOG("%s", cres.reason_text);
+	EXPECT_EQ(ATLS_REASON_FRESHNESS, cres.reason) TH_LOG("%s", cres.reason_text);
 	EXPECT_EQ(ATLS_ALERT_BAD_CERTIFICATE, cres.alert);
 	shutdown(cfd, SHUT_RDWR);
 	atls_test_join(&th);
@@ -379,7 +379,7 @@ TEST_F(rej, certified_key_is_not_the_certificate_key)
 	x.fd = sfd;
 	atls_test_spawn(&th, subst_main, &x);
 	EXPECT_EQ(-EKEYREJECTED, atls_handshake(cctx, cfd, 10000, &cres));
-	EXPECT_EQ(ATLS_R_KEY_BINDING_MISMATCH, cres.reason) TH_LOG("%s", cres.reason_text);
+	EXPECT_EQ(ATLS_REASON_KEY_BINDING_MISMATCH, cres.reason) TH_LOG("%s", cres.reason_text);
 	EXPECT_EQ(ATLS_ALERT_BAD_CERTIFICATE, cres.alert);
 	shutdown(cfd, SHUT_RDWR);
 	atls_test_join(&th);

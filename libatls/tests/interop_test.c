@@ -179,7 +179,7 @@ TEST_F(interop, s_server_optional_completes)
 	ASSERT_EQ(0, client_vs_s_server(self, ATLS_PEER_OPTIONAL, &res)) TH_LOG("%s", res.reason_text);
 	EXPECT_FALSE(res.peer_attested);
 	EXPECT_EQ(ATLS_EAR_NONE, res.appraisal.status);
-	EXPECT_EQ(ATLS_R_NO_EVIDENCE, res.appraisal.reason);
+	EXPECT_EQ(ATLS_REASON_NO_EVIDENCE, res.appraisal.reason);
 	EXPECT_TRUE(res.have_peer_cert);
 	EXPECT_NE(0, res.crypto_info_len);
 	atls_result_release(&res);
@@ -190,7 +190,7 @@ TEST_F(interop, s_server_required_fails)
 	struct atls_result res;
 
 	EXPECT_EQ(-EACCES, client_vs_s_server(self, ATLS_PEER_REQUIRED, &res));
-	EXPECT_EQ(ATLS_R_ATTESTATION_DECLINED, res.reason);
+	EXPECT_EQ(ATLS_REASON_EVIDENCE_MISSING, res.reason);
 	EXPECT_EQ(40, res.alert);
 	EXPECT_EQ(0, res.crypto_info_len);
 }
@@ -244,7 +244,7 @@ TEST_F(interop, s_client_optional_completes)
 	server_vs_s_client(self, ATLS_PEER_OPTIONAL, &res, &hs);
 	ASSERT_EQ(0, hs) TH_LOG("%s", res.reason_text);
 	EXPECT_FALSE(res.peer_attested);
-	EXPECT_EQ(ATLS_R_NO_EVIDENCE, res.appraisal.reason);
+	EXPECT_EQ(ATLS_REASON_NO_EVIDENCE, res.appraisal.reason);
 	atls_result_release(&res);
 }
 
@@ -255,7 +255,7 @@ TEST_F(interop, s_client_required_fails)
 
 	EXPECT_NE(0, server_vs_s_client(self, ATLS_PEER_REQUIRED, &res, &hs));
 	EXPECT_EQ(-EACCES, hs);
-	EXPECT_EQ(ATLS_R_ATTESTATION_DECLINED, res.reason);
+	EXPECT_EQ(ATLS_REASON_EVIDENCE_MISSING, res.reason);
 	EXPECT_EQ(40, res.alert);
 }
 

@@ -121,8 +121,8 @@ TEST_F(pol, valid_policy)
 	EXPECT_EQ(0x81, mask);
 	EXPECT_TRUE(atls_policy_role_required(self->p, ATLS_ROLE_SERVER));
 	EXPECT_FALSE(atls_policy_role_required(self->p, ATLS_ROLE_CLIENT));
-	EXPECT_TRUE(atls_policy_accepts(self->p, ATLS_EVIDENCE_TPM_KAT_PAT));
-	EXPECT_TRUE(atls_policy_accepts(self->p, ATLS_EVIDENCE_TPM_PAT));
+	EXPECT_TRUE(atls_policy_accepts(self->p, ATLS_EVIDENCE_TPM2_KAT_PAT));
+	EXPECT_TRUE(atls_policy_accepts(self->p, ATLS_EVIDENCE_TPM2_PAT));
 	EXPECT_FALSE(atls_policy_accepts(self->p, ATLS_EVIDENCE_NONE));
 	/* Both AK entries are the same key. */
 	EXPECT_EQ(0, memcmp(self->p->aks[0].spki_sha256, self->p->aks[1].spki_sha256, 32));
@@ -159,7 +159,7 @@ TEST_F(pol, load_from_file_resolves_relative_paths)
 		TH_LOG("%s", err);
 	}
 	EXPECT_FALSE(atls_policy_role_required(self->p, ATLS_ROLE_SERVER));
-	EXPECT_FALSE(atls_policy_accepts(self->p, ATLS_EVIDENCE_TPM_KAT_PAT));
+	EXPECT_FALSE(atls_policy_accepts(self->p, ATLS_EVIDENCE_TPM2_KAT_PAT));
 	atls_policy_free(self->p);
 	self->p = NULL;
 	EXPECT_EQ(-ENOENT, atls_policy_load(atls_test_path(self->dir, "nope.conf"), &self->p, err,

@@ -280,7 +280,25 @@ enum atls_reason {
 	ATLS_REASON_RECORD_LIMIT = 21,		/* EKEYEXPIRED, after ready */
 	ATLS_REASON_BAD_RECORD = 22,		/* EPROTO, after ready */
 	ATLS_REASON_HELPER_ERROR = 23,		/* any other helper failure */
-	__ATLS_REASON_MAX
+	__ATLS_REASON_MAX,	/* the kernel reports, and accepts in DONE, 0..MAX-1 */
+
+	/*
+	 * Finer reasons of a handshake engine (libatls's struct atls_result),
+	 * never sent to or reported by the kernel: a helper maps each to one
+	 * of the reasons above before DONE (atlsd: helperd/atlsd/outcome.c).
+	 * Where an engine's reason has an exact equivalent above (e.g.
+	 * ATLS_REASON_PCR_MISMATCH, ATLS_REASON_FRESHNESS for a binder
+	 * mismatch) the engine reports that one.
+	 */
+	ATLS_REASON_NO_EVIDENCE = 64,		/* peer not asked or sent none (informational) */
+	ATLS_REASON_MALFORMED_EVIDENCE = 65,	/* extension, CMW, CBOR or TPM structure */
+	ATLS_REASON_BAD_SIGNATURE = 66,		/* quote/certify signature does not verify */
+	ATLS_REASON_KEY_BINDING_MISMATCH = 67,	/* certified key != certificate key */
+	ATLS_REASON_EVIDENCE_TYPE_REJECTED = 68,	/* evidence/scheme type not accepted */
+	ATLS_REASON_WRONG_CERT_ENTRY = 69,	/* evidence on a certificate entry != 0 */
+	ATLS_REASON_INTERNAL = 70,		/* allocation, configuration, library error */
+	ATLS_REASON_PEER_NAME_MISMATCH = 71,	/* certificate does not match the peer name */
+	__ATLS_REASON_DETAIL_MAX
 };
 
 /* struct atls_peer_info flags */

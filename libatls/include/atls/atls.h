@@ -39,16 +39,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/atls.h>
 #include <linux/tls.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-enum atls_role {
-	ATLS_ROLE_CLIENT = 0,
-	ATLS_ROLE_SERVER = 1,
-};
+/*
+ * The attestation vocabulary is the uAPI's (<linux/atls.h>): enum atls_role
+ * (ATLS_ROLE_CLIENT, ATLS_ROLE_SERVER), enum atls_evidence (evidence types)
+ * and enum atls_reason.  A handshake reports the uAPI reason where one
+ * means exactly what happened (ATLS_REASON_PCR_MISMATCH, _AK_UNTRUSTED,
+ * _FRESHNESS, _EVIDENCE_MISSING, _LOCAL_TPM, _HANDSHAKE, _TIMEOUT) and one
+ * of the finer ATLS_REASON_* at 64 and above otherwise; the kernel never
+ * sees those (a helper maps them before DONE).
+ */
 
 /* Where the TLS identity (end-entity certificate) key lives. */
 enum atls_key_mode {
@@ -63,13 +69,6 @@ enum atls_peer_attest {
 	ATLS_PEER_REQUIRED = 2,	/* ask; a peer that declines fails the handshake */
 };
 
-/* Evidence types (struct atls_claims.evidence_type, policy "accepted types"). */
-enum atls_evidence_type {
-	ATLS_EVIDENCE_NONE = 0,
-	ATLS_EVIDENCE_TPM_KAT_PAT = 1,	/* TPM2_Certify of the TLS key + TPM2_Quote (key mode tpm) */
-	ATLS_EVIDENCE_TPM_PAT = 2,	/* TPM2_Quote only, binder covers the SPKI (key mode software) */
-};
-
 /*
  * EAR trust tier of an appraisal (draft-ietf-rats-ear, ar4si "status"):
  * numeric values are the EAR ones.
@@ -81,28 +80,10 @@ enum atls_ear_status {
 	ATLS_EAR_CONTRAINDICATED = 96,
 };
 
-/* Machine-readable reason of a verdict or of a handshake failure. */
-enum atls_reason {
-	ATLS_R_NONE = 0,		/* success / nothing to report */
-	ATLS_R_NO_EVIDENCE,		/* peer was not asked or sent no evidence (informational) */
-	ATLS_R_MALFORMED_EVIDENCE,	/* extension, CMW, CBOR or TPM structure does not parse */
-	ATLS_R_BAD_SIGNATURE,		/* quote/certify signature does not verify */
-	ATLS_R_UNTRUSTED_AK,		/* signed by an AK the policy does not trust */
-	ATLS_R_BINDER_MISMATCH,		/* qualifying data != this handshake's binder (replay) */
-	ATLS_R_KEY_BINDING_MISMATCH,	/* certified key name != certificate key */
-	ATLS_R_PCR_MISMATCH,		/* PCR digest not allowed by policy */
-	ATLS_R_EVIDENCE_TYPE_REJECTED,	/* evidence/scheme type not accepted */
-	ATLS_R_WRONG_CERT_ENTRY,	/* extension on a certificate entry other than 0 */
-	ATLS_R_ATTESTATION_DECLINED,	/* attestation required but the peer declined/omitted it */
-	ATLS_R_TPM_ERROR,		/* our own TPM failed to produce evidence or a signature */
-	ATLS_R_TLS_FAILURE,		/* TLS handshake failed (alert, certificate, protocol) */
-	ATLS_R_TIMEOUT,			/* handshake did not finish in time */
-	ATLS_R_INTERNAL,		/* allocation, configuration or library error */
-	ATLS_R_PEER_NAME_MISMATCH,	/* peer certificate does not match the expected peer name */
-	ATLS_R_MAX
-};
-
-/* Stable short name of a reason ("pcr-mismatch"), never NULL. */
+/*
+ * Stable short name of a reason ("pcr-mismatch"), never NULL ("unknown" for
+ * a value outside enum atls_reason).
+ */
 const char *atls_reason_name(enum atls_reason r);
 
 #define ATLS_SHA256_LEN 32
@@ -110,7 +91,8 @@ const char *atls_reason_name(enum atls_reason r);
 
 /* What the peer's evidence claims (filled only when the evidence parsed). */
 struct atls_claims {
-	enum atls_evidence_type evidence_type;
+	enum atls_evidence evidence_type;	/* ATLS_EVIDENCE_TPM2_KAT_PAT (key mode
+						 * tpm) or ATLS_EVIDENCE_TPM2_PAT */
 	uint8_t ak_sha256[ATLS_SHA256_LEN];	/* SHA-256 of the AK public key (DER SPKI) */
 	uint16_t pcr_bank;			/* TPM_ALG_ID of the quoted bank (0x000B = SHA-256) */
 	uint32_t pcr_mask;			/* bit i set = PCR i quoted */
@@ -200,7 +182,13 @@ void atls_ctx_free(struct atls_ctx *ctx);
 
 struct atls_result {
 	int err;			/* 0 or the -errno atls_handshake() returned */
-	enum atls_reason reason;	/* why it failed (or ATLS_R_NONE) */
+	enum atls_reason reason;	/* why it failed (or ATLS_REASON_NONE) */
+	/*
+	 * ATLS_REASON_PEER_ABORTED when the peer ended the handshake (it sent
+	 * an alert, or closed or reset the connection; reason is then
+	 * ATLS_REASON_HANDSHAKE), else ATLS_REASON_NONE.
+	 */
+	enum atls_reason abort_reason;
 	char reason_text[256];
 	uint8_t alert;			/* TLS alert we sent (0 = none) */
 
@@ -242,7 +230,7 @@ struct atls_result {
  * failure), -EKEYREJECTED (peer evidence rejected by policy), -EBADMSG
  * (malformed evidence/extension), -EACCES (attestation required, declined),
  * -ENODEV/-EIO (TPM), -ENOMEM, -EINVAL; atls_handshake_ex() also
- * -EKEYREJECTED with reason ATLS_R_PEER_NAME_MISMATCH (see below).
+ * -EKEYREJECTED with reason ATLS_REASON_PEER_NAME_MISMATCH (see below).
  */
 int atls_handshake(struct atls_ctx *ctx, int fd, int timeout_ms, struct atls_result *res);
 
@@ -263,7 +251,7 @@ int atls_handshake(struct atls_ctx *ctx, int fd, int timeout_ms, struct atls_res
  *    certificate can claim any name; the peer's identity is then its
  *    attested key): the name is only sent as SNI by a client.
  * A mismatch fails the handshake with -EKEYREJECTED, reason
- * ATLS_R_PEER_NAME_MISMATCH and a bad_certificate alert.  An unusable name
+ * ATLS_REASON_PEER_NAME_MISMATCH and a bad_certificate alert.  An unusable name
  * (too long, not printable, empty label) fails with -EINVAL before anything
  * is sent.  On the client, a peer name replaces cfg.server_name for this
  * handshake.

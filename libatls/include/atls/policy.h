@@ -39,7 +39,7 @@ void atls_policy_free(struct atls_policy *pol);
 /* Must a peer in this role attest? ("require" list) */
 bool atls_policy_role_required(const struct atls_policy *pol, enum atls_role role);
 /* Is this evidence type accepted? ("evidence-types" list) */
-bool atls_policy_accepts(const struct atls_policy *pol, enum atls_evidence_type type);
+bool atls_policy_accepts(const struct atls_policy *pol, enum atls_evidence type);
 /* The PCR bank (TPM_ALG_ID) and selection the policy appraises. */
 void atls_policy_pcrs(const struct atls_policy *pol, uint16_t *bank, uint32_t *mask);
 /* Number of trusted AKs. */
