@@ -36,11 +36,7 @@
 #include <net/sock.h>
 #include <uapi/linux/atls.h>
 
-/* 6.1 sends pages through struct proto .sendpage (sendfile, splice); 6.5
- * removed it in favour of sendmsg(MSG_SPLICE_PAGES). */
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
-#define ATLS_HAVE_SENDPAGE 1
-#endif
+#include "compat.h"
 
 struct atls_req;
 
@@ -136,8 +132,7 @@ int atls_getsockopt(struct sock *sk, int level, int optname,
 
 /* record.c */
 int atls_ready_sendmsg(struct sock *sk, struct msghdr *msg, size_t len);
-int atls_ready_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
-		       int flags, int *addr_len);
+int atls_ready_recvmsg(ATLS_RECVMSG_PARAMS);
 #ifdef ATLS_HAVE_SENDPAGE
 int atls_ready_sendpage(struct sock *sk, struct page *page, int offset,
 			size_t size, int flags);

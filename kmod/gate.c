@@ -74,8 +74,7 @@ static int atls_gate_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 	}
 }
 
-static int atls_gate_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
-			     int flags, int *addr_len)
+static int atls_gate_recvmsg(ATLS_RECVMSG_PARAMS)
 {
 	struct atls_sock *as;
 	bool gated;
@@ -86,9 +85,11 @@ static int atls_gate_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		if (!as)
 			return -EBADF;
 		if (!gated)
-			return READ_ONCE(sk->sk_prot)->recvmsg(sk, msg, len, flags, addr_len);
+			return atls_call_recvmsg(READ_ONCE(sk->sk_prot), sk, msg,
+						 len, flags, addr_len);
 		if (atls_is_helper(as))
-			return as->tls_base->recvmsg(sk, msg, len, flags, addr_len);
+			return atls_call_recvmsg(as->tls_base, sk, msg, len,
+						 flags, addr_len);
 		err = atls_gate_wait(as, sock_rcvtimeo(sk, flags & MSG_DONTWAIT));
 		if (err)
 			return err;

@@ -139,14 +139,15 @@ static int atls_read_record(struct atls_sock *as, void *buf, size_t len,
 	struct cmsghdr *cm = (struct cmsghdr *)cbuf;
 	struct kvec kv = { .iov_base = buf, .iov_len = len };
 	struct msghdr km = {};
-	int alen = 0;
+	int alen __maybe_unused = 0;
 	int ret;
 
 	iov_iter_kvec(&km.msg_iter, ITER_DEST, &kv, 1, len);
 	km.msg_control = cbuf;
 	km.msg_controllen = sizeof(cbuf);
 	km.msg_control_is_user = false;
-	ret = as->tls_final->recvmsg(as->sk, &km, len, flags | MSG_DONTWAIT, &alen);
+	ret = atls_call_recvmsg(as->tls_final, as->sk, &km, len,
+				flags | MSG_DONTWAIT, &alen);
 	if (ret < 0)
 		return ret;
 	if (cm->cmsg_level != SOL_TLS || cm->cmsg_type != TLS_GET_RECORD_TYPE)
@@ -247,8 +248,7 @@ static int atls_control_record(struct atls_sock *as)
 	return -EPROTO;
 }
 
-int atls_ready_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
-		       int flags, int *addr_len)
+int atls_ready_recvmsg(ATLS_RECVMSG_PARAMS)
 {
 	struct atls_sock *as = atls_ready_sk(sk);
 	bool own_cmsg = msg->msg_controllen;
@@ -268,7 +268,8 @@ int atls_ready_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		err = atls_limit(as, false);
 		if (err)
 			return err;
-		ret = as->tls_final->recvmsg(sk, msg, len, flags, addr_len);
+		ret = atls_call_recvmsg(as->tls_final, sk, msg, len, flags,
+					addr_len);
 		if (ret != -EIO || own_cmsg)
 			return ret;
 		ret = atls_control_record(as);

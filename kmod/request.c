@@ -141,7 +141,7 @@ void atls_sock_fail(struct atls_sock *as, int err, u32 reason)
  */
 static bool atls_file_get_live(struct file *file)
 {
-	return atomic_long_inc_not_zero(&file->f_count);
+	return atls_file_ref_get_live(file);
 }
 
 static void atls_req_unlink_locked(struct atls_req *req)

@@ -281,14 +281,16 @@ static void atls_ulp_update(struct sock *sk, struct proto *p,
 }
 
 /* inet_diag: kTLS's view (version, cipher, txconf, rxconf). */
-static int atls_ulp_get_info(struct sock *sk, struct sk_buff *skb)
+static int atls_ulp_get_info(struct sock *sk,
+			     struct sk_buff *skb ATLS_ULP_INFO_PARAM)
 {
-	return tls_ulp->get_info ? tls_ulp->get_info(sk, skb) : 0;
+	return tls_ulp->get_info ? tls_ulp->get_info(sk, skb ATLS_ULP_INFO_ARG) : 0;
 }
 
-static size_t atls_ulp_get_info_size(const struct sock *sk)
+static size_t atls_ulp_get_info_size(const struct sock *sk
+				     ATLS_ULP_INFO_PARAM)
 {
-	return tls_ulp->get_info_size ? tls_ulp->get_info_size(sk) : 0;
+	return tls_ulp->get_info_size ? tls_ulp->get_info_size(sk ATLS_ULP_INFO_ARG) : 0;
 }
 
 static struct tcp_ulp_ops atls_ulp_ops __read_mostly = {
@@ -315,7 +317,7 @@ static int atls_find_tls_ulp(void)
 	err = sock_create_kern(&init_net, AF_INET, SOCK_STREAM, IPPROTO_TCP, &lsn);
 	if (err)
 		goto out;
-	err = kernel_bind(lsn, (struct sockaddr *)&sa, sizeof(sa));
+	err = kernel_bind(lsn, atls_bind_addr(&sa), sizeof(sa));
 	if (err)
 		goto out;
 	err = kernel_listen(lsn, 1);
@@ -327,7 +329,7 @@ static int atls_find_tls_ulp(void)
 	err = sock_create_kern(&init_net, AF_INET, SOCK_STREAM, IPPROTO_TCP, &cli);
 	if (err)
 		goto out;
-	err = kernel_connect(cli, (struct sockaddr *)&sa, sizeof(sa), 0);
+	err = kernel_connect(cli, atls_bind_addr(&sa), sizeof(sa), 0);
 	if (err)
 		goto out;
 	err = kernel_accept(lsn, &srv, 0);

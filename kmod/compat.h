@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel API differences between the kernels atls.ko is built for: Debian
+ * 12's 6.1 and 6.12 and the newest Debian trixie-backports kernel (7.x).
+ * Every difference is kept here, one entry per fact, each gated on the first
+ * mainline release that has it (LINUX_VERSION_CODE of the headers built
+ * against), never on a distribution or package name. The rest of the module
+ * uses only the names defined below.
+ */
+#ifndef ATLS_COMPAT_H
+#define ATLS_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/fs.h>
+#include <linux/net.h>
+#include <net/sock.h>
+
+/*
+ * 6.5 removed struct proto .sendpage (and proto_ops .sendpage): sendfile
+ * and splice to a socket became sendmsg(MSG_SPLICE_PAGES), which the
+ * .sendmsg gate already covers. Before 6.5 .sendpage is a second way to
+ * the wire and must be gated too.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+#define ATLS_HAVE_SENDPAGE 1
+#endif
+
+/*
+ * 6.13 made struct file's reference count a file_ref_t (f_ref) in place of
+ * the atomic_long_t f_count. Both forms: take a reference unless the last
+ * one is already gone (the file's release is under way).
+ */
+static inline bool atls_file_ref_get_live(struct file *file)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+	return file_ref_get(&file->f_ref);
+#else
+	return atomic_long_inc_not_zero(&file->f_count);
+#endif
+}
+
+/*
+ * 6.15 added a bool net_admin argument to struct tcp_ulp_ops .get_info and
+ * .get_info_size (inet_diag shows more to unprivileged readers). Our
+ * forwarders to kTLS's take and pass it on where it exists:
+ *   int f(struct sock *sk, struct sk_buff *skb ATLS_ULP_INFO_PARAM)
+ *   tls_ulp->get_info(sk, skb ATLS_ULP_INFO_ARG)
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 15, 0)
+#define ATLS_ULP_INFO_PARAM	, bool net_admin
+#define ATLS_ULP_INFO_ARG	, net_admin
+#else
+#define ATLS_ULP_INFO_PARAM
+#define ATLS_ULP_INFO_ARG
+#endif
+
+/*
+ * 6.19 made kernel_bind() and kernel_connect() take a struct
+ * sockaddr_unsized * (a sockaddr of any length) instead of a struct
+ * sockaddr *; kernel_getsockname() still takes a struct sockaddr *.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 19, 0)
+#define atls_bind_addr(sa)	((struct sockaddr_unsized *)(sa))
+#else
+#define atls_bind_addr(sa)	((struct sockaddr *)(sa))
+#endif
+
+/*
+ * 7.1 dropped the int *addr_len argument of struct proto .recvmsg (the
+ * socket layer fills msg_namelen itself). Our .recvmsg wrappers are
+ * declared with ATLS_RECVMSG_PARAMS (sk, msg, len, flags and, before 7.1,
+ * addr_len) and call the proto they wrap with atls_call_recvmsg(), whose
+ * addr_len argument is dropped unevaluated on 7.1 and later.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 1, 0)
+#define ATLS_RECVMSG_PARAMS \
+	struct sock *sk, struct msghdr *msg, size_t len, int flags
+#define atls_call_recvmsg(p, sk, msg, len, flags, addr_len) \
+	((p)->recvmsg(sk, msg, len, flags))
+#else
+#define ATLS_RECVMSG_PARAMS \
+	struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len
+#define atls_call_recvmsg(p, sk, msg, len, flags, addr_len) \
+	((p)->recvmsg(sk, msg, len, flags, addr_len))
+#endif
+
+#endif /* ATLS_COMPAT_H */
