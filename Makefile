@@ -29,10 +29,28 @@ CFLAGS_USER := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-I$(SRC)/include -I$(SRC)/include/uapi -I$(SRC)/libatls/include -isystem $(B)/ksft
 CFLAGS_USER += $(EXTRA_CFLAGS)
 
+# Build fragments: every <dir>/build.mk (and selftests/build.mk) is included
+# below.  A fragment may name another fragment's artefact only through the
+# names defined here, never through a variable that fragment sets: make expands
+# a rule's prerequisites when it reads the rule, so a name set by a fragment
+# read later would be empty.  With this, the order fragments are read in does
+# not matter.
+LIBATLS := $(B)/libatls/libatls.a
+TESTLIB := $(B)/testlib/libtestlib.a
+ATLSD := $(B)/helperd/atlsd
+ATLSCTL := $(B)/helperd/atlsctl
+
+# Test code (testlib itself, host tests, selftests, benchmarks) includes
+# testlib's headers by name.
+TESTLIB_USERS := testlib libatls/tests helperd/tests selftests bench
+$(patsubst %,$(B)/%/%.o,$(TESTLIB_USERS)): CFLAGS_USER += -I$(SRC)/testlib
+
 # Test registration (fragments append to these):
 #   HOST_TESTS  executables run on the host by `make check`; each prints TAP
 #   VM_TESTS    executables run as root inside the VM, once per kernel
 #   VM2_TESTS   executables run in both VMs of a two-VM pair (role in ATLS_VM_ROLE)
+# The VM suites register by convention (selftests/build.mk): every *_test.c
+# in selftests/kernel, selftests/daemon and selftests/pair.
 HOST_TESTS :=
 VM_TESTS :=
 VM2_TESTS :=
@@ -55,7 +73,7 @@ $(B)/%.o: $(SRC)/%.c | $(KSFT)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_USER) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
-include $(sort $(wildcard $(SRC)/*/build.mk $(SRC)/selftests/*/build.mk))
+include $(sort $(wildcard $(SRC)/*/build.mk))
 
 userspace: $(USER_BINS) $(HOST_TESTS) $(VM_TESTS) $(VM2_TESTS)
 
@@ -70,6 +88,10 @@ $(B)/tests/host.list $(B)/tests/vm.list $(B)/tests/vm2.list: FORCE
 	@printf '%s\n' $(VM_TESTS) > $(B)/tests/vm.list
 	@printf '%s\n' $(VM2_TESTS) > $(B)/tests/vm2.list
 FORCE:
+
+# Keep objects a pattern chain made (a test program from its .o): deleting them
+# made every `make` compile them again.
+.SECONDARY:
 
 TEST_LISTS := $(B)/tests/host.list $(B)/tests/vm.list $(B)/tests/vm2.list
 

@@ -58,7 +58,7 @@
 #if __has_include("../libatls/src/batch.h")
 #define ATLS_HAVE_BATCH 1
 #endif
-#include "../libatls/tests/util/testutil.h"
+#include "testutil.h"
 
 #define AK ATLS_AK_HANDLE_DEFAULT
 #define TK ATLS_TLS_KEY_HANDLE_DEFAULT

@@ -45,8 +45,8 @@
 
 #include <atls/atls.h>
 
-#include "../libatls/tests/util/testutil.h"
-#include "../libatls/tests/util/tlspeer.h"
+#include "testutil.h"
+#include "tlspeer.h"
 
 #ifndef SOL_TLS
 #define SOL_TLS 282

@@ -2,21 +2,17 @@
 # Benchmarks (not pass/fail tests: USER_BINS only).  Run with bench/run.sh;
 # method and results in Documentation/performance.rst.
 #
-# atls_bench links libatls and the libatls test utilities (swtpm, certs,
-# loopback sockets) and wraps atls_tpm_call() to count TPM commands.
-# (This fragment is read before libatls/build.mk, so it names the library
-# and the utility objects itself.)
+# atls_bench links libatls and testlib (swtpm, certs, loopback sockets) and
+# wraps atls_tpm_call() to count TPM commands.
 
-BENCH_UTIL_OBJS := $(patsubst $(SRC)/%.c,$(B)/%.o,$(sort $(wildcard $(SRC)/libatls/tests/util/*.c)))
-
-$(B)/bench/atls_bench: $(B)/bench/atls_bench.o $(BENCH_UTIL_OBJS) $(B)/libatls/libatls.a
+$(B)/bench/atls_bench: $(B)/bench/atls_bench.o $(TESTLIB) $(LIBATLS)
 	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread -Wl,--wrap=atls_tpm_call
 
 USER_BINS += $(B)/bench/atls_bench
 
 # atls_bulk: kTLS (keys from libatls) vs userspace OpenSSL vs sendfile, for
 # the test VM (the host kernel has no kTLS); see bench/vm-bulk.sh.
-$(B)/bench/atls_bulk: $(B)/bench/atls_bulk.o $(BENCH_UTIL_OBJS) $(B)/libatls/libatls.a
+$(B)/bench/atls_bulk: $(B)/bench/atls_bulk.o $(TESTLIB) $(LIBATLS)
 	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
 
 USER_BINS += $(B)/bench/atls_bulk

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # bench/vm-bulk.sh: the in-VM benchmarks through the lead's VM runner
-# (selftests/vm/vm.sh), one kernel: crypto facts and atls_aead (raw AES-GCM,
+# (tools/vm/vm.sh), one kernel: crypto facts and atls_aead (raw AES-GCM,
 # OpenSSL vs the kernel's gcm(aes)), atls_bulk (kTLS with libatls keys vs
 # userspace OpenSSL vs sendfile, loopback) as booted and after preloading
 # aesni_intel, and atls_e2e (atls.ko + atlsd handshakes with a quote per
@@ -29,7 +29,7 @@ wrap=$B/bench/vm-bulk-run
 printf '#!/bin/sh\nexec %s %s %s\n' "$SRC/bench/vm-guest.sh" "$mib" "$secs" > "$wrap"
 chmod +x "$wrap"
 echo "$wrap" > "$B/bench/vm-bulk.list"
-"$SRC/selftests/vm/vm.sh" --kver "$kver" --list "$B/bench/vm-bulk.list" --out "$out" \
+"$SRC/tools/vm/vm.sh" --kver "$kver" --list "$B/bench/vm-bulk.list" --out "$out" \
 	--timeout "${ATLS_BENCH_VM_TIMEOUT:-900}" || true
 echo "== $out" >&2
 cat "$out"/*.tap 2>/dev/null | grep -v '^ok\|^1\.\.' || true

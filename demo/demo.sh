@@ -31,7 +31,7 @@ mkdir -p "$out"
 echo "$SRC/demo/guest.sh" > "$out/list"
 bold "atls demo: two VMs (kernel $kver), each with its own TPM, linked 10.77.0.1 <-> 10.77.0.2"
 echo "booting; provisioning, key exchange, atlsd, attested echo and the refusal run inside..."
-"$SRC/selftests/vm/pair.sh" --kver "$kver" --list-a "$out/list" --list-b "$out/list" \
+"$SRC/tools/vm/pair.sh" --kver "$kver" --list-a "$out/list" --list-b "$out/list" \
 	--out "$out/run" --timeout 300 > "$out/pair.log" 2>&1
 rc=$?
 

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# The demo, inside one of the two VMs (run by selftests/vm/guest-tests.sh,
-# started by demo/demo.sh through selftests/vm/pair.sh). VM a is the server
+# The demo, inside one of the two VMs (run by tools/vm/guest-tests.sh,
+# started by demo/demo.sh through tools/vm/pair.sh). VM a is the server
 # host, VM b the client host; each has its own TPM (swtpm) and kernel with
 # atls.ko loaded. What an operator would do, step by step:
 #   1. atlsctl provision            AK + TLS key in the TPM, certificate

@@ -4,18 +4,18 @@ ATLSD_OBJS := $(addprefix $(B)/helperd/,main.o netlink.o worker.o handshake.o co
 	log.o control.o privdrop.o)
 ATLSCTL_OBJS := $(addprefix $(B)/helperd/,atlsctl.o atlsctl_trust.o evblob.o config.o log.o)
 
-$(B)/helperd/atlsd: $(ATLSD_OBJS) $(B)/libatls/libatls.a
+$(ATLSD): $(ATLSD_OBJS) $(LIBATLS)
 	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
 
-$(B)/helperd/atlsctl: $(ATLSCTL_OBJS) $(B)/libatls/libatls.a
+$(ATLSCTL): $(ATLSCTL_OBJS) $(LIBATLS)
 	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
 
-USER_BINS += $(B)/helperd/atlsd $(B)/helperd/atlsctl
+USER_BINS += $(ATLSD) $(ATLSCTL)
 
 # Host tests: helperd/tests/<name>_test.c -> $(B)/helperd/tests/<name>_test.
 HELPERD_TESTS := $(patsubst $(SRC)/%.c,$(B)/%,$(sort $(wildcard $(SRC)/helperd/tests/*_test.c)))
-$(HELPERD_TESTS): %: %.o $(B)/helperd/config.o $(B)/helperd/log.o $(B)/libatls/libatls.a \
-		| $(B)/helperd/atlsctl
+$(HELPERD_TESTS): %: %.o $(B)/helperd/config.o $(B)/helperd/log.o $(LIBATLS) \
+		| $(ATLSCTL)
 	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
 HOST_TESTS += $(HELPERD_TESTS)
 

@@ -4,22 +4,20 @@
 # Conventions (no edits needed to add files):
 #   libatls/src/*.c            -> $(B)/libatls/libatls.a
 #   libatls/tests/*_test.c     -> $(B)/libatls/tests/<name>_test   (HOST_TESTS, TAP)
-#   libatls/tests/util/*.c     -> linked into every libatls test (shared test helpers)
+#   testlib/                   -> $(TESTLIB), linked into every libatls test
 #   libatls/fuzz/             -> see libatls/fuzz/build.mk if present
 
 LIBATLS_SRCS := $(sort $(wildcard $(SRC)/libatls/src/*.c))
 LIBATLS_OBJS := $(patsubst $(SRC)/%.c,$(B)/%.o,$(LIBATLS_SRCS))
-LIBATLS := $(B)/libatls/libatls.a
 
 $(LIBATLS): $(LIBATLS_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
 
-LIBATLS_TEST_UTIL_OBJS := $(patsubst $(SRC)/%.c,$(B)/%.o,$(sort $(wildcard $(SRC)/libatls/tests/util/*.c)))
 LIBATLS_TESTS := $(patsubst $(SRC)/libatls/tests/%.c,$(B)/libatls/tests/%,$(sort $(wildcard $(SRC)/libatls/tests/*_test.c)))
 
-$(B)/libatls/tests/%_test: $(B)/libatls/tests/%_test.o $(LIBATLS_TEST_UTIL_OBJS) $(LIBATLS)
+$(B)/libatls/tests/%_test: $(B)/libatls/tests/%_test.o $(TESTLIB) $(LIBATLS)
 	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
 
 HOST_TESTS += $(LIBATLS_TESTS)

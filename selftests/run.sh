@@ -27,7 +27,7 @@ t_start=$(date +%s)
 log() { echo "[$(date +%H:%M:%S)] $*"; }
 
 # Host-side verdicts on a VM run, as TAP: did the guest report, is dmesg clean.
-# The kernel log scan is selftests/vm/kmsg-scan.sh.
+# The kernel log scan is tools/vm/kmsg-scan.sh.
 vm_checks() {	# DIR LABEL
 	local dir=$1 label=$2 st bad
 	st=$(cat "$dir/vm.status" 2>/dev/null || echo no-report)
@@ -43,7 +43,7 @@ vm_checks() {	# DIR LABEL
 		*) echo "not ok 1 $label: guest did not report a verdict ($st): panic, hang or timeout"
 		   tail -n 30 "$dir/serial.log" 2>/dev/null | sed 's/^/# /' ;;
 		esac
-		if bad=$("$SRC/selftests/vm/kmsg-scan.sh" "$dir/dmesg.txt" "$dir/serial.log" 2>&1); then
+		if bad=$("$SRC/tools/vm/kmsg-scan.sh" "$dir/dmesg.txt" "$dir/serial.log" 2>&1); then
 			echo "ok 2 $label: kernel log clean"
 		else
 			echo "not ok 2 $label: kernel log has warnings (or no dmesg was saved)"
@@ -71,23 +71,23 @@ run_host() {
 run_vm() {	# KVER
 	local k=$1 dir=$results/vm-$1
 	log "vm $k: booting (tests: $(grep -c . "$B/tests/vm.list"))"
-	"$SRC/selftests/vm/vm.sh" --kver "$k" --list "$B/tests/vm.list" --out "$dir"
+	"$SRC/tools/vm/vm.sh" --kver "$k" --list "$B/tests/vm.list" --out "$dir"
 	if [ "$(cat "$dir/vm.status" 2>/dev/null)" = boot-hang ]; then
 		# Stuck before /init: an emulation hiccup, not our code. Once more.
 		log "vm $k: hung in early boot (registers in boot-hangs/); retrying once"
 		mkdir -p "$results/boot-hangs"
 		cp "$dir/boot-hang.txt" "$results/boot-hangs/vm-$k.txt"
-		"$SRC/selftests/vm/vm.sh" --kver "$k" --list "$B/tests/vm.list" --out "$dir"
+		"$SRC/tools/vm/vm.sh" --kver "$k" --list "$B/tests/vm.list" --out "$dir"
 	fi
 	vm_checks "$dir" "vm $k"
 	log "vm $k: $(cat "$dir/vm.status") in $(cat "$dir/vm.seconds" 2>/dev/null)s"
 }
 
-# Two VMs joined by a virtual link (selftests/vm/pair.sh), each with its own TPM.
+# Two VMs joined by a virtual link (tools/vm/pair.sh), each with its own TPM.
 run_pair() {	# KVER
 	local k=$1 dir=$results/vm2-$1
 	log "vm2 $k: booting two linked VMs"
-	"$SRC/selftests/vm/pair.sh" --kver "$k" --list-a "$B/tests/vm2.list" \
+	"$SRC/tools/vm/pair.sh" --kver "$k" --list-a "$B/tests/vm2.list" \
 		--list-b "$B/tests/vm2.list" --out "$dir"
 	vm_checks "$dir/a" "vm2 $k a"
 	vm_checks "$dir/b" "vm2 $k b"

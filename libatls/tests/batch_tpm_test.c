@@ -25,8 +25,8 @@
 #include "../src/batch.h"
 #include "../src/internal.h"
 #include "../src/tpm.h"
-#include "util/testutil.h"
-#include "util/tlspeer.h"
+#include "testutil.h"
+#include "tlspeer.h"
 
 #define AK ATLS_AK_HANDLE_DEFAULT
 #define TK ATLS_TLS_KEY_HANDLE_DEFAULT

@@ -10,8 +10,8 @@
 
 #include "kselftest_harness.h"
 #include "../src/internal.h"
-#include "util/testutil.h"
-#include "util/tlspeer.h"
+#include "testutil.h"
+#include "tlspeer.h"
 
 FIXTURE(cfg)
 {

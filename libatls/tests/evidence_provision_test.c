@@ -21,7 +21,7 @@
 #include <atls/provision.h>
 
 #include "kselftest_harness.h"
-#include "util/testutil.h"
+#include "testutil.h"
 #include "../src/evidence.h"
 #include "../src/tpm.h"
 

@@ -26,7 +26,7 @@
 #include <atls/wire.h>
 
 #include "kselftest_harness.h"
-#include "util/testutil.h"
+#include "testutil.h"
 #include "../src/cmw.h"
 #include "../src/evidence.h"
 #include "../src/tpm.h"

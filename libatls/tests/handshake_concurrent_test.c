@@ -12,8 +12,8 @@
 
 #include "kselftest_harness.h"
 #include <atls/provision.h>
-#include "util/testutil.h"
-#include "util/tlspeer.h"
+#include "testutil.h"
+#include "tlspeer.h"
 
 #define PAIRS 8
 #define ROUNDS 3

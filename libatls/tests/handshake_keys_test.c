@@ -13,8 +13,8 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
-#include "util/testutil.h"
-#include "util/tlspeer.h"
+#include "testutil.h"
+#include "tlspeer.h"
 
 static const char from_peer[] = "record written by OpenSSL after the handshake";
 static const char from_us[] = "record written with the exported TX keys";

@@ -19,8 +19,8 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
 #include <atls/wire.h>
-#include "util/testutil.h"
-#include "util/tlspeer.h"
+#include "testutil.h"
+#include "tlspeer.h"
 
 #define MT ATLS_MT_TPM_EVIDENCE
 #define MT_LEN (sizeof(MT) - 1)

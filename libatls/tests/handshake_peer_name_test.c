@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "util/testutil.h"
-#include "util/tlspeer.h"
+#include "testutil.h"
+#include "tlspeer.h"
 
 FIXTURE(pn)
 {

@@ -19,8 +19,8 @@
 #include "../src/evidence.h"
 #include "../src/internal.h"
 #include "../src/tpm.h"
-#include "util/testutil.h"
-#include "util/tlspeer.h"
+#include "testutil.h"
+#include "tlspeer.h"
 
 #define AK ATLS_AK_HANDLE_DEFAULT
 #define TK ATLS_TLS_KEY_HANDLE_DEFAULT

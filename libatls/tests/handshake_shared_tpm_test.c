@@ -18,8 +18,8 @@
 #include "kselftest_harness.h"
 #include <atls/provision.h>
 #include <atls/tpm.h>
-#include "util/testutil.h"
-#include "util/tlspeer.h"
+#include "testutil.h"
+#include "tlspeer.h"
 
 #define PAIRS 4		/* per context pair */
 #define ROUNDS 2

@@ -18,7 +18,7 @@
 #include <atls/atls.h>
 
 #include "kselftest_harness.h"
-#include "util/testutil.h"
+#include "testutil.h"
 
 FIXTURE(interop)
 {

@@ -17,7 +17,7 @@
 #include <atls/policy.h>
 
 #include "kselftest_harness.h"
-#include "util/testutil.h"
+#include "testutil.h"
 #include "../src/policy_int.h"
 
 #define H0 "0000000000000000000000000000000000000000000000000000000000000000"

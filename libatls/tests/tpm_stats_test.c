@@ -26,8 +26,8 @@
 #include "kselftest_harness.h"
 #include <atls/provision.h>
 #include <atls/tpm.h>
-#include "util/testutil.h"
-#include "util/tlspeer.h"
+#include "testutil.h"
+#include "tlspeer.h"
 #include "../src/tpm.h"
 
 #define AK ATLS_AK_HANDLE_DEFAULT

@@ -18,7 +18,7 @@
 #include <atls/atls.h>
 
 #include "kselftest_harness.h"
-#include "util/testutil.h"
+#include "testutil.h"
 
 /* Finer reasons never collide with the ones the kernel reports. */
 _Static_assert(ATLS_REASON_NO_EVIDENCE >= __ATLS_REASON_MAX, "reason ranges overlap");

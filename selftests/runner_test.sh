@@ -7,9 +7,9 @@
 # The VM runner itself is exercised by every VM suite; these are the cases a
 # real run rarely produces on purpose.
 set -u
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
 sum=$here/tap-summary.sh
-scan=$here/vm/kmsg-scan.sh
+scan=$here/../tools/vm/kmsg-scan.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0 failed=0

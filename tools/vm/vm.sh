@@ -4,7 +4,7 @@
 # Boot one test VM: a Debian kernel under QEMU/TCG (-M microvm, PVH vmlinux),
 # our initramfs, a fresh swtpm as its TPM (/dev/tpmrm0), the host root shared
 # read-only over virtio-9p and OUT shared read-write for results. The guest runs
-# every program named in LIST (selftests/vm/guest-tests.sh) and powers off.
+# every program named in LIST (tools/vm/guest-tests.sh) and powers off.
 #
 # usage: vm.sh --kver KVER --list LIST --out OUT [--timeout S]
 #              [--net listen|connect --port P --addr IPV4 --addr6 IPV6 --role a|b]

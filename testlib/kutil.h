@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Shared helpers of the atls.ko tests (selftests/kmod/, files ending _test.c):
+ * Shared helpers of the atls.ko tests (selftests/kernel/):
  * - TCP loopback pairs (IPv4/IPv6) and small I/O helpers;
  * - the test helper: a generic-netlink client of family "atls" (libnl-genl-3)
  *   that accepts requests and completes them with fixed keys, run in a forked

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "../kmod/kutil.h"	/* fixed keys, userspace AEAD, TCP pair */
+#include "kutil.h"	/* fixed keys, userspace AEAD, TCP pair */
 
 #ifndef SOL_TLS
 #define SOL_TLS 282

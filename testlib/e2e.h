@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers of the end-to-end tests (selftests/e2e): the real atls.ko, the
+ * Helpers of the end-to-end tests (selftests/daemon, selftests/pair): the real atls.ko, the
  * real atlsd and atlsctl, the VM's own swtpm, real TCP between two VMs.
  *
- * Environment (selftests/vm/pair.sh): ATLS_VM_ROLE a|b, ATLS_PEER_ADDR(6),
+ * Environment (tools/vm/pair.sh): ATLS_VM_ROLE a|b, ATLS_PEER_ADDR(6),
  * ATLS_XCHG (shared by both VMs), ATLS_BUILD, TMPDIR, ATLS_RESULTS.
  * VM a is the server of every cross-VM test, VM b the client; both run the
  * same program and the tests in the same order, and meet at barriers
