@@ -6,11 +6,17 @@
 # given, so each kernel gets its own tree of symlinks to the real sources; the
 # kernels can then be built side by side from one checkout.
 # Fails on any compiler or sparse warning.
+# A kernel of the trixie build root (scripts/kroot.sh) is built inside that
+# root, with the compiler, kbuild and sparse of the kernel's own release.
 set -euo pipefail
 kver=$1
 : "${SRC:?}" "${B:?}"
+export SRC B
+kroot=$("$SRC/scripts/kroot.sh" where "$kver")
 kdir=/lib/modules/$kver/build
-[ -e "$kdir/Makefile" ] || { echo "kmod: no headers for $kver ($kdir)" >&2; exit 1; }
+[ -e "$kroot$kdir/Makefile" ] || { echo "kmod: no headers for $kver ($kroot$kdir)" >&2; exit 1; }
+inroot=()
+[ -n "$kroot" ] && inroot=("$SRC/scripts/kroot.sh" run)
 
 out=$B/kmod/$kver
 mkdir -p "$out/kmod"
@@ -24,8 +30,9 @@ done
 log=$out/build.log
 ver=$(git -C "$SRC" describe --always --dirty 2>/dev/null || echo unknown)
 sparse_flag=
-command -v sparse >/dev/null && sparse_flag=C=1
-if ! make -C "$kdir" M="$out" ATLS_SRC="$SRC" ATLS_VERSION="$ver" $sparse_flag W=1 modules >"$log" 2>&1; then
+[ -x "$kroot/usr/bin/sparse" ] && sparse_flag=C=1
+if ! ${inroot[@]+"${inroot[@]}"} make -C "$kdir" M="$out" ATLS_SRC="$SRC" \
+	ATLS_VERSION="$ver" $sparse_flag W=1 modules >"$log" 2>&1; then
 	cat "$log" >&2
 	echo "kmod: build for $kver failed" >&2
 	exit 1

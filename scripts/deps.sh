@@ -2,15 +2,20 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Install everything atls needs to build, test and run its demo on Debian 12,
-# as root. Idempotent: when every package is already installed it only checks
-# (no apt-get at all), so `make check` can call it every time.
+# as root. Idempotent: when every package is already installed and the trixie
+# build root is complete it only checks (no apt-get, no network at all), so
+# `make check` can call it every time.
 #
 # Kernels: Debian 12's own 6.1 (linux-image-amd64 / linux-headers-amd64) and
 # 6.12 (linux-image-6.12-amd64 / linux-headers-6.12-amd64, the stable-named
 # metapackages that bookworm-security carries; bookworm-backports is enabled
 # too, for the same series). INITRD=No: the images are only booted by QEMU
 # with our own initramfs, so no host initramfs is generated.
+# The third kernel, the newest of Debian trixie-backports, is not installed
+# on the host: scripts/kroot.sh keeps it in a Debian trixie build root (made
+# with mmdebstrap) with the compiler it was built with.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 
 PKGS=(
 	build-essential pkg-config git make gcc clang llvm sparse
@@ -18,7 +23,7 @@ PKGS=(
 	libconfig-dev
 	swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
 	qemu-system-x86 busybox-static kmod cpio xz-utils zstd iproute2
-	python3 bc bison flex libelf-dev
+	python3 bc bison flex libelf-dev mmdebstrap
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	linux-source-6.1
@@ -33,7 +38,7 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "deps: all ${#PKGS[@]} packages present"
-	exit 0
+	exec "$here/kroot.sh" ensure
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -58,3 +63,4 @@ apt-get update -q
 INITRD=No DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	--no-install-recommends "${missing[@]}"
 echo "deps: done in $(( $(date +%s) - start )) s"
+exec "$here/kroot.sh" ensure
