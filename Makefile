@@ -90,8 +90,9 @@ $(B)/tests/host.list $(B)/tests/vm.list $(B)/tests/vm2.list: FORCE
 FORCE:
 
 # Keep objects a pattern chain made (a test program from its .o): deleting them
-# made every `make` compile them again.
-.SECONDARY:
+# made every `make` compile them again.  (Not a bare .SECONDARY: that would
+# make FORCE intermediate too, and the test lists would never be rewritten.)
+.PRECIOUS: $(B)/%.o
 
 TEST_LISTS := $(B)/tests/host.list $(B)/tests/vm.list $(B)/tests/vm2.list
 
