@@ -40,6 +40,14 @@
 
 struct atls_req;
 
+/* Who a request is made for (the requester's identity, D10). */
+struct atls_app {
+	pid_t pid;			/* tgid */
+	kuid_t uid;
+	kgid_t gid;
+	char comm[TASK_COMM_LEN];
+};
+
 struct atls_sock {
 	struct proto gate;		/* kTLS TLS_BASE proto, data paths gated */
 	struct proto ready;		/* kTLS's final proto after key install */
@@ -61,6 +69,9 @@ struct atls_sock {
 	u16 cipher;			/* TLS_CIPHER_* once READY */
 	bool have_peer;
 	struct atls_peer_info peer;
+	/* Set only around ATLS_START of a listener's child (listen.c): the
+	 * request is made for the listener's owner, not the kernel worker. */
+	const struct atls_app *app;
 	struct rcu_head rcu;
 };
 
@@ -117,6 +128,13 @@ struct atls_sock *atls_sk(const struct sock *sk, bool *gated);
 void atls_unhook_conn(struct atls_sock *as);
 bool atls_is_helper(const struct atls_sock *as);
 void atls_rewrap(struct atls_sock *as);
+
+/* listen.c: attested listening sockets */
+int atls_listen_attach(struct sock *sk);
+void atls_listen_clone(const struct request_sock *req, struct sock *newsk,
+		       const gfp_t priority);
+int atls_listen_init(void);
+void atls_listen_exit(void);
 
 /* gate.c */
 void atls_gate_build(struct atls_sock *as);
@@ -192,6 +210,9 @@ enum atls_stat {
 	ATLS_STAT_KEY_UPDATES,
 	ATLS_STAT_RECORD_LIMIT,
 	ATLS_STAT_RX_NO_PAD_FAILED,	/* TLS_RX_EXPECT_NO_PAD refused by kTLS */
+	ATLS_STAT_LISTEN_CHILDREN,	/* listener children taken into a handshake */
+	ATLS_STAT_LISTEN_ACCEPTED,	/* listener children returned by accept() */
+	ATLS_STAT_LISTEN_FAILED,	/* listener children that never surfaced */
 	__ATLS_STAT_MAX
 };
 void atls_stat_inc(enum atls_stat s);

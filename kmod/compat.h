@@ -84,4 +84,36 @@ static inline bool atls_file_ref_get_live(struct file *file)
 	((p)->recvmsg(sk, msg, len, flags, addr_len))
 #endif
 
+/*
+ * 6.10 passed struct proto_accept_arg (flags, err, is_empty, kern) to
+ * struct proto .accept and struct proto_ops .accept in place of separate
+ * flags/err/kern arguments. listen.c declares its proto_ops .accept with
+ * ATLS_OPS_ACCEPT_PARAMS (sock, newsock and the rest), reads the file flags
+ * with atls_accept_flags(), and takes a child from TCP's accept queue
+ * without sleeping with atls_csk_accept_nb().
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+#define ATLS_OPS_ACCEPT_PARAMS \
+	struct socket *sock, struct socket *newsock, struct proto_accept_arg *arg
+#define atls_accept_flags()	(arg->flags)
+static inline struct sock *atls_csk_accept_nb(const struct proto *p,
+					      struct sock *sk, int *err)
+{
+	struct proto_accept_arg a = { .flags = O_NONBLOCK, .kern = true };
+	struct sock *child = p->accept(sk, &a);
+
+	*err = a.err;
+	return child;
+}
+#else
+#define ATLS_OPS_ACCEPT_PARAMS \
+	struct socket *sock, struct socket *newsock, int flags, bool kern
+#define atls_accept_flags()	(flags)
+static inline struct sock *atls_csk_accept_nb(const struct proto *p,
+					      struct sock *sk, int *err)
+{
+	return p->accept(sk, O_NONBLOCK, err, true);
+}
+#endif
+
 #endif /* ATLS_COMPAT_H */

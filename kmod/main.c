@@ -29,9 +29,12 @@ static int __init atls_init(void)
 	err = atls_req_init();
 	if (err)
 		goto stats_exit;
-	err = atls_genl_init();
+	err = atls_listen_init();
 	if (err)
 		goto req_exit;
+	err = atls_genl_init();
+	if (err)
+		goto listen_exit;
 	err = atls_ulp_register();
 	if (err)
 		goto genl_exit;
@@ -40,6 +43,8 @@ static int __init atls_init(void)
 
 genl_exit:
 	atls_genl_exit();
+listen_exit:
+	atls_listen_exit();
 req_exit:
 	atls_req_exit();
 stats_exit:
@@ -51,6 +56,7 @@ static void __exit atls_exit(void)
 {
 	atls_ulp_unregister();
 	atls_genl_exit();
+	atls_listen_exit();
 	atls_req_exit();
 	atls_stats_exit();
 	pr_info("version %s unloaded\n", ATLS_VERSION);

@@ -313,10 +313,17 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st)
 	req->flags = st->flags;
 	req->timeout_ms = st->timeout_ms;
 	req->family = sk->sk_family;
-	req->app_pid = task_tgid_nr(current);
-	req->app_uid = current_uid();
-	req->app_gid = current_gid();
-	get_task_comm(req->app_comm, current);
+	if (as->app) {		/* a listener's child: its owner (listen.c) */
+		req->app_pid = as->app->pid;
+		req->app_uid = as->app->uid;
+		req->app_gid = as->app->gid;
+		strscpy(req->app_comm, as->app->comm, sizeof(req->app_comm));
+	} else {
+		req->app_pid = task_tgid_nr(current);
+		req->app_uid = current_uid();
+		req->app_gid = current_gid();
+		get_task_comm(req->app_comm, current);
+	}
 	strscpy(req->policy, st->policy, sizeof(req->policy));
 	strscpy(req->peer, st->peer, sizeof(req->peer));
 

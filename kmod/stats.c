@@ -34,6 +34,9 @@ static const char *const atls_stat_names[__ATLS_STAT_MAX] = {
 	[ATLS_STAT_KEY_UPDATES]		= "key_updates",
 	[ATLS_STAT_RECORD_LIMIT]	= "record_limit",
 	[ATLS_STAT_RX_NO_PAD_FAILED]	= "rx_no_pad_failed",
+	[ATLS_STAT_LISTEN_CHILDREN]	= "listen_children",
+	[ATLS_STAT_LISTEN_ACCEPTED]	= "listen_accepted",
+	[ATLS_STAT_LISTEN_FAILED]	= "listen_failed",
 };
 
 void atls_stat_inc(enum atls_stat s)

@@ -229,6 +229,14 @@ static int atls_ulp_init(struct sock *sk)
 		return -ENOENT;
 	if (!sk->sk_socket || sk->sk_socket->type != SOCK_STREAM)
 		return -EINVAL;
+	if (sk->sk_state == TCP_LISTEN) {	/* an attested listener: listen.c */
+		if (!try_module_get(tls_ulp->owner))
+			return -ENOENT;
+		err = atls_listen_attach(sk);
+		if (err)
+			module_put(tls_ulp->owner);
+		return err;
+	}
 	if (sk->sk_state != TCP_ESTABLISHED)
 		return -ENOTCONN;
 	if (atls_stream_used(sk))
@@ -298,6 +306,7 @@ static struct tcp_ulp_ops atls_ulp_ops __read_mostly = {
 	.owner		= THIS_MODULE,
 	.init		= atls_ulp_init,
 	.release	= atls_ulp_release,
+	.clone		= atls_listen_clone,	/* also lets the ULP onto a listener */
 	.update		= atls_ulp_update,
 	.get_info	= atls_ulp_get_info,
 	.get_info_size	= atls_ulp_get_info_size,

@@ -192,6 +192,8 @@
 #define ATLS_START		1	/* set: struct atls_start */
 #define ATLS_STATUS		2	/* get: struct atls_status */
 #define ATLS_PEER_INFO		3	/* get: struct atls_peer_info */
+#define ATLS_LISTEN		4	/* set, listening socket: struct atls_listen */
+#define ATLS_LISTEN_INFO	5	/* get, listening socket: struct atls_listen_info */
 
 enum atls_role {
 	ATLS_ROLE_CLIENT = 1,		/* we sent the TCP SYN, TLS client */
@@ -223,6 +225,33 @@ struct atls_start {
 	char	peer[ATLS_PEER_MAX];	/* expected peer name, may be "" */
 };
 #define ATLS_START_SIZE_VER0	336	/* sizeof first published version */
+
+/*
+ * setsockopt(fd, SOL_ATLS, ATLS_LISTEN, &l, sizeof(l)) on a listening socket
+ * that carries the atls ULP: from then on accept() returns only connections
+ * whose handshake (role server, this policy) succeeded; the others are
+ * counted (ATLS_LISTEN_INFO, /proc/net/atls) and never surface. Same size
+ * rule as struct atls_start.
+ */
+struct atls_listen {
+	__u32	size;			/* sizeof(struct atls_listen) */
+	__u32	flags;			/* 0 */
+	__u32	timeout_ms;		/* per connection; 0: ATLS_TIMEOUT_DEFAULT_MS */
+	__u32	reserved;		/* 0 */
+	char	policy[ATLS_POLICY_MAX];	/* "" means "default" */
+};
+#define ATLS_LISTEN_SIZE_VER0	80	/* sizeof first published version */
+
+/* getsockopt(fd, SOL_ATLS, ATLS_LISTEN_INFO): the listener's counters. */
+struct atls_listen_info {
+	__u64	children;		/* connections taken into a handshake, ever */
+	__u64	accepted;		/* returned by accept(), ever */
+	__u64	failed;			/* ended without surfacing, ever */
+	__u32	handshaking;		/* in a handshake now */
+	__u32	ready;			/* ready now, waiting for accept() */
+	__u32	last_reason;		/* enum atls_reason of the last failure */
+	__u32	reserved;		/* 0 */
+};
 
 enum atls_state {
 	ATLS_STATE_NONE = 0,		/* ULP attached, ATLS_START not called */
