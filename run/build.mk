@@ -14,3 +14,10 @@ $(B)/run/atls-run: $(B)/run/atls-run.o $(B)/run/rules.o | $(B)/run/libatls-run.s
 	$(CC) -o $@ $^
 
 USER_BINS += $(B)/run/atls-run $(B)/run/libatls-run.so
+
+# Host test: the rules parser and what the launcher refuses (no atls.ko).
+$(B)/run/tests/atls_run_test: $(B)/run/tests/atls_run_test.o $(B)/run/rules.o | \
+		$(B)/run/atls-run $(B)/run/libatls-run.so
+	$(CC) -o $@ $^
+
+HOST_TESTS += $(B)/run/tests/atls_run_test

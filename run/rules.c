@@ -49,9 +49,9 @@ static int parse_dest(char *s, struct atls_run_rule *r)
 		addr = s + 1;
 		colon = close + 1;
 	} else {
-		colon = strrchr(s, ':');
-		if (!colon)
-			return -1;
+		colon = strchr(s, ':');
+		if (!colon || strchr(colon + 1, ':'))
+			return -1;	/* IPv6 addresses go in brackets */
 		*colon = 0;
 	}
 	if (parse_port(colon + 1, &r->port, false))
@@ -60,7 +60,7 @@ static int parse_dest(char *s, struct atls_run_rule *r)
 		r->any_addr = true;
 		return 0;
 	}
-	if (inet_pton(AF_INET6, addr, &r->addr) == 1) {
+	if (addr != s && inet_pton(AF_INET6, addr, &r->addr) == 1) {
 		r->family = AF_INET6;
 		return 0;
 	}
