@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Appraisal of a peer's TPM evidence against the policy (protocol.md §7.7).
+ * Appraisal of a peer's TPM evidence against the policy
+ * (Documentation/evidence.rst, "Appraisal").
  *
  * Order (the first failure decides the reason):
  *  1. CMW and evidence map decode (cmw.c)             -> malformed-evidence,

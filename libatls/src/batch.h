@@ -16,7 +16,7 @@
  *   qualifying data of the quote = root (32 bytes)
  *
  * BatchEvidence (the Certificate-entry payload of the batched scheme, after
- * the u24 length of protocol.md §7.3):
+ * the u24 length; Documentation/protocol.rst, "Bytes of each message"):
  *   u8  version (1)
  *   u8  depth d               0 .. ATLS_BATCH_MAX_DEPTH
  *   u16 leaf_index            < 2^d

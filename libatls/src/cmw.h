@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * CMW record and evidence map (cmw.c), protocol.md §2 and §7.4:
+ * CMW record and evidence map (cmw.c), Documentation/evidence.rst,
+ * "Evidence map and CMW":
  *
  *   CMW     = [ "application/vnd.parallaxsecond.key-attestation.tpm", bstr(map) ]
  *   map     = { ? "kat": kat, "pat": pat }            (deterministic CBOR)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Evidence production: the attester side of protocol.md §7.6.
+ * Evidence production: the attester side of Documentation/evidence.rst, "Evidence".
  *
  * For one handshake binder:
  *   key mode tpm:      KAT = TPM2_Certify(TLS key, AK, qd) + PAT = TPM2_Quote(AK, qd, PCRs)

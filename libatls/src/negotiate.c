@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The remoteAttestation extension inside OpenSSL's handshake: one custom
- * extension registered for CH, EE, CR and Certificate (protocol.md §7.3),
- * a ClientHello callback (to notice an *absent* extension) and the
+ * extension registered for CH, EE, CR and Certificate
+ * (Documentation/protocol.rst, "Negotiation"), a ClientHello callback (to notice an *absent* extension) and the
  * certificate verification hook (to notice absent evidence and to verify
  * the peer chain when a CA is configured).
  *

@@ -6,7 +6,8 @@
  * OpenSSL 3.0 cannot send the draft's own alerts (unsupported_attestation_
  * schemes, attestation_required, attestation_failed have no codepoint and
  * ssl3_send_alert drops unknown codes), so each reason maps to a standard
- * RFC 8446 alert (protocol.md §7.9) and the precise reason travels through
+ * RFC 8446 alert (Documentation/protocol.rst, "Failures, alerts and
+ * reasons") and the precise reason travels through
  * the API (struct atls_result) only:
  *
  *   malformed extension/evidence          decode_error (50)

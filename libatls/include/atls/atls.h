@@ -201,10 +201,10 @@ struct atls_result {
 	struct atls_claims peer_claims;
 
 	/*
-	 * Binders of this handshake (protocol.md §1.3; not secret): ours (from our
-	 * certificate) and the peer's (from its certificate), binder_len bytes
-	 * each (0 if that side has no certificate).  The qualifying data of a
-	 * TPM quote made for this handshake is derived from them.
+	 * Binders of this handshake (Documentation/protocol.rst, "Binder"; not
+	 * secret): ours (from our certificate) and the peer's (from its certificate),
+	 * binder_len bytes each (0 if that side has no certificate).  The qualifying
+	 * data of a TPM quote made for this handshake is derived from them.
 	 */
 	uint8_t binder_self[ATLS_MAX_DIGEST_LEN], binder_peer[ATLS_MAX_DIGEST_LEN];
 	uint16_t binder_self_len, binder_peer_len;

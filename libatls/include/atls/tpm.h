@@ -3,10 +3,11 @@
  * The shared TPM handle and the evidence helpers built on it.
  *
  * struct atls_tpm is the one owner of a TPM connection: the TCTI and ESYS
- * contexts plus a worker thread with a request queue (DESIGN.md D6).  Every
- * function taking a struct atls_tpm * may be called from any thread; the
- * calls are queued, run one at a time by the worker and block until the TPM
- * has answered.  Nothing else ever touches the connection.
+ * contexts plus a worker thread with a request queue
+ * (Documentation/evidence.rst, "The TPM owner").  Every function taking a struct
+ * atls_tpm * may be called from any thread; the calls are queued, run one at a
+ * time by the worker and block until the TPM has answered.  Nothing else ever
+ * touches the connection.
  *
  * Sharing: a process that runs several libatls contexts (atlsd runs one per
  * named policy and role) opens the TPM once with atls_tpm_open() and passes

@@ -48,7 +48,10 @@
 #define ATLS_MEDIA_TYPE_MAX 255		/* one media type / verifier identity */
 #define ATLS_SCHEMES_MAX 16		/* schemes per list considered */
 
-/* TLS alerts (RFC 8446 §6) used to report attestation failures (protocol.md §7.9). */
+/*
+ * TLS alerts (RFC 8446 §6) used to report attestation failures
+ * (Documentation/protocol.rst, "Failures, alerts and reasons").
+ */
 #define ATLS_ALERT_HANDSHAKE_FAILURE 40
 #define ATLS_ALERT_BAD_CERTIFICATE 42
 #define ATLS_ALERT_ILLEGAL_PARAMETER 47
