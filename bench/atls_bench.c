@@ -25,7 +25,7 @@
  *
  * TPM operations are counted by wrapping atls_tpm_call() at link time
  * (-Wl,--wrap=atls_tpm_call, bench/build.mk): every TPM command libatls
- * issues goes through that one function (libatls/src/tpm.h), so no hook in
+ * issues goes through that one function (libatls/src/tpm_int.h), so no hook in
  * the library is needed.
  *
  * Each (mode, concurrency) cell: warm-up, then a measured interval; latency
@@ -54,7 +54,7 @@
 #include <atls/atls.h>
 #include <atls/provision.h>
 
-#include "../libatls/src/tpm.h"
+#include "../libatls/src/tpm_int.h"
 #if __has_include("../libatls/src/batch.h")
 #define ATLS_HAVE_BATCH 1
 #endif

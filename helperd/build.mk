@@ -1,8 +1,21 @@
 # SPDX-License-Identifier: Apache-2.0
 # helperd: the atls helper daemon (atlsd) and its admin tool (atlsctl).
-ATLSD_OBJS := $(addprefix $(B)/helperd/,main.o netlink.o worker.o handshake.o config.o \
-	log.o control.o privdrop.o)
-ATLSCTL_OBJS := $(addprefix $(B)/helperd/,atlsctl.o atlsctl_trust.o evblob.o config.o log.o)
+#
+# Conventions (no edits needed to add files):
+#   helperd/atlsd/*.c     -> $(B)/helperd/atlsd     (the daemon)
+#   helperd/atlsctl/*.c   -> $(B)/helperd/atlsctl   (the admin tool)
+#   helperd/common/*.c    -> linked into both, the host tests and the fuzz targets
+# Objects go to $(B)/helperd/obj/ (the programs keep their paths in $(B)/helperd/).
+HELPERD_OBJ := $(B)/helperd/obj
+helperd_objs = $(patsubst $(SRC)/helperd/%.c,$(HELPERD_OBJ)/%.o,\
+	$(sort $(wildcard $(SRC)/helperd/$(1)/*.c)))
+HELPERD_COMMON_OBJS := $(call helperd_objs,common)
+ATLSD_OBJS := $(call helperd_objs,atlsd) $(HELPERD_COMMON_OBJS)
+ATLSCTL_OBJS := $(call helperd_objs,atlsctl) $(HELPERD_COMMON_OBJS)
+
+$(HELPERD_OBJ)/%.o: $(SRC)/helperd/%.c | $(KSFT)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_USER) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(ATLSD): $(ATLSD_OBJS) $(LIBATLS)
 	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
@@ -14,7 +27,7 @@ USER_BINS += $(ATLSD) $(ATLSCTL)
 
 # Host tests: helperd/tests/<name>_test.c -> $(B)/helperd/tests/<name>_test.
 HELPERD_TESTS := $(patsubst $(SRC)/%.c,$(B)/%,$(sort $(wildcard $(SRC)/helperd/tests/*_test.c)))
-$(HELPERD_TESTS): %: %.o $(B)/helperd/config.o $(B)/helperd/log.o $(LIBATLS) \
+$(HELPERD_TESTS): %: %.o $(HELPERD_COMMON_OBJS) $(LIBATLS) \
 		| $(ATLSCTL)
 	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
 HOST_TESTS += $(HELPERD_TESTS)
@@ -24,7 +37,8 @@ HOST_TESTS += $(HELPERD_TESTS)
 # clang + ASan there); fuzz_check runs each one briefly in `make check`.
 HELPERD_FUZZ_BINS := $(patsubst $(SRC)/helperd/fuzz/%.c,$(B)/helperd/fuzz/%,\
 	$(sort $(wildcard $(SRC)/helperd/fuzz/fuzz_*.c)))
-HELPERD_FUZZ_OBJS := $(addprefix $(B)/helperd/fuzz/obj/,config.o log.o evblob.o)
+HELPERD_FUZZ_OBJS := $(addprefix $(B)/helperd/fuzz/obj/,common/config.o common/log.o \
+	atlsctl/evblob.o)
 HELPERD_FUZZ_LIBATLS := $(patsubst $(SRC)/libatls/src/%.c,$(B)/libatls/fuzz/obj/%.o,\
 	$(sort $(wildcard $(SRC)/libatls/src/*.c)))
 

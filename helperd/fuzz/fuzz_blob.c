@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * libFuzzer target: the saved evidence blob of `atlsctl check` (hostile:
- * it comes from another machine), parsed by helperd/evblob.c and, when it
+ * it comes from another machine), parsed by helperd/atlsctl/evblob.c and, when it
  * parses, appraised by libatls against a fixed policy, as atlsctl does.
  * Seeds are written to $ATLS_FUZZ_SEED_DIR (libatls/fuzz/fuzz_check.sh).
  */
@@ -12,7 +12,7 @@
 #include <atls/atls.h>
 #include <atls/policy.h>
 #include <atls/tpm.h>
-#include "../atlsctl.h"
+#include "../atlsctl/atlsctl.h"
 
 static struct atls_policy *pol;
 

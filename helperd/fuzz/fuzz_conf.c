@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * libFuzzer target: the atlsd.conf reader (helperd/config.c), through a
+ * libFuzzer target: the atlsd.conf reader (helperd/common/config.c), through a
  * memfd so the real file path is exercised; the named-policy lookup too.
  * Seeds are written to $ATLS_FUZZ_SEED_DIR (libatls/fuzz/fuzz_check.sh).
  */
@@ -10,7 +10,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../atlsd.h"
+#include "../common/config.h"
+#include "../common/log.h"
 
 static const char *const seeds[] = {
 	"tcti = \"swtpm:port=2321\";\nstate-dir = \"state\";\nrun-dir = \"/run/x\";\n"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * atlsd.conf parser (helperd/config.c): defaults with no file, every
+ * atlsd.conf parser (helperd/common/config.c): defaults with no file, every
  * setting, built-in policies and their override, state-dir rebasing, and
  * the refusals: unknown settings, wrong types, out-of-range values, bad
  * names, syntax errors.  A configuration is trusted input, but a typo must
@@ -13,7 +13,8 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "../atlsd.h"
+#include "../common/config.h"
+#include "../common/log.h"
 
 static char dir[] = "/tmp/atlsd-config-test-XXXXXX";
 

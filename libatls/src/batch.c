@@ -51,7 +51,7 @@
 #include "attester.h"
 #include "batch.h"
 #include "cmw.h"
-#include "tpm.h"
+#include "tpm_int.h"
 #include "tpm_parse.h"
 
 #define H ATLS_BATCH_HASH

@@ -26,7 +26,7 @@
 #include "attester.h"
 #include "cmw.h"
 #include "evidence.h"
-#include "tpm.h"
+#include "tpm_int.h"
 #include "tpm_parse.h"
 
 int atls_qualifying_data(const uint8_t *binder, size_t blen, uint8_t qd[32], size_t *qdlen)

@@ -83,7 +83,7 @@ struct atls_conn {
 	uint8_t alert;
 };
 
-/* ex_data index for struct atls_conn on SSL objects. */
+/* conn.c: ex_data index for struct atls_conn on SSL objects. */
 int atls_conn_index(void);
 struct atls_conn *atls_conn_of(const SSL *ssl);
 

@@ -33,7 +33,7 @@
 
 #include <atls/provision.h>
 
-#include "tpm.h"
+#include "tpm_int.h"
 #include "tpm_parse.h"
 
 #define ATTR_COMMON (TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | \

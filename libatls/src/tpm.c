@@ -43,7 +43,7 @@
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_tctildr.h>
 
-#include "tpm.h"
+#include "tpm_int.h"
 
 #define TPM_CACHE_SLOTS 8
 

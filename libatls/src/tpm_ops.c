@@ -21,7 +21,7 @@
 #include <openssl/crypto.h>
 #include <tss2/tss2_mu.h>
 
-#include "tpm.h"
+#include "tpm_int.h"
 
 static int marshal_attest(const TPM2B_ATTEST *a, const TPMT_SIGNATURE *s, uint8_t **attest,
 			  size_t *alen, uint8_t **sig, size_t *slen)

@@ -24,7 +24,7 @@
 #include <atls/provision.h>
 #include "../src/batch.h"
 #include "../src/internal.h"
-#include "../src/tpm.h"
+#include "../src/tpm_int.h"
 #include "testutil.h"
 #include "tlspeer.h"
 

@@ -23,7 +23,7 @@
 #include "kselftest_harness.h"
 #include "testutil.h"
 #include "../src/evidence.h"
-#include "../src/tpm.h"
+#include "../src/tpm_int.h"
 
 #define AK ATLS_AK_HANDLE_DEFAULT
 #define TK ATLS_TLS_KEY_HANDLE_DEFAULT

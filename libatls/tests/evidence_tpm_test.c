@@ -29,7 +29,7 @@
 #include "testutil.h"
 #include "../src/cmw.h"
 #include "../src/evidence.h"
-#include "../src/tpm.h"
+#include "../src/tpm_int.h"
 
 #define AK ATLS_AK_HANDLE_DEFAULT
 #define TK ATLS_TLS_KEY_HANDLE_DEFAULT

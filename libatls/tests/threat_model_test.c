@@ -27,7 +27,7 @@
 #include <atls/wire.h>
 #include "../src/evidence.h"
 #include "../src/internal.h"
-#include "../src/tpm.h"
+#include "../src/tpm_int.h"
 #include "testutil.h"
 #include "tlspeer.h"
 

@@ -28,7 +28,7 @@
 #include <atls/tpm.h>
 #include "testutil.h"
 #include "tlspeer.h"
-#include "../src/tpm.h"
+#include "../src/tpm_int.h"
 
 #define AK ATLS_AK_HANDLE_DEFAULT
 #define TK ATLS_TLS_KEY_HANDLE_DEFAULT

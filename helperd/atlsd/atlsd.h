@@ -18,73 +18,12 @@
 #include <atls/atls.h>
 #include <linux/atls.h>
 
+#include "../common/config.h"
+#include "../common/log.h"
+
 #define ATLSD_KEY_MAX 64	/* >= sizeof(struct tls12_crypto_info_aes_gcm_256) */
 
-/* ---------------------------------------------------------------- log.c */
-
-enum atlsd_log_level { ATLSD_LOG_ERR = 3, ATLSD_LOG_WARN = 4, ATLSD_LOG_INFO = 6,
-		       ATLSD_LOG_DEBUG = 7 };
-
-void atlsd_log_init(const char *ident, int max_level);
-void atlsd_log_set_level(int max_level);
-/* req_id 0: not about a request. */
-void atlsd_log(int level, uint64_t req_id, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-#define log_err(id, ...) atlsd_log(ATLSD_LOG_ERR, id, __VA_ARGS__)
-#define log_warn(id, ...) atlsd_log(ATLSD_LOG_WARN, id, __VA_ARGS__)
-#define log_info(id, ...) atlsd_log(ATLSD_LOG_INFO, id, __VA_ARGS__)
-#define log_dbg(id, ...) atlsd_log(ATLSD_LOG_DEBUG, id, __VA_ARGS__)
-
-/* ------------------------------------------------------------- config.c */
-
-/* What a policy asks of the peer and where our key lives: libatls's enums. */
-
-/* One named policy of atlsd.conf: what an application selects in ATLS_START. */
-struct atlsd_policy {
-	char name[ATLS_POLICY_MAX];
-	bool attest;			/* produce our evidence when the peer asks */
-	enum atls_peer_attest verify;	/* what we ask of the peer */
-	char policy_file[512];		/* libatls appraisal policy (verify != none) */
-	char ca_file[512];		/* optional CA bundle for the peer's chain */
-	char ciphersuites[160];		/* "" = libatls default */
-	uint32_t pcr_mask;		/* PCRs we quote */
-	bool batch;			/* offer/accept batched quotes (protocol.rst) */
-	uint32_t batch_window_us;	/* 100..1000000, default 20000 */
-	uint32_t batch_max;		/* handshakes per quote, 1..1024, default 64 */
-};
-
-#define ATLSD_MAX_POLICIES 32
-
-struct atlsd_config {
-	char path[512];			/* file read ("" = built-in defaults only) */
-	char state_dir[512];		/* AK pub, certificate, trust store, peers policy */
-	char run_dir[512];		/* control socket */
-	char tcti[256];
-	char user[64];			/* "" = stay root */
-	char cert_file[512];		/* our TLS certificate */
-	char key_file[512];		/* software key mode only */
-	enum atls_key_mode key_mode;
-	uint32_t ak_handle, tls_key_handle;
-	unsigned int workers;
-	unsigned int workers_max;	/* 0: 8 x workers, at least 64, at most 1024 */
-	int log_level;
-	unsigned int n_policies;
-	struct atlsd_policy policies[ATLSD_MAX_POLICIES];
-};
-
-/* Defaults (no file): path of the state dir etc. from the environment. */
-void atlsd_config_defaults(struct atlsd_config *c);
-/* Read path over the defaults; a missing file is fine when !must_exist.
- * -errno with a message naming the line in err. */
-int atlsd_config_load(struct atlsd_config *c, const char *path, bool must_exist, char *err,
-		      size_t errlen);
-/* Move the state dir; paths derived from the old one follow. */
-void atlsd_config_set_state_dir(struct atlsd_config *c, const char *dir);
-const struct atlsd_policy *atlsd_config_policy(const struct atlsd_config *c, const char *name);
-/* Paths inside the state directory. */
-int atlsd_state_path(const struct atlsd_config *c, const char *name, char *out, size_t len);
-
-/* --------------------------------------------------------- handshake.c */
+/* ------------------------------------------- shared_tpm.c, engine.c, outcome.c */
 
 struct atlsd_request {
 	uint64_t id;
@@ -128,14 +67,17 @@ struct atlsd_engine;
 struct atlsd_tpm;
 
 /*
- * The daemon's one TPM connection (reference counted; see handshake.c).
+ * The daemon's one TPM connection (reference counted; see shared_tpm.c).
  * Open checks the certificate/key files and that the TPM holds our keys;
  * -errno + message.  The opener holds one reference; put drops one.
  */
 int atlsd_tpm_open(const struct atlsd_config *c, struct atlsd_tpm **out, char *err,
 		   size_t errlen);
+void atlsd_tpm_get(struct atlsd_tpm *t);
 void atlsd_tpm_put(struct atlsd_tpm *t);
 const char *atlsd_tpm_tcti(const struct atlsd_tpm *t);
+/* The libatls handle contexts borrow (struct atls_config.tpm). */
+struct atls_tpm *atlsd_tpm_handle(const struct atlsd_tpm *t);
 
 /* Contexts (one libatls context per named policy and role, made on first use),
  * all sharing tpm (the engine takes its own reference). */
@@ -148,6 +90,12 @@ void atlsd_engine_warm(struct atlsd_engine *e);
 /* Run the handshake of req; fills out (keys only when status is 0). */
 void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
 		      struct atlsd_outcome *out);
+/*
+ * outcome.c: fill out from libatls's result of a failed (ret < 0) or
+ * successful handshake; keys are copied only on success.
+ */
+void atlsd_outcome_failed(int ret, const struct atls_result *res, struct atlsd_outcome *o);
+void atlsd_outcome_succeeded(const struct atls_result *res, struct atlsd_outcome *o);
 /*
  * TPM requests completed by the engine's TPM connection and their queue +
  * command time (atls_tpm_stats()).  Every engine borrows the daemon's one
@@ -192,18 +140,6 @@ struct atlsd_stats {
 
 struct atlsd_pool;
 
-/* workers-max as configured, or 8 x workers within 64..1024; >= workers. */
-static inline unsigned int atlsd_workers_max(const struct atlsd_config *c)
-{
-	unsigned int m = c->workers_max ? c->workers_max : 8 * c->workers;
-
-	if (!c->workers_max && m < 64)
-		m = 64;
-	if (!c->workers_max && m > 1024)
-		m = 1024;
-	return m < c->workers ? c->workers : m;
-}
-
 /* n workers now, up to max when every worker is busy (worker.c). */
 int atlsd_pool_start(unsigned int n, unsigned int max, struct atlsd_engine *e,
 		     struct atlsd_pool **out);
@@ -234,12 +170,5 @@ void atlsd_control_close(struct atlsd_control *c);
 
 /* Switch to user (keeping CAP_NET_ADMIN and the user's groups, e.g. tss). */
 int atlsd_drop_privileges(const char *user, char *err, size_t errlen);
-
-/* ------------------------------------------------------------- util */
-
-/* Hex of n bytes into out (2n+1 bytes). */
-void atlsd_hex(const uint8_t *in, size_t n, char *out);
-/* CLOCK_MONOTONIC in nanoseconds (the latency split's clock). */
-uint64_t atlsd_now_ns(void);
 
 #endif /* ATLSD_H */

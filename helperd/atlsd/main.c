@@ -15,7 +15,7 @@
  * The TPM is opened once, after the privilege drop (so the TPM owner thread
  * is born unprivileged and the dedicated user's own access is what gets
  * checked), and that one connection is shared by every libatls context of
- * every configuration generation (handshake.c explains its lifetime).  A
+ * every configuration generation (engine.c explains its lifetime).  A
  * reload cannot move it to another TCTI: that needs a restart.
  */
 #include <errno.h>

@@ -18,7 +18,6 @@
  * handshakes; per-connection state lives in struct atls_conn.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/err.h>
@@ -26,27 +25,6 @@
 #include "internal.h"
 
 #define DEFAULT_SUITES "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384"
-
-static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
-static int conn_idx = -1;
-
-static void idx_init(void)
-{
-	conn_idx = SSL_get_ex_new_index(0, "atls_conn", NULL, NULL, NULL);
-}
-
-int atls_conn_index(void)
-{
-	pthread_once(&idx_once, idx_init);
-	return conn_idx;
-}
-
-struct atls_conn *atls_conn_of(const SSL *ssl)
-{
-	int idx = atls_conn_index();
-
-	return idx < 0 ? NULL : SSL_get_ex_data(ssl, idx);
-}
 
 void atls_config_init(struct atls_config *cfg, enum atls_role role)
 {

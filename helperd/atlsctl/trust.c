@@ -33,19 +33,7 @@
 #include "atlsctl.h"
 
 #define MAX_PEERS 64
-
-static bool valid_name(const char *n)
-{
-	size_t i, len = strlen(n);
-
-	if (!len || len > 48)
-		return false;
-	for (i = 0; i < len; i++)
-		if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') ||
-		      (n[i] >= '0' && n[i] <= '9') || n[i] == '-' || n[i] == '_'))
-			return false;
-	return true;
-}
+#define PEER_NAME_MAX 48	/* characters of a trusted peer's name */
 
 static bool valid_digest(const char *d)
 {
@@ -78,20 +66,17 @@ static int read_small(const char *path, char *buf, size_t len)
 /* The AK PEM in path, re-encoded by OpenSSL (only a P-256 key passes). */
 static int load_ak_pem(const char *path, char **pem)
 {
-	FILE *f = fopen(path, "r");
 	char group[32] = "";
 	BIO *b = NULL;
 	EVP_PKEY *k;
 	long n;
 	char *p;
-	int err = -EINVAL;
+	int err;
 
-	if (!f)
-		return -errno;
-	k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-	fclose(f);
-	if (!k)
-		return -EINVAL;
+	err = atlsctl_load_pubkey(path, &k);
+	if (err)
+		return err;
+	err = -EINVAL;
 	if (!EVP_PKEY_is_a(k, "EC") ||
 	    !EVP_PKEY_get_utf8_string_param(k, "group", group, sizeof(group), NULL) ||
 	    strcmp(group, "prime256v1"))
@@ -174,7 +159,7 @@ int atlsctl_write_peers_policy(const struct atlsd_config *c, uint32_t mask)
 		if (l > 4 && !strcmp(de->d_name + l - 4, ".pem") && l - 4 < sizeof(names[0])) {
 			memcpy(names[n], de->d_name, l - 4);
 			names[n][l - 4] = 0;
-			if (valid_name(names[n]))
+			if (atlsd_valid_name(names[n], PEER_NAME_MAX))
 				n++;
 		}
 	}
@@ -227,7 +212,7 @@ int atlsctl_cmd_trust(const struct atlsd_config *c, int argc, char **argv)
 
 	if (argc != 3)
 		return 2;
-	if (!valid_name(argv[1])) {
+	if (!atlsd_valid_name(argv[1], PEER_NAME_MAX)) {
 		fprintf(stderr, "atlsctl: peer names are 1..48 characters of [A-Za-z0-9_-]\n");
 		return 1;
 	}
@@ -274,7 +259,7 @@ int atlsctl_cmd_untrust(const struct atlsd_config *c, int argc, char **argv)
 
 	if (argc != 2)
 		return 2;
-	if (!valid_name(argv[1])) {
+	if (!atlsd_valid_name(argv[1], PEER_NAME_MAX)) {
 		fprintf(stderr, "atlsctl: bad peer name\n");
 		return 1;
 	}

@@ -42,7 +42,6 @@
 #include <atls/tpm.h>
 #include "atlsctl.h"
 
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -56,81 +55,6 @@ static void usage(FILE *f)
 		"  evidence --out FILE                  save evidence from our TPM\n"
 		"  check --policy FILE [--role client|server] BLOB\n"
 		"                                       appraise a saved evidence blob\n");
-}
-
-int atlsctl_write_file(const char *path, const void *data, size_t len, unsigned int mode)
-{
-	char tmp[1100];
-	FILE *f;
-	int err = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp%d", path, (int)getpid());
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	chmod(tmp, mode);
-	if (fwrite(data, 1, len, f) != len)
-		err = -EIO;
-	if (fclose(f) && !err)
-		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
-	return err;
-}
-
-int atlsctl_sha256_file_spki(const char *pem_path, uint8_t out[32])
-{
-	FILE *f = fopen(pem_path, "r");
-	unsigned char *der = NULL;
-	EVP_PKEY *k;
-	int len;
-
-	if (!f)
-		return -errno;
-	k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-	fclose(f);
-	if (!k)
-		return -EINVAL;
-	len = i2d_PUBKEY(k, &der);
-	EVP_PKEY_free(k);
-	if (len <= 0)
-		return -EINVAL;
-	SHA256(der, len, out);
-	OPENSSL_free(der);
-	return 0;
-}
-
-int atlsctl_pcr_digest(const char *tcti, uint32_t mask, uint8_t out[32], char *vals_hex,
-		       size_t vals_len)
-{
-	uint8_t v[24][32];
-	unsigned int n = 0, i;
-	struct atls_tpm *t;
-	uint8_t cat[24 * 32];
-	size_t off = 0;
-	int err;
-
-	err = atls_tpm_open(tcti, &t);
-	if (err)
-		return err;
-	err = atls_tpm_pcr_read(t, mask, v, &n);
-	atls_tpm_close(t);
-	if (err)
-		return err;
-	for (i = 0; i < n; i++) {
-		memcpy(cat + 32 * i, v[i], 32);
-		if (vals_hex && off + 68 < vals_len) {
-			off += snprintf(vals_hex + off, vals_len - off, "%s\"", i ? ", " : "");
-			atlsd_hex(v[i], 32, vals_hex + off);
-			off += 64;
-			vals_hex[off++] = '"';
-			vals_hex[off] = 0;
-		}
-	}
-	SHA256(cat, 32 * n, out);
-	return 0;
 }
 
 /* ------------------------------------------------------------ provision */

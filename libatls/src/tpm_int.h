@@ -8,8 +8,8 @@
  *  - worker-only functions (atls_tpm_esys(), atls_tpm_object()) that may be
  *    used only inside a callback run by atls_tpm_call(), i.e. on the worker.
  */
-#ifndef ATLS_TPM_H
-#define ATLS_TPM_H
+#ifndef ATLS_TPM_INT_H
+#define ATLS_TPM_INT_H
 
 #include <stdint.h>
 #include <stddef.h>
@@ -54,4 +54,4 @@ int atls_tpm_certify(struct atls_tpm *t, uint32_t key_handle, uint32_t ak_handle
 int atls_tpm_pcr_extend(struct atls_tpm *t, unsigned int pcr, const uint8_t dgst[32]);
 /* atls_tpm_pcr_read(), atls_tpm_key_present(): <atls/tpm.h>. */
 
-#endif /* ATLS_TPM_H */
+#endif /* ATLS_TPM_INT_H */

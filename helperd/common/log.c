@@ -10,13 +10,14 @@
  * with one write() so lines of concurrent workers never interleave.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "atlsd.h"
+#include "log.h"
 
 static const char *log_ident = "atlsd";
 static int log_max = ATLSD_LOG_INFO;

@@ -65,7 +65,7 @@
  *              were free is not used: another worker took its request.
  *              With several requests queued at once these are best
  *              guesses (only the first one accepted gets the backlog).
- *   handshake  atls_handshake_ex() alone (handshake.c).
+ *   handshake  atls_handshake_ex() alone (engine.c).
  *   done       the DONE transaction: sent, the module installs the keys into
  *              kTLS inside it, its ack read.
  *   total      learning to DONE's ack: the three plus atlsd's own steps
@@ -152,20 +152,12 @@ static long ms_since(const struct timespec *t0)
 	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
+/* "EACCES" for EACCES (glibc's table), "0" for success. */
 static const char *errname(int e)
 {
-	switch (e) {
-	case 0: return "0";
-	case EACCES: return "EACCES";
-	case EKEYREJECTED: return "EKEYREJECTED";
-	case ECONNRESET: return "ECONNRESET";
-	case EPROTO: return "EPROTO";
-	case ENOENT: return "ENOENT";
-	case EIO: return "EIO";
-	case ETIMEDOUT: return "ETIMEDOUT";
-	case ECONNABORTED: return "ECONNABORTED";
-	default: return "E?";
-	}
+	const char *n = e ? strerrorname_np(e) : "0";
+
+	return n ? n : "E?";
 }
 
 static uint32_t ns_to_us(uint64_t ns)

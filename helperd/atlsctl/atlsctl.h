@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * atlsctl internals: the commands of atlsctl.c and atlsctl_trust.c.
+ * atlsctl internals: the commands of atlsctl.c (main) and trust.c, and the
+ * helpers both use (digest.c, atomic_file.c, evblob.c).
  * Every command returns the process exit status (0 ok, 1 failure, 2 usage)
  * and prints its own message on failure.
  */
@@ -11,14 +12,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "atlsd.h"
+#include <openssl/evp.h>
 
-/* Hex digest helpers. */
+#include "../common/config.h"
+#include "../common/log.h"
+
+/* digest.c: read a PEM public key (SubjectPublicKeyInfo). -errno. */
+int atlsctl_load_pubkey(const char *pem_path, EVP_PKEY **out);
+/* digest.c: SHA-256 of a PEM public key's DER SPKI. */
 int atlsctl_sha256_file_spki(const char *pem_path, uint8_t out[32]);
-/* PCR digest (SHA-256 over the selected SHA-256 PCR values, ascending). */
+/* digest.c: PCR digest (SHA-256 over the selected SHA-256 PCR values, ascending). */
 int atlsctl_pcr_digest(const char *tcti, uint32_t mask, uint8_t out[32], char *vals_hex,
 		       size_t vals_len);
-/* Write a whole file atomically (tmp + rename), mode. */
+/* atomic_file.c: write a whole file atomically (tmp + rename), mode. */
 int atlsctl_write_file(const char *path, const void *data, size_t len, unsigned int mode);
 
 /* evblob.c: the saved evidence blob (hostile input). */
@@ -33,6 +39,7 @@ int atlsctl_blob_parse(const char *text, size_t len, struct atlsctl_blob *b, cha
 		       size_t errlen);
 void atlsctl_blob_free(struct atlsctl_blob *b);
 
+/* trust.c */
 int atlsctl_cmd_export(const struct atlsd_config *c, int argc, char **argv);
 int atlsctl_cmd_trust(const struct atlsd_config *c, int argc, char **argv);
 int atlsctl_cmd_untrust(const struct atlsd_config *c, int argc, char **argv);

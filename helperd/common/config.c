@@ -30,7 +30,8 @@
 
 #include <libconfig.h>
 
-#include "atlsd.h"
+#include "config.h"
+#include "log.h"
 
 #define DEF_STATE_DIR "/var/lib/atls"
 #define DEF_RUN_DIR "/run/atlsd"
@@ -286,11 +287,11 @@ static int get_pcrs(struct pctx *x, const config_setting_t *g, uint32_t *mask)
 	return 0;
 }
 
-static bool valid_name(const char *n)
+bool atlsd_valid_name(const char *n, size_t max_len)
 {
 	size_t i, len = strlen(n);
 
-	if (!len || len >= ATLS_POLICY_MAX)
+	if (!len || len > max_len)
 		return false;
 	for (i = 0; i < len; i++)
 		if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') ||
@@ -312,7 +313,7 @@ static int parse_policy(struct pctx *x, struct atlsd_config *c, const config_set
 
 	if (!name || config_setting_type(g) != CONFIG_TYPE_GROUP)
 		return perr(x, g, "each policy must be a named group: name = { ... };");
-	if (!valid_name(name))
+	if (!atlsd_valid_name(name, ATLS_POLICY_MAX - 1))
 		return perr(x, g, "policy names are 1..63 characters of [A-Za-z0-9_-]");
 	for (i = 0; i < c->n_policies; i++)
 		if (!strcmp(c->policies[i].name, name))

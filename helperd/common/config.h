@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * atlsd.conf as both programs read it (config.c): atlsd runs it, atlsctl
+ * finds the state directory, the TPM and the policies in it.
+ */
+#ifndef ATLSD_CONFIG_H
+#define ATLSD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <atls/atls.h>
+#include <linux/atls.h>
+
+/* One named policy of atlsd.conf: what an application selects in ATLS_START. */
+struct atlsd_policy {
+	char name[ATLS_POLICY_MAX];
+	bool attest;			/* produce our evidence when the peer asks */
+	enum atls_peer_attest verify;	/* what we ask of the peer */
+	char policy_file[512];		/* libatls appraisal policy (verify != none) */
+	char ca_file[512];		/* optional CA bundle for the peer's chain */
+	char ciphersuites[160];		/* "" = libatls default */
+	uint32_t pcr_mask;		/* PCRs we quote */
+	bool batch;			/* offer/accept batched quotes (protocol.rst) */
+	uint32_t batch_window_us;	/* 100..1000000, default 20000 */
+	uint32_t batch_max;		/* handshakes per quote, 1..1024, default 64 */
+};
+
+#define ATLSD_MAX_POLICIES 32
+
+struct atlsd_config {
+	char path[512];			/* file read ("" = built-in defaults only) */
+	char state_dir[512];		/* AK pub, certificate, trust store, peers policy */
+	char run_dir[512];		/* control socket */
+	char tcti[256];
+	char user[64];			/* "" = stay root */
+	char cert_file[512];		/* our TLS certificate */
+	char key_file[512];		/* software key mode only */
+	enum atls_key_mode key_mode;
+	uint32_t ak_handle, tls_key_handle;
+	unsigned int workers;
+	unsigned int workers_max;	/* 0: 8 x workers, at least 64, at most 1024 */
+	int log_level;
+	unsigned int n_policies;
+	struct atlsd_policy policies[ATLSD_MAX_POLICIES];
+};
+
+/* Defaults (no file): path of the state dir etc. from the environment. */
+void atlsd_config_defaults(struct atlsd_config *c);
+/* Read path over the defaults; a missing file is fine when !must_exist.
+ * -errno with a message naming the line in err. */
+int atlsd_config_load(struct atlsd_config *c, const char *path, bool must_exist, char *err,
+		      size_t errlen);
+/* Move the state dir; paths derived from the old one follow. */
+void atlsd_config_set_state_dir(struct atlsd_config *c, const char *dir);
+const struct atlsd_policy *atlsd_config_policy(const struct atlsd_config *c, const char *name);
+/* A policy or peer name: 1..max_len of [A-Za-z0-9_-]. */
+bool atlsd_valid_name(const char *n, size_t max_len);
+/* Paths inside the state directory. */
+int atlsd_state_path(const struct atlsd_config *c, const char *name, char *out, size_t len);
+
+/* workers-max as configured, or 8 x workers within 64..1024; >= workers. */
+static inline unsigned int atlsd_workers_max(const struct atlsd_config *c)
+{
+	unsigned int m = c->workers_max ? c->workers_max : 8 * c->workers;
+
+	if (!c->workers_max && m < 64)
+		m = 64;
+	if (!c->workers_max && m > 1024)
+		m = 1024;
+	return m < c->workers ? c->workers : m;
+}
+
+#endif /* ATLSD_CONFIG_H */
