@@ -74,20 +74,12 @@ static const char *evidence_name(unsigned int e)
 	}
 }
 
+/* "EACCES" for EACCES: glibc's table (2.32 and later). */
 static const char *errno_name(int e)
 {
-	switch (e) {
-	case EACCES: return "EACCES";
-	case EKEYREJECTED: return "EKEYREJECTED";
-	case ECONNRESET: return "ECONNRESET";
-	case EPROTO: return "EPROTO";
-	case ENOENT: return "ENOENT";
-	case EIO: return "EIO";
-	case ETIMEDOUT: return "ETIMEDOUT";
-	case ECONNABORTED: return "ECONNABORTED";
-	case ESRCH: return "ESRCH";
-	default: return "?";
-	}
+	const char *n = strerrorname_np(e);
+
+	return n ? n : "?";
 }
 
 static void hex(const unsigned char *b, size_t n, char *out)

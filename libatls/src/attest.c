@@ -44,6 +44,20 @@ bool atls_attest_available(void)
 
 #ifdef ATLS_HAVE_EVIDENCE
 
+/* What evidence.c needs of the configuration to produce our evidence. */
+static struct atls_evidence_params evidence_params(const struct atls_config *cfg)
+{
+	struct atls_evidence_params p = {
+		.key_mode = cfg->key_mode,
+		.ak_handle = cfg->ak_handle,
+		.tls_key_handle = cfg->tls_key_handle,
+		.pcr_bank_alg = (uint8_t)cfg->pcr_bank,
+		.pcr_mask = cfg->pcr_mask,
+	};
+
+	return p;
+}
+
 int atls_attest_ctx_init(struct atls_ctx *ctx)
 {
 	struct atls_config *cfg = &ctx->cfg;
@@ -77,13 +91,7 @@ int atls_attest_ctx_init(struct atls_ctx *ctx)
 	}
 	/* Batched quotes (batch.h): attester state and relying-party cache. */
 	if (cfg->batch && cfg->attest_self) {
-		struct atls_evidence_params p = {
-			.key_mode = cfg->key_mode,
-			.ak_handle = cfg->ak_handle,
-			.tls_key_handle = cfg->tls_key_handle,
-			.pcr_bank_alg = (uint8_t)cfg->pcr_bank,
-			.pcr_mask = cfg->pcr_mask,
-		};
+		struct atls_evidence_params p = evidence_params(cfg);
 
 		ret = atls_batcher_new(ctx->tpm, &p, cfg->batch_window_us, cfg->batch_max,
 				       &ctx->batcher);
@@ -132,13 +140,7 @@ int atls_attest_produce(struct atls_conn *c, const uint8_t *binder, size_t blen,
 			uint8_t **cmw, size_t *cmw_len)
 {
 	const struct atls_config *cfg = &c->ctx->cfg;
-	struct atls_evidence_params p = {
-		.key_mode = cfg->key_mode,
-		.ak_handle = cfg->ak_handle,
-		.tls_key_handle = cfg->tls_key_handle,
-		.pcr_bank_alg = (uint8_t)cfg->pcr_bank,
-		.pcr_mask = cfg->pcr_mask,
-	};
+	struct atls_evidence_params p = evidence_params(cfg);
 	int ret;
 
 	if (!c->ctx->tpm) {

@@ -162,31 +162,38 @@ int atls_ext_parse_cert(const uint8_t *in, size_t len, const uint8_t **cmw, size
 	return 0;
 }
 
-/* Our one scheme: evidence, media type, ATLS_MT_TPM_EVIDENCE. */
-static size_t put_scheme(uint8_t *p)
+/*
+ * A scheme: evidence, media type mt (mt_len bytes): ATLS_MT_TPM_EVIDENCE
+ * (our one per-handshake scheme) or ATLS_MT_TPM_BATCH (the batched one,
+ * batch.h).
+ */
+static size_t put_scheme(uint8_t *p, const char *mt, size_t mt_len)
 {
 	p[0] = ATLS_MECH_EVIDENCE;
 	p[1] = ATLS_ENC_MEDIA_TYPE;
-	p[2] = (uint8_t)(MT_LEN >> 8);
-	p[3] = (uint8_t)MT_LEN;
-	memcpy(p + 4, ATLS_MT_TPM_EVIDENCE, MT_LEN);
-	return 4 + MT_LEN;
+	p[2] = (uint8_t)(mt_len >> 8);
+	p[3] = (uint8_t)mt_len;
+	memcpy(p + 4, mt, mt_len);
+	return 4 + mt_len;
+}
+
+/* A u16-length scheme list of sl bytes (batched scheme first), or an empty one. */
+static size_t put_scheme_list(uint8_t *p, bool on, bool batch, size_t sl)
+{
+	size_t off = 2;
+
+	p[0] = 0;
+	p[1] = on ? (uint8_t)sl : 0;
+	if (on && batch)
+		off += put_scheme(p + off, ATLS_MT_TPM_BATCH, MT_BATCH_LEN);
+	if (on)
+		off += put_scheme(p + off, ATLS_MT_TPM_EVIDENCE, MT_LEN);
+	return off;
 }
 
 int atls_ext_build_ch(bool ask_server, bool offer_client, uint8_t **out, size_t *len)
 {
 	return atls_ext_build_ch_batch(ask_server, offer_client, false, out, len);
-}
-
-/* The batched scheme (batch.h): evidence, media type, ATLS_MT_TPM_BATCH. */
-static size_t put_scheme_batch(uint8_t *p)
-{
-	p[0] = ATLS_MECH_EVIDENCE;
-	p[1] = ATLS_ENC_MEDIA_TYPE;
-	p[2] = (uint8_t)(MT_BATCH_LEN >> 8);
-	p[3] = (uint8_t)MT_BATCH_LEN;
-	memcpy(p + 4, ATLS_MT_TPM_BATCH, MT_BATCH_LEN);
-	return 4 + MT_BATCH_LEN;
 }
 
 int atls_ext_build_ch_batch(bool ask_server, bool offer_client, bool batch, uint8_t **out,
@@ -200,43 +207,32 @@ int atls_ext_build_ch_batch(bool ask_server, bool offer_client, bool batch, uint
 	p = malloc(4 + 2 * sl);
 	if (!p)
 		return -ENOMEM;
-	p[off++] = 0;
-	p[off++] = ask_server ? (uint8_t)sl : 0;
-	if (ask_server && batch)
-		off += put_scheme_batch(p + off);
-	if (ask_server)
-		off += put_scheme(p + off);
-	p[off++] = 0;
-	p[off++] = offer_client ? (uint8_t)sl : 0;
-	if (offer_client && batch)
-		off += put_scheme_batch(p + off);
-	if (offer_client)
-		off += put_scheme(p + off);
+	off += put_scheme_list(p + off, ask_server, batch, sl);
+	off += put_scheme_list(p + off, offer_client, batch, sl);
 	*out = p;
 	*len = off;
 	return 0;
 }
 
-int atls_ext_build_scheme_batch(uint8_t **out, size_t *len)
+static int build_one_scheme(const char *mt, size_t mt_len, uint8_t **out, size_t *len)
 {
-	uint8_t *p = malloc(4 + MT_BATCH_LEN);
+	uint8_t *p = malloc(4 + mt_len);
 
 	if (!p)
 		return -ENOMEM;
-	*len = put_scheme_batch(p);
+	*len = put_scheme(p, mt, mt_len);
 	*out = p;
 	return 0;
 }
 
+int atls_ext_build_scheme_batch(uint8_t **out, size_t *len)
+{
+	return build_one_scheme(ATLS_MT_TPM_BATCH, MT_BATCH_LEN, out, len);
+}
+
 int atls_ext_build_scheme(uint8_t **out, size_t *len)
 {
-	uint8_t *p = malloc(4 + MT_LEN);
-
-	if (!p)
-		return -ENOMEM;
-	*len = put_scheme(p);
-	*out = p;
-	return 0;
+	return build_one_scheme(ATLS_MT_TPM_EVIDENCE, MT_LEN, out, len);
 }
 
 int atls_ext_build_cert(const uint8_t *cmw, size_t cmw_len, uint8_t **out, size_t *len)
