@@ -2,10 +2,11 @@
 /*
  * atls_handshake(): one TLS 1.3 handshake on a connected socket.
  *
- * The socket is switched to non-blocking for the duration (its flags are
- * restored before return) so the deadline holds whatever the caller's mode;
- * OpenSSL's want-read/want-write are turned into poll() with the remaining
- * time.  The connection state (struct atls_conn) lives on this function's
+ * The socket's file flags are never touched (the fd may be an application's
+ * own open file): OpenSSL reads and writes through sockbio.c, which asks for
+ * non-blocking behaviour per call, so the deadline holds whatever the
+ * file's mode; OpenSSL's want-read/want-write are turned into poll() with
+ * the remaining time.  The connection state (struct atls_conn) lives on this function's
  * stack and is reachable from OpenSSL callbacks via SSL ex_data; it is torn
  * down (transcript freed, traffic secrets wiped) on every exit path.
  *
@@ -23,18 +24,14 @@
  * mean anything; negotiate.c's verify callback runs X509_verify_cert() with
  * those parameters and reports a mismatch as ATLS_REASON_PEER_NAME_MISMATCH.
  *
- * SIGPIPE: OpenSSL writes with write(2), so a peer that closes mid-handshake
- * would raise SIGPIPE and kill a caller that did not ignore it.  SIGPIPE is
- * blocked in the calling thread for the duration; one we caused is consumed
- * before the previous mask is restored (one that was already pending is
- * left alone).
+ * SIGPIPE: sockbio.c writes with MSG_NOSIGNAL, so a peer that closes
+ * mid-handshake is EPIPE, never a signal.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -48,32 +45,6 @@ static long long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static bool sigpipe_block(sigset_t *old)
-{
-	sigset_t set, pend;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	sigemptyset(&pend);
-	sigpending(&pend);
-	pthread_sigmask(SIG_BLOCK, &set, old);
-	return sigismember(&pend, SIGPIPE) == 1;
-}
-
-static void sigpipe_restore(const sigset_t *old, bool was_pending)
-{
-	struct timespec zero = { 0, 0 };
-	sigset_t set, pend;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	sigemptyset(&pend);
-	sigpending(&pend);
-	if (!was_pending && sigismember(&pend, SIGPIPE) == 1)
-		sigtimedwait(&set, NULL, &zero);
-	pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
 static void conn_cleanup(struct atls_conn *c)
@@ -248,9 +219,8 @@ int atls_handshake_ex(struct atls_ctx *ctx, int fd, int timeout_ms,
 {
 	const char *name = opts && opts->peer_name && *opts->peer_name ? opts->peer_name : NULL;
 	struct atls_conn c;
-	sigset_t oldmask;
-	bool pipe_pending;
-	int flags, ret;
+	BIO *bio;
+	int ret;
 
 	memset(res, 0, sizeof(*res));
 	memset(&c, 0, sizeof(c));
@@ -263,14 +233,17 @@ int atls_handshake_ex(struct atls_ctx *ctx, int fd, int timeout_ms,
 		ret = c.err;
 		goto out_result;
 	}
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0) {
+	/* Only read: a bad fd fails here as before, the flags stay as they are. */
+	if (fcntl(fd, F_GETFL) < 0) {
 		atls_fail(&c, -errno, ATLS_REASON_INTERNAL, 0, "fcntl: %s", strerror(errno));
 		ret = c.err;
 		goto out_result;
 	}
 	c.ssl = SSL_new(ctx->ssl_ctx);
-	if (!c.ssl || !SSL_set_ex_data(c.ssl, atls_conn_index(), &c) || !SSL_set_fd(c.ssl, fd)) {
+	bio = c.ssl ? atls_sock_bio_new(fd) : NULL;
+	if (bio)
+		SSL_set_bio(c.ssl, bio, bio);	/* the SSL owns it now */
+	if (!bio || !SSL_set_ex_data(c.ssl, atls_conn_index(), &c)) {
 		atls_fail(&c, -ENOMEM, ATLS_REASON_INTERNAL, 0, "cannot set up the TLS connection");
 		ret = c.err;
 		goto out_ssl;
@@ -287,18 +260,9 @@ int atls_handshake_ex(struct atls_ctx *ctx, int fd, int timeout_ms,
 	ret = set_peer_name(&c, name);
 	if (ret)
 		goto out_ssl;
-	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-		atls_fail(&c, -errno, ATLS_REASON_INTERNAL, 0, "fcntl: %s", strerror(errno));
-		ret = c.err;
-		goto out_ssl;
-	}
-	pipe_pending = sigpipe_block(&oldmask);
 	ret = run(&c, fd, timeout_ms);
-	sigpipe_restore(&oldmask, pipe_pending);
 	if (!ret)
 		ret = finish(&c);
-	if (!(flags & O_NONBLOCK))
-		fcntl(fd, F_SETFL, flags);
 out_ssl:
 	/* Unhook before SSL_free: callbacks must not see a dead conn. */
 	if (c.ssl)

@@ -83,6 +83,9 @@ struct atls_conn {
 	uint8_t alert;
 };
 
+/* sockbio.c: a BIO on the socket fd that never blocks nor changes its flags. */
+BIO *atls_sock_bio_new(int fd);
+
 /* conn.c: ex_data index for struct atls_conn on SSL objects. */
 int atls_conn_index(void);
 struct atls_conn *atls_conn_of(const SSL *ssl);
