@@ -4,7 +4,8 @@
  * peers.policy that libatls loads, evidence saved and appraised, and the
  * refusals of hostile input: tampered or truncated evidence blobs, a blob
  * for another key or handshake, a policy not trusting the AK, peer exports
- * that are not P-256 keys or well-formed digests, bad peer names.
+ * that are not P-256 keys or well-formed digests, bad peer names, links
+ * planted where atlsctl writes and directories others may write to.
  * atlsctl is run as a program, the way an administrator runs it.
  */
 #include <errno.h>
@@ -124,6 +125,35 @@ TEST(export_trust_policy_loads)
 	EXPECT_NE(0, access(path, F_OK));
 	EXPECT_NE(0, ctl_run("untrust self"));
 	ASSERT_EQ(0, ctl_run("trust self EXPORTDIR"));
+}
+
+/*
+ * Files atlsctl writes into a directory it is given are never reached
+ * through a link planted there: the shell plants links at the temporary
+ * names the old code used (PATH.tmp<pid>, with its own pid, which exec
+ * hands to atlsctl) pointing at a file of ours.
+ */
+TEST(export_does_not_follow_links)
+{
+	ASSERT_EQ(0, sh("mkdir -p %s/exp2 && echo precious > %s/victim", dir, dir));
+	EXPECT_EQ(0, sh("for f in ak.pem pcr-digest pcr-values; do "
+			"ln -s %s/victim %s/exp2/$f.tmp$$; done; exec %s export %s/exp2 "
+			"> %s/out 2>&1", dir, dir, ctl, dir, dir));
+	EXPECT_EQ(0, sh("grep -qx precious %s/victim", dir));
+	EXPECT_EQ(0, sh("test -f %s/exp2/ak.pem && ! test -L %s/exp2/ak.pem", dir, dir));
+	EXPECT_EQ(0, sh("grep -q 'BEGIN PUBLIC KEY' %s/exp2/ak.pem", dir));
+}
+
+/* A directory others may write to (and not sticky, like /tmp) is refused. */
+TEST(export_refuses_dir_writable_by_others)
+{
+	ASSERT_EQ(0, sh("mkdir -p %s/exp3 && chmod 0777 %s/exp3", dir, dir));
+	EXPECT_EQ(1, sh("%s export %s/exp3 > %s/out 2>&1", ctl, dir, dir));
+	EXPECT_TRUE(out_has("writable by others"));
+	EXPECT_NE(0, sh("test -e %s/exp3/ak.pem", dir));
+	ASSERT_EQ(0, sh("chmod 1777 %s/exp3", dir));
+	EXPECT_EQ(0, sh("%s export %s/exp3 > %s/out 2>&1", ctl, dir, dir));
+	EXPECT_EQ(0, sh("test -s %s/exp3/ak.pem", dir));
 }
 
 TEST(evidence_appraised)
