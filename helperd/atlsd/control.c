@@ -5,13 +5,22 @@
  * it is doing.  One request line ("status" or "counters"), one text answer,
  * then the daemon closes.  Served from the main thread's poll loop; a client
  * gets 2 s to send its line (emulated or loaded machines are slow), so a
- * stuck client cannot stall the daemon for long; only root can connect.  Access is by file permission: the daemon's user only (root).
+ * stuck client cannot stall the daemon for long.  Only the daemon's user
+ * (root) can connect: file permission.
+ *
+ * One daemon per run directory: atlsd.sock.lock (same directory) is locked
+ * (flock, exclusive) for the daemon's lifetime before the socket is made.
+ * A second atlsd finds it locked and stops (-EADDRINUSE) instead of
+ * unlinking the first one's socket; a socket file left by a daemon that
+ * died is replaced, since its lock went with it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,8 +30,28 @@
 
 struct atlsd_control {
 	int fd;
+	int lock_fd;		/* holds the lock until close */
 	char path[108];
 };
+
+/* Lock path.lock for this daemon; -EADDRINUSE if another one holds it. */
+static int lock_run_dir(const char *path)
+{
+	char lock[128];
+	int fd;
+
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
 
 int atlsd_control_open(const char *path, struct atlsd_control **out)
 {
@@ -38,10 +67,15 @@ int atlsd_control_open(const char *path, struct atlsd_control **out)
 		return -ENOMEM;
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	memcpy(sa.sun_path, path, strlen(path) + 1);
+	c->lock_fd = lock_run_dir(path);
+	if (c->lock_fd < 0) {
+		err = c->lock_fd;
+		goto err_free;
+	}
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c->fd < 0) {
 		err = -errno;
-		goto err_free;
+		goto err_unlock;
 	}
 	unlink(path);
 	old = umask(0177);
@@ -56,6 +90,8 @@ int atlsd_control_open(const char *path, struct atlsd_control **out)
 
 err_close:
 	close(c->fd);
+err_unlock:
+	close(c->lock_fd);
 err_free:
 	free(c);
 	return err;
@@ -109,5 +145,6 @@ void atlsd_control_close(struct atlsd_control *c)
 		return;
 	close(c->fd);
 	unlink(c->path);
+	close(c->lock_fd);	/* after the unlink: a successor starts clean */
 	free(c);
 }

@@ -309,6 +309,12 @@ int main(int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "%s/atlsd.sock", cfg->run_dir);
 	ret = atlsd_control_open(path, &ctl);
+	if (ret == -EADDRINUSE) {
+		log_err(0, "another atlsd is running with run directory %s (%s.lock is "
+			"locked); not starting a second one", cfg->run_dir, path);
+		ret = 1;
+		goto out;
+	}
 	if (ret) {
 		log_err(0, "control socket %s: %s", path, strerror(-ret));
 		ret = 1;

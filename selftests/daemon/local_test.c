@@ -7,6 +7,9 @@
  *                     configuration: exit 1 with a message saying what to do
  *  no_helper          without atlsd ATLS_START fails with ESRCH
  *  check_ok           atlsd --check on a provisioned host
+ *  second_atlsd_refused
+ *                     a second atlsd on the same run directory exits 1 with
+ *                     a message; the first keeps its control socket
  *  tpm_key_mode       mutual attestation over loopback, TPM-resident TLS key
  *                     (evidence: key certification + quote)
  *  software_key_mode  the same with the TLS key in a file (quote only)
@@ -124,6 +127,28 @@ TEST_F_TIMEOUT(local, check_ok, 180)
 {
 	use_state("state-tpm");
 	EXPECT_EQ(0, atlsd_check("")) TH_LOG("atlsd --check failed");
+}
+
+/*
+ * A second atlsd with the same run directory stops at once and says why;
+ * the first keeps its control socket (atlsctl status still reaches it).
+ */
+TEST_F_TIMEOUT(local, second_atlsd_refused, 180)
+{
+	pid_t pid;
+
+	use_state("state-tpm");
+	snprintf(e2e.conf, sizeof(e2e.conf), "%s/second.conf", e2e.dir);
+	ASSERT_EQ(0, e2e_run("printf 'log-level = \"info\";\\n' > %s", e2e.conf));
+	ASSERT_EQ(0, e2e_atlsd_start());
+	pid = e2e_atlsd_pid();
+	ASSERT_LT(0, pid);
+	EXPECT_EQ(1, e2e_run("timeout 30 %s/helperd/atlsd -c %s > %s/check.out 2>&1",
+			     e2e.build, e2e.conf, e2e.dir));
+	EXPECT_TRUE(check_says("another atlsd is running"));
+	EXPECT_EQ(0, kill(pid, 0));
+	EXPECT_LE(0, e2e_atlsd_active());
+	EXPECT_EQ(0, e2e_atlsd_kill(SIGTERM));
 }
 
 struct srv {
