@@ -5,7 +5,8 @@
  * refusals of hostile input: tampered or truncated evidence blobs, a blob
  * for another key or handshake, a policy not trusting the AK, peer exports
  * that are not P-256 keys or well-formed digests, bad peer names, links
- * planted where atlsctl writes and directories others may write to.
+ * planted where atlsctl writes and directories others may write to, and
+ * reference PCR values that belong to another trusted attester.
  * atlsctl is run as a program, the way an administrator runs it.
  */
 #include <errno.h>
@@ -243,6 +244,30 @@ TEST(untrusted_ak_refused)
 	EXPECT_EQ(1, sh("%s check --policy %s/st2/peers.policy %s/blob > %s/out 2>&1", ctl, dir,
 			dir, dir));
 	EXPECT_TRUE(out_has("untrusted-ak"));
+}
+
+/*
+ * Reference values belong to their attester: host A (our AK) trusted with a
+ * boot state we are not in, host B (another AK) with the one we are in.
+ * Our evidence must fail as A's; trusting A with its real state passes.
+ */
+TEST(pcrs_are_per_attester)
+{
+	ASSERT_EQ(0, sh("mkdir -p %s/pa %s/pb && cp %s/exp/ak.pem %s/pa/ && "
+			"printf '%%064d\\n' 0 | tr 0 a > %s/pa/pcr-digest && "
+			"openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | "
+			"openssl pkey -pubout > %s/pb/ak.pem 2>/dev/null && "
+			"cp %s/exp/pcr-digest %s/pb/", dir, dir, dir, dir, dir, dir, dir, dir));
+	ASSERT_EQ(0, sh("%s -s %s/st3 trust a %s/pa >/dev/null && "
+			"%s -s %s/st3 trust b %s/pb >/dev/null", ctl, dir, dir, ctl, dir, dir));
+	ASSERT_EQ(0, ctl_run("evidence --out BLOB"));
+	EXPECT_EQ(1, sh("%s check --policy %s/st3/peers.policy %s/blob > %s/out 2>&1", ctl, dir,
+			dir, dir));
+	EXPECT_TRUE(out_has("pcr-mismatch"));
+	ASSERT_EQ(0, sh("%s -s %s/st3 trust a %s/exp >/dev/null", ctl, dir, dir));
+	EXPECT_EQ(0, sh("%s check --policy %s/st3/peers.policy %s/blob > %s/out 2>&1", ctl, dir,
+			dir, dir));
+	EXPECT_TRUE(out_has("verdict   affirming"));
 }
 
 TEST(hostile_exports_refused)

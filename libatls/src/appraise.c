@@ -14,8 +14,9 @@
  *  7. (KAT) certified name == name(pubArea), pubArea
  *     fixedTPM + sensitiveDataOrigin, and its key is
  *     the certificate's key                           -> key-binding-mismatch
- *  8. quoted bank/selection == policy, pcrDigest
- *     allowed by the policy                           -> pcr-mismatch
+ *  8. quoted bank/selection == policy, pcrDigest one
+ *     of that AK's own digests (or, for an AK without
+ *     them, of the policy's)                          -> pcr-mismatch
  * Everything is checked before anything is trusted: claims are filled from
  * the parsed quote for the caller's information, but the status is
  * affirming only when all checks passed.  The EAR tiers used are affirming
@@ -108,8 +109,13 @@ static int check_key_binding(const struct parsed *ps, const uint8_t *spki, size_
 	return err;
 }
 
-static int check_pcrs(const struct atls_policy *pol, const TPMS_QUOTE_INFO *q, const char **why)
+/* The quote's PCRs against the policy's selection and the AK's reference values. */
+static int check_pcrs(const struct atls_policy *pol, const struct atls_policy_ak *ak,
+		      const TPMS_QUOTE_INFO *q, const char **why)
 {
+	/* An attester with its own reference values is held to those only. */
+	const uint8_t (*ref)[32] = ak->n_digests ? ak->digests : pol->digests;
+	unsigned int n_ref = ak->n_digests ? ak->n_digests : pol->n_digests;
 	const TPMS_PCR_SELECTION *s = &q->pcrSelect.pcrSelections[0];
 	uint32_t mask = 0;
 	unsigned int i;
@@ -134,10 +140,11 @@ static int check_pcrs(const struct atls_policy *pol, const TPMS_QUOTE_INFO *q, c
 		*why = "PCR digest has the wrong size";
 		return -EKEYREJECTED;
 	}
-	for (i = 0; i < pol->n_digests; i++)
-		if (!CRYPTO_memcmp(q->pcrDigest.buffer, pol->digests[i], 32))
+	for (i = 0; i < n_ref; i++)
+		if (!CRYPTO_memcmp(q->pcrDigest.buffer, ref[i], 32))
 			return 0;
-	*why = "PCR digest matches no reference value";
+	*why = ak->n_digests ? "PCR digest matches none of this AK's reference values"
+			     : "PCR digest matches no reference value";
 	return -EKEYREJECTED;
 }
 
@@ -223,7 +230,7 @@ static int appraise(const struct atls_policy *pol, struct parsed *ps, const uint
 		return verdict(out, ATLS_REASON_KEY_BINDING_MISMATCH, -EKEYREJECTED, "%s", why);
 
 	/* 8: platform state. */
-	if (check_pcrs(pol, &ps->quote.attested.quote, &why))
+	if (check_pcrs(pol, ak, &ps->quote.attested.quote, &why))
 		return verdict(out, ATLS_REASON_PCR_MISMATCH, -EKEYREJECTED, "%s", why);
 
 	return verdict(out, ATLS_REASON_NONE, 0, "evidence affirmed (AK %s, %s)", ak->name,

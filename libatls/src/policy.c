@@ -102,6 +102,26 @@ static int hex32(struct pctx *c, const config_setting_t *s, uint8_t out[32])
 	return 0;
 }
 
+/* An array of at most max pcrDigest values (64 hex digits each), appended to out. */
+static int digest_list(struct pctx *c, const config_setting_t *a, uint8_t (*out)[32],
+		       unsigned int *n_out, int max)
+{
+	int i, err, n = config_setting_length(a);
+
+	if (n > max)
+		return perr(c, a, "too many digests (max %d)", max);
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(a, i);
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return perr(c, a, "PCR digests must be hex strings");
+		err = hex32(c, e, out[(*n_out)++]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------ AKs */
 
 static int ak_key_check(EVP_PKEY *k)
@@ -119,8 +139,8 @@ static int ak_key_check(EVP_PKEY *k)
 
 static int load_ak(struct pctx *c, const config_setting_t *e, struct atls_policy_ak *ak)
 {
-	static const char *const keys[] = { "name", "pem", "pem-file", NULL };
-	const config_setting_t *name, *pem, *file;
+	static const char *const keys[] = { "name", "pem", "pem-file", "digests", NULL };
+	const config_setting_t *name, *pem, *file, *dig;
 	char path[PATH_MAX];
 	BIO *bio = NULL;
 	int err;
@@ -133,8 +153,17 @@ static int load_ak(struct pctx *c, const config_setting_t *e, struct atls_policy
 	name = member(e, "name", CONFIG_TYPE_STRING);
 	pem = member(e, "pem", CONFIG_TYPE_STRING);
 	file = member(e, "pem-file", CONFIG_TYPE_STRING);
+	dig = member(e, "digests", CONFIG_TYPE_ARRAY);
 	if (name == BAD_TYPE || pem == BAD_TYPE || file == BAD_TYPE)
 		return perr(c, e, "name, pem and pem-file must be strings");
+	if (dig == BAD_TYPE)
+		return perr(c, e, "digests must be an array of hex strings");
+	if (dig) {
+		err = digest_list(c, dig, ak->digests, &ak->n_digests,
+				  ATLS_POLICY_MAX_AK_DIGESTS);
+		if (err)
+			return err;
+	}
 	if (!!pem == !!file)
 		return perr(c, e, "trusted AK needs exactly one of pem or pem-file");
 	if (name && strlen(config_setting_get_string(name)) >= sizeof(ak->name))
@@ -170,7 +199,9 @@ static int load_ak(struct pctx *c, const config_setting_t *e, struct atls_policy
 
 /* ----------------------------------------------------------------- PCRs */
 
-static int load_pcrs(struct pctx *c, const config_setting_t *g, struct atls_policy *p)
+/* own_digests: every trusted AK has its own digests (the global ones are optional). */
+static int load_pcrs(struct pctx *c, const config_setting_t *g, struct atls_policy *p,
+		     bool own_digests)
 {
 	static const char *const keys[] = { "bank", "selection", "values", "digests", NULL };
 	const config_setting_t *bank, *sel, *vals, *dig;
@@ -192,8 +223,10 @@ static int load_pcrs(struct pctx *c, const config_setting_t *g, struct atls_poli
 		return perr(c, g, "pcrs.selection (array of PCR numbers) is required");
 	if (vals == BAD_TYPE || dig == BAD_TYPE)
 		return perr(c, g, "pcrs.values and pcrs.digests must be arrays of hex strings");
-	if ((!vals || !config_setting_length(vals)) && (!dig || !config_setting_length(dig)))
-		return perr(c, g, "pcrs needs reference values or allowed digests");
+	if ((!vals || !config_setting_length(vals)) && (!dig || !config_setting_length(dig)) &&
+	    !own_digests)
+		return perr(c, g, "pcrs needs reference values or allowed digests "
+			    "(or every trusted AK its own digests)");
 	if (strcmp(config_setting_get_string(bank), "sha256"))
 		return perr(c, bank, "unsupported PCR bank \"%s\" (only sha256)",
 			    config_setting_get_string(bank));
@@ -230,20 +263,8 @@ static int load_pcrs(struct pctx *c, const config_setting_t *g, struct atls_poli
 		/* pcrDigest = SHA-256 of the selected values in ascending PCR order. */
 		SHA256(&v[0][0], (size_t)n * 32, p->digests[p->n_digests++]);
 	}
-	if (dig) {
-		n = config_setting_length(dig);
-		if (n > ATLS_POLICY_MAX_DIGESTS)
-			return perr(c, dig, "too many digests (max %d)", ATLS_POLICY_MAX_DIGESTS);
-		for (i = 0; i < n; i++) {
-			const config_setting_t *e = config_setting_get_elem(dig, i);
-
-			if (config_setting_type(e) != CONFIG_TYPE_STRING)
-				return perr(c, dig, "PCR digests must be hex strings");
-			err = hex32(c, e, p->digests[p->n_digests++]);
-			if (err)
-				return err;
-		}
-	}
+	if (dig)
+		return digest_list(c, dig, p->digests, &p->n_digests, ATLS_POLICY_MAX_DIGESTS);
 	return 0;
 }
 
@@ -284,6 +305,7 @@ static int parse_root(struct pctx *c, config_t *cfg, struct atls_policy *p)
 						  1u << ATLS_EVIDENCE_TPM2_PAT };
 	const config_setting_t *root = config_root_setting(cfg);
 	const config_setting_t *ver, *aks, *pcrs, *req, *types_s;
+	bool own_digests = true;
 	int i, n, err;
 
 	err = only_keys(c, root, keys);
@@ -304,12 +326,13 @@ static int parse_root(struct pctx *c, config_t *cfg, struct atls_policy *p)
 		p->n_aks = i + 1;	/* so the free path sees a partially loaded entry */
 		if (err)
 			return err;
+		own_digests = own_digests && p->aks[i].n_digests;
 	}
 
 	pcrs = config_setting_get_member(root, "pcrs");
 	if (!pcrs)
 		return perr(c, NULL, "pcrs = { ... }; is required");
-	err = load_pcrs(c, pcrs, p);
+	err = load_pcrs(c, pcrs, p, own_digests);
 	if (err)
 		return err;
 

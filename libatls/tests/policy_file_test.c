@@ -143,6 +143,35 @@ TEST_F(pol, digests_only_and_both)
 	EXPECT_EQ(0, memcmp(self->p->digests[1], (uint8_t[32]){ 0 }, 32));
 }
 
+/* Per-attester reference values: the global lists become optional only
+ * when every AK has its own. */
+TEST_F(pol, per_ak_digests)
+{
+	char aks[1600];
+
+	snprintf(aks, sizeof(aks),
+		 "trusted-aks = ( { name = \"a\"; pem-file = \"ak.pem\"; digests = [ \"" H1 "\" ]; },\n"
+		 "                { name = \"b\"; pem = \"%s\";\n"
+		 "                  digests = [ \"" H0 "\", \"" H1 "\" ]; } );\n", self->pem_esc);
+	ASSERT_EQ(0, parse(self, aks, "pcrs = { bank = \"sha256\"; selection = [1]; };\n", NULL))
+		TH_LOG("%s", self->err);
+	EXPECT_EQ(1, self->p->aks[0].n_digests);
+	EXPECT_EQ(2, self->p->aks[1].n_digests);
+	EXPECT_EQ(0, self->p->n_digests);
+	EXPECT_EQ(0, memcmp(self->p->aks[1].digests[0], (uint8_t[32]){ 0 }, 32));
+	/* One AK without its own: the global list is required again. */
+	snprintf(aks, sizeof(aks),
+		 "trusted-aks = ( { name = \"a\"; pem-file = \"ak.pem\"; digests = [ \"" H1 "\" ]; },\n"
+		 "                { name = \"b\"; pem = \"%s\"; } );\n", self->pem_esc);
+	EXPECT_BAD(parse(self, aks, "pcrs = { bank = \"sha256\"; selection = [1]; };\n", NULL),
+		   "every trusted AK its own digests");
+	/* Malformed per-AK digests. */
+	EXPECT_BAD(parse(self, "trusted-aks = ( { pem-file = \"ak.pem\"; digests = [ \"12\" ]; } );\n",
+			 NULL, NULL), "line 2");
+	EXPECT_BAD(parse(self, "trusted-aks = ( { pem-file = \"ak.pem\"; digests = \"" H0 "\"; } );\n",
+			 NULL, NULL), "digests must be an array");
+}
+
 TEST_F(pol, load_from_file_resolves_relative_paths)
 {
 	char err[256] = "";
