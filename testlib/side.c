@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include <atls/provision.h>
-#include "../libatls/src/tpm.h"
+#include "../libatls/src/tpm_int.h"
 #include "testutil.h"
 
 int atls_test_side_provision(struct atls_test_side *s, const char *tag)

@@ -21,8 +21,7 @@
 #include <atls/atls.h>
 
 #include "kselftest_harness.h"
-#include "net.h"
-#include "util.h"
+#include "testutil.h"
 
 #define HS_TIMEOUT_MS 600
 
@@ -39,6 +38,14 @@ static int run_hs(void *arg)
 	return atls_handshake(h->ctx, h->fd, HS_TIMEOUT_MS, &h->res);
 }
 
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
 static void sleep_ms(int ms)
 {
 	struct timespec t = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
@@ -48,7 +55,7 @@ static void sleep_ms(int ms)
 
 FIXTURE(flags)
 {
-	struct tl_thread t;
+	struct atls_test_thread t;
 	struct hs h;
 	int sfd, appfd;
 };
@@ -60,11 +67,11 @@ FIXTURE_SETUP(flags)
 	atls_config_init(&cfg, ATLS_ROLE_CLIENT);
 	cfg.key_mode = ATLS_KEY_SOFTWARE;
 	ASSERT_EQ(0, atls_ctx_new(&cfg, &self->h.ctx));
-	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->h.fd, &self->sfd));
+	ASSERT_EQ(0, atls_test_tcp_pair(&self->h.fd, &self->sfd));
 	self->appfd = dup(self->h.fd);
 	ASSERT_LE(0, self->appfd);
 	ASSERT_EQ(0, fcntl(self->appfd, F_GETFL) & O_NONBLOCK);
-	ASSERT_EQ(0, tl_spawn(&self->t, run_hs, &self->h));
+	ASSERT_EQ(0, atls_test_spawn(&self->t, run_hs, &self->h));
 	sleep_ms(50);	/* the ClientHello is out, libatls waits for the peer */
 }
 
@@ -79,14 +86,14 @@ FIXTURE_TEARDOWN(flags)
 /* The open file stays blocking for the whole handshake. */
 TEST_F(flags, not_changed_during_handshake)
 {
-	long end = tl_now_ms() + HS_TIMEOUT_MS - 150;
+	long long end = now_ms() + HS_TIMEOUT_MS - 150;
 	int seen = 0;
 
-	while (tl_now_ms() < end) {
+	while (now_ms() < end) {
 		seen |= fcntl(self->appfd, F_GETFL) & O_NONBLOCK;
 		sleep_ms(5);
 	}
-	EXPECT_EQ(-ETIMEDOUT, tl_join(&self->t));
+	EXPECT_EQ(-ETIMEDOUT, atls_test_join(&self->t));
 	EXPECT_EQ(0, seen);
 	EXPECT_EQ(0, fcntl(self->appfd, F_GETFL) & O_NONBLOCK);
 }
@@ -95,15 +102,15 @@ TEST_F(flags, not_changed_during_handshake)
 TEST_F(flags, app_recv_still_blocks)
 {
 	struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
-	long t0;
+	long long t0;
 	char c;
 
 	ASSERT_EQ(0, setsockopt(self->appfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
-	t0 = tl_now_ms();
+	t0 = now_ms();
 	EXPECT_EQ(-1, recv(self->appfd, &c, 1, MSG_PEEK));
 	EXPECT_EQ(EAGAIN, errno);
-	EXPECT_LE(150, tl_now_ms() - t0);	/* waited: not an immediate EAGAIN */
-	EXPECT_EQ(-ETIMEDOUT, tl_join(&self->t));
+	EXPECT_LE(150, now_ms() - t0);	/* waited: not an immediate EAGAIN */
+	EXPECT_EQ(-ETIMEDOUT, atls_test_join(&self->t));
 }
 
 /* What the application sets meanwhile is still set afterwards. */
@@ -113,7 +120,7 @@ TEST_F(flags, app_fcntl_during_handshake_kept)
 
 	ASSERT_LE(0, fl);
 	ASSERT_EQ(0, fcntl(self->appfd, F_SETFL, fl | O_NONBLOCK));
-	EXPECT_EQ(-ETIMEDOUT, tl_join(&self->t));
+	EXPECT_EQ(-ETIMEDOUT, atls_test_join(&self->t));
 	EXPECT_NE(0, fcntl(self->appfd, F_GETFL) & O_NONBLOCK);
 }
 
