@@ -26,6 +26,8 @@
  *    behind a slow TPM command.  They are independent advisory totals, so
  *    relaxed ordering is enough: a reader may see a call counted whose time
  *    is not added yet, never a torn value.
+ *  - delay_us (atls_tpm_set_delay(), a test seam) is an atomic too: set from
+ *    any thread, read by whoever runs a callback.
  *
  * There is no resource manager on the raw swtpm TCTI: any transient object
  * must be flushed by whoever created it (provision.c does); the normal
@@ -39,6 +41,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_tctildr.h>
@@ -74,6 +77,7 @@ struct atls_tpm {
 	/* Statistics, atls_tpm_stats(): see the top for why atomics. */
 	atomic_ulong calls;		/* requests completed (whatever their result) */
 	atomic_ullong busy_us;		/* their queue wait + command time */
+	atomic_uint delay_us;		/* test seam: atls_tpm_set_delay() */
 };
 
 int atls_tpm_rc_errno(TSS2_RC rc)
@@ -99,6 +103,16 @@ int atls_tpm_rc_errno(TSS2_RC rc)
 	return -EIO;
 }
 
+/* Run one callback (on the worker), after the test seam's delay if set. */
+static int run_fn(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg)
+{
+	unsigned int delay = atomic_load_explicit(&t->delay_us, memory_order_relaxed);
+
+	if (delay)
+		usleep(delay);
+	return fn(t, arg);
+}
+
 static void *tpm_worker(void *arg)
 {
 	struct atls_tpm *t = arg;
@@ -117,7 +131,7 @@ static void *tpm_worker(void *arg)
 		pthread_mutex_unlock(&t->lock);
 
 		/* Only the worker runs callbacks: the ESYS context is ours. */
-		r->rc = r->fn(t, r->arg);
+		r->rc = run_fn(t, r->fn, r->arg);
 
 		pthread_mutex_lock(&t->lock);
 		r->done = true;
@@ -156,7 +170,7 @@ int atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), 
 		return -ENODEV;
 	/* A callback asking for more TPM work is already on the worker. */
 	if (pthread_equal(pthread_self(), t->worker)) {
-		ret = fn(t, arg);
+		ret = run_fn(t, fn, arg);
 		count_call(t, 0);
 		return ret;
 	}
@@ -184,6 +198,14 @@ int atls_tpm_stats(struct atls_tpm *t, unsigned long *calls, unsigned long long 
 		*calls = atomic_load_explicit(&t->calls, memory_order_relaxed);
 	if (busy_us)
 		*busy_us = atomic_load_explicit(&t->busy_us, memory_order_relaxed);
+	return 0;
+}
+
+int atls_tpm_set_delay(struct atls_tpm *t, unsigned int delay_us)
+{
+	if (!t)
+		return -EINVAL;
+	atomic_store_explicit(&t->delay_us, delay_us, memory_order_relaxed);
 	return 0;
 }
 
@@ -244,6 +266,7 @@ int atls_tpm_open(const char *tcti, struct atls_tpm **out)
 	t->tail = &t->head;
 	atomic_init(&t->calls, 0);
 	atomic_init(&t->busy_us, 0);
+	atomic_init(&t->delay_us, 0);
 	for (i = 0; i < TPM_CACHE_SLOTS; i++)
 		t->cache[i].tr = ESYS_TR_NONE;
 

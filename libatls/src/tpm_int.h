@@ -19,9 +19,9 @@
 
 /*
  * Run fn(t, arg) on the worker thread and return its result.  Every TPM
- * request of libatls goes through here (bench/atls_bench.c wraps it by
- * symbol); each completed call is counted with its queue + command time,
- * read with atls_tpm_stats() (<atls/tpm.h>: atlsd reports it).
+ * request of libatls goes through here; each completed call is counted with
+ * its queue + command time, read with atls_tpm_stats() (<atls/tpm.h>: atlsd
+ * reports it), after the delay of the test seam atls_tpm_set_delay().
  */
 int atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg);
 

@@ -61,6 +61,17 @@ void atls_tpm_close(struct atls_tpm *t);
  */
 int atls_tpm_stats(struct atls_tpm *t, unsigned long *calls, unsigned long long *busy_us);
 
+/*
+ * Test seam (Documentation/testing.rst, "Test seams"): from now on every
+ * request on this handle first waits delay_us microseconds on the owner's
+ * worker thread, so the delay is serialised exactly like a slow TPM's
+ * command time.  The benchmark models a hardware TPM (20-200 ms per
+ * signature) this way with swtpm underneath; atls_tpm_stats() counts the
+ * requests and includes the delay in busy_us.  0 (the default) turns it off.
+ * Callable from any thread between open and close.  -EINVAL if t is NULL.
+ */
+int atls_tpm_set_delay(struct atls_tpm *t, unsigned int delay_us);
+
 /* Is there an object at the persistent handle?  0 = yes, -ENOENT = no,
  * other -errno = the TPM failed. */
 int atls_tpm_key_present(struct atls_tpm *t, uint32_t handle);
