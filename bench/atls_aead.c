@@ -25,6 +25,8 @@
 #include <linux/if_alg.h>
 #include <openssl/evp.h>
 
+#include "util.h"
+
 #ifndef SOL_ALG
 #define SOL_ALG 279
 #endif
@@ -33,21 +35,13 @@
 #define AAD 13
 #define TAG 16
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* MB/s of OpenSSL EVP aes-128-gcm encryption, or a negative errno. */
 static double evp_rate(double secs)
 {
 	static uint8_t in[BUF], out[BUF + 16];
 	uint8_t key[16] = { 1 }, iv[12] = { 2 }, aad[AAD] = { 0x17, 3, 3 }, tag[TAG];
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	double t0 = now_s(), t;
+	double t0 = tl_now_s(), t;
 	size_t bytes = 0;
 	int n;
 
@@ -64,7 +58,7 @@ static double evp_rate(double secs)
 		}
 		iv[11]++;
 		bytes += BUF;
-		t = now_s() - t0;
+		t = tl_now_s() - t0;
 	} while (t < secs);
 	EVP_CIPHER_CTX_free(c);
 	return (double)bytes / 1e6 / t;
@@ -97,7 +91,7 @@ static double alg_rate(double secs)
 		rate = -errno;
 		goto close_tfm;
 	}
-	t0 = now_s();
+	t0 = tl_now_s();
 	do {
 		struct iovec iov = { .iov_base = in, .iov_len = sizeof(in) };
 		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
@@ -129,7 +123,7 @@ static double alg_rate(double secs)
 			goto close_op;
 		}
 		bytes += BUF;
-		t = now_s() - t0;
+		t = tl_now_s() - t0;
 	} while (t < secs);
 	rate = (double)bytes / 1e6 / t;
 close_op:

@@ -23,10 +23,12 @@
  * The client appraises the evidence against a policy trusting the server's
  * AK and PCR 0-7 values: everything a real relying party does.
  *
- * TPM operations are counted by wrapping atls_tpm_call() at link time
- * (-Wl,--wrap=atls_tpm_call, bench/build.mk): every TPM command libatls
- * issues goes through that one function (libatls/src/tpm_int.h), so no hook in
- * the library is needed.
+ * The server's contexts share one TPM handle (struct atls_config.tpm):
+ * atls_tpm_stats() counts its TPM operations and their queue + command time,
+ * and the test seam atls_tpm_set_delay() (<atls/tpm.h>) adds -D's latency to
+ * every command, on the TPM owner's thread, so it is serialised exactly like
+ * a slow TPM's command time: this is how the benchmark models a hardware TPM
+ * (20-200 ms per signature) with swtpm underneath.
  *
  * Each (mode, concurrency) cell: warm-up, then a measured interval; latency
  * is the client's connect()..handshake-done time of handshakes that ended in
@@ -53,12 +55,12 @@
 
 #include <atls/atls.h>
 #include <atls/provision.h>
+#include <atls/tpm.h>
 
-#include "../libatls/src/tpm_int.h"
-#if __has_include("../libatls/src/batch.h")
-#define ATLS_HAVE_BATCH 1
-#endif
-#include "testutil.h"
+#include "certs.h"
+#include "net.h"
+#include "swtpm.h"
+#include "util.h"
 
 #define AK ATLS_AK_HANDLE_DEFAULT
 #define TK ATLS_TLS_KEY_HANDLE_DEFAULT
@@ -66,48 +68,8 @@
 #define MAX_CONC 256
 #define LAT_CAP 200000
 
-/* ------------------------------------------------------- TPM op counting */
-
-static atomic_ulong tpm_ops, tpm_us;
-/* -D: extra latency per TPM command, spent on the TPM owner's thread. */
+/* -D: extra latency per TPM command (atls_tpm_set_delay()). */
 static unsigned int tpm_delay_us;
-
-static long long now_us(void);
-
-struct slow_call {
-	int (*fn)(struct atls_tpm *t, void *arg);
-	void *arg;
-};
-
-/*
- * Runs on the TPM owner's worker thread (atls_tpm_call() queues it there),
- * so the delay is serialised exactly like a slow TPM's command time: this is
- * how the benchmark models a hardware TPM (20-200 ms per signature) with
- * swtpm underneath.
- */
-static int slow_fn(struct atls_tpm *t, void *arg)
-{
-	struct slow_call *c = arg;
-
-	usleep(tpm_delay_us);
-	return c->fn(t, c->arg);
-}
-
-int __real_atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg);
-int __wrap_atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg);
-
-int __wrap_atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg)
-{
-	struct slow_call sc = { fn, arg };
-	long long t0 = now_us();
-	int ret = tpm_delay_us ? __real_atls_tpm_call(t, slow_fn, &sc)
-			       : __real_atls_tpm_call(t, fn, arg);
-
-	/* Time in the TPM owner's queue + the command itself. */
-	atomic_fetch_add(&tpm_us, (unsigned long)(now_us() - t0));
-	atomic_fetch_add(&tpm_ops, 1);
-	return ret;
-}
 
 /* ---------------------------------------------------------------- modes */
 
@@ -123,10 +85,10 @@ struct opts {
 	bool verbose;
 };
 
+/* The server's attesting side and its TPM handle, shared by every cell. */
 struct setup {
-	struct atls_test_swtpm sw;
-	char *dir;
-	char pcrs[24 * 70];
+	struct tl_side side;
+	struct atls_tpm *tpm;
 };
 
 /* One measured cell. */
@@ -147,14 +109,6 @@ struct cell {
 	char first_err[600];
 };
 
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void no_linger(int fd)
 {
 	struct linger l = { 1, 0 };
@@ -172,43 +126,12 @@ static void note_err(struct cell *c, const char *fmt, const char *a, const char 
 
 /* --------------------------------------------------------------- server */
 
-/* 127.0.0.1, ephemeral port, a backlog deep enough for every client at once
- * (a short backlog drops SYNs, and the 1 s SYN retry would dominate p99). */
-static int bench_listen(int *lfd, uint16_t *port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-
-	if (fd < 0)
-		return -errno;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 1024) ||
-	    getsockname(fd, (struct sockaddr *)&a, &al)) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	*lfd = fd;
-	*port = ntohs(a.sin_port);
-	return 0;
-}
-
 static void *server_main(void *arg)
 {
 	struct cell *c = arg;
-	struct pollfd p = { .fd = c->lfd, .events = POLLIN };
+	int fd;
 
-	while (!atomic_load(&c->srv_stop)) {
-		int fd;
-
-		if (poll(&p, 1, 50) <= 0)
-			continue;
-		fd = accept(c->lfd, NULL, NULL);
-		if (fd < 0)
-			continue;
+	while ((fd = tl_accept_until(c->lfd, &c->srv_stop)) >= 0) {
 		no_linger(fd);
 		if (c->m == M_PLAIN) {
 			SSL *s = SSL_new(c->plain_s);
@@ -240,7 +163,7 @@ static void *server_main(void *arg)
 
 static int client_once(struct cell *c)
 {
-	int fd = atls_test_connect(c->port), ok;
+	int fd = tl_connect(c->port), ok;
 
 	if (fd < 0)
 		return -1;
@@ -270,10 +193,10 @@ static void *client_main(void *arg)
 	size_t n = 0;
 
 	while (atomic_load(&c->phase) < 2) {
-		long long t0 = now_us(), dt;
+		long long t0 = tl_now_us(), dt;
 		int ph = atomic_load(&c->phase), r = client_once(c);
 
-		dt = now_us() - t0;
+		dt = tl_now_us() - t0;
 		if (ph == 1 && atomic_load(&c->phase) == 1) {
 			if (r)
 				atomic_fetch_add(&c->errors, 1);
@@ -308,16 +231,16 @@ static SSL_CTX *plain_ctx(bool server, struct setup *s)
 	if (server) {
 		SSL_CTX_set_num_tickets(x, 0);
 		SSL_CTX_set_options(x, SSL_OP_NO_TICKET);
-		if (SSL_CTX_use_certificate_file(x, atls_test_path(s->dir, "sw.pem"),
+		if (SSL_CTX_use_certificate_file(x, tl_path(s->side.dir, "sw.pem"),
 						 SSL_FILETYPE_PEM) != 1 ||
-		    SSL_CTX_use_PrivateKey_file(x, atls_test_path(s->dir, "sw.key"),
+		    SSL_CTX_use_PrivateKey_file(x, tl_path(s->side.dir, "sw.key"),
 						SSL_FILETYPE_PEM) != 1) {
 			SSL_CTX_free(x);
 			return NULL;
 		}
 	} else {
 		SSL_CTX_set_session_cache_mode(x, SSL_SESS_CACHE_OFF);
-		if (SSL_CTX_load_verify_locations(x, atls_test_path(s->dir, "sw.pem"), NULL) != 1) {
+		if (SSL_CTX_load_verify_locations(x, tl_path(s->side.dir, "sw.pem"), NULL) != 1) {
 			SSL_CTX_free(x);
 			return NULL;
 		}
@@ -330,38 +253,32 @@ static int atls_ctxs(struct cell *c, struct setup *s, const struct opts *o)
 {
 	bool tpm = c->m == M_TPM || c->m == M_TPM_BATCH;
 	bool batch = c->m == M_SW_BATCH || c->m == M_TPM_BATCH;
-	const char *cert = atls_test_path(s->dir, tpm ? "tpm.pem" : "sw.pem");
+	const char *cert = tl_path(s->side.dir, tpm ? "tpm.pem" : "sw.pem");
 	struct atls_config sc, cc;
 	int ret;
 
 	atls_config_init(&sc, ATLS_ROLE_SERVER);
 	sc.key_mode = tpm ? ATLS_KEY_TPM : ATLS_KEY_SOFTWARE;
 	sc.ciphersuites = SUITE;
-	sc.tcti = s->sw.tcti;
+	sc.tpm = s->tpm;
 	sc.ak_handle = AK;
 	sc.tls_key_handle = TK;
 	sc.attest_self = true;
 	sc.peer_attest = ATLS_PEER_NONE;
 	sc.cert_file = cert;
-	sc.key_file = tpm ? NULL : atls_test_path(s->dir, "sw.key");
+	sc.key_file = tpm ? NULL : tl_path(s->side.dir, "sw.key");
 
 	atls_config_init(&cc, ATLS_ROLE_CLIENT);
 	cc.key_mode = ATLS_KEY_SOFTWARE;
 	cc.ciphersuites = SUITE;
 	cc.peer_attest = ATLS_PEER_REQUIRED;
-	cc.policy_file = atls_test_path(s->dir, "policy.conf");
+	cc.policy_file = tl_path(s->side.dir, "policy.conf");
 	cc.ca_file = cert;
-#ifdef ATLS_HAVE_BATCH
 	if (batch) {
 		sc.batch = cc.batch = true;
 		sc.batch_window_us = o->batch_window_us;
 		sc.batch_max = o->batch_max;
 	}
-#else
-	(void)o;
-	if (batch)
-		return -ENOSYS;
-#endif
 	ret = atls_ctx_new(&sc, &c->actx_s);
 	if (ret)
 		return ret;
@@ -375,53 +292,21 @@ static int atls_ctxs(struct cell *c, struct setup *s, const struct opts *o)
 
 /* ---------------------------------------------------------------- setup */
 
+/* The server's side: swtpm, provisioned keys, a policy trusting it (for the
+ * client), and the one TPM handle the server's contexts share. */
 static int setup_side(struct setup *s)
 {
-	struct atls_cert_params cp = { .common_name = "bench-server" };
-	uint8_t v[24][32];
-	unsigned int n = 0, i, j;
-	struct atls_tpm *t;
-	FILE *f;
 	int ret;
 
-	s->dir = atls_test_tmpdir("bench");
-	if (!s->dir)
-		return -errno;
-	ret = atls_test_swtpm_start(&s->sw);
+	ret = tl_side_provision(&s->side, "bench-server");
 	if (ret)
-		return ret;
-	ret = atls_tpm_open(s->sw.tcti, &t);
-	if (ret)
-		return ret;
-	if ((ret = atls_provision_ak(t, AK)) < 0 || (ret = atls_provision_tls_key(t, TK)) < 0 ||
-	    (ret = atls_provision_export_pub(t, AK, atls_test_path(s->dir, "ak.pem"))) ||
-	    (ret = atls_provision_cert_tpm(t, TK, &cp, atls_test_path(s->dir, "tpm.pem"))) ||
-	    (ret = atls_provision_sw_key(atls_test_path(s->dir, "sw.key"))) < 0 ||
-	    (ret = atls_provision_cert_sw(atls_test_path(s->dir, "sw.key"), &cp,
-					  atls_test_path(s->dir, "sw.pem"))) ||
-	    (ret = atls_tpm_pcr_read(t, 0xff, v, &n))) {
-		atls_tpm_close(t);
 		return ret < 0 ? ret : -EIO;
-	}
-	atls_tpm_close(t);
-	s->pcrs[0] = 0;
-	for (i = 0; i < n; i++) {
-		strcat(s->pcrs, i ? ", \"" : "\"");
-		for (j = 0; j < 32; j++)
-			sprintf(s->pcrs + strlen(s->pcrs), "%02x", v[i][j]);
-		strcat(s->pcrs, "\"");
-	}
-	f = fopen(atls_test_path(s->dir, "policy.conf"), "w");
-	if (!f)
-		return -errno;
-	fprintf(f,
-		"version = 1;\n"
-		"trusted-aks = ( { name = \"bench-ak\"; pem-file = \"%s\"; } );\n"
-		"pcrs = { bank = \"sha256\"; selection = [ 0, 1, 2, 3, 4, 5, 6, 7 ]; values = [ %s ]; };\n"
-		"require = [ \"server\" ];\n"
-		"evidence-types = [ \"tpm-kat-pat\", \"tpm-pat\" ];\n",
-		atls_test_path(s->dir, "ak.pem"), s->pcrs);
-	return fclose(f) ? -errno : 0;
+	if (tl_side_policy(&s->side, &s->side, "\"server\""))
+		return -EIO;
+	ret = atls_tpm_open(s->side.sw.tcti, &s->tpm);
+	if (ret)
+		return ret;
+	return atls_tpm_set_delay(s->tpm, tpm_delay_us);
 }
 
 /* ------------------------------------------------------------------ run */
@@ -457,7 +342,8 @@ static int run_cell(struct setup *s, const struct opts *o, enum mode m, unsigned
 {
 	pthread_t sth[MAX_CONC], cth[MAX_CONC];
 	struct cell *c = calloc(1, sizeof(*c));
-	unsigned long ops0, us0;
+	unsigned long ops0, ops1;
+	unsigned long long us0, us1;
 	long long t0, t1;
 	unsigned int i;
 	int ret = 0;
@@ -484,23 +370,24 @@ static int run_cell(struct setup *s, const struct opts *o, enum mode m, unsigned
 		if (ret)
 			goto out_ctx;
 	}
-	ret = bench_listen(&c->lfd, &c->port);
+	/* A backlog deep enough for every client at once (tl_listen(): 1024; a
+	 * short one drops SYNs, and the 1 s SYN retry would dominate p99). */
+	ret = tl_listen(&c->lfd, &c->port);
 	if (ret)
 		goto out_ctx;
 	/* TPM operations per handshake: all of the cell's, over all of its
 	 * server handshakes (warm-up and drain included, so no edge effect). */
-	ops0 = atomic_load(&tpm_ops);
-	us0 = atomic_load(&tpm_us);
+	atls_tpm_stats(s->tpm, &ops0, &us0);
 	for (i = 0; i < conc; i++)
 		pthread_create(&sth[i], NULL, server_main, c);
 	for (i = 0; i < conc; i++)
 		pthread_create(&cth[i], NULL, client_main, c);
 	sleep_s(o->warm_s);
-	t0 = now_us();
+	t0 = tl_now_us();
 	atomic_store(&c->phase, 1);
 	sleep_s(o->run_s);
 	atomic_store(&c->phase, 2);
-	t1 = now_us();
+	t1 = tl_now_us();
 	st->done += atomic_load(&c->done);
 	/* Servers keep accepting until the last client's handshake is over. */
 	for (i = 0; i < conc; i++)
@@ -508,8 +395,9 @@ static int run_cell(struct setup *s, const struct opts *o, enum mode m, unsigned
 	atomic_store(&c->srv_stop, 1);
 	for (i = 0; i < conc; i++)
 		pthread_join(sth[i], NULL);
-	st->ops += atomic_load(&tpm_ops) - ops0;
-	st->op_us += atomic_load(&tpm_us) - us0;
+	atls_tpm_stats(s->tpm, &ops1, &us1);
+	st->ops += ops1 - ops0;
+	st->op_us += us1 - us0;
 	st->srv_done += atomic_load(&c->srv_done);
 	close(c->lfd);
 	st->errors += atomic_load(&c->errors);
@@ -646,7 +534,7 @@ int main(int argc, char **argv)
 	       SUITE, o.rounds, o.run_s, o.warm_s);
 	printf("# TPM: swtpm (%s) + %.1f ms per command; batch window %u us, max %u "
 	       "(0 = library default)\n",
-	       s.sw.tcti, tpm_delay_us / 1000.0, o.batch_window_us, o.batch_max);
+	       s.side.sw.tcti, tpm_delay_us / 1000.0, o.batch_window_us, o.batch_max);
 	printf("%-10s %5s %10s %8s %9s %9s %9s %9s %9s %7s\n", "mode", "conc", "hs/s", "x plain",
 	       "p50 ms", "p99 ms", "+p50 ms", "tpm/hs", "ms/tpmop", "errors");
 	/*
@@ -689,10 +577,8 @@ int main(int argc, char **argv)
 	}
 	ret = 0;
 out:
-	atls_test_swtpm_stop(&s.sw);
-	if (s.dir) {
-		atls_test_rmtree(s.dir);
-		free(s.dir);
-	}
+	if (s.tpm)
+		atls_tpm_close(s.tpm);
+	tl_side_free(&s.side);
 	return ret ? 1 : 0;
 }

@@ -45,8 +45,10 @@
 
 #include <atls/atls.h>
 
-#include "testutil.h"
-#include "tlspeer.h"
+#include "certs.h"
+#include "net.h"
+#include "peer.h"
+#include "util.h"
 
 #ifndef SOL_TLS
 #define SOL_TLS 282
@@ -69,23 +71,6 @@ struct xfer {
 	int ret;
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
 static int ktls_install(int fd, const struct atls_result *r, enum mode m)
 {
 	int one = 1;
@@ -107,7 +92,7 @@ static int hs_main(void *arg)
 	struct xfer *x = arg;
 
 	if (x->m == M_OPENSSL)
-		return atls_test_peer_handshake(x->ssl, x->fd, 1) == 1 ? 0 : -EPROTO;
+		return tl_peer_handshake(x->ssl, x->fd, 1) == 1 ? 0 : -EPROTO;
 	x->ret = atls_handshake(x->actx, x->fd, 60000, &x->res);
 	return x->ret;
 }
@@ -166,12 +151,12 @@ static void run(enum mode m, size_t total, struct atls_ctx *sctx, struct atls_ct
 {
 	struct xfer snd = { .m = m, .total = total, .file_fd = file_fd, .actx = cctx };
 	struct xfer rcv = { .m = m, .total = total, .actx = sctx };
-	struct atls_test_thread th;
+	struct tl_thread th;
 	double t0, c0;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
-	if (atls_test_tcp_pair(&snd.fd, &rcv.fd)) {
+	if (tl_tcp_pair(AF_INET, &snd.fd, &rcv.fd)) {
 		out->err = -EIO;
 		return;
 	}
@@ -182,13 +167,13 @@ static void run(enum mode m, size_t total, struct atls_ctx *sctx, struct atls_ct
 		SSL_set_fd(rcv.ssl, rcv.fd);
 	}
 	/* Handshake: receiver (server) in a thread, sender (client) here. */
-	ret = atls_test_spawn(&th, hs_main, &rcv);
+	ret = tl_spawn(&th, hs_main, &rcv);
 	if (!ret) {
 		if (m == M_OPENSSL)
-			ret = atls_test_peer_handshake(snd.ssl, snd.fd, 0) == 1 ? 0 : -EPROTO;
+			ret = tl_peer_handshake(snd.ssl, snd.fd, 0) == 1 ? 0 : -EPROTO;
 		else
 			ret = atls_handshake(cctx, snd.fd, 60000, &snd.res);
-		ret = atls_test_join(&th) ?: ret;
+		ret = tl_join(&th) ?: ret;
 	}
 	if (!ret && m != M_OPENSSL && m != M_TCP)
 		ret = ktls_install(snd.fd, &snd.res, m) ?: ktls_install(rcv.fd, &rcv.res, m);
@@ -198,19 +183,19 @@ static void run(enum mode m, size_t total, struct atls_ctx *sctx, struct atls_ct
 		out->err = ret;
 		goto out;
 	}
-	t0 = now_s();
-	c0 = cpu_s();
-	ret = atls_test_spawn(&th, recv_main, &rcv);
+	t0 = tl_now_s();
+	c0 = tl_cpu_s();
+	ret = tl_spawn(&th, recv_main, &rcv);
 	if (!ret) {
 		ret = send_all(&snd);
-		ret = atls_test_join(&th) ?: ret;
+		ret = tl_join(&th) ?: ret;
 	}
 	if (ret) {
 		out->err = ret;
 		goto out;
 	}
-	out->mbs = (double)total / 1e6 / (now_s() - t0);
-	out->cpu_per_mb = (cpu_s() - c0) / ((double)total / 1e6);
+	out->mbs = (double)total / 1e6 / (tl_now_s() - t0);
+	out->cpu_per_mb = (tl_cpu_s() - c0) / ((double)total / 1e6);
 out:
 	SSL_free(snd.ssl);
 	SSL_free(rcv.ssl);
@@ -226,7 +211,7 @@ int main(int argc, char **argv)
 	struct atls_config sc, cc;
 	SSL_CTX *ps = NULL, *pc = NULL;
 	static uint8_t fbuf[CHUNK];
-	char *dir = atls_test_tmpdir("bulk");
+	char *dir = tl_tmpdir("bulk");
 	const char *cert, *key, *file;
 	int fd = -1, ret = 1, m, i;
 	size_t w;
@@ -234,10 +219,10 @@ int main(int argc, char **argv)
 	printf("TAP version 13\n1..1\n");
 	if (!dir || total == 0)
 		goto out;
-	cert = strdup(atls_test_path(dir, "srv.pem"));
-	key = strdup(atls_test_path(dir, "srv.key"));
-	file = strdup(atls_test_path(dir, "payload"));
-	if (atls_test_make_cert(cert, key, "bulk", false, NULL, NULL, NULL)) {
+	cert = strdup(tl_path(dir, "srv.pem"));
+	key = strdup(tl_path(dir, "srv.key"));
+	file = strdup(tl_path(dir, "payload"));
+	if (tl_make_cert(cert, key, "bulk", false, NULL, NULL, NULL)) {
 		printf("# cannot make a certificate\n");
 		goto out;
 	}
@@ -254,8 +239,8 @@ int main(int argc, char **argv)
 	atls_config_init(&cc, ATLS_ROLE_CLIENT);
 	cc.key_mode = ATLS_KEY_SOFTWARE;
 	cc.ciphersuites = SUITE;
-	ps = atls_test_peer_ctx(1, SUITE, cert, key);
-	pc = atls_test_peer_ctx(0, SUITE, NULL, NULL);
+	ps = tl_peer_ctx(1, SUITE, cert, key);
+	pc = tl_peer_ctx(0, SUITE, NULL, NULL);
 	if (fd < 0 || atls_ctx_new(&sc, &sctx) || atls_ctx_new(&cc, &cctx) || !ps || !pc) {
 		printf("# setup failed\n");
 		goto out;
@@ -298,7 +283,7 @@ out:
 	SSL_CTX_free(ps);
 	SSL_CTX_free(pc);
 	if (dir) {
-		atls_test_rmtree(dir);
+		tl_rmtree(dir);
 		free(dir);
 	}
 	return ret;

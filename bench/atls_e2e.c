@@ -51,44 +51,15 @@
 
 #include "uapi/linux/atls.h"
 
+#include "net.h"
+#include "util.h"
+
 #define SUITE "TLS_AES_128_GCM_SHA256"
 #define CHUNK (16 * 1024)
 #define MAXC 64
 
 static const char *cert, *key, *policy = "default";
 static SSL_CTX *sctx_plain, *cctx_plain;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-static int listen_any(uint16_t *port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 256) ||
-	    getsockname(fd, (struct sockaddr *)&a, &al))
-		return -1;
-	*port = ntohs(a.sin_port);
-	return fd;
-}
 
 static int connect_to(uint16_t port)
 {
@@ -149,19 +120,20 @@ static int one_side(struct hs_run *r, int fd, bool server)
 	}
 }
 
+/* A loopback listener (testlib), or -1. */
+static int listen_any(uint16_t *port)
+{
+	int fd;
+
+	return tl_listen(&fd, port) ? -1 : fd;
+}
+
 static void *hs_server(void *arg)
 {
 	struct hs_run *r = arg;
-	struct pollfd p = { .fd = r->lfd, .events = POLLIN };
+	int fd;
 
-	while (!atomic_load(&r->srv_stop)) {
-		int fd;
-
-		if (poll(&p, 1, 50) <= 0)
-			continue;
-		fd = accept(r->lfd, NULL, NULL);
-		if (fd < 0)
-			continue;
+	while ((fd = tl_accept_until(r->lfd, &r->srv_stop)) >= 0) {
 		/* Closed with a FIN, see hs_client(). */
 		one_side(r, fd, true);
 		close(fd);
@@ -174,7 +146,7 @@ static void *hs_client(void *arg)
 	struct hs_run *r = arg;
 
 	while (!atomic_load(&r->stop)) {
-		double t0 = now_s();
+		double t0 = tl_now_s();
 		int fd = connect_to(r->port), e = fd < 0 ? ECONNREFUSED : one_side(r, fd, false);
 		struct linger nl = { 0, 0 };
 
@@ -203,7 +175,7 @@ static void *hs_client(void *arg)
 		atomic_fetch_add(&r->done, 1);
 		pthread_mutex_lock(&r->lock);
 		if (r->nlat < sizeof(r->lat) / sizeof(r->lat[0]))
-			r->lat[r->nlat++] = now_s() - t0;
+			r->lat[r->nlat++] = tl_now_s() - t0;
 		pthread_mutex_unlock(&r->lock);
 	}
 	return NULL;
@@ -261,9 +233,9 @@ static void hs_bench(bool atls, int conc, double secs, struct hs_res *out)
 	r->nlat = 0;
 	pthread_mutex_unlock(&r->lock);
 	d0 = atomic_load(&r->done);
-	t0 = now_s();
+	t0 = tl_now_s();
 	usleep((useconds_t)(secs * 1e6));
-	out->hps = (double)(atomic_load(&r->done) - d0) / (now_s() - t0);
+	out->hps = (double)(atomic_load(&r->done) - d0) / (tl_now_s() - t0);
 	atomic_store(&r->stop, 1);
 	for (i = 0; i < conc; i++)
 		pthread_join(c[i], NULL);
@@ -386,8 +358,8 @@ static void bulk(enum bmode m, size_t total, int file_fd, struct bres *out)
 	}
 	pthread_barrier_wait(&ready);
 	/* The clock starts at the first byte: handshakes are measured above. */
-	t0 = now_s();
-	c0 = cpu_s();
+	t0 = tl_now_s();
+	c0 = tl_cpu_s();
 	while (!snd.err && sent < total) {
 		size_t want = total - sent < CHUNK ? total - sent : CHUNK;
 		long n = m == B_OPENSSL ? SSL_write(snd.ssl, buf, (int)want)
@@ -405,8 +377,8 @@ static void bulk(enum bmode m, size_t total, int file_fd, struct bres *out)
 	pthread_barrier_destroy(&ready);
 	out->err = snd.err ? snd.err : rcv.err;
 	if (!out->err) {
-		out->mbs = (double)total / 1e6 / (now_s() - t0);
-		out->cpu = (cpu_s() - c0) / ((double)total / 1e6);
+		out->mbs = (double)total / 1e6 / (tl_now_s() - t0);
+		out->cpu = (tl_cpu_s() - c0) / ((double)total / 1e6);
 	}
 out:
 	SSL_free(snd.ssl);

@@ -1,81 +1,70 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
 /*
- * Test identities: ECDSA P-256 keys and X.509 v3 certificates made with the
- * OpenSSL API (no openssl(1) invocations), plus temp-dir helpers.
+ * Certificate and policy fixtures: ECDSA P-256 keys and X.509 v3 certificates
+ * made with the OpenSSL API (no openssl(1) invocations), and the policy file
+ * trusting an attesting side.  See certs.h.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
-#include "testutil.h"
+#include "certs.h"
+#include "swtpm.h"
+#include "util.h"
 
-char *atls_test_tmpdir(const char *tag)
+X509 *tl_load_cert(const char *path)
 {
-	const char *base = getenv("TMPDIR");
-	char *p;
+	BIO *b = BIO_new_file(path, "r");
+	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
 
-	if (!base || !*base)
-		base = "/tmp";
-	if (asprintf(&p, "%s/atls-%s.XXXXXX", base, tag) < 0)
-		return NULL;
-	if (!mkdtemp(p)) {
-		free(p);
-		return NULL;
-	}
-	return p;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-void atls_test_rmtree(const char *dir)
-{
-	if (dir && *dir)
-		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-const char *atls_test_path(const char *dir, const char *name)
-{
-	static __thread char bufs[8][512];
-	static __thread unsigned int n;
-	char *b = bufs[n++ % 8];
-
-	snprintf(b, sizeof(bufs[0]), "%s/%s", dir, name);
-	return b;
-}
-
-X509 *atls_test_load_cert(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	X509 *x;
-
-	if (!f)
-		return NULL;
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
+	BIO_free(b);
 	return x;
 }
 
-EVP_PKEY *atls_test_load_key(const char *path)
+EVP_PKEY *tl_load_key(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	EVP_PKEY *k;
+	BIO *b = BIO_new_file(path, "r");
+	EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
 
-	if (!f)
-		return NULL;
-	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
+	BIO_free(b);
 	return k;
+}
+
+/* out = SHA-256 of der (len n, freed here); 0 or -1 if n <= 0. */
+static int sha256_der(unsigned char *der, int n, uint8_t out[32])
+{
+	if (n <= 0)
+		return -1;
+	SHA256(der, (size_t)n, out);
+	OPENSSL_free(der);
+	return 0;
+}
+
+int tl_pubkey_sha256(const char *pem, uint8_t out[32])
+{
+	BIO *b = BIO_new_file(pem, "r");
+	EVP_PKEY *k = b ? PEM_read_bio_PUBKEY(b, NULL, NULL, NULL) : NULL;
+	unsigned char *der = NULL;
+	int n = k ? i2d_PUBKEY(k, &der) : -1;
+
+	BIO_free(b);
+	EVP_PKEY_free(k);
+	return sha256_der(der, n, out);
+}
+
+int tl_cert_sha256(const char *pem, uint8_t out[32])
+{
+	X509 *x = tl_load_cert(pem);
+	unsigned char *der = NULL;
+	int n = x ? i2d_X509(x, &der) : -1;
+
+	X509_free(x);
+	return sha256_der(der, n, out);
 }
 
 static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
@@ -93,8 +82,8 @@ static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 	return ok ? 0 : -ENOMEM;
 }
 
-int atls_test_make_cert(const char *certpath, const char *keypath, const char *cn, bool is_ca,
-			const char *ca_cert, const char *ca_key, EVP_PKEY *pub)
+int tl_make_cert(const char *certpath, const char *keypath, const char *cn, bool is_ca,
+		 const char *ca_cert, const char *ca_key, EVP_PKEY *pub)
 {
 	EVP_PKEY *key = NULL, *ikey = NULL;
 	X509 *x = NULL, *issuer = NULL;
@@ -111,8 +100,8 @@ int atls_test_make_cert(const char *certpath, const char *keypath, const char *c
 			goto out;
 	}
 	if (ca_cert) {
-		issuer = atls_test_load_cert(ca_cert);
-		ikey = atls_test_load_key(ca_key);
+		issuer = tl_load_cert(ca_cert);
+		ikey = tl_load_key(ca_key);
 		if (!issuer || !ikey)
 			goto out;
 	}
@@ -156,7 +145,20 @@ out:
 	return ret;
 }
 
-int atls_test_cat(const char *out, const char *a, const char *b)
+int tl_make_cert_in(const char *dir, const char *name, const char *cn, bool is_ca,
+		    const char *issuer)
+{
+	char cert[512], key[512], icert[512], ikey[512];
+
+	snprintf(cert, sizeof(cert), "%s/%s.pem", dir, name);
+	snprintf(key, sizeof(key), "%s/%s.key", dir, name);
+	snprintf(icert, sizeof(icert), "%s/%s.pem", dir, issuer ?: "");
+	snprintf(ikey, sizeof(ikey), "%s/%s.key", dir, issuer ?: "");
+	return tl_make_cert(cert, key, cn, is_ca, issuer ? icert : NULL, issuer ? ikey : NULL,
+			    NULL);
+}
+
+int tl_cat(const char *out, const char *a, const char *b)
 {
 	const char *in[2] = { a, b };
 	char buf[4096];
@@ -178,4 +180,41 @@ int atls_test_cat(const char *out, const char *a, const char *b)
 		fclose(f);
 	}
 	return fclose(o) ? -EIO : 0;
+}
+
+int tl_side_policy(struct tl_side *self, const struct tl_side *peer,
+		   const char *require)
+{
+	FILE *f = fopen(tl_path(self->dir, "policy.conf"), "w");
+
+	if (!f)
+		return -1;
+	fprintf(f,
+		"version = 1;\n"
+		"trusted-aks = ( { name = \"peer-ak\"; pem-file = \"%s\"; } );\n"
+		"pcrs = { bank = \"sha256\"; selection = [ 0, 1, 2, 3, 4, 5, 6, 7 ]; values = [ %s ]; };\n"
+		"require = [ %s ];\n"
+		"evidence-types = [ \"tpm-kat-pat\", \"tpm-pat\" ];\n",
+		tl_path(peer->dir, "ak.pem"), peer->pcrs, require);
+	return fclose(f);
+}
+
+int tl_policy_unsatisfiable(const char *dir)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	FILE *f = k ? fopen(tl_path(dir, "ak.pem"), "w") : NULL;
+	int ok;
+
+	ok = f && PEM_write_PUBKEY(f, k);
+	EVP_PKEY_free(k);
+	if (!f || fclose(f) || !ok)
+		return -EIO;
+	f = fopen(tl_path(dir, "policy.conf"), "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "version = 1;\ntrusted-aks = ( { name = \"x\"; pem-file = \"%s\"; } );\n"
+		   "pcrs = { bank = \"sha256\"; selection = [ 0 ]; values = [ \"%064d\" ]; };\n"
+		   "require = [ ];\nevidence-types = [ \"tpm-kat-pat\", \"tpm-pat\" ];\n",
+		tl_path(dir, "ak.pem"), 0);
+	return fclose(f) ? -EIO : 0;
 }

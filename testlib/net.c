@@ -1,56 +1,77 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
 /*
- * TCP loopback connections and peer threads for the libatls tests.
+ * TCP sockets for tests.  See net.h.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "testutil.h"
+#include "net.h"
+#include "util.h"
 
-int atls_test_listen(int *lfd, uint16_t *port)
+/* The loopback address of family with port: its length in ss. */
+static socklen_t loopback(int family, uint16_t port, struct sockaddr_storage *ss)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof(a);
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *a = (void *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_addr = in6addr_loopback;
+		a->sin6_port = htons(port);
+		return sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (void *)ss;
+
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		a->sin_port = htons(port);
+		return sizeof(*a);
+	}
+}
+
+static int listen_lo(int family, int *lfd, uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t al = loopback(family, 0, &ss);
 	int fd, one = 1;
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 16) ||
-	    getsockname(fd, (struct sockaddr *)&a, &al)) {
+	if (bind(fd, (struct sockaddr *)&ss, al) || listen(fd, 1024) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &al)) {
 		int e = -errno;
 
 		close(fd);
 		return e;
 	}
 	*lfd = fd;
-	*port = ntohs(a.sin_port);
+	*port = ntohs(family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					 : ((struct sockaddr_in *)&ss)->sin_port);
 	return 0;
 }
 
-int atls_test_connect(uint16_t port)
+static int connect_lo(int family, uint16_t port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_storage ss;
+	socklen_t al = loopback(family, port, &ss);
 	int fd, one = 1;
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+	if (connect(fd, (struct sockaddr *)&ss, al)) {
 		int e = -errno;
 
 		close(fd);
@@ -60,7 +81,17 @@ int atls_test_connect(uint16_t port)
 	return fd;
 }
 
-int atls_test_accept(int lfd, int timeout_ms)
+int tl_listen(int *lfd, uint16_t *port)
+{
+	return listen_lo(AF_INET, lfd, port);
+}
+
+int tl_connect(uint16_t port)
+{
+	return connect_lo(AF_INET, port);
+}
+
+int tl_accept(int lfd, int timeout_ms)
 {
 	struct pollfd p = { .fd = lfd, .events = POLLIN };
 	int fd, one = 1;
@@ -74,20 +105,35 @@ int atls_test_accept(int lfd, int timeout_ms)
 	return fd;
 }
 
-int atls_test_tcp_pair(int *cfd, int *sfd)
+int tl_accept_until(int lfd, atomic_int *stop)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	int fd;
+
+	while (!atomic_load(stop)) {
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		fd = accept(lfd, NULL, NULL);
+		if (fd >= 0)
+			return fd;
+	}
+	return -1;
+}
+
+int tl_tcp_pair(int family, int *cfd, int *sfd)
 {
 	uint16_t port;
 	int lfd, c, s, ret;
 
-	ret = atls_test_listen(&lfd, &port);
+	ret = listen_lo(family, &lfd, &port);
 	if (ret)
 		return ret;
-	c = atls_test_connect(port);
+	c = connect_lo(family, port);
 	if (c < 0) {
 		close(lfd);
 		return c;
 	}
-	s = atls_test_accept(lfd, 5000);
+	s = tl_accept(lfd, 5000);
 	close(lfd);
 	if (s < 0) {
 		close(c);
@@ -98,49 +144,134 @@ int atls_test_tcp_pair(int *cfd, int *sfd)
 	return 0;
 }
 
-static void *thread_main(void *p)
+int tl_listen_any(int port)
 {
-	struct atls_test_thread *t = p;
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	int l = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, zero = 0;
 
-	t->ret = t->fn(t->arg);
-	return NULL;
+	if (l < 0)
+		return -1;
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 128)) {
+		close(l);
+		return -1;
+	}
+	return l;
 }
 
-int atls_test_spawn(struct atls_test_thread *t, int (*fn)(void *), void *arg)
+int tl_connect_to(const char *addr, int port, int ms)
 {
-	pthread_t th;
-	int ret;
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo *ai;
+	long end = tl_now_ms() + ms;
+	char service[16];
+	int fd = -1, one = 1;
 
-	t->fn = fn;
-	t->arg = arg;
-	t->ret = -EINPROGRESS;
-	ret = pthread_create(&th, NULL, thread_main, t);
-	if (ret)
-		return -ret;
-	t->tid = (unsigned long)th;
+	snprintf(service, sizeof(service), "%d", port);
+	if (getaddrinfo(addr, service, &hints, &ai))
+		return -1;
+	for (;;) {
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			break;
+		if (!connect(fd, ai->ai_addr, ai->ai_addrlen)) {
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			break;
+		}
+		close(fd);
+		fd = -1;
+		if (tl_now_ms() > end)
+			break;
+		usleep(200 * 1000);
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+/* Why read_upto() stopped short: nothing came within the wait, or EOF; any
+ * other value is the errno of read(). */
+enum { QUIET = -1, AT_EOF = -2 };
+
+/* Read until n bytes, a quiet wait_ms, EOF or an error: the bytes read, and
+ * in *why 0 (all of them) or the reason it stopped. */
+static size_t read_upto(int fd, void *buf, size_t n, int wait_ms, int *why)
+{
+	size_t got = 0;
+
+	*why = 0;
+	while (got < n) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&p, 1, wait_ms) != 1) {
+			*why = QUIET;
+			break;
+		}
+		r = read(fd, (char *)buf + got, n - got);
+		if (r <= 0) {
+			*why = r ? errno : AT_EOF;
+			break;
+		}
+		got += r;
+	}
+	return got;
+}
+
+ssize_t tl_read_full(int fd, void *buf, size_t n, int timeout_ms)
+{
+	int why;
+	size_t got = read_upto(fd, buf, n, timeout_ms, &why);
+
+	if (why == QUIET && !got)
+		return -ETIMEDOUT;
+	if (why > 0)
+		return -why;
+	return got;
+}
+
+ssize_t tl_read_avail(int fd, void *buf, size_t n, int wait_ms)
+{
+	int why;
+
+	return read_upto(fd, buf, n, wait_ms, &why);
+}
+
+int tl_wait_inq(int fd, int n, int timeout_ms)
+{
+	long end = tl_now_ms() + timeout_ms;
+	int q;
+
+	for (;;) {
+		if (ioctl(fd, SIOCINQ, &q))
+			return -errno;
+		if (q >= n)
+			return 0;
+		if (tl_now_ms() > end)
+			return -ETIMEDOUT;
+		usleep(2000);
+	}
+}
+
+int tl_send_all(int fd, const void *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = send(fd, (const char *)buf + off, len - off, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			return n < 0 ? errno : EPIPE;
+		off += n;
+	}
 	return 0;
 }
 
-int atls_test_join(struct atls_test_thread *t)
+int tl_recv_all(int fd, void *buf, size_t len, int ms)
 {
-	pthread_join((pthread_t)t->tid, NULL);
-	return t->ret;
-}
+	int why;
 
-int atls_test_sh(const char *fmt, ...)
-{
-	char *cmd;
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	st = vasprintf(&cmd, fmt, ap);
-	va_end(ap);
-	if (st < 0)
-		return -ENOMEM;
-	st = system(cmd);
-	free(cmd);
-	if (st < 0)
-		return -errno;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	read_upto(fd, buf, len, ms, &why);
+	return why == QUIET ? ETIMEDOUT : why == AT_EOF ? EPIPE : why;
 }

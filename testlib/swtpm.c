@@ -1,13 +1,16 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
 /*
  * A private swtpm (TPM 2.0, TCP transport) per test side, with fresh state in
  * a temp directory: `swtpm socket --tpm2 --flags not-need-init,startup-clear`
- * is started as a child process and killed by atls_test_swtpm_stop().  The
+ * is started as a child process and killed by tl_swtpm_stop().  The
  * TCTI string for tss2 and tpm2-tools is left in t->tcti.
  *
  * Port choice: two consecutive free ports are found by binding (a race with
  * other processes is possible but harmless: swtpm then fails to start and
  * we retry with other ports).
+ *
+ * An attesting side is such a swtpm with its keys provisioned through the
+ * public provisioning API (atls/provision.h), as atlsd's administrator would.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,7 +25,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "testutil.h"
+#include <atls/provision.h>
+#include <atls/tpm.h>
+
+#include "certs.h"
+#include "net.h"
+#include "swtpm.h"
+#include "util.h"
 
 static int port_free(uint16_t port)
 {
@@ -52,12 +61,12 @@ static uint16_t pick_ports(void)
 	return 0;
 }
 
-static int wait_up(struct atls_test_swtpm *t)
+static int wait_up(struct tl_swtpm *t)
 {
 	int i, fd, st;
 
 	for (i = 0; i < 100; i++) {
-		fd = atls_test_connect(t->port);
+		fd = tl_connect(t->port);
 		if (fd >= 0) {
 			close(fd);
 			return 0;
@@ -71,7 +80,7 @@ static int wait_up(struct atls_test_swtpm *t)
 	return -ETIMEDOUT;
 }
 
-static int start_once(struct atls_test_swtpm *t)
+static int start_once(struct tl_swtpm *t)
 {
 	char state[600], server[64], ctrl[64], log[600];
 	pid_t pid;
@@ -104,12 +113,12 @@ static int start_once(struct atls_test_swtpm *t)
 	return wait_up(t);
 }
 
-int atls_test_swtpm_start(struct atls_test_swtpm *t)
+int tl_swtpm_start(struct tl_swtpm *t)
 {
 	int i, ret = -EIO;
 
 	memset(t, 0, sizeof(*t));
-	t->dir = atls_test_tmpdir("swtpm");
+	t->dir = tl_tmpdir("swtpm");
 	if (!t->dir)
 		return -errno;
 	for (i = 0; i < 5; i++) {
@@ -122,13 +131,13 @@ int atls_test_swtpm_start(struct atls_test_swtpm *t)
 			t->pid = 0;
 		}
 	}
-	atls_test_rmtree(t->dir);
+	tl_rmtree(t->dir);
 	free(t->dir);
 	t->dir = NULL;
 	return ret;
 }
 
-void atls_test_swtpm_stop(struct atls_test_swtpm *t)
+void tl_swtpm_stop(struct tl_swtpm *t)
 {
 	if (t->pid > 0) {
 		kill(t->pid, SIGTERM);
@@ -136,8 +145,73 @@ void atls_test_swtpm_stop(struct atls_test_swtpm *t)
 		t->pid = 0;
 	}
 	if (t->dir) {
-		atls_test_rmtree(t->dir);
+		tl_rmtree(t->dir);
 		free(t->dir);
 		t->dir = NULL;
+	}
+}
+
+int tl_side_provision(struct tl_side *s, const char *tag)
+{
+	struct atls_cert_params cp = { .common_name = tag };
+	uint32_t ak = ATLS_AK_HANDLE_DEFAULT, tk = ATLS_TLS_KEY_HANDLE_DEFAULT;
+	uint8_t v[24][32];
+	unsigned int n = 0, i, j;
+	struct atls_tpm *t;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->dir = tl_tmpdir(tag);
+	if (!s->dir)
+		return -1;
+	ret = tl_swtpm_start(&s->sw);
+	if (ret)
+		return ret;
+	ret = atls_tpm_open(s->sw.tcti, &t);
+	if (ret)
+		return ret;
+	if ((ret = atls_provision_ak(t, ak)) < 0 || (ret = atls_provision_tls_key(t, tk)) < 0 ||
+	    (ret = atls_provision_export_pub(t, ak, tl_path(s->dir, "ak.pem"))) ||
+	    (ret = atls_provision_cert_tpm(t, tk, &cp, tl_path(s->dir, "tpm.pem"))) ||
+	    (ret = atls_provision_sw_key(tl_path(s->dir, "sw.key"))) < 0 ||
+	    (ret = atls_provision_cert_sw(tl_path(s->dir, "sw.key"), &cp,
+					  tl_path(s->dir, "sw.pem"))) ||
+	    (ret = atls_tpm_pcr_read(t, 0xff, v, &n))) {
+		atls_tpm_close(t);
+		return ret < 0 ? ret : -1;
+	}
+	atls_tpm_close(t);
+	s->pcrs[0] = 0;
+	for (i = 0; i < n; i++) {
+		strcat(s->pcrs, i ? ", \"" : "\"");
+		for (j = 0; j < 32; j++)
+			sprintf(s->pcrs + strlen(s->pcrs), "%02x", v[i][j]);
+		strcat(s->pcrs, "\"");
+	}
+	return 0;
+}
+
+int tl_side_pair(struct tl_side *srv, struct tl_side *cli, const char *srv_tag,
+		 const char *cli_tag)
+{
+	int ret;
+
+	ret = tl_side_provision(srv, srv_tag);
+	if (!ret)
+		ret = tl_side_provision(cli, cli_tag);
+	if (!ret)
+		ret = tl_side_policy(cli, srv, "\"server\"");
+	if (!ret)
+		ret = tl_side_policy(srv, cli, "\"client\"");
+	return ret;
+}
+
+void tl_side_free(struct tl_side *s)
+{
+	tl_swtpm_stop(&s->sw);
+	if (s->dir) {
+		tl_rmtree(s->dir);
+		free(s->dir);
+		s->dir = NULL;
 	}
 }

@@ -25,11 +25,16 @@
 #include "../src/batch.h"
 #include "../src/internal.h"
 #include "../src/tpm_int.h"
-#include "testutil.h"
-#include "tlspeer.h"
+#include <atls/atls.h>
+
+#include "certs.h"
+#include "net.h"
+#include "peer.h"
+#include "record.h"
+#include "swtpm.h"
+#include "util.h"
 
 #define AK ATLS_AK_HANDLE_DEFAULT
-#define TK ATLS_TLS_KEY_HANDLE_DEFAULT
 
 /* ------------------------------------------------------ evidence level */
 
@@ -60,7 +65,7 @@ static int produce_main(void *arg)
 
 FIXTURE(ev)
 {
-	struct atls_test_side srv, cli;
+	struct tl_side srv, cli;
 	struct atls_tpm *tpm;
 	struct atls_batcher *b;
 	struct atls_policy *pol;
@@ -76,16 +81,16 @@ FIXTURE_SETUP(ev)
 		.pcr_bank_alg = 0x0B,
 		.pcr_mask = 0xff,
 	};
-	struct atls_test_thread th[3];
+	struct tl_thread th[3];
 	pthread_barrier_t go;
 	char err[256];
 	int i;
 
 	setenv("TSS2_LOG", "all+none", 1);
-	ASSERT_EQ(0, atls_test_side_provision(&self->srv, "bsrv"));
-	ASSERT_EQ(0, atls_test_side_provision(&self->cli, "bcli"));
-	ASSERT_EQ(0, atls_test_side_policy(&self->cli, &self->srv, "\"server\""));
-	ASSERT_EQ(0, atls_policy_load(atls_test_path(self->cli.dir, "policy.conf"), &self->pol,
+	ASSERT_EQ(0, tl_side_provision(&self->srv, "bsrv"));
+	ASSERT_EQ(0, tl_side_provision(&self->cli, "bcli"));
+	ASSERT_EQ(0, tl_side_policy(&self->cli, &self->srv, "\"server\""));
+	ASSERT_EQ(0, atls_policy_load(tl_path(self->cli.dir, "policy.conf"), &self->pol,
 				      err, sizeof(err)));
 	ASSERT_EQ(0, atls_batch_cache_new(&self->cache));
 	ASSERT_EQ(0, atls_tpm_open(self->srv.sw.tcti, &self->tpm));
@@ -100,9 +105,9 @@ FIXTURE_SETUP(ev)
 		atls_batcher_enter(self->b);
 	}
 	for (i = 0; i < 3; i++)
-		ASSERT_EQ(0, atls_test_spawn(&th[i], produce_main, &self->p[i]));
+		ASSERT_EQ(0, tl_spawn(&th[i], produce_main, &self->p[i]));
 	for (i = 0; i < 3; i++)
-		ASSERT_EQ(0, atls_test_join(&th[i]));
+		ASSERT_EQ(0, tl_join(&th[i]));
 	pthread_barrier_destroy(&go);
 }
 
@@ -118,8 +123,8 @@ FIXTURE_TEARDOWN(ev)
 	atls_batch_cache_free(self->cache);
 	if (self->pol)
 		atls_policy_free(self->pol);
-	atls_test_side_free(&self->srv);
-	atls_test_side_free(&self->cli);
+	tl_side_free(&self->srv);
+	tl_side_free(&self->cli);
 }
 
 static int appraise(FIXTURE_DATA(ev) * self, struct atls_batch_cache *cache, const uint8_t *in,
@@ -247,8 +252,8 @@ TEST_F(ev, truncated_and_untrusted_rejected)
 		EXPECT_EQ(-EBADMSG, appraise(self, self->cache, self->p[0].out, n,
 					     self->p[0].binder, &a));
 	/* A policy that trusts another AK (the client's own). */
-	ASSERT_EQ(0, atls_test_side_policy(&self->srv, &self->cli, "\"client\""));
-	ASSERT_EQ(0, atls_policy_load(atls_test_path(self->srv.dir, "policy.conf"), &own, err,
+	ASSERT_EQ(0, tl_side_policy(&self->srv, &self->cli, "\"client\""));
+	ASSERT_EQ(0, atls_policy_load(tl_path(self->srv.dir, "policy.conf"), &own, err,
 				      sizeof(err)));
 	{
 		struct atls_claims cl;
@@ -283,39 +288,25 @@ static int hs_main(void *arg)
 
 FIXTURE(hs)
 {
-	struct atls_test_side srv, cli;
+	struct tl_side srv, cli;
 };
 
 FIXTURE_SETUP(hs)
 {
 	setenv("TSS2_LOG", "all+none", 1);
-	ASSERT_EQ(0, atls_test_side_provision(&self->srv, "hsrv"));
-	ASSERT_EQ(0, atls_test_side_provision(&self->cli, "hcli"));
-	ASSERT_EQ(0, atls_test_side_policy(&self->cli, &self->srv, "\"server\""));
-	ASSERT_EQ(0, atls_test_side_policy(&self->srv, &self->cli, "\"client\""));
+	ASSERT_EQ(0, tl_side_pair(&self->srv, &self->cli, "hsrv", "hcli"));
 }
 
 FIXTURE_TEARDOWN(hs)
 {
-	atls_test_side_free(&self->srv);
-	atls_test_side_free(&self->cli);
+	tl_side_free(&self->srv);
+	tl_side_free(&self->cli);
 }
 
-static void cfg(struct atls_config *c, struct atls_test_side *s, enum atls_role role,
+static void cfg(struct atls_config *c, struct tl_side *s, enum atls_role role,
 		enum atls_key_mode mode, bool attests, bool checks, bool batch)
 {
-	atls_config_init(c, role);
-	c->key_mode = mode;
-	c->tcti = s->sw.tcti;
-	c->ak_handle = AK;
-	c->tls_key_handle = TK;
-	c->attest_self = attests;
-	c->peer_attest = checks ? ATLS_PEER_REQUIRED : ATLS_PEER_NONE;
-	c->policy_file = checks ? atls_test_path(s->dir, "policy.conf") : NULL;
-	if (role == ATLS_ROLE_SERVER || attests) {
-		c->cert_file = atls_test_path(s->dir, mode == ATLS_KEY_TPM ? "tpm.pem" : "sw.pem");
-		c->key_file = mode == ATLS_KEY_TPM ? NULL : atls_test_path(s->dir, "sw.key");
-	}
+	tl_side_config(c, s, role, mode, attests, checks);
 	c->batch = batch;
 	c->batch_window_us = 500000;	/* generous: the leader closes when all are in */
 }
@@ -324,24 +315,24 @@ static void cfg(struct atls_config *c, struct atls_test_side *s, enum atls_role 
 static void run_par(struct __test_metadata *_metadata, struct atls_ctx *sctx,
 		    struct atls_ctx *cctx, int n, bool mutual)
 {
-	struct atls_test_thread ts[N_PAR], tc[N_PAR];
+	struct tl_thread ts[N_PAR], tc[N_PAR];
 	struct hs s[N_PAR], c[N_PAR];
 	int i;
 
 	memset(s, 0, sizeof(s));
 	memset(c, 0, sizeof(c));
 	for (i = 0; i < n; i++) {
-		ASSERT_EQ(0, atls_test_tcp_pair(&c[i].fd, &s[i].fd));
+		ASSERT_EQ(0, tl_tcp_pair(AF_INET, &c[i].fd, &s[i].fd));
 		s[i].ctx = sctx;
 		c[i].ctx = cctx;
 	}
 	for (i = 0; i < n; i++) {
-		ASSERT_EQ(0, atls_test_spawn(&ts[i], hs_main, &s[i]));
-		ASSERT_EQ(0, atls_test_spawn(&tc[i], hs_main, &c[i]));
+		ASSERT_EQ(0, tl_spawn(&ts[i], hs_main, &s[i]));
+		ASSERT_EQ(0, tl_spawn(&tc[i], hs_main, &c[i]));
 	}
 	for (i = 0; i < n; i++) {
-		atls_test_join(&ts[i]);
-		atls_test_join(&tc[i]);
+		tl_join(&ts[i]);
+		tl_join(&tc[i]);
 		EXPECT_EQ(0, s[i].ret) TH_LOG("server %d: %s", i, s[i].res.reason_text);
 		EXPECT_EQ(0, c[i].ret) TH_LOG("client %d: %s", i, c[i].res.reason_text);
 		EXPECT_TRUE(c[i].res.peer_attested);
@@ -363,10 +354,10 @@ static void run_par(struct __test_metadata *_metadata, struct atls_ctx *sctx,
 			static const uint8_t msg[] = "batched";
 			uint8_t buf[32], type;
 
-			EXPECT_EQ(0, atls_test_record_write(c[i].fd, &c[i].res.tx, 0, msg,
-							    sizeof(msg)));
-			EXPECT_EQ((int)sizeof(msg), atls_test_record_read(s[i].fd, &s[i].res.rx, 0,
-									  buf, sizeof(buf), &type));
+			EXPECT_EQ(0, tl_record_write(c[i].fd, &c[i].res.tx, 0, msg,
+						     sizeof(msg)));
+			EXPECT_EQ((int)sizeof(msg), tl_record_read(s[i].fd, &s[i].res.rx, 0,
+								   buf, sizeof(buf), &type));
 		}
 		atls_result_release(&s[i].res);
 		atls_result_release(&c[i].res);
@@ -505,7 +496,7 @@ static int rogue_main(void *arg)
 {
 	struct rogue *r = arg;
 
-	atls_test_peer_handshake(r->ssl, r->fd, 1);
+	tl_peer_handshake(r->ssl, r->fd, 1);
 	return 0;
 }
 
@@ -514,13 +505,13 @@ TEST_F(hs, unoffered_batched_scheme_refused)
 	struct atls_config cc;
 	struct atls_ctx *cctx;
 	struct atls_result res;
-	struct atls_test_thread th;
+	struct tl_thread th;
 	struct rogue r;
 	SSL_CTX *sx;
 	int cfd;
 
-	sx = atls_test_peer_ctx(1, NULL, atls_test_path(self->srv.dir, "sw.pem"),
-				atls_test_path(self->srv.dir, "sw.key"));
+	sx = tl_peer_ctx(1, NULL, tl_path(self->srv.dir, "sw.pem"),
+			 tl_path(self->srv.dir, "sw.key"));
 	ASSERT_NE(NULL, sx);
 	ASSERT_EQ(1, SSL_CTX_add_custom_ext(sx, ATLS_EXT_TYPE,
 					    SSL_EXT_TLS1_3_ONLY | SSL_EXT_CLIENT_HELLO |
@@ -528,14 +519,14 @@ TEST_F(hs, unoffered_batched_scheme_refused)
 					    rogue_add, rogue_free, NULL, rogue_parse, NULL));
 	cfg(&cc, &self->cli, ATLS_ROLE_CLIENT, ATLS_KEY_SOFTWARE, false, true, false);
 	ASSERT_EQ(0, atls_ctx_new(&cc, &cctx));
-	ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &r.fd));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &cfd, &r.fd));
 	r.ssl = SSL_new(sx);
 	ASSERT_NE(NULL, r.ssl);
-	ASSERT_EQ(0, atls_test_spawn(&th, rogue_main, &r));
+	ASSERT_EQ(0, tl_spawn(&th, rogue_main, &r));
 	EXPECT_NE(0, atls_handshake(cctx, cfd, 10000, &res));
 	EXPECT_EQ(ATLS_REASON_EVIDENCE_TYPE_REJECTED, res.reason) TH_LOG("%s", res.reason_text);
 	close(cfd);
-	atls_test_join(&th);
+	tl_join(&th);
 	SSL_free(r.ssl);
 	close(r.fd);
 	SSL_CTX_free(sx);

@@ -10,34 +10,19 @@
 
 #include "kselftest_harness.h"
 #include "../src/internal.h"
-#include "testutil.h"
-#include "tlspeer.h"
+#include <atls/atls.h>
 
-FIXTURE(cfg)
-{
-	char *dir;
-};
+#include "certs.h"
+#include "harness.h"
+#include "net.h"
+#include "peer.h"
+#include "util.h"
 
-FIXTURE_SETUP(cfg)
+TL_DIR_FIXTURE(cfg)
 {
-	self->dir = atls_test_tmpdir("cfg");
-	ASSERT_NE(NULL, self->dir);
-	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "ca.pem"),
-					 atls_test_path(self->dir, "ca.key"), "test-ca", true, NULL,
-					 NULL, NULL));
-	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "srv.pem"),
-					 atls_test_path(self->dir, "srv.key"), "server.example",
-					 false, atls_test_path(self->dir, "ca.pem"),
-					 atls_test_path(self->dir, "ca.key"), NULL));
-	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "self.pem"),
-					 atls_test_path(self->dir, "self.key"), "server.example",
-					 false, NULL, NULL, NULL));
-}
-
-FIXTURE_TEARDOWN(cfg)
-{
-	atls_test_rmtree(self->dir);
-	free(self->dir);
+	ASSERT_EQ(0, tl_make_cert_in(self->dir, "ca", "test-ca", true, NULL));
+	ASSERT_EQ(0, tl_make_cert_in(self->dir, "srv", "server.example", false, "ca"));
+	ASSERT_EQ(0, tl_make_cert_in(self->dir, "self", "server.example", false, NULL));
 }
 
 TEST_F(cfg, invalid_configs_rejected)
@@ -49,13 +34,13 @@ TEST_F(cfg, invalid_configs_rejected)
 	c.key_mode = ATLS_KEY_SOFTWARE;
 	EXPECT_EQ(-EINVAL, atls_ctx_new(&c, &ctx));
 
-	c.cert_file = atls_test_path(self->dir, "srv.pem");	/* software mode, no key */
+	c.cert_file = tl_path(self->dir, "srv.pem");	/* software mode, no key */
 	EXPECT_EQ(-EINVAL, atls_ctx_new(&c, &ctx));
 
-	c.key_file = atls_test_path(self->dir, "self.key");	/* key of another cert */
+	c.key_file = tl_path(self->dir, "self.key");	/* key of another cert */
 	EXPECT_EQ(-EKEYREJECTED, atls_ctx_new(&c, &ctx));
 
-	c.key_file = atls_test_path(self->dir, "srv.key");
+	c.key_file = tl_path(self->dir, "srv.key");
 	c.ciphersuites = "TLS_NO_SUCH_SUITE";
 	EXPECT_EQ(-EINVAL, atls_ctx_new(&c, &ctx));
 
@@ -72,10 +57,10 @@ TEST_F(cfg, invalid_configs_rejected)
 	EXPECT_EQ(-EINVAL, atls_ctx_new(&c, &ctx));
 
 	c.role = ATLS_ROLE_SERVER;
-	c.cert_file = atls_test_path(self->dir, "missing.pem");
+	c.cert_file = tl_path(self->dir, "missing.pem");
 	EXPECT_EQ(-ENOENT, atls_ctx_new(&c, &ctx));
 
-	c.cert_file = atls_test_path(self->dir, "srv.pem");
+	c.cert_file = tl_path(self->dir, "srv.pem");
 	ASSERT_EQ(0, atls_ctx_new(&c, &ctx));
 	atls_ctx_free(ctx);
 
@@ -84,7 +69,7 @@ TEST_F(cfg, invalid_configs_rejected)
 	ASSERT_EQ(0, atls_ctx_new(&c, &ctx));
 	atls_ctx_free(ctx);
 	/* ... but a TPM-held identity does. */
-	c.cert_file = atls_test_path(self->dir, "srv.pem");
+	c.cert_file = tl_path(self->dir, "srv.pem");
 	EXPECT_EQ(-EINVAL, atls_ctx_new(&c, &ctx));
 }
 
@@ -169,9 +154,9 @@ struct peer {
 static int server_main(void *arg)
 {
 	struct peer *p = arg;
-	SSL_CTX *c = atls_test_peer_ctx(1, NULL, p->cert, p->key);
+	SSL_CTX *c = tl_peer_ctx(1, NULL, p->cert, p->key);
 	SSL *s = c ? SSL_new(c) : NULL;
-	int ok = s && atls_test_peer_handshake(s, p->fd, 1);
+	int ok = s && tl_peer_handshake(s, p->fd, 1);
 
 	SSL_free(s);
 	SSL_CTX_free(c);
@@ -182,27 +167,18 @@ static int client_with_ca(FIXTURE_DATA(cfg) * self, const char *srv_cert, const 
 			  const char *name, struct atls_result *res)
 {
 	struct peer p = { .cert = srv_cert, .key = srv_key };
-	struct atls_test_thread th;
 	struct atls_config c;
 	struct atls_ctx *ctx;
-	int cfd, sfd, ret;
+	int ret;
 
 	atls_config_init(&c, ATLS_ROLE_CLIENT);
 	c.key_mode = ATLS_KEY_SOFTWARE;
-	c.ca_file = atls_test_path(self->dir, "ca.pem");
+	c.ca_file = tl_path(self->dir, "ca.pem");
 	c.server_name = name;
 	ret = atls_ctx_new(&c, &ctx);
 	if (ret)
 		return ret;
-	if (atls_test_tcp_pair(&cfd, &sfd))
-		return -1;
-	p.fd = sfd;
-	atls_test_spawn(&th, server_main, &p);
-	ret = atls_handshake(ctx, cfd, 5000, res);
-	shutdown(cfd, SHUT_RDWR);
-	atls_test_join(&th);
-	close(cfd);
-	close(sfd);
+	ret = tl_handshake_with(ctx, 5000, res, server_main, &p, &p.fd);
 	atls_ctx_free(ctx);
 	atls_result_release(res);
 	return ret;
@@ -212,17 +188,17 @@ TEST_F(cfg, ca_verification)
 {
 	struct atls_result res;
 
-	EXPECT_EQ(0, client_with_ca(self, atls_test_path(self->dir, "srv.pem"),
-				    atls_test_path(self->dir, "srv.key"), "server.example", &res))
+	EXPECT_EQ(0, client_with_ca(self, tl_path(self->dir, "srv.pem"),
+				    tl_path(self->dir, "srv.key"), "server.example", &res))
 		TH_LOG("%s", res.reason_text);
 	/* Not issued by the CA. */
-	EXPECT_EQ(-EPROTO, client_with_ca(self, atls_test_path(self->dir, "self.pem"),
-					  atls_test_path(self->dir, "self.key"), "server.example",
+	EXPECT_EQ(-EPROTO, client_with_ca(self, tl_path(self->dir, "self.pem"),
+					  tl_path(self->dir, "self.key"), "server.example",
 					  &res));
 	EXPECT_EQ(ATLS_REASON_HANDSHAKE, res.reason);
 	/* Issued by the CA, for another name. */
-	EXPECT_EQ(-EKEYREJECTED, client_with_ca(self, atls_test_path(self->dir, "srv.pem"),
-						atls_test_path(self->dir, "srv.key"),
+	EXPECT_EQ(-EKEYREJECTED, client_with_ca(self, tl_path(self->dir, "srv.pem"),
+						tl_path(self->dir, "srv.key"),
 						"other.example", &res));
 	EXPECT_EQ(ATLS_REASON_PEER_NAME_MISMATCH, res.reason);
 }

@@ -21,7 +21,9 @@
 #include <atls/provision.h>
 
 #include "kselftest_harness.h"
-#include "testutil.h"
+#include "certs.h"
+#include "swtpm.h"
+#include "util.h"
 #include "../src/evidence.h"
 #include "../src/tpm_int.h"
 
@@ -30,7 +32,7 @@
 
 FIXTURE(prov)
 {
-	struct atls_test_swtpm sw;
+	struct tl_swtpm sw;
 	struct atls_tpm *tpm;
 	char *dir;
 };
@@ -38,17 +40,17 @@ FIXTURE(prov)
 FIXTURE_SETUP(prov)
 {
 	setenv("TSS2_LOG", "all+none", 1);
-	self->dir = atls_test_tmpdir("prov");
+	self->dir = tl_tmpdir("prov");
 	ASSERT_NE(NULL, self->dir);
-	ASSERT_EQ(0, atls_test_swtpm_start(&self->sw));
+	ASSERT_EQ(0, tl_swtpm_start(&self->sw));
 	ASSERT_EQ(0, atls_tpm_open(self->sw.tcti, &self->tpm));
 }
 
 FIXTURE_TEARDOWN(prov)
 {
 	atls_tpm_close(self->tpm);
-	atls_test_swtpm_stop(&self->sw);
-	atls_test_rmtree(self->dir);
+	tl_swtpm_stop(&self->sw);
+	tl_rmtree(self->dir);
 	free(self->dir);
 }
 
@@ -78,8 +80,8 @@ static EVP_PKEY *pem_pub(const char *path)
 
 TEST_F(prov, keys_are_idempotent)
 {
-	const char *a = atls_test_path(self->dir, "ak1.pem");
-	const char *b = atls_test_path(self->dir, "ak2.pem");
+	const char *a = tl_path(self->dir, "ak1.pem");
+	const char *b = tl_path(self->dir, "ak2.pem");
 	char *x, *y;
 
 	EXPECT_EQ(0, atls_provision_ak(self->tpm, AK));
@@ -112,7 +114,7 @@ TEST_F(prov, foreign_object_is_not_overwritten)
 	/* Not a persistent handle. */
 	EXPECT_EQ(-EINVAL, atls_provision_ak(self->tpm, 0x80000001));
 	EXPECT_EQ(-ENOENT, atls_provision_export_pub(self->tpm, 0x81010077,
-						     atls_test_path(self->dir, "x.pem")));
+						     tl_path(self->dir, "x.pem")));
 }
 
 TEST_F(prov, ak_and_tls_key_differ)
@@ -121,10 +123,10 @@ TEST_F(prov, ak_and_tls_key_differ)
 
 	ASSERT_EQ(0, atls_provision_ak(self->tpm, AK));
 	ASSERT_EQ(0, atls_provision_tls_key(self->tpm, TK));
-	ASSERT_EQ(0, atls_provision_export_pub(self->tpm, AK, atls_test_path(self->dir, "a.pem")));
-	ASSERT_EQ(0, atls_provision_export_pub(self->tpm, TK, atls_test_path(self->dir, "t.pem")));
-	a = pem_pub(atls_test_path(self->dir, "a.pem"));
-	t = pem_pub(atls_test_path(self->dir, "t.pem"));
+	ASSERT_EQ(0, atls_provision_export_pub(self->tpm, AK, tl_path(self->dir, "a.pem")));
+	ASSERT_EQ(0, atls_provision_export_pub(self->tpm, TK, tl_path(self->dir, "t.pem")));
+	a = pem_pub(tl_path(self->dir, "a.pem"));
+	t = pem_pub(tl_path(self->dir, "t.pem"));
 	ASSERT_NE(NULL, a);
 	ASSERT_NE(NULL, t);
 	EXPECT_NE(1, EVP_PKEY_eq(a, t));
@@ -135,15 +137,15 @@ TEST_F(prov, ak_and_tls_key_differ)
 TEST_F(prov, tpm_cert_self_signed_in_tpm)
 {
 	struct atls_cert_params cp = { .common_name = "node-1", .days = 30 };
-	const char *cert = atls_test_path(self->dir, "tls.pem");
+	const char *cert = tl_path(self->dir, "tls.pem");
 	EVP_PKEY *k;
 	X509 *x;
 
 	ASSERT_EQ(0, atls_provision_tls_key(self->tpm, TK));
-	ASSERT_EQ(0, atls_provision_export_pub(self->tpm, TK, atls_test_path(self->dir, "k.pem")));
+	ASSERT_EQ(0, atls_provision_export_pub(self->tpm, TK, tl_path(self->dir, "k.pem")));
 	ASSERT_EQ(0, atls_provision_cert_tpm(self->tpm, TK, &cp, cert));
-	x = atls_test_load_cert(cert);
-	k = pem_pub(atls_test_path(self->dir, "k.pem"));
+	x = tl_load_cert(cert);
+	k = pem_pub(tl_path(self->dir, "k.pem"));
 	ASSERT_NE(NULL, x);
 	ASSERT_NE(NULL, k);
 	EXPECT_EQ(1, EVP_PKEY_eq(k, X509_get0_pubkey(x)));
@@ -151,7 +153,7 @@ TEST_F(prov, tpm_cert_self_signed_in_tpm)
 	EXPECT_EQ(0, X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)));
 	EXPECT_EQ(NID_ecdsa_with_SHA256, X509_get_signature_nid(x));
 	/* openssl(1) agrees. */
-	EXPECT_EQ(0, atls_test_sh("openssl verify -CAfile %s %s >/dev/null 2>&1", cert, cert));
+	EXPECT_EQ(0, tl_sh("openssl verify -CAfile %s %s >/dev/null 2>&1", cert, cert));
 	X509_free(x);
 	EVP_PKEY_free(k);
 	/* No TLS key at that handle. */
@@ -163,16 +165,16 @@ TEST_F(prov, tpm_cert_self_signed_in_tpm)
 TEST_F(prov, tpm_cert_issued_by_ca)
 {
 	struct atls_cert_params cp = { .common_name = "node-2" };
-	const char *cacert = atls_test_path(self->dir, "ca.pem");
-	const char *cakey = atls_test_path(self->dir, "ca.key");
-	const char *cert = atls_test_path(self->dir, "tls.pem");
+	const char *cacert = tl_path(self->dir, "ca.pem");
+	const char *cakey = tl_path(self->dir, "ca.key");
+	const char *cert = tl_path(self->dir, "tls.pem");
 
-	ASSERT_EQ(0, atls_test_make_cert(cacert, cakey, "test-ca", true, NULL, NULL, NULL));
+	ASSERT_EQ(0, tl_make_cert(cacert, cakey, "test-ca", true, NULL, NULL, NULL));
 	ASSERT_EQ(0, atls_provision_tls_key(self->tpm, TK));
 	cp.ca_cert_file = cacert;
 	cp.ca_key_file = cakey;
 	ASSERT_EQ(0, atls_provision_cert_tpm(self->tpm, TK, &cp, cert));
-	EXPECT_EQ(0, atls_test_sh("openssl verify -CAfile %s %s >/dev/null 2>&1", cacert, cert));
+	EXPECT_EQ(0, tl_sh("openssl verify -CAfile %s %s >/dev/null 2>&1", cacert, cert));
 	/* Half a CA is a configuration error. */
 	cp.ca_key_file = NULL;
 	EXPECT_EQ(-EINVAL, atls_provision_cert_tpm(self->tpm, TK, &cp, cert));
@@ -181,8 +183,8 @@ TEST_F(prov, tpm_cert_issued_by_ca)
 TEST_F(prov, software_key_and_cert)
 {
 	struct atls_cert_params cp = { .common_name = "sw-node" };
-	const char *key = atls_test_path(self->dir, "sw.key");
-	const char *cert = atls_test_path(self->dir, "sw.pem");
+	const char *key = tl_path(self->dir, "sw.key");
+	const char *cert = tl_path(self->dir, "sw.pem");
 	struct stat st;
 	EVP_PKEY *k;
 	X509 *x;
@@ -192,8 +194,8 @@ TEST_F(prov, software_key_and_cert)
 	ASSERT_EQ(0, stat(key, &st));
 	EXPECT_EQ(0600, st.st_mode & 0777);
 	ASSERT_EQ(0, atls_provision_cert_sw(key, &cp, cert));
-	x = atls_test_load_cert(cert);
-	k = atls_test_load_key(key);
+	x = tl_load_cert(cert);
+	k = tl_load_key(key);
 	ASSERT_NE(NULL, x);
 	ASSERT_NE(NULL, k);
 	EXPECT_EQ(1, X509_check_private_key(x, k));
@@ -201,8 +203,8 @@ TEST_F(prov, software_key_and_cert)
 	X509_free(x);
 	EVP_PKEY_free(k);
 	/* A file that is not a key is never overwritten. */
-	ASSERT_EQ(0, atls_test_sh("echo garbage > %s", atls_test_path(self->dir, "bad.key")));
-	EXPECT_EQ(-EEXIST, atls_provision_sw_key(atls_test_path(self->dir, "bad.key")));
+	ASSERT_EQ(0, tl_sh("echo garbage > %s", tl_path(self->dir, "bad.key")));
+	EXPECT_EQ(-EEXIST, atls_provision_sw_key(tl_path(self->dir, "bad.key")));
 }
 
 TEST_F(prov, open_failures)

@@ -26,7 +26,9 @@
 #include <atls/wire.h>
 
 #include "kselftest_harness.h"
-#include "testutil.h"
+#include "certs.h"
+#include "swtpm.h"
+#include "util.h"
 #include "../src/cmw.h"
 #include "../src/evidence.h"
 #include "../src/tpm_int.h"
@@ -80,7 +82,7 @@ static struct atls_policy *make_policy(struct atls_tpm *t, uint32_t mask, const 
 
 FIXTURE(ev)
 {
-	struct atls_test_swtpm sw;
+	struct tl_swtpm sw;
 	struct atls_tpm *tpm;
 	char *dir;
 	uint8_t binder[32];
@@ -97,22 +99,22 @@ FIXTURE_SETUP(ev)
 	X509 *x;
 
 	setenv("TSS2_LOG", "all+none", 1);
-	self->dir = atls_test_tmpdir("ev");
+	self->dir = tl_tmpdir("ev");
 	ASSERT_NE(NULL, self->dir);
-	ASSERT_EQ(0, atls_test_swtpm_start(&self->sw));
+	ASSERT_EQ(0, tl_swtpm_start(&self->sw));
 	ASSERT_EQ(0, atls_tpm_open(self->sw.tcti, &self->tpm));
 	ASSERT_EQ(0, atls_provision_ak(self->tpm, AK));
 	ASSERT_EQ(0, atls_provision_tls_key(self->tpm, TK));
-	ASSERT_EQ(0, atls_provision_export_pub(self->tpm, AK, atls_test_path(self->dir, "ak.pem")));
+	ASSERT_EQ(0, atls_provision_export_pub(self->tpm, AK, tl_path(self->dir, "ak.pem")));
 	ASSERT_EQ(0, atls_provision_cert_tpm(self->tpm, TK, &cp,
-					     atls_test_path(self->dir, "tls.pem")));
-	x = atls_test_load_cert(atls_test_path(self->dir, "tls.pem"));
+					     tl_path(self->dir, "tls.pem")));
+	x = tl_load_cert(tl_path(self->dir, "tls.pem"));
 	ASSERT_NE(NULL, x);
 	self->spki = NULL;
 	self->spki_len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &self->spki);
 	X509_free(x);
 	ASSERT_LT(0, self->spki_len);
-	self->pol = make_policy(self->tpm, MASK, atls_test_path(self->dir, "ak.pem"), types_both,
+	self->pol = make_policy(self->tpm, MASK, tl_path(self->dir, "ak.pem"), types_both,
 				false);
 	ASSERT_NE(NULL, self->pol);
 	ASSERT_EQ(1, RAND_bytes(self->binder, sizeof(self->binder)));
@@ -123,8 +125,8 @@ FIXTURE_TEARDOWN(ev)
 	atls_policy_free(self->pol);
 	OPENSSL_free(self->spki);
 	atls_tpm_close(self->tpm);
-	atls_test_swtpm_stop(&self->sw);
-	atls_test_rmtree(self->dir);
+	tl_swtpm_stop(&self->sw);
+	tl_rmtree(self->dir);
 	free(self->dir);
 }
 
@@ -195,7 +197,7 @@ TEST_F(ev, tpm_mode_round_trip)
 	EXPECT_EQ(0x000b, self->claims.pcr_bank);
 	EXPECT_EQ(MASK, self->claims.pcr_mask);
 	EXPECT_EQ(32, self->claims.pcr_digest_len);
-	f = fopen(atls_test_path(self->dir, "ak.pem"), "r");
+	f = fopen(tl_path(self->dir, "ak.pem"), "r");
 	ASSERT_NE(NULL, f);
 	ak = PEM_read_PUBKEY(f, NULL, NULL, NULL);
 	fclose(f);
@@ -323,7 +325,7 @@ TEST_F(ev, swapped_signatures)
 
 TEST_F(ev, untrusted_ak)
 {
-	const char *other = atls_test_path(self->dir, "other-ak.pem");
+	const char *other = tl_path(self->dir, "other-ak.pem");
 	struct atls_policy *pol;
 	EVP_PKEY *k = EVP_EC_gen("P-256");
 	uint8_t *cmw;
@@ -371,7 +373,7 @@ TEST_F(ev, allowed_digest_list)
 	uint8_t *cmw, d[32] = { 0x17 };
 	size_t len;
 
-	pol = make_policy(self->tpm, MASK, atls_test_path(self->dir, "ak.pem"), types_both, true);
+	pol = make_policy(self->tpm, MASK, tl_path(self->dir, "ak.pem"), types_both, true);
 	ASSERT_NE(NULL, pol);
 	ASSERT_EQ(0, produce(_metadata, self, ATLS_KEY_TPM, MASK, self->binder, 32, &cmw, &len));
 	EXPECT_EQ(0, appraise(self, pol, cmw, len, self->binder, 32));
@@ -428,7 +430,7 @@ TEST_F(ev, evidence_type_not_accepted)
 	uint8_t *cmw;
 	size_t len;
 
-	pol = make_policy(self->tpm, MASK, atls_test_path(self->dir, "ak.pem"),
+	pol = make_policy(self->tpm, MASK, tl_path(self->dir, "ak.pem"),
 			  "\"tpm-kat-pat\"", false);
 	ASSERT_NE(NULL, pol);
 	ASSERT_EQ(0, produce(_metadata, self, ATLS_KEY_SOFTWARE, MASK, self->binder, 32, &cmw,
@@ -565,33 +567,33 @@ TEST_F(ev, tpm2_checkquote_verifies)
 	ASSERT_EQ(0, atls_cmw_decode(cmw, len, &ev));
 	free(cmw);
 	ASSERT_EQ(0, atls_tpm_pcr_read(self->tpm, MASK, v, &n));
-	ASSERT_EQ(0, write_file(atls_test_path(self->dir, "q.msg"), ev.pat.attest_info.b,
+	ASSERT_EQ(0, write_file(tl_path(self->dir, "q.msg"), ev.pat.attest_info.b,
 				ev.pat.attest_info.len));
-	ASSERT_EQ(0, write_file(atls_test_path(self->dir, "q.sig"), ev.pat.sig.b, ev.pat.sig.len));
-	ASSERT_EQ(0, write_file(atls_test_path(self->dir, "q.pcrs"), v, n * 32));
-	ASSERT_EQ(0, write_file(atls_test_path(self->dir, "c.msg"), ev.kat.cert_info.b,
+	ASSERT_EQ(0, write_file(tl_path(self->dir, "q.sig"), ev.pat.sig.b, ev.pat.sig.len));
+	ASSERT_EQ(0, write_file(tl_path(self->dir, "q.pcrs"), v, n * 32));
+	ASSERT_EQ(0, write_file(tl_path(self->dir, "c.msg"), ev.kat.cert_info.b,
 				ev.kat.cert_info.len));
-	ASSERT_EQ(0, write_file(atls_test_path(self->dir, "c.sig"), ev.kat.sig.b, ev.kat.sig.len));
+	ASSERT_EQ(0, write_file(tl_path(self->dir, "c.sig"), ev.kat.sig.b, ev.kat.sig.len));
 	for (i = 0; i < 32; i++)
 		sprintf(hex + 2 * i, "%02x", self->binder[i]);
 	memcpy(bad, hex, sizeof(bad));
 	bad[0] = bad[0] == '0' ? '1' : '0';
 
 	/* Quote: signature, qualifying data and PCR digest. */
-	EXPECT_EQ(0, atls_test_sh("cd %s && tpm2_checkquote -u ak.pem -m q.msg -s q.sig -g sha256 "
-				  "-q %s -f q.pcrs -l sha256:0,1,7 >/dev/null 2>&1",
-				  self->dir, hex));
+	EXPECT_EQ(0, tl_sh("cd %s && tpm2_checkquote -u ak.pem -m q.msg -s q.sig -g sha256 "
+			   "-q %s -f q.pcrs -l sha256:0,1,7 >/dev/null 2>&1",
+			   self->dir, hex));
 	/* ... and tpm2_checkquote itself rejects another nonce and other PCRs. */
-	EXPECT_NE(0, atls_test_sh("cd %s && tpm2_checkquote -u ak.pem -m q.msg -s q.sig -g sha256 "
-				  "-q %s >/dev/null 2>&1", self->dir, bad));
+	EXPECT_NE(0, tl_sh("cd %s && tpm2_checkquote -u ak.pem -m q.msg -s q.sig -g sha256 "
+			   "-q %s >/dev/null 2>&1", self->dir, bad));
 	v[0][0] ^= 1;
-	ASSERT_EQ(0, write_file(atls_test_path(self->dir, "q.pcrs"), v, n * 32));
-	EXPECT_NE(0, atls_test_sh("cd %s && tpm2_checkquote -u ak.pem -m q.msg -s q.sig -g sha256 "
-				  "-q %s -f q.pcrs -l sha256:0,1,7 >/dev/null 2>&1",
-				  self->dir, hex));
+	ASSERT_EQ(0, write_file(tl_path(self->dir, "q.pcrs"), v, n * 32));
+	EXPECT_NE(0, tl_sh("cd %s && tpm2_checkquote -u ak.pem -m q.msg -s q.sig -g sha256 "
+			   "-q %s -f q.pcrs -l sha256:0,1,7 >/dev/null 2>&1",
+			   self->dir, hex));
 	/* The certify info (same AK, same qualifying data) verifies as well. */
-	EXPECT_EQ(0, atls_test_sh("cd %s && tpm2_checkquote -u ak.pem -m c.msg -s c.sig -g sha256 "
-				  "-q %s >/dev/null 2>&1", self->dir, hex));
+	EXPECT_EQ(0, tl_sh("cd %s && tpm2_checkquote -u ak.pem -m c.msg -s c.sig -g sha256 "
+			   "-q %s >/dev/null 2>&1", self->dir, hex));
 }
 
 TEST_F(ev, sign_digest_verifies_with_cert_key)

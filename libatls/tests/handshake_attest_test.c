@@ -20,15 +20,18 @@
 
 #include "kselftest_harness.h"
 #include <atls/provision.h>
-#include "testutil.h"
-#include "tlspeer.h"
+#include <atls/atls.h>
 
-#define AK ATLS_AK_HANDLE_DEFAULT
-#define TK ATLS_TLS_KEY_HANDLE_DEFAULT
+#include "certs.h"
+#include "net.h"
+#include "peer.h"
+#include "record.h"
+#include "swtpm.h"
+#include "util.h"
 
 FIXTURE(att)
 {
-	struct atls_test_side srv, cli;
+	struct tl_side srv, cli;
 	struct atls_ctx *sctx, *cctx;
 };
 
@@ -50,85 +53,28 @@ FIXTURE_VARIANT_ADD(att, none_sw) { false, false, ATLS_KEY_SOFTWARE };
 FIXTURE_SETUP(att)
 {
 	setenv("TSS2_LOG", "all+none", 1);
-	ASSERT_EQ(0, atls_test_side_provision(&self->srv, "srv"));
-	ASSERT_EQ(0, atls_test_side_provision(&self->cli, "cli"));
-	ASSERT_EQ(0, atls_test_side_policy(&self->cli, &self->srv, "\"server\""));
-	ASSERT_EQ(0, atls_test_side_policy(&self->srv, &self->cli, "\"client\""));
+	ASSERT_EQ(0, tl_side_pair(&self->srv, &self->cli, "srv", "cli"));
 }
 
 FIXTURE_TEARDOWN(att)
 {
-	atls_test_side_free(&self->srv);
-	atls_test_side_free(&self->cli);
+	tl_side_free(&self->srv);
+	tl_side_free(&self->cli);
 }
 
-static void side_cfg(struct atls_config *c, struct atls_test_side *s, enum atls_role role, bool attests,
+static void side_cfg(struct atls_config *c, struct tl_side *s, enum atls_role role, bool attests,
 		     bool checks_peer, enum atls_key_mode mode, const char *suite)
 {
-	atls_config_init(c, role);
-	c->key_mode = mode;
+	tl_side_config(c, s, role, mode, attests, checks_peer);
 	c->ciphersuites = suite;
-	c->tcti = s->sw.tcti;
-	c->ak_handle = AK;
-	c->tls_key_handle = TK;
-	c->attest_self = attests;
-	c->peer_attest = checks_peer ? ATLS_PEER_REQUIRED : ATLS_PEER_NONE;
-	c->policy_file = checks_peer ? atls_test_path(s->dir, "policy.conf") : NULL;
-	if (role == ATLS_ROLE_SERVER || attests) {
-		c->cert_file = atls_test_path(s->dir, mode == ATLS_KEY_TPM ? "tpm.pem" : "sw.pem");
-		c->key_file = mode == ATLS_KEY_TPM ? NULL : atls_test_path(s->dir, "sw.key");
-	}
-}
-
-struct srv_arg {
-	struct atls_ctx *ctx;
-	int fd;
-	struct atls_result res;
-};
-
-static int srv_main(void *arg)
-{
-	struct srv_arg *a = arg;
-
-	return atls_handshake(a->ctx, a->fd, 10000, &a->res);
-}
-
-static long long now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* SHA-256 of the DER SPKI in a PEM public key file (the claims' AK identity). */
-static int ak_id(const char *pem, uint8_t out[32])
-{
-	unsigned char *der = NULL;
-	EVP_PKEY *k;
-	FILE *f;
-	int n;
-
-	f = fopen(pem, "r");
-	if (!f)
-		return -1;
-	k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-	fclose(f);
-	n = k ? i2d_PUBKEY(k, &der) : -1;
-	EVP_PKEY_free(k);
-	if (n <= 0)
-		return -1;
-	SHA256(der, (size_t)n, out);
-	OPENSSL_free(der);
-	return 0;
 }
 
 static void check_claims(struct __test_metadata *_metadata, const struct atls_claims *cl,
-			 const struct atls_test_side *peer)
+			 const struct tl_side *peer)
 {
 	uint8_t id[32];
 
-	ASSERT_EQ(0, ak_id(atls_test_path(peer->dir, "ak.pem"), id));
+	ASSERT_EQ(0, tl_pubkey_sha256(tl_path(peer->dir, "ak.pem"), id));
 	EXPECT_EQ(0, memcmp(cl->ak_sha256, id, 32));
 	EXPECT_EQ(0x000B, cl->pcr_bank);
 	EXPECT_EQ(0xffu, cl->pcr_mask);
@@ -138,28 +84,28 @@ static void check_claims(struct __test_metadata *_metadata, const struct atls_cl
 /* One handshake; on success checks the keys on a record in each direction. */
 static int one(struct __test_metadata *_metadata, struct atls_ctx *cctx, struct atls_ctx *sctx,
 	       const FIXTURE_VARIANT(att) * variant, bool check, long long *us,
-	       const struct atls_test_side *srv, const struct atls_test_side *cli)
+	       const struct tl_side *srv, const struct tl_side *cli)
 {
 	static const char msg[] = "attested record";
-	struct atls_test_thread th;
-	struct srv_arg sa = { .ctx = sctx };
+	struct tl_thread th;
+	struct tl_hs sa = { .ctx = sctx };
 	struct atls_result cres;
 	uint8_t buf[64], type;
 	long long t0;
 	int cfd, sfd, ret, n;
 
-	if (atls_test_tcp_pair(&cfd, &sfd))
+	if (tl_tcp_pair(AF_INET, &cfd, &sfd))
 		return -1;
 	sa.fd = sfd;
-	t0 = now_us();
-	if (atls_test_spawn(&th, srv_main, &sa))
+	t0 = tl_now_us();
+	if (tl_spawn(&th, tl_hs_main, &sa))
 		return -1;
 	ret = atls_handshake(cctx, cfd, 10000, &cres);
-	EXPECT_EQ(0, atls_test_join(&th)) TH_LOG("server: %s: %s",
-						 atls_reason_name(sa.res.reason),
-						 sa.res.reason_text);
+	EXPECT_EQ(0, tl_join(&th)) TH_LOG("server: %s: %s",
+					  atls_reason_name(sa.res.reason),
+					  sa.res.reason_text);
 	if (us)
-		*us = now_us() - t0;
+		*us = tl_now_us() - t0;
 	EXPECT_EQ(0, ret) TH_LOG("client: %s: %s", atls_reason_name(cres.reason),
 				 cres.reason_text);
 	if (check && !ret && !sa.res.err) {
@@ -182,9 +128,9 @@ static int one(struct __test_metadata *_metadata, struct atls_ctx *cctx, struct 
 		EXPECT_EQ(cres.binder_peer_len, sa.res.binder_self_len);
 		EXPECT_EQ(0, memcmp(cres.binder_peer, sa.res.binder_self, cres.binder_peer_len));
 		/* Keys: client TX -> server RX. */
-		EXPECT_EQ(0, atls_test_record_write(cfd, &cres.tx, 0, (const uint8_t *)msg,
-						    sizeof(msg)));
-		n = atls_test_record_read(sfd, &sa.res.rx, 0, buf, sizeof(buf), &type);
+		EXPECT_EQ(0, tl_record_write(cfd, &cres.tx, 0, (const uint8_t *)msg,
+					     sizeof(msg)));
+		n = tl_record_read(sfd, &sa.res.rx, 0, buf, sizeof(buf), &type);
 		EXPECT_EQ(sizeof(msg), n);
 	}
 	atls_result_release(&cres);

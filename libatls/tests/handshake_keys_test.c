@@ -13,8 +13,14 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #include "kselftest_harness.h"
-#include "testutil.h"
-#include "tlspeer.h"
+#include <atls/atls.h>
+
+#include "certs.h"
+#include "harness.h"
+#include "net.h"
+#include "peer.h"
+#include "record.h"
+#include "util.h"
 
 static const char from_peer[] = "record written by OpenSSL after the handshake";
 static const char from_us[] = "record written with the exported TX keys";
@@ -28,7 +34,7 @@ struct peer {
 static int peer_main(void *arg)
 {
 	struct peer *p = arg;
-	SSL_CTX *c = atls_test_peer_ctx(p->server, p->suite, p->cert, p->key);
+	SSL_CTX *c = tl_peer_ctx(p->server, p->suite, p->cert, p->key);
 	char buf[256];
 	SSL *s;
 	int n;
@@ -36,7 +42,7 @@ static int peer_main(void *arg)
 	if (!c)
 		return -1;
 	s = SSL_new(c);
-	if (!s || !atls_test_peer_handshake(s, p->fd, p->server))
+	if (!s || !tl_peer_handshake(s, p->fd, p->server))
 		goto out;
 	if (SSL_write(s, from_peer, sizeof(from_peer)) != sizeof(from_peer))
 		goto out;
@@ -49,10 +55,11 @@ out:
 	return p->ok ? 0 : -1;
 }
 
-FIXTURE(keys)
+TL_DIR_FIXTURE(keys)
 {
-	char *dir;
-};
+	ASSERT_EQ(0, tl_make_cert_in(self->dir, "a", "atls-side", false, NULL));
+	ASSERT_EQ(0, tl_make_cert_in(self->dir, "p", "openssl-peer", false, NULL));
+}
 
 FIXTURE_VARIANT(keys)
 {
@@ -69,27 +76,9 @@ FIXTURE_VARIANT_ADD(keys, aes128_server) { "TLS_AES_128_GCM_SHA256", 0x1301, TLS
 FIXTURE_VARIANT_ADD(keys, aes256_server) { "TLS_AES_256_GCM_SHA384", 0x1302, TLS_CIPHER_AES_GCM_256, ATLS_ROLE_SERVER };
 FIXTURE_VARIANT_ADD(keys, chacha_server) { "TLS_CHACHA20_POLY1305_SHA256", 0x1303, TLS_CIPHER_CHACHA20_POLY1305, ATLS_ROLE_SERVER };
 
-FIXTURE_SETUP(keys)
-{
-	self->dir = atls_test_tmpdir("keys");
-	ASSERT_NE(NULL, self->dir);
-	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "a.pem"),
-					 atls_test_path(self->dir, "a.key"), "atls-side", false,
-					 NULL, NULL, NULL));
-	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "p.pem"),
-					 atls_test_path(self->dir, "p.key"), "openssl-peer", false,
-					 NULL, NULL, NULL));
-}
-
-FIXTURE_TEARDOWN(keys)
-{
-	atls_test_rmtree(self->dir);
-	free(self->dir);
-}
-
 TEST_F(keys, record_roundtrip)
 {
-	struct atls_test_thread th;
+	struct tl_thread th;
 	struct atls_config cfg;
 	struct atls_result res;
 	struct atls_ctx *ctx;
@@ -101,18 +90,18 @@ TEST_F(keys, record_roundtrip)
 	cfg.key_mode = ATLS_KEY_SOFTWARE;
 	cfg.ciphersuites = variant->suite;
 	if (variant->role == ATLS_ROLE_SERVER) {
-		cfg.cert_file = atls_test_path(self->dir, "a.pem");
-		cfg.key_file = atls_test_path(self->dir, "a.key");
+		cfg.cert_file = tl_path(self->dir, "a.pem");
+		cfg.key_file = tl_path(self->dir, "a.key");
 	}
 	ASSERT_EQ(0, atls_ctx_new(&cfg, &ctx));
-	ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &sfd));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &cfd, &sfd));
 	our = variant->role == ATLS_ROLE_CLIENT ? cfd : sfd;
 	p.fd = variant->role == ATLS_ROLE_CLIENT ? sfd : cfd;
 	p.server = variant->role == ATLS_ROLE_CLIENT;
 	p.suite = variant->suite;
-	p.cert = atls_test_path(self->dir, "p.pem");
-	p.key = atls_test_path(self->dir, "p.key");
-	ASSERT_EQ(0, atls_test_spawn(&th, peer_main, &p));
+	p.cert = tl_path(self->dir, "p.pem");
+	p.key = tl_path(self->dir, "p.key");
+	ASSERT_EQ(0, tl_spawn(&th, peer_main, &p));
 
 	ret = atls_handshake(ctx, our, 5000, &res);
 	EXPECT_EQ(0, ret) TH_LOG("%s: %s", atls_reason_name(res.reason), res.reason_text);
@@ -123,16 +112,16 @@ TEST_F(keys, record_roundtrip)
 		EXPECT_EQ(variant->role == ATLS_ROLE_CLIENT, res.have_peer_cert);
 		EXPECT_EQ(ATLS_EAR_NONE, res.appraisal.status);
 		/* The peer's first application record, decrypted with RX at seq 0. */
-		n = atls_test_record_read(our, &res.rx, 0, buf, sizeof(buf), &type);
+		n = tl_record_read(our, &res.rx, 0, buf, sizeof(buf), &type);
 		EXPECT_EQ(sizeof(from_peer), n);
 		EXPECT_EQ(23, type);
 		if (n == sizeof(from_peer))
 			EXPECT_EQ(0, memcmp(buf, from_peer, sizeof(from_peer)));
 		/* Ours, encrypted with TX at seq 0, accepted by OpenSSL. */
-		EXPECT_EQ(0, atls_test_record_write(our, &res.tx, 0, (const uint8_t *)from_us,
-						    sizeof(from_us)));
+		EXPECT_EQ(0, tl_record_write(our, &res.tx, 0, (const uint8_t *)from_us,
+					     sizeof(from_us)));
 	}
-	EXPECT_EQ(0, atls_test_join(&th));
+	EXPECT_EQ(0, tl_join(&th));
 	EXPECT_EQ(1, p.ok);
 	atls_result_release(&res);
 	{

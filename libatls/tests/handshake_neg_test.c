@@ -19,8 +19,14 @@
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
 #include <atls/wire.h>
-#include "testutil.h"
-#include "tlspeer.h"
+#include <atls/atls.h>
+
+#include "certs.h"
+#include "harness.h"
+#include "net.h"
+#include "peer.h"
+#include "swtpm.h"
+#include "util.h"
 
 #define MT ATLS_MT_TPM_EVIDENCE
 #define MT_LEN (sizeof(MT) - 1)
@@ -165,7 +171,7 @@ out:
 static int evil_main(void *arg)
 {
 	struct evil *e = arg;
-	SSL_CTX *c = atls_test_peer_ctx(e->server, "TLS_AES_128_GCM_SHA256", e->cert, e->key);
+	SSL_CTX *c = tl_peer_ctx(e->server, "TLS_AES_128_GCM_SHA256", e->cert, e->key);
 	SSL *s = NULL;
 
 	if (!c)
@@ -187,7 +193,7 @@ static int evil_main(void *arg)
 		goto out;
 	SSL_set_msg_callback(s, evil_msg);
 	SSL_set_msg_callback_arg(s, e);
-	e->ok = atls_test_peer_handshake(s, e->fd, e->server);
+	e->ok = tl_peer_handshake(s, e->fd, e->server);
 	if (e->ok && e->server)
 		e->ok = recompute_binder(e, s);
 out:
@@ -196,93 +202,43 @@ out:
 	return 0;
 }
 
-FIXTURE(neg)
+TL_DIR_FIXTURE(neg)
 {
-	char *dir;
-};
-
-FIXTURE_SETUP(neg)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	FILE *f;
-
-	self->dir = atls_test_tmpdir("neg");
-	ASSERT_NE(NULL, self->dir);
-	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "ca.pem"),
-					 atls_test_path(self->dir, "ca.key"), "test-ca", true, NULL,
-					 NULL, NULL));
-	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "leaf.pem"),
-					 atls_test_path(self->dir, "leaf.key"), "leaf", false,
-					 atls_test_path(self->dir, "ca.pem"),
-					 atls_test_path(self->dir, "ca.key"), NULL));
-	ASSERT_EQ(0, atls_test_cat(atls_test_path(self->dir, "chain.pem"),
-				   atls_test_path(self->dir, "leaf.pem"),
-				   atls_test_path(self->dir, "ca.pem")));
+	ASSERT_EQ(0, tl_make_cert_in(self->dir, "ca", "test-ca", true, NULL));
+	ASSERT_EQ(0, tl_make_cert_in(self->dir, "leaf", "leaf", false, "ca"));
+	ASSERT_EQ(0, tl_cat(tl_path(self->dir, "chain.pem"),
+			    tl_path(self->dir, "leaf.pem"),
+			    tl_path(self->dir, "ca.pem")));
 	/* A policy (never satisfied: its AK is not in any TPM) so peers may be asked. */
-	f = fopen(atls_test_path(self->dir, "ak.pem"), "w");
-	ASSERT_NE(NULL, f);
-	PEM_write_PUBKEY(f, k);
-	fclose(f);
-	EVP_PKEY_free(k);
-	f = fopen(atls_test_path(self->dir, "policy.conf"), "w");
-	ASSERT_NE(NULL, f);
-	fprintf(f, "version = 1;\ntrusted-aks = ( { name = \"x\"; pem-file = \"%s\"; } );\n"
-		   "pcrs = { bank = \"sha256\"; selection = [ 0 ]; values = [ \"%064d\" ]; };\n"
-		   "require = [ ];\nevidence-types = [ \"tpm-kat-pat\", \"tpm-pat\" ];\n",
-		atls_test_path(self->dir, "ak.pem"), 0);
-	fclose(f);
-}
-
-FIXTURE_TEARDOWN(neg)
-{
-	atls_test_rmtree(self->dir);
-	free(self->dir);
+	ASSERT_EQ(0, tl_policy_unsatisfiable(self->dir));
 }
 
 /* Run our side (role, peer_attest) against the evil peer e; return our result. */
 static int run(FIXTURE_DATA(neg) * self, enum atls_role role, enum atls_peer_attest pa,
 	       struct evil *e, struct atls_result *res)
 {
-	struct atls_test_thread th;
 	struct atls_config cfg;
 	struct atls_ctx *ctx;
-	int cfd, sfd, ret;
+	int ret;
 
 	atls_config_init(&cfg, role);
 	cfg.key_mode = ATLS_KEY_SOFTWARE;
 	cfg.peer_attest = pa;
 	if (pa != ATLS_PEER_NONE)
-		cfg.policy_file = atls_test_path(self->dir, "policy.conf");
+		cfg.policy_file = tl_path(self->dir, "policy.conf");
 	if (role == ATLS_ROLE_SERVER) {
-		cfg.cert_file = atls_test_path(self->dir, "leaf.pem");
-		cfg.key_file = atls_test_path(self->dir, "leaf.key");
+		cfg.cert_file = tl_path(self->dir, "leaf.pem");
+		cfg.key_file = tl_path(self->dir, "leaf.key");
 	}
 	ret = atls_ctx_new(&cfg, &ctx);
 	if (ret)
 		return ret;
-	if (atls_test_tcp_pair(&cfd, &sfd)) {
-		atls_ctx_free(ctx);
-		return -1;
-	}
 	e->server = role == ATLS_ROLE_CLIENT;
-	e->fd = e->server ? sfd : cfd;
 	if (e->server && !e->cert) {
-		e->cert = atls_test_path(self->dir, "chain.pem");
-		e->key = atls_test_path(self->dir, "leaf.key");
+		e->cert = tl_path(self->dir, "chain.pem");
+		e->key = tl_path(self->dir, "leaf.key");
 	}
-	atls_test_spawn(&th, evil_main, e);
-	ret = atls_handshake(ctx, e->server ? cfd : sfd, 5000, res);
-	/*
-	 * Unblock the peer if we failed before it finished: it reads all we
-	 * sent, then end of file. Only our end: shutting down the peer's own
-	 * end too made its read return end of file at once if our last flight
-	 * (the client's Finished) had not reached its receive queue yet, and a
-	 * peer that should have completed (e.ok) then failed.
-	 */
-	shutdown(e->server ? cfd : sfd, SHUT_RDWR);
-	atls_test_join(&th);
-	close(cfd);
-	close(sfd);
+	ret = tl_handshake_with(ctx, 5000, res, evil_main, e, &e->fd);
 	atls_ctx_free(ctx);
 	return ret;
 }
@@ -298,6 +254,24 @@ static void init_schemes(void)
 	scheme[3] = MT_LEN;
 	memcpy(scheme + 4, MT, MT_LEN);
 	memcpy(other_scheme, "\x00\x01\x00\x09text/x-no", 13);
+}
+
+/*
+ * run() must fail with ret, the reason and the alert (ANY_ALERT: some alert).
+ * res keeps the result for further checks.
+ */
+#define ANY_ALERT -1
+static void run_fails(struct __test_metadata *_metadata, FIXTURE_DATA(neg) * self,
+		      enum atls_role role, enum atls_peer_attest pa, struct evil *e,
+		      struct atls_result *res, int ret, int reason, int alert)
+{
+	EXPECT_EQ(ret, run(self, role, pa, e, res));
+	EXPECT_EQ(reason, res->reason) TH_LOG("%s", res->reason_text);
+	if (alert == ANY_ALERT) {
+		EXPECT_NE(0, res->alert);
+	} else {
+		EXPECT_EQ(alert, res->alert);
+	}
 }
 
 TEST_F(neg, clienthello_malformed)
@@ -341,30 +315,25 @@ TEST_F(neg, ee_malformed_and_unoffered)
 	trailing[sizeof(scheme)] = 0;
 	e1.ee = trailing;
 	e1.ee_len = sizeof(trailing);
-	EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e1, &res));
-	EXPECT_EQ(ATLS_REASON_MALFORMED_EVIDENCE, res.reason);
-	EXPECT_EQ(ATLS_ALERT_DECODE_ERROR, res.alert);
+	run_fails(_metadata, self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e1, &res, -EBADMSG,
+		  ATLS_REASON_MALFORMED_EVIDENCE, ATLS_ALERT_DECODE_ERROR);
 
 	e2.ee = other_scheme;
 	e2.ee_len = sizeof(other_scheme);
-	EXPECT_EQ(-EKEYREJECTED, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e2, &res));
-	EXPECT_EQ(ATLS_REASON_EVIDENCE_TYPE_REJECTED, res.reason);
-	EXPECT_EQ(ATLS_ALERT_ILLEGAL_PARAMETER, res.alert);
+	run_fails(_metadata, self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e2, &res, -EKEYREJECTED,
+		  ATLS_REASON_EVIDENCE_TYPE_REJECTED, ATLS_ALERT_ILLEGAL_PARAMETER);
 }
 
 TEST_F(neg, evidence_on_entry_1)
 {
 	static const uint8_t ext[] = { 0x00, 0x00, 0x04, 0x82, 0x61, 0x61, 0x40 };
 	struct evil e = { .register_ext = true, .cert_ext = ext, .cert_len = sizeof(ext),
-			  .cert_idx = 1 };
+			  .cert_idx = 1, .ee = scheme, .ee_len = sizeof(scheme) };
 	struct atls_result res;
 
 	init_schemes();
-	e.ee = scheme;
-	e.ee_len = sizeof(scheme);
-	EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res));
-	EXPECT_EQ(ATLS_REASON_WRONG_CERT_ENTRY, res.reason);
-	EXPECT_EQ(ATLS_ALERT_ILLEGAL_PARAMETER, res.alert);
+	run_fails(_metadata, self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res, -EBADMSG,
+		  ATLS_REASON_WRONG_CERT_ENTRY, ATLS_ALERT_ILLEGAL_PARAMETER);
 }
 
 TEST_F(neg, certificate_ext_bad_framing)
@@ -400,15 +369,13 @@ TEST_F(neg, certificate_ext_bad_framing)
 TEST_F(neg, evidence_garbage_cmw)
 {
 	static const uint8_t ext[] = { 0x00, 0x00, 0x04, 0xde, 0xad, 0xbe, 0xef };
-	struct evil e = { .register_ext = true, .cert_ext = ext, .cert_len = sizeof(ext) };
+	struct evil e = { .register_ext = true, .cert_ext = ext, .cert_len = sizeof(ext),
+			  .ee = scheme, .ee_len = sizeof(scheme) };
 	struct atls_result res;
 
 	init_schemes();
-	e.ee = scheme;
-	e.ee_len = sizeof(scheme);
-	EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res));
-	EXPECT_EQ(ATLS_REASON_MALFORMED_EVIDENCE, res.reason);
-	EXPECT_NE(0, res.alert);
+	run_fails(_metadata, self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res, -EBADMSG,
+		  ATLS_REASON_MALFORMED_EVIDENCE, ANY_ALERT);
 }
 
 TEST_F(neg, evidence_not_negotiated)
@@ -417,9 +384,8 @@ TEST_F(neg, evidence_not_negotiated)
 	struct evil e = { .register_ext = true, .cert_ext = ext, .cert_len = sizeof(ext) };
 	struct atls_result res;
 
-	EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res));
-	EXPECT_EQ(ATLS_REASON_MALFORMED_EVIDENCE, res.reason);
-	EXPECT_EQ(ATLS_ALERT_ILLEGAL_PARAMETER, res.alert);
+	run_fails(_metadata, self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res, -EBADMSG,
+		  ATLS_REASON_MALFORMED_EVIDENCE, ATLS_ALERT_ILLEGAL_PARAMETER);
 }
 
 TEST_F(neg, server_requires_client_without_extension)
@@ -438,9 +404,8 @@ TEST_F(neg, client_requires_server_ignoring_extension)
 	struct evil e = { .register_ext = false };
 	struct atls_result res;
 
-	EXPECT_EQ(-EACCES, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_REQUIRED, &e, &res));
-	EXPECT_EQ(ATLS_REASON_EVIDENCE_MISSING, res.reason);
-	EXPECT_EQ(ATLS_ALERT_HANDSHAKE_FAILURE, res.alert);
+	run_fails(_metadata, self, ATLS_ROLE_CLIENT, ATLS_PEER_REQUIRED, &e, &res, -EACCES,
+		  ATLS_REASON_EVIDENCE_MISSING, ATLS_ALERT_HANDSHAKE_FAILURE);
 	EXPECT_EQ(0, res.crypto_info_len);
 }
 
@@ -467,22 +432,19 @@ TEST_F(neg, certificate_request_unoffered_scheme)
 	init_schemes();
 	e.cr = scheme;	/* ours, but our client did not offer to attest */
 	e.cr_len = sizeof(scheme);
-	EXPECT_EQ(-EKEYREJECTED, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res));
-	EXPECT_EQ(ATLS_REASON_EVIDENCE_TYPE_REJECTED, res.reason) TH_LOG("%s", res.reason_text);
-	EXPECT_EQ(ATLS_ALERT_ILLEGAL_PARAMETER, res.alert);
+	run_fails(_metadata, self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res, -EKEYREJECTED,
+		  ATLS_REASON_EVIDENCE_TYPE_REJECTED, ATLS_ALERT_ILLEGAL_PARAMETER);
 }
 
 /* A client asking the (attesting) server only for schemes we do not support. */
 TEST_F(neg, no_common_server_scheme)
 {
 	static uint8_t ch[2 + 13 + 2];
-	struct atls_test_swtpm sw;
+	struct tl_swtpm sw;
 	struct atls_config cfg;
 	struct atls_result res;
-	struct atls_test_thread th;
 	struct atls_ctx *ctx;
 	struct evil e = { .register_ext = true, .server = 0 };
-	int cfd, sfd;
 
 	init_schemes();
 	ch[0] = 0;
@@ -490,27 +452,20 @@ TEST_F(neg, no_common_server_scheme)
 	memcpy(ch + 2, other_scheme, sizeof(other_scheme));
 	e.ch = ch;
 	e.ch_len = sizeof(ch);	/* trailing 00 00: empty client list */
-	ASSERT_EQ(0, atls_test_swtpm_start(&sw));
+	ASSERT_EQ(0, tl_swtpm_start(&sw));
 	atls_config_init(&cfg, ATLS_ROLE_SERVER);
 	cfg.key_mode = ATLS_KEY_SOFTWARE;
 	cfg.attest_self = true;
 	cfg.tcti = sw.tcti;
-	cfg.cert_file = atls_test_path(self->dir, "leaf.pem");
-	cfg.key_file = atls_test_path(self->dir, "leaf.key");
+	cfg.cert_file = tl_path(self->dir, "leaf.pem");
+	cfg.key_file = tl_path(self->dir, "leaf.key");
 	ASSERT_EQ(0, atls_ctx_new(&cfg, &ctx));
-	ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &sfd));
-	e.fd = cfd;
-	atls_test_spawn(&th, evil_main, &e);
-	EXPECT_EQ(-EKEYREJECTED, atls_handshake(ctx, sfd, 5000, &res));
+	EXPECT_EQ(-EKEYREJECTED, tl_handshake_with(ctx, 5000, &res, evil_main, &e, &e.fd));
 	EXPECT_EQ(ATLS_REASON_EVIDENCE_TYPE_REJECTED, res.reason) TH_LOG("%s", res.reason_text);
 	EXPECT_EQ(ATLS_ALERT_HANDSHAKE_FAILURE, res.alert);
-	shutdown(cfd, SHUT_RDWR);
-	atls_test_join(&th);
 	EXPECT_EQ(0, e.ok);
-	close(cfd);
-	close(sfd);
 	atls_ctx_free(ctx);
-	atls_test_swtpm_stop(&sw);
+	tl_swtpm_stop(&sw);
 }
 
 /* Server accepts only P-256 key shares: our client's X25519 share draws a HRR. */
@@ -528,18 +483,26 @@ TEST_F(neg, binder_matches_recomputation_after_hrr)
 	atls_result_release(&res);
 }
 
+/* A software-key client context without attestation, and a loopback pair. */
+static void plain_client(struct __test_metadata *_metadata, struct atls_ctx **ctx, int *cfd,
+			 int *sfd)
+{
+	struct atls_config cfg;
+
+	atls_config_init(&cfg, ATLS_ROLE_CLIENT);
+	cfg.key_mode = ATLS_KEY_SOFTWARE;
+	ASSERT_EQ(0, atls_ctx_new(&cfg, ctx));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, cfd, sfd));
+}
+
 /* A peer that accepts the connection and never answers: -ETIMEDOUT. */
 TEST_F(neg, timeout)
 {
-	struct atls_config cfg;
 	struct atls_result res;
 	struct atls_ctx *ctx;
 	int cfd, sfd;
 
-	atls_config_init(&cfg, ATLS_ROLE_CLIENT);
-	cfg.key_mode = ATLS_KEY_SOFTWARE;
-	ASSERT_EQ(0, atls_ctx_new(&cfg, &ctx));
-	ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &sfd));
+	plain_client(_metadata, &ctx, &cfd, &sfd);
 	EXPECT_EQ(-ETIMEDOUT, atls_handshake(ctx, cfd, 200, &res));
 	EXPECT_EQ(ATLS_REASON_TIMEOUT, res.reason);
 	EXPECT_EQ(0, res.crypto_info_len);
@@ -551,15 +514,11 @@ TEST_F(neg, timeout)
 /* The peer closes after reading our ClientHello: a clean error, no SIGPIPE death. */
 TEST_F(neg, peer_closes)
 {
-	struct atls_config cfg;
 	struct atls_result res;
 	struct atls_ctx *ctx;
 	int cfd, sfd;
 
-	atls_config_init(&cfg, ATLS_ROLE_CLIENT);
-	cfg.key_mode = ATLS_KEY_SOFTWARE;
-	ASSERT_EQ(0, atls_ctx_new(&cfg, &ctx));
-	ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &sfd));
+	plain_client(_metadata, &ctx, &cfd, &sfd);
 	close(sfd);
 	/* Fails at once (reset); the timeout is only a bound, far from it. */
 	EXPECT_GT(0, atls_handshake(ctx, cfd, 20000, &res));

@@ -16,35 +16,19 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "testutil.h"
-#include "tlspeer.h"
+#include <atls/atls.h>
 
-FIXTURE(pn)
-{
-	char *dir;
-};
+#include "certs.h"
+#include "harness.h"
+#include "net.h"
+#include "peer.h"
+#include "util.h"
 
-FIXTURE_SETUP(pn)
+TL_DIR_FIXTURE(pn)
 {
-	self->dir = atls_test_tmpdir("pname");
-	ASSERT_NE(NULL, self->dir);
-	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "ca.pem"),
-					 atls_test_path(self->dir, "ca.key"), "test-ca", true, NULL,
-					 NULL, NULL));
-	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "srv.pem"),
-					 atls_test_path(self->dir, "srv.key"), "server.example",
-					 false, atls_test_path(self->dir, "ca.pem"),
-					 atls_test_path(self->dir, "ca.key"), NULL));
-	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "cli.pem"),
-					 atls_test_path(self->dir, "cli.key"), "client.example",
-					 false, atls_test_path(self->dir, "ca.pem"),
-					 atls_test_path(self->dir, "ca.key"), NULL));
-}
-
-FIXTURE_TEARDOWN(pn)
-{
-	atls_test_rmtree(self->dir);
-	free(self->dir);
+	ASSERT_EQ(0, tl_make_cert_in(self->dir, "ca", "test-ca", true, NULL));
+	ASSERT_EQ(0, tl_make_cert_in(self->dir, "srv", "server.example", false, "ca"));
+	ASSERT_EQ(0, tl_make_cert_in(self->dir, "cli", "client.example", false, "ca"));
 }
 
 struct side {
@@ -74,9 +58,9 @@ static int make_ctx(FIXTURE_DATA(pn) * self, enum atls_role role, bool ca,
 
 	atls_config_init(&c, role);
 	c.key_mode = ATLS_KEY_SOFTWARE;
-	c.cert_file = atls_test_path(self->dir, srv ? "srv.pem" : "cli.pem");
-	c.key_file = atls_test_path(self->dir, srv ? "srv.key" : "cli.key");
-	c.ca_file = ca ? atls_test_path(self->dir, "ca.pem") : NULL;
+	c.cert_file = tl_path(self->dir, srv ? "srv.pem" : "cli.pem");
+	c.key_file = tl_path(self->dir, srv ? "srv.key" : "cli.key");
+	c.ca_file = ca ? tl_path(self->dir, "ca.pem") : NULL;
 	c.server_name = server_name;
 	return atls_ctx_new(&c, ctx);
 }
@@ -86,7 +70,7 @@ static int pair(FIXTURE_DATA(pn) * self, const char *cfg_name, const char *cli_n
 		const char *srv_name, struct side *cli, struct side *srv)
 {
 	struct atls_handshake_opts o = { .peer_name = cli_name };
-	struct atls_test_thread th;
+	struct tl_thread th;
 	int ret;
 
 	memset(cli, 0, sizeof(*cli));
@@ -97,16 +81,16 @@ static int pair(FIXTURE_DATA(pn) * self, const char *cfg_name, const char *cli_n
 	ret = make_ctx(self, ATLS_ROLE_SERVER, true, NULL, &srv->ctx);
 	if (ret)
 		goto out_cli;
-	ret = atls_test_tcp_pair(&cli->fd, &srv->fd);
+	ret = tl_tcp_pair(AF_INET, &cli->fd, &srv->fd);
 	if (ret)
 		goto out_srv;
 	srv->name = srv_name;
-	ret = atls_test_spawn(&th, server_main, srv);
+	ret = tl_spawn(&th, server_main, srv);
 	if (ret)
 		goto out_fds;
 	cli->ret = atls_handshake_ex(cli->ctx, cli->fd, 5000, &o, &cli->res);
 	shutdown(cli->fd, SHUT_RDWR);
-	atls_test_join(&th);
+	tl_join(&th);
 	atls_result_release(&cli->res);
 	atls_result_release(&srv->res);
 out_fds:
@@ -181,11 +165,11 @@ struct sni_srv {
 static int sni_main(void *arg)
 {
 	struct sni_srv *p = arg;
-	SSL_CTX *c = atls_test_peer_ctx(1, NULL, p->cert, p->key);
+	SSL_CTX *c = tl_peer_ctx(1, NULL, p->cert, p->key);
 	SSL *s = c ? SSL_new(c) : NULL;
 	const char *n;
 
-	p->ok = s && atls_test_peer_handshake(s, p->fd, 1);
+	p->ok = s && tl_peer_handshake(s, p->fd, 1);
 	n = s ? SSL_get_servername(s, TLSEXT_NAMETYPE_host_name) : NULL;
 	snprintf(p->sni, sizeof(p->sni), "%s", n ? n : "");
 	SSL_free(s);
@@ -198,25 +182,25 @@ static int client_vs_plain(FIXTURE_DATA(pn) * self, const char *name, struct sni
 			   struct atls_result *res)
 {
 	struct atls_handshake_opts o = { .peer_name = name };
-	struct atls_test_thread th;
+	struct tl_thread th;
 	struct atls_ctx *ctx;
 	int cfd, ret;
 
 	memset(p, 0, sizeof(*p));
-	p->cert = atls_test_path(self->dir, "srv.pem");
-	p->key = atls_test_path(self->dir, "srv.key");
+	p->cert = tl_path(self->dir, "srv.pem");
+	p->key = tl_path(self->dir, "srv.key");
 	/* No CA: no identity needed, nothing checked, SNI still sent. */
 	ret = make_ctx(self, ATLS_ROLE_CLIENT, false, NULL, &ctx);
 	if (ret)
 		return ret;
-	if (atls_test_tcp_pair(&cfd, &p->fd)) {
+	if (tl_tcp_pair(AF_INET, &cfd, &p->fd)) {
 		atls_ctx_free(ctx);
 		return -1;
 	}
-	atls_test_spawn(&th, sni_main, p);
+	tl_spawn(&th, sni_main, p);
 	ret = atls_handshake_ex(ctx, cfd, 5000, &o, res);
 	shutdown(cfd, SHUT_RDWR);
-	atls_test_join(&th);
+	tl_join(&th);
 	atls_result_release(res);
 	close(cfd);
 	close(p->fd);
@@ -266,7 +250,7 @@ TEST_F(pn, hostile_names_refused_before_sending)
 		ASSERT_EQ(0, make_ctx(self, role, true, NULL, &cctx));
 		for (i = 0; i <= sizeof(bad) / sizeof(bad[0]); i++) {
 			o.peer_name = i < sizeof(bad) / sizeof(bad[0]) ? bad[i] : longname;
-			ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &sfd));
+			ASSERT_EQ(0, tl_tcp_pair(AF_INET, &cfd, &sfd));
 			EXPECT_EQ(-EINVAL, atls_handshake_ex(cctx, cfd, 2000, &o, &res))
 				TH_LOG("name %u", i);
 			EXPECT_EQ(ATLS_REASON_INTERNAL, res.reason);
@@ -281,7 +265,7 @@ TEST_F(pn, hostile_names_refused_before_sending)
 	longname[255] = 0;
 	ASSERT_EQ(0, make_ctx(self, ATLS_ROLE_CLIENT, true, NULL, &cctx));
 	ASSERT_EQ(0, make_ctx(self, ATLS_ROLE_SERVER, true, NULL, &sctx));
-	ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &sfd));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &cfd, &sfd));
 	close(sfd);
 	o.peer_name = longname;
 	EXPECT_NE(-EINVAL, atls_handshake_ex(cctx, cfd, 2000, &o, &res));

@@ -18,68 +18,38 @@
 #include "kselftest_harness.h"
 #include <atls/provision.h>
 #include <atls/tpm.h>
-#include "testutil.h"
-#include "tlspeer.h"
+#include <atls/atls.h>
+
+#include "net.h"
+#include "peer.h"
+#include "swtpm.h"
+#include "util.h"
 
 #define PAIRS 4		/* per context pair */
 #define ROUNDS 2
 
-struct job {
-	struct atls_ctx *ctx;
-	int fd;
-	bool client;
-	int ok;
-};
-
-static int job_main(void *arg)
-{
-	struct job *j = arg;
-	int r, i;
-
-	for (i = 0; i < ROUNDS; i++) {
-		/* One connection per round: the peer job uses the same fd index. */
-		r = atls_test_attested_exchange(j[i].ctx, j[i].fd, j[i].client, 30000,
-						"shared tpm");
-		if (r)
-			return r;
-		j[i].ok = 1;
-	}
-	return 0;
-}
-
-static void cfg_side(struct atls_config *c, struct atls_test_side *s, struct atls_tpm *tpm,
+static void cfg_side(struct atls_config *c, struct tl_side *s, struct atls_tpm *tpm,
 		     enum atls_role role, bool batch)
 {
-	atls_config_init(c, role);
-	c->key_mode = ATLS_KEY_TPM;
+	tl_side_config(c, s, role, ATLS_KEY_TPM, true, true);
 	c->tpm = tpm;
 	c->tcti = NULL;		/* the shared handle is the only way to the TPM */
-	c->ak_handle = ATLS_AK_HANDLE_DEFAULT;
-	c->tls_key_handle = ATLS_TLS_KEY_HANDLE_DEFAULT;
-	c->attest_self = true;
-	c->peer_attest = ATLS_PEER_REQUIRED;
-	c->policy_file = atls_test_path(s->dir, "policy.conf");
-	c->cert_file = atls_test_path(s->dir, "tpm.pem");
 	c->batch = batch;
 }
 
 TEST(two_contexts_share_one_tpm_concurrently)
 {
-	struct atls_test_side srv, cli;
+	struct tl_side srv, cli;
 	struct atls_tpm *stpm, *ctpm;
 	struct atls_config sc, cc;
 	struct atls_ctx *sctx[2], *cctx[2];
-	static struct job jobs[4 * PAIRS][ROUNDS];
-	struct atls_test_thread th[4 * PAIRS];
+	static struct tl_exchange jobs[4 * PAIRS][ROUNDS];
 	uint8_t pcrs[24][32];
 	unsigned int n = 0;
 	int i, k, p, fds[2];
 
 	setenv("TSS2_LOG", "all+none", 1);
-	ASSERT_EQ(0, atls_test_side_provision(&srv, "tsrv"));
-	ASSERT_EQ(0, atls_test_side_provision(&cli, "tcli"));
-	ASSERT_EQ(0, atls_test_side_policy(&cli, &srv, "\"server\""));
-	ASSERT_EQ(0, atls_test_side_policy(&srv, &cli, "\"client\""));
+	ASSERT_EQ(0, tl_side_pair(&srv, &cli, "tsrv", "tcli"));
 	ASSERT_EQ(0, atls_tpm_open(srv.sw.tcti, &stpm));
 	ASSERT_EQ(0, atls_tpm_open(cli.sw.tcti, &ctpm));
 
@@ -93,20 +63,13 @@ TEST(two_contexts_share_one_tpm_concurrently)
 	for (i = 0; i < 2 * PAIRS; i++) {
 		p = i & 1;
 		for (k = 0; k < ROUNDS; k++) {
-			ASSERT_EQ(0, atls_test_tcp_pair(&fds[0], &fds[1]));
-			jobs[2 * i][k] = (struct job){ .ctx = cctx[p], .fd = fds[0], .client = true };
-			jobs[2 * i + 1][k] = (struct job){ .ctx = sctx[p], .fd = fds[1] };
+			ASSERT_EQ(0, tl_tcp_pair(AF_INET, &fds[0], &fds[1]));
+			jobs[2 * i][k] = (struct tl_exchange){ .ctx = cctx[p], .fd = fds[0],
+							       .client = true };
+			jobs[2 * i + 1][k] = (struct tl_exchange){ .ctx = sctx[p], .fd = fds[1] };
 		}
 	}
-	for (i = 0; i < 4 * PAIRS; i++)
-		ASSERT_EQ(0, atls_test_spawn(&th[i], job_main, jobs[i]));
-	for (i = 0; i < 4 * PAIRS; i++)
-		EXPECT_EQ(0, atls_test_join(&th[i])) TH_LOG("job %d", i);
-	for (i = 0; i < 4 * PAIRS; i++)
-		for (k = 0; k < ROUNDS; k++) {
-			EXPECT_EQ(1, jobs[i][k].ok) TH_LOG("job %d round %d", i, k);
-			close(jobs[i][k].fd);
-		}
+	EXPECT_EQ(0, tl_exchanges_run(&jobs[0][0], 4 * PAIRS, ROUNDS, 30000, "shared tpm"));
 	for (p = 0; p < 2; p++) {
 		atls_ctx_free(sctx[p]);
 		atls_ctx_free(cctx[p]);
@@ -118,25 +81,25 @@ TEST(two_contexts_share_one_tpm_concurrently)
 	EXPECT_EQ(-ENOENT, atls_tpm_key_present(ctpm, 0x81010077u));
 	atls_tpm_close(stpm);
 	atls_tpm_close(ctpm);
-	atls_test_side_free(&srv);
-	atls_test_side_free(&cli);
+	tl_side_free(&srv);
+	tl_side_free(&cli);
 }
 
 /* A context needing the TPM with neither a shared handle nor a TCTI is refused. */
 TEST(no_tpm_no_tcti_refused)
 {
-	struct atls_test_side s;
+	struct tl_side s;
 	struct atls_config c;
 	struct atls_ctx *ctx = NULL;
 
 	setenv("TSS2_LOG", "all+none", 1);
-	ASSERT_EQ(0, atls_test_side_provision(&s, "tnone"));
+	ASSERT_EQ(0, tl_side_provision(&s, "tnone"));
 	cfg_side(&c, &s, NULL, ATLS_ROLE_SERVER, false);
 	c.peer_attest = ATLS_PEER_NONE;
 	c.policy_file = NULL;
 	EXPECT_EQ(-EINVAL, atls_ctx_new(&c, &ctx));
 	EXPECT_EQ(NULL, ctx);
-	atls_test_side_free(&s);
+	tl_side_free(&s);
 }
 
 TEST_HARNESS_MAIN

@@ -18,44 +18,16 @@
 #include <atls/atls.h>
 
 #include "kselftest_harness.h"
-#include "testutil.h"
+#include "certs.h"
+#include "harness.h"
+#include "net.h"
+#include "util.h"
 
-FIXTURE(interop)
+TL_DIR_FIXTURE(interop)
 {
-	char *dir;
-};
-
-FIXTURE_SETUP(interop)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	FILE *f;
-
-	self->dir = atls_test_tmpdir("interop");
-	ASSERT_NE(NULL, self->dir);
-	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "c.pem"),
-					 atls_test_path(self->dir, "c.key"), "ours", false, NULL,
-					 NULL, NULL));
-	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "o.pem"),
-					 atls_test_path(self->dir, "o.key"), "openssl-app", false,
-					 NULL, NULL, NULL));
-	f = fopen(atls_test_path(self->dir, "ak.pem"), "w");
-	ASSERT_NE(NULL, f);
-	PEM_write_PUBKEY(f, k);
-	fclose(f);
-	EVP_PKEY_free(k);
-	f = fopen(atls_test_path(self->dir, "policy.conf"), "w");
-	ASSERT_NE(NULL, f);
-	fprintf(f, "version = 1;\ntrusted-aks = ( { name = \"x\"; pem-file = \"%s\"; } );\n"
-		   "pcrs = { bank = \"sha256\"; selection = [ 0 ]; values = [ \"%064d\" ]; };\n"
-		   "require = [ ];\nevidence-types = [ \"tpm-kat-pat\", \"tpm-pat\" ];\n",
-		atls_test_path(self->dir, "ak.pem"), 0);
-	fclose(f);
-}
-
-FIXTURE_TEARDOWN(interop)
-{
-	atls_test_rmtree(self->dir);
-	free(self->dir);
+	ASSERT_EQ(0, tl_make_cert_in(self->dir, "c", "ours", false, NULL));
+	ASSERT_EQ(0, tl_make_cert_in(self->dir, "o", "openssl-app", false, NULL));
+	ASSERT_EQ(0, tl_policy_unsatisfiable(self->dir));
 }
 
 static struct atls_ctx *our_ctx(FIXTURE_DATA(interop) * self, enum atls_role role,
@@ -67,10 +39,10 @@ static struct atls_ctx *our_ctx(FIXTURE_DATA(interop) * self, enum atls_role rol
 	atls_config_init(&cfg, role);
 	cfg.key_mode = ATLS_KEY_SOFTWARE;
 	cfg.peer_attest = pa;
-	cfg.policy_file = atls_test_path(self->dir, "policy.conf");
+	cfg.policy_file = tl_path(self->dir, "policy.conf");
 	if (role == ATLS_ROLE_SERVER) {
-		cfg.cert_file = atls_test_path(self->dir, "c.pem");
-		cfg.key_file = atls_test_path(self->dir, "c.key");
+		cfg.cert_file = tl_path(self->dir, "c.pem");
+		cfg.key_file = tl_path(self->dir, "c.key");
 	}
 	return atls_ctx_new(&cfg, &ctx) ? NULL : ctx;
 }
@@ -83,7 +55,7 @@ static pid_t start_s_server(FIXTURE_DATA(interop) * self, uint16_t *port, FILE *
 	int lfd, p[2], in[2];
 	pid_t pid;
 
-	if (atls_test_listen(&lfd, port))
+	if (tl_listen(&lfd, port))
 		return -1;
 	close(lfd);	/* free again: s_server binds it (a race is harmless here) */
 	/* s_server quits at EOF on stdin: give it a pipe we keep open. */
@@ -107,8 +79,8 @@ static pid_t start_s_server(FIXTURE_DATA(interop) * self, uint16_t *port, FILE *
 		dup2(p[1], 2);
 		close(p[0]);
 		execlp("openssl", "openssl", "s_server", "-accept", portstr, "-naccept", "1",
-		       "-tls1_3", "-cert", atls_test_path(self->dir, "o.pem"), "-key",
-		       atls_test_path(self->dir, "o.key"), (char *)NULL);
+		       "-tls1_3", "-cert", tl_path(self->dir, "o.pem"), "-key",
+		       tl_path(self->dir, "o.key"), (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
@@ -160,7 +132,7 @@ static int client_vs_s_server(FIXTURE_DATA(interop) * self, enum atls_peer_attes
 			break;
 	}
 	if (pid > 0) {
-		fd = atls_test_connect(port);
+		fd = tl_connect(port);
 		if (fd >= 0) {
 			ret = atls_handshake(ctx, fd, 5000, res);
 			close(fd);
@@ -205,7 +177,7 @@ static int server_vs_s_client(FIXTURE_DATA(interop) * self, enum atls_peer_attes
 	pid_t pid;
 
 	*hs = -1;
-	if (!ctx || atls_test_listen(&lfd, &port))
+	if (!ctx || tl_listen(&lfd, &port))
 		return -1;
 	pid = fork();
 	if (pid < 0) {
@@ -224,7 +196,7 @@ static int server_vs_s_client(FIXTURE_DATA(interop) * self, enum atls_peer_attes
 		execlp("openssl", "openssl", "s_client", "-connect", target, "-tls1_3", (char *)NULL);
 		_exit(127);
 	}
-	fd = atls_test_accept(lfd, 5000);
+	fd = tl_accept(lfd, 5000);
 	if (fd >= 0) {
 		*hs = atls_handshake(ctx, fd, 5000, res);
 		close(fd);

@@ -17,7 +17,8 @@
 #include <atls/policy.h>
 
 #include "kselftest_harness.h"
-#include "testutil.h"
+#include "certs.h"
+#include "util.h"
 #include "../src/policy_int.h"
 
 #define H0 "0000000000000000000000000000000000000000000000000000000000000000"
@@ -58,13 +59,13 @@ FIXTURE_SETUP(pol)
 	*d = 0;
 	BIO_free(b);
 	EVP_PKEY_free(k);
-	self->dir = atls_test_tmpdir("pol");
+	self->dir = tl_tmpdir("pol");
 	ASSERT_NE(NULL, self->dir);
-	f = fopen(atls_test_path(self->dir, "ak.pem"), "w");
+	f = fopen(tl_path(self->dir, "ak.pem"), "w");
 	ASSERT_NE(NULL, f);
 	fputs(self->pem, f);
 	fclose(f);
-	f = fopen(atls_test_path(self->dir, "bad.pem"), "w");
+	f = fopen(tl_path(self->dir, "bad.pem"), "w");
 	ASSERT_NE(NULL, f);
 	fputs("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", f);
 	fclose(f);
@@ -74,7 +75,7 @@ FIXTURE_SETUP(pol)
 FIXTURE_TEARDOWN(pol)
 {
 	atls_policy_free(self->p);
-	atls_test_rmtree(self->dir);
+	tl_rmtree(self->dir);
 	free(self->dir);
 }
 
@@ -175,7 +176,7 @@ TEST_F(pol, per_ak_digests)
 TEST_F(pol, load_from_file_resolves_relative_paths)
 {
 	char err[256] = "";
-	FILE *f = fopen(atls_test_path(self->dir, "policy.conf"), "w");
+	FILE *f = fopen(tl_path(self->dir, "policy.conf"), "w");
 
 	ASSERT_NE(NULL, f);
 	fprintf(f, "# comment\nversion = 1;\n"
@@ -183,7 +184,7 @@ TEST_F(pol, load_from_file_resolves_relative_paths)
 		   "pcrs = { bank = \"sha256\"; selection = [0]; digests = [\"%s\"]; };\n"
 		   "evidence-types = [\"tpm-pat\"];\n", H0);
 	fclose(f);
-	ASSERT_EQ(0, atls_policy_load(atls_test_path(self->dir, "policy.conf"), &self->p, err,
+	ASSERT_EQ(0, atls_policy_load(tl_path(self->dir, "policy.conf"), &self->p, err,
 				      sizeof(err))) {
 		TH_LOG("%s", err);
 	}
@@ -191,7 +192,7 @@ TEST_F(pol, load_from_file_resolves_relative_paths)
 	EXPECT_FALSE(atls_policy_accepts(self->p, ATLS_EVIDENCE_TPM2_KAT_PAT));
 	atls_policy_free(self->p);
 	self->p = NULL;
-	EXPECT_EQ(-ENOENT, atls_policy_load(atls_test_path(self->dir, "nope.conf"), &self->p, err,
+	EXPECT_EQ(-ENOENT, atls_policy_load(tl_path(self->dir, "nope.conf"), &self->p, err,
 					    sizeof(err)));
 	EXPECT_EQ(NULL, self->p);
 }
@@ -302,7 +303,7 @@ TEST_F(pol, bad_keys)
 	/* An RSA key is not an acceptable AK. */
 	rsa = EVP_RSA_gen(2048);
 	ASSERT_NE(NULL, rsa);
-	f = fopen(atls_test_path(self->dir, "rsa.pem"), "w");
+	f = fopen(tl_path(self->dir, "rsa.pem"), "w");
 	ASSERT_NE(NULL, f);
 	PEM_write_PUBKEY(f, rsa);
 	fclose(f);
@@ -310,9 +311,7 @@ TEST_F(pol, bad_keys)
 	EXPECT_BAD(parse(self, "trusted-aks = ( { pem-file = \"rsa.pem\"; } );\n", NULL, NULL),
 		   "P-256");
 	/* A private key PEM is not a public key PEM. */
-	ASSERT_EQ(0, atls_test_make_cert(atls_test_path(self->dir, "c.pem"),
-					 atls_test_path(self->dir, "c.key"), "x", false, NULL, NULL,
-					 NULL));
+	ASSERT_EQ(0, tl_make_cert_in(self->dir, "c", "x", false, NULL));
 	EXPECT_BAD(parse(self, "trusted-aks = ( { pem-file = \"c.key\"; } );\n", NULL, NULL),
 		   "not a PEM public key");
 }

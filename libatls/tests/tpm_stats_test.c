@@ -26,8 +26,12 @@
 #include "kselftest_harness.h"
 #include <atls/provision.h>
 #include <atls/tpm.h>
-#include "testutil.h"
-#include "tlspeer.h"
+#include <atls/atls.h>
+
+#include "net.h"
+#include "peer.h"
+#include "swtpm.h"
+#include "util.h"
 #include "../src/tpm_int.h"
 
 #define AK ATLS_AK_HANDLE_DEFAULT
@@ -65,14 +69,14 @@ static int quote(struct atls_tpm *t, uint32_t ak, uint32_t mask)
 
 FIXTURE(st)
 {
-	struct atls_test_swtpm sw;
+	struct tl_swtpm sw;
 	struct atls_tpm *tpm;
 };
 
 FIXTURE_SETUP(st)
 {
 	setenv("TSS2_LOG", "all+none", 1);
-	ASSERT_EQ(0, atls_test_swtpm_start(&self->sw));
+	ASSERT_EQ(0, tl_swtpm_start(&self->sw));
 	ASSERT_EQ(0, atls_tpm_open(self->sw.tcti, &self->tpm));
 	ASSERT_EQ(0, atls_provision_ak(self->tpm, AK));
 	ASSERT_EQ(0, atls_provision_tls_key(self->tpm, TK));
@@ -81,7 +85,7 @@ FIXTURE_SETUP(st)
 FIXTURE_TEARDOWN(st)
 {
 	atls_tpm_close(self->tpm);
-	atls_test_swtpm_stop(&self->sw);
+	tl_swtpm_stop(&self->sw);
 }
 
 TEST_F(st, counts_each_request)
@@ -153,15 +157,15 @@ static int quoter(void *arg)
 /* Callers racing on the queue: no count lost, none doubled. */
 TEST_F(st, concurrent_callers_counted_exactly)
 {
-	struct atls_test_thread th[THREADS];
+	struct tl_thread th[THREADS];
 	unsigned long c0 = calls_of(self->tpm);
 	unsigned long long b0 = busy_of(self->tpm);
 	int i;
 
 	for (i = 0; i < THREADS; i++)
-		ASSERT_EQ(0, atls_test_spawn(&th[i], quoter, self->tpm));
+		ASSERT_EQ(0, tl_spawn(&th[i], quoter, self->tpm));
 	for (i = 0; i < THREADS; i++)
-		EXPECT_EQ(0, atls_test_join(&th[i]));
+		EXPECT_EQ(0, tl_join(&th[i]));
 	EXPECT_EQ(c0 + THREADS * PER_THREAD, calls_of(self->tpm));
 	EXPECT_LT(b0, busy_of(self->tpm));
 }
@@ -177,43 +181,32 @@ static int serve(void *arg)
 {
 	struct hs *h = arg;
 
-	return atls_test_attested_exchange(h->ctx, h->fd, 0, 30000, "stats");
+	return tl_attested_exchange(h->ctx, h->fd, 0, 30000, "stats");
 }
 
-static void cfg_side(struct atls_config *c, struct atls_test_side *s, struct atls_tpm *tpm,
+static void cfg_side(struct atls_config *c, struct tl_side *s, struct atls_tpm *tpm,
 		     enum atls_role role, bool sw)
 {
-	atls_config_init(c, role);
-	c->key_mode = sw ? ATLS_KEY_SOFTWARE : ATLS_KEY_TPM;
+	tl_side_config(c, s, role, sw ? ATLS_KEY_SOFTWARE : ATLS_KEY_TPM, true, true);
 	c->tpm = tpm;
 	c->tcti = NULL;
-	c->ak_handle = AK;
-	c->tls_key_handle = TK;
-	c->attest_self = true;
-	c->peer_attest = ATLS_PEER_REQUIRED;
-	c->policy_file = atls_test_path(s->dir, "policy.conf");
-	c->cert_file = atls_test_path(s->dir, sw ? "sw.pem" : "tpm.pem");
-	c->key_file = sw ? atls_test_path(s->dir, "sw.key") : NULL;
 }
 
 /* rounds mutual attested handshakes; each side's TPM must count per_side each. */
 static void handshakes(struct __test_metadata *_metadata, bool sw, unsigned long per_side)
 {
-	struct atls_test_side srv, cli;
+	struct tl_side srv, cli;
 	struct atls_tpm *stpm, *ctpm;
 	struct atls_ctx *sctx, *cctx;
 	struct atls_config sc, cc;
-	struct atls_test_thread th;
+	struct tl_thread th;
 	unsigned long s0, c0;
 	struct hs h;
 	int i, fds[2];
 	const int rounds = 3;
 
 	setenv("TSS2_LOG", "all+none", 1);
-	ASSERT_EQ(0, atls_test_side_provision(&srv, "ssrv"));
-	ASSERT_EQ(0, atls_test_side_provision(&cli, "scli"));
-	ASSERT_EQ(0, atls_test_side_policy(&cli, &srv, "\"server\""));
-	ASSERT_EQ(0, atls_test_side_policy(&srv, &cli, "\"client\""));
+	ASSERT_EQ(0, tl_side_pair(&srv, &cli, "ssrv", "scli"));
 	ASSERT_EQ(0, atls_tpm_open(srv.sw.tcti, &stpm));
 	ASSERT_EQ(0, atls_tpm_open(cli.sw.tcti, &ctpm));
 	cfg_side(&sc, &srv, stpm, ATLS_ROLE_SERVER, sw);
@@ -224,11 +217,11 @@ static void handshakes(struct __test_metadata *_metadata, bool sw, unsigned long
 	s0 = calls_of(stpm);
 	c0 = calls_of(ctpm);
 	for (i = 0; i < rounds; i++) {
-		ASSERT_EQ(0, atls_test_tcp_pair(&fds[0], &fds[1]));
+		ASSERT_EQ(0, tl_tcp_pair(AF_INET, &fds[0], &fds[1]));
 		h = (struct hs){ sctx, fds[1] };
-		ASSERT_EQ(0, atls_test_spawn(&th, serve, &h));
-		EXPECT_EQ(0, atls_test_attested_exchange(cctx, fds[0], 1, 30000, "stats"));
-		EXPECT_EQ(0, atls_test_join(&th));
+		ASSERT_EQ(0, tl_spawn(&th, serve, &h));
+		EXPECT_EQ(0, tl_attested_exchange(cctx, fds[0], 1, 30000, "stats"));
+		EXPECT_EQ(0, tl_join(&th));
 		close(fds[0]);
 		close(fds[1]);
 		EXPECT_EQ(s0 + per_side * (i + 1), calls_of(stpm)) TH_LOG("server, round %d", i);
@@ -240,8 +233,8 @@ static void handshakes(struct __test_metadata *_metadata, bool sw, unsigned long
 	atls_ctx_free(cctx);
 	atls_tpm_close(stpm);
 	atls_tpm_close(ctpm);
-	atls_test_side_free(&srv);
-	atls_test_side_free(&cli);
+	tl_side_free(&srv);
+	tl_side_free(&cli);
 }
 
 TEST(handshake_key_mode_software_two_per_side)

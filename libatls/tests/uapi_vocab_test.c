@@ -18,7 +18,8 @@
 #include <atls/atls.h>
 
 #include "kselftest_harness.h"
-#include "testutil.h"
+#include "net.h"
+#include "util.h"
 
 /* Finer reasons never collide with the ones the kernel reports. */
 _Static_assert(ATLS_REASON_NO_EVIDENCE >= __ATLS_REASON_MAX, "reason ranges overlap");
@@ -80,7 +81,7 @@ TEST(peer_alert_is_peer_aborted)
 	int cfd, sfd;
 
 	ASSERT_NE(NULL, ctx);
-	ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &sfd));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &cfd, &sfd));
 	ASSERT_EQ((ssize_t)sizeof(alert), send(sfd, alert, sizeof(alert), 0));
 	EXPECT_EQ(-EPROTO, atls_handshake(ctx, cfd, 20000, &res));
 	EXPECT_EQ(ATLS_REASON_HANDSHAKE, res.reason) TH_LOG("%s", res.reason_text);
@@ -114,18 +115,18 @@ static int reset_after_hello(void *arg)
 
 TEST(peer_reset_is_peer_aborted)
 {
-	struct atls_test_thread t;
+	struct tl_thread t;
 	struct atls_result res;
 	struct atls_ctx *ctx = client_ctx();
 	int cfd, sfd;
 
 	ASSERT_NE(NULL, ctx);
-	ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &sfd));
-	ASSERT_EQ(0, atls_test_spawn(&t, reset_after_hello, &sfd));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &cfd, &sfd));
+	ASSERT_EQ(0, tl_spawn(&t, reset_after_hello, &sfd));
 	EXPECT_EQ(-ECONNRESET, atls_handshake(ctx, cfd, 20000, &res));
 	EXPECT_EQ(ATLS_REASON_HANDSHAKE, res.reason) TH_LOG("%s", res.reason_text);
 	EXPECT_EQ(ATLS_REASON_PEER_ABORTED, res.abort_reason);
-	EXPECT_EQ(0, atls_test_join(&t));
+	EXPECT_EQ(0, tl_join(&t));
 	close(cfd);
 	atls_ctx_free(ctx);
 }
@@ -139,7 +140,7 @@ TEST(peer_garbage_is_not_peer_aborted)
 	int cfd, sfd;
 
 	ASSERT_NE(NULL, ctx);
-	ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &sfd));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &cfd, &sfd));
 	ASSERT_EQ((ssize_t)strlen(junk), send(sfd, junk, strlen(junk), 0));
 	EXPECT_EQ(-EPROTO, atls_handshake(ctx, cfd, 20000, &res));
 	EXPECT_EQ(ATLS_REASON_HANDSHAKE, res.reason);
@@ -156,7 +157,7 @@ TEST(timeout_is_not_peer_aborted)
 	int cfd, sfd;
 
 	ASSERT_NE(NULL, ctx);
-	ASSERT_EQ(0, atls_test_tcp_pair(&cfd, &sfd));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &cfd, &sfd));
 	EXPECT_EQ(-ETIMEDOUT, atls_handshake(ctx, cfd, 200, &res));
 	EXPECT_EQ(ATLS_REASON_TIMEOUT, res.reason);
 	EXPECT_EQ(3, res.reason);

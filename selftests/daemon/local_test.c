@@ -40,7 +40,10 @@
 #include <netinet/tcp.h>
 
 #include "kselftest_harness.h"
-#include "e2e.h"
+#include "net.h"
+#include "sock.h"
+#include "util.h"
+#include "vm.h"
 
 static const char *ko;
 
@@ -51,36 +54,36 @@ FIXTURE_TEARDOWN(local) {}
 /* Run atlsd --check with extra args; exit status, output in dir/check.out. */
 static int atlsd_check(const char *args)
 {
-	return e2e_run("%s/helperd/atlsd -n %s > %s/check.out 2>&1", e2e.build, args, e2e.dir);
+	return tl_sh("%s/helperd/atlsd -n %s > %s/check.out 2>&1", tl_vm.build, args, tl_vm.dir);
 }
 
 static bool check_says(const char *what)
 {
-	return !e2e_run("grep -q -- '%s' %s/check.out", what, e2e.dir);
+	return !tl_sh("grep -q -- '%s' %s/check.out", what, tl_vm.dir);
 }
 
 static void use_state(const char *name)
 {
 	char p[400];
 
-	snprintf(p, sizeof(p), "%s/%s", e2e.dir, name);
+	snprintf(p, sizeof(p), "%s/%s", tl_vm.dir, name);
 	setenv("ATLS_STATE_DIR", p, 1);
 }
 
 TEST_F_TIMEOUT(local, refuses_without_module, 180)
 {
-	ASSERT_EQ(0, e2e_run("rmmod atls"));
+	ASSERT_EQ(0, tl_sh("rmmod atls"));
 	EXPECT_EQ(1, atlsd_check(""));
 	EXPECT_TRUE(check_says("atls kernel module is not loaded"));
-	ASSERT_EQ(0, e2e_run("insmod %s", ko));
+	ASSERT_EQ(0, tl_sh("insmod %s", ko));
 }
 
 TEST_F_TIMEOUT(local, refuses_without_ktls, 180)
 {
-	ASSERT_EQ(0, e2e_run("rmmod atls && rmmod tls"));
+	ASSERT_EQ(0, tl_sh("rmmod atls && rmmod tls"));
 	EXPECT_EQ(1, atlsd_check(""));
 	EXPECT_TRUE(check_says("modprobe tls"));
-	ASSERT_EQ(0, e2e_run("modprobe tls && insmod %s", ko));
+	ASSERT_EQ(0, tl_sh("modprobe tls && insmod %s", ko));
 }
 
 TEST_F_TIMEOUT(local, refuses_without_tpm, 180)
@@ -100,24 +103,24 @@ TEST_F_TIMEOUT(local, refuses_unprovisioned, 180)
 TEST_F_TIMEOUT(local, refuses_bad_config, 180)
 {
 	use_state("state-tpm");
-	ASSERT_EQ(0, e2e_run("printf 'policies = { p = { verfy-peer = \"none\"; }; };\\n' > %s/bad.conf",
-			     e2e.dir));
-	EXPECT_EQ(1, e2e_run("%s/helperd/atlsd -n -c %s/bad.conf > %s/check.out 2>&1", e2e.build,
-			     e2e.dir, e2e.dir));
+	ASSERT_EQ(0, tl_sh("printf 'policies = { p = { verfy-peer = \"none\"; }; };\\n' > %s/bad.conf",
+			   tl_vm.dir));
+	EXPECT_EQ(1, tl_sh("%s/helperd/atlsd -n -c %s/bad.conf > %s/check.out 2>&1", tl_vm.build,
+			   tl_vm.dir, tl_vm.dir));
 	EXPECT_TRUE(check_says("line 1: unknown setting \"verfy-peer\""));
 	EXPECT_EQ(1, atlsd_check("-c /nonexistent/atlsd.conf"));
 }
 
 TEST_F_TIMEOUT(local, no_helper, 180)
 {
-	int l = e2e_listen(7601), c, s;
+	int l = tl_listen_any(7601), c, s;
 
 	ASSERT_LE(0, l);
-	c = e2e_connect("127.0.0.1", 7601, 5000);
+	c = tl_connect_to("127.0.0.1", 7601, 5000);
 	ASSERT_LE(0, c);
-	s = e2e_accept(l, 5000);
+	s = tl_accept(l, 5000);
 	ASSERT_LE(0, s);
-	EXPECT_EQ(ESRCH, e2e_atls(c, ATLS_ROLE_CLIENT, "default", 0));
+	EXPECT_EQ(ESRCH, tl_atls(c, ATLS_ROLE_CLIENT, "default", 0));
 	close(c);
 	close(s);
 	close(l);
@@ -160,13 +163,13 @@ static void *serve(void *arg)
 {
 	struct srv *s = arg;
 	char buf[5];
-	int fd = e2e_accept(s->l, 60000);
+	int fd = tl_accept(s->l, 60000);
 
-	s->err = fd < 0 ? -1 : e2e_atls(fd, ATLS_ROLE_SERVER, "default", 0);
+	s->err = fd < 0 ? -1 : tl_atls(fd, ATLS_ROLE_SERVER, "default", 0);
 	if (!s->err) {
-		e2e_peer_info(fd, &s->pi);
-		if (!e2e_recv_all(fd, buf, 5, 30000))
-			e2e_send_all(fd, buf, 5);
+		tl_peer_info(fd, &s->pi);
+		if (!tl_recv_all(fd, buf, 5, 30000))
+			tl_send_all(fd, buf, 5);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -184,7 +187,7 @@ static long long counter_in_last(const char *name)
 	bool in = false;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/counters.out", e2e.dir);
+	snprintf(path, sizeof(path), "%s/counters.out", tl_vm.dir);
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -210,10 +213,10 @@ static long long atlsd_counter(const char *name)
 {
 	char path[400];
 
-	snprintf(path, sizeof(path), "%s/counters.out", e2e.dir);
+	snprintf(path, sizeof(path), "%s/counters.out", tl_vm.dir);
 	/* atlsd's configuration and environment; the exit status also
 	 * covers the kernel's half: the file decides. */
-	e2e_run("%s/helperd/atlsctl -c %s counters > %s 2>&1", e2e.build, e2e.conf, path);
+	tl_sh("%s/helperd/atlsctl -c %s counters > %s 2>&1", tl_vm.build, tl_vm.conf, path);
 	return counter_in_last(name);
 }
 
@@ -250,7 +253,7 @@ static int log_has(const char *re)
 	int i, rc = -1;
 
 	for (i = 0; i < 300 && rc; i++) {
-		rc = e2e_run("grep -q -- '%s' %s", re, e2e.log);
+		rc = tl_sh("grep -q -- '%s' %s", re, tl_vm.log);
 		if (rc)
 			usleep(100 * 1000);
 	}
@@ -283,7 +286,7 @@ static void check_latency(struct __test_metadata *_metadata, long long samples)
 	EXPECT_LE(p99[1], p99[3]) TH_LOG("total p99 %lld < handshake p99 %lld", p99[3], p99[1]);
 	EXPECT_EQ(0, log_has("ready after [0-9]* ms (upcall [1-9][0-9]* us, handshake "
 			     "[1-9][0-9]* us, done [1-9][0-9]* us, total [1-9][0-9]* us)"))
-		TH_LOG("no latency split in the ready line of %s", e2e.log);
+		TH_LOG("no latency split in the ready line of %s", tl_vm.log);
 }
 
 /* One mutually attested connection to ourselves on listening socket l. */
@@ -296,17 +299,17 @@ static void one_connection(struct __test_metadata *_metadata, int l, int port, u
 	int c, err;
 
 	ASSERT_EQ(0, pthread_create(&th, NULL, serve, &s));
-	c = e2e_connect("127.0.0.1", port, 10000);
+	c = tl_connect_to("127.0.0.1", port, 10000);
 	ASSERT_LE(0, c);
-	err = e2e_atls(c, ATLS_ROLE_CLIENT, "default", 0);
+	err = tl_atls(c, ATLS_ROLE_CLIENT, "default", 0);
 	EXPECT_EQ(0, err) TH_LOG("client: %s", strerror(err));
 	if (!err) {
-		ASSERT_EQ(0, e2e_peer_info(c, &pi));
+		ASSERT_EQ(0, tl_peer_info(c, &pi));
 		EXPECT_EQ(ATLS_VERDICT_AFFIRMING, pi.verdict);
 		EXPECT_EQ(want, pi.evidence_type);
 		EXPECT_EQ(ATLS_PEER_F_PEER_ATTESTED | ATLS_PEER_F_SELF_ATTESTED, pi.flags);
-		EXPECT_EQ(0, e2e_send_all(c, "ping", 5));
-		EXPECT_EQ(0, e2e_recv_all(c, buf, 5, 30000));
+		EXPECT_EQ(0, tl_send_all(c, "ping", 5));
+		EXPECT_EQ(0, tl_recv_all(c, buf, 5, 30000));
 		EXPECT_STREQ("ping", buf);
 	}
 	pthread_join(th, NULL);
@@ -328,11 +331,11 @@ static void loopback(struct __test_metadata *_metadata, const char *state, bool 
 	int l;
 
 	use_state(state);
-	snprintf(e2e.conf, sizeof(e2e.conf), "%s/%s.conf", e2e.dir, state);
-	ASSERT_EQ(0, e2e_run("printf 'key-mode = \"%s\"; log-level = \"debug\";\\n' > %s", sw ? "software" : "tpm",
-			     e2e.conf));
-	ASSERT_EQ(0, e2e_atlsd_start());
-	l = e2e_listen(port);
+	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/%s.conf", tl_vm.dir, state);
+	ASSERT_EQ(0, tl_sh("printf 'key-mode = \"%s\"; log-level = \"debug\";\\n' > %s", sw ? "software" : "tpm",
+			   tl_vm.conf));
+	ASSERT_EQ(0, tl_atlsd_start());
+	l = tl_listen_any(port);
 	ASSERT_LE(0, l);
 
 	one_connection(_metadata, l, port, want);
@@ -348,7 +351,7 @@ static void loopback(struct __test_metadata *_metadata, const char *state, bool 
 	EXPECT_EQ(n1 + tpm_per_conn, atlsd_counter("tpm_commands"));
 	check_latency(_metadata, 4);
 	close(l);
-	EXPECT_EQ(0, e2e_atlsd_kill(SIGTERM));
+	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
 }
 
 struct conn {
@@ -360,16 +363,16 @@ struct conn {
 static void *conn_srv(void *arg)
 {
 	struct conn *k = arg;
-	int l = e2e_listen(k->port), s;
+	int l = tl_listen_any(k->port), s;
 
 	k->err_s = -1;
 	if (l < 0)
 		return NULL;
-	s = e2e_accept(l, 60000);
+	s = tl_accept(l, 60000);
 	close(l);
 	if (s < 0)
 		return NULL;
-	k->err_s = e2e_atls(s, ATLS_ROLE_SERVER, "default", 0);
+	k->err_s = tl_atls(s, ATLS_ROLE_SERVER, "default", 0);
 	close(s);
 	return NULL;
 }
@@ -377,9 +380,9 @@ static void *conn_srv(void *arg)
 static void *conn_cli(void *arg)
 {
 	struct conn *k = arg;
-	int c = e2e_connect("127.0.0.1", k->port, 60000);
+	int c = tl_connect_to("127.0.0.1", k->port, 60000);
 
-	k->err_c = c < 0 ? -1 : e2e_atls(c, ATLS_ROLE_CLIENT, "default", 0);
+	k->err_c = c < 0 ? -1 : tl_atls(c, ATLS_ROLE_CLIENT, "default", 0);
 	if (c >= 0)
 		close(c);
 	return NULL;
@@ -403,11 +406,11 @@ TEST_F_TIMEOUT(local, more_loopback_connections_than_workers, 300)
 	int i;
 
 	use_state("state-sw");
-	snprintf(e2e.conf, sizeof(e2e.conf), "%s/state-sw-pool.conf", e2e.dir);
-	ASSERT_EQ(0, e2e_run("printf 'key-mode = \"software\";\n' > %s", e2e.conf));
-	e2e.workers = "2";
-	ASSERT_EQ(0, e2e_atlsd_start());
-	e2e.workers = NULL;
+	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/state-sw-pool.conf", tl_vm.dir);
+	ASSERT_EQ(0, tl_sh("printf 'key-mode = \"software\";\n' > %s", tl_vm.conf));
+	tl_vm.workers = "2";
+	ASSERT_EQ(0, tl_atlsd_start());
+	tl_vm.workers = NULL;
 	EXPECT_EQ(2, atlsd_counter("workers"));
 	for (i = 0; i < N; i++) {
 		k[i].port = 7610 + i;
@@ -424,7 +427,7 @@ TEST_F_TIMEOUT(local, more_loopback_connections_than_workers, 300)
 	}
 	EXPECT_LT(2, atlsd_counter("workers"));
 	EXPECT_EQ(64, atlsd_counter("workers_max"));
-	EXPECT_EQ(0, e2e_atlsd_kill(SIGTERM));
+	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
 }
 
 TEST_F_TIMEOUT(local, tpm_key_mode, 180)
@@ -447,39 +450,39 @@ static void __attribute__((constructor)) order_last(void)
 static int setup(void)
 {
 	const char *tmp = getenv("TMPDIR"), *res = getenv("ATLS_RESULTS");
-	const char *b = e2e.build;
-	const char *d = e2e.dir;
+	const char *b = tl_vm.build;
+	const char *d = tl_vm.dir;
 
 	ko = getenv("ATLS_KO");
 	if (!ko || !b)
 		return -1;
-	if (e2e_run("mkdir -p %s", d))
+	if (tl_sh("mkdir -p %s", d))
 		return -1;
-	snprintf(e2e.log, sizeof(e2e.log), "%s/atlsd-local.log", res ? res : (tmp ? tmp : "/tmp"));
-	snprintf(e2e.conf, sizeof(e2e.conf), "%s/run", d);	/* e2e.c expects DIR/run */
-	setenv("ATLS_RUN_DIR", e2e.conf, 1);
+	snprintf(tl_vm.log, sizeof(tl_vm.log), "%s/atlsd-local.log", res ? res : (tmp ? tmp : "/tmp"));
+	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/run", d);	/* vm.c expects DIR/run */
+	setenv("ATLS_RUN_DIR", tl_vm.conf, 1);
 	setenv("ATLS_TCTI", "device:/dev/tpmrm0", 1);
 	setenv("TSS2_LOG", "all+none", 1);
-	return e2e_run("ATLS_STATE_DIR=%s/state-tpm %s/helperd/atlsctl provision >&2 && "
-		       "ATLS_STATE_DIR=%s/state-tpm %s/helperd/atlsctl export %s/exp-tpm >&2 && "
-		       "ATLS_STATE_DIR=%s/state-tpm %s/helperd/atlsctl trust self %s/exp-tpm >&2 && "
-		       "ATLS_STATE_DIR=%s/state-sw %s/helperd/atlsctl provision --software >&2 && "
-		       "ATLS_STATE_DIR=%s/state-sw %s/helperd/atlsctl trust self %s/exp-tpm >&2",
-		       d, b, d, b, d, d, b, d, d, b, d, b, d) ? -1 : 0;
+	return tl_sh("ATLS_STATE_DIR=%s/state-tpm %s/helperd/atlsctl provision >&2 && "
+		     "ATLS_STATE_DIR=%s/state-tpm %s/helperd/atlsctl export %s/exp-tpm >&2 && "
+		     "ATLS_STATE_DIR=%s/state-tpm %s/helperd/atlsctl trust self %s/exp-tpm >&2 && "
+		     "ATLS_STATE_DIR=%s/state-sw %s/helperd/atlsctl provision --software >&2 && "
+		     "ATLS_STATE_DIR=%s/state-sw %s/helperd/atlsctl trust self %s/exp-tpm >&2",
+		     d, b, d, b, d, d, b, d, d, b, d, b, d) ? -1 : 0;
 }
 
 int main(int argc, char **argv)
 {
 	const char *tmp = getenv("TMPDIR");
 
-	memset(&e2e, 0, sizeof(e2e));
-	e2e.build = getenv("ATLS_BUILD");
-	snprintf(e2e.dir, sizeof(e2e.dir), "%s/e2e-local", tmp ? tmp : "/tmp");
+	memset(&tl_vm, 0, sizeof(tl_vm));
+	tl_vm.build = getenv("ATLS_BUILD");
+	snprintf(tl_vm.dir, sizeof(tl_vm.dir), "%s/e2e-local", tmp ? tmp : "/tmp");
 	if (setup()) {
 		printf("1..1\nnot ok 1 local set-up (provisioning) failed\n");
 		return 1;
 	}
 	/* No atlsd may outlive us (later programs test the no-helper case). */
-	atexit(e2e_teardown);
+	atexit(tl_vm_teardown);
 	return test_harness_run(argc, argv);
 }

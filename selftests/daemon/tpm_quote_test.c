@@ -157,15 +157,17 @@ FIXTURE_TEARDOWN(quote)
 		TH_LOG("could not remove %s", self->dir);
 }
 
+/* What both tests quote: the AK's own scheme, SHA-256 PCRs 0, 1, 2 and 16. */
+static TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_NULL };
+static TPML_PCR_SELECTION sel = {
+	.count = 1,
+	.pcrSelections[0] = { .hash = TPM2_ALG_SHA256, .sizeofSelect = 3,
+			      .pcrSelect = { 0x07, 0x00, 0x01 } },
+};
+
 TEST_F(quote, verifies_with_tpm2_checkquote)
 {
 	TPM2B_DATA nonce = { .size = 32 };
-	TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_NULL };
-	TPML_PCR_SELECTION sel = {
-		.count = 1,
-		.pcrSelections[0] = { .hash = TPM2_ALG_SHA256, .sizeofSelect = 3,
-				      .pcrSelect = { 0x07, 0x00, 0x01 } },	/* 0,1,2,16 */
-	};
 	TPM2B_ATTEST *quoted = NULL;
 	TPMT_SIGNATURE *sig = NULL;
 	TPMS_ATTEST attest;
@@ -216,12 +218,6 @@ TEST_F(quote, verifies_with_tpm2_checkquote)
 TEST_F(quote, pcr_digest_matches_pcr_values)
 {
 	TPM2B_DATA nonce = { .size = 16 };
-	TPMT_SIG_SCHEME scheme = { .scheme = TPM2_ALG_NULL };
-	TPML_PCR_SELECTION sel = {
-		.count = 1,
-		.pcrSelections[0] = { .hash = TPM2_ALG_SHA256, .sizeofSelect = 3,
-				      .pcrSelect = { 0x07, 0x00, 0x01 } },
-	};
 	TPML_PCR_SELECTION *sel_out = NULL;
 	TPML_DIGEST *values = NULL;
 	TPM2B_ATTEST *quoted = NULL;

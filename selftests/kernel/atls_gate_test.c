@@ -25,68 +25,73 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "kutil.h"
+#include "genl.h"
+#include "harness.h"
+#include "net.h"
+#include "record.h"
+#include "sock.h"
+#include "util.h"
 
 static const char hs_bytes[] = "HANDSHAKE-BYTES-FROM-HELPER";
 static const char gated_msg[] = "GATED-PLAINTEXT-MUST-BE-ENCRYPTED";
 static const char after_msg[] = "AFTER-READY-PLAINTEXT";
 
 /* Helper: accept, write handshake bytes raw, wait for go, DONE with keys. */
-static void hs_fn(struct ku_helper *h, int out, int ctl, void *arg)
+static void hs_fn(struct tl_helper *h, int out, int ctl, void *arg)
 {
 	unsigned short cipher = *(unsigned short *)arg;
-	struct ku_req r;
+	struct tl_req r;
 	int err;
 
-	err = ku_accept_wait(h, &r, 20000);
-	ku_put_result(out, err);
+	err = tl_helper_accept_wait(h, &r, 20000);
+	tl_put_result(out, err);
 	if (err)
 		return;
-	ku_put_result(out, write(r.fd, hs_bytes, sizeof(hs_bytes) - 1) ==
+	tl_put_result(out, write(r.fd, hs_bytes, sizeof(hs_bytes) - 1) ==
 			   (ssize_t)sizeof(hs_bytes) - 1 ? 0 : -errno);
-	if (ku_wait_go(ctl, 20000))
+	if (tl_wait_go(ctl, 20000))
 		return;
-	ku_put_result(out, ku_done_keys(h, &r, cipher));
+	tl_put_result(out, tl_done_keys(h, &r, cipher));
 	/* The kernel closed our fd in DONE. */
-	ku_put_result(out, fcntl(r.fd, F_GETFD) == -1 && errno == EBADF ? 0 : -EEXIST);
+	tl_put_result(out, fcntl(r.fd, F_GETFD) == -1 && errno == EBADF ? 0 : -EEXIST);
 }
 
 /* Helper that reads the peer's handshake bytes through the gate. */
-static void reader_fn(struct ku_helper *h, int out, int ctl, void *arg)
+static void reader_fn(struct tl_helper *h, int out, int ctl, void *arg)
 {
 	char buf[64];
-	struct ku_req r;
+	struct tl_req r;
 	ssize_t n;
 	int err;
 
 	(void)arg;
-	err = ku_accept_wait(h, &r, 20000);
-	ku_put_result(out, err);
-	if (err || ku_wait_go(ctl, 20000))
+	err = tl_helper_accept_wait(h, &r, 20000);
+	tl_put_result(out, err);
+	if (err || tl_wait_go(ctl, 20000))
 		return;
-	n = ku_read_full(r.fd, buf, 9, 3000);
-	ku_put_result(out, n == 9 && !memcmp(buf, "PEER-HELO", 9) ? 0 : -EIO);
-	ku_put_result(out, ku_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
+	n = tl_read_full(r.fd, buf, 9, 3000);
+	tl_put_result(out, n == 9 && !memcmp(buf, "PEER-HELO", 9) ? 0 : -EIO);
+	tl_put_result(out, tl_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
 }
 
 TEST(helper_reads_app_cannot)
 {
 	struct timeval tv = { .tv_usec = 200000 };
 	struct timespec t0, t1;
-	struct ku_child c;
+	struct tl_child c;
 	int app, wire, v;
 	char buf[16];
 
-	ASSERT_EQ(0, ku_fork_helper(&c, reader_fn, NULL));
-	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &app, &wire));
-	ASSERT_EQ(0, ku_ulp(app));
-	ASSERT_EQ(-EINPROGRESS, ku_start(app, ATLS_ROLE_SERVER, 10000, ATLS_START_F_NONBLOCK));
-	ASSERT_EQ(0, ku_helper_result(&c, &v, 10000));
+	ASSERT_EQ(0, tl_fork_helper(&c, reader_fn, NULL));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &app, &wire));
+	ASSERT_EQ(0, tl_ulp(app));
+	ASSERT_EQ(-EINPROGRESS, tl_start(app, ATLS_ROLE_SERVER, 10000, ATLS_START_F_NONBLOCK));
+	ASSERT_EQ(0, tl_helper_result(&c, &v, 10000));
 	ASSERT_EQ(0, v);
 	ASSERT_EQ(9, write(wire, "PEER-HELO", 9));
 	/* The bytes are in app's receive queue, so the gate is what stops
 	 * the reads below (not their not having arrived yet). */
-	ASSERT_EQ(0, ku_wait_inq(app, 9, 10000));
+	ASSERT_EQ(0, tl_wait_inq(app, 9, 10000));
 	/* SO_RCVTIMEO / SO_SNDTIMEO bound the wait in the gate: EAGAIN. */
 	ASSERT_EQ(0, setsockopt(app, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
 	ASSERT_EQ(0, setsockopt(app, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)));
@@ -94,11 +99,10 @@ TEST(helper_reads_app_cannot)
 	EXPECT_EQ(EAGAIN, errno);
 	EXPECT_EQ(-1, send(app, "x", 1, 0));
 	EXPECT_EQ(EAGAIN, errno);
-	ku_helper_go(&c);
-	ASSERT_EQ(0, ku_helper_result(&c, &v, 5000));
-	EXPECT_EQ(0, v);	/* the helper read the peer's bytes */
+	tl_helper_go(&c);
+	TL_EXPECT_RESULT(&c, 5000, 0);	/* the helper read the peer's bytes */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (ku_helper_result(&c, &v, 20000)) {
+	if (tl_helper_result(&c, &v, 20000)) {
 		char path[64], stack[2048] = "";
 		FILE *f;
 
@@ -114,8 +118,8 @@ TEST(helper_reads_app_cannot)
 	EXPECT_EQ(0, v);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	TH_LOG("DONE took %ld ms", (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
-	EXPECT_EQ(0, ku_wait_state(app, ATLS_STATE_READY, 2000));
-	ku_helper_reap(&c);
+	EXPECT_EQ(0, tl_wait_state(app, ATLS_STATE_READY, 2000));
+	tl_helper_reap(&c);
 	close(app);
 	close(wire);
 }
@@ -138,7 +142,7 @@ static void *send_thread(void *arg)
 }
 
 /* Read records from the raw peer and open them with k; returns payload length. */
-static ssize_t read_records(int fd, const struct ku_keys *k, uint64_t *seq,
+static ssize_t read_records(int fd, const struct tl_keys *k, uint64_t *seq,
 			    unsigned char *payload, size_t cap, int nrec)
 {
 	unsigned char rec[17000], pt[17000];
@@ -147,13 +151,13 @@ static ssize_t read_records(int fd, const struct ku_keys *k, uint64_t *seq,
 	int i, len;
 
 	for (i = 0; i < nrec; i++) {
-		if (ku_read_full(fd, rec, 5, 3000) != 5 || rec[0] != 0x17 ||
+		if (tl_read_full(fd, rec, 5, 3000) != 5 || rec[0] != 0x17 ||
 		    rec[1] != 3 || rec[2] != 3)
 			return -1;
 		len = (rec[3] << 8) | rec[4];
-		if (ku_read_full(fd, rec + 5, len, 3000) != len)
+		if (tl_read_full(fd, rec + 5, len, 3000) != len)
 			return -1;
-		if (ku_open_record(k, (*seq)++, rec, 5 + len, pt, &n, &type) ||
+		if (tl_record_open(k, (*seq)++, rec, 5 + len, pt, &n, &type) ||
 		    type != 0x17 || got + n > cap)
 			return -1;
 		memcpy(payload + got, pt, n);
@@ -164,7 +168,7 @@ static ssize_t read_records(int fd, const struct ku_keys *k, uint64_t *seq,
 
 FIXTURE(gate) {
 	int app, wire;
-	struct ku_child helper;
+	struct tl_child helper;
 	unsigned short cipher;
 };
 
@@ -180,15 +184,15 @@ FIXTURE_VARIANT_ADD(gate, ipv4_chacha) { .family = AF_INET, .cipher = TLS_CIPHER
 FIXTURE_SETUP(gate)
 {
 	self->cipher = variant->cipher;
-	ASSERT_EQ(0, ku_fork_helper(&self->helper, hs_fn, &self->cipher));
-	ASSERT_EQ(0, ku_tcp_pair(variant->family, &self->app, &self->wire));
-	ASSERT_EQ(0, ku_ulp(self->app));
+	ASSERT_EQ(0, tl_fork_helper(&self->helper, hs_fn, &self->cipher));
+	ASSERT_EQ(0, tl_tcp_pair(variant->family, &self->app, &self->wire));
+	ASSERT_EQ(0, tl_ulp(self->app));
 }
 
 FIXTURE_TEARDOWN(gate)
 {
 	kill(self->helper.pid, SIGKILL);
-	ku_helper_reap(&self->helper);
+	tl_helper_reap(&self->helper);
 	close(self->app);
 	close(self->wire);
 }
@@ -199,26 +203,26 @@ TEST_F(gate, wire_carries_only_records)
 	struct sender s = { .fd = self->app };
 	struct atls_peer_info pi;
 	struct atls_status st;
-	struct ku_keys c2s, s2c;
+	struct tl_keys c2s, s2c;
 	socklen_t len;
 	uint64_t seq = 0;
 	pthread_t th;
 	int i, v, pipefd[2], tmp;
 	ssize_t n;
 
-	ku_keys(&c2s, self->cipher, 0);
-	ku_keys(&s2c, self->cipher, 1);
+	tl_keys_fixed(&c2s, self->cipher, 0);
+	tl_keys_fixed(&s2c, self->cipher, 1);
 
-	ASSERT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 20000,
+	ASSERT_EQ(-EINPROGRESS, tl_start(self->app, ATLS_ROLE_CLIENT, 20000,
 					 ATLS_START_F_NONBLOCK));
 
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 20000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 20000));
 	ASSERT_EQ(0, v) TH_LOG("ACCEPT: %s", strerror(-v));
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
 	ASSERT_EQ(0, v);
 
 	/* Gated: every path refuses, nothing reaches the wire. */
-	EXPECT_EQ(0, ku_status(self->app, &st));
+	EXPECT_EQ(0, tl_status(self->app, &st));
 	EXPECT_EQ(ATLS_STATE_ACCEPTED, st.state);
 	EXPECT_EQ(-1, send(self->app, "X", 1, MSG_DONTWAIT));
 	EXPECT_EQ(EAGAIN, errno);
@@ -267,26 +271,26 @@ TEST_F(gate, wire_carries_only_records)
 	for (i = 0; !s.tid && i < 10000; i++)
 		usleep(1000);
 	ASSERT_NE(0, s.tid);
-	ASSERT_EQ(0, ku_wait_in_syscall(s.tid, SYS_sendto, 10000));
+	ASSERT_EQ(0, tl_wait_in_syscall(s.tid, SYS_sendto, 10000));
 
 	/*
 	 * The wire so far: only the helper's handshake bytes (written before
 	 * it reported, so all there), then nothing more.
 	 */
-	n = ku_read_full(self->wire, buf, sizeof(hs_bytes) - 1, 10000);
+	n = tl_read_full(self->wire, buf, sizeof(hs_bytes) - 1, 10000);
 	ASSERT_EQ((ssize_t)sizeof(hs_bytes) - 1, n);
 	EXPECT_EQ(0, memcmp(buf, hs_bytes, n));
-	EXPECT_EQ(0, ku_read_avail(self->wire, buf, sizeof(buf), 100));
+	EXPECT_EQ(0, tl_read_avail(self->wire, buf, sizeof(buf), 100));
 
-	ku_helper_go(&self->helper);
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 20000));
+	tl_helper_go(&self->helper);
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 20000));
 	ASSERT_EQ(0, v) TH_LOG("DONE: %s", strerror(-v));
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
 	EXPECT_EQ(0, v) TH_LOG("the helper's fd is still open after DONE");
 	pthread_join(th, NULL);
 	ASSERT_EQ((ssize_t)sizeof(gated_msg) - 1, s.ret) TH_LOG("parked send: %s", strerror(s.err));
 
-	EXPECT_EQ(0, ku_status(self->app, &st));
+	EXPECT_EQ(0, tl_status(self->app, &st));
 	EXPECT_EQ(ATLS_STATE_READY, st.state);
 	EXPECT_EQ(0, st.error);
 	ASSERT_EQ((ssize_t)sizeof(after_msg) - 1, send(self->app, after_msg, sizeof(after_msg) - 1, 0));
@@ -323,36 +327,36 @@ TEST_F(gate, wire_carries_only_records)
 TEST_F(gate, receive_after_ready)
 {
 	unsigned char rec[256], buf[256];
-	struct ku_keys s2c;
+	struct tl_keys s2c;
 	size_t rl;
 	int v, pipefd[2];
 
-	ku_keys(&s2c, self->cipher, 1);
-	ASSERT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 20000,
+	tl_keys_fixed(&s2c, self->cipher, 1);
+	ASSERT_EQ(-EINPROGRESS, tl_start(self->app, ATLS_ROLE_CLIENT, 20000,
 					 ATLS_START_F_NONBLOCK));
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 20000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 20000));
 	ASSERT_EQ(0, v);
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
 	ASSERT_EQ((ssize_t)sizeof(hs_bytes) - 1,
-		  ku_read_full(self->wire, buf, sizeof(hs_bytes) - 1, 10000));
-	EXPECT_EQ(0, ku_read_avail(self->wire, buf, sizeof(buf), 100));
+		  tl_read_full(self->wire, buf, sizeof(hs_bytes) - 1, 10000));
+	EXPECT_EQ(0, tl_read_avail(self->wire, buf, sizeof(buf), 100));
 
 	/*
 	 * A record from the peer while gated: the app cannot read it yet.
 	 * Wait until it is queued at the app's socket: then the gate is what
 	 * refuses the reads, and kTLS finds it there when the keys go in.
 	 */
-	rl = ku_seal_record(&s2c, 0, 0x17, "FROM-PEER-1", 11, rec);
+	rl = tl_record_seal(&s2c, 0, 0x17, "FROM-PEER-1", 11, rec);
 	ASSERT_EQ((ssize_t)rl, write(self->wire, rec, rl));
-	ASSERT_EQ(0, ku_wait_inq(self->app, (int)rl, 10000));
+	ASSERT_EQ(0, tl_wait_inq(self->app, (int)rl, 10000));
 	EXPECT_EQ(-1, recv(self->app, buf, sizeof(buf), MSG_DONTWAIT));
 	EXPECT_EQ(EAGAIN, errno);
 	ASSERT_EQ(0, pipe(pipefd));
 	EXPECT_EQ(-1, splice(self->app, NULL, pipefd[1], NULL, 100, SPLICE_F_NONBLOCK));
 	EXPECT_EQ(EAGAIN, errno);
 
-	ku_helper_go(&self->helper);
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 20000));
+	tl_helper_go(&self->helper);
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 20000));
 	ASSERT_EQ(0, v);
 	{
 		struct pollfd p = { .fd = self->app, .events = POLLIN | POLLOUT };
@@ -365,7 +369,7 @@ TEST_F(gate, receive_after_ready)
 	EXPECT_EQ(0, memcmp(buf, "FROM-PEER-1", 11));
 
 	/* splice from the socket after ready: kTLS decrypts. */
-	rl = ku_seal_record(&s2c, 1, 0x17, "FROM-PEER-2", 11, rec);
+	rl = tl_record_seal(&s2c, 1, 0x17, "FROM-PEER-2", 11, rec);
 	ASSERT_EQ((ssize_t)rl, write(self->wire, rec, rl));
 	EXPECT_EQ(11, splice(self->app, NULL, pipefd[1], NULL, 100, 0));
 	EXPECT_EQ(11, read(pipefd[0], buf, sizeof(buf)));
@@ -377,29 +381,29 @@ TEST_F(gate, receive_after_ready)
 TEST_F(gate, sendfile_after_ready_is_encrypted)
 {
 	unsigned char payload[8192], buf[256];
-	struct ku_keys c2s;
+	struct tl_keys c2s;
 	uint64_t seq = 0;
 	char path[] = "/tmp/atls-sendfile-XXXXXX";
 	int v, tmp;
 	ssize_t n;
 
-	ku_keys(&c2s, self->cipher, 0);
+	tl_keys_fixed(&c2s, self->cipher, 0);
 	tmp = mkstemp(path);
 	ASSERT_GE(tmp, 0);
 	unlink(path);
 	memset(payload, 'S', 3000);
 	ASSERT_EQ(3000, write(tmp, payload, 3000));
-	ASSERT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 20000,
+	ASSERT_EQ(-EINPROGRESS, tl_start(self->app, ATLS_ROLE_CLIENT, 20000,
 					 ATLS_START_F_NONBLOCK));
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 20000));
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 20000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
 	ASSERT_EQ((ssize_t)sizeof(hs_bytes) - 1,
-		  ku_read_full(self->wire, buf, sizeof(hs_bytes) - 1, 10000));
-	EXPECT_EQ(0, ku_read_avail(self->wire, buf, sizeof(buf), 100));
-	ku_helper_go(&self->helper);
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 20000));
+		  tl_read_full(self->wire, buf, sizeof(hs_bytes) - 1, 10000));
+	EXPECT_EQ(0, tl_read_avail(self->wire, buf, sizeof(buf), 100));
+	tl_helper_go(&self->helper);
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 20000));
 	ASSERT_EQ(0, v);
-	ASSERT_EQ(0, ku_wait_state(self->app, ATLS_STATE_READY, 2000));
+	ASSERT_EQ(0, tl_wait_state(self->app, ATLS_STATE_READY, 2000));
 	ASSERT_EQ(3000, sendfile(self->app, tmp, &(off_t){0}, 3000));
 	n = read_records(self->wire, &c2s, &seq, payload, sizeof(payload), 1);
 	ASSERT_EQ(3000, n);

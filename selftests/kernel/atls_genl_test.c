@@ -15,7 +15,10 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "kutil.h"
+#include "genl.h"
+#include "harness.h"
+#include "net.h"
+#include "sock.h"
 
 enum { ATTR_U64, ATTR_U32, ATTR_S32 };
 
@@ -52,10 +55,10 @@ static const struct case_ cases[] = {
 	{ "DONE again", -ESTALE },
 };
 
-static struct nl_msg *done_base(struct ku_helper *h, const struct ku_req *r,
+static struct nl_msg *done_base(struct tl_helper *h, const struct tl_req *r,
 				bool id, bool fd, bool status)
 {
-	struct nl_msg *m = ku_msg(h, ATLS_CMD_DONE);
+	struct nl_msg *m = tl_msg(h, ATLS_CMD_DONE);
 
 	if (id)
 		nla_put_u64(m, ATLS_A_REQ_ID, r->id);
@@ -74,112 +77,111 @@ static struct nl_msg *done_base(struct ku_helper *h, const struct ku_req *r,
  */
 #define MALFORMED_TIMEOUT_MS 20000
 
-static void abuse_fn(struct ku_helper *h, int out, int ctl, void *arg)
+static void abuse_fn(struct tl_helper *h, int out, int ctl, void *arg)
 {
 	pid_t app = *(pid_t *)arg;
-	struct ku_helper foreign;
+	struct tl_helper foreign;
 	unsigned char blob[200];
 	struct nlattr *nest;
-	struct ku_req r, bad;
+	struct tl_req r, bad;
 	struct nl_msg *m;
 	int other, ok;
 
-	ku_put_result(out, ku_accept(h, &r));
-	ku_wait_go(ctl, 10000);
-	ku_put_result(out, ku_accept_wait(h, &r, 10000));
+	tl_put_result(out, tl_helper_accept(h, &r));
+	tl_wait_go(ctl, 10000);
+	tl_put_result(out, tl_helper_accept_wait(h, &r, 10000));
 	ok = r.role == ATLS_ROLE_CLIENT && r.timeout_ms == MALFORMED_TIMEOUT_MS &&
 	     !strcmp(r.policy, "test") && !strcmp(r.peer, "peer.test") &&
 	     r.family == AF_INET && r.app_pid == (uint32_t)app && r.app_uid == 0 &&
 	     r.comm[0] && r.fd >= 0 && r.id;
-	ku_put_result(out, ok ? 0 : -EBADMSG);
+	tl_put_result(out, ok ? 0 : -EBADMSG);
 
-	ku_put_result(out, ku_send(h, ku_msg(h, ATLS_CMD_DONE), NULL));
-	ku_put_result(out, ku_send(h, done_base(h, &r, true, true, false), NULL));
+	tl_put_result(out, tl_send(h, tl_msg(h, ATLS_CMD_DONE), NULL));
+	tl_put_result(out, tl_send(h, done_base(h, &r, true, true, false), NULL));
 	m = done_base(h, &r, false, true, true);
 	nla_put_u32(m, ATLS_A_REQ_ID, 1);
-	ku_put_result(out, ku_send(h, m, NULL));
+	tl_put_result(out, tl_send(h, m, NULL));
 	m = done_base(h, &r, true, true, false);
 	nla_put_s32(m, ATLS_A_STATUS, 1);
-	ku_put_result(out, ku_send(h, m, NULL));
+	tl_put_result(out, tl_send(h, m, NULL));
 	m = done_base(h, &r, true, true, false);
 	nla_put_s32(m, ATLS_A_STATUS, -4096);
-	ku_put_result(out, ku_send(h, m, NULL));
+	tl_put_result(out, tl_send(h, m, NULL));
 	m = done_base(h, &r, true, true, false);
 	nla_put_u64(m, ATLS_A_STATUS, 0);
-	ku_put_result(out, ku_send(h, m, NULL));
+	tl_put_result(out, tl_send(h, m, NULL));
 	m = done_base(h, &r, true, true, true);
 	nla_put_string(m, ATLS_A_POLICY, "x");
-	ku_put_result(out, ku_send(h, m, NULL));
+	tl_put_result(out, tl_send(h, m, NULL));
 	m = done_base(h, &r, true, true, true);
 	nla_put_u32(m, ATLS_A_MAX + 5, 1);
-	ku_put_result(out, ku_send(h, m, NULL));
+	tl_put_result(out, tl_send(h, m, NULL));
 	memset(blob, 0, sizeof(blob));
 	m = done_base(h, &r, true, true, true);
 	nla_put(m, ATLS_A_CRYPTO_TX, sizeof(blob), blob);
-	ku_put_result(out, ku_send(h, m, NULL));
+	tl_put_result(out, tl_send(h, m, NULL));
 	m = done_base(h, &r, true, true, true);
 	nla_put(m, ATLS_A_CRYPTO_TX, 2, blob);
-	ku_put_result(out, ku_send(h, m, NULL));
+	tl_put_result(out, tl_send(h, m, NULL));
 	m = done_base(h, &r, true, true, true);
 	nest = nla_nest_start(m, ATLS_A_PEER_INFO);
 	nla_put(m, ATLS_PEER_A_CERT_SHA256, 31, blob);
 	nla_nest_end(m, nest);
-	ku_put_result(out, ku_send(h, m, NULL));
+	tl_put_result(out, tl_send(h, m, NULL));
 	m = done_base(h, &r, true, true, true);
 	nest = nla_nest_start(m, ATLS_A_PEER_INFO);
 	nla_put_u32(m, ATLS_PEER_A_VERDICT, 9);
 	nla_nest_end(m, nest);
-	ku_put_result(out, ku_send(h, m, NULL));
+	tl_put_result(out, tl_send(h, m, NULL));
 	m = done_base(h, &r, true, true, true);
 	nla_put_u32(m, ATLS_A_PEER_INFO, 1);
-	ku_put_result(out, ku_send(h, m, NULL));
+	tl_put_result(out, tl_send(h, m, NULL));
 	m = done_base(h, &r, true, true, true);
 	nla_put_u32(m, ATLS_A_REASON, 9999);
-	ku_put_result(out, ku_send(h, m, NULL));
+	tl_put_result(out, tl_send(h, m, NULL));
 
 	bad = r;
 	bad.id = r.id + 100000;
-	ku_put_result(out, ku_done_status(h, &bad, -EACCES, ATLS_REASON_PCR_MISMATCH));
+	tl_put_result(out, tl_done_status(h, &bad, -EACCES, ATLS_REASON_PCR_MISMATCH));
 	bad.id = 0;
-	ku_put_result(out, ku_done_status(h, &bad, -EACCES, ATLS_REASON_PCR_MISMATCH));
+	tl_put_result(out, tl_done_status(h, &bad, -EACCES, ATLS_REASON_PCR_MISMATCH));
 	bad = r;
 	other = socket(AF_INET, SOCK_STREAM, 0);
 	bad.fd = other;
-	ku_put_result(out, ku_done_status(h, &bad, -EACCES, ATLS_REASON_PCR_MISMATCH));
+	tl_put_result(out, tl_done_status(h, &bad, -EACCES, ATLS_REASON_PCR_MISMATCH));
 	close(other);
 	bad.fd = 4000;
-	ku_put_result(out, ku_done_status(h, &bad, -EACCES, ATLS_REASON_PCR_MISMATCH));
-	if (ku_helper_open(&foreign, false))
-		ku_put_result(out, -ENOTCONN);
+	tl_put_result(out, tl_done_status(h, &bad, -EACCES, ATLS_REASON_PCR_MISMATCH));
+	if (tl_helper_open(&foreign, false))
+		tl_put_result(out, -ENOTCONN);
 	else
-		ku_put_result(out, ku_done_keys(&foreign, &r, TLS_CIPHER_AES_GCM_128));
-	ku_helper_close(&foreign);
+		tl_put_result(out, tl_done_keys(&foreign, &r, TLS_CIPHER_AES_GCM_128));
+	tl_helper_close(&foreign);
 
-	ku_put_result(out, ku_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
-	ku_put_result(out, ku_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
+	tl_put_result(out, tl_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
+	tl_put_result(out, tl_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
 }
 
 TEST(malformed_done)
 {
 	pid_t me = getpid();
-	struct ku_child c;
+	struct tl_child c;
 	unsigned int i;
 	int cli, srv, v;
 
-	ASSERT_EQ(0, ku_fork_helper(&c, abuse_fn, &me));
-	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &cli, &srv));
-	ASSERT_EQ(0, ku_ulp(cli));
-	ASSERT_EQ(0, ku_helper_result(&c, &v, 5000));
-	EXPECT_EQ(cases[0].want, v);
-	EXPECT_EQ(-EINPROGRESS, ku_start(cli, ATLS_ROLE_CLIENT, MALFORMED_TIMEOUT_MS,
+	ASSERT_EQ(0, tl_fork_helper(&c, abuse_fn, &me));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &cli, &srv));
+	ASSERT_EQ(0, tl_ulp(cli));
+	TL_EXPECT_RESULT(&c, 5000, cases[0].want);
+	EXPECT_EQ(-EINPROGRESS, tl_start(cli, ATLS_ROLE_CLIENT, MALFORMED_TIMEOUT_MS,
 					 ATLS_START_F_NONBLOCK));
-	ku_helper_go(&c);
+	tl_helper_go(&c);
 	for (i = 1; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		ASSERT_EQ(0, ku_helper_result(&c, &v, 5000)) TH_LOG("step %s", cases[i].name);
+		ASSERT_EQ(0, tl_helper_result(&c, &v, 5000)) TH_LOG("step %s", cases[i].name);
 		EXPECT_EQ(cases[i].want, v) TH_LOG("%s: got %s", cases[i].name, strerror(-v));
 	}
-	EXPECT_EQ(0, ku_wait_state(cli, ATLS_STATE_READY, 1000));
-	ku_helper_reap(&c);
+	EXPECT_EQ(0, tl_wait_state(cli, ATLS_STATE_READY, 1000));
+	tl_helper_reap(&c);
 	close(cli);
 	close(srv);
 }
@@ -191,14 +193,14 @@ TEST(accept_needs_net_admin)
 
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
-		struct ku_helper h;
-		struct ku_req r;
+		struct tl_helper h;
+		struct tl_req r;
 
 		if (setgid(65534) || setuid(65534))
 			_exit(10);
-		if (ku_helper_open(&h, false))
+		if (tl_helper_open(&h, false))
 			_exit(11);
-		_exit(ku_accept(&h, &r) == -EPERM ? 0 : 12);
+		_exit(tl_helper_accept(&h, &r) == -EPERM ? 0 : 12);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	EXPECT_TRUE(WIFEXITED(st));

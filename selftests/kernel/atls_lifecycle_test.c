@@ -26,83 +26,77 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "kutil.h"
+#include "genl.h"
+#include "harness.h"
+#include "net.h"
+#include "record.h"
+#include "sock.h"
+#include "util.h"
 
-static void idle_fn(struct ku_helper *h, int out, int ctl, void *arg)
+static void idle_fn(struct tl_helper *h, int out, int ctl, void *arg)
 {
 	(void)h; (void)out; (void)arg;
-	ku_wait_go(ctl, 60000);
+	tl_wait_go(ctl, 60000);
 }
 
 /*
  * Accept one, send arg's bytes (a string, if any) through the socket as a
  * handshake would, report, then wait for go and DONE (result reported).
  */
-static void accept_hold_fn(struct ku_helper *h, int out, int ctl, void *arg)
+static void accept_hold_fn(struct tl_helper *h, int out, int ctl, void *arg)
 {
 	const char *bytes = arg;
-	struct ku_req r;
+	struct tl_req r;
 	int err;
 
-	err = ku_accept_wait(h, &r, 20000);
+	err = tl_helper_accept_wait(h, &r, 20000);
 	if (!err && bytes && send(r.fd, bytes, strlen(bytes), 0) != (ssize_t)strlen(bytes))
 		err = -errno;
-	ku_put_result(out, err);
-	if (err || ku_wait_go(ctl, 60000))
+	tl_put_result(out, err);
+	if (err || tl_wait_go(ctl, 60000))
 		return;
-	ku_put_result(out, ku_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
+	tl_put_result(out, tl_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
 }
 
 /* READY rings, ACCEPT, then the timeout's ABORT names our request. */
-static void mcast_fn(struct ku_helper *h, int out, int ctl, void *arg)
+static void mcast_fn(struct tl_helper *h, int out, int ctl, void *arg)
 {
 	uint64_t id = 0;
 	uint32_t val = 0;
-	struct ku_req r;
+	struct tl_req r;
 
 	(void)ctl; (void)arg;
-	ku_put_result(out, ku_wait_mcast(h, ATLS_CMD_READY, NULL, &val, 10000));
-	ku_put_result(out, (int)val);
-	ku_put_result(out, ku_accept(h, &r));
-	ku_put_result(out, ku_wait_mcast(h, ATLS_CMD_ABORT, &id, &val, 10000));
-	ku_put_result(out, id == r.id ? 0 : -ESRCH);
-	ku_put_result(out, (int)val);
-}
-
-/* Wait for go, then try ACCEPT once and report its errno. */
-static void late_accept_fn(struct ku_helper *h, int out, int ctl, void *arg)
-{
-	struct ku_req r;
-
-	(void)arg;
-	if (ku_wait_go(ctl, 60000))
-		return;
-	ku_put_result(out, ku_accept(h, &r));
+	tl_put_result(out, tl_wait_mcast(h, ATLS_CMD_READY, NULL, &val, 10000));
+	tl_put_result(out, (int)val);
+	tl_put_result(out, tl_helper_accept(h, &r));
+	tl_put_result(out, tl_wait_mcast(h, ATLS_CMD_ABORT, &id, &val, 10000));
+	tl_put_result(out, id == r.id ? 0 : -ESRCH);
+	tl_put_result(out, (int)val);
 }
 
 /* DONE with TLS 1.2 keys: refused. */
-static void bad_keys_fn(struct ku_helper *h, int out, int ctl, void *arg)
+static void bad_keys_fn(struct tl_helper *h, int out, int ctl, void *arg)
 {
-	struct ku_keys k;
+	struct tl_keys k;
 	struct nl_msg *msg;
-	struct ku_req r;
+	struct tl_req r;
 	int err;
 
 	(void)ctl; (void)arg;
-	err = ku_accept_wait(h, &r, 20000);
+	err = tl_helper_accept_wait(h, &r, 20000);
 	if (err) {
-		ku_put_result(out, err);
+		tl_put_result(out, err);
 		return;
 	}
-	ku_keys(&k, TLS_CIPHER_AES_GCM_128, 0);
+	tl_keys_fixed(&k, TLS_CIPHER_AES_GCM_128, 0);
 	k.ci.g128.info.version = TLS_1_2_VERSION;
-	msg = ku_msg(h, ATLS_CMD_DONE);
+	msg = tl_msg(h, ATLS_CMD_DONE);
 	nla_put_u64(msg, ATLS_A_REQ_ID, r.id);
 	nla_put_u32(msg, ATLS_A_SOCKFD, r.fd);
 	nla_put_s32(msg, ATLS_A_STATUS, 0);
 	nla_put(msg, ATLS_A_CRYPTO_TX, k.len, &k.ci);
 	nla_put(msg, ATLS_A_CRYPTO_RX, k.len, &k.ci);
-	ku_put_result(out, ku_send(h, msg, NULL));
+	tl_put_result(out, tl_send(h, msg, NULL));
 }
 
 /* The socket failed with @err: sticky on every path, peer got a reset. */
@@ -112,7 +106,7 @@ static void expect_dead(struct __test_metadata *_metadata, int app, int wire,
 	struct atls_status st;
 	char buf[16];
 
-	ASSERT_EQ(0, ku_status(app, &st));
+	ASSERT_EQ(0, tl_status(app, &st));
 	EXPECT_EQ(ATLS_STATE_FAILED, st.state);
 	EXPECT_EQ(err, st.error);
 	EXPECT_EQ(reason, st.reason);
@@ -129,12 +123,12 @@ static void expect_dead(struct __test_metadata *_metadata, int app, int wire,
 		EXPECT_TRUE(p.revents & POLLERR);
 	}
 	/* The raw peer never saw a byte, then a reset. */
-	EXPECT_EQ(-ECONNRESET, ku_read_full(wire, buf, 1, 10000));
+	EXPECT_EQ(-ECONNRESET, tl_read_full(wire, buf, 1, 10000));
 }
 
 FIXTURE(life) {
 	int app, wire;
-	struct ku_child helper;
+	struct tl_child helper;
 	bool have_helper;
 };
 
@@ -147,38 +141,62 @@ FIXTURE_TEARDOWN(life)
 {
 	if (self->have_helper) {
 		kill(self->helper.pid, SIGKILL);
-		ku_helper_reap(&self->helper);
+		tl_helper_reap(&self->helper);
 	}
 	close(self->app);
 	close(self->wire);
-	EXPECT_EQ(0, ku_wait_idle(30000));
+	EXPECT_EQ(0, tl_wait_idle(30000));
 }
 
 static void setup_pair(struct __test_metadata *_metadata,
-		       FIXTURE_DATA(life) *self, ku_helper_fn fn, void *arg)
+		       FIXTURE_DATA(life) *self, tl_helper_fn fn, void *arg)
 {
 	if (fn) {
-		ASSERT_EQ(0, ku_fork_helper(&self->helper, fn, arg));
+		ASSERT_EQ(0, tl_fork_helper(&self->helper, fn, arg));
 		self->have_helper = true;
 	}
-	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &self->app, &self->wire));
-	ASSERT_EQ(0, ku_ulp(self->app));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->app, &self->wire));
+	ASSERT_EQ(0, tl_ulp(self->app));
+}
+
+/* setup_pair(), then an ATLS_START (client, timeout_ms) left pending. */
+static void start_pending(struct __test_metadata *_metadata, FIXTURE_DATA(life) *self,
+			  tl_helper_fn fn, void *arg, uint32_t timeout_ms)
+{
+	setup_pair(_metadata, self, fn, arg);
+	EXPECT_EQ(-EINPROGRESS, tl_start(self->app, ATLS_ROLE_CLIENT, timeout_ms,
+					 ATLS_START_F_NONBLOCK));
+}
+
+/*
+ * The application has closed its last descriptor of a pending request: one
+ * more abandoned (before: the count until then), nothing live, the peer
+ * reset, and the helper's ACCEPT, on go, finds nothing.
+ */
+static void expect_abandoned(struct __test_metadata *_metadata, FIXTURE_DATA(life) *self,
+			     long before)
+{
+	char buf[16];
+
+	EXPECT_EQ(before + 1, tl_proc_stat("abandoned"));
+	EXPECT_EQ(0, tl_proc_stat("live_requests"));
+	EXPECT_EQ(-ECONNRESET, tl_read_full(self->wire, buf, 1, 10000));
+	tl_helper_go(&self->helper);
+	TL_EXPECT_RESULT(&self->helper, 5000, -EAGAIN);
 }
 
 TEST_F(life, timeout_while_pending)
 {
-	long before = ku_proc_stat("timeouts");
+	long before = tl_proc_stat("timeouts");
 
 	setup_pair(_metadata, self, idle_fn, NULL);
-	EXPECT_EQ(-ETIMEDOUT, ku_start(self->app, ATLS_ROLE_CLIENT, 300, 0));
+	EXPECT_EQ(-ETIMEDOUT, tl_start(self->app, ATLS_ROLE_CLIENT, 300, 0));
 	expect_dead(_metadata, self->app, self->wire, ETIMEDOUT, ATLS_REASON_TIMEOUT);
-	EXPECT_EQ(before + 1, ku_proc_stat("timeouts"));
+	EXPECT_EQ(before + 1, tl_proc_stat("timeouts"));
 }
 
 TEST_F(life, timeout_while_accepted_then_late_done)
 {
-	int v;
-
 	setup_pair(_metadata, self, accept_hold_fn, NULL);
 	/*
 	 * The helper must ACCEPT before the timer fires for this to test a
@@ -186,112 +204,89 @@ TEST_F(life, timeout_while_accepted_then_late_done)
 	 * run it for a while, so the timeout leaves it seconds (the test
 	 * waits them out).
 	 */
-	EXPECT_EQ(-ETIMEDOUT, ku_start(self->app, ATLS_ROLE_CLIENT, 3000, 0));
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	EXPECT_EQ(0, v);
+	EXPECT_EQ(-ETIMEDOUT, tl_start(self->app, ATLS_ROLE_CLIENT, 3000, 0));
+	TL_EXPECT_RESULT(&self->helper, 5000, 0);
 	expect_dead(_metadata, self->app, self->wire, ETIMEDOUT, ATLS_REASON_TIMEOUT);
-	ku_helper_go(&self->helper);
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	EXPECT_EQ(-ESTALE, v);
+	tl_helper_go(&self->helper);
+	TL_EXPECT_RESULT(&self->helper, 5000, -ESTALE);
 }
 
 TEST_F(life, ready_and_abort_multicast)
 {
-	long before = ku_proc_stat("aborts_sent");
+	long before = tl_proc_stat("aborts_sent");
 	int v;
 
 	setup_pair(_metadata, self, mcast_fn, NULL);
 	/* The helper's one ACCEPT must beat the timer (then ABORT names the
 	 * request): seconds, as in timeout_while_accepted_then_late_done. */
-	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 3000,
+	EXPECT_EQ(-EINPROGRESS, tl_start(self->app, ATLS_ROLE_CLIENT, 3000,
 					 ATLS_START_F_NONBLOCK));
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 10000));
-	EXPECT_EQ(0, v);		/* READY seen */
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 10000));
+	TL_EXPECT_RESULT(&self->helper, 10000, 0);		/* READY seen */
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 10000));
 	EXPECT_GE(v, 1);		/* ATLS_A_PENDING */
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	EXPECT_EQ(0, v);		/* ACCEPT */
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 10000));
-	EXPECT_EQ(0, v);		/* ABORT seen */
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 10000));
-	EXPECT_EQ(0, v);		/* for our request */
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 10000));
-	EXPECT_EQ(ATLS_REASON_TIMEOUT, v);
+	TL_EXPECT_RESULT(&self->helper, 5000, 0);		/* ACCEPT */
+	TL_EXPECT_RESULT(&self->helper, 10000, 0);		/* ABORT seen */
+	TL_EXPECT_RESULT(&self->helper, 10000, 0);		/* for our request */
+	TL_EXPECT_RESULT(&self->helper, 10000, ATLS_REASON_TIMEOUT);
 	expect_dead(_metadata, self->app, self->wire, ETIMEDOUT, ATLS_REASON_TIMEOUT);
-	EXPECT_EQ(before + 1, ku_proc_stat("aborts_sent"));
+	EXPECT_EQ(before + 1, tl_proc_stat("aborts_sent"));
 }
 
 TEST_F(life, helper_rejects)
 {
-	struct ku_serve s = { .n = 1, .status = -EACCES, .reason = ATLS_REASON_PCR_MISMATCH };
+	struct tl_serve s = { .n = 1, .status = -EACCES, .reason = ATLS_REASON_PCR_MISMATCH };
 	struct atls_peer_info pi;
 	socklen_t len = sizeof(pi);
-	int v;
 
-	setup_pair(_metadata, self, ku_serve_fn, &s);
-	EXPECT_EQ(-EACCES, ku_start(self->app, ATLS_ROLE_CLIENT, 30000, 0));
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	EXPECT_EQ(0, v);
+	setup_pair(_metadata, self, tl_serve_fn, &s);
+	EXPECT_EQ(-EACCES, tl_start(self->app, ATLS_ROLE_CLIENT, 30000, 0));
+	TL_EXPECT_RESULT(&self->helper, 5000, 0);
 	expect_dead(_metadata, self->app, self->wire, EACCES, ATLS_REASON_PCR_MISMATCH);
 	EXPECT_EQ(0, getsockopt(self->app, SOL_ATLS, ATLS_PEER_INFO, &pi, &len));
 }
 
 TEST_F(life, helper_status_outside_vocabulary)
 {
-	struct ku_serve s = { .n = 1, .status = -ENOMEM, .reason = ATLS_REASON_HELPER_ERROR };
+	struct tl_serve s = { .n = 1, .status = -ENOMEM, .reason = ATLS_REASON_HELPER_ERROR };
 	int v;
 
-	setup_pair(_metadata, self, ku_serve_fn, &s);
-	EXPECT_EQ(-EPROTO, ku_start(self->app, ATLS_ROLE_SERVER, 30000, 0));
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
+	setup_pair(_metadata, self, tl_serve_fn, &s);
+	EXPECT_EQ(-EPROTO, tl_start(self->app, ATLS_ROLE_SERVER, 30000, 0));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
 	expect_dead(_metadata, self->app, self->wire, EPROTO, ATLS_REASON_HELPER_ERROR);
 }
 
 TEST_F(life, helper_killed_mid_request)
 {
-	long before = ku_proc_stat("helper_died");
+	long before = tl_proc_stat("helper_died");
 	int v;
 
-	setup_pair(_metadata, self, accept_hold_fn, NULL);
-	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 30000,
-					 ATLS_START_F_NONBLOCK));
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
+	start_pending(_metadata, self, accept_hold_fn, NULL, 30000);
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
 	ASSERT_EQ(0, v);
 	kill(self->helper.pid, SIGKILL);
-	ku_helper_reap(&self->helper);
+	tl_helper_reap(&self->helper);
 	self->have_helper = false;
-	ASSERT_EQ(0, ku_wait_state(self->app, ATLS_STATE_FAILED, 10000));
+	ASSERT_EQ(0, tl_wait_state(self->app, ATLS_STATE_FAILED, 10000));
 	expect_dead(_metadata, self->app, self->wire, ECONNABORTED, ATLS_REASON_HELPER_DIED);
-	EXPECT_EQ(before + 1, ku_proc_stat("helper_died"));
+	EXPECT_EQ(before + 1, tl_proc_stat("helper_died"));
 }
 
 TEST_F(life, pending_survives_helper_restart)
 {
-	struct ku_serve s = { .n = 1, .cipher = TLS_CIPHER_AES_GCM_128 };
-	struct ku_child second;
-	int v;
+	struct tl_serve s = { .n = 1, .cipher = TLS_CIPHER_AES_GCM_128 };
+	struct tl_child second;
 
-	setup_pair(_metadata, self, idle_fn, NULL);
-	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 30000,
-					 ATLS_START_F_NONBLOCK));
+	start_pending(_metadata, self, idle_fn, NULL, 30000);
 	kill(self->helper.pid, SIGKILL);
-	ku_helper_reap(&self->helper);
+	tl_helper_reap(&self->helper);
 	self->have_helper = false;
 	usleep(100000);
-	EXPECT_EQ(0, ku_wait_state(self->app, ATLS_STATE_PENDING, 100));
-	ASSERT_EQ(0, ku_fork_helper(&second, ku_serve_fn, &s));
-	ASSERT_EQ(0, ku_helper_result(&second, &v, 10000));
-	EXPECT_EQ(0, v);
-	EXPECT_EQ(0, ku_wait_state(self->app, ATLS_STATE_READY, 10000));
-	ku_helper_reap(&second);
-}
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+	EXPECT_EQ(0, tl_wait_state(self->app, ATLS_STATE_PENDING, 100));
+	ASSERT_EQ(0, tl_fork_helper(&second, tl_serve_fn, &s));
+	TL_EXPECT_RESULT(&second, 10000, 0);
+	EXPECT_EQ(0, tl_wait_state(self->app, ATLS_STATE_READY, 10000));
+	tl_helper_reap(&second);
 }
 
 /*
@@ -301,8 +296,7 @@ static long now_ms(void)
  */
 static long slab_in_use(const char *name)
 {
-	char path[128], line[512], n[64];
-	long active, ret = -1;
+	char path[128];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", name);
@@ -311,14 +305,7 @@ static long slab_in_use(const char *name)
 		fputs("1", f);
 		fclose(f);
 	}
-	f = fopen("/proc/slabinfo", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %ld", n, &active) == 2 && !strcmp(n, name))
-			ret = active;
-	fclose(f);
-	return ret;
+	return tl_slab_active(name);
 }
 
 /* Counters that app_closes_before_accept checks, read at one instant. */
@@ -331,13 +318,13 @@ static void close_stats(struct close_stats *c)
 	char reason[32];
 
 	snprintf(reason, sizeof(reason), "reason_%d", ATLS_REASON_APP_CLOSED);
-	c->abandoned = ku_proc_stat("abandoned");
-	c->failed = ku_proc_stat("failed");
-	c->app_closed = ku_proc_stat(reason);
-	c->timeouts = ku_proc_stat("timeouts");
-	c->active = ku_proc_stat("active_sockets");
-	c->live = ku_proc_stat("live_requests");
-	c->requests = ku_proc_stat("requests");
+	c->abandoned = tl_proc_stat("abandoned");
+	c->failed = tl_proc_stat("failed");
+	c->app_closed = tl_proc_stat(reason);
+	c->timeouts = tl_proc_stat("timeouts");
+	c->active = tl_proc_stat("active_sockets");
+	c->live = tl_proc_stat("live_requests");
+	c->requests = tl_proc_stat("requests");
 }
 
 /*
@@ -357,34 +344,33 @@ TEST_F(life, app_closes_before_accept)
 	long base_atls, base_tcp, t_start, t0, elapsed, end;
 	struct close_stats b, a;
 	char buf[16];
-	int v;
 
 	/* Baseline: earlier tests' socket states have left RCU. */
-	ASSERT_EQ(0, ku_wait_idle(30000));
-	end = now_ms() + 10000;
-	while (slab_in_use("atls_sock") != ku_proc_stat("active_sockets") &&
-	       now_ms() < end)
+	ASSERT_EQ(0, tl_wait_idle(30000));
+	end = tl_now_ms() + 10000;
+	while (slab_in_use("atls_sock") != tl_proc_stat("active_sockets") &&
+	       tl_now_ms() < end)
 		usleep(20000);
 	base_atls = slab_in_use("atls_sock");
 	base_tcp = slab_in_use("TCP");
 	close_stats(&b);
 	EXPECT_EQ(b.active, base_atls);
-	setup_pair(_metadata, self, late_accept_fn, NULL);
-	EXPECT_EQ(b.active + 1, ku_proc_stat("active_sockets"));
+	setup_pair(_metadata, self, tl_accept_on_go_fn, NULL);
+	EXPECT_EQ(b.active + 1, tl_proc_stat("active_sockets"));
 	/* The slab counts see this test's sockets (app, wire). */
 	EXPECT_EQ(base_atls + 1, slab_in_use("atls_sock"));
 	EXPECT_LT(base_tcp, slab_in_use("TCP"));
 	/* A short timeout: it must not fire after the close. */
-	t_start = now_ms();
-	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, CLOSE_TEST_TIMEOUT_MS,
+	t_start = tl_now_ms();
+	EXPECT_EQ(-EINPROGRESS, tl_start(self->app, ATLS_ROLE_CLIENT, CLOSE_TEST_TIMEOUT_MS,
 					 ATLS_START_F_NONBLOCK));
-	EXPECT_EQ(b.live + 1, ku_proc_stat("live_requests"));
+	EXPECT_EQ(b.live + 1, tl_proc_stat("live_requests"));
 
-	t0 = now_ms();
+	t0 = tl_now_ms();
 	close(self->app);
 	self->app = -1;
 	close_stats(&a);	/* no wait: the close itself ended the request */
-	elapsed = now_ms() - t0;
+	elapsed = tl_now_ms() - t0;
 	TH_LOG("close() to request gone: %ld ms", elapsed);
 	EXPECT_EQ(b.live, a.live);
 	EXPECT_EQ(b.abandoned + 1, a.abandoned);
@@ -401,26 +387,25 @@ TEST_F(life, app_closes_before_accept)
 	EXPECT_LT(elapsed, CLOSE_TEST_TIMEOUT_MS);
 
 	/* The peer: a reset and no byte (sent by the close itself). */
-	EXPECT_EQ(-ECONNRESET, ku_read_full(self->wire, buf, 1, 10000));
+	EXPECT_EQ(-ECONNRESET, tl_read_full(self->wire, buf, 1, 10000));
 
 	/* Past the request's timeout: its timer was cancelled. */
-	while (now_ms() < t_start + CLOSE_TEST_TIMEOUT_MS + 300)
+	while (tl_now_ms() < t_start + CLOSE_TEST_TIMEOUT_MS + 300)
 		usleep(50000);
-	EXPECT_EQ(a.timeouts, ku_proc_stat("timeouts"));
-	EXPECT_EQ(a.abandoned, ku_proc_stat("abandoned"));
+	EXPECT_EQ(a.timeouts, tl_proc_stat("timeouts"));
+	EXPECT_EQ(a.abandoned, tl_proc_stat("abandoned"));
 
 	/* A helper coming now finds nothing to accept. */
-	ku_helper_go(&self->helper);
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	EXPECT_EQ(-EAGAIN, v);
-	EXPECT_EQ(b.live, ku_proc_stat("live_requests"));
+	tl_helper_go(&self->helper);
+	TL_EXPECT_RESULT(&self->helper, 5000, -EAGAIN);
+	EXPECT_EQ(b.live, tl_proc_stat("live_requests"));
 
 	/* Nothing left behind: socket state freed (after RCU), TCP sockets. */
 	close(self->wire);
 	self->wire = -1;
-	end = now_ms() + 10000;
+	end = tl_now_ms() + 10000;
 	while ((slab_in_use("atls_sock") > base_atls ||
-		slab_in_use("TCP") > base_tcp) && now_ms() < end)
+		slab_in_use("TCP") > base_tcp) && tl_now_ms() < end)
 		usleep(20000);
 	TH_LOG("slab in use: atls_sock %ld (baseline %ld), TCP %ld (baseline %ld)",
 	       slab_in_use("atls_sock"), base_atls, slab_in_use("TCP"), base_tcp);
@@ -431,58 +416,51 @@ TEST_F(life, app_closes_before_accept)
 /* Closing one of two descriptors of the socket is not closing the socket. */
 TEST_F(life, app_closes_one_of_two_fds)
 {
-	long before = ku_proc_stat("abandoned");
+	long before = tl_proc_stat("abandoned");
 	char buf[16];
-	int dupfd, v;
+	int dupfd;
 
-	setup_pair(_metadata, self, late_accept_fn, NULL);
-	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 30000,
-					 ATLS_START_F_NONBLOCK));
+	start_pending(_metadata, self, tl_accept_on_go_fn, NULL, 30000);
 	dupfd = dup(self->app);
 	ASSERT_LE(0, dupfd);
 	close(self->app);
 	self->app = dupfd;
-	EXPECT_EQ(0, ku_wait_state(self->app, ATLS_STATE_PENDING, 100));
-	EXPECT_EQ(before, ku_proc_stat("abandoned"));
-	EXPECT_EQ(1, ku_proc_stat("live_requests"));
-	EXPECT_EQ(-ETIMEDOUT, ku_read_full(self->wire, buf, 1, 200));
+	EXPECT_EQ(0, tl_wait_state(self->app, ATLS_STATE_PENDING, 100));
+	EXPECT_EQ(before, tl_proc_stat("abandoned"));
+	EXPECT_EQ(1, tl_proc_stat("live_requests"));
+	EXPECT_EQ(-ETIMEDOUT, tl_read_full(self->wire, buf, 1, 200));
 
 	close(self->app);	/* the last one */
 	self->app = -1;
-	EXPECT_EQ(before + 1, ku_proc_stat("abandoned"));
-	EXPECT_EQ(0, ku_proc_stat("live_requests"));
-	EXPECT_EQ(-ECONNRESET, ku_read_full(self->wire, buf, 1, 10000));
-	ku_helper_go(&self->helper);
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	EXPECT_EQ(-EAGAIN, v);
+	expect_abandoned(_metadata, self, before);
 }
 
 /*
  * Accept everything until told to stop, completing each with keys at once;
  * then report how many were accepted.
  */
-static void accept_all_fn(struct ku_helper *h, int out, int ctl, void *arg)
+static void accept_all_fn(struct tl_helper *h, int out, int ctl, void *arg)
 {
-	struct ku_req r;
+	struct tl_req r;
 	int n = 0, err;
 
 	(void)arg;
 	for (;;) {
-		err = ku_accept(h, &r);
+		err = tl_helper_accept(h, &r);
 		if (!err) {
 			n++;
-			if (ku_done_keys(h, &r, TLS_CIPHER_AES_GCM_128))
+			if (tl_done_keys(h, &r, TLS_CIPHER_AES_GCM_128))
 				n = -100000;	/* reported as a failure */
 			continue;
 		}
 		if (err != -EAGAIN) {
-			ku_put_result(out, err);
+			tl_put_result(out, err);
 			return;
 		}
-		if (!ku_wait_go(ctl, 1))
+		if (!tl_wait_go(ctl, 1))
 			break;
 	}
-	ku_put_result(out, n);
+	tl_put_result(out, n);
 }
 
 /*
@@ -493,42 +471,42 @@ static void accept_all_fn(struct ku_helper *h, int out, int ctl, void *arg)
 TEST_F(life, app_close_races_accept)
 {
 	const int n = 64;
-	long abandoned = ku_proc_stat("abandoned"), ready = ku_proc_stat("ready");
-	long requests = ku_proc_stat("requests");
-	long active = ku_proc_stat("active_sockets");
+	long abandoned = tl_proc_stat("abandoned"), ready = tl_proc_stat("ready");
+	long requests = tl_proc_stat("requests");
+	long active = tl_proc_stat("active_sockets");
 	int i, app, wire, accepted, clean = 0;
 	char buf[16];
 	ssize_t r;
 
-	ASSERT_EQ(0, ku_fork_helper(&self->helper, accept_all_fn, NULL));
+	ASSERT_EQ(0, tl_fork_helper(&self->helper, accept_all_fn, NULL));
 	self->have_helper = true;
 	self->app = self->wire = -1;
 	for (i = 0; i < n; i++) {
-		ASSERT_EQ(0, ku_tcp_pair(i & 1 ? AF_INET6 : AF_INET, &app, &wire));
-		ASSERT_EQ(0, ku_ulp(app));
-		ASSERT_EQ(-EINPROGRESS, ku_start(app, ATLS_ROLE_CLIENT, 30000,
+		ASSERT_EQ(0, tl_tcp_pair(i & 1 ? AF_INET6 : AF_INET, &app, &wire));
+		ASSERT_EQ(0, tl_ulp(app));
+		ASSERT_EQ(-EINPROGRESS, tl_start(app, ATLS_ROLE_CLIENT, 30000,
 						 ATLS_START_F_NONBLOCK));
 		if (i % 4)
 			usleep((i * 250) % 4000);
 		close(app);
-		r = ku_read_full(wire, buf, 1, 5000);
+		r = tl_read_full(wire, buf, 1, 5000);
 		if (r == 0 || r == -ECONNRESET)
 			clean++;
 		else
 			TH_LOG("round %d: peer read %zd", i, r);
 		close(wire);
 	}
-	ku_helper_go(&self->helper);
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &accepted, 10000));
-	ASSERT_EQ(0, ku_wait_idle(30000));
+	tl_helper_go(&self->helper);
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &accepted, 10000));
+	ASSERT_EQ(0, tl_wait_idle(30000));
 	TH_LOG("%d closes: %d won by ACCEPT, %ld by the close", n, accepted,
-	       ku_proc_stat("abandoned") - abandoned);
+	       tl_proc_stat("abandoned") - abandoned);
 	EXPECT_EQ(n, clean);
 	EXPECT_LE(0, accepted);
-	EXPECT_EQ(requests + n, ku_proc_stat("requests"));
-	EXPECT_EQ(abandoned + n - accepted, ku_proc_stat("abandoned"));
-	EXPECT_EQ(ready + accepted, ku_proc_stat("ready"));
-	EXPECT_EQ(active, ku_proc_stat("active_sockets"));
+	EXPECT_EQ(requests + n, tl_proc_stat("requests"));
+	EXPECT_EQ(abandoned + n - accepted, tl_proc_stat("abandoned"));
+	EXPECT_EQ(ready + accepted, tl_proc_stat("ready"));
+	EXPECT_EQ(active, tl_proc_stat("active_sockets"));
 }
 
 /*
@@ -536,10 +514,10 @@ TEST_F(life, app_close_races_accept)
  * request back. On each go: free one fd if arg says so, ACCEPT, report, and
  * complete an accepted request with keys (DONE's result reported too).
  */
-static void emfile_fn(struct ku_helper *h, int out, int ctl, void *arg)
+static void emfile_fn(struct tl_helper *h, int out, int ctl, void *arg)
 {
 	struct rlimit rl = { .rlim_cur = 64, .rlim_max = 64 };
-	struct ku_req r;
+	struct tl_req r;
 	int fd, last = -1, err;
 
 	(void)arg;
@@ -547,126 +525,100 @@ static void emfile_fn(struct ku_helper *h, int out, int ctl, void *arg)
 		return;
 	while ((fd = open("/dev/null", O_RDONLY)) >= 0)
 		last = fd;
-	if (ku_wait_go(ctl, 60000))
+	if (tl_wait_go(ctl, 60000))
 		return;
-	ku_put_result(out, ku_accept(h, &r));
-	if (ku_wait_go(ctl, 60000))
+	tl_put_result(out, tl_helper_accept(h, &r));
+	if (tl_wait_go(ctl, 60000))
 		return;
 	close(last);
-	err = ku_accept(h, &r);
-	ku_put_result(out, err);
+	err = tl_helper_accept(h, &r);
+	tl_put_result(out, err);
 	if (!err)
-		ku_put_result(out, ku_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
+		tl_put_result(out, tl_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
 }
 
 /* ACCEPT without a free fd requeues the request; a later ACCEPT takes it. */
 TEST_F(life, accept_emfile_requeues)
 {
-	long active = ku_proc_stat("active_sockets");
-	int v;
+	long active = tl_proc_stat("active_sockets");
 
-	setup_pair(_metadata, self, emfile_fn, NULL);
-	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 30000,
-					 ATLS_START_F_NONBLOCK));
-	ku_helper_go(&self->helper);
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	EXPECT_EQ(-EMFILE, v);
-	EXPECT_EQ(0, ku_wait_state(self->app, ATLS_STATE_PENDING, 100));
-	EXPECT_EQ(1, ku_proc_stat("live_requests"));
-	ku_helper_go(&self->helper);
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	EXPECT_EQ(0, v);		/* ACCEPT */
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	EXPECT_EQ(0, v);		/* DONE */
-	EXPECT_EQ(0, ku_wait_state(self->app, ATLS_STATE_READY, 2000));
+	start_pending(_metadata, self, emfile_fn, NULL, 30000);
+	tl_helper_go(&self->helper);
+	TL_EXPECT_RESULT(&self->helper, 5000, -EMFILE);
+	EXPECT_EQ(0, tl_wait_state(self->app, ATLS_STATE_PENDING, 100));
+	EXPECT_EQ(1, tl_proc_stat("live_requests"));
+	tl_helper_go(&self->helper);
+	TL_EXPECT_RESULT(&self->helper, 5000, 0);		/* ACCEPT */
+	TL_EXPECT_RESULT(&self->helper, 5000, 0);		/* DONE */
+	EXPECT_EQ(0, tl_wait_state(self->app, ATLS_STATE_READY, 2000));
 	close(self->app);		/* the socket really closes */
 	self->app = -1;
-	EXPECT_EQ(active, ku_proc_stat("active_sockets"));
+	EXPECT_EQ(active, tl_proc_stat("active_sockets"));
 }
 
 /* After a requeue the request holds no file again: the app's close ends it. */
 TEST_F(life, accept_emfile_then_app_closes)
 {
-	long before = ku_proc_stat("abandoned");
-	char buf[16];
-	int v;
+	long before = tl_proc_stat("abandoned");
 
-	setup_pair(_metadata, self, emfile_fn, NULL);
-	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 30000,
-					 ATLS_START_F_NONBLOCK));
-	ku_helper_go(&self->helper);
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	EXPECT_EQ(-EMFILE, v);
+	start_pending(_metadata, self, emfile_fn, NULL, 30000);
+	tl_helper_go(&self->helper);
+	TL_EXPECT_RESULT(&self->helper, 5000, -EMFILE);
 	close(self->app);
 	self->app = -1;
-	EXPECT_EQ(before + 1, ku_proc_stat("abandoned"));
-	EXPECT_EQ(0, ku_proc_stat("live_requests"));
-	EXPECT_EQ(-ECONNRESET, ku_read_full(self->wire, buf, 1, 10000));
-	ku_helper_go(&self->helper);
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	EXPECT_EQ(-EAGAIN, v);
+	expect_abandoned(_metadata, self, before);
 }
 
 TEST_F(life, app_closes_after_accept)
 {
 	int v;
 
-	setup_pair(_metadata, self, accept_hold_fn, NULL);
-	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 30000,
-					 ATLS_START_F_NONBLOCK));
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
+	start_pending(_metadata, self, accept_hold_fn, NULL, 30000);
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
 	ASSERT_EQ(0, v);
 	close(self->app);
-	ku_helper_go(&self->helper);
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	EXPECT_EQ(0, v);	/* keys go to a socket nobody reads; then closed */
+	tl_helper_go(&self->helper);
+	TL_EXPECT_RESULT(&self->helper, 5000, 0);	/* keys go to a socket nobody reads; then closed */
 	self->app = socket(AF_INET, SOCK_STREAM, 0);
 }
 
 TEST_F(life, refused_keys)
 {
-	long before = ku_proc_stat("done_rejected");
-	int v;
+	long before = tl_proc_stat("done_rejected");
 
 	setup_pair(_metadata, self, bad_keys_fn, NULL);
-	EXPECT_EQ(-EPROTO, ku_start(self->app, ATLS_ROLE_CLIENT, 30000, 0));
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	EXPECT_EQ(-EINVAL, v);
+	EXPECT_EQ(-EPROTO, tl_start(self->app, ATLS_ROLE_CLIENT, 30000, 0));
+	TL_EXPECT_RESULT(&self->helper, 5000, -EINVAL);
 	expect_dead(_metadata, self->app, self->wire, EPROTO, ATLS_REASON_BAD_KEYS);
-	EXPECT_EQ(before + 1, ku_proc_stat("done_rejected"));
+	EXPECT_EQ(before + 1, tl_proc_stat("done_rejected"));
 }
 
 TEST_F(life, nonblocking_start_and_poll)
 {
 	int v;
 
-	setup_pair(_metadata, self, accept_hold_fn, NULL);
-	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 30000,
-					 ATLS_START_F_NONBLOCK));
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	ASSERT_EQ(0, ku_wait_state(self->app, ATLS_STATE_ACCEPTED, 1000));
+	start_pending(_metadata, self, accept_hold_fn, NULL, 30000);
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
+	ASSERT_EQ(0, tl_wait_state(self->app, ATLS_STATE_ACCEPTED, 1000));
 	{
 		struct pollfd p = { .fd = self->app, .events = POLLIN | POLLOUT };
 
 		EXPECT_EQ(0, poll(&p, 1, 100));
 	}
-	ku_helper_go(&self->helper);
+	tl_helper_go(&self->helper);
 	{
 		struct pollfd p = { .fd = self->app, .events = POLLOUT };
 
 		EXPECT_EQ(1, poll(&p, 1, 30000));	/* woken by completion */
 		EXPECT_EQ(POLLOUT, p.revents);
 	}
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	EXPECT_EQ(0, v);
-	EXPECT_EQ(0, ku_wait_state(self->app, ATLS_STATE_READY, 100));
+	TL_EXPECT_RESULT(&self->helper, 5000, 0);
+	EXPECT_EQ(0, tl_wait_state(self->app, ATLS_STATE_READY, 100));
 }
 
 TEST_F(life, nonblocking_failure_reports_pollerr)
 {
-	setup_pair(_metadata, self, idle_fn, NULL);
-	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 300,
-					 ATLS_START_F_NONBLOCK));
+	start_pending(_metadata, self, idle_fn, NULL, 300);
 	{
 		struct pollfd p = { .fd = self->app, .events = POLLOUT };
 
@@ -698,14 +650,13 @@ TEST_F(life, blocking_start_interrupted)
 	setup_pair(_metadata, self, accept_hold_fn, NULL);
 	sigaction(SIGALRM, &sa, NULL);	/* no SA_RESTART */
 	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
-	err = ku_start(self->app, ATLS_ROLE_CLIENT, 30000, 0);
+	err = tl_start(self->app, ATLS_ROLE_CLIENT, 30000, 0);
 	setitimer(ITIMER_REAL, &off, NULL);
 	EXPECT_EQ(-EINTR, err);
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	ku_helper_go(&self->helper);
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
-	EXPECT_EQ(0, v);
-	EXPECT_EQ(0, ku_wait_state(self->app, ATLS_STATE_READY, 2000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
+	tl_helper_go(&self->helper);
+	TL_EXPECT_RESULT(&self->helper, 5000, 0);
+	EXPECT_EQ(0, tl_wait_state(self->app, ATLS_STATE_READY, 2000));
 }
 
 /* The raw peer aborts the connection: TCP sends a RST. */
@@ -732,7 +683,7 @@ static void expect_reset_failure(struct __test_metadata *_metadata,
 
 	ASSERT_EQ(1, poll(&p, 1, 20000)) TH_LOG("no POLLERR after the peer's reset");
 	EXPECT_TRUE(p.revents & POLLERR);
-	ASSERT_EQ(0, ku_status(self->app, &st));
+	ASSERT_EQ(0, tl_status(self->app, &st));
 	EXPECT_EQ(ATLS_STATE_FAILED, st.state);
 	EXPECT_EQ(ECONNRESET, st.error);
 	EXPECT_EQ(ATLS_REASON_PEER_ABORTED, st.reason);
@@ -744,15 +695,13 @@ static void expect_reset_failure(struct __test_metadata *_metadata,
 
 TEST_F(life, peer_reset_while_pending)
 {
-	long before = ku_proc_stat("reason_8");
+	long before = tl_proc_stat("reason_8");
 
-	setup_pair(_metadata, self, idle_fn, NULL);	/* listens, never accepts */
-	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 60000,
-					 ATLS_START_F_NONBLOCK));
-	ASSERT_EQ(0, ku_wait_state(self->app, ATLS_STATE_PENDING, 5000));
+	start_pending(_metadata, self, idle_fn, NULL, 60000);	/* listens, never accepts */
+	ASSERT_EQ(0, tl_wait_state(self->app, ATLS_STATE_PENDING, 5000));
 	reset_wire(self);
 	expect_reset_failure(_metadata, self);
-	EXPECT_EQ(before + 1, ku_proc_stat("reason_8"));
+	EXPECT_EQ(before + 1, tl_proc_stat("reason_8"));
 }
 
 /*
@@ -763,21 +712,19 @@ TEST_F(life, peer_reset_while_pending)
  */
 TEST_F(life, peer_reset_while_accepted_left_to_helper)
 {
-	struct ku_serve sv = { .n = 1, .status = -ECONNRESET,
+	struct tl_serve sv = { .n = 1, .status = -ECONNRESET,
 			       .reason = ATLS_REASON_PEER_ABORTED, .hold = 1 };
 	struct pollfd p = { .events = POLLIN | POLLOUT };
 	int v;
 
-	setup_pair(_metadata, self, ku_serve_fn, &sv);
-	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 60000,
-					 ATLS_START_F_NONBLOCK));
-	ASSERT_EQ(0, ku_wait_state(self->app, ATLS_STATE_ACCEPTED, 20000));
+	start_pending(_metadata, self, tl_serve_fn, &sv, 60000);
+	ASSERT_EQ(0, tl_wait_state(self->app, ATLS_STATE_ACCEPTED, 20000));
 	reset_wire(self);
 	p.fd = self->app;
 	EXPECT_EQ(0, poll(&p, 1, 1000)) TH_LOG("revents %#x while accepted", p.revents);
-	EXPECT_EQ(0, ku_wait_state(self->app, ATLS_STATE_ACCEPTED, 100));
-	ku_helper_go(&self->helper);
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 20000));
+	EXPECT_EQ(0, tl_wait_state(self->app, ATLS_STATE_ACCEPTED, 100));
+	tl_helper_go(&self->helper);
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 20000));
 	expect_reset_failure(_metadata, self);
 }
 
@@ -790,7 +737,7 @@ static void *reset_when_pending(void *arg)
 {
 	struct resetter *r = arg;
 
-	r->err = ku_wait_state(r->self->app, ATLS_STATE_PENDING, 20000);
+	r->err = tl_wait_state(r->self->app, ATLS_STATE_PENDING, 20000);
 	reset_wire(r->self);
 	return NULL;
 }
@@ -815,18 +762,17 @@ TEST_F(life, error_queue_report_is_not_a_reset)
 
 	setup_pair(_metadata, self, accept_hold_fn, "hs");
 	ASSERT_EQ(0, setsockopt(self->app, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags)));
-	EXPECT_EQ(-EINPROGRESS, ku_start(self->app, ATLS_ROLE_CLIENT, 60000,
+	EXPECT_EQ(-EINPROGRESS, tl_start(self->app, ATLS_ROLE_CLIENT, 60000,
 					 ATLS_START_F_NONBLOCK));
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 20000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 20000));
 	ASSERT_EQ(0, v);
-	ASSERT_EQ(2, ku_read_full(self->wire, buf, 2, 10000));
+	ASSERT_EQ(2, tl_read_full(self->wire, buf, 2, 10000));
 	p.fd = self->app;
 	EXPECT_EQ(0, poll(&p, 1, 500)) TH_LOG("revents %#x while accepted", p.revents);
-	ASSERT_EQ(0, ku_wait_state(self->app, ATLS_STATE_ACCEPTED, 1000));
-	ku_helper_go(&self->helper);
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 10000));
-	EXPECT_EQ(0, v);
-	ASSERT_EQ(0, ku_wait_state(self->app, ATLS_STATE_READY, 5000));
+	ASSERT_EQ(0, tl_wait_state(self->app, ATLS_STATE_ACCEPTED, 1000));
+	tl_helper_go(&self->helper);
+	TL_EXPECT_RESULT(&self->helper, 10000, 0);
+	ASSERT_EQ(0, tl_wait_state(self->app, ATLS_STATE_READY, 5000));
 	/* The report did happen while accepted: its timestamp is queued. */
 	n = recvmsg(self->app, &m, MSG_ERRQUEUE | MSG_DONTWAIT);
 	ASSERT_LE(0, n) TH_LOG("no TX timestamp was queued: %s", strerror(errno));
@@ -843,12 +789,12 @@ TEST_F(life, blocking_start_returns_on_peer_reset)
 
 	setup_pair(_metadata, self, idle_fn, NULL);
 	ASSERT_EQ(0, pthread_create(&th, NULL, reset_when_pending, &r));
-	t0 = now_ms();
-	err = ku_start(self->app, ATLS_ROLE_CLIENT, 120000, 0);
+	t0 = tl_now_ms();
+	err = tl_start(self->app, ATLS_ROLE_CLIENT, 120000, 0);
 	pthread_join(th, NULL);
 	ASSERT_EQ(0, r.err);
 	EXPECT_EQ(-ECONNRESET, err);
-	EXPECT_GT(60000, now_ms() - t0) TH_LOG("start waited like its timeout");
+	EXPECT_GT(60000, tl_now_ms() - t0) TH_LOG("start waited like its timeout");
 	expect_reset_failure(_metadata, self);
 }
 

@@ -15,7 +15,10 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "kutil.h"
+#include "genl.h"
+#include "net.h"
+#include "sock.h"
+#include "util.h"
 
 static int rmmod_atls(void)
 {
@@ -37,22 +40,6 @@ static int insmod_atls(void)
 	return err;
 }
 
-/* Active objects of slab cache @name, or -1 if there is no such cache. */
-static long slab_active(const char *name)
-{
-	char line[512], n[64];
-	long active, ret = -1;
-	FILE *f = fopen("/proc/slabinfo", "r");
-
-	if (!f)
-		return -2;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %ld", n, &active) == 2 && !strcmp(n, name))
-			ret = active;
-	fclose(f);
-	return ret;
-}
-
 static bool loaded(void)
 {
 	return access("/sys/module/atls", F_OK) == 0;
@@ -60,8 +47,8 @@ static bool loaded(void)
 
 TEST(unload_refused_while_sockets_exist)
 {
-	struct ku_serve s = { .n = 1, .cipher = TLS_CIPHER_AES_GCM_128 };
-	struct ku_child c;
+	struct tl_serve s = { .n = 1, .cipher = TLS_CIPHER_AES_GCM_128 };
+	struct tl_child c;
 	int cli, srv, gated_c, gated_s, v, err;
 
 	ASSERT_TRUE(loaded());
@@ -70,8 +57,8 @@ TEST(unload_refused_while_sockets_exist)
 	EXPECT_TRUE(err == -EWOULDBLOCK || err == -EBUSY) TH_LOG("rmmod tls: %s", strerror(-err));
 	EXPECT_EQ(0, access("/sys/module/tls", F_OK));
 	/* A gated socket. */
-	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &gated_c, &gated_s));
-	ASSERT_EQ(0, ku_ulp(gated_c));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &gated_c, &gated_s));
+	ASSERT_EQ(0, tl_ulp(gated_c));
 	err = rmmod_atls();
 	EXPECT_TRUE(err == -EWOULDBLOCK || err == -EBUSY) TH_LOG("rmmod: %s", strerror(-err));
 	EXPECT_TRUE(loaded());
@@ -79,12 +66,12 @@ TEST(unload_refused_while_sockets_exist)
 	close(gated_s);
 
 	/* A ready socket. */
-	ASSERT_EQ(0, ku_fork_helper(&c, ku_serve_fn, &s));
-	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &cli, &srv));
-	ASSERT_EQ(0, ku_ulp(cli));
-	ASSERT_EQ(0, ku_start(cli, ATLS_ROLE_CLIENT, 30000, 0));
-	ASSERT_EQ(0, ku_helper_result(&c, &v, 5000));
-	ku_helper_reap(&c);
+	ASSERT_EQ(0, tl_fork_helper(&c, tl_serve_fn, &s));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &cli, &srv));
+	ASSERT_EQ(0, tl_ulp(cli));
+	ASSERT_EQ(0, tl_start(cli, ATLS_ROLE_CLIENT, 30000, 0));
+	ASSERT_EQ(0, tl_helper_result(&c, &v, 5000));
+	tl_helper_reap(&c);
 	err = rmmod_atls();
 	EXPECT_TRUE(err == -EWOULDBLOCK || err == -EBUSY) TH_LOG("rmmod: %s", strerror(-err));
 	close(cli);
@@ -95,20 +82,16 @@ TEST(unload_and_reload)
 {
 	int cli, srv, err, i;
 
-	ASSERT_EQ(0, ku_wait_idle(30000));
+	ASSERT_EQ(0, tl_wait_idle(30000));
 	/* SLUB's active count includes per-cpu free objects, so the exact leak
 	 * check is kmem_cache_destroy() at unload: it complains in dmesg (which
 	 * the runner scans) about any object still allocated. */
-	EXPECT_GE(slab_active("atls_sock"), 0);
+	EXPECT_GE(tl_slab_active("atls_sock"), 0);
 	{
-		FILE *f = fopen("/sys/kernel/slab/atls_sock/object_size", "r");
 		int sz = 0;
 
-		if (f) {
-			if (fscanf(f, "%d", &sz) != 1)
-				sz = 0;
-			fclose(f);
-		}
+		if (tl_read_int("/sys/kernel/slab/atls_sock/object_size", &sz))
+			sz = 0;
 		TH_LOG("per-socket state: %d bytes (slab atls_sock)", sz);
 	}
 	/* Closed sockets may take a moment to be destroyed (ULP release);
@@ -121,17 +104,17 @@ TEST(unload_and_reload)
 	}
 	ASSERT_EQ(0, err) TH_LOG("rmmod: %s", strerror(-err));
 	EXPECT_FALSE(loaded());
-	EXPECT_EQ(-1, slab_active("atls_sock"));	/* cache destroyed, nothing leaked */
+	EXPECT_EQ(-1, tl_slab_active("atls_sock"));	/* cache destroyed, nothing leaked */
 	EXPECT_NE(0, access("/proc/net/atls", F_OK));
-	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &cli, &srv));
-	EXPECT_EQ(-ENOENT, ku_ulp(cli));	/* no autoload without the module */
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &cli, &srv));
+	EXPECT_EQ(-ENOENT, tl_ulp(cli));	/* no autoload without the module */
 	close(cli);
 	close(srv);
 	ASSERT_EQ(0, insmod_atls());
 	EXPECT_TRUE(loaded());
-	EXPECT_EQ(0, slab_active("atls_sock"));
-	EXPECT_EQ(0, ku_proc_stat("active_sockets"));
-	EXPECT_EQ(0, ku_proc_stat("live_requests"));
+	EXPECT_EQ(0, tl_slab_active("atls_sock"));
+	EXPECT_EQ(0, tl_proc_stat("active_sockets"));
+	EXPECT_EQ(0, tl_proc_stat("live_requests"));
 }
 
 TEST_HARNESS_MAIN

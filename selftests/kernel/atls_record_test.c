@@ -20,37 +20,40 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "kutil.h"
+#include "genl.h"
+#include "net.h"
+#include "record.h"
+#include "sock.h"
 
 #define LIMIT_PARAM "/sys/module/atls/parameters/record_limit"
 
 FIXTURE(rec) {
 	int app, wire;
-	struct ku_keys s2c, c2s;
+	struct tl_keys s2c, c2s;
 	uint64_t seq;
-	struct ku_child helper;
+	struct tl_child helper;
 };
 
 /* A ready atls socket (app) whose peer end (wire) the test writes raw. */
 static void open_ready(struct __test_metadata *_metadata, FIXTURE_DATA(rec) *self)
 {
-	struct ku_serve s = { .n = 1, .cipher = TLS_CIPHER_AES_GCM_256 };
+	struct tl_serve s = { .n = 1, .cipher = TLS_CIPHER_AES_GCM_256 };
 	int v;
 
-	ku_keys(&self->s2c, TLS_CIPHER_AES_GCM_256, 1);
-	ku_keys(&self->c2s, TLS_CIPHER_AES_GCM_256, 0);
+	tl_keys_fixed(&self->s2c, TLS_CIPHER_AES_GCM_256, 1);
+	tl_keys_fixed(&self->c2s, TLS_CIPHER_AES_GCM_256, 0);
 	self->seq = 0;
-	ASSERT_EQ(0, ku_fork_helper(&self->helper, ku_serve_fn, &s));
-	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &self->app, &self->wire));
-	ASSERT_EQ(0, ku_ulp(self->app));
-	ASSERT_EQ(0, ku_start(self->app, ATLS_ROLE_CLIENT, 10000, 0));
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 5000));
+	ASSERT_EQ(0, tl_fork_helper(&self->helper, tl_serve_fn, &s));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->app, &self->wire));
+	ASSERT_EQ(0, tl_ulp(self->app));
+	ASSERT_EQ(0, tl_start(self->app, ATLS_ROLE_CLIENT, 10000, 0));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
 	ASSERT_EQ(0, v);
 }
 
 static void close_ready(FIXTURE_DATA(rec) *self)
 {
-	ku_helper_reap(&self->helper);
+	tl_helper_reap(&self->helper);
 	close(self->app);
 	close(self->wire);
 }
@@ -69,7 +72,7 @@ static void inject_pad(struct __test_metadata *_metadata, FIXTURE_DATA(rec) *sel
 		       uint8_t type, const void *data, size_t len, size_t pad)
 {
 	unsigned char rec[17000];
-	size_t n = ku_seal_record_pad(&self->s2c, self->seq++, type, data, len, pad, rec);
+	size_t n = tl_record_seal_pad(&self->s2c, self->seq++, type, data, len, pad, rec);
 
 	ASSERT_NE(0, n);
 	ASSERT_EQ((ssize_t)n, write(self->wire, rec, n));
@@ -92,7 +95,7 @@ TEST_F(rec, data_then_close_notify_is_eof)
 	EXPECT_EQ(0, recv(self->app, buf, sizeof(buf), 0));
 	/* Half close: the app may still send. */
 	EXPECT_EQ(3, send(self->app, "bye", 3, 0));
-	EXPECT_EQ(1, ku_proc_stat("close_notify") >= 1);
+	EXPECT_EQ(1, tl_proc_stat("close_notify") >= 1);
 }
 
 TEST_F(rec, alert_is_connreset)
@@ -105,7 +108,7 @@ TEST_F(rec, alert_is_connreset)
 	EXPECT_EQ(ECONNRESET, errno);
 	EXPECT_EQ(-1, send(self->app, "x", 1, 0));
 	EXPECT_EQ(ECONNRESET, errno);
-	ASSERT_EQ(0, ku_status(self->app, &st));
+	ASSERT_EQ(0, tl_status(self->app, &st));
 	EXPECT_EQ(ATLS_STATE_FAILED, st.state);
 	EXPECT_EQ(ATLS_REASON_PEER_ALERT, st.reason);
 }
@@ -113,7 +116,7 @@ TEST_F(rec, alert_is_connreset)
 TEST_F(rec, session_ticket_dropped)
 {
 	unsigned char nst[300];
-	long before = ku_proc_stat("tickets_dropped");
+	long before = tl_proc_stat("tickets_dropped");
 	char buf[64];
 
 	memset(nst, 0x5a, sizeof(nst));
@@ -125,7 +128,7 @@ TEST_F(rec, session_ticket_dropped)
 	inject(_metadata, self, 23, "after-ticket", 12);
 	EXPECT_EQ(12, recv(self->app, buf, sizeof(buf), 0));
 	EXPECT_EQ(0, memcmp(buf, "after-ticket", 12));
-	EXPECT_EQ(before + 1, ku_proc_stat("tickets_dropped"));
+	EXPECT_EQ(before + 1, tl_proc_stat("tickets_dropped"));
 }
 
 TEST_F(rec, key_update_ends_connection)
@@ -197,7 +200,7 @@ TEST_F(rec, record_limit_stops_tx)
 	EXPECT_EQ(-1, send(self->app, "r", 1, 0));
 	EXPECT_EQ(EKEYEXPIRED, errno);
 	ASSERT_EQ(0, set_limit(0));
-	ASSERT_EQ(0, ku_status(self->app, &st));
+	ASSERT_EQ(0, tl_status(self->app, &st));
 	EXPECT_EQ(ATLS_REASON_RECORD_LIMIT, st.reason);
 }
 
@@ -259,7 +262,7 @@ TEST_F(rec, tuning_options_pass_through)
 	EXPECT_EQ(EPERM, errno);
 	/* Data still flows with zero-copy send on. */
 	EXPECT_EQ(2, send(self->app, "zc", 2, 0));
-	EXPECT_EQ(0, ku_proc_stat("rx_no_pad_failed"));
+	EXPECT_EQ(0, tl_proc_stat("rx_no_pad_failed"));
 }
 
 /*
@@ -268,8 +271,8 @@ TEST_F(rec, tuning_options_pass_through)
  */
 TEST_F(rec, padded_records_with_no_pad)
 {
-	long viol = ku_tls_stat("TlsRxNoPadViolation");
-	long retry = ku_tls_stat("TlsDecryptRetry");
+	long viol = tl_tls_stat("TlsRxNoPadViolation");
+	long retry = tl_tls_stat("TlsDecryptRetry");
 	char buf[8192];	/* larger than each record: kTLS decrypts into it */
 	ssize_t got = 0;
 
@@ -292,8 +295,8 @@ TEST_F(rec, padded_records_with_no_pad)
 	}
 	ASSERT_EQ(25, got);
 	EXPECT_EQ(0, memcmp(buf, "padded-dataplain-datamore", 25));
-	EXPECT_EQ(viol + 2, ku_tls_stat("TlsRxNoPadViolation"));
-	EXPECT_GE(ku_tls_stat("TlsDecryptRetry"), retry + 2);
+	EXPECT_EQ(viol + 2, tl_tls_stat("TlsRxNoPadViolation"));
+	EXPECT_GE(tl_tls_stat("TlsDecryptRetry"), retry + 2);
 	/* A padded close_notify is still end of file. */
 	inject_pad(_metadata, self, 21, "\x01\x00", 2, 50);
 	EXPECT_EQ(0, recv(self->app, buf, sizeof(buf), 0));
@@ -315,11 +318,11 @@ TEST(no_pad_parameter_off)
 	open_ready(_metadata, self);
 	EXPECT_EQ(0, set_no_pad(1));
 	EXPECT_EQ(0, tls_opt(self->app, TLS_RX_EXPECT_NO_PAD));
-	retry = ku_tls_stat("TlsDecryptRetry");
+	retry = tl_tls_stat("TlsDecryptRetry");
 	inject_pad(_metadata, self, 23, "padded", 6, 100);
 	EXPECT_EQ(6, recv(self->app, buf, sizeof(buf), 0));
 	EXPECT_EQ(0, memcmp(buf, "padded", 6));
-	EXPECT_EQ(retry, ku_tls_stat("TlsDecryptRetry"));
+	EXPECT_EQ(retry, tl_tls_stat("TlsDecryptRetry"));
 	close_ready(self);
 }
 

@@ -16,13 +16,16 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "kutil.h"
+#include "genl.h"
+#include "harness.h"
+#include "net.h"
+#include "sock.h"
 
 /* A helper that only listens (so ATLS_START finds one) until told to go. */
-static void idle_fn(struct ku_helper *h, int out, int ctl, void *arg)
+static void idle_fn(struct tl_helper *h, int out, int ctl, void *arg)
 {
 	(void)h; (void)out; (void)arg;
-	ku_wait_go(ctl, 60000);
+	tl_wait_go(ctl, 60000);
 }
 
 FIXTURE(opt) {
@@ -31,7 +34,7 @@ FIXTURE(opt) {
 
 FIXTURE_SETUP(opt)
 {
-	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &self->cli, &self->srv));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->cli, &self->srv));
 }
 
 FIXTURE_TEARDOWN(opt)
@@ -45,7 +48,7 @@ TEST(ulp_needs_established)
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	ASSERT_GE(fd, 0);
-	EXPECT_EQ(-ENOTCONN, ku_ulp(fd));
+	EXPECT_EQ(-ENOTCONN, tl_ulp(fd));
 	close(fd);
 }
 
@@ -57,7 +60,7 @@ TEST(ulp_refused_on_listener)
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ASSERT_EQ(0, bind(fd, (void *)&a, sizeof(a)));
 	ASSERT_EQ(0, listen(fd, 1));
-	EXPECT_EQ(-ENOTCONN, ku_ulp(fd));
+	EXPECT_EQ(-ENOTCONN, tl_ulp(fd));
 	close(fd);
 }
 
@@ -67,13 +70,13 @@ TEST_F(opt, ulp_name_and_twice)
 	socklen_t len = sizeof(name);
 	struct atls_status st;
 
-	ASSERT_EQ(0, ku_ulp(self->cli));
+	ASSERT_EQ(0, tl_ulp(self->cli));
 	ASSERT_EQ(0, getsockopt(self->cli, SOL_TCP, TCP_ULP, name, &len));
 	EXPECT_STREQ("atls", name);
-	EXPECT_EQ(-EEXIST, ku_ulp(self->cli));
+	EXPECT_EQ(-EEXIST, tl_ulp(self->cli));
 	EXPECT_EQ(-1, setsockopt(self->cli, SOL_TCP, TCP_ULP, "tls", 4));
 	EXPECT_EQ(EEXIST, errno);
-	ASSERT_EQ(0, ku_status(self->cli, &st));
+	ASSERT_EQ(0, tl_status(self->cli, &st));
 	EXPECT_EQ(ATLS_STATE_NONE, st.state);
 	EXPECT_EQ(0, st.error);
 }
@@ -81,13 +84,13 @@ TEST_F(opt, ulp_name_and_twice)
 TEST_F(opt, ulp_after_other_ulp)
 {
 	ASSERT_EQ(0, setsockopt(self->cli, SOL_TCP, TCP_ULP, "tls", 4));
-	EXPECT_EQ(-EEXIST, ku_ulp(self->cli));
+	EXPECT_EQ(-EEXIST, tl_ulp(self->cli));
 }
 
 TEST_F(opt, ulp_after_data_sent)
 {
 	ASSERT_EQ(1, send(self->cli, "x", 1, 0));
-	EXPECT_EQ(-EBUSY, ku_ulp(self->cli));
+	EXPECT_EQ(-EBUSY, tl_ulp(self->cli));
 }
 
 TEST_F(opt, ulp_after_data_read)
@@ -96,34 +99,34 @@ TEST_F(opt, ulp_after_data_read)
 
 	ASSERT_EQ(1, send(self->srv, "x", 1, 0));
 	ASSERT_EQ(1, recv(self->cli, &c, 1, 0));
-	EXPECT_EQ(-EBUSY, ku_ulp(self->cli));
+	EXPECT_EQ(-EBUSY, tl_ulp(self->cli));
 }
 
 TEST_F(opt, ulp_with_unread_peer_data)
 {
 	ASSERT_EQ(5, send(self->srv, "hello", 5, 0));
 	usleep(20000);
-	EXPECT_EQ(0, ku_ulp(self->cli));
+	EXPECT_EQ(0, tl_ulp(self->cli));
 }
 
 TEST_F(opt, sol_atls_needs_ulp)
 {
 	struct atls_status st;
 
-	EXPECT_EQ(-ENOPROTOOPT, ku_start(self->cli, ATLS_ROLE_CLIENT, 1000, 0));
-	EXPECT_EQ(-EOPNOTSUPP, ku_status(self->cli, &st));	/* ip_getsockopt */
+	EXPECT_EQ(-ENOPROTOOPT, tl_start(self->cli, ATLS_ROLE_CLIENT, 1000, 0));
+	EXPECT_EQ(-EOPNOTSUPP, tl_status(self->cli, &st));	/* ip_getsockopt */
 }
 
 TEST_F(opt, start_without_helper)
 {
 	struct atls_status st;
-	long before = ku_proc_stat("no_helper");
+	long before = tl_proc_stat("no_helper");
 
-	ASSERT_EQ(0, ku_ulp(self->cli));
-	EXPECT_EQ(-ESRCH, ku_start(self->cli, ATLS_ROLE_CLIENT, 1000, 0));
-	ASSERT_EQ(0, ku_status(self->cli, &st));
+	ASSERT_EQ(0, tl_ulp(self->cli));
+	EXPECT_EQ(-ESRCH, tl_start(self->cli, ATLS_ROLE_CLIENT, 1000, 0));
+	ASSERT_EQ(0, tl_status(self->cli, &st));
 	EXPECT_EQ(ATLS_STATE_NONE, st.state);
-	EXPECT_EQ(before + 1, ku_proc_stat("no_helper"));
+	EXPECT_EQ(before + 1, tl_proc_stat("no_helper"));
 }
 
 TEST_F(opt, start_malformed)
@@ -132,31 +135,31 @@ TEST_F(opt, start_malformed)
 	struct atls_start st;
 	void *unmapped;
 
-	ASSERT_EQ(0, ku_ulp(self->cli));
+	ASSERT_EQ(0, tl_ulp(self->cli));
 
 #define BAD(len, want) do {						\
 		EXPECT_EQ(-1, setsockopt(self->cli, SOL_ATLS, ATLS_START, &st, len)); \
 		EXPECT_EQ(want, errno);					\
 	} while (0)
 
-	ku_start_init(&st, ATLS_ROLE_CLIENT, 1000);
+	tl_start_init(&st, ATLS_ROLE_CLIENT, 1000);
 	BAD(0, EINVAL);
 	BAD(ATLS_START_SIZE_VER0 - 1, EINVAL);
 	st.size = 12;
 	BAD(sizeof(st), EINVAL);			/* size != optlen */
-	ku_start_init(&st, ATLS_ROLE_CLIENT, 1000);
+	tl_start_init(&st, ATLS_ROLE_CLIENT, 1000);
 	st.flags = 0x80;
 	BAD(sizeof(st), EINVAL);			/* unknown flag */
-	ku_start_init(&st, 0, 1000);
+	tl_start_init(&st, 0, 1000);
 	BAD(sizeof(st), EINVAL);			/* role 0 */
-	ku_start_init(&st, 3, 1000);
+	tl_start_init(&st, 3, 1000);
 	BAD(sizeof(st), EINVAL);			/* role 3 */
-	ku_start_init(&st, ATLS_ROLE_CLIENT, ATLS_TIMEOUT_MAX_MS + 1);
+	tl_start_init(&st, ATLS_ROLE_CLIENT, ATLS_TIMEOUT_MAX_MS + 1);
 	BAD(sizeof(st), EINVAL);
-	ku_start_init(&st, ATLS_ROLE_CLIENT, 1000);
+	tl_start_init(&st, ATLS_ROLE_CLIENT, 1000);
 	memset(st.policy, 'p', sizeof(st.policy));
 	BAD(sizeof(st), EINVAL);			/* policy not terminated */
-	ku_start_init(&st, ATLS_ROLE_SERVER, 1000);
+	tl_start_init(&st, ATLS_ROLE_SERVER, 1000);
 	memset(st.peer, 'n', sizeof(st.peer));
 	BAD(sizeof(st), EINVAL);			/* peer not terminated */
 #undef BAD
@@ -164,7 +167,7 @@ TEST_F(opt, start_malformed)
 	/* A larger (future) struct: non-zero tail E2BIG, zero tail accepted
 	 * (then ESRCH: no helper is listening in this test). */
 	memset(big, 0, sizeof(big));
-	ku_start_init(&st, ATLS_ROLE_CLIENT, 1000);
+	tl_start_init(&st, ATLS_ROLE_CLIENT, 1000);
 	st.size = sizeof(big);
 	memcpy(big, &st, sizeof(st));
 	big[sizeof(big) - 1] = 1;
@@ -189,7 +192,7 @@ TEST_F(opt, options_and_levels)
 	socklen_t len;
 	int one = 1;
 
-	ASSERT_EQ(0, ku_ulp(self->cli));
+	ASSERT_EQ(0, tl_ulp(self->cli));
 	EXPECT_EQ(-1, setsockopt(self->cli, SOL_ATLS, 99, &one, sizeof(one)));
 	EXPECT_EQ(ENOPROTOOPT, errno);
 	EXPECT_EQ(-1, setsockopt(self->cli, SOL_ATLS, ATLS_STATUS, &one, sizeof(one)));
@@ -222,35 +225,24 @@ TEST_F(opt, options_and_levels)
 
 TEST(start_twice)
 {
-	struct ku_child c;
+	struct tl_child c;
 	struct atls_status st;
 	int cli, srv;
 
-	ASSERT_EQ(0, ku_fork_helper(&c, idle_fn, NULL));
-	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &cli, &srv));
-	ASSERT_EQ(0, ku_ulp(cli));
+	ASSERT_EQ(0, tl_fork_helper(&c, idle_fn, NULL));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &cli, &srv));
+	ASSERT_EQ(0, tl_ulp(cli));
 	/* The first request must still be pending when its status is read
 	 * below: a timeout far beyond any stall of the VM (the close ends it). */
-	EXPECT_EQ(-EINPROGRESS, ku_start(cli, ATLS_ROLE_CLIENT, 30000, ATLS_START_F_NONBLOCK));
-	EXPECT_EQ(-EALREADY, ku_start(cli, ATLS_ROLE_CLIENT, 30000, ATLS_START_F_NONBLOCK));
-	ASSERT_EQ(0, ku_status(cli, &st));
+	EXPECT_EQ(-EINPROGRESS, tl_start(cli, ATLS_ROLE_CLIENT, 30000, ATLS_START_F_NONBLOCK));
+	EXPECT_EQ(-EALREADY, tl_start(cli, ATLS_ROLE_CLIENT, 30000, ATLS_START_F_NONBLOCK));
+	ASSERT_EQ(0, tl_status(cli, &st));
 	EXPECT_EQ(ATLS_STATE_PENDING, st.state);
-	ku_helper_go(&c);
-	ku_helper_reap(&c);
+	tl_helper_go(&c);
+	tl_helper_reap(&c);
 	close(cli);
 	close(srv);
-	EXPECT_EQ(0, ku_wait_idle(30000));
-}
-
-/* Wait for go, then try ACCEPT once and report its errno. */
-static void try_accept_fn(struct ku_helper *h, int out, int ctl, void *arg)
-{
-	struct ku_req r;
-
-	(void)arg;
-	if (ku_wait_go(ctl, 20000))
-		return;
-	ku_put_result(out, ku_accept(h, &r));
+	EXPECT_EQ(0, tl_wait_idle(30000));
 }
 
 /*
@@ -261,12 +253,12 @@ static void try_accept_fn(struct ku_helper *h, int out, int ctl, void *arg)
  */
 TEST(helper_of_another_netns_cannot_accept)
 {
-	struct ku_child c;
-	int sync[2], v, st;
+	struct tl_child c;
+	int sync[2], st;
 	pid_t pid;
 	char b;
 
-	ASSERT_EQ(0, ku_fork_helper(&c, try_accept_fn, NULL));	/* our netns */
+	ASSERT_EQ(0, tl_fork_helper(&c, tl_accept_on_go_fn, NULL));	/* our netns */
 	ASSERT_EQ(0, pipe(sync));
 	pid = fork();
 	ASSERT_GE(pid, 0);
@@ -284,29 +276,28 @@ TEST(helper_of_another_netns_cannot_accept)
 		ifr.ifr_flags |= IFF_UP;
 		if (ioctl(fd, SIOCSIFFLAGS, &ifr))
 			_exit(12);
-		if (ku_tcp_pair(AF_INET, &cli, &srv) || ku_ulp(cli))
+		if (tl_tcp_pair(AF_INET, &cli, &srv) || tl_ulp(cli))
 			_exit(13);
 		/*
 		 * Long enough that the other namespace's helper tries its
 		 * ACCEPT while this request is still pending (after it, an
 		 * EAGAIN would prove nothing); then it times out.
 		 */
-		if (ku_start(cli, ATLS_ROLE_CLIENT, 3000, ATLS_START_F_NONBLOCK) != -EINPROGRESS)
+		if (tl_start(cli, ATLS_ROLE_CLIENT, 3000, ATLS_START_F_NONBLOCK) != -EINPROGRESS)
 			_exit(14);
 		if (write(sync[1], "s", 1) != 1)
 			_exit(15);
-		if (ku_wait_state(cli, ATLS_STATE_FAILED, 30000) || ku_status(cli, &as))
+		if (tl_wait_state(cli, ATLS_STATE_FAILED, 30000) || tl_status(cli, &as))
 			_exit(16);
 		_exit(as.error == ETIMEDOUT ? 0 : 17);
 	}
 	ASSERT_EQ(1, read(sync[0], &b, 1));
-	ku_helper_go(&c);
-	ASSERT_EQ(0, ku_helper_result(&c, &v, 5000));
-	EXPECT_EQ(-EAGAIN, v);
+	tl_helper_go(&c);
+	TL_EXPECT_RESULT(&c, 5000, -EAGAIN);
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	EXPECT_TRUE(WIFEXITED(st));
 	EXPECT_EQ(0, WEXITSTATUS(st));
-	ku_helper_reap(&c);
+	tl_helper_reap(&c);
 	close(sync[0]);
 	close(sync[1]);
 }

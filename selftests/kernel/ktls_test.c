@@ -19,7 +19,8 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "kutil.h"	/* fixed keys, userspace AEAD, TCP pair */
+#include "net.h"
+#include "record.h"
 
 #ifndef SOL_TLS
 #define SOL_TLS 282
@@ -29,7 +30,7 @@ static const char plaintext[] = "atls-foundation: this must never be on the wire
 
 FIXTURE(ktls) {
 	int cli, srv;
-	struct ku_keys k;
+	struct tl_keys k;
 };
 
 FIXTURE_VARIANT(ktls) {
@@ -43,8 +44,8 @@ FIXTURE_VARIANT_ADD(ktls, chacha20_poly1305) { .cipher = TLS_CIPHER_CHACHA20_POL
 
 FIXTURE_SETUP(ktls)
 {
-	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &self->cli, &self->srv));
-	ku_keys(&self->k, variant->cipher, 0);
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->cli, &self->srv));
+	tl_keys_fixed(&self->k, variant->cipher, 0);
 	ASSERT_EQ(variant->cipher, self->k.cipher);
 }
 
@@ -68,14 +69,14 @@ TEST_F(ktls, wire_is_a_tls_record)
 		TH_LOG("TLS_TX %s: %s", variant->name, strerror(errno));
 	ASSERT_EQ((ssize_t)pt_len, send(self->cli, plaintext, pt_len, 0));
 
-	ASSERT_EQ((ssize_t)rec_len, ku_read_full(self->srv, rec, rec_len, 5000));
+	ASSERT_EQ((ssize_t)rec_len, tl_read_full(self->srv, rec, rec_len, 5000));
 	EXPECT_EQ(0x17, rec[0]);	/* opaque_type application_data */
 	EXPECT_EQ(0x03, rec[1]);
 	EXPECT_EQ(0x03, rec[2]);
 	EXPECT_EQ(rec_len - 5, (size_t)((rec[3] << 8) | rec[4]));
 	EXPECT_EQ(NULL, memmem(rec, rec_len, "never be on the wire", 20));
 
-	ASSERT_EQ(0, ku_open_record(&self->k, 0, rec, rec_len, inner, &inner_len, &type))
+	ASSERT_EQ(0, tl_record_open(&self->k, 0, rec, rec_len, inner, &inner_len, &type))
 		TH_LOG("record does not open with the fixed keys");
 	ASSERT_EQ(pt_len, inner_len);
 	EXPECT_EQ(0, memcmp(inner, plaintext, pt_len));

@@ -46,11 +46,15 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "e2e.h"
+#include "capture.h"
+#include "net.h"
+#include "sock.h"
+#include "util.h"
+#include "vm.h"
 
 static int setup_ok;
 
-#define IS_A (e2e.role == 'a')
+#define IS_A (tl_vm.role == 'a')
 #define MSG "attested hello"
 
 FIXTURE(pair) {};
@@ -64,28 +68,46 @@ FIXTURE_TEARDOWN(pair) {}
  * sets *err to the errno of ATLS_START (0 = ready). */
 static int serve_one(int port, const char *policy, int *err)
 {
-	int l = e2e_listen(port), fd;
+	int l = tl_listen_any(port), fd;
 
 	*err = -1;
 	if (l < 0)
 		return -1;
-	fd = e2e_accept(l, E2E_WAIT_MS);
+	fd = tl_accept(l, TL_PEER_WAIT_MS);
 	close(l);
 	if (fd < 0)
 		return -1;
-	*err = e2e_atls(fd, ATLS_ROLE_SERVER, policy, 0);
+	*err = tl_atls(fd, ATLS_ROLE_SERVER, policy, 0);
 	return fd;
 }
 
 static int connect_one(const char *addr, int port, const char *policy, int *err)
 {
-	int fd = e2e_connect(addr, port, E2E_WAIT_MS);
+	int fd = tl_connect_to(addr, port, TL_PEER_WAIT_MS);
 
 	*err = -1;
 	if (fd < 0)
 		return -1;
-	*err = e2e_atls(fd, ATLS_ROLE_CLIENT, policy, 0);
+	*err = tl_atls(fd, ATLS_ROLE_CLIENT, policy, 0);
 	return fd;
+}
+
+/* This VM's end of one connection: VM a serves on pol_a, VM b connects to
+ * addr on pol_b. */
+static int open_one(const char *addr, int port, const char *pol_a, const char *pol_b, int *err)
+{
+	return IS_A ? serve_one(port, pol_a, err) : connect_one(addr, port, pol_b, err);
+}
+
+/* A connection inside this VM on port: listener l, client end c, server end s. */
+static void local_pair(struct __test_metadata *_metadata, int port, int *l, int *c, int *s)
+{
+	*l = tl_listen_any(port);
+	ASSERT_LE(0, *l);
+	*c = tl_connect_to("127.0.0.1", port, 10000);
+	ASSERT_LE(0, *c);
+	*s = tl_accept(*l, 10000);
+	ASSERT_LE(0, *s);
 }
 
 /* Echo one message: the client sends, the server echoes. */
@@ -95,12 +117,12 @@ static int echo(int fd, bool server)
 	int err;
 
 	if (server) {
-		err = e2e_recv_all(fd, buf, sizeof(buf), 60000);
-		return err ? err : e2e_send_all(fd, buf, sizeof(buf));
+		err = tl_recv_all(fd, buf, sizeof(buf), 60000);
+		return err ? err : tl_send_all(fd, buf, sizeof(buf));
 	}
-	err = e2e_send_all(fd, MSG, sizeof(MSG));
+	err = tl_send_all(fd, MSG, sizeof(MSG));
 	if (!err)
-		err = e2e_recv_all(fd, buf, sizeof(buf), 60000);
+		err = tl_recv_all(fd, buf, sizeof(buf), 60000);
 	return err ? err : memcmp(buf, MSG, sizeof(MSG)) ? EBADMSG : 0;
 }
 
@@ -111,11 +133,11 @@ static void check_claims(struct __test_metadata *_metadata, const struct atls_pe
 	EXPECT_EQ(ATLS_REASON_OK, pi->reason);
 	EXPECT_EQ(ATLS_EVIDENCE_TPM2_KAT_PAT, pi->evidence_type);
 	EXPECT_TRUE(pi->flags & ATLS_PEER_F_PEER_ATTESTED);
-	EXPECT_EQ(0, memcmp(pi->ak_digest, e2e.peer_ak_sha256, 32));
+	EXPECT_EQ(0, memcmp(pi->ak_digest, tl_vm.peer_ak_sha256, 32));
 	EXPECT_EQ(0x000B, pi->pcr_bank);
 	EXPECT_EQ(0xffu, pi->pcr_select);
 	EXPECT_EQ(32, pi->pcr_digest_len);
-	EXPECT_EQ(0, memcmp(pi->pcr_digest, e2e.peer_pcr_digest, 32));
+	EXPECT_EQ(0, memcmp(pi->pcr_digest, tl_vm.peer_pcr_digest, 32));
 }
 
 static void check_common(struct __test_metadata *_metadata, int fd, struct atls_peer_info *pi,
@@ -124,10 +146,10 @@ static void check_common(struct __test_metadata *_metadata, int fd, struct atls_
 	static const uint8_t zero[32];
 	struct atls_status st;
 
-	ASSERT_EQ(0, e2e_status(fd, &st));
+	ASSERT_EQ(0, tl_status(fd, &st));
 	EXPECT_EQ(ATLS_STATE_READY, st.state);
 	EXPECT_EQ(0, st.error);
-	ASSERT_EQ(0, e2e_peer_info(fd, pi));
+	ASSERT_EQ(0, tl_peer_info(fd, pi));
 	EXPECT_EQ(0x0304, pi->tls_version);
 	EXPECT_NE(0, pi->cipher);
 	/* A client that does not attest is not asked for a certificate. */
@@ -139,19 +161,12 @@ static void check_common(struct __test_metadata *_metadata, int fd, struct atls_
 static int log_count(const char *re)
 {
 	char path[400];
-	int n = -1;
-	FILE *f;
+	int n;
 
-	snprintf(path, sizeof(path), "%s/log-count", e2e.dir);
-	if (e2e_run("grep -c -- '%s' '%s' > '%s'", re, e2e.log, path) > 1)
+	snprintf(path, sizeof(path), "%s/log-count", tl_vm.dir);
+	if (tl_sh("grep -c -- '%s' '%s' > '%s'", re, tl_vm.log, path) > 1)
 		return -1;
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%d", &n) != 1)
-		n = -1;
-	fclose(f);
-	return n;
+	return tl_read_int(path, &n) ? -1 : n;
 }
 
 /*
@@ -182,7 +197,7 @@ static int reload_atlsd(void)
 	const char *re = "configuration reloaded";
 	int before = log_count(re);
 
-	if (before < 0 || kill(e2e_atlsd_pid(), SIGHUP))
+	if (before < 0 || kill(tl_atlsd_pid(), SIGHUP))
 		return -1;
 	return log_count_reaches(re, before + 1) > before ? 0 : -1;
 }
@@ -195,10 +210,7 @@ static void run_pair(struct __test_metadata *_metadata, int port, const char *ad
 	int fd, err;
 	bool self = IS_A ? a_attests : b_attests, peer = IS_A ? b_attests : a_attests;
 
-	if (IS_A)
-		fd = serve_one(port, pol_a, &err);
-	else
-		fd = connect_one(addr, port, pol_b, &err);
+	fd = open_one(addr, port, pol_a, pol_b, &err);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, err) TH_LOG("ATLS_START: %s", strerror(err));
 	check_common(_metadata, fd, &pi, !IS_A || peer);
@@ -214,14 +226,14 @@ static void run_pair(struct __test_metadata *_metadata, int port, const char *ad
 
 TEST_F_TIMEOUT(pair, mutual, 300)
 {
-	struct e2e_capture cap;
+	struct tl_capture cap;
 
 	if (IS_A)
-		ASSERT_EQ(0, e2e_capture_start(&cap, 7501));
-	run_pair(_metadata, 7501, e2e.peer4, "default", "default", true, true);
+		ASSERT_EQ(0, tl_capture_start(&cap, 7501));
+	run_pair(_metadata, 7501, tl_vm.peer4, "default", "default", true, true);
 	if (IS_A) {
 		/* The echo crossed the link both ways, never in clear. */
-		e2e_capture_stop(&cap);
+		tl_capture_stop(&cap);
 		EXPECT_LT(sizeof(MSG), cap.len[0]);
 		EXPECT_LT(sizeof(MSG), cap.len[1]);
 		/* The capture sees TCP payload from its first byte: each side
@@ -230,25 +242,25 @@ TEST_F_TIMEOUT(pair, mutual, 300)
 			EXPECT_EQ(0x16, cap.buf[0][0]);
 			EXPECT_EQ(0x16, cap.buf[1][0]);
 		}
-		EXPECT_FALSE(e2e_capture_has(&cap, MSG, sizeof(MSG) - 1));
-		e2e_capture_free(&cap);
+		EXPECT_FALSE(tl_capture_has(&cap, MSG, sizeof(MSG) - 1));
+		tl_capture_free(&cap);
 	}
 }
 
 TEST_F_TIMEOUT(pair, server_only, 300)
 {
-	run_pair(_metadata, 7502, e2e.peer4, "attest-only", "verify-only", true, false);
+	run_pair(_metadata, 7502, tl_vm.peer4, "attest-only", "verify-only", true, false);
 }
 
 TEST_F_TIMEOUT(pair, client_only, 300)
 {
-	run_pair(_metadata, 7503, e2e.peer4, "verify-only", "attest-only", false, true);
+	run_pair(_metadata, 7503, tl_vm.peer4, "verify-only", "attest-only", false, true);
 }
 
 TEST_F_TIMEOUT(pair, ipv6_mutual, 300)
 {
-	ASSERT_TRUE(e2e.peer6 && *e2e.peer6);
-	run_pair(_metadata, 7504, e2e.peer6, "default", "default", true, true);
+	ASSERT_TRUE(tl_vm.peer6 && *tl_vm.peer6);
+	run_pair(_metadata, 7504, tl_vm.peer6, "default", "default", true, true);
 }
 
 /* After a failed start: the documented errno forever, nothing goes out. */
@@ -258,7 +270,7 @@ static void check_dead(struct __test_metadata *_metadata, int fd, int want_err,
 	struct atls_status st;
 	ssize_t n;
 
-	ASSERT_EQ(0, e2e_status(fd, &st));
+	ASSERT_EQ(0, tl_status(fd, &st));
 	EXPECT_EQ(ATLS_STATE_FAILED, st.state);
 	if (want_err)
 		EXPECT_EQ(want_err, st.error);
@@ -274,15 +286,12 @@ static void run_reject(struct __test_metadata *_metadata, int port, bool a_rejec
 {
 	bool me = IS_A == a_rejects;
 	const char *pol = me ? bad_policy : "default";
-	struct e2e_capture cap;
+	struct tl_capture cap;
 	int fd, err;
 
 	if (IS_A)
-		ASSERT_EQ(0, e2e_capture_start(&cap, port));
-	if (IS_A)
-		fd = serve_one(port, pol, &err);
-	else
-		fd = connect_one(e2e.peer4, port, pol, &err);
+		ASSERT_EQ(0, tl_capture_start(&cap, port));
+	fd = open_one(tl_vm.peer4, port, pol, pol, &err);
 	ASSERT_LE(0, fd);
 	if (me) {
 		EXPECT_EQ(EACCES, err) TH_LOG("ATLS_START: %s", strerror(err));
@@ -308,10 +317,10 @@ static void run_reject(struct __test_metadata *_metadata, int port, bool a_rejec
 	}
 	close(fd);
 	if (IS_A) {
-		e2e_capture_stop(&cap);
+		tl_capture_stop(&cap);
 		EXPECT_LT(0, cap.len[0] + cap.len[1]);	/* the handshake was seen */
-		EXPECT_FALSE(e2e_capture_has(&cap, "PLAINTEXT", 9));
-		e2e_capture_free(&cap);
+		EXPECT_FALSE(tl_capture_has(&cap, "PLAINTEXT", 9));
+		tl_capture_free(&cap);
 	}
 }
 
@@ -342,16 +351,16 @@ TEST_F_TIMEOUT(pair, unknown_policy, 300)
 	int l, fd, err, i;
 
 	if (IS_A) {
-		l = e2e_listen(7507);
+		l = tl_listen_any(7507);
 		ASSERT_LE(0, l);
-		fd = e2e_accept(l, E2E_WAIT_MS);
+		fd = tl_accept(l, TL_PEER_WAIT_MS);
 		close(l);
 		ASSERT_LE(0, fd);
-		EXPECT_EQ(EINPROGRESS, e2e_atls(fd, ATLS_ROLE_SERVER, "default",
-						ATLS_START_F_NONBLOCK));
-		ASSERT_EQ(0, e2e_barrier("unknown-policy-started"));
-		for (i = 0; i < E2E_WAIT_MS / 50; i++) {
-			ASSERT_EQ(0, e2e_status(fd, &st));
+		EXPECT_EQ(EINPROGRESS, tl_atls(fd, ATLS_ROLE_SERVER, "default",
+					       ATLS_START_F_NONBLOCK));
+		ASSERT_EQ(0, tl_barrier("unknown-policy-started"));
+		for (i = 0; i < TL_PEER_WAIT_MS / 50; i++) {
+			ASSERT_EQ(0, tl_status(fd, &st));
 			if (st.state == ATLS_STATE_FAILED || st.state == ATLS_STATE_READY)
 				break;
 			usleep(50 * 1000);
@@ -359,10 +368,10 @@ TEST_F_TIMEOUT(pair, unknown_policy, 300)
 		EXPECT_NE(0, st.error);
 		check_dead(_metadata, fd, 0, 0);
 	} else {
-		fd = e2e_connect(e2e.peer4, 7507, E2E_WAIT_MS);
+		fd = tl_connect_to(tl_vm.peer4, 7507, TL_PEER_WAIT_MS);
 		ASSERT_LE(0, fd);
-		ASSERT_EQ(0, e2e_barrier("unknown-policy-started"));
-		err = e2e_atls(fd, ATLS_ROLE_CLIENT, "no-such-policy", 0);
+		ASSERT_EQ(0, tl_barrier("unknown-policy-started"));
+		err = tl_atls(fd, ATLS_ROLE_CLIENT, "no-such-policy", 0);
 		EXPECT_EQ(ENOENT, err);
 		check_dead(_metadata, fd, ENOENT, ATLS_REASON_POLICY_UNKNOWN);
 	}
@@ -371,63 +380,64 @@ TEST_F_TIMEOUT(pair, unknown_policy, 300)
 
 #define NCONC 50
 
+/* One of n concurrent connections between the VMs (VM a the server). */
 struct conc {
-	int fd, err, echo;
-	bool server;
-};
-
-struct conc_b {
 	int fd, err, echo, info;
 	bool server;
+	const char *policy;
 	struct atls_peer_info pi;
+	pthread_t th;
 };
 
-static void *conc_one(void *arg)
+static void *conc_main(void *arg)
 {
 	struct conc *c = arg;
 
-	c->err = e2e_atls(c->fd, c->server ? ATLS_ROLE_SERVER : ATLS_ROLE_CLIENT, "default", 0);
+	c->err = tl_atls(c->fd, c->server ? ATLS_ROLE_SERVER : ATLS_ROLE_CLIENT, c->policy, 0);
+	c->info = c->err ? -1 : tl_peer_info(c->fd, &c->pi);
 	c->echo = c->err ? -1 : echo(c->fd, c->server);
 	return NULL;
 }
 
-/* As conc_one, on the "batched" policy, keeping the peer info. */
-static void *conc_batched(void *arg)
+/* n connections on port, each started on policy and echoed in a thread of
+ * its own, all at once; returns when every thread is done (fds left open). */
+static void conc_run(struct __test_metadata *_metadata, struct conc *c, int n, int port,
+		     const char *policy)
 {
-	struct conc_b *c = arg;
+	int i, l = -1;
 
-	c->err = e2e_atls(c->fd, c->server ? ATLS_ROLE_SERVER : ATLS_ROLE_CLIENT, "batched", 0);
-	c->info = c->err ? -1 : e2e_peer_info(c->fd, &c->pi);
-	c->echo = c->err ? -1 : echo(c->fd, c->server);
-	return NULL;
+	if (IS_A) {
+		l = tl_listen_any(port);
+		ASSERT_LE(0, l);
+	}
+	for (i = 0; i < n; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		c[i].server = IS_A;
+		c[i].policy = policy;
+		c[i].fd = IS_A ? tl_accept(l, TL_PEER_WAIT_MS)
+			       : tl_connect_to(tl_vm.peer4, port, TL_PEER_WAIT_MS);
+		ASSERT_LE(0, c[i].fd);
+		ASSERT_EQ(0, pthread_create(&c[i].th, NULL, conc_main, &c[i]));
+	}
+	for (i = 0; i < n; i++)
+		pthread_join(c[i].th, NULL);
+	if (l >= 0)
+		close(l);
 }
 
 TEST_F_TIMEOUT(pair, concurrent_50, 600)
 {
 	struct conc c[NCONC];
-	pthread_t th[NCONC];
-	int i, l = -1, ok = 0;
+	int i, ok = 0;
 
-	if (IS_A) {
-		l = e2e_listen(7508);
-		ASSERT_LE(0, l);
-	}
+	conc_run(_metadata, c, NCONC, 7508, "default");
 	for (i = 0; i < NCONC; i++) {
-		c[i].server = IS_A;
-		c[i].fd = IS_A ? e2e_accept(l, E2E_WAIT_MS) : e2e_connect(e2e.peer4, 7508, E2E_WAIT_MS);
-		ASSERT_LE(0, c[i].fd);
-		ASSERT_EQ(0, pthread_create(&th[i], NULL, conc_one, &c[i]));
-	}
-	for (i = 0; i < NCONC; i++) {
-		pthread_join(th[i], NULL);
 		if (!c[i].err && !c[i].echo)
 			ok++;
 		else
 			TH_LOG("connection %d: start %s, echo %d", i, strerror(c[i].err), c[i].echo);
 		close(c[i].fd);
 	}
-	if (l >= 0)
-		close(l);
 	EXPECT_EQ(NCONC, ok);
 }
 
@@ -435,7 +445,7 @@ TEST_F_TIMEOUT(pair, concurrent_50, 600)
 
 /*
  * Batched quotes end to end: both daemons run the policy "batched"
- * (e2e.c: batch = true, a 50 ms window), so they offer the batched scheme
+ * (testlib/vm.c: batch = true, a 50 ms window), so they offer the batched scheme
  * and choose it for each other.  Every connection must be ready with the
  * other VM's real claims (the batched evidence carries the same quote
  * contents), and each daemon must have logged that it used batched quotes
@@ -445,23 +455,11 @@ TEST_F_TIMEOUT(pair, concurrent_50, 600)
  */
 TEST_F_TIMEOUT(pair, batched_quotes, 600)
 {
-	struct conc_b c[NBATCH];
-	pthread_t th[NBATCH];
-	int i, l = -1, ok = 0;
+	struct conc c[NBATCH];
+	int i, ok = 0;
 
-	if (IS_A) {
-		l = e2e_listen(7520);
-		ASSERT_LE(0, l);
-	}
+	conc_run(_metadata, c, NBATCH, 7520, "batched");
 	for (i = 0; i < NBATCH; i++) {
-		memset(&c[i], 0, sizeof(c[i]));
-		c[i].server = IS_A;
-		c[i].fd = IS_A ? e2e_accept(l, E2E_WAIT_MS) : e2e_connect(e2e.peer4, 7520, E2E_WAIT_MS);
-		ASSERT_LE(0, c[i].fd);
-		ASSERT_EQ(0, pthread_create(&th[i], NULL, conc_batched, &c[i]));
-	}
-	for (i = 0; i < NBATCH; i++) {
-		pthread_join(th[i], NULL);
 		if (!c[i].err && !c[i].echo && !c[i].info) {
 			ok++;
 			check_claims(_metadata, &c[i].pi);
@@ -472,8 +470,6 @@ TEST_F_TIMEOUT(pair, batched_quotes, 600)
 		}
 		close(c[i].fd);
 	}
-	if (l >= 0)
-		close(l);
 	EXPECT_EQ(NBATCH, ok);
 	/*
 	 * Our evidence and the peer's were batched quotes (atlsd's log line).
@@ -481,7 +477,7 @@ TEST_F_TIMEOUT(pair, batched_quotes, 600)
 	 * last lines may follow our ATLS_START's return: wait for them.
 	 */
 	EXPECT_LE(NBATCH, log_count_reaches("ready after.*batched quotes both ways", NBATCH))
-		TH_LOG("log %s", e2e.log);
+		TH_LOG("log %s", tl_vm.log);
 }
 
 #define FILE_LEN (256 * 1024)
@@ -503,24 +499,21 @@ TEST_F_TIMEOUT(pair, sendfile_content, 300)
 	int fd, ffd, err;
 	size_t i;
 
-	struct e2e_capture cap;
+	struct tl_capture cap;
 	static const size_t probe[] = { 0, 4096, 65536 + 17, 131072 + 5, FILE_LEN - 32 };
 
 	ASSERT_TRUE(want && got);
 	for (i = 0; i < FILE_LEN; i++)
 		want[i] = (unsigned char)(i * 131 + (i >> 9));
 	if (IS_A)
-		ASSERT_EQ(0, e2e_capture_start(&cap, 7509));
-	if (IS_A)
-		fd = serve_one(7509, "default", &err);
-	else
-		fd = connect_one(e2e.peer4, 7509, "default", &err);
+		ASSERT_EQ(0, tl_capture_start(&cap, 7509));
+	fd = open_one(tl_vm.peer4, 7509, "default", "default", &err);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, err);
-	snprintf(path, sizeof(path), "%s/sendfile.%c", e2e.dir, e2e.role);
+	snprintf(path, sizeof(path), "%s/sendfile.%c", tl_vm.dir, tl_vm.role);
 	if (IS_A) {
 		/* Receive the file, check it, store it, sendfile it back. */
-		ASSERT_EQ(0, e2e_recv_all(fd, got, FILE_LEN, 120000));
+		ASSERT_EQ(0, tl_recv_all(fd, got, FILE_LEN, 120000));
 		EXPECT_EQ(0, memcmp(got, want, FILE_LEN));
 		ffd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 		ASSERT_LE(0, ffd);
@@ -529,25 +522,25 @@ TEST_F_TIMEOUT(pair, sendfile_content, 300)
 		close(ffd);
 		/* Both directions crossed the link (records: a bit more than the
 		 * file) and no piece of the file is in clear. */
-		EXPECT_EQ(0, e2e_barrier("sendfile-received"));
+		EXPECT_EQ(0, tl_barrier("sendfile-received"));
 		close(fd);
 		fd = -1;
-		e2e_capture_stop(&cap);
+		tl_capture_stop(&cap);
 		EXPECT_LT(FILE_LEN, cap.len[0]);
 		EXPECT_LT(FILE_LEN, cap.len[1]);
 		for (i = 0; i < sizeof(probe) / sizeof(probe[0]); i++)
-			EXPECT_FALSE(e2e_capture_has(&cap, want + probe[i], 32))
+			EXPECT_FALSE(tl_capture_has(&cap, want + probe[i], 32))
 				TH_LOG("file bytes at %zu on the wire in clear", probe[i]);
-		e2e_capture_free(&cap);
+		tl_capture_free(&cap);
 	} else {
 		ffd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 		ASSERT_LE(0, ffd);
 		ASSERT_EQ(FILE_LEN, write(ffd, want, FILE_LEN));
 		EXPECT_EQ(0, sendfile_all(fd, ffd, FILE_LEN));
 		close(ffd);
-		ASSERT_EQ(0, e2e_recv_all(fd, got, FILE_LEN, 120000));
+		ASSERT_EQ(0, tl_recv_all(fd, got, FILE_LEN, 120000));
 		EXPECT_EQ(0, memcmp(got, want, FILE_LEN));
-		EXPECT_EQ(0, e2e_barrier("sendfile-received"));
+		EXPECT_EQ(0, tl_barrier("sendfile-received"));
 	}
 	if (fd >= 0)
 		close(fd);
@@ -567,13 +560,8 @@ TEST_F_TIMEOUT(pair, helper_killed, 300)
 	int l, c, s, err, i;
 	bool leaked = false;
 
-	l = e2e_listen(7510);
-	ASSERT_LE(0, l);
-	c = e2e_connect("127.0.0.1", 7510, 10000);
-	ASSERT_LE(0, c);
-	s = e2e_accept(l, 10000);
-	ASSERT_LE(0, s);
-	err = e2e_atls(c, ATLS_ROLE_CLIENT, "default", ATLS_START_F_NONBLOCK);
+	local_pair(_metadata, 7510, &l, &c, &s);
+	err = tl_atls(c, ATLS_ROLE_CLIENT, "default", ATLS_START_F_NONBLOCK);
 	ASSERT_EQ(EINPROGRESS, err);
 	/* The ClientHello arrives: the daemon is in the handshake. */
 	p.fd = s;
@@ -583,7 +571,7 @@ TEST_F_TIMEOUT(pair, helper_killed, 300)
 	EXPECT_EQ(0x16, buf[0]);
 	/* The application has queued data behind the gate. */
 	EXPECT_EQ(-1, send(c, "PLAINTEXT-MUST-NOT-LEAK", 23, MSG_DONTWAIT | MSG_NOSIGNAL));
-	ASSERT_EQ(0, e2e_atlsd_kill(SIGKILL));
+	ASSERT_EQ(0, tl_atlsd_kill(SIGKILL));
 
 	p.fd = c;
 	p.events = POLLOUT;
@@ -609,13 +597,13 @@ TEST_F_TIMEOUT(pair, helper_killed, 300)
 	EXPECT_FALSE(leaked);
 	close(s);
 	close(l);
-	ASSERT_EQ(0, e2e_atlsd_start());
+	ASSERT_EQ(0, tl_atlsd_start());
 }
 
 TEST_F_TIMEOUT(pair, after_restart, 300)
 {
-	ASSERT_EQ(0, e2e_barrier("after-restart"));
-	run_pair(_metadata, 7511, e2e.peer4, "default", "default", true, true);
+	ASSERT_EQ(0, tl_barrier("after-restart"));
+	run_pair(_metadata, 7511, tl_vm.peer4, "default", "default", true, true);
 }
 
 /* SIGTERM mid-handshake: ECONNABORTED with reason SHUTDOWN or HELPER_DIED. */
@@ -626,46 +614,38 @@ TEST_F_TIMEOUT(pair, helper_stopped, 300)
 	struct pollfd p;
 	int l, c, s;
 
-	l = e2e_listen(7512);
-	ASSERT_LE(0, l);
-	c = e2e_connect("127.0.0.1", 7512, 10000);
-	ASSERT_LE(0, c);
-	s = e2e_accept(l, 10000);
-	ASSERT_LE(0, s);
-	ASSERT_EQ(EINPROGRESS, e2e_atls(c, ATLS_ROLE_CLIENT, "default", ATLS_START_F_NONBLOCK));
+	local_pair(_metadata, 7512, &l, &c, &s);
+	ASSERT_EQ(EINPROGRESS, tl_atls(c, ATLS_ROLE_CLIENT, "default", ATLS_START_F_NONBLOCK));
 	p.fd = s;
 	p.events = POLLIN;
 	ASSERT_EQ(1, poll(&p, 1, 90000));
 	ASSERT_LT(0, recv(s, buf, sizeof(buf), 0));
-	ASSERT_EQ(0, e2e_atlsd_kill(SIGTERM));
+	ASSERT_EQ(0, tl_atlsd_kill(SIGTERM));
 	p.fd = c;
 	p.events = POLLOUT;
 	ASSERT_EQ(1, poll(&p, 1, 30000));
-	ASSERT_EQ(0, e2e_status(c, &st));
+	ASSERT_EQ(0, tl_status(c, &st));
 	EXPECT_EQ(ATLS_STATE_FAILED, st.state);
 	EXPECT_EQ(ECONNABORTED, st.error);
 	EXPECT_TRUE(st.reason == ATLS_REASON_SHUTDOWN || st.reason == ATLS_REASON_HELPER_DIED);
 	close(c);
 	close(s);
 	close(l);
-	ASSERT_EQ(0, e2e_atlsd_start());
+	ASSERT_EQ(0, tl_atlsd_start());
 }
 
 TEST_F_TIMEOUT(pair, reload_keeps_connections, 300)
 {
 	int fd, err;
 
-	if (IS_A)
-		fd = serve_one(7513, "default", &err);
-	else
-		fd = connect_one(e2e.peer4, 7513, "default", &err);
+	fd = open_one(tl_vm.peer4, 7513, "default", "default", &err);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, err);
 	ASSERT_EQ(0, reload_atlsd());
 	EXPECT_EQ(0, echo(fd, IS_A));
 	close(fd);
 	/* And the reloaded daemon serves new connections. */
-	run_pair(_metadata, 7514, e2e.peer4, "default", "default", true, true);
+	run_pair(_metadata, 7514, tl_vm.peer4, "default", "default", true, true);
 }
 
 /*
@@ -680,16 +660,11 @@ TEST_F_TIMEOUT(pair, timeout_releases_worker, 300)
 	struct atls_status as;
 	int l, c, s, i, active = -1;
 
-	l = e2e_listen(7516);
-	ASSERT_LE(0, l);
-	c = e2e_connect("127.0.0.1", 7516, 10000);
-	ASSERT_LE(0, c);
-	s = e2e_accept(l, 10000);
-	ASSERT_LE(0, s);
+	local_pair(_metadata, 7516, &l, &c, &s);
 	ASSERT_EQ(0, setsockopt(c, SOL_TCP, TCP_ULP, ATLS_ULP_NAME, sizeof(ATLS_ULP_NAME)));
 	EXPECT_EQ(-1, setsockopt(c, SOL_ATLS, ATLS_START, &st, sizeof(st)));
 	EXPECT_EQ(ETIMEDOUT, errno);
-	ASSERT_EQ(0, e2e_status(c, &as));
+	ASSERT_EQ(0, tl_status(c, &as));
 	EXPECT_EQ(ATLS_STATE_FAILED, as.state);
 	EXPECT_EQ(ETIMEDOUT, as.error);
 	EXPECT_EQ(ATLS_REASON_TIMEOUT, as.reason);
@@ -699,7 +674,7 @@ TEST_F_TIMEOUT(pair, timeout_releases_worker, 300)
 	 * VM may be descheduled; a worker held for good still fails here.
 	 */
 	for (i = 0; i < 600; i++) {
-		active = e2e_atlsd_active();
+		active = tl_atlsd_active();
 		if (!active)
 			break;
 		usleep(100 * 1000);
@@ -715,15 +690,12 @@ TEST_F_TIMEOUT(pair, reload_adds_policy, 300)
 {
 	int fd, err;
 
-	ASSERT_EQ(0, e2e_run("sed -i 's/^policies = {$/policies = {\\n  added-later = { attest = "
-			     "true; verify-peer = \"required\"; };/' '%s' && grep -q added-later '%s'",
-			     e2e.conf, e2e.conf));
+	ASSERT_EQ(0, tl_sh("sed -i 's/^policies = {$/policies = {\\n  added-later = { attest = "
+			   "true; verify-peer = \"required\"; };/' '%s' && grep -q added-later '%s'",
+			   tl_vm.conf, tl_vm.conf));
 	ASSERT_EQ(0, reload_atlsd());
-	ASSERT_EQ(0, e2e_barrier("reloaded"));
-	if (IS_A)
-		fd = serve_one(7517, "added-later", &err);
-	else
-		fd = connect_one(e2e.peer4, 7517, "added-later", &err);
+	ASSERT_EQ(0, tl_barrier("reloaded"));
+	fd = open_one(tl_vm.peer4, 7517, "added-later", "added-later", &err);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(0, err) TH_LOG("ATLS_START: %s", strerror(err));
 	if (!err)
@@ -735,21 +707,21 @@ TEST_F_TIMEOUT(pair, reload_adds_policy, 300)
 TEST_F_TIMEOUT(pair, echo_example, 300)
 {
 	if (IS_A) {
-		EXPECT_EQ(0, e2e_run("%s/examples/atls-echo server -n 2 -p 7518 > %s/echo.out 2>&1",
-				     e2e.build, e2e.dir));
-		EXPECT_EQ(2, e2e_run("exit $(grep -c 'verdict:  affirming (reason ok), peer attested, "
-				     "we attested' %s/echo.out)", e2e.dir));
+		EXPECT_EQ(0, tl_sh("%s/examples/atls-echo server -n 2 -p 7518 > %s/echo.out 2>&1",
+				   tl_vm.build, tl_vm.dir));
+		EXPECT_EQ(2, tl_sh("exit $(grep -c 'verdict:  affirming (reason ok), peer attested, "
+				   "we attested' %s/echo.out)", tl_vm.dir));
 	} else {
-		EXPECT_EQ(0, e2e_run("head -c 100000 /dev/urandom > %s/echo.bin", e2e.dir));
+		EXPECT_EQ(0, tl_sh("head -c 100000 /dev/urandom > %s/echo.bin", tl_vm.dir));
 		/* Until VM a listens (connect refused before). */
-		EXPECT_EQ(0, e2e_run("for i in $(seq 60); do %s/examples/atls-echo client -p 7518 "
-				     "-m hi %s > %s/echo.out 2>&1 && exit 0; "
-				     "grep -q 'connect.*refused' %s/echo.out || exit 1; sleep 1; done; "
-				     "exit 1", e2e.build, e2e.peer4, e2e.dir, e2e.dir));
-		EXPECT_EQ(0, e2e_run("grep -q 'echo: \"hi\"' %s/echo.out", e2e.dir));
-		EXPECT_EQ(0, e2e_run("%s/examples/atls-echo client -p 7518 -f %s/echo.bin %s "
-				     "> %s/echo2.out 2>&1", e2e.build, e2e.dir, e2e.peer4, e2e.dir));
-		EXPECT_EQ(0, e2e_run("grep -q '100000 bytes back, identical' %s/echo2.out", e2e.dir));
+		EXPECT_EQ(0, tl_sh("for i in $(seq 60); do %s/examples/atls-echo client -p 7518 "
+				   "-m hi %s > %s/echo.out 2>&1 && exit 0; "
+				   "grep -q 'connect.*refused' %s/echo.out || exit 1; sleep 1; done; "
+				   "exit 1", tl_vm.build, tl_vm.peer4, tl_vm.dir, tl_vm.dir));
+		EXPECT_EQ(0, tl_sh("grep -q 'echo: \"hi\"' %s/echo.out", tl_vm.dir));
+		EXPECT_EQ(0, tl_sh("%s/examples/atls-echo client -p 7518 -f %s/echo.bin %s "
+				   "> %s/echo2.out 2>&1", tl_vm.build, tl_vm.dir, tl_vm.peer4, tl_vm.dir));
+		EXPECT_EQ(0, tl_sh("grep -q '100000 bytes back, identical' %s/echo2.out", tl_vm.dir));
 	}
 }
 
@@ -787,11 +759,11 @@ TEST_F_TIMEOUT(pair, dropped_privileges, 300)
 	pid_t pid;
 
 	ASSERT_TRUE(pw != NULL) TH_LOG("no user tss (Debian package tpm2-tools / libtss2)");
-	ASSERT_EQ(0, e2e_atlsd_kill(SIGTERM));
-	ASSERT_EQ(0, e2e_run("chgrp tss /dev/tpmrm0 && chmod 0660 /dev/tpmrm0 && "
-			     "chown -R tss:tss '%s/state' && chmod 0755 '%s'", e2e.dir, e2e.dir));
-	ASSERT_EQ(0, e2e_atlsd_start_as("tss"));
-	pid = e2e_atlsd_pid();
+	ASSERT_EQ(0, tl_atlsd_kill(SIGTERM));
+	ASSERT_EQ(0, tl_sh("chgrp tss /dev/tpmrm0 && chmod 0660 /dev/tpmrm0 && "
+			   "chown -R tss:tss '%s/state' && chmod 0755 '%s'", tl_vm.dir, tl_vm.dir));
+	ASSERT_EQ(0, tl_atlsd_start_as("tss"));
+	pid = tl_atlsd_pid();
 	ASSERT_EQ(0, proc_status(pid, "Uid", v, sizeof(v)));
 	snprintf(uid, sizeof(uid), "%u\t%u\t%u\t%u", pw->pw_uid, pw->pw_uid, pw->pw_uid,
 		 pw->pw_uid);
@@ -802,8 +774,8 @@ TEST_F_TIMEOUT(pair, dropped_privileges, 300)
 	EXPECT_STREQ("0000000000001000", v);
 	ASSERT_EQ(0, proc_status(pid, "NoNewPrivs", v, sizeof(v)));
 	EXPECT_STREQ("1", v);
-	ASSERT_EQ(0, e2e_barrier("dropped"));
-	run_pair(_metadata, 7515, e2e.peer4, "default", "default", true, true);
+	ASSERT_EQ(0, tl_barrier("dropped"));
+	run_pair(_metadata, 7515, tl_vm.peer4, "default", "default", true, true);
 }
 
 static void __attribute__((constructor)) order_last(void)
@@ -814,7 +786,7 @@ static void __attribute__((constructor)) order_last(void)
 
 int main(int argc, char **argv)
 {
-	setup_ok = !e2e_setup("pair");
-	atexit(e2e_teardown);	/* test_harness_run() exits; forked cases _exit */
+	setup_ok = !tl_vm_setup("pair");
+	atexit(tl_vm_teardown);	/* test_harness_run() exits; forked cases _exit */
 	return test_harness_run(argc, argv);
 }

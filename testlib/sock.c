@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+/*
+ * The atls socket API as an application uses it, and the module's counters.
+ * See sock.h.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sock.h"
+#include "util.h"
+
+int tl_ulp(int fd)
+{
+	return setsockopt(fd, SOL_TCP, TCP_ULP, ATLS_ULP_NAME,
+			  sizeof(ATLS_ULP_NAME)) ? -errno : 0;
+}
+
+void tl_start_init(struct atls_start *st, uint32_t role, uint32_t timeout_ms)
+{
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	st->role = role;
+	st->timeout_ms = timeout_ms;
+	strcpy(st->policy, "test");
+	strcpy(st->peer, "peer.test");
+}
+
+int tl_start(int fd, uint32_t role, uint32_t timeout_ms, uint32_t flags)
+{
+	struct atls_start st;
+
+	tl_start_init(&st, role, timeout_ms);
+	st.flags = flags;
+	return setsockopt(fd, SOL_ATLS, ATLS_START, &st, sizeof(st)) ? -errno : 0;
+}
+
+int tl_status(int fd, struct atls_status *st)
+{
+	socklen_t len = sizeof(*st);
+
+	memset(st, 0, sizeof(*st));
+	return getsockopt(fd, SOL_ATLS, ATLS_STATUS, st, &len) ? -errno : 0;
+}
+
+int tl_wait_state(int fd, uint32_t state, int timeout_ms)
+{
+	long end = tl_now_ms() + timeout_ms;
+	struct atls_status st;
+
+	do {
+		if (tl_status(fd, &st))
+			return -errno;
+		if (st.state == state)
+			return 0;
+		usleep(2000);
+	} while (tl_now_ms() < end);
+	return -ETIMEDOUT;
+}
+
+int tl_atls(int fd, int role, const char *policy, unsigned int flags)
+{
+	struct atls_start st;
+
+	if (tl_ulp(fd))
+		return errno;
+	memset(&st, 0, sizeof(st));
+	st.size = sizeof(st);
+	st.role = role;
+	st.flags = flags;
+	st.timeout_ms = 100000;
+	snprintf(st.policy, sizeof(st.policy), "%s", policy);
+	if (setsockopt(fd, SOL_ATLS, ATLS_START, &st, sizeof(st)))
+		return errno;
+	return 0;
+}
+
+int tl_peer_info(int fd, struct atls_peer_info *pi)
+{
+	socklen_t l = sizeof(*pi);
+
+	memset(pi, 0, sizeof(*pi));
+	return getsockopt(fd, SOL_ATLS, ATLS_PEER_INFO, pi, &l) ? errno : 0;
+}
+
+/* The value of @name in a file of "name value ..." lines; -1 if it has no
+ * such line, no_file if it cannot be read. */
+static long stat_file(const char *path, const char *name, long no_file)
+{
+	char line[512], key[64];
+	long v, ret = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return no_file;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %ld", key, &v) == 2 && !strcmp(key, name))
+			ret = v;
+	fclose(f);
+	return ret;
+}
+
+long tl_proc_stat(const char *name)
+{
+	return stat_file("/proc/net/atls", name, -1);
+}
+
+long tl_tls_stat(const char *name)
+{
+	return stat_file("/proc/net/tls_stat", name, -1);
+}
+
+long tl_slab_active(const char *name)
+{
+	return stat_file("/proc/slabinfo", name, -2);
+}
+
+int tl_wait_idle(int timeout_ms)
+{
+	long end = tl_now_ms() + timeout_ms;
+
+	while (tl_proc_stat("live_requests") != 0) {
+		if (tl_now_ms() > end)
+			return -ETIMEDOUT;
+		usleep(10000);
+	}
+	return 0;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/*
+ * testlib: the atls socket API as an application uses it (TCP_ULP "atls",
+ * ATLS_START, ATLS_STATUS, ATLS_PEER_INFO) and the module's counters.
+ */
+#ifndef TL_SOCK_H
+#define TL_SOCK_H
+
+#include <stdint.h>
+
+#include "uapi/linux/atls.h"
+
+#ifndef SOL_TLS
+#define SOL_TLS 282
+#endif
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+
+int tl_ulp(int fd);				/* TCP_ULP "atls": 0 or -errno */
+/* An ATLS_START for role with policy "test", peer "peer.test". */
+void tl_start_init(struct atls_start *st, uint32_t role, uint32_t timeout_ms);
+int tl_start(int fd, uint32_t role, uint32_t timeout_ms, uint32_t flags);
+int tl_status(int fd, struct atls_status *st);	/* 0 or -errno */
+int tl_wait_state(int fd, uint32_t state, int timeout_ms);
+
+/*
+ * The VM suites' two setsockopts with a named policy (timeout 100 s), and the
+ * peer's attestation: 0 or the positive errno the socket call set.
+ */
+int tl_atls(int fd, int role, const char *policy, unsigned int flags);
+int tl_peer_info(int fd, struct atls_peer_info *pi);
+
+long tl_proc_stat(const char *name);		/* /proc/net/atls value, -1 */
+long tl_tls_stat(const char *name);		/* /proc/net/tls_stat value, -1 */
+int tl_wait_idle(int timeout_ms);		/* live_requests == 0 */
+/* Active objects of slab cache name (/proc/slabinfo): -1 if there is no such
+ * cache, -2 if slabinfo cannot be read. */
+long tl_slab_active(const char *name);
+
+#endif /* TL_SOCK_H */

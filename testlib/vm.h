@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/*
+ * testlib: the set-up of the daemon and pair suites (selftests/daemon,
+ * selftests/pair): the real atls.ko, the real atlsd and atlsctl, the VM's own
+ * TPM, real TCP between two VMs (net.h), the atls socket calls (sock.h).
+ *
+ * Environment (tools/vm/pair.sh): ATLS_VM_ROLE a|b, ATLS_PEER_ADDR(6),
+ * ATLS_XCHG (shared by both VMs), ATLS_BUILD, TMPDIR, ATLS_RESULTS.
+ * VM a is the server of every cross-VM test, VM b the client; both run the
+ * same program and the tests in the same order, and meet at barriers
+ * (files in ATLS_XCHG) and by the client retrying its connect.
+ */
+#ifndef TL_VM_H
+#define TL_VM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define TL_PEER_WAIT_MS 150000	/* for the peer VM: TCG is slow */
+
+struct tl_vm_env {
+	char role;		/* 'a' (server) or 'b' (client) */
+	char peer_role;
+	const char *peer4, *peer6, *xchg, *build;
+	char dir[256];		/* our scratch dir: state, run, config */
+	char conf[300];
+	char log[300];
+	uint8_t peer_ak_sha256[32];	/* computed here from the peer's ak.pem */
+	uint8_t peer_pcr_digest[32];	/* the peer's own reading of its PCRs 0-7 */
+	const char *workers;		/* atlsd -w; NULL: "16" */
+};
+
+extern struct tl_vm_env tl_vm;
+
+/* Provision, exchange AK public keys and PCR digests, start atlsd. 0 or -1
+ * with a message on stderr. */
+int tl_vm_setup(const char *name);
+void tl_vm_teardown(void);
+
+/* atlsd control. */
+int tl_atlsd_start(void);
+/* The same, dropping to user (atlsd -u). */
+int tl_atlsd_start_as(const char *user);
+pid_t tl_atlsd_pid(void);
+int tl_atlsd_kill(int sig);	/* and wait for it to go */
+/* How many requests the daemon is running (control socket), -1 on error. */
+int tl_atlsd_active(void);
+
+/* Both VMs reach the point called name (first to arrive waits). */
+int tl_barrier(const char *name);
+
+#endif /* TL_VM_H */
