@@ -21,7 +21,8 @@
 #include <atls/atls.h>
 
 #include "kselftest_harness.h"
-#include "testutil.h"
+#include "net.h"
+#include "util.h"
 
 #define HS_TIMEOUT_MS 600
 
@@ -55,7 +56,7 @@ static void sleep_ms(int ms)
 
 FIXTURE(flags)
 {
-	struct atls_test_thread t;
+	struct tl_thread t;
 	struct hs h;
 	int sfd, appfd;
 };
@@ -67,11 +68,11 @@ FIXTURE_SETUP(flags)
 	atls_config_init(&cfg, ATLS_ROLE_CLIENT);
 	cfg.key_mode = ATLS_KEY_SOFTWARE;
 	ASSERT_EQ(0, atls_ctx_new(&cfg, &self->h.ctx));
-	ASSERT_EQ(0, atls_test_tcp_pair(&self->h.fd, &self->sfd));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->h.fd, &self->sfd));
 	self->appfd = dup(self->h.fd);
 	ASSERT_LE(0, self->appfd);
 	ASSERT_EQ(0, fcntl(self->appfd, F_GETFL) & O_NONBLOCK);
-	ASSERT_EQ(0, atls_test_spawn(&self->t, run_hs, &self->h));
+	ASSERT_EQ(0, tl_spawn(&self->t, run_hs, &self->h));
 	sleep_ms(50);	/* the ClientHello is out, libatls waits for the peer */
 }
 
@@ -93,7 +94,7 @@ TEST_F(flags, not_changed_during_handshake)
 		seen |= fcntl(self->appfd, F_GETFL) & O_NONBLOCK;
 		sleep_ms(5);
 	}
-	EXPECT_EQ(-ETIMEDOUT, atls_test_join(&self->t));
+	EXPECT_EQ(-ETIMEDOUT, tl_join(&self->t));
 	EXPECT_EQ(0, seen);
 	EXPECT_EQ(0, fcntl(self->appfd, F_GETFL) & O_NONBLOCK);
 }
@@ -110,7 +111,7 @@ TEST_F(flags, app_recv_still_blocks)
 	EXPECT_EQ(-1, recv(self->appfd, &c, 1, MSG_PEEK));
 	EXPECT_EQ(EAGAIN, errno);
 	EXPECT_LE(150, now_ms() - t0);	/* waited: not an immediate EAGAIN */
-	EXPECT_EQ(-ETIMEDOUT, atls_test_join(&self->t));
+	EXPECT_EQ(-ETIMEDOUT, tl_join(&self->t));
 }
 
 /* What the application sets meanwhile is still set afterwards. */
@@ -120,7 +121,7 @@ TEST_F(flags, app_fcntl_during_handshake_kept)
 
 	ASSERT_LE(0, fl);
 	ASSERT_EQ(0, fcntl(self->appfd, F_SETFL, fl | O_NONBLOCK));
-	EXPECT_EQ(-ETIMEDOUT, atls_test_join(&self->t));
+	EXPECT_EQ(-ETIMEDOUT, tl_join(&self->t));
 	EXPECT_NE(0, fcntl(self->appfd, F_GETFL) & O_NONBLOCK);
 }
 

@@ -141,17 +141,17 @@ TEST_F_TIMEOUT(local, second_atlsd_refused, 180)
 	pid_t pid;
 
 	use_state("state-tpm");
-	snprintf(e2e.conf, sizeof(e2e.conf), "%s/second.conf", e2e.dir);
-	ASSERT_EQ(0, e2e_run("printf 'log-level = \"info\";\\n' > %s", e2e.conf));
-	ASSERT_EQ(0, e2e_atlsd_start());
-	pid = e2e_atlsd_pid();
+	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/second.conf", tl_vm.dir);
+	ASSERT_EQ(0, tl_sh("printf 'log-level = \"info\";\\n' > %s", tl_vm.conf));
+	ASSERT_EQ(0, tl_atlsd_start());
+	pid = tl_atlsd_pid();
 	ASSERT_LT(0, pid);
-	EXPECT_EQ(1, e2e_run("timeout 30 %s/helperd/atlsd -c %s > %s/check.out 2>&1",
-			     e2e.build, e2e.conf, e2e.dir));
+	EXPECT_EQ(1, tl_sh("timeout 30 %s/helperd/atlsd -c %s > %s/check.out 2>&1",
+			   tl_vm.build, tl_vm.conf, tl_vm.dir));
 	EXPECT_TRUE(check_says("another atlsd is running"));
 	EXPECT_EQ(0, kill(pid, 0));
-	EXPECT_LE(0, e2e_atlsd_active());
-	EXPECT_EQ(0, e2e_atlsd_kill(SIGTERM));
+	EXPECT_LE(0, tl_atlsd_active());
+	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
 }
 
 struct srv {
