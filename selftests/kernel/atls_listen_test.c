@@ -49,7 +49,10 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "kutil.h"
+#include "genl.h"
+#include "net.h"
+#include "record.h"
+#include "sock.h"
 
 #define CIPHER TLS_CIPHER_AES_GCM_128
 
@@ -65,7 +68,7 @@ static long now_ms(void)
 
 struct marker {
 	int max;		/* stop after this many requests ended */
-	int hold;		/* do not read before ku_helper_go() */
+	int hold;		/* do not read before tl_helper_go() */
 };
 
 /*
@@ -74,22 +77,22 @@ struct marker {
  * first request's app_pid, then one result per request: 1 ready, 0 rejected,
  * -1 ended otherwise.
  */
-static void marker_fn(struct ku_helper *h, int out, int ctl, void *arg)
+static void marker_fn(struct tl_helper *h, int out, int ctl, void *arg)
 {
 	struct marker *m = arg;
-	static struct ku_req reqs[1100];
+	static struct tl_req reqs[1100];
 	static struct pollfd p[1100];
 	int n = 0, ended = 0, i, err, first = 1;
 	long stop = now_ms() + 120000;
 
-	if (m->hold && ku_wait_go(ctl, 60000))
+	if (m->hold && tl_wait_go(ctl, 60000))
 		return;
 	while (ended < m->max && now_ms() < stop) {
-		struct ku_req r;
+		struct tl_req r;
 
-		while (n < 1100 && !(err = ku_accept(h, &r))) {
+		while (n < 1100 && !(err = tl_helper_accept(h, &r))) {
 			if (first) {
-				ku_put_result(out, (int)r.app_pid);
+				tl_put_result(out, (int)r.app_pid);
 				first = 0;
 			}
 			reqs[n++] = r;
@@ -111,16 +114,16 @@ static void marker_fn(struct ku_helper *h, int out, int ctl, void *arg)
 			if (got < 0 && errno == EAGAIN)
 				continue;
 			if (got == 1 && c == 'G')
-				err = ku_done_keys(h, &reqs[i], CIPHER);
+				err = tl_done_keys(h, &reqs[i], CIPHER);
 			else if (got == 1 && c == 'B')
-				err = ku_done_status(h, &reqs[i], -EACCES,
+				err = tl_done_status(h, &reqs[i], -EACCES,
 						     ATLS_REASON_PCR_MISMATCH);
 			else
-				err = ku_done_status(h, &reqs[i], -ECONNRESET,
+				err = tl_done_status(h, &reqs[i], -ECONNRESET,
 						     ATLS_REASON_PEER_ABORTED);
 			if (err)	/* request ended meanwhile: fd is ours */
 				close(reqs[i].fd);
-			ku_put_result(out, err ? -1 : c == 'G');
+			tl_put_result(out, err ? -1 : c == 'G');
 			reqs[i] = reqs[--n];
 			p[i] = p[n];
 			i--;
@@ -178,7 +181,7 @@ static void listen_init(struct atls_listen *l, uint32_t timeout_ms)
 static int atls_listener(int fd, uint32_t timeout_ms)
 {
 	struct atls_listen l;
-	int err = ku_ulp(fd);
+	int err = tl_ulp(fd);
 
 	if (err)
 		return err;
@@ -246,7 +249,7 @@ static int server_talk(int fd, int i)
 	char msg[64], buf[64];
 	int n;
 
-	if (ku_status(fd, &st) || st.state != ATLS_STATE_READY)
+	if (tl_status(fd, &st) || st.state != ATLS_STATE_READY)
 		return -1;
 	if (getsockopt(fd, SOL_ATLS, ATLS_PEER_INFO, &pi, &l) ||
 	    pi.verdict != ATLS_VERDICT_AFFIRMING)
@@ -262,34 +265,34 @@ static int server_ping(int fd)
 {
 	char buf[16];
 
-	if (ku_read_full(fd, buf, 8, 20000) != 8 || memcmp(buf, "PING-C2S", 8))
+	if (tl_read_full(fd, buf, 8, 20000) != 8 || memcmp(buf, "PING-C2S", 8))
 		return -1;
 	return 0;
 }
 
 static int client_talk(int fd)
 {
-	struct ku_keys s2c, c2s;
+	struct tl_keys s2c, c2s;
 	unsigned char rec[256], out[256];
 	size_t out_len, rl;
 	uint8_t type;
 	ssize_t n;
 	int len;
 
-	ku_keys(&s2c, CIPHER, 1);
-	ku_keys(&c2s, CIPHER, 0);
+	tl_keys_fixed(&s2c, CIPHER, 1);
+	tl_keys_fixed(&c2s, CIPHER, 0);
 	/* "SECRET-FROM-SERVER-nnnn": 23 bytes, one record of 5 + 23 + 1 + 16 */
-	n = ku_read_full(fd, rec, 5 + 23 + 1 + 16, 20000);
+	n = tl_read_full(fd, rec, 5 + 23 + 1 + 16, 20000);
 	if (n != 45)
 		return -1;
 	if (memmem(rec, n, "SECRET", 6))
 		return -2;		/* plaintext on the wire */
 	len = (rec[3] << 8) | rec[4];
 	if (rec[0] != 23 || len != 40 ||
-	    ku_open_record(&s2c, 0, rec, n, out, &out_len, &type) ||
+	    tl_record_open(&s2c, 0, rec, n, out, &out_len, &type) ||
 	    type != 23 || out_len != 23 || memcmp(out, "SECRET-FROM-SERVER-", 19))
 		return -3;
-	rl = ku_seal_record(&c2s, 0, 23, "PING-C2S", 8, rec);
+	rl = tl_record_seal(&c2s, 0, 23, "PING-C2S", 8, rec);
 	if (send(fd, rec, rl, MSG_NOSIGNAL) != (ssize_t)rl)
 		return -4;
 	return 0;
@@ -309,7 +312,7 @@ static int client_refused(int fd, int ms)
 }
 
 FIXTURE(lsn) {
-	struct ku_child helper;
+	struct tl_child helper;
 	bool have_helper;
 	long t0;
 };
@@ -327,15 +330,15 @@ FIXTURE_TEARDOWN(lsn)
 {
 	if (self->have_helper) {
 		kill(self->helper.pid, SIGKILL);
-		ku_helper_reap(&self->helper);
+		tl_helper_reap(&self->helper);
 	}
-	ku_wait_idle(20000);
+	tl_wait_idle(20000);
 	TH_LOG("%s: %ld ms", _metadata->name, now_ms() - self->t0);
 }
 
 static int start_helper(struct _test_data_lsn *self, struct marker *m)
 {
-	int err = ku_fork_helper(&self->helper, marker_fn, m);
+	int err = tl_fork_helper(&self->helper, marker_fn, m);
 
 	self->have_helper = !err;
 	return err;
@@ -356,7 +359,7 @@ TEST_F_TIMEOUT(lsn, misuse, 120)
 	listen_init(&l, 0);
 	EXPECT_EQ(-1, setsockopt(fd, SOL_ATLS, ATLS_LISTEN, &l, sizeof(l)));
 	EXPECT_EQ(ENOPROTOOPT, errno);
-	ASSERT_EQ(0, ku_ulp(fd));
+	ASSERT_EQ(0, tl_ulp(fd));
 	len = sizeof(name);
 	ASSERT_EQ(0, getsockopt(fd, SOL_TCP, TCP_ULP, name, &len));
 	EXPECT_STREQ("atls", name);
@@ -410,8 +413,8 @@ TEST_F_TIMEOUT(lsn, misuse, 120)
 	EXPECT_EQ(0, listen_info(fd, &li));
 	EXPECT_EQ(0, li.children);
 	/* ATLS_LISTEN on a connection, ATLS_LISTEN_INFO on a non-listener. */
-	ASSERT_EQ(0, ku_tcp_pair(AF_INET, &c, &s));
-	ASSERT_EQ(0, ku_ulp(c));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &c, &s));
+	ASSERT_EQ(0, tl_ulp(c));
 	EXPECT_EQ(-1, setsockopt(c, SOL_ATLS, ATLS_LISTEN, &l, sizeof(l)));
 	EXPECT_EQ(ENOPROTOOPT, errno);
 	len = sizeof(li);
@@ -448,7 +451,7 @@ static void blocking_accept(struct __test_metadata *_metadata,
 		ASSERT_EQ(0, send_marker(c[i], 'G'));
 	}
 	/* The request is made for the listener's owner, not a kernel thread. */
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &pid, 30000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &pid, 30000));
 	EXPECT_EQ(getpid(), pid);
 	for (i = 0; i < N; i++) {
 		struct sockaddr_storage peer;
@@ -509,10 +512,10 @@ TEST_F_TIMEOUT(lsn, epoll_accept, 120)
 	EXPECT_EQ(N, li.children);
 	EXPECT_EQ(N, li.handshaking);
 	EXPECT_EQ(0, li.ready);
-	ku_helper_go(&self->helper);
+	tl_helper_go(&self->helper);
 	for (i = 0; i < N; i++)
 		ASSERT_EQ(0, send_marker(c[i], 'G'));
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &pid, 30000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &pid, 30000));
 	while (got < N) {
 		ASSERT_EQ(1, epoll_wait(ep, &out, 1, 20000)) TH_LOG("got %d", got);
 		for (;;) {
@@ -550,7 +553,7 @@ TEST_F_TIMEOUT(lsn, failing_clients_do_not_block, 120)
 	enum { N = 6, TMO = 4000 };
 	struct marker m = { .max = N + 2 };
 	struct atls_listen_info li;
-	long failed0 = ku_proc_stat("listen_failed");
+	long failed0 = tl_proc_stat("listen_failed");
 	int fd, port, i, c[N], bad, silent, a[N], pid;
 	long t0;
 
@@ -568,7 +571,7 @@ TEST_F_TIMEOUT(lsn, failing_clients_do_not_block, 120)
 		c[i] = client(AF_INET, port);
 		ASSERT_EQ(0, send_marker(c[i], 'G'));
 	}
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &pid, 30000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &pid, 30000));
 	for (i = 0; i < N; i++) {
 		a[i] = accept(fd, NULL, NULL);
 		ASSERT_LE(0, a[i]);
@@ -592,7 +595,7 @@ TEST_F_TIMEOUT(lsn, failing_clients_do_not_block, 120)
 	EXPECT_EQ(2, li.failed);
 	EXPECT_EQ(ATLS_REASON_TIMEOUT, li.last_reason);
 	EXPECT_EQ(0, li.handshaking);
-	EXPECT_EQ(failed0 + 2, ku_proc_stat("listen_failed"));
+	EXPECT_EQ(failed0 + 2, tl_proc_stat("listen_failed"));
 	/* Nothing more to accept. */
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	EXPECT_EQ(-1, accept(fd, NULL, NULL));
@@ -625,7 +628,7 @@ TEST_F_TIMEOUT(lsn, five_hundred_at_once, 300)
 	}
 	for (i = 0; i < N; i++)
 		ASSERT_EQ(0, send_marker(c[i], i % 10 == 9 ? 'B' : 'G'));
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &pid, 30000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &pid, 30000));
 	p.fd = fd;
 	p.events = POLLIN;
 	while (accepted < N - N / 10) {
@@ -668,9 +671,9 @@ TEST_F_TIMEOUT(lsn, listener_close_mid_handshake, 120)
 	enum { N = 6 };
 	struct marker m = { .max = 2 };
 	struct atls_listen_info li;
-	long shut0 = ku_proc_stat("reason_6");
-	long failed0 = ku_proc_stat("listen_failed");
-	struct ku_helper h;
+	long shut0 = tl_proc_stat("reason_6");
+	long failed0 = tl_proc_stat("listen_failed");
+	struct tl_helper h;
 	int fd, port, i, c[N], pid, v;
 	uint64_t id;
 	uint32_t reason;
@@ -687,22 +690,22 @@ TEST_F_TIMEOUT(lsn, listener_close_mid_handshake, 120)
 		c[i] = client(AF_INET, port);
 		ASSERT_EQ(0, send_marker(c[i], 'G'));
 	}
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &pid, 30000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &pid, 30000));
 	for (i = 0; i < 2; i++) {
-		ASSERT_EQ(0, ku_helper_result(&self->helper, &v, 30000));
+		ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 30000));
 		EXPECT_EQ(1, v);
 	}
-	ASSERT_EQ(0, ku_helper_reap(&self->helper));
+	ASSERT_EQ(0, tl_helper_reap(&self->helper));
 	self->have_helper = false;
-	ASSERT_EQ(0, ku_helper_open(&h, true));
+	ASSERT_EQ(0, tl_helper_open(&h, true));
 	for (i = 2; i < N; i++) {
 		c[i] = client(AF_INET, port);
 		ASSERT_EQ(0, wait_connected(c[i], 20000));
 	}
 	for (i = 0; i < 2; i++) {
-		struct ku_req r;
+		struct tl_req r;
 
-		ASSERT_EQ(0, ku_accept_wait(&h, &r, 20000));
+		ASSERT_EQ(0, tl_helper_accept_wait(&h, &r, 20000));
 	}
 	/* 2 ready, 2 with the helper, 2 pending. */
 	for (i = 0; i < 100; i++) {
@@ -720,26 +723,26 @@ TEST_F_TIMEOUT(lsn, listener_close_mid_handshake, 120)
 	}
 	/* The helper is told about both requests it held. */
 	for (i = 0; i < 2; i++) {
-		ASSERT_EQ(0, ku_wait_mcast(&h, ATLS_CMD_ABORT, &id, &reason, 10000));
+		ASSERT_EQ(0, tl_wait_mcast(&h, ATLS_CMD_ABORT, &id, &reason, 10000));
 		EXPECT_EQ(ATLS_REASON_SHUTDOWN, reason);
 	}
-	EXPECT_EQ(0, ku_wait_idle(10000));
-	EXPECT_EQ(failed0 + N, ku_proc_stat("listen_failed"));
-	EXPECT_EQ(shut0 + 4, ku_proc_stat("reason_6"));
-	ku_helper_close(&h);
+	EXPECT_EQ(0, tl_wait_idle(10000));
+	EXPECT_EQ(failed0 + N, tl_proc_stat("listen_failed"));
+	EXPECT_EQ(shut0 + 4, tl_proc_stat("reason_6"));
+	tl_helper_close(&h);
 }
 
 TEST_F_TIMEOUT(lsn, backlog_bounds_handshakes, 120)
 {
 	enum { N = 12, BACKLOG = 4 };
-	struct ku_helper h;
+	struct tl_helper h;
 	struct atls_listen_info li;
 	int fd, port, i, c[N];
 
 	fd = lsn_family(AF_INET, BACKLOG, 0, false);
 	ASSERT_LE(0, fd);
 	port = port_of(fd);
-	ASSERT_EQ(0, ku_helper_open(&h, true));	/* joined, never accepts */
+	ASSERT_EQ(0, tl_helper_open(&h, true));	/* joined, never accepts */
 	ASSERT_EQ(0, atls_listener(fd, 30000));
 	for (i = 0; i < N; i++)
 		c[i] = client(AF_INET, port);
@@ -751,8 +754,8 @@ TEST_F_TIMEOUT(lsn, backlog_bounds_handshakes, 120)
 	close(fd);
 	for (i = 0; i < N; i++)
 		close(c[i]);
-	EXPECT_EQ(0, ku_wait_idle(10000));
-	ku_helper_close(&h);
+	EXPECT_EQ(0, tl_wait_idle(10000));
+	tl_helper_close(&h);
 }
 
 TEST_F_TIMEOUT(lsn, reuseport_group, 120)
@@ -775,7 +778,7 @@ TEST_F_TIMEOUT(lsn, reuseport_group, 120)
 		c[i] = client(AF_INET, port);
 		ASSERT_EQ(0, send_marker(c[i], 'G'));
 	}
-	ASSERT_EQ(0, ku_helper_result(&self->helper, &pid, 30000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &pid, 30000));
 	fcntl(f0, F_SETFL, O_NONBLOCK);
 	fcntl(f1, F_SETFL, O_NONBLOCK);
 	p[0].fd = f0;
