@@ -69,6 +69,12 @@
  * own overflow check bounds children in TCP's queue, in handshake and ready
  * together by listen()'s backlog, and drops SYNs beyond it as usual.
  *
+ * Stop: shutdown(SHUT_RD) and connect(AF_UNSPEC) (prot.disconnect) and
+ * SOCK_DESTROY (prot.diag_destroy, tcp_abort()) make TCP stop listening:
+ * the children we hold are failed first, as on close below (TCP warns if
+ * sk_ack_backlog still counts any), and the listener stays stopped
+ * (accept() fails with EINVAL, even after another listen()).
+ *
  * Listener close (prot.close, from the application's last close): marks the
  * listener closing, waits for the drain work, puts the original
  * sk_data_ready, proto and ops back, then fails every child it holds: a
@@ -80,7 +86,7 @@
  * Locks and lifetimes
  * -------------------
  *  al->lock (spinlock, BH): al->hs and al->ready lists, child->listed, the
- *     counters, al->configured, al->closing; nests the accept queue's
+ *     counters, al->configured, al->stopped, al->closing; nests the accept queue's
  *     rskq_lock (sk_ack_backlog). Never held across anything that sleeps.
  *  A child belongs to whoever takes it off al's lists under al->lock
  *  (child->listed false): its work (FAILED), accept() (READY) or close. The
@@ -133,6 +139,7 @@ struct atls_listener {
 	struct list_head ready;		/* ready children, oldest first */
 	bool configured;		/* ATLS_LISTEN done */
 	bool closing;
+	bool stopped;			/* left LISTEN (shutdown, SOCK_DESTROY) or closing */
 	u32 timeout_ms;
 	char policy[ATLS_POLICY_MAX];
 	struct atls_app app;		/* the listener's owner, at ATLS_LISTEN */
@@ -359,7 +366,7 @@ static void atls_child_start(struct atls_listener *al, struct atls_child *child)
 	add_wait_queue(&child->as->wq, &child->wait);
 
 	spin_lock_bh(&al->lock);
-	if (al->closing) {
+	if (al->stopped) {
 		spin_unlock_bh(&al->lock);
 		reason = ATLS_REASON_SHUTDOWN;
 		goto unwait;
@@ -466,7 +473,7 @@ static void atls_listen_drain(struct work_struct *work)
 
 	for (;;) {
 		spin_lock_bh(&al->lock);
-		stop = al->closing || !al->configured;
+		stop = al->stopped || !al->configured;
 		spin_unlock_bh(&al->lock);
 		if (stop)
 			return;
@@ -494,7 +501,7 @@ static void atls_listen_data_ready(struct sock *sk)
 	al = atls_listener_of(sk);
 	if (al) {
 		spin_lock_bh(&al->lock);
-		if (al->configured && !al->closing)
+		if (al->configured && !al->stopped)
 			queue_work(atls_listen_wq, &al->drain);
 		spin_unlock_bh(&al->lock);
 	}
@@ -554,23 +561,25 @@ static int atls_listen_accept(ATLS_OPS_ACCEPT_PARAMS)
 	long timeo = sock_rcvtimeo(sk, fflags & O_NONBLOCK);
 	struct atls_child *child;
 	DEFINE_WAIT(wait);
-	bool configured;
+	bool usable;
 	int err = 0;
 
 	if (!al)
 		return -EINVAL;
 	for (;;) {
 		spin_lock_bh(&al->lock);
-		child = list_first_entry_or_null(&al->ready, struct atls_child, node);
+		usable = al->configured && !al->stopped &&
+			 READ_ONCE(sk->sk_state) == TCP_LISTEN;
+		child = usable ? list_first_entry_or_null(&al->ready,
+							  struct atls_child, node) : NULL;
 		if (child) {
 			atls_child_unlist(al, child);
 			al->info.accepted++;
 		}
-		configured = al->configured;
 		spin_unlock_bh(&al->lock);
 		if (child)
 			break;
-		if (!configured || READ_ONCE(sk->sk_state) != TCP_LISTEN)
+		if (!usable)
 			err = -EINVAL;
 		else if (!timeo)
 			err = -EAGAIN;
@@ -739,6 +748,80 @@ static int atls_listen_getsockopt(struct sock *sk, int level, int optname,
 	return 0;
 }
 
+/*
+ * The listener stops attesting: every child it holds is taken off its lists
+ * (and out of sk_ack_backlog: TCP's inet_csk_listen_stop() warns if any is
+ * left counted) onto @dead, for atls_children_abort(). Nothing new is
+ * taken afterwards. Under any lock but al->lock.
+ */
+static void atls_listen_stop(struct atls_listener *al, struct list_head *dead)
+{
+	struct atls_child *child;
+
+	spin_lock_bh(&al->lock);
+	al->stopped = true;
+	list_splice_init(&al->hs, dead);
+	list_splice_tail_init(&al->ready, dead);
+	list_for_each_entry(child, dead, node) {
+		child->listed = false;
+		atls_backlog_add(al->sk, -1);
+		atls_child_count_failed(al, ATLS_REASON_SHUTDOWN);
+	}
+	al->info.handshaking = 0;
+	al->info.ready = 0;
+	spin_unlock_bh(&al->lock);
+}
+
+/* Fail the children atls_listen_stop() took. Needs no listener lock. */
+static void atls_children_abort(struct atls_listener *al, struct list_head *dead)
+{
+	struct atls_child *child, *tmp;
+
+	list_for_each_entry_safe(child, tmp, dead, node) {
+		list_del_init(&child->node);
+		remove_wait_queue(&child->as->wq, &child->wait);
+		cancel_delayed_work_sync(&child->work);
+		atls_child_abort(al, child);
+	}
+}
+
+/*
+ * shutdown(SHUT_RD) and connect(AF_UNSPEC) reach a listener here (under its
+ * lock): TCP stops listening and resets what waits in its queue; we fail
+ * what we hold first. The listener stays stopped: accept() fails with
+ * EINVAL from now on, also after another listen().
+ */
+static int atls_listen_disconnect(struct sock *sk, int flags)
+{
+	struct atls_listener *al = atls_listener_of(sk);
+	LIST_HEAD(dead);
+	int err;
+
+	if (!al)
+		return READ_ONCE(sk->sk_prot)->disconnect(sk, flags);
+	if (sk->sk_state == TCP_LISTEN)
+		atls_listen_stop(al, &dead);
+	err = al->orig_prot->disconnect(sk, flags);
+	atls_children_abort(al, &dead);
+	return err;
+}
+
+/* SOCK_DESTROY (ss -K): tcp_abort() stops a listener the same way. */
+static int atls_listen_diag_destroy(struct sock *sk, int err)
+{
+	struct atls_listener *al = atls_listener_of(sk);
+	LIST_HEAD(dead);
+	int ret;
+
+	if (!al)
+		return READ_ONCE(sk->sk_prot)->diag_destroy(sk, err);
+	if (READ_ONCE(sk->sk_state) == TCP_LISTEN)
+		atls_listen_stop(al, &dead);
+	ret = al->orig_prot->diag_destroy(sk, err);
+	atls_children_abort(al, &dead);
+	return ret;
+}
+
 static void atls_listener_free_rcu(struct rcu_head *head)
 {
 	kfree(container_of(head, struct atls_listener, rcu));
@@ -749,11 +832,11 @@ static void atls_listen_close(struct sock *sk, long timeout)
 {
 	struct atls_listener *al = container_of((struct proto *)READ_ONCE(sk->sk_prot),
 						struct atls_listener, prot);
-	struct atls_child *child, *tmp;
 	LIST_HEAD(dead);
 
 	spin_lock_bh(&al->lock);
 	al->closing = true;
+	al->stopped = true;
 	spin_unlock_bh(&al->lock);
 	cancel_work_sync(&al->drain);
 
@@ -761,24 +844,8 @@ static void atls_listen_close(struct sock *sk, long timeout)
 	sk->sk_data_ready = al->orig_data_ready;
 	write_unlock_bh(&sk->sk_callback_lock);
 
-	spin_lock_bh(&al->lock);
-	list_splice_init(&al->hs, &dead);
-	list_splice_tail_init(&al->ready, &dead);
-	list_for_each_entry(child, &dead, node) {
-		child->listed = false;
-		atls_backlog_add(sk, -1);
-		atls_child_count_failed(al, ATLS_REASON_SHUTDOWN);
-	}
-	al->info.handshaking = 0;
-	al->info.ready = 0;
-	spin_unlock_bh(&al->lock);
-
-	list_for_each_entry_safe(child, tmp, &dead, node) {
-		list_del_init(&child->node);
-		remove_wait_queue(&child->as->wq, &child->wait);
-		cancel_delayed_work_sync(&child->work);
-		atls_child_abort(al, child);
-	}
+	atls_listen_stop(al, &dead);
+	atls_children_abort(al, &dead);
 
 	if (sk->sk_socket && READ_ONCE(sk->sk_socket->ops) == &al->ops)
 		WRITE_ONCE(sk->sk_socket->ops, al->orig_ops);
@@ -813,6 +880,9 @@ int atls_listen_attach(struct sock *sk)
 	al->prot.getsockopt = atls_listen_getsockopt;
 	al->prot.sendmsg = atls_listen_sendmsg;
 	al->prot.recvmsg = atls_listen_recvmsg;
+	al->prot.disconnect = atls_listen_disconnect;
+	if (al->orig_prot->diag_destroy)
+		al->prot.diag_destroy = atls_listen_diag_destroy;
 #ifdef ATLS_HAVE_SENDPAGE
 	al->prot.sendpage = atls_listen_sendpage;
 #endif

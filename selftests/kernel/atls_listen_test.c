@@ -29,6 +29,8 @@
  *                           children pending, with the helper, and ready but
  *                           not accepted: closing the listener resets all,
  *                           the helper gets ABORT, nothing stays live
+ *  shutdown_mid_handshake   shutdown(SHUT_RD) with children in a handshake:
+ *                           all reset and counted, accept() EINVAL for good
  *  backlog_bounds_handshakes
  *                           listen(4): at most 5 children held at once
  *  reuseport_group          two attested listeners on one port (SO_REUSEPORT)
@@ -729,6 +731,53 @@ TEST_F_TIMEOUT(lsn, listener_close_mid_handshake, 120)
 	EXPECT_EQ(0, tl_wait_idle(10000));
 	EXPECT_EQ(failed0 + N, tl_proc_stat("listen_failed"));
 	EXPECT_EQ(shut0 + 4, tl_proc_stat("reason_6"));
+	tl_helper_close(&h);
+}
+
+TEST_F_TIMEOUT(lsn, shutdown_mid_handshake, 120)
+{
+	enum { N = 4 };
+	struct tl_helper h;
+	struct atls_listen_info li;
+	long failed0 = tl_proc_stat("listen_failed");
+	int fd, port, i, c[N];
+
+	fd = lsn_family(AF_INET6, 16, 0, false);
+	ASSERT_LE(0, fd);
+	port = port_of(fd);
+	ASSERT_EQ(0, tl_helper_open(&h, true));	/* joined, never accepts */
+	ASSERT_EQ(0, atls_listener(fd, 30000));
+	for (i = 0; i < N; i++) {
+		c[i] = client(i % 2 ? AF_INET : AF_INET6, port);
+		ASSERT_EQ(0, wait_connected(c[i], 20000));
+	}
+	for (i = 0; i < 100; i++) {
+		ASSERT_EQ(0, listen_info(fd, &li));
+		if (li.handshaking == N)
+			break;
+		usleep(20000);
+	}
+	ASSERT_EQ(N, li.handshaking);
+	/* TCP stops listening; what we hold is failed first (no kernel
+	 * warning about a non-zero accept backlog: the VM's log is checked). */
+	EXPECT_EQ(0, shutdown(fd, SHUT_RD));
+	for (i = 0; i < N; i++) {
+		EXPECT_EQ(0, client_refused(c[i], 10000)) TH_LOG("client %d", i);
+		close(c[i]);
+	}
+	EXPECT_EQ(-1, accept(fd, NULL, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, listen_info(fd, &li));
+	EXPECT_EQ(0, li.handshaking);
+	EXPECT_EQ(N, li.failed);
+	EXPECT_EQ(ATLS_REASON_SHUTDOWN, li.last_reason);
+	EXPECT_EQ(failed0 + N, tl_proc_stat("listen_failed"));
+	/* Stopped for good: listening again does not revive it. */
+	EXPECT_EQ(0, listen(fd, 16));
+	EXPECT_EQ(-1, accept(fd, NULL, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, tl_wait_idle(10000));
+	close(fd);
 	tl_helper_close(&h);
 }
 
