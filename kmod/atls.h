@@ -40,12 +40,22 @@
 
 struct atls_req;
 
-/* Who a request is made for (the requester's identity, D10). */
+struct cgroup;
+
+/*
+ * Who a request is made for (the requester's identity, D10), captured from
+ * current at ATLS_START or ATLS_LISTEN by atls_app_capture(). cred and cgrp
+ * are references (released by atls_app_release()): a cred is immutable, so
+ * a later setresuid()/setgroups() or a move to another cgroup does not
+ * change what the helper is told.
+ */
 struct atls_app {
 	pid_t pid;			/* tgid */
 	kuid_t uid;
 	kgid_t gid;
 	char comm[TASK_COMM_LEN];
+	const struct cred *cred;	/* euid, egid, supplementary groups */
+	struct cgroup *cgrp;		/* cgroup v2 (default hierarchy) */
 };
 
 struct atls_sock {
@@ -117,6 +127,8 @@ struct atls_req {
 	kuid_t app_uid;
 	kgid_t app_gid;
 	char app_comm[TASK_COMM_LEN];
+	const struct cred *app_cred;	/* ref: the requester's, see atls_app */
+	struct cgroup *app_cgrp;	/* ref */
 	char policy[ATLS_POLICY_MAX];
 	char peer[ATLS_PEER_MAX];
 };
@@ -173,6 +185,8 @@ void atls_req_complete(struct atls_req *req);
 unsigned int atls_req_pending(void);
 void atls_req_helper_gone(struct net *net, u32 portid);
 void atls_sock_fail(struct atls_sock *as, int err, u32 reason);
+void atls_app_capture(struct atls_app *app);
+void atls_app_release(struct atls_app *app);
 int atls_req_init(void);
 void atls_req_exit(void);
 

@@ -692,10 +692,7 @@ static int atls_listen_configure(struct atls_listener *al, sockptr_t optval,
 	if (!err) {
 		al->timeout_ms = l.timeout_ms;
 		strscpy(al->policy, l.policy, sizeof(al->policy));
-		al->app.pid = task_tgid_nr(current);
-		al->app.uid = current_uid();
-		al->app.gid = current_gid();
-		get_task_comm(al->app.comm, current);
+		atls_app_capture(&al->app);	/* released with al */
 		al->configured = true;
 		/* Children that arrived since listen(): attest them too. */
 		queue_work(atls_listen_wq, &al->drain);
@@ -824,7 +821,10 @@ static int atls_listen_diag_destroy(struct sock *sk, int err)
 
 static void atls_listener_free_rcu(struct rcu_head *head)
 {
-	kfree(container_of(head, struct atls_listener, rcu));
+	struct atls_listener *al = container_of(head, struct atls_listener, rcu);
+
+	atls_app_release(&al->app);	/* children's requests hold their own */
+	kfree(al);
 }
 
 /* From inet_release() at the listener's last close (see the top). */

@@ -29,6 +29,9 @@
 #include <linux/netlink.h>
 #include <linux/cred.h>
 #include <linux/uidgid.h>
+#include <linux/cgroup.h>
+#include <linux/slab.h>
+#include <linux/nsproxy.h>
 #include <net/genetlink.h>
 #include <net/netlink.h>
 #include <net/sock.h>
@@ -73,6 +76,12 @@ static const struct nla_policy atls_policy[ATLS_A_MAX + 1] = {
 						   ATLS_CRYPTO_MAX),
 	[ATLS_A_PEER_INFO]	= NLA_POLICY_NESTED(atls_peer_policy),
 	[ATLS_A_PENDING]	= { .type = NLA_REJECT },
+	[ATLS_A_APP_EUID]	= { .type = NLA_REJECT },
+	[ATLS_A_APP_EGID]	= { .type = NLA_REJECT },
+	[ATLS_A_APP_GROUPS]	= { .type = NLA_REJECT },
+	[ATLS_A_APP_NGROUPS]	= { .type = NLA_REJECT },
+	[ATLS_A_APP_CGROUP_ID]	= { .type = NLA_REJECT },
+	[ATLS_A_APP_CGROUP]	= { .type = NLA_REJECT },
 };
 
 static int atls_nl_accept(struct sk_buff *skb, struct genl_info *info);
@@ -151,6 +160,45 @@ void atls_genl_abort(struct net *net, u64 id, u32 reason)
 	genlmsg_multicast_netns(&atls_family, net, msg, 0, 0, GFP_KERNEL);
 }
 
+/*
+ * The requester's identity (D10) as the helper sees it: ids mapped into the
+ * helper's user namespace, the cgroup path into its cgroup namespace. All
+ * from the references taken at ATLS_START (atls_app_capture()), never from
+ * the task, which may have changed its credentials or be gone. Process
+ * context (cgroup_path_ns() takes cgroup_mutex).
+ */
+static int atls_put_identity(struct sk_buff *msg, const struct atls_req *req)
+{
+	struct user_namespace *ns = current_user_ns();
+	const struct cred *cred = req->app_cred;
+	const struct group_info *gi = cred->group_info;
+	u32 groups[ATLS_APP_GROUPS_MAX];
+	int i, n = min_t(int, gi->ngroups, ATLS_APP_GROUPS_MAX);
+	char *path;
+	int len;
+
+	for (i = 0; i < n; i++)
+		groups[i] = from_kgid_munged(ns, gi->gid[i]);
+	if (nla_put_u32(msg, ATLS_A_APP_EUID, from_kuid_munged(ns, cred->euid)) ||
+	    nla_put_u32(msg, ATLS_A_APP_EGID, from_kgid_munged(ns, cred->egid)) ||
+	    nla_put_u32(msg, ATLS_A_APP_NGROUPS, gi->ngroups) ||
+	    (n && nla_put(msg, ATLS_A_APP_GROUPS, n * sizeof(u32), groups)) ||
+	    nla_put_u64_64bit(msg, ATLS_A_APP_CGROUP_ID, cgroup_id(req->app_cgrp),
+			      ATLS_A_PAD))
+		return -EMSGSIZE;
+	path = kmalloc(ATLS_CGROUP_PATH_MAX, GFP_KERNEL);
+	if (!path)
+		return -ENOMEM;
+	len = cgroup_path_ns(req->app_cgrp, path, ATLS_CGROUP_PATH_MAX,
+			     current->nsproxy->cgroup_ns);
+	/* Too long: no path, the helper matches no cgroup rule (fails closed). */
+	if (len >= 0 && len < ATLS_CGROUP_PATH_MAX &&
+	    nla_put_string(msg, ATLS_A_APP_CGROUP, path))
+		len = -EMSGSIZE;
+	kfree(path);
+	return len == -EMSGSIZE ? len : 0;
+}
+
 static int atls_fill_accept(struct sk_buff *msg, struct genl_info *info,
 			    const struct atls_req *req, int fd)
 {
@@ -171,7 +219,8 @@ static int atls_fill_accept(struct sk_buff *msg, struct genl_info *info,
 	    nla_put_u32(msg, ATLS_A_APP_PID, req->app_pid) ||
 	    nla_put_u32(msg, ATLS_A_APP_UID, from_kuid_munged(ns, req->app_uid)) ||
 	    nla_put_u32(msg, ATLS_A_APP_GID, from_kgid_munged(ns, req->app_gid)) ||
-	    nla_put_string(msg, ATLS_A_APP_COMM, req->app_comm)) {
+	    nla_put_string(msg, ATLS_A_APP_COMM, req->app_comm) ||
+	    atls_put_identity(msg, req)) {
 		genlmsg_cancel(msg, hdr);
 		return -EMSGSIZE;
 	}

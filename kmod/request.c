@@ -66,6 +66,7 @@
 #include <linux/file.h>
 #include <linux/cred.h>
 #include <linux/sched.h>
+#include <linux/cgroup.h>
 #include <net/tcp.h>
 
 #include "atls.h"
@@ -92,7 +93,8 @@ int atls_reason_errno(u32 reason)
 	case ATLS_REASON_EVIDENCE_INVALID:
 	case ATLS_REASON_AK_UNTRUSTED:
 	case ATLS_REASON_PCR_MISMATCH:
-	case ATLS_REASON_FRESHNESS:		return EACCES;
+	case ATLS_REASON_FRESHNESS:
+	case ATLS_REASON_NOT_AUTHORIZED:	return EACCES;
 	case ATLS_REASON_POLICY_UNKNOWN:	return ENOENT;
 	case ATLS_REASON_LOCAL_TPM:		return EIO;
 	case ATLS_REASON_KEY_UPDATE:
@@ -101,11 +103,50 @@ int atls_reason_errno(u32 reason)
 	}
 }
 
+/*
+ * The identity of current (D10), for a request or a listener's children.
+ * Atomic context is fine (ATLS_LISTEN calls it under a spinlock): the cred
+ * reference is a counter, and the cgroup is pinned by current's css_set,
+ * which RCU keeps alive while we take our own reference.
+ */
+void atls_app_capture(struct atls_app *app)
+{
+	app->pid = task_tgid_nr(current);
+	app->uid = current_uid();
+	app->gid = current_gid();
+	get_task_comm(app->comm, current);
+	app->cred = get_current_cred();
+	rcu_read_lock();
+	app->cgrp = task_dfl_cgroup(current);
+	cgroup_get(app->cgrp);
+	rcu_read_unlock();
+}
+
+/* Any context: both puts defer the freeing (RCU, a work item). */
+void atls_app_release(struct atls_app *app)
+{
+	if (app->cred)
+		put_cred(app->cred);
+	if (app->cgrp)
+		cgroup_put(app->cgrp);
+	app->cred = NULL;
+	app->cgrp = NULL;
+}
+
+static void atls_req_free(struct atls_req *req)
+{
+	if (req->app_cred)
+		put_cred(req->app_cred);
+	if (req->app_cgrp)
+		cgroup_put(req->app_cgrp);
+	kfree(req);
+}
+
 void atls_req_put(struct atls_req *req)
 {
 	if (refcount_dec_and_test(&req->ref)) {
 		sock_put(req->sk);
-		kfree(req);
+		atls_req_free(req);
 	}
 }
 
@@ -318,11 +359,19 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st)
 		req->app_uid = as->app->uid;
 		req->app_gid = as->app->gid;
 		strscpy(req->app_comm, as->app->comm, sizeof(req->app_comm));
+		req->app_cred = get_cred(as->app->cred);
+		req->app_cgrp = as->app->cgrp;
+		cgroup_get(req->app_cgrp);
 	} else {
-		req->app_pid = task_tgid_nr(current);
-		req->app_uid = current_uid();
-		req->app_gid = current_gid();
-		get_task_comm(req->app_comm, current);
+		struct atls_app app;
+
+		atls_app_capture(&app);
+		req->app_pid = app.pid;
+		req->app_uid = app.uid;
+		req->app_gid = app.gid;
+		strscpy(req->app_comm, app.comm, sizeof(req->app_comm));
+		req->app_cred = app.cred;	/* the references move */
+		req->app_cgrp = app.cgrp;
 	}
 	strscpy(req->policy, st->policy, sizeof(req->policy));
 	strscpy(req->peer, st->peer, sizeof(req->peer));
@@ -367,7 +416,7 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st)
 
 unlock:
 	release_sock(sk);
-	kfree(req);
+	atls_req_free(req);
 	return err;
 }
 

@@ -59,7 +59,10 @@
  *   ECONNABORTED the helper died holding the request, the app abandoned it
  *                (ATLS_REASON_HELPER_DIED, _APP_CLOSED, _SHUTDOWN)
  *   EACCES       the peer's attestation evidence was rejected by the policy
- *                (ATLS_REASON_EVIDENCE_*, _AK_UNTRUSTED, _PCR_MISMATCH, ...)
+ *                (ATLS_REASON_EVIDENCE_*, _AK_UNTRUSTED, _PCR_MISMATCH, ...),
+ *                or the helper does not let this requester (its effective
+ *                uid, groups, cgroup at ATLS_START) use the policy
+ *                (ATLS_REASON_NOT_AUTHORIZED; nothing was sent on the wire)
  *   EKEYREJECTED the peer's certificate or identity was rejected
  *   ECONNRESET   the peer aborted the handshake (alert, RST, EOF), or the
  *                TCP connection was reset or lost while the request was
@@ -128,6 +131,20 @@
  *       ATLS_A_APP_UID            u32   its uid and gid (in the helper's
  *       ATLS_A_APP_GID            u32   user namespace)
  *       ATLS_A_APP_COMM           string
+ *      The requester's identity for authorization (D10), taken from the
+ *      credentials and cgroup of the task that called ATLS_START (for a
+ *      listener's children: ATLS_LISTEN); never re-read later:
+ *       ATLS_A_APP_EUID           u32   effective uid and gid (they govern
+ *       ATLS_A_APP_EGID           u32   access), helper's user namespace
+ *       ATLS_A_APP_GROUPS         binary u32[], the first
+ *                                       ATLS_APP_GROUPS_MAX supplementary
+ *                                       groups (absent when there are none)
+ *       ATLS_A_APP_NGROUPS        u32   how many there are in all (more than
+ *                                       ATLS_APP_GROUPS_MAX: truncated)
+ *       ATLS_A_APP_CGROUP_ID      u64   cgroup v2 id
+ *       ATLS_A_APP_CGROUP         string cgroup v2 path as seen from the
+ *                                       helper's cgroup namespace; absent when
+ *                                       longer than ATLS_CGROUP_PATH_MAX - 1
  *     errors: EPERM (no CAP_NET_ADMIN), EAGAIN (nothing pending),
  *             EMFILE (no free fd: the request is put back in the queue)
  *  <- ATLS_CMD_DONE     do, needs CAP_NET_ADMIN
@@ -309,6 +326,8 @@ enum atls_reason {
 	ATLS_REASON_RECORD_LIMIT = 21,		/* EKEYEXPIRED, after ready */
 	ATLS_REASON_BAD_RECORD = 22,		/* EPROTO, after ready */
 	ATLS_REASON_HELPER_ERROR = 23,		/* any other helper failure */
+	ATLS_REASON_NOT_AUTHORIZED = 24,	/* EACCES: the requester may not use
+						 * this policy (atls.conf(5) allow) */
 	__ATLS_REASON_MAX,	/* the kernel reports, and accepts in DONE, 0..MAX-1 */
 
 	/*
@@ -335,6 +354,11 @@ enum atls_reason {
 #define ATLS_PEER_F_SELF_ATTESTED	(1U << 1)	/* we sent evidence */
 
 #define ATLS_DIGEST_MAX		64
+
+/* Supplementary groups an ACCEPT carries (ATLS_A_APP_GROUPS), and the
+ * longest cgroup path it carries (ATLS_A_APP_CGROUP, with its NUL). */
+#define ATLS_APP_GROUPS_MAX	64
+#define ATLS_CGROUP_PATH_MAX	1024
 
 /* getsockopt(fd, SOL_ATLS, ATLS_PEER_INFO): *optlen >= sizeof; returns sizeof. */
 struct atls_peer_info {
@@ -390,6 +414,13 @@ enum atls_attr {
 	ATLS_A_CRYPTO_RX,	/* binary, struct tls12_crypto_info_* */
 	ATLS_A_PEER_INFO,	/* nest, enum atls_peer_attr */
 	ATLS_A_PENDING,		/* u32 */
+	ATLS_A_APP_EUID,	/* u32, effective uid at ATLS_START */
+	ATLS_A_APP_EGID,	/* u32, effective gid at ATLS_START */
+	ATLS_A_APP_GROUPS,	/* binary, u32[]: first ATLS_APP_GROUPS_MAX
+				 * supplementary groups */
+	ATLS_A_APP_NGROUPS,	/* u32, number of supplementary groups (all) */
+	ATLS_A_APP_CGROUP_ID,	/* u64, cgroup v2 id (inode number) */
+	ATLS_A_APP_CGROUP,	/* string, cgroup v2 path */
 	__ATLS_A_MAX
 };
 #define ATLS_A_MAX (__ATLS_A_MAX - 1)
