@@ -35,6 +35,7 @@ struct atlsd_request {
 	uint16_t family;
 	uint32_t app_pid, app_uid, app_gid;
 	char app_comm[32];
+	struct atlsd_requester who;	/* identity for authorization (ACCEPT) */
 };
 
 struct atlsd_peer {
@@ -136,6 +137,7 @@ int atlsd_nl_probe(void);
 
 struct atlsd_stats {
 	uint64_t accepted, succeeded, failed, aborted, done_rejected, accept_errors;
+	uint64_t not_authorized;	/* of failed: refused by a policy's allow */
 };
 
 struct atlsd_pool;

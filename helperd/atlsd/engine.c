@@ -178,7 +178,19 @@ void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
 	int ret, timeout;
 	uint64_t t0;
 
+	const struct atlsd_policy *pol;
+
 	memset(o, 0, sizeof(*o));
+	/*
+	 * Authorization (D10, atls.conf(5) "allow") comes first: a refused
+	 * requester costs no context, no TPM command and no byte on the wire.
+	 */
+	pol = atlsd_config_policy(&e->cfg, req->policy);
+	if (pol && !atlsd_policy_allows(pol, &req->who, o->text, sizeof(o->text))) {
+		o->status = -EACCES;
+		o->reason = ATLS_REASON_NOT_AUTHORIZED;
+		return;
+	}
 	ret = get_ctx(e, req, &ctx, req->id);
 	if (ret == -ENOENT && !atlsd_config_policy(&e->cfg, req->policy)) {
 		o->status = -ENOENT;

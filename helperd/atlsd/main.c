@@ -57,6 +57,27 @@ struct opts {
 	bool conf_given;
 };
 
+/*
+ * Say, at every load, which policies authenticate less than their use
+ * suggests (none of the peer, or only when it attests) and which names are
+ * old aliases (atls.conf(5), "Built-in policies").
+ */
+static void warn_policies(const struct atlsd_config *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < c->n_policies; i++) {
+		const struct atlsd_policy *p = &c->policies[i];
+		const char *note = atlsd_policy_auth_note(p);
+
+		if (p->alias_of)
+			log_warn(0, "policy \"%s\" is the old name of \"%s\"; use the new name",
+				 p->name, p->alias_of);
+		if (note)
+			log_warn(0, "policy \"%s\" %s", p->name, note);
+	}
+}
+
 /* Options override the file, which overrides the defaults/environment. */
 static int load_config(const struct opts *o, struct atlsd_config *c)
 {
@@ -71,6 +92,7 @@ static int load_config(const struct opts *o, struct atlsd_config *c)
 		log_err(0, "configuration %s: %s", o->conf, err);
 		return ret;
 	}
+	warn_policies(c);
 	if (o->state)
 		atlsd_config_set_state_dir(c, o->state);
 	if (o->run)

@@ -64,7 +64,57 @@ static struct nla_policy accept_policy[ATLS_A_MAX + 1] = {
 	[ATLS_A_APP_COMM] = { .type = NLA_STRING, .maxlen = 32 },
 	[ATLS_A_REASON] = { .type = NLA_U32 },
 	[ATLS_A_PENDING] = { .type = NLA_U32 },
+	[ATLS_A_APP_EUID] = { .type = NLA_U32 },
+	[ATLS_A_APP_EGID] = { .type = NLA_U32 },
+	[ATLS_A_APP_GROUPS] = { .type = NLA_UNSPEC, .maxlen = ATLS_APP_GROUPS_MAX * 4 },
+	[ATLS_A_APP_NGROUPS] = { .type = NLA_U32 },
+	[ATLS_A_APP_CGROUP_ID] = { .type = NLA_U64 },
+	[ATLS_A_APP_CGROUP] = { .type = NLA_STRING, .maxlen = ATLS_CGROUP_PATH_MAX },
 };
+
+/*
+ * The requester's identity (D10): exactly what the kernel recorded at
+ * ATLS_START.  Without APP_EUID (a module older than this atlsd) who.known
+ * stays false and only "anyone" policies match.  A cgroup path that is not
+ * NUL-terminated inside its attribute, or has control bytes, is dropped:
+ * no cgroup rule matches then.
+ */
+static void parse_requester(struct nlattr **tb, struct atlsd_requester *w)
+{
+	struct nlattr *a;
+	size_t n, i;
+
+	memset(w, 0, sizeof(*w));
+	if (!tb[ATLS_A_APP_EUID] || !tb[ATLS_A_APP_EGID])
+		return;
+	w->known = true;
+	w->euid = nla_get_u32(tb[ATLS_A_APP_EUID]);
+	w->egid = nla_get_u32(tb[ATLS_A_APP_EGID]);
+	w->ngroups = tb[ATLS_A_APP_NGROUPS] ? nla_get_u32(tb[ATLS_A_APP_NGROUPS]) : 0;
+	a = tb[ATLS_A_APP_GROUPS];
+	if (a) {
+		n = (size_t)nla_len(a) / sizeof(uint32_t);
+		if (n > ATLS_APP_GROUPS_MAX)
+			n = ATLS_APP_GROUPS_MAX;
+		memcpy(w->groups, nla_data(a), n * sizeof(uint32_t));
+		w->n_groups = (uint32_t)n;
+	}
+	if (w->ngroups < w->n_groups)
+		w->ngroups = w->n_groups;
+	w->cgroup_id = tb[ATLS_A_APP_CGROUP_ID] ? nla_get_u64(tb[ATLS_A_APP_CGROUP_ID]) : 0;
+	a = tb[ATLS_A_APP_CGROUP];
+	if (a) {
+		n = strnlen(nla_data(a), (size_t)nla_len(a));
+		if (n == 0 || n >= (size_t)nla_len(a) || n >= sizeof(w->cgroup))
+			return;
+		memcpy(w->cgroup, nla_data(a), n);
+		w->cgroup[n] = 0;
+		for (i = 0; i < n; i++)
+			if ((unsigned char)w->cgroup[i] < 0x20 || (unsigned char)w->cgroup[i] > 0x7e)
+				return;
+		w->have_cgroup = true;
+	}
+}
 
 /* libnl error codes for the few cases we report; else EIO. */
 static int nlerr_errno(int e)
@@ -129,6 +179,7 @@ static int parse_accept(struct nl_msg *msg, struct atlsd_request *req)
 	req->app_pid = tb[ATLS_A_APP_PID] ? nla_get_u32(tb[ATLS_A_APP_PID]) : 0;
 	req->app_uid = tb[ATLS_A_APP_UID] ? nla_get_u32(tb[ATLS_A_APP_UID]) : 0;
 	req->app_gid = tb[ATLS_A_APP_GID] ? nla_get_u32(tb[ATLS_A_APP_GID]) : 0;
+	parse_requester(tb, &req->who);
 	return 0;
 }
 

@@ -287,8 +287,11 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 		p->st.aborted++;
 	else if (err)
 		p->st.done_rejected++;
-	else if (o.status)
+	else if (o.status) {
 		p->st.failed++;
+		if (o.reason == ATLS_REASON_NOT_AUTHORIZED)
+			p->st.not_authorized++;
+	}
 	else {
 		p->st.succeeded++;
 		lat_record_locked(&p->lat, lat);
@@ -549,10 +552,11 @@ void atlsd_pool_status(struct atlsd_pool *p, char *buf, size_t len)
 
 	OUT("workers %u\nworkers_max %u\nactive %u\n", p->n, p->max, active);
 	OUT("accepted %llu\nsucceeded %llu\nfailed %llu\naborted %llu\ndone_rejected %llu\n"
-	    "accept_errors %llu\n",
+	    "accept_errors %llu\nnot_authorized %llu\n",
 	    (unsigned long long)st.accepted, (unsigned long long)st.succeeded,
 	    (unsigned long long)st.failed, (unsigned long long)st.aborted,
-	    (unsigned long long)st.done_rejected, (unsigned long long)st.accept_errors);
+	    (unsigned long long)st.done_rejected, (unsigned long long)st.accept_errors,
+	    (unsigned long long)st.not_authorized);
 	OUT("tpm_commands %lu\ntpm_busy_ms %llu\n", tpm_calls, tpm_us / 1000);
 	if (lat) {
 		n = lat->n < LAT_RING ? (unsigned int)lat->n : LAT_RING;

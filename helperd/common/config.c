@@ -7,10 +7,22 @@
  * runs with no file at all.  Built-in named policies (an application picks
  * one by name in ATLS_START; "" means "default"):
  *
- *   default      attest when asked, require the peer's evidence (peers.policy)
- *   attest-only  attest when asked, do not ask the peer
- *   verify-only  do not attest, require the peer's evidence
- *   none         certificates only, no attestation either way
+ *   default                      attest when asked, require the peer's
+ *                                evidence (peers.policy)
+ *   attest-unauthenticated-peer  attest when asked, check nothing of the
+ *                                peer (old name: attest-only)
+ *   verify-only                  do not attest, require the peer's evidence
+ *   unauthenticated              TLS encryption only: nothing is checked
+ *                                either way (old name: none)
+ *
+ * Old names stay as aliases (same settings; atlsd warns at load time), and
+ * every policy that authenticates no peer is named in a warning at load
+ * time (atlsd_policy_auth_note()).
+ *
+ * Who may use a policy ("allow", atlsd_policy_allows()): every policy
+ * presents this host's TLS identity (its certificate, TPM-backed key), so
+ * without "allow" only root and members of group "atls" may; the names of
+ * users and groups are resolved when the file is read.
  *
  * A "policies" group in the file adds policies or replaces built-ins of the
  * same name.  Unknown settings are errors: a misspelt "verify-peer" must not
@@ -22,7 +34,9 @@
  * on SIGHUP and never modifies one in use.
  */
 #include <errno.h>
+#include <grp.h>
 #include <libgen.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +70,7 @@ static void scopy(char *dst, size_t len, const char *src)
 }
 
 static void add_builtin(struct atlsd_config *c, const char *name, bool attest,
-			enum atls_peer_attest verify)
+			enum atls_peer_attest verify, const char *alias_of)
 {
 	struct atlsd_policy *p = &c->policies[c->n_policies++];
 
@@ -67,8 +81,24 @@ static void add_builtin(struct atlsd_config *c, const char *name, bool attest,
 	p->pcr_mask = DEF_PCR_MASK;
 	p->batch_window_us = DEF_BATCH_WINDOW_US;
 	p->batch_max = DEF_BATCH_MAX;
+	p->alias_of = alias_of;
 	if (verify != ATLS_PEER_NONE)
 		atlsd_state_path(c, PEERS_POLICY, p->policy_file, sizeof(p->policy_file));
+}
+
+/*
+ * The default allow's group (root and ATLSD_GROUP), looked up each time the
+ * configuration is read: a host without the group lets root alone.
+ */
+static void resolve_default_group(struct atlsd_config *c)
+{
+	struct group *g = getgrnam(ATLSD_GROUP);
+	unsigned int i;
+
+	for (i = 0; i < c->n_policies; i++) {
+		c->policies[i].default_gid_set = g != NULL;
+		c->policies[i].default_gid = g ? g->gr_gid : 0;
+	}
 }
 
 int atlsd_state_path(const struct atlsd_config *c, const char *name, char *out, size_t len)
@@ -102,10 +132,149 @@ void atlsd_config_defaults(struct atlsd_config *c)
 	atlsd_state_path(c, "tls-cert.pem", c->cert_file, sizeof(c->cert_file));
 	atlsd_state_path(c, "tls-key.pem", c->key_file, sizeof(c->key_file));
 	c->n_policies = 0;
-	add_builtin(c, "default", true, ATLS_PEER_REQUIRED);
-	add_builtin(c, "attest-only", true, ATLS_PEER_NONE);
-	add_builtin(c, "verify-only", false, ATLS_PEER_REQUIRED);
-	add_builtin(c, "none", false, ATLS_PEER_NONE);
+	add_builtin(c, "default", true, ATLS_PEER_REQUIRED, NULL);
+	add_builtin(c, "attest-unauthenticated-peer", true, ATLS_PEER_NONE, NULL);
+	add_builtin(c, "verify-only", false, ATLS_PEER_REQUIRED, NULL);
+	add_builtin(c, "unauthenticated", false, ATLS_PEER_NONE, NULL);
+	add_builtin(c, "attest-only", true, ATLS_PEER_NONE, "attest-unauthenticated-peer");
+	add_builtin(c, "none", false, ATLS_PEER_NONE, "unauthenticated");
+	resolve_default_group(c);
+}
+
+const char *atlsd_policy_auth_note(const struct atlsd_policy *p)
+{
+	if (p->ca_file[0] || p->verify == ATLS_PEER_REQUIRED)
+		return NULL;
+	if (p->verify == ATLS_PEER_NONE)
+		return "authenticates no peer: verify-peer is \"none\" and there is no "
+		       "ca-file, so any certificate is accepted";
+	return "authenticates a peer only when it sends evidence: verify-peer is "
+	       "\"optional\" and there is no ca-file, so a peer that declines is accepted "
+	       "with any certificate";
+}
+
+/* ---------------------------------------------------------- authorization */
+
+static bool in_groups(const struct atlsd_requester *w, uint32_t gid)
+{
+	uint32_t i;
+
+	if (w->egid == gid)
+		return true;
+	for (i = 0; i < w->n_groups; i++)
+		if (w->groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* Is a path component of cgroup equal to unit? */
+static bool has_component(const char *cgroup, const char *unit)
+{
+	size_t n = strlen(unit);
+	const char *p = cgroup;
+
+	while ((p = strchr(p, '/'))) {
+		p++;
+		if (!strncmp(p, unit, n) && (p[n] == '/' || !p[n]))
+			return true;
+	}
+	return false;
+}
+
+/* Is cgroup base itself or below it? */
+static bool below(const char *cgroup, const char *base)
+{
+	size_t n = strlen(base);
+
+	if (!strcmp(base, "/"))
+		return cgroup[0] == '/';
+	return !strncmp(cgroup, base, n) && (cgroup[n] == '/' || !cgroup[n]);
+}
+
+static bool allow_matches(const struct atlsd_allow *a, const struct atlsd_requester *w)
+{
+	switch (a->kind) {
+	case ATLSD_ALLOW_ANYONE:
+		return true;
+	case ATLSD_ALLOW_USER:
+		return w->known && w->euid == a->id;
+	case ATLSD_ALLOW_GROUP:
+		return w->known && in_groups(w, a->id);
+	case ATLSD_ALLOW_UNIT:
+		return w->known && w->have_cgroup && has_component(w->cgroup, a->path);
+	case ATLSD_ALLOW_CGROUP:
+		return w->known && w->have_cgroup && below(w->cgroup, a->path);
+	}
+	return false;
+}
+
+static void describe_allow(const struct atlsd_policy *p, char *buf, size_t len)
+{
+	size_t off = 0;
+	unsigned int i;
+	int n;
+
+	buf[0] = 0;
+	if (!p->n_allow) {
+		if (p->default_gid_set)
+			snprintf(buf, len, "root and group %s (%u)", ATLSD_GROUP, p->default_gid);
+		else
+			snprintf(buf, len, "root (no group %s on this host)", ATLSD_GROUP);
+		return;
+	}
+	for (i = 0; i < p->n_allow && off < len; i++) {
+		const struct atlsd_allow *a = &p->allow[i];
+		const char *sep = i ? ", " : "";
+
+		switch (a->kind) {
+		case ATLSD_ALLOW_ANYONE:
+			n = snprintf(buf + off, len - off, "%sanyone", sep);
+			break;
+		case ATLSD_ALLOW_USER:
+			n = snprintf(buf + off, len - off, "%suid %u", sep, a->id);
+			break;
+		case ATLSD_ALLOW_GROUP:
+			n = snprintf(buf + off, len - off, "%sgid %u", sep, a->id);
+			break;
+		case ATLSD_ALLOW_UNIT:
+			n = snprintf(buf + off, len - off, "%sunit %s", sep, a->path);
+			break;
+		default:
+			n = snprintf(buf + off, len - off, "%scgroup %s", sep, a->path);
+			break;
+		}
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+bool atlsd_policy_allows(const struct atlsd_policy *p, const struct atlsd_requester *who,
+			 char *why, size_t len)
+{
+	char allowed[200];
+	unsigned int i;
+
+	if (!p->n_allow) {
+		if (who->known && (who->euid == 0 ||
+				   (p->default_gid_set && in_groups(who, p->default_gid))))
+			return true;
+	}
+	for (i = 0; i < p->n_allow; i++)
+		if (allow_matches(&p->allow[i], who))
+			return true;
+	if (why && len) {
+		describe_allow(p, allowed, sizeof(allowed));
+		if (!who->known)
+			snprintf(why, len, "the kernel did not say who the requester is; "
+				 "policy \"%s\" allows %s", p->name, allowed);
+		else
+			snprintf(why, len, "euid %u egid %u%s cgroup %s may not use policy "
+				 "\"%s\" (allows %s)", who->euid, who->egid,
+				 who->ngroups > who->n_groups ? " (groups truncated)" : "",
+				 who->have_cgroup ? who->cgroup : "?", p->name, allowed);
+	}
+	return false;
 }
 
 static void rebase(char *path, size_t len, const char *old, const char *new)
@@ -300,11 +469,168 @@ bool atlsd_valid_name(const char *n, size_t max_len)
 	return true;
 }
 
+/* A decimal id 0..4294967294 (-1 is "no id" to the kernel). */
+static bool parse_id(const char *s, uint32_t *id)
+{
+	unsigned long long v = 0;
+
+	if (!*s || strlen(s) > 10)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (unsigned long long)(*s - '0');
+	}
+	if (v >= 0xffffffffULL)
+		return false;
+	*id = (uint32_t)v;
+	return true;
+}
+
+/* A systemd unit that has a cgroup: NAME.service, .scope or .slice. */
+static bool valid_unit(const char *u)
+{
+	static const char *const sfx[] = { ".service", ".scope", ".slice", NULL };
+	size_t i, n = strlen(u);
+	const char *const *s;
+
+	if (!n || n >= ATLSD_ALLOW_PATH_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((u[i] >= 'a' && u[i] <= 'z') || (u[i] >= 'A' && u[i] <= 'Z') ||
+		      (u[i] >= '0' && u[i] <= '9') || strchr(":-_.\\@", u[i])))
+			return false;
+	for (s = sfx; *s; s++) {
+		size_t k = strlen(*s);
+
+		if (n > k && !strcmp(u + n - k, *s))
+			return true;
+	}
+	return false;
+}
+
+/* An absolute, normalized cgroup path: "/" or "/a/b" (no "//", ".", "..",
+ * trailing "/"), printable ASCII without spaces. */
+static bool valid_cgroup(const char *p)
+{
+	size_t i, n = strlen(p);
+
+	if (!n || n >= ATLSD_ALLOW_PATH_MAX || p[0] != '/')
+		return false;
+	if (n == 1)
+		return true;
+	if (p[n - 1] == '/' || strstr(p, "//") || strstr(p, "/./") || strstr(p, "/../") ||
+	    (n >= 2 && !strcmp(p + n - 2, "/.")) || (n >= 3 && !strcmp(p + n - 3, "/..")))
+		return false;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static int allow_entry(struct pctx *x, const config_setting_t *s, const char *v,
+		       struct atlsd_allow *a)
+{
+	char msg[400];
+
+	memset(a, 0, sizeof(*a));
+	if (!strcmp(v, "anyone")) {
+		a->kind = ATLSD_ALLOW_ANYONE;
+		return 0;
+	}
+	if (!strncmp(v, "user:", 5)) {
+		struct passwd *pw;
+
+		a->kind = ATLSD_ALLOW_USER;
+		if (parse_id(v + 5, &a->id))
+			return 0;
+		pw = v[5] ? getpwnam(v + 5) : NULL;
+		if (pw) {
+			a->id = pw->pw_uid;
+			return 0;
+		}
+		snprintf(msg, sizeof(msg), "allow: unknown user \"%.100s\" (user:NAME or user:UID)",
+			 v + 5);
+		return perr(x, s, msg);
+	}
+	if (!strncmp(v, "group:", 6)) {
+		struct group *gr;
+
+		a->kind = ATLSD_ALLOW_GROUP;
+		if (parse_id(v + 6, &a->id))
+			return 0;
+		gr = v[6] ? getgrnam(v + 6) : NULL;
+		if (gr) {
+			a->id = gr->gr_gid;
+			return 0;
+		}
+		snprintf(msg, sizeof(msg),
+			 "allow: unknown group \"%.100s\" (group:NAME or group:GID)", v + 6);
+		return perr(x, s, msg);
+	}
+	if (!strncmp(v, "unit:", 5)) {
+		a->kind = ATLSD_ALLOW_UNIT;
+		if (valid_unit(v + 5)) {
+			scopy(a->path, sizeof(a->path), v + 5);
+			return 0;
+		}
+		snprintf(msg, sizeof(msg), "allow: \"%.100s\" is not a systemd unit name "
+			 "(NAME.service, NAME.scope or NAME.slice)", v + 5);
+		return perr(x, s, msg);
+	}
+	if (!strncmp(v, "cgroup:", 7)) {
+		a->kind = ATLSD_ALLOW_CGROUP;
+		if (valid_cgroup(v + 7)) {
+			scopy(a->path, sizeof(a->path), v + 7);
+			return 0;
+		}
+		snprintf(msg, sizeof(msg), "allow: \"%.100s\" is not an absolute cgroup path "
+			 "(\"/\" or \"/a/b\", no \"//\", \".\", \"..\" or trailing \"/\", "
+			 "shorter than %d)", v + 7, ATLSD_ALLOW_PATH_MAX);
+		return perr(x, s, msg);
+	}
+	snprintf(msg, sizeof(msg), "allow: \"%.100s\" is not one of anyone, user:NAME, "
+		 "group:NAME, unit:NAME.service, cgroup:/PATH", v);
+	return perr(x, s, msg);
+}
+
+static int get_allow(struct pctx *x, const config_setting_t *g, struct atlsd_policy *p)
+{
+	const config_setting_t *s = config_setting_get_member(g, "allow");
+	bool anyone = false;
+	int i, n;
+
+	if (!s)
+		return 0;
+	if ((config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	     config_setting_type(s) != CONFIG_TYPE_LIST) || !(n = config_setting_length(s)))
+		return perr(x, s, "allow must be a non-empty list of strings, e.g. "
+			    "[ \"group:web\", \"unit:nginx.service\" ] or [ \"anyone\" ]");
+	if (n > ATLSD_MAX_ALLOW)
+		return perr(x, s, "allow has more than 16 entries");
+	p->n_allow = 0;
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, i);
+		int err;
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return perr(x, s, "allow entries must be strings");
+		err = allow_entry(x, s, config_setting_get_string(e), &p->allow[p->n_allow]);
+		if (err)
+			return err;
+		anyone |= p->allow[p->n_allow].kind == ATLSD_ALLOW_ANYONE;
+		p->n_allow++;
+	}
+	if (anyone && n > 1)
+		return perr(x, s, "allow: \"anyone\" cannot be combined with other entries");
+	return 0;
+}
+
 static int parse_policy(struct pctx *x, struct atlsd_config *c, const config_setting_t *g)
 {
 	static const char *const keys[] = { "attest", "verify-peer", "policy-file", "ca-file",
 					    "ciphersuites", "pcrs", "batch", "batch-window-us",
-					    "batch-max", NULL };
+					    "batch-max", "allow", NULL };
 	const char *name = config_setting_name(g);
 	const config_setting_t *s;
 	struct atlsd_policy p, *slot = NULL;
@@ -364,6 +690,8 @@ static int parse_policy(struct pctx *x, struct atlsd_config *c, const config_set
 	if (!err)
 		err = get_range(x, g, "batch-max", &p.batch_max, 1, MAX_BATCH_MAX,
 				" (handshakes per quote)");
+	if (!err)
+		err = get_allow(x, g, &p);
 	if (err)
 		return err;
 	if (p.verify != ATLS_PEER_NONE && !p.policy_file[0])
@@ -486,6 +814,7 @@ int atlsd_config_load(struct atlsd_config *c, const char *path, bool must_exist,
 	} else {
 		ret = parse_root(&x, c, &cf);
 	}
+	resolve_default_group(c);
 	config_destroy(&cf);
 	fclose(f);
 	return ret;

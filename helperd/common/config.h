@@ -13,6 +13,43 @@
 #include <atls/atls.h>
 #include <linux/atls.h>
 
+/*
+ * Who may use a policy (atls.conf(5) "allow"): one entry of its list.
+ * Names are resolved to ids when the file is read.
+ */
+enum atlsd_allow_kind {
+	ATLSD_ALLOW_ANYONE = 1,
+	ATLSD_ALLOW_USER,		/* effective uid == id */
+	ATLSD_ALLOW_GROUP,		/* effective gid or a supplementary group == id */
+	ATLSD_ALLOW_UNIT,		/* a component of the cgroup path == path */
+	ATLSD_ALLOW_CGROUP,		/* the cgroup path is path or below it */
+};
+
+#define ATLSD_MAX_ALLOW 16
+#define ATLSD_ALLOW_PATH_MAX 256	/* bytes, with the NUL */
+#define ATLSD_GROUP "atls"		/* the default allow: root and this group */
+
+struct atlsd_allow {
+	enum atlsd_allow_kind kind;
+	uint32_t id;
+	char path[ATLSD_ALLOW_PATH_MAX];
+};
+
+/*
+ * The requester of one request as the kernel recorded it at ATLS_START
+ * (Documentation/netlink.rst, ACCEPT's APP_* attributes).
+ */
+struct atlsd_requester {
+	bool known;			/* the kernel sent APP_EUID (else: refuse) */
+	uint32_t euid, egid;
+	uint32_t ngroups;		/* all of them; groups[] holds the first */
+	uint32_t n_groups;		/* entries in groups[] */
+	uint32_t groups[ATLS_APP_GROUPS_MAX];
+	uint64_t cgroup_id;
+	bool have_cgroup;
+	char cgroup[ATLS_CGROUP_PATH_MAX];
+};
+
 /* One named policy of atlsd.conf: what an application selects in ATLS_START. */
 struct atlsd_policy {
 	char name[ATLS_POLICY_MAX];
@@ -25,6 +62,12 @@ struct atlsd_policy {
 	bool batch;			/* offer/accept batched quotes (protocol.rst) */
 	uint32_t batch_window_us;	/* 100..1000000, default 20000 */
 	uint32_t batch_max;		/* handshakes per quote, 1..1024, default 64 */
+	const char *alias_of;		/* old name of a built-in: its new name */
+	/* allow: n_allow entries; 0 = the default (root and group "atls") */
+	unsigned int n_allow;
+	struct atlsd_allow allow[ATLSD_MAX_ALLOW];
+	bool default_gid_set;		/* group "atls" existed when the file was read */
+	uint32_t default_gid;
 };
 
 #define ATLSD_MAX_POLICIES 32
@@ -57,6 +100,15 @@ void atlsd_config_set_state_dir(struct atlsd_config *c, const char *dir);
 const struct atlsd_policy *atlsd_config_policy(const struct atlsd_config *c, const char *name);
 /* A policy or peer name: 1..max_len of [A-Za-z0-9_-]. */
 bool atlsd_valid_name(const char *n, size_t max_len);
+/*
+ * May who use p?  true, or false with why (for the log) naming what the
+ * policy allows.
+ */
+bool atlsd_policy_allows(const struct atlsd_policy *p, const struct atlsd_requester *who,
+			 char *why, size_t len);
+/* What p authenticates of the peer when that is less than everything it
+ * appears to (for a warning at load time), or NULL. */
+const char *atlsd_policy_auth_note(const struct atlsd_policy *p);
 /* Paths inside the state directory. */
 int atlsd_state_path(const struct atlsd_config *c, const char *name, char *out, size_t len);
 

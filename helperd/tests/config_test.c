@@ -49,7 +49,7 @@ TEST(defaults_without_file)
 	EXPECT_STREQ("device:/dev/tpmrm0", c.tcti);
 	EXPECT_EQ(ATLS_KEY_TPM, c.key_mode);
 	EXPECT_EQ(0x81010010u, c.ak_handle);
-	EXPECT_EQ(4, c.n_policies);
+	EXPECT_EQ(6, c.n_policies);	/* 4 built-ins + 2 old names */
 	p = atlsd_config_policy(&c, "");
 	ASSERT_TRUE(p != NULL);
 	EXPECT_STREQ("default", p->name);
@@ -122,7 +122,7 @@ TEST(every_setting)
 	EXPECT_EQ(5, c.workers_max);
 	EXPECT_EQ(5, atlsd_workers_max(&c));
 	EXPECT_EQ(ATLSD_LOG_DEBUG, c.log_level);
-	EXPECT_EQ(5, c.n_policies);
+	EXPECT_EQ(7, c.n_policies);	/* 6 built-in names + strict */
 	p = atlsd_config_policy(&c, "strict");
 	ASSERT_TRUE(p != NULL);
 	EXPECT_FALSE(p->attest);
@@ -267,6 +267,231 @@ TEST(too_many_policies)
 	snprintf(text + off, sizeof(text) - off, "};\n");
 	EXPECT_EQ(-EINVAL, load_text(text, &c, err, sizeof(err)));
 	EXPECT_NE(NULL, strstr(err, "too many"));
+}
+
+/*
+ * "allow" (who may use a policy): every bad entry is refused, and the
+ * message names the entry and what is expected.
+ */
+static const struct {
+	const char *entry, *says;
+} bad_allow[] = {
+	{ "[ ]", "allow must be a non-empty list of strings" },
+	{ "\"anyone\"", "allow must be a non-empty list of strings" },
+	{ "[ 0 ]", "allow entries must be strings" },
+	{ "( \"anyone\", 5 )", "allow entries must be strings" },
+	{ "[ \"everyone\" ]", "\"everyone\" is not one of anyone, user:NAME" },
+	{ "[ \"root\" ]", "\"root\" is not one of anyone, user:NAME" },
+	{ "[ \"user:\" ]", "unknown user \"\"" },
+	{ "[ \"user:no-such-user-atls\" ]", "unknown user \"no-such-user-atls\"" },
+	{ "[ \"user:4294967295\" ]", "unknown user \"4294967295\"" },
+	{ "[ \"user:-1\" ]", "unknown user \"-1\"" },
+	{ "[ \"group:no-such-group-atls\" ]", "unknown group \"no-such-group-atls\"" },
+	{ "[ \"group:\" ]", "unknown group \"\"" },
+	{ "[ \"unit:nginx\" ]", "\"nginx\" is not a systemd unit name" },
+	{ "[ \"unit:.service\" ]", "\".service\" is not a systemd unit name" },
+	{ "[ \"unit:a b.service\" ]", "\"a b.service\" is not a systemd unit name" },
+	{ "[ \"unit:a/b.service\" ]", "\"a/b.service\" is not a systemd unit name" },
+	{ "[ \"cgroup:system.slice\" ]", "\"system.slice\" is not an absolute cgroup path" },
+	{ "[ \"cgroup:\" ]", "\"\" is not an absolute cgroup path" },
+	{ "[ \"cgroup:/a/\" ]", "\"/a/\" is not an absolute cgroup path" },
+	{ "[ \"cgroup:/a//b\" ]", "\"/a//b\" is not an absolute cgroup path" },
+	{ "[ \"cgroup:/a/../b\" ]", "\"/a/../b\" is not an absolute cgroup path" },
+	{ "[ \"cgroup:/a/..\" ]", "\"/a/..\" is not an absolute cgroup path" },
+	{ "[ \"cgroup:/a/.\" ]", "\"/a/.\" is not an absolute cgroup path" },
+	{ "[ \"cgroup:/a b\" ]", "\"/a b\" is not an absolute cgroup path" },
+	{ "[ \"anyone\", \"user:0\" ]", "\"anyone\" cannot be combined" },
+	{ "[ \"user:0\", \"user:1\", \"user:2\", \"user:3\", \"user:4\", \"user:5\", "
+	  "\"user:6\", \"user:7\", \"user:8\", \"user:9\", \"user:10\", \"user:11\", "
+	  "\"user:12\", \"user:13\", \"user:14\", \"user:15\", \"user:16\" ]",
+	  "more than 16 entries" },
+};
+
+TEST(allow_refusals)
+{
+	struct atlsd_config c;
+	char text[1024], err[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_allow) / sizeof(bad_allow[0]); i++) {
+		snprintf(text, sizeof(text), "policies = {\n  p = { allow = %s; };\n};\n",
+			 bad_allow[i].entry);
+		EXPECT_EQ(-EINVAL, load_text(text, &c, err, sizeof(err)))
+			TH_LOG("accepted allow = %s", bad_allow[i].entry);
+		EXPECT_NE(NULL, strstr(err, bad_allow[i].says))
+			TH_LOG("allow = %s: message \"%s\", want \"%s\"", bad_allow[i].entry, err,
+			       bad_allow[i].says);
+		EXPECT_EQ(0, strncmp(err, "line 2: ", 8)) TH_LOG("no line in \"%s\"", err);
+	}
+	/* A long cgroup path (>= 256 bytes) is refused too. */
+	snprintf(text, sizeof(text), "policies = { p = { allow = [ \"cgroup:/%0300d\" ]; }; };\n",
+		 0);
+	EXPECT_EQ(-EINVAL, load_text(text, &c, err, sizeof(err)));
+	EXPECT_NE(NULL, strstr(err, "is not an absolute cgroup path"));
+}
+
+TEST(allow_entries)
+{
+	struct atlsd_config c;
+	const struct atlsd_policy *p;
+	char err[512];
+
+	ASSERT_EQ(0, load_text("policies = { p = { allow = [ \"user:root\", \"user:1000\",\n"
+			       "  \"group:root\", \"group:65534\", \"unit:nginx.service\",\n"
+			       "  \"unit:user@1000.service\", \"cgroup:/\", \"cgroup:/a/b-c\" ]; };\n"
+			       "  q = { allow = ( \"anyone\" ); }; };\n", &c, err, sizeof(err)))
+		TH_LOG("%s", err);
+	p = atlsd_config_policy(&c, "p");
+	ASSERT_TRUE(p != NULL);
+	ASSERT_EQ(8u, p->n_allow);
+	EXPECT_EQ(ATLSD_ALLOW_USER, p->allow[0].kind);
+	EXPECT_EQ(0u, p->allow[0].id);
+	EXPECT_EQ(1000u, p->allow[1].id);
+	EXPECT_EQ(ATLSD_ALLOW_GROUP, p->allow[2].kind);
+	EXPECT_EQ(0u, p->allow[2].id);
+	EXPECT_EQ(65534u, p->allow[3].id);
+	EXPECT_EQ(ATLSD_ALLOW_UNIT, p->allow[4].kind);
+	EXPECT_STREQ("nginx.service", p->allow[4].path);
+	EXPECT_STREQ("user@1000.service", p->allow[5].path);
+	EXPECT_EQ(ATLSD_ALLOW_CGROUP, p->allow[6].kind);
+	EXPECT_STREQ("/a/b-c", p->allow[7].path);
+	EXPECT_EQ(ATLSD_ALLOW_ANYONE, atlsd_config_policy(&c, "q")->allow[0].kind);
+	/* Built-ins without allow: the default. */
+	EXPECT_EQ(0u, atlsd_config_policy(&c, "default")->n_allow);
+}
+
+static struct atlsd_requester who(uint32_t euid, uint32_t egid, const char *cgroup)
+{
+	struct atlsd_requester w;
+
+	memset(&w, 0, sizeof(w));
+	w.known = true;
+	w.euid = euid;
+	w.egid = egid;
+	if (cgroup) {
+		snprintf(w.cgroup, sizeof(w.cgroup), "%s", cgroup);
+		w.have_cgroup = true;
+	}
+	return w;
+}
+
+TEST(allow_matching)
+{
+	struct atlsd_config c;
+	struct atlsd_policy d;
+	const struct atlsd_policy *p;
+	struct atlsd_requester w;
+	char err[512], why[300];
+
+	ASSERT_EQ(0, load_text("policies = {\n"
+			       "  u = { allow = [ \"user:1000\" ]; };\n"
+			       "  g = { allow = [ \"group:50\" ]; };\n"
+			       "  s = { allow = [ \"unit:web.service\" ]; };\n"
+			       "  t = { allow = [ \"cgroup:/srv/app\" ]; };\n"
+			       "  r = { allow = [ \"cgroup:/\" ]; };\n"
+			       "  a = { allow = [ \"anyone\" ]; }; };\n", &c, err, sizeof(err)))
+		TH_LOG("%s", err);
+	/* The default: root, and group atls when the host has it. */
+	d = *atlsd_config_policy(&c, "default");
+	w = who(0, 0, "/");
+	EXPECT_TRUE(atlsd_policy_allows(&d, &w, why, sizeof(why)));
+	w = who(65534, 65534, "/");
+	d.default_gid_set = false;
+	EXPECT_FALSE(atlsd_policy_allows(&d, &w, why, sizeof(why)));
+	EXPECT_NE(NULL, strstr(why, "euid 65534")) TH_LOG("%s", why);
+	EXPECT_NE(NULL, strstr(why, "may not use policy \"default\"")) TH_LOG("%s", why);
+	d.default_gid_set = true;
+	d.default_gid = 321;
+	EXPECT_FALSE(atlsd_policy_allows(&d, &w, why, sizeof(why)));
+	w.egid = 321;
+	EXPECT_TRUE(atlsd_policy_allows(&d, &w, why, sizeof(why)));
+	w.egid = 65534;
+	w.groups[0] = 7;
+	w.groups[1] = 321;
+	w.n_groups = w.ngroups = 2;
+	EXPECT_TRUE(atlsd_policy_allows(&d, &w, why, sizeof(why)));
+	/* An unknown requester (module without APP_EUID): only anyone. */
+	memset(&w, 0, sizeof(w));
+	EXPECT_FALSE(atlsd_policy_allows(&d, &w, why, sizeof(why)));
+	EXPECT_TRUE(atlsd_policy_allows(atlsd_config_policy(&c, "a"), &w, why, sizeof(why)));
+
+	p = atlsd_config_policy(&c, "u");
+	w = who(1000, 1000, NULL);
+	EXPECT_TRUE(atlsd_policy_allows(p, &w, why, sizeof(why)));
+	w = who(0, 0, NULL);	/* an explicit list does not add root */
+	EXPECT_FALSE(atlsd_policy_allows(p, &w, why, sizeof(why)));
+
+	p = atlsd_config_policy(&c, "g");
+	w = who(1, 50, NULL);
+	EXPECT_TRUE(atlsd_policy_allows(p, &w, why, sizeof(why)));
+	w = who(1, 1, NULL);
+	EXPECT_FALSE(atlsd_policy_allows(p, &w, why, sizeof(why)));
+	w.groups[0] = 50;
+	w.n_groups = w.ngroups = 1;
+	EXPECT_TRUE(atlsd_policy_allows(p, &w, why, sizeof(why)));
+
+	p = atlsd_config_policy(&c, "s");
+	w = who(1, 1, "/system.slice/web.service");
+	EXPECT_TRUE(atlsd_policy_allows(p, &w, why, sizeof(why)));
+	w = who(1, 1, "/system.slice/web.service/worker");
+	EXPECT_TRUE(atlsd_policy_allows(p, &w, why, sizeof(why)));
+	w = who(1, 1, "/system.slice/web.service2");
+	EXPECT_FALSE(atlsd_policy_allows(p, &w, why, sizeof(why)));
+	w = who(1, 1, "/system.slice/xweb.service");
+	EXPECT_FALSE(atlsd_policy_allows(p, &w, why, sizeof(why)));
+	w = who(1, 1, NULL);
+	EXPECT_FALSE(atlsd_policy_allows(p, &w, why, sizeof(why)));
+
+	p = atlsd_config_policy(&c, "t");
+	w = who(1, 1, "/srv/app");
+	EXPECT_TRUE(atlsd_policy_allows(p, &w, why, sizeof(why)));
+	w = who(1, 1, "/srv/app/x");
+	EXPECT_TRUE(atlsd_policy_allows(p, &w, why, sizeof(why)));
+	w = who(1, 1, "/srv/apple");
+	EXPECT_FALSE(atlsd_policy_allows(p, &w, why, sizeof(why)));
+	w = who(1, 1, "/srv");
+	EXPECT_FALSE(atlsd_policy_allows(p, &w, why, sizeof(why)));
+
+	p = atlsd_config_policy(&c, "r");
+	w = who(1, 1, "/x");
+	EXPECT_TRUE(atlsd_policy_allows(p, &w, why, sizeof(why)));
+	w = who(1, 1, NULL);	/* no path (too long for ACCEPT): no match */
+	EXPECT_FALSE(atlsd_policy_allows(p, &w, why, sizeof(why)));
+}
+
+/* What each built-in verifies is in its name; old names are aliases. */
+TEST(builtin_names_say_what_they_check)
+{
+	struct atlsd_config c;
+	const struct atlsd_policy *p;
+	char err[256];
+
+	ASSERT_EQ(0, load_text("policies = { mon = { verify-peer = \"optional\"; };\n"
+			       "  pinned = { verify-peer = \"none\"; ca-file = \"/ca.pem\"; }; };\n",
+			       &c, err, sizeof(err)));
+	EXPECT_EQ(NULL, atlsd_policy_auth_note(atlsd_config_policy(&c, "default")));
+	EXPECT_EQ(NULL, atlsd_policy_auth_note(atlsd_config_policy(&c, "verify-only")));
+	EXPECT_EQ(NULL, atlsd_policy_auth_note(atlsd_config_policy(&c, "pinned")));
+	p = atlsd_config_policy(&c, "unauthenticated");
+	ASSERT_TRUE(p != NULL);
+	EXPECT_FALSE(p->attest);
+	EXPECT_EQ(ATLS_PEER_NONE, p->verify);
+	EXPECT_NE(NULL, strstr(atlsd_policy_auth_note(p), "authenticates no peer"));
+	p = atlsd_config_policy(&c, "attest-unauthenticated-peer");
+	ASSERT_TRUE(p != NULL);
+	EXPECT_TRUE(p->attest);
+	EXPECT_NE(NULL, strstr(atlsd_policy_auth_note(p), "authenticates no peer"));
+	EXPECT_NE(NULL, strstr(atlsd_policy_auth_note(atlsd_config_policy(&c, "mon")),
+			       "only when it sends evidence"));
+	p = atlsd_config_policy(&c, "none");
+	ASSERT_TRUE(p != NULL);
+	EXPECT_STREQ("unauthenticated", p->alias_of);
+	EXPECT_NE(NULL, atlsd_policy_auth_note(p));
+	p = atlsd_config_policy(&c, "attest-only");
+	ASSERT_TRUE(p != NULL);
+	EXPECT_STREQ("attest-unauthenticated-peer", p->alias_of);
+	EXPECT_TRUE(p->attest);
+	EXPECT_EQ(ATLS_PEER_NONE, p->verify);
 }
 
 static void __attribute__((constructor)) order_last(void)
