@@ -42,7 +42,7 @@ ATLSCTL := $(B)/helperd/atlsctl
 
 # Test code (testlib itself, host tests, selftests, benchmarks) includes
 # testlib's headers by name.
-TESTLIB_USERS := testlib libatls/tests helperd/tests selftests bench
+TESTLIB_USERS := testlib libatls/tests helperd/tests run/tests selftests bench
 $(patsubst %,$(B)/%/%.o,$(TESTLIB_USERS)): CFLAGS_USER += -I$(SRC)/testlib
 
 # Test registration (fragments append to these):

@@ -27,7 +27,7 @@ USER_BINS += $(ATLSD) $(ATLSCTL)
 
 # Host tests: helperd/tests/<name>_test.c -> $(B)/helperd/tests/<name>_test.
 HELPERD_TESTS := $(patsubst $(SRC)/%.c,$(B)/%,$(sort $(wildcard $(SRC)/helperd/tests/*_test.c)))
-$(HELPERD_TESTS): %: %.o $(HELPERD_COMMON_OBJS) $(LIBATLS) \
+$(HELPERD_TESTS): %: %.o $(HELPERD_COMMON_OBJS) $(TESTLIB) $(LIBATLS) \
 		| $(ATLSCTL)
 	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
 HOST_TESTS += $(HELPERD_TESTS)

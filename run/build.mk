@@ -16,7 +16,7 @@ $(B)/run/atls-run: $(B)/run/atls-run.o $(B)/run/rules.o | $(B)/run/libatls-run.s
 USER_BINS += $(B)/run/atls-run $(B)/run/libatls-run.so
 
 # Host test: the rules parser and what the launcher refuses (no atls.ko).
-$(B)/run/tests/atls_run_test: $(B)/run/tests/atls_run_test.o $(B)/run/rules.o | \
+$(B)/run/tests/atls_run_test: $(B)/run/tests/atls_run_test.o $(B)/run/rules.o $(TESTLIB) | \
 		$(B)/run/atls-run $(B)/run/libatls-run.so
 	$(CC) -o $@ $^
 

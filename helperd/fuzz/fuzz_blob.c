@@ -13,6 +13,7 @@
 #include <atls/policy.h>
 #include <atls/tpm.h>
 #include "../atlsctl/atlsctl.h"
+#include "fuzz.h"
 
 static struct atls_policy *pol;
 
@@ -35,22 +36,12 @@ static const char *const seeds[] = {
 	"version = 2;\n",
 };
 
-/*
- * Debian 12's libconfig 1.5 leaks its string buffer when the lexer fails
- * inside a string literal (strbuf_append, libconfig_yylex: never freed on
- * those error paths): not ours, and bounded by one string per failed parse.
- */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:strbuf_append\nleak:libconfig_yylex\n";
-}
+TL_FUZZ_LIBCONFIG_LEAKS
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *dir = getenv("ATLS_FUZZ_SEED_DIR");
-	char err[200], path[512];
-	size_t i;
+	char err[200];
 
 	(void)argc;
 	(void)argv;
@@ -58,16 +49,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "fuzz_blob: policy: %s\n", err);
 		abort();
 	}
-	for (i = 0; dir && i < sizeof(seeds) / sizeof(seeds[0]); i++) {
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/seed-%zu", dir, i);
-		f = fopen(path, "w");
-		if (f) {
-			fputs(seeds[i], f);
-			fclose(f);
-		}
-	}
+	tl_fuzz_text_seeds(dir, seeds, sizeof(seeds) / sizeof(seeds[0]));
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include "../common/config.h"
 #include "../common/log.h"
+#include "fuzz.h"
 
 static const char *const seeds[] = {
 	"tcti = \"swtpm:port=2321\";\nstate-dir = \"state\";\nrun-dir = \"/run/x\";\n"
@@ -25,36 +26,16 @@ static const char *const seeds[] = {
 	"policies = { a = { }; b = { attest = true; }; };\n",
 };
 
-/*
- * Debian 12's libconfig 1.5 leaks its string buffer when the lexer fails
- * inside a string literal (strbuf_append, libconfig_yylex: never freed on
- * those error paths): not ours, and bounded by one string per failed parse.
- */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:strbuf_append\nleak:libconfig_yylex\n";
-}
+TL_FUZZ_LIBCONFIG_LEAKS
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *dir = getenv("ATLS_FUZZ_SEED_DIR");
-	char path[512];
-	size_t i;
 
 	(void)argc;
 	(void)argv;
 	atlsd_log_init("fuzz_conf", 0);
-	for (i = 0; dir && i < sizeof(seeds) / sizeof(seeds[0]); i++) {
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/seed-%zu", dir, i);
-		f = fopen(path, "w");
-		if (f) {
-			fputs(seeds[i], f);
-			fclose(f);
-		}
-	}
+	tl_fuzz_text_seeds(dir, seeds, sizeof(seeds) / sizeof(seeds[0]));
 	return 0;
 }
 

@@ -20,24 +20,12 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "util.h"
 #include <atls/policy.h>
 
 static char dir[] = "/tmp/atlsctl-test-XXXXXX";
 static char ctl[1024];
 static int port;
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
-}
 
 /*
  * atlsctl with this test's state dir and TPM; output to dir/out.  In args,
@@ -71,12 +59,12 @@ static int ctl_run(const char *args)
 			p++;
 		}
 	}
-	return sh("%s %s > %s/out 2>&1", ctl, out, dir);
+	return tl_sh("%s %s > %s/out 2>&1", ctl, out, dir);
 }
 
 static int out_has(const char *s)
 {
-	return sh("grep -q -- '%s' %s/out", s, dir) == 0;
+	return tl_sh("grep -q -- '%s' %s/out", s, dir) == 0;
 }
 
 static int start_swtpm(void)
@@ -85,7 +73,7 @@ static int start_swtpm(void)
 
 	for (i = 0; i < 20; i++) {
 		port = 20000 + (getpid() * 7 + i * 97) % 20000;
-		if (!sh("mkdir -p %s/tpm && swtpm socket --tpm2 --tpmstate dir=%s/tpm "
+		if (!tl_sh("mkdir -p %s/tpm && swtpm socket --tpm2 --tpmstate dir=%s/tpm "
 			"--server type=tcp,port=%d,bindaddr=127.0.0.1 "
 			"--ctrl type=tcp,port=%d,bindaddr=127.0.0.1 "
 			"--flags not-need-init,startup-clear --daemon --pid file=%s/swtpm.pid "
@@ -109,7 +97,7 @@ TEST(export_trust_policy_loads)
 	char path[300], err[200];
 
 	ASSERT_EQ(0, ctl_run("export EXPORTDIR"));
-	ASSERT_EQ(0, sh("test -s %s/exp/ak.pem && grep -Eq '^[0-9a-f]{64}$' %s/exp/pcr-digest",
+	ASSERT_EQ(0, tl_sh("test -s %s/exp/ak.pem && grep -Eq '^[0-9a-f]{64}$' %s/exp/pcr-digest",
 			dir, dir));
 	ASSERT_EQ(0, ctl_run("trust self EXPORTDIR"));
 	snprintf(path, sizeof(path), "%s/state/peers.policy", dir);
@@ -136,25 +124,25 @@ TEST(export_trust_policy_loads)
  */
 TEST(export_does_not_follow_links)
 {
-	ASSERT_EQ(0, sh("mkdir -p %s/exp2 && echo precious > %s/victim", dir, dir));
-	EXPECT_EQ(0, sh("for f in ak.pem pcr-digest pcr-values; do "
+	ASSERT_EQ(0, tl_sh("mkdir -p %s/exp2 && echo precious > %s/victim", dir, dir));
+	EXPECT_EQ(0, tl_sh("for f in ak.pem pcr-digest pcr-values; do "
 			"ln -s %s/victim %s/exp2/$f.tmp$$; done; exec %s export %s/exp2 "
 			"> %s/out 2>&1", dir, dir, ctl, dir, dir));
-	EXPECT_EQ(0, sh("grep -qx precious %s/victim", dir));
-	EXPECT_EQ(0, sh("test -f %s/exp2/ak.pem && ! test -L %s/exp2/ak.pem", dir, dir));
-	EXPECT_EQ(0, sh("grep -q 'BEGIN PUBLIC KEY' %s/exp2/ak.pem", dir));
+	EXPECT_EQ(0, tl_sh("grep -qx precious %s/victim", dir));
+	EXPECT_EQ(0, tl_sh("test -f %s/exp2/ak.pem && ! test -L %s/exp2/ak.pem", dir, dir));
+	EXPECT_EQ(0, tl_sh("grep -q 'BEGIN PUBLIC KEY' %s/exp2/ak.pem", dir));
 }
 
 /* A directory others may write to (and not sticky, like /tmp) is refused. */
 TEST(export_refuses_dir_writable_by_others)
 {
-	ASSERT_EQ(0, sh("mkdir -p %s/exp3 && chmod 0777 %s/exp3", dir, dir));
-	EXPECT_EQ(1, sh("%s export %s/exp3 > %s/out 2>&1", ctl, dir, dir));
+	ASSERT_EQ(0, tl_sh("mkdir -p %s/exp3 && chmod 0777 %s/exp3", dir, dir));
+	EXPECT_EQ(1, tl_sh("%s export %s/exp3 > %s/out 2>&1", ctl, dir, dir));
 	EXPECT_TRUE(out_has("writable by others"));
-	EXPECT_NE(0, sh("test -e %s/exp3/ak.pem", dir));
-	ASSERT_EQ(0, sh("chmod 1777 %s/exp3", dir));
-	EXPECT_EQ(0, sh("%s export %s/exp3 > %s/out 2>&1", ctl, dir, dir));
-	EXPECT_EQ(0, sh("test -s %s/exp3/ak.pem", dir));
+	EXPECT_NE(0, tl_sh("test -e %s/exp3/ak.pem", dir));
+	ASSERT_EQ(0, tl_sh("chmod 1777 %s/exp3", dir));
+	EXPECT_EQ(0, tl_sh("%s export %s/exp3 > %s/out 2>&1", ctl, dir, dir));
+	EXPECT_EQ(0, tl_sh("test -s %s/exp3/ak.pem", dir));
 }
 
 TEST(evidence_appraised)
@@ -168,7 +156,7 @@ TEST(evidence_appraised)
 /* Rewrite one field of the blob with sed, then check must fail. */
 static int check_mutated(const char *sed_expr)
 {
-	if (sh("sed -e '%s' %s/blob > %s/bad", sed_expr, dir, dir))
+	if (tl_sh("sed -e '%s' %s/blob > %s/bad", sed_expr, dir, dir))
 		return -1;
 	return ctl_run("check --policy STATE/peers.policy BAD");
 }
@@ -213,10 +201,10 @@ TEST(evidence_for_another_key_refused)
 {
 	/* The certificate key of the blob replaced by a fresh P-256 key. */
 	ASSERT_EQ(0, ctl_run("evidence --out BLOB"));
-	ASSERT_EQ(0, sh("openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | "
+	ASSERT_EQ(0, tl_sh("openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | "
 			"openssl pkey -pubout -outform DER 2>/dev/null | od -An -v -tx1 | tr -d ' \\n' "
 			"> %s/spki.hex", dir));
-	ASSERT_EQ(0, sh("sed -e \"s/^spki = .*/spki = \\\"$(cat %s/spki.hex)\\\";/\" %s/blob > %s/bad",
+	ASSERT_EQ(0, tl_sh("sed -e \"s/^spki = .*/spki = \\\"$(cat %s/spki.hex)\\\";/\" %s/blob > %s/bad",
 			dir, dir, dir));
 	EXPECT_EQ(1, ctl_run("check --policy STATE/peers.policy BAD"));
 	EXPECT_TRUE(out_has("key-binding"));
@@ -224,24 +212,24 @@ TEST(evidence_for_another_key_refused)
 
 TEST(huge_blob_refused)
 {
-	ASSERT_EQ(0, sh("{ echo 'version = 1;'; grep -E '^(binder|spki)' %s/blob; "
+	ASSERT_EQ(0, tl_sh("{ echo 'version = 1;'; grep -E '^(binder|spki)' %s/blob; "
 			"printf 'cmw = \"'; head -c 70000 /dev/zero | od -An -v -tx1 | tr -d ' \\n'; "
 			"echo '\";'; } > %s/bad", dir, dir));
 	EXPECT_EQ(1, ctl_run("check --policy STATE/peers.policy BAD"));
 	EXPECT_EQ(1, ctl_run("check --policy STATE/peers.policy /nonexistent"));
-	EXPECT_EQ(0, sh(": > %s/empty", dir));
+	EXPECT_EQ(0, tl_sh(": > %s/empty", dir));
 	EXPECT_EQ(1, ctl_run("check --policy STATE/peers.policy EMPTY"));
 }
 
 TEST(untrusted_ak_refused)
 {
 	/* A policy trusting some other P-256 key only. */
-	ASSERT_EQ(0, sh("mkdir -p %s/other && openssl ecparam -name prime256v1 -genkey -noout "
+	ASSERT_EQ(0, tl_sh("mkdir -p %s/other && openssl ecparam -name prime256v1 -genkey -noout "
 			"2>/dev/null | openssl pkey -pubout > %s/other/ak.pem 2>/dev/null && "
 			"cp %s/exp/pcr-digest %s/other/", dir, dir, dir, dir));
-	ASSERT_EQ(0, sh("%s -s %s/st2 trust o %s/other >/dev/null", ctl, dir, dir));
+	ASSERT_EQ(0, tl_sh("%s -s %s/st2 trust o %s/other >/dev/null", ctl, dir, dir));
 	ASSERT_EQ(0, ctl_run("evidence --out BLOB"));
-	EXPECT_EQ(1, sh("%s check --policy %s/st2/peers.policy %s/blob > %s/out 2>&1", ctl, dir,
+	EXPECT_EQ(1, tl_sh("%s check --policy %s/st2/peers.policy %s/blob > %s/out 2>&1", ctl, dir,
 			dir, dir));
 	EXPECT_TRUE(out_has("untrusted-ak"));
 }
@@ -253,19 +241,19 @@ TEST(untrusted_ak_refused)
  */
 TEST(pcrs_are_per_attester)
 {
-	ASSERT_EQ(0, sh("mkdir -p %s/pa %s/pb && cp %s/exp/ak.pem %s/pa/ && "
+	ASSERT_EQ(0, tl_sh("mkdir -p %s/pa %s/pb && cp %s/exp/ak.pem %s/pa/ && "
 			"printf '%%064d\\n' 0 | tr 0 a > %s/pa/pcr-digest && "
 			"openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | "
 			"openssl pkey -pubout > %s/pb/ak.pem 2>/dev/null && "
 			"cp %s/exp/pcr-digest %s/pb/", dir, dir, dir, dir, dir, dir, dir, dir));
-	ASSERT_EQ(0, sh("%s -s %s/st3 trust a %s/pa >/dev/null && "
+	ASSERT_EQ(0, tl_sh("%s -s %s/st3 trust a %s/pa >/dev/null && "
 			"%s -s %s/st3 trust b %s/pb >/dev/null", ctl, dir, dir, ctl, dir, dir));
 	ASSERT_EQ(0, ctl_run("evidence --out BLOB"));
-	EXPECT_EQ(1, sh("%s check --policy %s/st3/peers.policy %s/blob > %s/out 2>&1", ctl, dir,
+	EXPECT_EQ(1, tl_sh("%s check --policy %s/st3/peers.policy %s/blob > %s/out 2>&1", ctl, dir,
 			dir, dir));
 	EXPECT_TRUE(out_has("pcr-mismatch"));
-	ASSERT_EQ(0, sh("%s -s %s/st3 trust a %s/exp >/dev/null", ctl, dir, dir));
-	EXPECT_EQ(0, sh("%s check --policy %s/st3/peers.policy %s/blob > %s/out 2>&1", ctl, dir,
+	ASSERT_EQ(0, tl_sh("%s -s %s/st3 trust a %s/exp >/dev/null", ctl, dir, dir));
+	EXPECT_EQ(0, tl_sh("%s check --policy %s/st3/peers.policy %s/blob > %s/out 2>&1", ctl, dir,
 			dir, dir));
 	EXPECT_TRUE(out_has("verdict   affirming"));
 }
@@ -273,22 +261,22 @@ TEST(pcrs_are_per_attester)
 TEST(hostile_exports_refused)
 {
 	/* not a key; an RSA key; a P-384 key */
-	ASSERT_EQ(0, sh("mkdir -p %s/h && cp %s/exp/pcr-digest %s/h/ && echo junk > %s/h/ak.pem",
+	ASSERT_EQ(0, tl_sh("mkdir -p %s/h && cp %s/exp/pcr-digest %s/h/ && echo junk > %s/h/ak.pem",
 			dir, dir, dir, dir));
 	EXPECT_EQ(1, ctl_run("trust h HDIR"));
-	ASSERT_EQ(0, sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 2>/dev/null "
+	ASSERT_EQ(0, tl_sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 2>/dev/null "
 			"| openssl pkey -pubout > %s/h/ak.pem 2>/dev/null", dir));
 	EXPECT_EQ(1, ctl_run("trust h HDIR"));
-	ASSERT_EQ(0, sh("openssl ecparam -name secp384r1 -genkey -noout 2>/dev/null | "
+	ASSERT_EQ(0, tl_sh("openssl ecparam -name secp384r1 -genkey -noout 2>/dev/null | "
 			"openssl pkey -pubout > %s/h/ak.pem 2>/dev/null", dir));
 	EXPECT_EQ(1, ctl_run("trust h HDIR"));
 	/* a good key with bad digests */
-	ASSERT_EQ(0, sh("cp %s/exp/ak.pem %s/h/ak.pem", dir, dir));
-	ASSERT_EQ(0, sh("echo 1234 > %s/h/pcr-digest", dir));
+	ASSERT_EQ(0, tl_sh("cp %s/exp/ak.pem %s/h/ak.pem", dir, dir));
+	ASSERT_EQ(0, tl_sh("echo 1234 > %s/h/pcr-digest", dir));
 	EXPECT_EQ(1, ctl_run("trust h HDIR"));
-	ASSERT_EQ(0, sh("tr a-f A-F < %s/exp/pcr-digest > %s/h/pcr-digest", dir, dir));
+	ASSERT_EQ(0, tl_sh("tr a-f A-F < %s/exp/pcr-digest > %s/h/pcr-digest", dir, dir));
 	EXPECT_EQ(1, ctl_run("trust h HDIR"));
-	ASSERT_EQ(0, sh("printf '%%064d\\n' 0 | tr 0 g > %s/h/pcr-digest", dir));
+	ASSERT_EQ(0, tl_sh("printf '%%064d\\n' 0 | tr 0 g > %s/h/pcr-digest", dir));
 	EXPECT_EQ(1, ctl_run("trust h HDIR"));
 	/* bad names */
 	EXPECT_EQ(1, ctl_run("trust ../evil EXPORTDIR"));
@@ -296,7 +284,7 @@ TEST(hostile_exports_refused)
 	EXPECT_EQ(1, ctl_run("trust '' EXPORTDIR"));
 	EXPECT_EQ(1, ctl_run("untrust ../peers"));
 	/* nothing of it reached the store */
-	EXPECT_NE(0, sh("ls %s/state/trusted | grep -qv '^self\\.'", dir));
+	EXPECT_NE(0, tl_sh("ls %s/state/trusted | grep -qv '^self\\.'", dir));
 }
 
 TEST(usage_errors)
@@ -305,7 +293,7 @@ TEST(usage_errors)
 	EXPECT_EQ(2, ctl_run("frobnicate"));
 	EXPECT_EQ(2, ctl_run("check BLOB"));
 	EXPECT_EQ(2, ctl_run("trust onlyname"));
-	EXPECT_EQ(1, sh("%s -c /nonexistent/atlsd.conf status > /dev/null 2>&1", ctl));
+	EXPECT_EQ(1, tl_sh("%s -c /nonexistent/atlsd.conf status > /dev/null 2>&1", ctl));
 }
 
 static void __attribute__((constructor)) order_last(void)
@@ -327,7 +315,7 @@ static void cleanup(void)
 			kill(atoi(pid), SIGTERM);
 		fclose(f);
 	}
-	sh("rm -rf '%s'", dir);
+	tl_sh("rm -rf '%s'", dir);
 }
 
 int main(int argc, char **argv)
@@ -353,7 +341,7 @@ int main(int argc, char **argv)
 	snprintf(ctl, sizeof(ctl),
 		 "env TSS2_LOG=all+none ATLS_STATE_DIR=%s/state ATLS_RUN_DIR=%s/run "
 		 "ATLS_TCTI=swtpm:port=%d %s/atlsctl", dir, dir, port, self);
-	ret = sh("%s provision --cn test-host > /dev/null 2>&1", ctl);
+	ret = tl_sh("%s provision --cn test-host > /dev/null 2>&1", ctl);
 	if (ret) {
 		printf("1..1\nnot ok 1 atlsctl provision failed (%d)\n", ret);
 		return 1;

@@ -8,7 +8,7 @@
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
-	-I$(SRC)/include -I$(SRC)/include/uapi -I$(SRC)/libatls/include
+	-I$(SRC)/include -I$(SRC)/include/uapi -I$(SRC)/libatls/include -I$(SRC)/testlib
 FUZZ_SRCS := $(sort $(wildcard $(SRC)/libatls/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst $(SRC)/libatls/fuzz/%.c,$(B)/libatls/fuzz/%,$(FUZZ_SRCS))
 FUZZ_LIB_OBJS := $(patsubst $(SRC)/libatls/src/%.c,$(B)/libatls/fuzz/obj/%.o,$(LIBATLS_SRCS))

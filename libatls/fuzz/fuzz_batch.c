@@ -15,14 +15,13 @@
 #include <string.h>
 
 #include "../src/batch.h"
+#include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *dir = getenv("ATLS_FUZZ_SEED_DIR");
 	uint8_t path[3 * 32], cmw[40], *b;
-	char name[4096];
 	size_t n;
-	FILE *f;
 
 	(void)argc;
 	(void)argv;
@@ -32,12 +31,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	memset(cmw, 0x82, sizeof(cmw));
 	if (atls_batch_encode(3, 5, path, cmw, sizeof(cmw), &b, &n))
 		return 0;
-	snprintf(name, sizeof(name), "%s/seed-batch", dir);
-	f = fopen(name, "wb");
-	if (f) {
-		fwrite(b, 1, n, f);
-		fclose(f);
-	}
+	tl_fuzz_seed(dir, "seed-batch", -1, b, n);
 	free(b);
 	return 0;
 }

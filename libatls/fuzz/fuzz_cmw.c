@@ -12,15 +12,14 @@
 #include <string.h>
 
 #include "../src/cmw.h"
+#include "fuzz.h"
 
 static void write_seed(void)
 {
 	const char *dir = getenv("ATLS_FUZZ_SEED_DIR");
 	struct atls_evidence_map ev;
-	char path[4096];
 	uint8_t *b;
 	size_t n;
-	FILE *f;
 
 	if (!dir)
 		return;
@@ -35,12 +34,7 @@ static void write_seed(void)
 	ev.pat.attest_info.len = 129;
 	if (atls_cmw_encode(&ev, &b, &n))
 		return;
-	snprintf(path, sizeof(path), "%s/seed-cmw", dir);
-	f = fopen(path, "w");
-	if (f) {
-		fwrite(b, 1, n, f);
-		fclose(f);
-	}
+	tl_fuzz_seed(dir, "seed-cmw", -1, b, n);
 	free(b);
 }
 

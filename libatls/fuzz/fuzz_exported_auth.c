@@ -23,6 +23,7 @@
 #include <openssl/x509.h>
 
 #include "../src/exported_auth.h"
+#include "fuzz.h"
 
 static struct atls_ea_keys keys;
 static uint8_t *req;
@@ -44,21 +45,6 @@ static X509 *self_signed(EVP_PKEY *key)
 	}
 	X509_NAME_free(n);
 	return x;
-}
-
-static void write_seed(const char *dir, const char *name, uint8_t mode, const uint8_t *b,
-		       size_t n)
-{
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f)
-		return;
-	fwrite(&mode, 1, 1, f);
-	fwrite(b, 1, n, f);
-	fclose(f);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -86,14 +72,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!cert)
 		abort();
 	if (dir) {
-		write_seed(dir, "seed-request", 0, req, req_len);
+		tl_fuzz_seed(dir, "seed-request", 0, req, req_len);
 		if (!atls_ea_authenticator_build(&keys, req, req_len, &cert, 1, key, cmw,
 						 sizeof(cmw), &auth, &alen)) {
-			write_seed(dir, "seed-authenticator", 1, auth, alen);
+			tl_fuzz_seed(dir, "seed-authenticator", 1, auth, alen);
 			free(auth);
 		}
 		if (!atls_ea_empty_authenticator_build(&keys, req, req_len, &auth, &alen)) {
-			write_seed(dir, "seed-empty", 1, auth, alen);
+			tl_fuzz_seed(dir, "seed-empty", 1, auth, alen);
 			free(auth);
 		}
 	}

@@ -18,23 +18,10 @@
 #include <openssl/evp.h>
 
 #include "../src/internal.h"
+#include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void seed(const char *dir, const char *name, uint8_t sel, const uint8_t *b, size_t n)
-{
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	if (!f)
-		return;
-	fputc(sel, f);
-	fwrite(b, 1, n, f);
-	fclose(f);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -49,15 +36,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!dir)
 		return 0;
 	if (!atls_ext_build_ch(true, true, &b, &n)) {
-		seed(dir, "seed-ch", 0, b, n);
+		tl_fuzz_seed(dir, "seed-ch", 0, b, n);
 		free(b);
 	}
 	if (!atls_ext_build_scheme(&b, &n)) {
-		seed(dir, "seed-scheme", 1, b, n);
+		tl_fuzz_seed(dir, "seed-scheme", 1, b, n);
 		free(b);
 	}
-	seed(dir, "seed-cert", 2, cert, sizeof(cert));
-	seed(dir, "seed-transcript", 3, msgs, sizeof(msgs));
+	tl_fuzz_seed(dir, "seed-cert", 2, cert, sizeof(cert));
+	tl_fuzz_seed(dir, "seed-transcript", 3, msgs, sizeof(msgs));
 	return 0;
 }
 

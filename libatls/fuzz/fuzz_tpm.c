@@ -29,6 +29,7 @@
 #include "../src/cmw.h"
 #include "../src/evidence.h"
 #include "../src/tpm_parse.h"
+#include "fuzz.h"
 
 static struct atls_policy *pol;
 static uint8_t binder[32] = { 0xb1, 0xd2 };
@@ -151,21 +152,6 @@ static void make_policy(EVP_PKEY *ak)
 		die(err);
 }
 
-static void write_seed(const char *dir, const char *name, uint8_t sel, const uint8_t *b,
-		       size_t n)
-{
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	if (!f)
-		return;
-	fputc(sel, f);
-	fwrite(b, 1, n, f);
-	fclose(f);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	EVP_PKEY *ak = EVP_EC_gen("P-256"), *tik = EVP_EC_gen("P-256");
@@ -212,11 +198,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	dir = getenv("ATLS_FUZZ_SEED_DIR");
 	if (dir) {
-		write_seed(dir, "seed-appraise", 0, seed_cmw, seed_cmw_len);
-		write_seed(dir, "seed-quote", 1, seed_q, seed_q_len);
-		write_seed(dir, "seed-certify", 2, seed_c, seed_c_len);
-		write_seed(dir, "seed-sig", 3, seed_s, seed_s_len);
-		write_seed(dir, "seed-public", 4, seed_p, seed_p_len);
+		tl_fuzz_seed(dir, "seed-appraise", 0, seed_cmw, seed_cmw_len);
+		tl_fuzz_seed(dir, "seed-quote", 1, seed_q, seed_q_len);
+		tl_fuzz_seed(dir, "seed-certify", 2, seed_c, seed_c_len);
+		tl_fuzz_seed(dir, "seed-sig", 3, seed_s, seed_s_len);
+		tl_fuzz_seed(dir, "seed-public", 4, seed_p, seed_p_len);
 	}
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "util.h"
 #include "../rules.h"
 
 static char dir[] = "/tmp/atls-run-test.XXXXXX";
@@ -41,20 +42,6 @@ static const char *write_rules(const char *name, const char *text)
 	fputs(text, f);
 	fclose(f);
 	return path;
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	st = system(cmd);
-	return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
 }
 
 TEST(parse_ok)
@@ -159,42 +146,42 @@ TEST(refuses_static)
 {
 	write_rules("r.conf", "listen 8080\n");
 	/* busybox-static is a build dependency (VM initramfs). */
-	EXPECT_EQ(126, sh("%s/run/atls-run --config %s/r.conf /bin/busybox "
+	EXPECT_EQ(126, tl_sh("%s/run/atls-run --config %s/r.conf /bin/busybox "
 			  "touch %s/ran 2> %s/err", build, dir, dir, dir));
-	EXPECT_EQ(0, sh("grep -q 'statically linked' %s/err", dir));
-	EXPECT_NE(0, sh("test -e %s/ran", dir));
+	EXPECT_EQ(0, tl_sh("grep -q 'statically linked' %s/err", dir));
+	EXPECT_NE(0, tl_sh("test -e %s/ran", dir));
 }
 
 TEST(refuses_setuid)
 {
 	write_rules("r.conf", "listen 8080\n");
-	EXPECT_EQ(0, sh("cp /bin/true %s/suid && chmod 4755 %s/suid", dir, dir));
-	EXPECT_EQ(126, sh("%s/run/atls-run --config %s/r.conf %s/suid 2> %s/err",
+	EXPECT_EQ(0, tl_sh("cp /bin/true %s/suid && chmod 4755 %s/suid", dir, dir));
+	EXPECT_EQ(126, tl_sh("%s/run/atls-run --config %s/r.conf %s/suid 2> %s/err",
 			  build, dir, dir, dir));
-	EXPECT_EQ(0, sh("grep -q 'setuid or setgid' %s/err", dir));
+	EXPECT_EQ(0, tl_sh("grep -q 'setuid or setgid' %s/err", dir));
 }
 
 TEST(refuses_bad_rules)
 {
 	write_rules("bad.conf", "listen 80 polcy=x\n");
-	EXPECT_EQ(2, sh("%s/run/atls-run --config %s/bad.conf touch %s/ran2 2> %s/err",
+	EXPECT_EQ(2, tl_sh("%s/run/atls-run --config %s/bad.conf touch %s/ran2 2> %s/err",
 			build, dir, dir, dir));
-	EXPECT_EQ(0, sh("grep -q 'bad.conf:1: bad option' %s/err", dir));
-	EXPECT_NE(0, sh("test -e %s/ran2", dir));
-	EXPECT_EQ(2, sh("%s/run/atls-run --config %s/none.conf true 2>/dev/null", build, dir));
-	EXPECT_EQ(2, sh("%s/run/atls-run 2>/dev/null", build));
+	EXPECT_EQ(0, tl_sh("grep -q 'bad.conf:1: bad option' %s/err", dir));
+	EXPECT_NE(0, tl_sh("test -e %s/ran2", dir));
+	EXPECT_EQ(2, tl_sh("%s/run/atls-run --config %s/none.conf true 2>/dev/null", build, dir));
+	EXPECT_EQ(2, tl_sh("%s/run/atls-run 2>/dev/null", build));
 }
 
 TEST(runs_dynamic)
 {
 	write_rules("r.conf", "listen 8080\n");
-	EXPECT_EQ(0, sh("%s/run/atls-run --config %s/r.conf sh -c "
+	EXPECT_EQ(0, tl_sh("%s/run/atls-run --config %s/r.conf sh -c "
 			"'echo \"$LD_PRELOAD|$ATLS_RUN_CONFIG\"; grep -E \"^(Seccomp|NoNewPrivs):\" "
 			"/proc/self/status' > %s/out", build, dir, dir));
-	EXPECT_EQ(0, sh("grep -q 'libatls-run.so|%s/r.conf' %s/out", dir, dir));
-	EXPECT_EQ(0, sh("grep -q 'Seccomp:.*2' %s/out && grep -q 'NoNewPrivs:.*1' %s/out",
+	EXPECT_EQ(0, tl_sh("grep -q 'libatls-run.so|%s/r.conf' %s/out", dir, dir));
+	EXPECT_EQ(0, tl_sh("grep -q 'Seccomp:.*2' %s/out && grep -q 'NoNewPrivs:.*1' %s/out",
 			dir, dir));
-	EXPECT_EQ(0, sh("test \"$(%s/run/atls-run --config %s/r.conf python3 -c "
+	EXPECT_EQ(0, tl_sh("test \"$(%s/run/atls-run --config %s/r.conf python3 -c "
 			"'import ctypes,errno; l=ctypes.CDLL(None,use_errno=True); "
 			"r=l.syscall(425,8,ctypes.c_void_p(0)); print(r, ctypes.get_errno())')\" "
 			"= \"-1 %d\"", build, dir, ENOSYS));
@@ -204,19 +191,19 @@ TEST(listen_fails_closed)
 {
 	/* The host has no atls.ko: the rule's port cannot be made attested. */
 	write_rules("r.conf", "listen 18080\n");
-	EXPECT_EQ(0, sh("%s/run/atls-run --config %s/r.conf python3 -c "
+	EXPECT_EQ(0, tl_sh("%s/run/atls-run --config %s/r.conf python3 -c "
 			"'import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, "
 			"socket.SO_REUSEADDR, 1); s.bind((\"127.0.0.1\", 18080)); "
 			"exec(\"try: s.listen(); print(\\\"served\\\")\\nexcept OSError as e: "
 			"print(\\\"refused\\\", e.errno)\")' > %s/out 2> %s/err", build, dir,
 			dir, dir));
-	EXPECT_EQ(0, sh("grep -q '^refused' %s/out", dir));
-	EXPECT_EQ(0, sh("grep -q 'cannot make an attested listener' %s/err", dir));
+	EXPECT_EQ(0, tl_sh("grep -q '^refused' %s/out", dir));
+	EXPECT_EQ(0, tl_sh("grep -q 'cannot make an attested listener' %s/err", dir));
 	/* A port without a rule is served as usual. */
-	EXPECT_EQ(0, sh("%s/run/atls-run --config %s/r.conf python3 -c "
+	EXPECT_EQ(0, tl_sh("%s/run/atls-run --config %s/r.conf python3 -c "
 			"'import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); "
 			"s.listen(); print(\"served\")' > %s/out", build, dir, dir));
-	EXPECT_EQ(0, sh("grep -q '^served' %s/out", dir));
+	EXPECT_EQ(0, tl_sh("grep -q '^served' %s/out", dir));
 }
 
 static void __attribute__((constructor)) setup(void)

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/*
+ * testlib: what the libFuzzer targets (libatls/fuzz, helperd/fuzz) share.
+ * Header-only: the targets are built apart, with clang and sanitizers
+ * (libatls/fuzz/build.mk), and link nothing of testlib.
+ */
+#ifndef TL_FUZZ_H
+#define TL_FUZZ_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * One seed of the corpus: dir/name holds the selector byte sel (none if
+ * sel < 0) followed by b[0..n).  dir is $ATLS_FUZZ_SEED_DIR
+ * (libatls/fuzz/fuzz_check.sh); nothing is written without it.
+ */
+static inline void tl_fuzz_seed(const char *dir, const char *name, int sel, const void *b,
+				size_t n)
+{
+	char path[4096];
+	FILE *f;
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f)
+		return;
+	if (sel >= 0)
+		fputc(sel, f);
+	fwrite(b, 1, n, f);
+	fclose(f);
+}
+
+/* seeds[0..n) (strings) as dir/seed-0, dir/seed-1, ... */
+static inline void tl_fuzz_text_seeds(const char *dir, const char *const *seeds, size_t n)
+{
+	char name[32];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "seed-%zu", i);
+		tl_fuzz_seed(dir, name, -1, seeds[i], strlen(seeds[i]));
+	}
+}
+
+/*
+ * Debian 12's libconfig 1.5 leaks its string buffer when the lexer fails
+ * inside a string literal (strbuf_append, libconfig_yylex: never freed on
+ * those error paths): not ours, and bounded by one string per failed parse.
+ * A target parsing libconfig text says TL_FUZZ_LIBCONFIG_LEAKS once.
+ */
+#define TL_FUZZ_LIBCONFIG_LEAKS							\
+	const char *__lsan_default_suppressions(void);				\
+	const char *__lsan_default_suppressions(void)				\
+	{									\
+		return "leak:strbuf_append\nleak:libconfig_yylex\n";		\
+	}
+
+#endif /* TL_FUZZ_H */
