@@ -13,6 +13,8 @@
  *   harness.h  kselftest-harness fixtures and checks
  *   vm.h       the VM suites' set-up: provisioning as an operator, atlsd, barriers
  *   capture.h  what crossed the VM link
+ *   adversary.h  OpenSSL servers replaying or forging evidence (libatls/tests)
+ *   fuzz.h     seed files of the libFuzzer targets (header-only)
  *
  * Functions return 0 / -errno (or a pointer / NULL) and never abort, so the
  * calling TEST decides how to fail, unless their header says otherwise.
