@@ -151,7 +151,9 @@ int atls_attest_produce(struct atls_conn *c, const uint8_t *binder, size_t blen,
 		ret = atls_batcher_produce(c->ctx->batcher, binder, blen, cmw, cmw_len);
 	else
 		ret = atls_evidence_produce(c->ctx->tpm, &p, binder, blen, cmw, cmw_len);
-	if (ret)
+	if (ret == -ETIMEDOUT)	/* the handshake's deadline passed in the TPM queue */
+		atls_fail(c, ret, ATLS_REASON_TIMEOUT, 0, "TPM busy past the handshake's deadline");
+	else if (ret)
 		atls_fail(c, ret, ATLS_REASON_LOCAL_TPM, 0, "producing evidence failed: %s",
 			  strerror(-ret));
 	return ret;

@@ -38,6 +38,7 @@
 #include <openssl/err.h>
 
 #include "internal.h"
+#include "tpm_int.h"
 
 static long long now_ms(void)
 {
@@ -85,6 +86,13 @@ static void record_tls_failure(struct atls_conn *c, int ssl_err)
 	atls_fail(c, -EPROTO, ATLS_REASON_HANDSHAKE, 0, "TLS handshake failed: %s", buf);
 }
 
+/*
+ * The handshake's deadline also bounds its TPM requests (tpm.c): they run
+ * inside SSL_do_handshake() on this thread, so the deadline is set for the
+ * thread around it.  A TPM request given up on fails the step that needed it
+ * (evidence: attest.c; CertificateVerify: OpenSSL sees a failed signature);
+ * either way the handshake reports the timeout once the deadline has passed.
+ */
 static int run(struct atls_conn *c, int fd, int timeout_ms)
 {
 	long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
@@ -94,11 +102,21 @@ static int run(struct atls_conn *c, int fd, int timeout_ms)
 	for (;;) {
 		ERR_clear_error();
 		errno = 0;
+		atls_tpm_set_thread_deadline(deadline ? (unsigned long long)deadline * 1000 : 0);
 		r = SSL_do_handshake(c->ssl);
+		atls_tpm_set_thread_deadline(0);
 		if (r == 1)
 			return 0;
 		e = SSL_get_error(c->ssl, r);
 		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+			if (deadline && now_ms() >= deadline &&
+			    (c->reason == ATLS_REASON_NONE || c->reason == ATLS_REASON_TIMEOUT)) {
+				/* First failure wins: a timeout attest.c saw stays. */
+				atls_fail(c, -ETIMEDOUT, ATLS_REASON_TIMEOUT, 0,
+					  "handshake not finished after %d ms (TPM busy)",
+					  timeout_ms);
+				return c->err;
+			}
 			record_tls_failure(c, e);
 			return c->err;
 		}

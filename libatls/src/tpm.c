@@ -28,6 +28,14 @@
  *    is not added yet, never a torn value.
  *  - delay_us (atls_tpm_set_delay(), a test seam) is an atomic too: set from
  *    any thread, read by whoever runs a callback.
+ *  - Deadlines (atls_tpm_set_thread_deadline()): a per-thread value, set by
+ *    the handshake for its own thread.  A caller whose deadline passes while
+ *    its request is still queued unlinks it under t->lock and returns
+ *    -ETIMEDOUT; the worker never saw it.  A request the worker has already
+ *    taken off the queue is running: its caller waits for the answer (the
+ *    request lives on the caller's stack), so the overshoot is at most one
+ *    request's command time.  t->done uses CLOCK_MONOTONIC, like the
+ *    deadlines.
  *
  * There is no resource manager on the raw swtpm TCTI: any transient object
  * must be flushed by whoever created it (provision.c does); the normal
@@ -113,6 +121,14 @@ static int run_fn(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), 
 	return fn(t, arg);
 }
 
+/* The calling thread's deadline (CLOCK_MONOTONIC, us; 0 = none). */
+static _Thread_local unsigned long long thread_deadline_us;
+
+void atls_tpm_set_thread_deadline(unsigned long long mono_deadline_us)
+{
+	thread_deadline_us = mono_deadline_us;
+}
+
 static void *tpm_worker(void *arg)
 {
 	struct atls_tpm *t = arg;
@@ -160,6 +176,22 @@ static void count_call(struct atls_tpm *t, unsigned long long busy)
 	atomic_fetch_add_explicit(&t->busy_us, busy, memory_order_relaxed);
 }
 
+/* Under t->lock: take r off the queue if it is still there (true). */
+static bool unlink_req(struct atls_tpm *t, struct tpm_req *r)
+{
+	struct tpm_req **pp;
+
+	for (pp = &t->head; *pp; pp = &(*pp)->next) {
+		if (*pp != r)
+			continue;
+		*pp = r->next;
+		if (t->tail == &r->next)
+			t->tail = pp;
+		return true;
+	}
+	return false;
+}
+
 int atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg)
 {
 	struct tpm_req r = { .fn = fn, .arg = arg };
@@ -183,8 +215,29 @@ int atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), 
 	*t->tail = &r;
 	t->tail = &r.next;
 	pthread_cond_signal(&t->wake);
-	while (!r.done)
-		pthread_cond_wait(&t->done, &t->lock);
+	while (!r.done) {
+		if (!thread_deadline_us) {
+			pthread_cond_wait(&t->done, &t->lock);
+			continue;
+		}
+		if (mono_us() >= thread_deadline_us && unlink_req(t, &r)) {
+			pthread_mutex_unlock(&t->lock);
+			return -ETIMEDOUT;	/* never ran: not counted */
+		}
+		if (mono_us() >= thread_deadline_us) {
+			/* Running on the worker now: wait for its answer (see top). */
+			pthread_cond_wait(&t->done, &t->lock);
+			continue;
+		}
+		{
+			struct timespec ts = {
+				.tv_sec = (time_t)(thread_deadline_us / 1000000),
+				.tv_nsec = (long)(thread_deadline_us % 1000000) * 1000,
+			};
+
+			pthread_cond_timedwait(&t->done, &t->lock, &ts);
+		}
+	}
 	pthread_mutex_unlock(&t->lock);
 	count_call(t, mono_us() - t0);
 	return r.rc;
@@ -282,7 +335,15 @@ int atls_tpm_open(const char *tcti, struct atls_tpm **out)
 	}
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->wake, NULL);
-	pthread_cond_init(&t->done, NULL);
+	{
+		pthread_condattr_t ca;
+
+		/* Deadlines are CLOCK_MONOTONIC (see top). */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&t->done, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	err = -pthread_create(&t->worker, NULL, tpm_worker, t);
 	if (err)
 		goto err_sync;

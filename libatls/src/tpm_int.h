@@ -25,6 +25,14 @@
  */
 int atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), void *arg);
 
+/*
+ * The calling thread's deadline for its TPM requests, CLOCK_MONOTONIC in
+ * microseconds (0 = none; the handshake sets its own and clears it again).
+ * A request still queued when it passes is withdrawn and atls_tpm_call()
+ * returns -ETIMEDOUT without counting it; one already running is waited for.
+ */
+void atls_tpm_set_thread_deadline(unsigned long long mono_deadline_us);
+
 /* Worker only: the ESYS context. */
 ESYS_CONTEXT *atls_tpm_esys(struct atls_tpm *t);
 /* Worker only: ESYS_TR of a persistent handle (cached; -ENOENT if absent). */

@@ -223,6 +223,9 @@ struct atls_result {
 /*
  * Run the TLS 1.3 handshake as configured on the connected stream socket fd
  * (blocking or not: libatls polls itself), within timeout_ms (<= 0: no limit).
+ * The limit covers the handshake's TPM requests too: one still queued behind
+ * other work when it passes is given up (-ETIMEDOUT, reason timeout); one the
+ * TPM has started is waited for (Documentation/evidence.rst, "The TPM owner").
  * On success returns 0 with res filled; on failure returns -errno with
  * res->err/reason/reason_text/alert filled and no key material.
  *
