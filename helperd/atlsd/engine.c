@@ -172,7 +172,9 @@ void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
 {
 	/* The app's expected peer name (ATLS_START.peer): SNI and, with the
 	 * policy's ca-file, checked against the peer's certificate. */
-	struct atls_handshake_opts ho = { .peer_name = req->peer[0] ? req->peer : NULL };
+	struct atls_handshake_opts ho = { .peer_name = req->peer[0] ? req->peer : NULL,
+					  /* a silent peer is dropped early (atls.conf(5)) */
+					  .step_timeout_ms = (int)e->cfg.step_timeout_ms };
 	struct atls_result res;
 	struct atls_ctx *ctx;
 	int ret, timeout;

@@ -84,6 +84,7 @@ struct atlsd_config {
 	uint32_t ak_handle, tls_key_handle;
 	unsigned int workers;
 	unsigned int workers_max;	/* 0: 8 x workers, at least 64, at most 1024 */
+	unsigned int step_timeout_ms;	/* peer silent this long: dropped (default 5000) */
 	int log_level;
 	unsigned int n_policies;
 	struct atlsd_policy policies[ATLSD_MAX_POLICIES];

@@ -49,6 +49,7 @@ TEST(defaults_without_file)
 	EXPECT_STREQ("device:/dev/tpmrm0", c.tcti);
 	EXPECT_EQ(ATLS_KEY_TPM, c.key_mode);
 	EXPECT_EQ(0x81010010u, c.ak_handle);
+	EXPECT_EQ(5000u, c.step_timeout_ms);
 	EXPECT_EQ(6, c.n_policies);	/* 4 built-ins + 2 old names */
 	p = atlsd_config_policy(&c, "");
 	ASSERT_TRUE(p != NULL);
@@ -98,6 +99,7 @@ TEST(every_setting)
 			       "key-file = \"k.pem\";\n"
 			       "workers = 3;\n"
 			       "workers-max = 5;\n"
+			       "step-timeout-ms = 750;\n"
 			       "log-level = \"debug\";\n"
 			       "policies = {\n"
 			       "  strict = { attest = false; verify-peer = \"optional\";\n"
@@ -121,6 +123,7 @@ TEST(every_setting)
 	EXPECT_EQ(3, c.workers);
 	EXPECT_EQ(5, c.workers_max);
 	EXPECT_EQ(5, atlsd_workers_max(&c));
+	EXPECT_EQ(750u, c.step_timeout_ms);
 	EXPECT_EQ(ATLSD_LOG_DEBUG, c.log_level);
 	EXPECT_EQ(7, c.n_policies);	/* 6 built-in names + strict */
 	p = atlsd_config_policy(&c, "strict");
@@ -191,6 +194,8 @@ static const char *const bad[] = {
 	"workers-max = 0;\n",
 	"workers-max = 1025;\n",
 	"workers-max = 64.5;\n",
+	"step-timeout-ms = 99;\n",
+	"step-timeout-ms = 120001;\n",
 	"ak-handle = 5;\n",
 	"ak-handle = 0x82000000;\n",
 	"key-mode = \"hsm\";\n",

@@ -93,9 +93,11 @@ static void record_tls_failure(struct atls_conn *c, int ssl_err)
  * (evidence: attest.c; CertificateVerify: OpenSSL sees a failed signature);
  * either way the handshake reports the timeout once the deadline has passed.
  */
-static int run(struct atls_conn *c, int fd, int timeout_ms)
+static int run(struct atls_conn *c, int fd, int timeout_ms, int step_ms)
 {
 	long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+	long long step_deadline = step_ms > 0 ? now_ms() + step_ms : 0;
+	uint64_t moved = 0, m;
 	struct pollfd pfd = { .fd = fd };
 	int r, e, left;
 
@@ -122,6 +124,22 @@ static int run(struct atls_conn *c, int fd, int timeout_ms)
 		}
 		pfd.events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
 		left = -1;
+		/* Step timeout: restarts whenever a byte moved either way. */
+		m = BIO_number_read(SSL_get_rbio(c->ssl)) + BIO_number_written(SSL_get_wbio(c->ssl));
+		if (step_deadline && m != moved) {
+			moved = m;
+			step_deadline = now_ms() + step_ms;
+		}
+		if (step_deadline) {
+			long long rem = step_deadline - now_ms();
+
+			if (rem <= 0) {
+				atls_fail(c, -ETIMEDOUT, ATLS_REASON_TIMEOUT, 0,
+					  "peer silent for %d ms (step timeout)", step_ms);
+				return c->err;
+			}
+			left = (int)rem;
+		}
 		if (deadline) {
 			long long rem = deadline - now_ms();
 
@@ -130,7 +148,8 @@ static int run(struct atls_conn *c, int fd, int timeout_ms)
 					  "handshake not finished after %d ms", timeout_ms);
 				return c->err;
 			}
-			left = (int)rem;
+			if (left < 0 || rem < left)
+				left = (int)rem;
 		}
 		r = poll(&pfd, 1, left);
 		if (r < 0 && errno != EINTR) {
@@ -278,7 +297,7 @@ int atls_handshake_ex(struct atls_ctx *ctx, int fd, int timeout_ms,
 	ret = set_peer_name(&c, name);
 	if (ret)
 		goto out_ssl;
-	ret = run(&c, fd, timeout_ms);
+	ret = run(&c, fd, timeout_ms, opts ? opts->step_timeout_ms : 0);
 	if (!ret)
 		ret = finish(&c);
 out_ssl:

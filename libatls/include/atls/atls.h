@@ -261,6 +261,14 @@ int atls_handshake(struct atls_ctx *ctx, int fd, int timeout_ms, struct atls_res
  */
 struct atls_handshake_opts {
 	const char *peer_name;
+	/*
+	 * Step timeout (<= 0: none): the handshake fails with -ETIMEDOUT,
+	 * reason timeout, when no byte moves either way for this long, i.e.
+	 * when the peer does not send its next flight (or read ours) in time,
+	 * however much of timeout_ms is left.  Time spent in our own work
+	 * (TPM) does not count: the clock restarts after our flight is written.
+	 */
+	int step_timeout_ms;
 };
 
 /* atls_handshake() with options (opts may be NULL: same as atls_handshake()). */
