@@ -26,7 +26,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS_USER := -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-fstack-protector-strong -fno-strict-aliasing \
-	-I$(SRC)/include -I$(SRC)/include/uapi -I$(SRC)/libatls/include -isystem $(B)/ksft
+	-I$(SRC)/include -I$(SRC)/include/uapi -I$(SRC)/libatls/include -isystem $(B)/ksft -I$(B)/gen
 CFLAGS_USER += $(EXTRA_CFLAGS)
 
 # Build fragments: every <dir>/build.mk (and selftests/build.mk) is included
@@ -56,7 +56,7 @@ VM_TESTS :=
 VM2_TESTS :=
 USER_BINS :=
 
-.PHONY: all deps userspace modules check check-host check-vm demo clean ksft
+.PHONY: all deps userspace modules check check-host check-vm demo clean ksft nlspec
 all: userspace modules
 
 deps:
@@ -68,8 +68,30 @@ $(KSFT):
 	@$(SRC)/scripts/ksft-headers.sh $(B)/ksft
 ksft: $(KSFT)
 
+# The generic-netlink family comes from one spec, Documentation/netlink/specs/
+# atls.yaml (scripts/nlspec.py). Generated at build time: the userspace libnl
+# policies ($(B)/gen/atls-nl-user.h) and atls.ko's policies and ops
+# (scripts/build-kmod.sh). Checked, failing the build on any drift: the
+# generated block of the uAPI header (`make nlspec` rewrites it) and the
+# values of the spec's enums in that header.
+NLSPEC := $(SRC)/Documentation/netlink/specs/atls.yaml $(SRC)/scripts/nlspec.py
+UAPI_H := $(SRC)/include/uapi/linux/atls.h
+NLGEN := $(B)/gen/atls-nl-user.h $(B)/gen/uapi.checked $(B)/gen/defs.checked
+$(B)/gen/atls-nl-user.h: $(NLSPEC)
+	@mkdir -p $(dir $@)
+	python3 $(SRC)/scripts/nlspec.py user > $@.tmp && mv $@.tmp $@
+$(B)/gen/uapi.checked: $(NLSPEC) $(UAPI_H)
+	@mkdir -p $(dir $@)
+	python3 $(SRC)/scripts/nlspec.py check-uapi $(UAPI_H) && touch $@
+$(B)/gen/defs.checked: $(NLSPEC) $(UAPI_H)
+	@mkdir -p $(dir $@)
+	python3 $(SRC)/scripts/nlspec.py defs-check > $(B)/gen/defs-check.c
+	$(CC) $(CFLAGS_USER) -fsyntax-only $(B)/gen/defs-check.c && touch $@
+nlspec:
+	python3 $(SRC)/scripts/nlspec.py update-uapi $(UAPI_H)
+
 # Generic compile rule: any source file under $(SRC) to a mirrored object.
-$(B)/%.o: $(SRC)/%.c | $(KSFT)
+$(B)/%.o: $(SRC)/%.c | $(KSFT) $(NLGEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_USER) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -78,7 +100,7 @@ include $(sort $(wildcard $(SRC)/*/build.mk))
 userspace: $(USER_BINS) $(HOST_TESTS) $(VM_TESTS) $(VM2_TESTS)
 
 # atls.ko for each kernel, built with sparse (C=1); sparse warnings fail.
-modules:
+modules: $(NLGEN)
 	@for k in $(KVERS); do $(SRC)/scripts/build-kmod.sh "$$k" || exit 1; done
 
 # Test lists for the runner.

@@ -69,7 +69,7 @@ struct atls_sock {
 	struct sock *sk;
 	wait_queue_head_t wq;		/* gate and ATLS_START waiters */
 	int state;			/* enum atls_state */
-	int err;			/* sticky positive errno once FAILED */
+	int err;			/* sticky negative errno once FAILED */
 	u32 reason;			/* enum atls_reason */
 	bool rx_eof;			/* close_notify received */
 	pid_t helper_tgid;		/* may do raw I/O while gated */
@@ -149,9 +149,9 @@ int atls_listen_init(void);
 void atls_listen_exit(void);
 
 /* gate.c */
+void atls_proto_copy(struct proto *p, const struct proto *from);
 void atls_gate_build(struct atls_sock *as);
 void atls_gate_ops_wrap(struct atls_sock *as);
-void atls_ready_build(struct atls_sock *as);
 int atls_gate_wait(struct atls_sock *as, long timeo);
 
 /* sockopt.c */
@@ -160,7 +160,8 @@ int atls_setsockopt(struct sock *sk, int level, int optname,
 int atls_getsockopt(struct sock *sk, int level, int optname,
 		    char __user *optval, int __user *optlen);
 
-/* record.c */
+/* ready.c */
+void atls_ready_build(struct atls_sock *as);
 int atls_ready_sendmsg(struct sock *sk, struct msghdr *msg, size_t len);
 int atls_ready_recvmsg(ATLS_RECVMSG_PARAMS);
 #ifdef ATLS_HAVE_SENDPAGE
@@ -169,16 +170,19 @@ int atls_ready_sendpage(struct sock *sk, struct page *page, int offset,
 #endif
 extern unsigned long atls_record_limit;
 
+/* control.c */
+int atls_control_record(struct atls_sock *as);
+
 /* request.c */
 int atls_req_start(struct atls_sock *as, const struct atls_start *st);
 struct atls_req *atls_req_accept(struct net *net, u32 portid);
-struct atls_req *atls_req_lookup(u64 id, int *err);
+struct atls_req *atls_req_lookup(u64 id);
 void atls_req_put(struct atls_req *req);
 void atls_req_requeue(struct atls_req *req);
 void atls_req_sock_closed(struct atls_sock *as);
 void atls_req_conn_lost(struct atls_sock *as);
 int atls_req_owner(struct atls_req *req, u32 portid);
-bool atls_req_claim(struct atls_req *req, u32 portid, int *err);
+int atls_req_claim(struct atls_req *req, u32 portid);
 void atls_req_fail(struct atls_req *req, int err, u32 reason);
 void atls_req_done_fail(struct atls_req *req, int err, u32 reason);
 void atls_req_complete(struct atls_req *req);
@@ -234,8 +238,5 @@ void atls_stat_dec(enum atls_stat s);
 void atls_stat_reason(u32 reason);
 int atls_stats_init(void);
 void atls_stats_exit(void);
-
-/* errno <-> reason */
-int atls_reason_errno(u32 reason);
 
 #endif /* ATLS_KMOD_H */

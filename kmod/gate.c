@@ -37,7 +37,7 @@ int atls_gate_wait(struct atls_sock *as, long timeo)
 	int st = atls_state(as);
 
 	if (st == ATLS_STATE_FAILED)
-		return -READ_ONCE(as->err);
+		return READ_ONCE(as->err);
 	if (st == ATLS_STATE_READY)
 		return 0;
 	if (!timeo)
@@ -50,11 +50,17 @@ int atls_gate_wait(struct atls_sock *as, long timeo)
 	if (r == 0)
 		return -EAGAIN;
 	if (atls_state(as) == ATLS_STATE_FAILED)
-		return -READ_ONCE(as->err);
+		return READ_ONCE(as->err);
 	return 0;
 }
 
-static int atls_gate_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
+/*
+ * The gate of the struct proto data paths: which proto the call goes to.
+ * Not gated (any more): the one installed now (our ready wrapper). The
+ * helper: kTLS's TLS_BASE proto (TCP's data paths). Anyone else waits
+ * first; then it is the first case, or the sticky error.
+ */
+static const struct proto *atls_gate_pass(struct sock *sk, long timeo)
 {
 	struct atls_sock *as;
 	bool gated;
@@ -63,37 +69,35 @@ static int atls_gate_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 	for (;;) {
 		as = atls_sk(sk, &gated);
 		if (!as)	/* cannot happen: close needs the last file ref */
-			return -EBADF;
+			return ERR_PTR(-EBADF);
 		if (!gated)
-			return READ_ONCE(sk->sk_prot)->sendmsg(sk, msg, len);
+			return READ_ONCE(sk->sk_prot);
 		if (atls_is_helper(as))
-			return as->tls_base->sendmsg(sk, msg, len);
-		err = atls_gate_wait(as, sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT));
+			return as->tls_base;
+		err = atls_gate_wait(as, timeo);
 		if (err)
-			return err;
+			return ERR_PTR(err);
 	}
+}
+
+static int atls_gate_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
+{
+	const struct proto *p;
+
+	p = atls_gate_pass(sk, sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT));
+	if (IS_ERR(p))
+		return PTR_ERR(p);
+	return p->sendmsg(sk, msg, len);
 }
 
 static int atls_gate_recvmsg(ATLS_RECVMSG_PARAMS)
 {
-	struct atls_sock *as;
-	bool gated;
-	int err;
+	const struct proto *p;
 
-	for (;;) {
-		as = atls_sk(sk, &gated);
-		if (!as)
-			return -EBADF;
-		if (!gated)
-			return atls_call_recvmsg(READ_ONCE(sk->sk_prot), sk, msg,
-						 len, flags, addr_len);
-		if (atls_is_helper(as))
-			return atls_call_recvmsg(as->tls_base, sk, msg, len,
-						 flags, addr_len);
-		err = atls_gate_wait(as, sock_rcvtimeo(sk, flags & MSG_DONTWAIT));
-		if (err)
-			return err;
-	}
+	p = atls_gate_pass(sk, sock_rcvtimeo(sk, flags & MSG_DONTWAIT));
+	if (IS_ERR(p))
+		return PTR_ERR(p);
+	return atls_call_recvmsg(p, sk, msg, len, flags, addr_len);
 }
 
 #ifdef ATLS_HAVE_SENDPAGE
@@ -101,27 +105,13 @@ static int atls_gate_sendpage(struct sock *sk, struct page *page, int offset,
 			      size_t size, int flags)
 {
 	const struct proto *p;
-	struct atls_sock *as;
-	bool gated;
-	int err;
 
-	for (;;) {
-		as = atls_sk(sk, &gated);
-		if (!as)
-			return -EBADF;
-		if (!gated) {
-			p = READ_ONCE(sk->sk_prot);
-			if (!p->sendpage)
-				return sock_no_sendpage(sk->sk_socket, page, offset,
-							size, flags);
-			return p->sendpage(sk, page, offset, size, flags);
-		}
-		if (atls_is_helper(as))
-			return as->tls_base->sendpage(sk, page, offset, size, flags);
-		err = atls_gate_wait(as, sock_sndtimeo(sk, flags & MSG_DONTWAIT));
-		if (err)
-			return err;
-	}
+	p = atls_gate_pass(sk, sock_sndtimeo(sk, flags & MSG_DONTWAIT));
+	if (IS_ERR(p))
+		return PTR_ERR(p);
+	if (!p->sendpage)
+		return sock_no_sendpage(sk->sk_socket, page, offset, size, flags);
+	return p->sendpage(sk, page, offset, size, flags);
 }
 #endif
 
@@ -202,20 +192,29 @@ static __poll_t atls_gate_poll(struct file *file, struct socket *sock,
 	return mask;
 }
 
+/*
+ * What both our proto copies (gate and ready) share: kTLS's proto with our
+ * socket options, and no sockmap on atls sockets.
+ */
+void atls_proto_copy(struct proto *p, const struct proto *from)
+{
+	*p = *from;
+	p->setsockopt = atls_setsockopt;
+	p->getsockopt = atls_getsockopt;
+#ifdef CONFIG_BPF_SYSCALL
+	p->psock_update_sk_prot = NULL;
+#endif
+}
+
 /* Copies made under lock_sock by the ULP init; close is set by ulp.c. */
 void atls_gate_build(struct atls_sock *as)
 {
-	as->gate = *as->tls_base;
+	atls_proto_copy(&as->gate, as->tls_base);
 	as->gate.sendmsg = atls_gate_sendmsg;
 	as->gate.recvmsg = atls_gate_recvmsg;
-	as->gate.setsockopt = atls_setsockopt;
-	as->gate.getsockopt = atls_getsockopt;
 	as->gate.splice_eof = NULL;	/* nothing may be flushed while gated */
 #ifdef ATLS_HAVE_SENDPAGE
 	as->gate.sendpage = atls_gate_sendpage;
-#endif
-#ifdef CONFIG_BPF_SYSCALL
-	as->gate.psock_update_sk_prot = NULL;	/* no sockmap on atls sockets */
 #endif
 	as->gops_orig = as->tls_base_ops;
 	as->gops = *as->gops_orig;
@@ -240,20 +239,4 @@ void atls_gate_ops_wrap(struct atls_sock *as)
 	as->gops.splice_read = atls_gate_splice_read;
 	as->gops.poll = atls_gate_poll;
 	WRITE_ONCE(sock->ops, &as->gops);
-}
-
-/* The wrapper kept after key installation (record.c has the data paths). */
-void atls_ready_build(struct atls_sock *as)
-{
-	as->ready = *as->tls_final;
-	as->ready.sendmsg = atls_ready_sendmsg;
-	as->ready.recvmsg = atls_ready_recvmsg;
-	as->ready.setsockopt = atls_setsockopt;
-	as->ready.getsockopt = atls_getsockopt;
-#ifdef ATLS_HAVE_SENDPAGE
-	as->ready.sendpage = atls_ready_sendpage;
-#endif
-#ifdef CONFIG_BPF_SYSCALL
-	as->ready.psock_update_sk_prot = NULL;
-#endif
 }

@@ -330,7 +330,7 @@ static void atls_child_abort(struct atls_listener *al, struct atls_child *child)
 		refcount_inc(&req->ref);
 	release_sock(sk);
 	if (req) {
-		atls_req_fail(req, ECONNABORTED, ATLS_REASON_SHUTDOWN);
+		atls_req_fail(req, -ECONNABORTED, ATLS_REASON_SHUTDOWN);
 		atls_req_put(req);
 	}
 	if (atls_state(as) != ATLS_STATE_FAILED)

@@ -14,7 +14,8 @@
  *
  * Attribute policies are strict (unknown attributes, wrong lengths and
  * values outside the ranges are refused by the genl core before our
- * handlers run); attributes the kernel only sends are NLA_REJECT.
+ * handlers run); attributes the kernel only sends are NLA_REJECT. They,
+ * the ops table and the multicast groups are generated from the spec.
  * Handlers run in the caller's process context (parallel_ops).
  *
  * Helper death: a netlink notifier sees NETLINK_URELEASE of a generic
@@ -39,83 +40,24 @@
 
 #include "atls.h"
 
-#define ATLS_CRYPTO_MAX	sizeof(struct tls12_crypto_info_aes_gcm_256)
-
-static const struct nla_policy atls_peer_policy[ATLS_PEER_A_MAX + 1] = {
-	[ATLS_PEER_A_VERDICT]	= NLA_POLICY_MAX(NLA_U32, ATLS_VERDICT_CONTRAINDICATED),
-	[ATLS_PEER_A_REASON]	= NLA_POLICY_MAX(NLA_U32, __ATLS_REASON_MAX - 1),
-	[ATLS_PEER_A_CERT_SHA256] = NLA_POLICY_EXACT_LEN(32),
-	[ATLS_PEER_A_EVIDENCE_TYPE] = NLA_POLICY_MAX(NLA_U32, ATLS_EVIDENCE_EAR),
-	[ATLS_PEER_A_AK_DIGEST]	= NLA_POLICY_EXACT_LEN(32),
-	[ATLS_PEER_A_PCR_BANK]	= { .type = NLA_U16 },
-	[ATLS_PEER_A_PCR_SELECT] = { .type = NLA_U32 },
-	[ATLS_PEER_A_PCR_DIGEST] = NLA_POLICY_RANGE(NLA_BINARY, 1, ATLS_DIGEST_MAX),
-	[ATLS_PEER_A_FLAGS]	= NLA_POLICY_MASK(NLA_U32, ATLS_PEER_F_PEER_ATTESTED |
-						  ATLS_PEER_F_SELF_ATTESTED),
-};
-
-static const struct nla_policy atls_policy[ATLS_A_MAX + 1] = {
-	[ATLS_A_PAD]		= { .type = NLA_REJECT },
-	[ATLS_A_REQ_ID]		= { .type = NLA_U64 },
-	[ATLS_A_SOCKFD]		= { .type = NLA_U32 },
-	[ATLS_A_ROLE]		= { .type = NLA_REJECT },
-	[ATLS_A_FLAGS]		= { .type = NLA_REJECT },
-	[ATLS_A_TIMEOUT_MS]	= { .type = NLA_REJECT },
-	[ATLS_A_POLICY]		= { .type = NLA_REJECT },
-	[ATLS_A_PEER_NAME]	= { .type = NLA_REJECT },
-	[ATLS_A_FAMILY]		= { .type = NLA_REJECT },
-	[ATLS_A_APP_PID]	= { .type = NLA_REJECT },
-	[ATLS_A_APP_UID]	= { .type = NLA_REJECT },
-	[ATLS_A_APP_GID]	= { .type = NLA_REJECT },
-	[ATLS_A_APP_COMM]	= { .type = NLA_REJECT },
-	[ATLS_A_STATUS]		= NLA_POLICY_RANGE(NLA_S32, -4095, 0),
-	[ATLS_A_REASON]		= NLA_POLICY_MAX(NLA_U32, __ATLS_REASON_MAX - 1),
-	[ATLS_A_CRYPTO_TX]	= NLA_POLICY_RANGE(NLA_BINARY, sizeof(struct tls_crypto_info),
-						   ATLS_CRYPTO_MAX),
-	[ATLS_A_CRYPTO_RX]	= NLA_POLICY_RANGE(NLA_BINARY, sizeof(struct tls_crypto_info),
-						   ATLS_CRYPTO_MAX),
-	[ATLS_A_PEER_INFO]	= NLA_POLICY_NESTED(atls_peer_policy),
-	[ATLS_A_PENDING]	= { .type = NLA_REJECT },
-	[ATLS_A_APP_EUID]	= { .type = NLA_REJECT },
-	[ATLS_A_APP_EGID]	= { .type = NLA_REJECT },
-	[ATLS_A_APP_GROUPS]	= { .type = NLA_REJECT },
-	[ATLS_A_APP_NGROUPS]	= { .type = NLA_REJECT },
-	[ATLS_A_APP_CGROUP_ID]	= { .type = NLA_REJECT },
-	[ATLS_A_APP_CGROUP]	= { .type = NLA_REJECT },
-};
-
-static int atls_nl_accept(struct sk_buff *skb, struct genl_info *info);
-static int atls_nl_done(struct sk_buff *skb, struct genl_info *info);
-
-static const struct genl_small_ops atls_ops[] = {
-	{
-		.cmd	= ATLS_CMD_ACCEPT,
-		.doit	= atls_nl_accept,
-		.flags	= GENL_ADMIN_PERM,
-	},
-	{
-		.cmd	= ATLS_CMD_DONE,
-		.doit	= atls_nl_done,
-		.flags	= GENL_ADMIN_PERM,
-	},
-};
-
-static const struct genl_multicast_group atls_mcgrps[] = {
-	{ .name = ATLS_MCGRP_HELPER },
-};
+/*
+ * atls_nl_policy, atls_peer_nl_policy, atls_nl_ops and atls_nl_mcgrps are
+ * generated from the spec by scripts/nlspec.py (scripts/build-kmod.sh).
+ */
+#include "atls-nl-gen.h"
 
 static struct genl_family atls_family __ro_after_init = {
 	.name		= ATLS_GENL_NAME,
 	.version	= ATLS_GENL_VERSION,
 	.maxattr	= ATLS_A_MAX,
-	.policy		= atls_policy,
+	.policy		= atls_nl_policy,
 	.netnsok	= true,
 	.parallel_ops	= true,
 	.module		= THIS_MODULE,
-	.small_ops	= atls_ops,
-	.n_small_ops	= ARRAY_SIZE(atls_ops),
-	.mcgrps		= atls_mcgrps,
-	.n_mcgrps	= ARRAY_SIZE(atls_mcgrps),
+	.small_ops	= atls_nl_ops,
+	.n_small_ops	= ARRAY_SIZE(atls_nl_ops),
+	.mcgrps		= atls_nl_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(atls_nl_mcgrps),
 };
 
 bool atls_genl_has_helper(struct net *net)
@@ -228,7 +170,7 @@ static int atls_fill_accept(struct sk_buff *msg, struct genl_info *info,
 	return 0;
 }
 
-static int atls_nl_accept(struct sk_buff *skb, struct genl_info *info)
+static int atls_nl_accept_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct net *net = genl_info_net(info);
 	struct atls_sock *as;
@@ -267,7 +209,7 @@ static int atls_nl_accept(struct sk_buff *skb, struct genl_info *info)
 	err = genlmsg_reply(msg, info);
 	if (err) {
 		/* The helper cannot know its fd: the request cannot finish. */
-		atls_req_fail(req, ECONNABORTED, ATLS_REASON_HELPER_ERROR);
+		atls_req_fail(req, -ECONNABORTED, ATLS_REASON_HELPER_ERROR);
 	} else {
 		atls_stat_inc(ATLS_STAT_ACCEPTED);
 	}
@@ -294,7 +236,7 @@ static int atls_parse_peer(struct nlattr *nest, struct atls_peer_info *pi,
 	memset(pi, 0, sizeof(*pi));
 	if (!nest)
 		return 0;
-	err = nla_parse_nested(tb, ATLS_PEER_A_MAX, nest, atls_peer_policy, extack);
+	err = nla_parse_nested(tb, ATLS_PEER_A_MAX, nest, atls_peer_nl_policy, extack);
 	if (err)
 		return err;
 	if (tb[ATLS_PEER_A_VERDICT])
@@ -326,12 +268,12 @@ static int atls_parse_peer(struct nlattr *nest, struct atls_peer_info *pi,
 /* The helper's status: only errnos of the documented vocabulary pass. */
 static int atls_status_errno(int status)
 {
-	switch (-status) {
-	case EACCES: case EKEYREJECTED: case ECONNRESET: case EPROTO:
-	case ENOENT: case EIO: case ETIMEDOUT: case ECONNABORTED:
-		return -status;
+	switch (status) {
+	case -EACCES: case -EKEYREJECTED: case -ECONNRESET: case -EPROTO:
+	case -ENOENT: case -EIO: case -ETIMEDOUT: case -ECONNABORTED:
+		return status;
 	default:
-		return EPROTO;
+		return -EPROTO;
 	}
 }
 
@@ -341,7 +283,7 @@ static void atls_wipe_attr(struct nlattr *a)
 		memzero_explicit(nla_data(a), nla_len(a));
 }
 
-static int atls_nl_done(struct sk_buff *skb, struct genl_info *info)
+static int atls_nl_done_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *atx = info->attrs[ATLS_A_CRYPTO_TX];
 	struct nlattr *arx = info->attrs[ATLS_A_CRYPTO_RX];
@@ -366,9 +308,11 @@ static int atls_nl_done(struct sk_buff *skb, struct genl_info *info)
 	err = atls_parse_peer(info->attrs[ATLS_A_PEER_INFO], &pi, info->extack);
 	if (err)
 		goto rejected;
-	req = atls_req_lookup(nla_get_u64(info->attrs[ATLS_A_REQ_ID]), &err);
-	if (!req)
+	req = atls_req_lookup(nla_get_u64(info->attrs[ATLS_A_REQ_ID]));
+	if (IS_ERR(req)) {
+		err = PTR_ERR(req);
 		goto rejected;
+	}
 	err = atls_req_owner(req, info->snd_portid);
 	if (err)
 		goto put_req;
@@ -387,7 +331,7 @@ static int atls_nl_done(struct sk_buff *skb, struct genl_info *info)
 	 * helper's fd is ours to close, whatever the outcome. Claiming fails only
 	 * if the request ended (timeout) since the owner check: ECANCELED.
 	 */
-	if (!atls_req_claim(req, info->snd_portid, &err)) {
+	if (atls_req_claim(req, info->snd_portid)) {
 		err = -ECANCELED;
 	} else if (status) {
 		lock_sock(req->sk);
@@ -401,13 +345,13 @@ static int atls_nl_done(struct sk_buff *skb, struct genl_info *info)
 				   nla_len(arx), &cipher)) {
 		NL_SET_ERR_MSG(info->extack, "atls: keys must be TLS 1.3 AES-GCM-128/256 or ChaCha20-Poly1305, both directions");
 		atls_stat_inc(ATLS_STAT_DONE_REJECTED);
-		atls_req_done_fail(req, EPROTO, ATLS_REASON_BAD_KEYS);
+		atls_req_done_fail(req, -EPROTO, ATLS_REASON_BAD_KEYS);
 		err = -EINVAL;
 	} else {
 		err = atls_keys_install(req->as, sock, nla_data(atx), nla_len(atx),
 					nla_data(arx), nla_len(arx), cipher, &pi);
 		if (err)
-			atls_req_done_fail(req, EPROTO, ATLS_REASON_KEY_INSTALL);
+			atls_req_done_fail(req, -EPROTO, ATLS_REASON_KEY_INSTALL);
 		else
 			atls_req_complete(req);
 	}

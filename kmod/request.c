@@ -78,31 +78,6 @@ static unsigned int atls_nlive;		/* requests not FINISHED */
 static u64 atls_next_id = 1;		/* ids are never reused */
 static struct workqueue_struct *atls_wq;
 
-int atls_reason_errno(u32 reason)
-{
-	switch (reason) {
-	case ATLS_REASON_NO_HELPER:		return ESRCH;
-	case ATLS_REASON_TIMEOUT:		return ETIMEDOUT;
-	case ATLS_REASON_HELPER_DIED:
-	case ATLS_REASON_APP_CLOSED:
-	case ATLS_REASON_SHUTDOWN:		return ECONNABORTED;
-	case ATLS_REASON_PEER_ABORTED:
-	case ATLS_REASON_PEER_ALERT:		return ECONNRESET;
-	case ATLS_REASON_PEER_CERT:		return EKEYREJECTED;
-	case ATLS_REASON_EVIDENCE_MISSING:
-	case ATLS_REASON_EVIDENCE_INVALID:
-	case ATLS_REASON_AK_UNTRUSTED:
-	case ATLS_REASON_PCR_MISMATCH:
-	case ATLS_REASON_FRESHNESS:
-	case ATLS_REASON_NOT_AUTHORIZED:	return EACCES;
-	case ATLS_REASON_POLICY_UNKNOWN:	return ENOENT;
-	case ATLS_REASON_LOCAL_TPM:		return EIO;
-	case ATLS_REASON_KEY_UPDATE:
-	case ATLS_REASON_RECORD_LIMIT:		return EKEYEXPIRED;
-	default:				return EPROTO;
-	}
-}
-
 /*
  * The identity of current (D10), for a request or a listener's children.
  * Atomic context is fine (ATLS_LISTEN calls it under a spinlock): the cred
@@ -151,8 +126,9 @@ void atls_req_put(struct atls_req *req)
 }
 
 /*
- * The socket's side of a failure; process context, no locks held, the
- * caller keeps the socket alive (a file reference). The first error sticks.
+ * The socket's side of a failure (@err a negative errno); process context,
+ * no locks held, the caller keeps the socket alive (a file reference). The
+ * first error sticks.
  * tcp_abort() takes the socket lock itself: it sends a RST, sets sk_err and
  * wakes every waiter and poller.
  */
@@ -172,7 +148,7 @@ void atls_sock_fail(struct atls_sock *as, int err, u32 reason)
 	release_sock(sk);
 	atls_stat_inc(ATLS_STAT_FAILED);
 	atls_stat_reason(reason);
-	tcp_abort(sk, err);
+	tcp_abort(sk, -err);
 }
 
 /*
@@ -288,7 +264,7 @@ static void atls_req_timeout(struct work_struct *work)
 	struct atls_req *req = container_of(to_delayed_work(work),
 					    struct atls_req, timeout);
 
-	atls_req_fail(req, ETIMEDOUT, ATLS_REASON_TIMEOUT);
+	atls_req_fail(req, -ETIMEDOUT, ATLS_REASON_TIMEOUT);
 	atls_req_put(req);			/* the work's reference */
 }
 
@@ -303,7 +279,7 @@ static void atls_req_conn_lost_work(struct work_struct *work)
 {
 	struct atls_req *req = container_of(work, struct atls_req, conn_lost);
 
-	atls_req_fail(req, ECONNRESET, ATLS_REASON_PEER_ABORTED);
+	atls_req_fail(req, -ECONNRESET, ATLS_REASON_PEER_ABORTED);
 	atls_req_put(req);			/* the work's reference */
 }
 
@@ -497,13 +473,13 @@ void atls_req_sock_closed(struct atls_sock *as)
 	if (WARN_ON_ONCE(!won))
 		return;
 	atls_stat_inc(ATLS_STAT_ABANDONED);
-	atls_sock_fail(as, ECONNABORTED, ATLS_REASON_APP_CLOSED);
+	atls_sock_fail(as, -ECONNABORTED, ATLS_REASON_APP_CLOSED);
 	atls_req_unhook(req);
 	atls_req_put(req);			/* the live reference */
 }
 
-/* A reference on live request @id, or NULL with ENOENT / ESTALE. */
-struct atls_req *atls_req_lookup(u64 id, int *err)
+/* A reference on live request @id, or ERR_PTR(-ENOENT / -ESTALE). */
+struct atls_req *atls_req_lookup(u64 id)
 {
 	struct atls_req *req;
 
@@ -515,41 +491,46 @@ struct atls_req *atls_req_lookup(u64 id, int *err)
 			return req;
 		}
 	}
-	*err = id && id < atls_next_id ? -ESTALE : -ENOENT;
+	req = ERR_PTR(id && id < atls_next_id ? -ESTALE : -ENOENT);
 	spin_unlock_bh(&atls_req_lock);
-	return NULL;
+	return req;
+}
+
+/* Under atls_req_lock: 0, -EPERM (not @portid's) or -ESTALE (ended). */
+static int atls_req_owner_locked(const struct atls_req *req, u32 portid)
+{
+	if (req->state == ATLS_REQ_FINISHED || req->state == ATLS_REQ_INSTALLING)
+		return -ESTALE;
+	if (req->state != ATLS_REQ_ACCEPTED || req->portid != portid)
+		return -EPERM;
+	return 0;
 }
 
 /* May @portid complete @req? 0, -EPERM (not its helper) or -ESTALE. */
 int atls_req_owner(struct atls_req *req, u32 portid)
 {
-	int err = 0;
+	int err;
 
 	spin_lock_bh(&atls_req_lock);
-	if (req->state == ATLS_REQ_FINISHED || req->state == ATLS_REQ_INSTALLING)
-		err = -ESTALE;
-	else if (req->state != ATLS_REQ_ACCEPTED || req->portid != portid)
-		err = -EPERM;
+	err = atls_req_owner_locked(req, portid);
 	spin_unlock_bh(&atls_req_lock);
 	return err;
 }
 
-/* ACCEPTED -> INSTALLING for @portid: from here only DONE can end it. */
-bool atls_req_claim(struct atls_req *req, u32 portid, int *err)
+/*
+ * ACCEPTED -> INSTALLING for @portid: from here only DONE can end it.
+ * 0, or atls_req_owner()'s errors.
+ */
+int atls_req_claim(struct atls_req *req, u32 portid)
 {
-	bool ok = false;
+	int err;
 
 	spin_lock_bh(&atls_req_lock);
-	if (req->state == ATLS_REQ_FINISHED || req->state == ATLS_REQ_INSTALLING) {
-		*err = -ESTALE;
-	} else if (req->state != ATLS_REQ_ACCEPTED || req->portid != portid) {
-		*err = -EPERM;
-	} else {
+	err = atls_req_owner_locked(req, portid);
+	if (!err)
 		req->state = ATLS_REQ_INSTALLING;
-		ok = true;
-	}
 	spin_unlock_bh(&atls_req_lock);
-	return ok;
+	return err;
 }
 
 /* Netlink port @portid of @net closed: its accepted requests die. */
@@ -573,7 +554,7 @@ void atls_req_helper_gone(struct net *net, u32 portid)
 	while (!list_empty(&dead)) {
 		req = list_first_entry(&dead, struct atls_req, qnode);
 		list_del_init(&req->qnode);
-		atls_req_fail(req, ECONNABORTED, ATLS_REASON_HELPER_DIED);
+		atls_req_fail(req, -ECONNABORTED, ATLS_REASON_HELPER_DIED);
 		atls_req_put(req);
 	}
 }

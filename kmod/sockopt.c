@@ -83,7 +83,7 @@ static int atls_sockopt_start(struct atls_sock *as, sockptr_t optval,
 				     atls_state(as) == ATLS_STATE_FAILED))
 		return -EINTR;
 	if (atls_state(as) == ATLS_STATE_FAILED)
-		return -READ_ONCE(as->err);
+		return READ_ONCE(as->err);
 	return 0;
 }
 
@@ -140,7 +140,7 @@ static int atls_getsockopt_atls(struct atls_sock *as, int optname,
 		lock_sock(as->sk);
 		st = (struct atls_status) {
 			.state = as->state,
-			.error = as->err,
+			.error = -as->err,	/* positive in the uAPI */
 			.reason = as->reason,
 		};
 		release_sock(as->sk);

@@ -26,6 +26,13 @@ find "$out/kmod" -maxdepth 1 -type l -delete
 for f in "$SRC"/kmod/*.[ch] "$SRC"/kmod/Kbuild; do
 	[ -e "$f" ] && ln -sfn "$f" "$out/kmod/$(basename "$f")"
 done
+# Attribute policies, ops and multicast groups from the netlink spec.
+python3 "$SRC/scripts/nlspec.py" kernel > "$out/kmod/atls-nl-gen.h.tmp"
+if ! cmp -s "$out/kmod/atls-nl-gen.h.tmp" "$out/kmod/atls-nl-gen.h"; then
+	mv "$out/kmod/atls-nl-gen.h.tmp" "$out/kmod/atls-nl-gen.h"
+else
+	rm "$out/kmod/atls-nl-gen.h.tmp"
+fi
 
 log=$out/build.log
 ver=$(git -C "$SRC" describe --always --dirty 2>/dev/null || echo unknown)

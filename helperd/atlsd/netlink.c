@@ -31,6 +31,7 @@
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 
+#include "atls-nl-user.h"	/* policies generated from the spec */
 #include "atlsd.h"
 
 
@@ -47,29 +48,6 @@ struct atlsd_nl {
 	int family;
 	struct xact *x;				/* command sockets */
 	const struct atlsd_nl_events *ev;	/* listener, during dispatch */
-};
-
-static struct nla_policy accept_policy[ATLS_A_MAX + 1] = {
-	[ATLS_A_REQ_ID] = { .type = NLA_U64 },
-	[ATLS_A_SOCKFD] = { .type = NLA_U32 },
-	[ATLS_A_ROLE] = { .type = NLA_U32 },
-	[ATLS_A_FLAGS] = { .type = NLA_U32 },
-	[ATLS_A_TIMEOUT_MS] = { .type = NLA_U32 },
-	[ATLS_A_POLICY] = { .type = NLA_STRING, .maxlen = ATLS_POLICY_MAX },
-	[ATLS_A_PEER_NAME] = { .type = NLA_STRING, .maxlen = ATLS_PEER_MAX },
-	[ATLS_A_FAMILY] = { .type = NLA_U16 },
-	[ATLS_A_APP_PID] = { .type = NLA_U32 },
-	[ATLS_A_APP_UID] = { .type = NLA_U32 },
-	[ATLS_A_APP_GID] = { .type = NLA_U32 },
-	[ATLS_A_APP_COMM] = { .type = NLA_STRING, .maxlen = 32 },
-	[ATLS_A_REASON] = { .type = NLA_U32 },
-	[ATLS_A_PENDING] = { .type = NLA_U32 },
-	[ATLS_A_APP_EUID] = { .type = NLA_U32 },
-	[ATLS_A_APP_EGID] = { .type = NLA_U32 },
-	[ATLS_A_APP_GROUPS] = { .type = NLA_UNSPEC, .maxlen = ATLS_APP_GROUPS_MAX * 4 },
-	[ATLS_A_APP_NGROUPS] = { .type = NLA_U32 },
-	[ATLS_A_APP_CGROUP_ID] = { .type = NLA_U64 },
-	[ATLS_A_APP_CGROUP] = { .type = NLA_STRING, .maxlen = ATLS_CGROUP_PATH_MAX },
 };
 
 /*
@@ -154,7 +132,7 @@ static int parse_accept(struct nl_msg *msg, struct atlsd_request *req)
 	uint32_t role;
 	int err;
 
-	err = genlmsg_parse(nlmsg_hdr(msg), 0, tb, ATLS_A_MAX, accept_policy);
+	err = genlmsg_parse(nlmsg_hdr(msg), 0, tb, ATLS_A_MAX, atls_nl_user_policy);
 	if (err < 0 || !tb[ATLS_A_REQ_ID] || !tb[ATLS_A_SOCKFD])
 		return -EPROTO;
 	memset(req, 0, sizeof(*req));
@@ -422,7 +400,7 @@ static int ev_valid(struct nl_msg *msg, void *arg)
 	if (nlmsg_get_src(msg)->nl_pid != 0 || nlh->nlmsg_type != nl->family || !nl->ev)
 		return NL_SKIP;
 	gh = nlmsg_data(nlh);
-	if (genlmsg_parse(nlh, 0, tb, ATLS_A_MAX, accept_policy) < 0)
+	if (genlmsg_parse(nlh, 0, tb, ATLS_A_MAX, atls_nl_user_policy) < 0)
 		return NL_SKIP;
 	switch (gh->cmd) {
 	case ATLS_CMD_READY:

@@ -115,7 +115,11 @@
  * Message tree (-> kernel to helper, <- helper to kernel):
  *
  *  -> ATLS_CMD_READY    multicast, group "helper"; doorbell, new work queued
- *       ATLS_A_PENDING            u32   requests waiting for ACCEPT
+ *       ATLS_A_PENDING            u32   live requests of the module, all
+ *                                       network namespaces: started and not
+ *                                       yet ended (pending, accepted or
+ *                                       being installed), not only those
+ *                                       waiting for ACCEPT
  *  <- ATLS_CMD_ACCEPT   do, needs CAP_NET_ADMIN (GENL_ADMIN_PERM); no attrs
  *     reply ATLS_CMD_ACCEPT:
  *       ATLS_A_REQ_ID             u64   request cookie (never reused)
@@ -377,7 +381,13 @@ struct atls_peer_info {
 	__u8	pcr_digest[ATLS_DIGEST_MAX];	/* digest over the selected PCRs */
 };
 
-/* ---- generic netlink ---- */
+/*
+ * ---- generic netlink ----
+ * Generated from Documentation/netlink/specs/atls.yaml, the source of
+ * truth for the family: the build fails when this block differs from it.
+ */
+
+/* nlspec: begin (generated from Documentation/netlink/specs/atls.yaml by scripts/nlspec.py; `make nlspec`) */
 
 #define ATLS_GENL_NAME		"atls"
 #define ATLS_GENL_VERSION	1
@@ -385,59 +395,60 @@ struct atls_peer_info {
 
 enum atls_cmd {
 	ATLS_CMD_UNSPEC,
-	ATLS_CMD_READY,		/* kernel -> group */
-	ATLS_CMD_ACCEPT,	/* helper -> kernel, and its reply */
-	ATLS_CMD_DONE,		/* helper -> kernel */
-	ATLS_CMD_ABORT,		/* kernel -> group */
+	ATLS_CMD_READY,
+	ATLS_CMD_ACCEPT,
+	ATLS_CMD_DONE,
+	ATLS_CMD_ABORT,
 	__ATLS_CMD_MAX
 };
 #define ATLS_CMD_MAX (__ATLS_CMD_MAX - 1)
 
 enum atls_attr {
 	ATLS_A_UNSPEC,
-	ATLS_A_PAD,
-	ATLS_A_REQ_ID,		/* u64 */
-	ATLS_A_SOCKFD,		/* u32 */
-	ATLS_A_ROLE,		/* u32, enum atls_role */
-	ATLS_A_FLAGS,		/* u32, ATLS_START_F_* */
+	ATLS_A_PAD,	/* pad */
+	ATLS_A_REQ_ID,	/* u64 */
+	ATLS_A_SOCKFD,	/* u32 */
+	ATLS_A_ROLE,	/* u32, enum atls_role */
+	ATLS_A_FLAGS,	/* u32 */
 	ATLS_A_TIMEOUT_MS,	/* u32 */
-	ATLS_A_POLICY,		/* string, < ATLS_POLICY_MAX */
-	ATLS_A_PEER_NAME,	/* string, < ATLS_PEER_MAX */
-	ATLS_A_FAMILY,		/* u16 */
-	ATLS_A_APP_PID,		/* u32 */
-	ATLS_A_APP_UID,		/* u32 */
-	ATLS_A_APP_GID,		/* u32 */
+	ATLS_A_POLICY,	/* string */
+	ATLS_A_PEER_NAME,	/* string */
+	ATLS_A_FAMILY,	/* u16 */
+	ATLS_A_APP_PID,	/* u32 */
+	ATLS_A_APP_UID,	/* u32 */
+	ATLS_A_APP_GID,	/* u32 */
 	ATLS_A_APP_COMM,	/* string */
-	ATLS_A_STATUS,		/* s32, 0 or -errno */
-	ATLS_A_REASON,		/* u32, enum atls_reason */
-	ATLS_A_CRYPTO_TX,	/* binary, struct tls12_crypto_info_* */
-	ATLS_A_CRYPTO_RX,	/* binary, struct tls12_crypto_info_* */
-	ATLS_A_PEER_INFO,	/* nest, enum atls_peer_attr */
-	ATLS_A_PENDING,		/* u32 */
-	ATLS_A_APP_EUID,	/* u32, effective uid at ATLS_START */
-	ATLS_A_APP_EGID,	/* u32, effective gid at ATLS_START */
-	ATLS_A_APP_GROUPS,	/* binary, u32[]: first ATLS_APP_GROUPS_MAX
-				 * supplementary groups */
-	ATLS_A_APP_NGROUPS,	/* u32, number of supplementary groups (all) */
-	ATLS_A_APP_CGROUP_ID,	/* u64, cgroup v2 id (inode number) */
-	ATLS_A_APP_CGROUP,	/* string, cgroup v2 path */
+	ATLS_A_STATUS,	/* s32 */
+	ATLS_A_REASON,	/* u32, enum atls_reason */
+	ATLS_A_CRYPTO_TX,	/* binary */
+	ATLS_A_CRYPTO_RX,	/* binary */
+	ATLS_A_PEER_INFO,	/* nest, atls_peer_attr */
+	ATLS_A_PENDING,	/* u32 */
+	ATLS_A_APP_EUID,	/* u32 */
+	ATLS_A_APP_EGID,	/* u32 */
+	ATLS_A_APP_GROUPS,	/* binary */
+	ATLS_A_APP_NGROUPS,	/* u32 */
+	ATLS_A_APP_CGROUP_ID,	/* u64 */
+	ATLS_A_APP_CGROUP,	/* string */
 	__ATLS_A_MAX
 };
 #define ATLS_A_MAX (__ATLS_A_MAX - 1)
 
 enum atls_peer_attr {
 	ATLS_PEER_A_UNSPEC,
-	ATLS_PEER_A_VERDICT,		/* u32 */
-	ATLS_PEER_A_REASON,		/* u32 */
-	ATLS_PEER_A_CERT_SHA256,	/* binary[32] */
-	ATLS_PEER_A_EVIDENCE_TYPE,	/* u32 */
-	ATLS_PEER_A_AK_DIGEST,		/* binary[32] */
-	ATLS_PEER_A_PCR_BANK,		/* u16 */
-	ATLS_PEER_A_PCR_SELECT,		/* u32 */
-	ATLS_PEER_A_PCR_DIGEST,		/* binary, 1..ATLS_DIGEST_MAX */
-	ATLS_PEER_A_FLAGS,		/* u32 */
+	ATLS_PEER_A_VERDICT,	/* u32, enum atls_verdict */
+	ATLS_PEER_A_REASON,	/* u32, enum atls_reason */
+	ATLS_PEER_A_CERT_SHA256,	/* binary */
+	ATLS_PEER_A_EVIDENCE_TYPE,	/* u32, enum atls_evidence */
+	ATLS_PEER_A_AK_DIGEST,	/* binary */
+	ATLS_PEER_A_PCR_BANK,	/* u16 */
+	ATLS_PEER_A_PCR_SELECT,	/* u32 */
+	ATLS_PEER_A_PCR_DIGEST,	/* binary */
+	ATLS_PEER_A_FLAGS,	/* u32, flags atls_peer_flags */
 	__ATLS_PEER_A_MAX
 };
 #define ATLS_PEER_A_MAX (__ATLS_PEER_A_MAX - 1)
+
+/* nlspec: end */
 
 #endif /* _UAPI_LINUX_ATLS_H */
