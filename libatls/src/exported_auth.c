@@ -42,34 +42,42 @@ struct rd {
 	size_t n;
 };
 
+/* Read a big-endian integer of width bytes (1..3). */
+static bool rd_be(struct rd *r, size_t width, size_t *v)
+{
+	size_t i;
+
+	*v = 0;
+	if (r->n < width)
+		return false;
+	for (i = 0; i < width; i++)
+		*v = *v << 8 | r->p[i];
+	r->p += width;
+	r->n -= width;
+	return true;
+}
+
 static bool rd_u8(struct rd *r, uint8_t *v)
 {
-	if (r->n < 1)
-		return false;
-	*v = r->p[0];
-	r->p++;
-	r->n--;
-	return true;
+	size_t x;
+	bool ok = rd_be(r, 1, &x);
+
+	*v = (uint8_t)x;
+	return ok;
 }
 
 static bool rd_u16(struct rd *r, uint16_t *v)
 {
-	if (r->n < 2)
-		return false;
-	*v = (uint16_t)(r->p[0] << 8 | r->p[1]);
-	r->p += 2;
-	r->n -= 2;
-	return true;
+	size_t x;
+	bool ok = rd_be(r, 2, &x);
+
+	*v = (uint16_t)x;
+	return ok;
 }
 
 static bool rd_u24(struct rd *r, size_t *v)
 {
-	if (r->n < 3)
-		return false;
-	*v = (size_t)r->p[0] << 16 | (size_t)r->p[1] << 8 | r->p[2];
-	r->p += 3;
-	r->n -= 3;
-	return true;
+	return rd_be(r, 3, v);
 }
 
 /* Take len bytes as a sub-reader. */
