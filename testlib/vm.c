@@ -80,6 +80,59 @@ pid_t tl_atlsd_pid(void)
 	return tl_read_int(p, &pid) ? -1 : pid;
 }
 
+int tl_vm_local_env(const char *name, const char *suffix)
+{
+	const char *tmp = getenv("TMPDIR"), *res = getenv("ATLS_RESULTS");
+
+	tl_vm.build = getenv("ATLS_BUILD");
+	snprintf(tl_vm.dir, sizeof(tl_vm.dir), "%s/%s", tmp ? tmp : "/tmp", name);
+	if (!tl_vm.build || tl_sh("mkdir -p %s", tl_vm.dir))
+		return -1;
+	snprintf(tl_vm.log, sizeof(tl_vm.log), "%s/atlsd-%s.log",
+		 res ? res : (tmp ? tmp : "/tmp"), suffix);
+	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/run", tl_vm.dir);
+	setenv("ATLS_RUN_DIR", tl_vm.conf, 1);
+	setenv("ATLS_TCTI", "device:/dev/tpmrm0", 1);
+	setenv("TSS2_LOG", "all+none", 1);
+	return 0;
+}
+
+long long tl_atlsd_counter_in_last(const char *name)
+{
+	char path[400], line[256], key[64];
+	long long v, ret = -1;
+	bool in = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/counters.out", tl_vm.dir);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "atlsd:", 6))
+			in = true;
+		else if (!strncmp(line, "kernel:", 7))
+			in = false;
+		else if (in && sscanf(line, "%63s %lld", key, &v) == 2 && !strcmp(key, name)) {
+			ret = v;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+long long tl_atlsd_counter(const char *name)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/counters.out", tl_vm.dir);
+	/* atlsd's configuration and environment; the exit status also
+	 * covers the kernel's half: the file decides. */
+	tl_sh("%s/helperd/atlsctl -c %s counters > %s 2>&1", tl_vm.build, tl_vm.conf, path);
+	return tl_atlsd_counter_in_last(name);
+}
+
 int tl_atlsd_active(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };

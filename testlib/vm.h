@@ -46,6 +46,24 @@ int tl_atlsd_kill(int sig);	/* and wait for it to go */
 /* How many requests the daemon is running (control socket), -1 on error. */
 int tl_atlsd_active(void);
 
+/*
+ * A one-VM daemon suite (selftests/daemon): tl_vm.build from ATLS_BUILD,
+ * scratch dir $TMPDIR/NAME, atlsd's log in $ATLS_RESULTS/atlsd-SUFFIX.log,
+ * its run dir DIR/run (ATLS_RUN_DIR), the VM's TPM (ATLS_TCTI), quiet tss2
+ * logs. 0, or -1 when ATLS_BUILD is missing or the dir cannot be made.
+ */
+int tl_vm_local_env(const char *name, const char *suffix);
+
+/*
+ * atlsd's counter NAME from `atlsctl counters` (its "atlsd:" section, before
+ * the kernel's, which has counters of the same names); -1 when absent.
+ * tl_atlsd_counter() runs atlsctl (answer kept in DIR/counters.out);
+ * tl_atlsd_counter_in_last() reads the last answer again (no new run: all
+ * lat_* lines of one answer).
+ */
+long long tl_atlsd_counter(const char *name);
+long long tl_atlsd_counter_in_last(const char *name);
+
 /* Both VMs reach the point called name (first to arrive waits). */
 int tl_barrier(const char *name);
 

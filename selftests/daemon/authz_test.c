@@ -179,32 +179,6 @@ static void *server(void *arg)
 	return NULL;
 }
 
-static long long atlsd_counter(const char *name)
-{
-	char path[400], line[256], key[64];
-	long long v, ret = -1;
-	bool in = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/counters.out", tl_vm.dir);
-	tl_sh("%s/helperd/atlsctl -c %s counters > %s 2>&1", tl_vm.build, tl_vm.conf, path);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "atlsd:", 6))
-			in = true;
-		else if (!strncmp(line, "kernel:", 7))
-			in = false;
-		else if (in && sscanf(line, "%63s %lld", key, &v) == 2 && !strcmp(key, name)) {
-			ret = v;
-			break;
-		}
-	}
-	fclose(f);
-	return ret;
-}
-
 /*
  * A counter once it stopped moving: atlsd warms the "default" policy's
  * contexts in the background after start (TPM reads), so the TPM count of a
@@ -212,12 +186,12 @@ static long long atlsd_counter(const char *name)
  */
 static long long settled_counter(const char *name)
 {
-	long long v = atlsd_counter(name), w;
+	long long v = tl_atlsd_counter(name), w;
 	int i;
 
 	for (i = 0; i < 60; i++) {
 		usleep(500 * 1000);
-		w = atlsd_counter(name);
+		w = tl_atlsd_counter(name);
 		if (w == v)
 			break;
 		v = w;
@@ -259,7 +233,7 @@ TEST_F_TIMEOUT(authz, default_refuses_unprivileged, 300)
 
 	start_atlsd(_metadata);
 	tpm0 = settled_counter("tpm_commands");
-	na0 = atlsd_counter("not_authorized");
+	na0 = tl_atlsd_counter("not_authorized");
 	EXPECT_EQ(0, na0);
 	one(_metadata, &a, false, &r, &s);
 	EXPECT_EQ(EACCES, r.err) TH_LOG("ATLS_START: %s", strerror(r.err));
@@ -268,8 +242,8 @@ TEST_F_TIMEOUT(authz, default_refuses_unprivileged, 300)
 	EXPECT_EQ(ATLS_REASON_NOT_AUTHORIZED, r.st.reason);
 	EXPECT_EQ(0, s.err);
 	EXPECT_GE(0, s.got) TH_LOG("%zd bytes reached the peer", s.got);
-	EXPECT_EQ(na0 + 1, atlsd_counter("not_authorized"));
-	EXPECT_EQ(tpm0, atlsd_counter("tpm_commands")) TH_LOG("TPM used for a refused request");
+	EXPECT_EQ(na0 + 1, tl_atlsd_counter("not_authorized"));
+	EXPECT_EQ(tpm0, tl_atlsd_counter("tpm_commands")) TH_LOG("TPM used for a refused request");
 	EXPECT_EQ(0, tl_sh("grep -q 'euid 65534 .*may not use policy \"default\"' %s",
 			   tl_vm.log)) TH_LOG("no refusal in %s", tl_vm.log);
 	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
@@ -286,7 +260,7 @@ TEST_F_TIMEOUT(authz, named_user_allowed, 300)
 	EXPECT_EQ(0, r.err) TH_LOG("ATLS_START: %s, reason %u", strerror(r.err), r.st.reason);
 	EXPECT_EQ(ATLS_STATE_READY, r.st.state);
 	EXPECT_EQ(0, s.err) TH_LOG("server: %s", strerror(s.err));
-	EXPECT_EQ(0, atlsd_counter("not_authorized"));
+	EXPECT_EQ(0, tl_atlsd_counter("not_authorized"));
 	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
 }
 
@@ -318,7 +292,7 @@ TEST_F_TIMEOUT(authz, cgroup_allowed_and_not, 300)
 	EXPECT_EQ(EACCES, r.err) TH_LOG("in /atls-no: %s", strerror(r.err));
 	EXPECT_EQ(ATLS_REASON_NOT_AUTHORIZED, r.st.reason);
 	EXPECT_GE(0, s.got);
-	EXPECT_EQ(1, atlsd_counter("not_authorized"));
+	EXPECT_EQ(1, tl_atlsd_counter("not_authorized"));
 	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
 }
 
@@ -370,18 +344,11 @@ static void __attribute__((constructor)) order_last(void)
  * and the configuration of the tests above. */
 static int setup(void)
 {
-	const char *tmp = getenv("TMPDIR"), *res = getenv("ATLS_RESULTS");
-	const char *b = tl_vm.build;
-	const char *d = tl_vm.dir;
+	const char *b, *d = tl_vm.dir;
 
-	if (!b || tl_sh("mkdir -p %s", d))
+	if (tl_vm_local_env("e2e-authz", "authz"))
 		return -1;
-	snprintf(tl_vm.log, sizeof(tl_vm.log), "%s/atlsd-authz.log",
-		 res ? res : (tmp ? tmp : "/tmp"));
-	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/run", d);
-	setenv("ATLS_RUN_DIR", tl_vm.conf, 1);
-	setenv("ATLS_TCTI", "device:/dev/tpmrm0", 1);
-	setenv("TSS2_LOG", "all+none", 1);
+	b = tl_vm.build;
 	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/authz.conf", d);
 	setenv("ATLS_STATE_DIR", tl_path(d, "state"), 1);
 	return tl_sh("%s/helperd/atlsctl provision --software >&2 && "
@@ -396,11 +363,7 @@ static int setup(void)
 
 int main(int argc, char **argv)
 {
-	const char *tmp = getenv("TMPDIR");
-
 	memset(&tl_vm, 0, sizeof(tl_vm));
-	tl_vm.build = getenv("ATLS_BUILD");
-	snprintf(tl_vm.dir, sizeof(tl_vm.dir), "%s/e2e-authz", tmp ? tmp : "/tmp");
 	if (setup()) {
 		printf("1..1\nnot ok 1 authz set-up (provisioning) failed\n");
 		return 1;

@@ -177,50 +177,6 @@ static void *serve(void *arg)
 }
 
 /*
- * A counter of atlsd's section in the counters.out the last atlsd_counter()
- * call wrote (no new atlsctl run: all lat_* lines of one answer); -1 when absent.
- */
-static long long counter_in_last(const char *name)
-{
-	char path[400], line[256], key[64];
-	long long v, ret = -1;
-	bool in = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/counters.out", tl_vm.dir);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "atlsd:", 6))
-			in = true;
-		else if (!strncmp(line, "kernel:", 7))
-			in = false;
-		else if (in && sscanf(line, "%63s %lld", key, &v) == 2 && !strcmp(key, name)) {
-			ret = v;
-			break;
-		}
-	}
-	fclose(f);
-	return ret;
-}
-
-/*
- * atlsd's counter name from `atlsctl counters` (its "atlsd:" section, before
- * the kernel's, which has counters of the same names); -1 when absent.
- */
-static long long atlsd_counter(const char *name)
-{
-	char path[400];
-
-	snprintf(path, sizeof(path), "%s/counters.out", tl_vm.dir);
-	/* atlsd's configuration and environment; the exit status also
-	 * covers the kernel's half: the file decides. */
-	tl_sh("%s/helperd/atlsctl -c %s counters > %s 2>&1", tl_vm.build, tl_vm.conf, path);
-	return counter_in_last(name);
-}
-
-/*
  * atlsd counts a request as succeeded after the kernel took its DONE, i.e.
  * possibly just after the application's ATLS_START returned: wait for it.
  * Normally a moment; the deadline is generous because the VM may not be
@@ -233,7 +189,7 @@ static long long succeeded_reaches(long long want)
 	int i;
 
 	for (i = 0; i < 300; i++) {
-		v = atlsd_counter("succeeded");
+		v = tl_atlsd_counter("succeeded");
 		if (v >= want)
 			break;
 		usleep(100 * 1000);
@@ -272,12 +228,12 @@ static void check_latency(struct __test_metadata *_metadata, long long samples)
 	char name[64];
 	unsigned int i;
 
-	ASSERT_EQ(samples, atlsd_counter("lat_samples"));
+	ASSERT_EQ(samples, tl_atlsd_counter("lat_samples"));
 	for (i = 0; i < 4; i++) {
 		snprintf(name, sizeof(name), "lat_%s_p50_us", ph[i]);
-		p50[i] = counter_in_last(name);
+		p50[i] = tl_atlsd_counter_in_last(name);
 		snprintf(name, sizeof(name), "lat_%s_p99_us", ph[i]);
-		p99[i] = counter_in_last(name);
+		p99[i] = tl_atlsd_counter_in_last(name);
 		EXPECT_LT(0, p50[i]) TH_LOG("lat_%s_p50_us missing or 0", ph[i]);
 		EXPECT_LT(0, p99[i]) TH_LOG("lat_%s_p99_us missing or 0", ph[i]);
 		EXPECT_LE(p50[i], p99[i]) TH_LOG("%s: p50 %lld > p99 %lld", ph[i], p50[i], p99[i]);
@@ -340,15 +296,15 @@ static void loopback(struct __test_metadata *_metadata, const char *state, bool 
 
 	one_connection(_metadata, l, port, want);
 	EXPECT_EQ(2, succeeded_reaches(2));
-	n1 = atlsd_counter("tpm_commands");
+	n1 = tl_atlsd_counter("tpm_commands");
 	EXPECT_LT(0, n1);
-	EXPECT_LE(0, atlsd_counter("tpm_busy_ms"));
+	EXPECT_LE(0, tl_atlsd_counter("tpm_busy_ms"));
 	check_latency(_metadata, 2);
 
 	/* Both contexts exist now: the second connection costs exactly its own. */
 	one_connection(_metadata, l, port, want);
 	EXPECT_EQ(4, succeeded_reaches(4));
-	EXPECT_EQ(n1 + tpm_per_conn, atlsd_counter("tpm_commands"));
+	EXPECT_EQ(n1 + tpm_per_conn, tl_atlsd_counter("tpm_commands"));
 	check_latency(_metadata, 4);
 	close(l);
 	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
@@ -411,7 +367,7 @@ TEST_F_TIMEOUT(local, more_loopback_connections_than_workers, 300)
 	tl_vm.workers = "2";
 	ASSERT_EQ(0, tl_atlsd_start());
 	tl_vm.workers = NULL;
-	EXPECT_EQ(2, atlsd_counter("workers"));
+	EXPECT_EQ(2, tl_atlsd_counter("workers"));
 	for (i = 0; i < N; i++) {
 		k[i].port = 7610 + i;
 		ASSERT_EQ(0, pthread_create(&ts[i], NULL, conn_srv, &k[i]));
@@ -425,8 +381,8 @@ TEST_F_TIMEOUT(local, more_loopback_connections_than_workers, 300)
 		EXPECT_EQ(0, k[i].err_c) TH_LOG("client %d: %s", i, strerror(k[i].err_c));
 		EXPECT_EQ(0, k[i].err_s) TH_LOG("server %d: %s", i, strerror(k[i].err_s));
 	}
-	EXPECT_LT(2, atlsd_counter("workers"));
-	EXPECT_EQ(64, atlsd_counter("workers_max"));
+	EXPECT_LT(2, tl_atlsd_counter("workers"));
+	EXPECT_EQ(64, tl_atlsd_counter("workers_max"));
 	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
 }
 
@@ -449,20 +405,12 @@ static void __attribute__((constructor)) order_last(void)
 /* Provision two state dirs (TPM key, software key), each trusting itself. */
 static int setup(void)
 {
-	const char *tmp = getenv("TMPDIR"), *res = getenv("ATLS_RESULTS");
-	const char *b = tl_vm.build;
-	const char *d = tl_vm.dir;
+	const char *b, *d = tl_vm.dir;
 
 	ko = getenv("ATLS_KO");
-	if (!ko || !b)
+	if (!ko || tl_vm_local_env("e2e-local", "local"))
 		return -1;
-	if (tl_sh("mkdir -p %s", d))
-		return -1;
-	snprintf(tl_vm.log, sizeof(tl_vm.log), "%s/atlsd-local.log", res ? res : (tmp ? tmp : "/tmp"));
-	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/run", d);	/* vm.c expects DIR/run */
-	setenv("ATLS_RUN_DIR", tl_vm.conf, 1);
-	setenv("ATLS_TCTI", "device:/dev/tpmrm0", 1);
-	setenv("TSS2_LOG", "all+none", 1);
+	b = tl_vm.build;
 	return tl_sh("ATLS_STATE_DIR=%s/state-tpm %s/helperd/atlsctl provision >&2 && "
 		     "ATLS_STATE_DIR=%s/state-tpm %s/helperd/atlsctl export %s/exp-tpm >&2 && "
 		     "ATLS_STATE_DIR=%s/state-tpm %s/helperd/atlsctl trust self %s/exp-tpm >&2 && "
@@ -473,11 +421,7 @@ static int setup(void)
 
 int main(int argc, char **argv)
 {
-	const char *tmp = getenv("TMPDIR");
-
 	memset(&tl_vm, 0, sizeof(tl_vm));
-	tl_vm.build = getenv("ATLS_BUILD");
-	snprintf(tl_vm.dir, sizeof(tl_vm.dir), "%s/e2e-local", tmp ? tmp : "/tmp");
 	if (setup()) {
 		printf("1..1\nnot ok 1 local set-up (provisioning) failed\n");
 		return 1;
