@@ -12,8 +12,14 @@
 
 #include <linux/version.h>
 #include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/net.h>
+#include <linux/sched.h>
+#include <linux/sockptr.h>
+#include <linux/uaccess.h>
 #include <net/sock.h>
+#include <uapi/linux/tls.h>
 
 /*
  * 6.5 removed struct proto .sendpage (and proto_ops .sendpage): sendfile
@@ -115,5 +121,58 @@ static inline struct sock *atls_csk_accept_nb(const struct proto *p,
 	return p->accept(sk, O_NONBLOCK, err, true);
 }
 #endif
+
+/*
+ * kTLS copies a TLS_TX/TLS_RX crypto info in two steps: its 4-byte header,
+ * then the rest to "crypto_info + 1" (do_tls_setsockopt_conf()). From a
+ * kernel pointer that second copy is a memcpy(), which FORTIFY_SOURCE checks
+ * against the size the compiler gives its destination. gcc 14 (Debian
+ * trixie's kernels, 7.3.4 among them) sizes "one past a 4-byte field" as 0,
+ * and the kernel WARNs "memcpy: detected field-spanning write" at the first
+ * key install (a panic under panic_on_warn); gcc 12 (Debian 12's 6.1 and
+ * 6.12) leaves it unsized and stays quiet; gcc 13 and clang are not tested
+ * here and take the safe way. From a user pointer the copy is
+ * copy_from_user(), which has no such check.
+ *
+ * So on a FORTIFY_SOURCE kernel built by gcc >= 13 or clang,
+ * atls_tls_set_crypto() hands kTLS the blob from a page mapped for the
+ * moment in the calling task's memory: the helper daemon's, as DONE runs in
+ * its context, and it derived these keys itself. The page is wiped and
+ * unmapped before returning; another thread of the helper unmapping it only
+ * makes the install fail (EFAULT). A task without user memory (none today)
+ * passes the kernel pointer.
+ */
+#if defined(CONFIG_FORTIFY_SOURCE) && \
+	(defined(CONFIG_CC_IS_CLANG) || CONFIG_GCC_VERSION >= 130000)
+#define ATLS_TLS_CRYPTO_VIA_USER 1
+#endif
+
+static inline int atls_tls_set_crypto(struct socket *sock,
+				      const struct proto_ops *ops, int optname,
+				      void *blob, int len)
+{
+#ifdef ATLS_TLS_CRYPTO_VIA_USER
+	unsigned long addr;
+	void __user *ubuf;
+	int err;
+
+	if (current->mm && !(current->flags & PF_KTHREAD) && len <= PAGE_SIZE) {
+		addr = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, 0);
+		if (IS_ERR_VALUE(addr))
+			return (int)addr;
+		ubuf = (void __user *)addr;
+		err = -EFAULT;
+		if (!copy_to_user(ubuf, blob, len))
+			err = ops->setsockopt(sock, SOL_TLS, optname,
+					      USER_SOCKPTR(ubuf), len);
+		if (clear_user(ubuf, len) && !err)
+			err = -EFAULT;
+		vm_munmap(addr, PAGE_SIZE);
+		return err;
+	}
+#endif
+	return ops->setsockopt(sock, SOL_TLS, optname, KERNEL_SOCKPTR(blob), len);
+}
 
 #endif /* ATLS_COMPAT_H */

@@ -13,8 +13,10 @@
  * (installing RX first would leave a clear-text send window). Then TLS_RX,
  * then re-wrap kTLS's final proto, publish READY and wake the waiters, all
  * before the caller wipes the blobs. The setsockopt goes through the
- * socket's own ops with KERNEL_SOCKPTR; our gate lets SOL_TLS through only
- * for as->installer, the task running this function.
+ * socket's own ops (atls_tls_set_crypto(), compat.h: a kernel pointer, or a
+ * page of the helper's memory where kTLS's copy of a kernel pointer would
+ * warn); our gate lets SOL_TLS through only for as->installer, the task
+ * running this function.
  *
  * Receive tuning: with TLS_RX in, the module also sets kTLS's
  * TLS_RX_EXPECT_NO_PAD (module parameter rx_expect_no_pad, default on).
@@ -86,7 +88,7 @@ int atls_keys_install(struct atls_sock *as, struct socket *sock,
 	WRITE_ONCE(as->installer, current);
 	release_sock(sk);
 
-	err = sock->ops->setsockopt(sock, SOL_TLS, TLS_TX, KERNEL_SOCKPTR(tx), txlen);
+	err = atls_tls_set_crypto(sock, sock->ops, TLS_TX, tx, txlen);
 
 	/*
 	 * Sends are encrypted now. Wrap kTLS's TX-only proto and ops at once:
@@ -105,8 +107,8 @@ int atls_keys_install(struct atls_sock *as, struct socket *sock,
 	release_sock(sk);
 
 	if (!err)
-		err = READ_ONCE(sock->ops)->setsockopt(sock, SOL_TLS, TLS_RX,
-						       KERNEL_SOCKPTR(rx), rxlen);
+		err = atls_tls_set_crypto(sock, READ_ONCE(sock->ops), TLS_RX,
+					  rx, rxlen);
 	if (!err && READ_ONCE(atls_rx_no_pad)) {
 		int one = 1;
 
