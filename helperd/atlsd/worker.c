@@ -100,6 +100,17 @@
 #include <fcntl.h>
 
 #include "atlsd.h"
+#include "../common/ratelimit.h"
+
+/*
+ * Log flooding (atlsd(8), LOGGING): the two info lines of a request
+ * ("accepted", "ready"/"aborted") are logged for at most LOG_BURST requests
+ * per application uid in LOG_INTERVAL_NS; the rest are counted and the count
+ * is logged with that uid's next logged request.  Failures (warnings) are
+ * never suppressed.
+ */
+#define LOG_BURST 10
+#define LOG_INTERVAL_NS (5ull * 1000000000ull)
 
 struct slot {
 	uint64_t id;		/* 0 = idle */
@@ -142,6 +153,7 @@ struct atlsd_pool {
 	struct lat_ring lat;
 	uint64_t ready_ns;	/* arrival of the last READY (atlsd_now_ns) */
 	uint64_t backlog_ns;	/* of a READY no worker was free for, 0 = none */
+	struct atlsd_ratelimit log_rl;	/* own lock; per app uid, see the top */
 };
 
 static long ms_since(const struct timespec *t0)
@@ -217,7 +229,8 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 	struct timespec t0;
 	uint32_t lat[LAT_PHASES];
 	uint64_t learn_ns, done_ns, acked_ns;
-	bool stop, aborted;
+	unsigned long suppressed;
+	bool stop, aborted, quiet;
 	int err, keep;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -242,7 +255,12 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 	}
 	pthread_mutex_unlock(&p->lock);
 
-	log_info(req->id, "accepted: %s for %s[%u] uid %u, policy \"%s\"%s%s, timeout %u ms",
+	quiet = !atlsd_ratelimit_allow(&p->log_rl, req->app_uid, atlsd_now_ns(), &suppressed);
+	if (suppressed)
+		log_info(req->id, "%lu earlier requests of uid %u not logged (rate limit)",
+			 suppressed, req->app_uid);
+	if (!quiet)
+		log_info(req->id, "accepted: %s for %s[%u] uid %u, policy \"%s\"%s%s, timeout %u ms",
 		 req->role == ATLS_ROLE_CLIENT ? "client" : "server", req->app_comm,
 		 req->app_pid, req->app_uid, req->policy[0] ? req->policy : "default",
 		 req->peer[0] ? ", peer " : "", req->peer, req->timeout_ms);
@@ -298,15 +316,18 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 	}
 	pthread_mutex_unlock(&p->lock);
 
-	if (aborted)
-		log_info(req->id, "aborted by the kernel after %ld ms (%s)", ms_since(&t0), o.text);
-	else if (err)
+	/* quiet: rate-limited info lines (see the top); warnings always. */
+	if (aborted) {
+		if (!quiet)
+			log_info(req->id, "aborted by the kernel after %ld ms (%s)",
+				 ms_since(&t0), o.text);
+	} else if (err)
 		log_warn(req->id, "DONE refused by the kernel: %s (outcome was %s: %s)",
 			 strerror(-err), errname(-o.status), o.text);
 	else if (o.status)
 		log_warn(req->id, "failed after %ld ms: %s, reason %u: %s", ms_since(&t0),
 			 errname(-o.status), o.reason, o.text);
-	else
+	else if (!quiet)
 		log_info(req->id, "ready after %ld ms (upcall %u us, handshake %u us, done %u us, "
 			 "total %u us): %s", ms_since(&t0), lat[LAT_UPCALL], lat[LAT_HANDSHAKE],
 			 lat[LAT_DONE], lat[LAT_TOTAL], o.text);
@@ -420,6 +441,7 @@ int atlsd_pool_start(unsigned int n, unsigned int max, struct atlsd_engine *e,
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
+	atlsd_ratelimit_init(&p->log_rl, LOG_INTERVAL_NS, LOG_BURST);
 	p->max = max;
 	p->engine = e;
 	atlsd_engine_get(e);

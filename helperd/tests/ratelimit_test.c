@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * atlsd's per-source log rate limit (helperd/common/ratelimit.c): burst
+ * lines per source and interval, the rest counted and reported with the
+ * first line let through afterwards; sources do not share a budget.
+ */
+#include "kselftest_harness.h"
+
+#include "../common/ratelimit.h"
+
+#define SEC 1000000000ull
+
+TEST(burst_then_suppressed_then_count_reported)
+{
+	struct atlsd_ratelimit rl;
+	unsigned long sup;
+	int i;
+
+	atlsd_ratelimit_init(&rl, 5 * SEC, 10);
+	for (i = 0; i < 10; i++) {
+		EXPECT_TRUE(atlsd_ratelimit_allow(&rl, 1000, 1 * SEC, &sup));
+		EXPECT_EQ(0ul, sup);
+	}
+	for (i = 0; i < 25; i++)
+		EXPECT_FALSE(atlsd_ratelimit_allow(&rl, 1000, 2 * SEC, &sup));
+	/* Another source has its own budget. */
+	EXPECT_TRUE(atlsd_ratelimit_allow(&rl, 1001, 2 * SEC, &sup));
+	EXPECT_EQ(0ul, sup);
+	/* Still the same window for 1000. */
+	EXPECT_FALSE(atlsd_ratelimit_allow(&rl, 1000, 5 * SEC, &sup));
+	/* The window has passed: let through, with the 26 suppressed. */
+	EXPECT_TRUE(atlsd_ratelimit_allow(&rl, 1000, 6 * SEC, &sup));
+	EXPECT_EQ(26ul, sup);
+	EXPECT_TRUE(atlsd_ratelimit_allow(&rl, 1000, 6 * SEC, &sup));
+	EXPECT_EQ(0ul, sup);
+}
+
+TEST(many_sources_bounded_table)
+{
+	struct atlsd_ratelimit rl;
+	unsigned long sup;
+	uint64_t k;
+
+	atlsd_ratelimit_init(&rl, 5 * SEC, 1);
+	/* More sources than slots: each new one still gets its first line. */
+	for (k = 0; k < 3 * ATLSD_RL_SLOTS; k++)
+		EXPECT_TRUE(atlsd_ratelimit_allow(&rl, k, SEC, &sup));
+	EXPECT_FALSE(atlsd_ratelimit_allow(&rl, 3 * ATLSD_RL_SLOTS - 1, SEC, &sup));
+}
+
+TEST_HARNESS_MAIN
