@@ -14,6 +14,7 @@
 #include <net/tls.h>
 
 #include "atls.h"
+#include "atls_trace.h"
 
 #define TLS_CT_ALERT		21
 #define TLS_CT_HANDSHAKE	22
@@ -105,6 +106,7 @@ int atls_control_record(struct atls_sock *as)
 	n = atls_read_record(as, buf, sizeof(buf), 0, &type, &eor);
 	if (n < 0)
 		return n;
+	trace_atls_control_record(as->sk, type, buf, n);
 
 	switch (type) {
 	case TLS_CT_ALERT:

@@ -36,6 +36,7 @@
 #include <net/tls.h>
 
 #include "atls.h"
+#include "atls_trace.h"
 
 static bool atls_rx_no_pad = true;
 module_param_named(rx_expect_no_pad, atls_rx_no_pad, bool, 0644);
@@ -89,6 +90,7 @@ int atls_keys_install(struct atls_sock *as, struct socket *sock,
 	release_sock(sk);
 
 	err = atls_tls_set_crypto(sock, sock->ops, TLS_TX, tx, txlen);
+	trace_atls_keys_installed(sock, false, cipher, err);
 
 	/*
 	 * Sends are encrypted now. Wrap kTLS's TX-only proto and ops at once:
@@ -106,9 +108,11 @@ int atls_keys_install(struct atls_sock *as, struct socket *sock,
 	}
 	release_sock(sk);
 
-	if (!err)
+	if (!err) {
 		err = atls_tls_set_crypto(sock, READ_ONCE(sock->ops), TLS_RX,
 					  rx, rxlen);
+		trace_atls_keys_installed(sock, true, cipher, err);
+	}
 	if (!err && READ_ONCE(atls_rx_no_pad)) {
 		int one = 1;
 

@@ -39,6 +39,7 @@
 #include <net/tls.h>
 
 #include "atls.h"
+#include "atls_trace.h"
 
 /*
  * atls_nl_policy, atls_peer_nl_policy, atls_nl_ops and atls_nl_mcgrps are
@@ -99,6 +100,7 @@ void atls_genl_abort(struct net *net, u64 id, u32 reason)
 	}
 	genlmsg_end(msg, hdr);
 	atls_stat_inc(ATLS_STAT_ABORTS_SENT);
+	trace_atls_req_aborted(id, reason);
 	genlmsg_multicast_netns(&atls_family, net, msg, 0, 0, GFP_KERNEL);
 }
 
@@ -304,6 +306,7 @@ static int atls_nl_done_doit(struct sk_buff *skb, struct genl_info *info)
 	status = nla_get_s32(info->attrs[ATLS_A_STATUS]);
 	reason = info->attrs[ATLS_A_REASON] ?
 		 nla_get_u32(info->attrs[ATLS_A_REASON]) : ATLS_REASON_HELPER_ERROR;
+	trace_atls_done_received(nla_get_u64(info->attrs[ATLS_A_REQ_ID]), status, reason, atx && arx);
 
 	err = atls_parse_peer(info->attrs[ATLS_A_PEER_INFO], &pi, info->extack);
 	if (err)

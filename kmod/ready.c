@@ -17,6 +17,7 @@
 #include <net/tls.h>
 
 #include "atls.h"
+#include "atls_trace.h"
 
 #define ATLS_GCM_RECORD_LIMIT	(1ULL << 24)
 
@@ -56,6 +57,7 @@ static int atls_limit(struct atls_sock *as, bool tx)
 	seq = atls_seq(tx ? ctx->tx.rec_seq : ctx->rx.rec_seq);
 	if (seq < limit)
 		return 0;
+	trace_atls_record_limit(as->sk, tx, seq, limit);
 	atls_stat_inc(ATLS_STAT_RECORD_LIMIT);
 	atls_sock_fail(as, -EKEYEXPIRED, ATLS_REASON_RECORD_LIMIT);
 	return -EKEYEXPIRED;

@@ -70,6 +70,7 @@
 #include <net/tcp.h>
 
 #include "atls.h"
+#include "atls_trace.h"
 
 static DEFINE_SPINLOCK(atls_req_lock);
 static DEFINE_HASHTABLE(atls_req_hash, 8);
@@ -223,6 +224,9 @@ static void __atls_req_fail(struct atls_req *req, int err, u32 reason,
 	if (!won)
 		return;
 	if (reason == ATLS_REASON_TIMEOUT)
+		trace_atls_req_timeout(req, was_accepted);
+	trace_atls_req_failed(req, err, reason);
+	if (reason == ATLS_REASON_TIMEOUT)
 		atls_stat_inc(ATLS_STAT_TIMEOUTS);
 	if (reason == ATLS_REASON_HELPER_DIED)
 		atls_stat_inc(ATLS_STAT_HELPER_DIED);
@@ -254,6 +258,7 @@ void atls_req_complete(struct atls_req *req)
 	spin_unlock_bh(&atls_req_lock);
 	if (!won)
 		return;
+	trace_atls_req_ready(req);
 	atls_stat_inc(ATLS_STAT_READY);
 	atls_stat_reason(ATLS_REASON_OK);
 	atls_req_retire(req);
@@ -314,6 +319,7 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st)
 	struct sock *sk = as->sk;
 	struct net *net = sock_net(sk);
 	struct atls_req *req;
+	u64 id;
 	int err;
 
 	req = kzalloc(sizeof(*req), GFP_KERNEL);
@@ -384,10 +390,13 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st)
 	spin_unlock_bh(&atls_req_lock);
 	as->req = req;
 	atls_set_state(as, ATLS_STATE_PENDING);
+	trace_atls_req_created(req, sk->sk_socket, as->app);	/* under lock_sock */
+	id = req->id;		/* req may end and go once the lock is dropped */
 	release_sock(sk);
 
 	atls_stat_inc(ATLS_STAT_REQUESTS);
 	atls_genl_ready(net);
+	trace_atls_req_ready_sent(id, atls_req_pending());
 	return 0;
 
 unlock:
@@ -420,6 +429,8 @@ struct atls_req *atls_req_accept(struct net *net, u32 portid)
 		break;
 	}
 	spin_unlock_bh(&atls_req_lock);
+	if (found)	/* ACCEPT runs in the helper's process */
+		trace_atls_req_accepted(found, task_tgid_nr(current), portid);
 	return found;
 }
 
@@ -473,6 +484,7 @@ void atls_req_sock_closed(struct atls_sock *as)
 	if (WARN_ON_ONCE(!won))
 		return;
 	atls_stat_inc(ATLS_STAT_ABANDONED);
+	trace_atls_req_failed(req, -ECONNABORTED, ATLS_REASON_APP_CLOSED);
 	atls_sock_fail(as, -ECONNABORTED, ATLS_REASON_APP_CLOSED);
 	atls_req_unhook(req);
 	atls_req_put(req);			/* the live reference */
