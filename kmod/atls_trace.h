@@ -64,7 +64,7 @@ TRACE_EVENT(atls_req_created,
 		  __entry->timeout_ms, __entry->app_pid, __entry->child)
 );
 
-/* READY multicast sent for request @id; @pending live requests. */
+/* READY multicast about to go for request @id; @pending live requests. */
 TRACE_EVENT(atls_req_ready_sent,
 	TP_PROTO(u64 id, unsigned int pending),
 	TP_ARGS(id, pending),

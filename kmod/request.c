@@ -395,8 +395,8 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st)
 	release_sock(sk);
 
 	atls_stat_inc(ATLS_STAT_REQUESTS);
+	trace_atls_req_ready_sent(id, atls_req_pending());	/* before: ordered */
 	atls_genl_ready(net);
-	trace_atls_req_ready_sent(id, atls_req_pending());
 	return 0;
 
 unlock:
