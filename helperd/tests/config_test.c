@@ -380,6 +380,29 @@ static struct atlsd_requester who(uint32_t euid, uint32_t egid, const char *cgro
 	return w;
 }
 
+static const struct {
+	const char *policy;
+	uint32_t uid, gid;
+	const char *cgroup;
+	bool allowed;
+} allow_cases[] = {
+	{ "u", 1000, 1000, NULL, true },
+	{ "u", 0, 0, NULL, false },	/* an explicit list does not add root */
+	{ "g", 1, 50, NULL, true },
+	{ "g", 1, 1, NULL, false },
+	{ "s", 1, 1, "/system.slice/web.service", true },
+	{ "s", 1, 1, "/system.slice/web.service/worker", true },
+	{ "s", 1, 1, "/system.slice/web.service2", false },
+	{ "s", 1, 1, "/system.slice/xweb.service", false },
+	{ "s", 1, 1, NULL, false },
+	{ "t", 1, 1, "/srv/app", true },
+	{ "t", 1, 1, "/srv/app/x", true },
+	{ "t", 1, 1, "/srv/apple", false },
+	{ "t", 1, 1, "/srv", false },
+	{ "r", 1, 1, "/x", true },
+	{ "r", 1, 1, NULL, false },	/* no path (too long for ACCEPT): no match */
+};
+
 TEST(allow_matching)
 {
 	struct atlsd_config c;
@@ -387,6 +410,7 @@ TEST(allow_matching)
 	const struct atlsd_policy *p;
 	struct atlsd_requester w;
 	char err[512], why[300];
+	size_t i;
 
 	ASSERT_EQ(0, load_text("policies = {\n"
 			       "  u = { allow = [ \"user:1000\" ]; };\n"
@@ -420,48 +444,20 @@ TEST(allow_matching)
 	EXPECT_FALSE(atlsd_policy_allows(&d, &w, why, sizeof(why)));
 	EXPECT_TRUE(atlsd_policy_allows(atlsd_config_policy(&c, "a"), &w, why, sizeof(why)));
 
-	p = atlsd_config_policy(&c, "u");
-	w = who(1000, 1000, NULL);
-	EXPECT_TRUE(atlsd_policy_allows(p, &w, why, sizeof(why)));
-	w = who(0, 0, NULL);	/* an explicit list does not add root */
-	EXPECT_FALSE(atlsd_policy_allows(p, &w, why, sizeof(why)));
-
+	/* One requester each (euid, egid, cgroup) against the policies above. */
+	for (i = 0; i < sizeof(allow_cases) / sizeof(allow_cases[0]); i++) {
+		p = atlsd_config_policy(&c, allow_cases[i].policy);
+		w = who(allow_cases[i].uid, allow_cases[i].gid, allow_cases[i].cgroup);
+		EXPECT_EQ(allow_cases[i].allowed, !!atlsd_policy_allows(p, &w, why, sizeof(why)))
+			TH_LOG("policy %s, euid %u, egid %u, cgroup %s", allow_cases[i].policy,
+			       allow_cases[i].uid, allow_cases[i].gid, allow_cases[i].cgroup);
+	}
+	/* A supplementary group counts as the group. */
 	p = atlsd_config_policy(&c, "g");
-	w = who(1, 50, NULL);
-	EXPECT_TRUE(atlsd_policy_allows(p, &w, why, sizeof(why)));
 	w = who(1, 1, NULL);
-	EXPECT_FALSE(atlsd_policy_allows(p, &w, why, sizeof(why)));
 	w.groups[0] = 50;
 	w.n_groups = w.ngroups = 1;
 	EXPECT_TRUE(atlsd_policy_allows(p, &w, why, sizeof(why)));
-
-	p = atlsd_config_policy(&c, "s");
-	w = who(1, 1, "/system.slice/web.service");
-	EXPECT_TRUE(atlsd_policy_allows(p, &w, why, sizeof(why)));
-	w = who(1, 1, "/system.slice/web.service/worker");
-	EXPECT_TRUE(atlsd_policy_allows(p, &w, why, sizeof(why)));
-	w = who(1, 1, "/system.slice/web.service2");
-	EXPECT_FALSE(atlsd_policy_allows(p, &w, why, sizeof(why)));
-	w = who(1, 1, "/system.slice/xweb.service");
-	EXPECT_FALSE(atlsd_policy_allows(p, &w, why, sizeof(why)));
-	w = who(1, 1, NULL);
-	EXPECT_FALSE(atlsd_policy_allows(p, &w, why, sizeof(why)));
-
-	p = atlsd_config_policy(&c, "t");
-	w = who(1, 1, "/srv/app");
-	EXPECT_TRUE(atlsd_policy_allows(p, &w, why, sizeof(why)));
-	w = who(1, 1, "/srv/app/x");
-	EXPECT_TRUE(atlsd_policy_allows(p, &w, why, sizeof(why)));
-	w = who(1, 1, "/srv/apple");
-	EXPECT_FALSE(atlsd_policy_allows(p, &w, why, sizeof(why)));
-	w = who(1, 1, "/srv");
-	EXPECT_FALSE(atlsd_policy_allows(p, &w, why, sizeof(why)));
-
-	p = atlsd_config_policy(&c, "r");
-	w = who(1, 1, "/x");
-	EXPECT_TRUE(atlsd_policy_allows(p, &w, why, sizeof(why)));
-	w = who(1, 1, NULL);	/* no path (too long for ACCEPT): no match */
-	EXPECT_FALSE(atlsd_policy_allows(p, &w, why, sizeof(why)));
 }
 
 /* What each built-in verifies is in its name; old names are aliases. */
