@@ -311,6 +311,20 @@ static void cfg(struct atls_config *c, struct tl_side *s, enum atls_role role,
 	c->batch_window_us = 500000;	/* generous: the leader closes when all are in */
 }
 
+/* A server and a client context in key mode mode: the server attests, the
+ * client appraises it (and with mutual the reverse too); each may batch. */
+static void contexts(struct __test_metadata *_metadata, FIXTURE_DATA(hs) * self,
+		     enum atls_key_mode mode, bool mutual, bool srv_batch, bool cli_batch,
+		     struct atls_ctx **sctx, struct atls_ctx **cctx)
+{
+	struct atls_config sc, cc;
+
+	cfg(&sc, &self->srv, ATLS_ROLE_SERVER, mode, true, mutual, srv_batch);
+	cfg(&cc, &self->cli, ATLS_ROLE_CLIENT, mode, mutual, true, cli_batch);
+	ASSERT_EQ(0, atls_ctx_new(&sc, sctx));
+	ASSERT_EQ(0, atls_ctx_new(&cc, cctx));
+}
+
 /* n handshakes at once; all must succeed and be affirmed as configured. */
 static void run_par(struct __test_metadata *_metadata, struct atls_ctx *sctx,
 		    struct atls_ctx *cctx, int n, bool mutual)
@@ -368,14 +382,10 @@ static void run_par(struct __test_metadata *_metadata, struct atls_ctx *sctx,
 
 TEST_F(hs, batched_software_server)
 {
-	struct atls_config sc, cc;
 	struct atls_ctx *sctx, *cctx;
 	unsigned long batches, leaves, full, hits;
 
-	cfg(&sc, &self->srv, ATLS_ROLE_SERVER, ATLS_KEY_SOFTWARE, true, false, true);
-	cfg(&cc, &self->cli, ATLS_ROLE_CLIENT, ATLS_KEY_SOFTWARE, false, true, true);
-	ASSERT_EQ(0, atls_ctx_new(&sc, &sctx));
-	ASSERT_EQ(0, atls_ctx_new(&cc, &cctx));
+	contexts(_metadata, self, ATLS_KEY_SOFTWARE, false, true, true, &sctx, &cctx);
 	/*
 	 * Hold the batch open for its whole window even on a loaded machine
 	 * (where the threads might otherwise arrive one by one): one more
@@ -400,14 +410,10 @@ TEST_F(hs, batched_software_server)
 
 TEST_F(hs, batched_tpm_mutual)
 {
-	struct atls_config sc, cc;
 	struct atls_ctx *sctx, *cctx;
 	unsigned long sb, sl, cb, cl;
 
-	cfg(&sc, &self->srv, ATLS_ROLE_SERVER, ATLS_KEY_TPM, true, true, true);
-	cfg(&cc, &self->cli, ATLS_ROLE_CLIENT, ATLS_KEY_TPM, true, true, true);
-	ASSERT_EQ(0, atls_ctx_new(&sc, &sctx));
-	ASSERT_EQ(0, atls_ctx_new(&cc, &cctx));
+	contexts(_metadata, self, ATLS_KEY_TPM, true, true, true, &sctx, &cctx);
 	run_par(_metadata, sctx, cctx, 4, true);
 	atls_batcher_stats(sctx->batcher, &sb, &sl);
 	atls_batcher_stats(cctx->batcher, &cb, &cl);
@@ -423,14 +429,10 @@ TEST_F(hs, batched_tpm_mutual)
 /* Client offers batching, server does not: per-handshake quotes. */
 TEST_F(hs, fallback_server_without_batching)
 {
-	struct atls_config sc, cc;
 	struct atls_ctx *sctx, *cctx;
 	unsigned long full, hits;
 
-	cfg(&sc, &self->srv, ATLS_ROLE_SERVER, ATLS_KEY_SOFTWARE, true, false, false);
-	cfg(&cc, &self->cli, ATLS_ROLE_CLIENT, ATLS_KEY_SOFTWARE, false, true, true);
-	ASSERT_EQ(0, atls_ctx_new(&sc, &sctx));
-	ASSERT_EQ(0, atls_ctx_new(&cc, &cctx));
+	contexts(_metadata, self, ATLS_KEY_SOFTWARE, false, false, true, &sctx, &cctx);
 	EXPECT_EQ(NULL, sctx->batcher);
 	run_par(_metadata, sctx, cctx, 3, false);
 	atls_batch_cache_stats(cctx->batch_cache, &full, &hits);
@@ -442,14 +444,10 @@ TEST_F(hs, fallback_server_without_batching)
 /* Server batches, client does not offer it: per-handshake quotes. */
 TEST_F(hs, fallback_client_without_batching)
 {
-	struct atls_config sc, cc;
 	struct atls_ctx *sctx, *cctx;
 	unsigned long batches, leaves;
 
-	cfg(&sc, &self->srv, ATLS_ROLE_SERVER, ATLS_KEY_SOFTWARE, true, false, true);
-	cfg(&cc, &self->cli, ATLS_ROLE_CLIENT, ATLS_KEY_SOFTWARE, false, true, false);
-	ASSERT_EQ(0, atls_ctx_new(&sc, &sctx));
-	ASSERT_EQ(0, atls_ctx_new(&cc, &cctx));
+	contexts(_metadata, self, ATLS_KEY_SOFTWARE, false, true, false, &sctx, &cctx);
 	run_par(_metadata, sctx, cctx, 3, false);
 	atls_batcher_stats(sctx->batcher, &batches, &leaves);
 	EXPECT_EQ(0, leaves);
