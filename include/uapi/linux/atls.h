@@ -23,8 +23,9 @@
  * Errno vocabulary (every failure an application can see):
  *
  *  setsockopt(SOL_TCP, TCP_ULP, "atls"):
- *   ENOTCONN     socket is not ESTABLISHED (never connected, listening,
- *                closed, ...)
+ *   ENOTCONN     socket is neither ESTABLISHED nor listening (never
+ *                connected, only bound, closed, ...); on a listening
+ *                socket the ULP prepares an attested listener (ATLS_LISTEN)
  *   EEXIST       another ULP (e.g. "tls") is already attached, or atls twice
  *   EBUSY        application data was already sent or received on the socket
  *   ENOENT       atls.ko (or tls.ko underneath) is not available
