@@ -55,6 +55,15 @@ static int blob_take(struct atls_blob *dst, uint8_t *src, size_t len)
 	return err;
 }
 
+/* An attestation structure and its signature, as the TPM returned them. */
+static int blob_take_pair(struct atls_blob *info, uint8_t *a, size_t alen,
+			  struct atls_blob *sig, uint8_t *s, size_t slen)
+{
+	int err = blob_take(info, a, alen);
+
+	return blob_take(sig, s, slen) ?: err;
+}
+
 int atls_attester_check(const struct atls_evidence_params *p)
 {
 	if (!p || (p->key_mode != ATLS_KEY_TPM && p->key_mode != ATLS_KEY_SOFTWARE) ||
@@ -114,8 +123,7 @@ int atls_attester_record(struct atls_tpm *t, const struct atls_evidence_params *
 			     &s, &slen);
 	if (err)
 		goto out_ev;
-	err = blob_take(&ev->pat.attest_info, a, alen);
-	err = blob_take(&ev->pat.sig, s, slen) ?: err;
+	err = blob_take_pair(&ev->pat.attest_info, a, alen, &ev->pat.sig, s, slen);
 	if (err)
 		goto out_ev;
 	if (p->key_mode == ATLS_KEY_TPM) {
@@ -126,8 +134,7 @@ int atls_attester_record(struct atls_tpm *t, const struct atls_evidence_params *
 				       &s, &slen);
 		if (err)
 			goto out_ev;
-		err = blob_take(&ev->kat.cert_info, a, alen);
-		err = blob_take(&ev->kat.sig, s, slen) ?: err;
+		err = blob_take_pair(&ev->kat.cert_info, a, alen, &ev->kat.sig, s, slen);
 		if (err)
 			goto out_ev;
 	}

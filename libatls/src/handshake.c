@@ -87,6 +87,25 @@ static void record_tls_failure(struct atls_conn *c, int ssl_err)
 }
 
 /*
+ * A deadline (ms, now_ms() clock) has passed: fail c with ETIMEDOUT and the
+ * message what (one %d: ms). Otherwise lower *left (poll's timeout, -1 =
+ * none) to the time that remains.
+ */
+static bool deadline_passed(struct atls_conn *c, long long deadline, int *left,
+			    const char *what, int ms)
+{
+	long long rem = deadline - now_ms();
+
+	if (rem <= 0) {
+		atls_fail(c, -ETIMEDOUT, ATLS_REASON_TIMEOUT, 0, what, ms);
+		return true;
+	}
+	if (*left < 0 || rem < *left)
+		*left = (int)rem;
+	return false;
+}
+
+/*
  * The handshake's deadline also bounds its TPM requests (tpm.c): they run
  * inside SSL_do_handshake() on this thread, so the deadline is set for the
  * thread around it.  A TPM request given up on fails the step that needed it
@@ -130,27 +149,12 @@ static int run(struct atls_conn *c, int fd, int timeout_ms, int step_ms)
 			moved = m;
 			step_deadline = now_ms() + step_ms;
 		}
-		if (step_deadline) {
-			long long rem = step_deadline - now_ms();
-
-			if (rem <= 0) {
-				atls_fail(c, -ETIMEDOUT, ATLS_REASON_TIMEOUT, 0,
-					  "peer silent for %d ms (step timeout)", step_ms);
-				return c->err;
-			}
-			left = (int)rem;
-		}
-		if (deadline) {
-			long long rem = deadline - now_ms();
-
-			if (rem <= 0) {
-				atls_fail(c, -ETIMEDOUT, ATLS_REASON_TIMEOUT, 0,
-					  "handshake not finished after %d ms", timeout_ms);
-				return c->err;
-			}
-			if (left < 0 || rem < left)
-				left = (int)rem;
-		}
+		if (step_deadline && deadline_passed(c, step_deadline, &left,
+						     "peer silent for %d ms (step timeout)", step_ms))
+			return c->err;
+		if (deadline && deadline_passed(c, deadline, &left,
+						"handshake not finished after %d ms", timeout_ms))
+			return c->err;
 		r = poll(&pfd, 1, left);
 		if (r < 0 && errno != EINTR) {
 			atls_fail(c, -errno, ATLS_REASON_INTERNAL, 0, "poll: %s", strerror(errno));
