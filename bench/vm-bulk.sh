@@ -29,6 +29,9 @@ wrap=$B/bench/vm-bulk-run
 printf '#!/bin/sh\nexec %s %s %s\n' "$SRC/bench/vm-guest.sh" "$mib" "$secs" > "$wrap"
 chmod +x "$wrap"
 echo "$wrap" > "$B/bench/vm-bulk.list"
+# Measured as shipped: without the memory-error detection the test VMs
+# boot with (tools/vm/memdbg.sh; SLUB debugging alone slows the allocator).
+ATLS_MEMDBG=${ATLS_MEMDBG:-0} \
 "$SRC/tools/vm/vm.sh" --kver "$kver" --list "$B/bench/vm-bulk.list" --out "$out" \
 	--timeout "${ATLS_BENCH_VM_TIMEOUT:-900}" || true
 echo "== $out" >&2

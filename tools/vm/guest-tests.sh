@@ -44,6 +44,8 @@ net_up() {	# the two-VM link: virtio-net on eth0, addresses from ATLS_ADDR
 step "AES-NI and CLMUL crypto modules (as udev coldplug)" \
 	modprobe -a aesni_intel ghash_clmulni_intel
 step "modprobe tls" modprobe tls
+step "memory-error detection as booted (tools/vm/memdbg.sh)" \
+	"$ATLS_SRC/tools/vm/memdbg.sh" --verify
 if [ "${ATLS_NET:-0}" = 1 ]; then
 	step "link eth0 up ($ATLS_ADDR)" net_up
 fi

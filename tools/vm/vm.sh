@@ -12,9 +12,9 @@
 # --xchg shares DIR read-write with the guest at /run/atls-xchg ($ATLS_XCHG):
 # the two VMs of a pair get the same one, to exchange files an operator would
 # copy between hosts (e.g. each side's AK public key for the other's policy).
-# Writes OUT/serial.log, OUT/dmesg.txt, OUT/*.tap, OUT/vm.status ("reported N",
-# "no-report", "timeout", "boot-hang", "stopped"). Exit status: 0 if the guest
-# reported, 1 otherwise.
+# Writes OUT/serial.log, OUT/dmesg.txt, OUT/memdbg.txt, OUT/*.tap,
+# OUT/vm.status ("reported N", "no-report", "timeout", "boot-hang", "stopped").
+# Exit status: 0 if the guest reported, 1 otherwise.
 # Hard limits: QEMU is killed after --timeout seconds (default 600).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -81,6 +81,11 @@ for _ in $(seq 100); do [ -S "$tpmdir/sock" ] && break; sleep 0.05; done
 khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
 append="console=ttyS0 panic=-1 oops=panic quiet loglevel=4 rdinit=/init"
 append="$append tsc_early_khz=$khz tsc=reliable tpm_tis.force=1 tpm_tis.interrupts=0"
+# Memory-error detection, as much as this kernel has (tools/vm/memdbg.sh);
+# what is on goes to OUT/memdbg.txt and to our output.
+append="$append $("$here/memdbg.sh" --cmdline "$kver")" || exit 1
+"$here/memdbg.sh" --summary "$kver" > "$out/memdbg.txt"
+echo "vm.sh: $kver${net:+ ($role)}: memory-error detection: $(cat "$out/memdbg.txt")"
 
 # Single-threaded TCG by default: with multi-threaded TCG, code the kernel
 # patches at run time (int3-based text_poke, static calls) was seen executing
