@@ -83,6 +83,7 @@ case "${1:-}" in
 	# Each option of the command line, checked where the kernel shows it.
 	bad=0
 	fail() { echo "memdbg: $*"; bad=1; }
+	klog=$(dmesg)	# once: grep -q on a pipe would fail it by SIGPIPE
 	for o in $(cat /proc/cmdline); do
 		case "$o" in
 		kfence.sample_interval=*)
@@ -96,10 +97,10 @@ case "${1:-}" in
 			done ;;
 		page_poison=1)
 			# Printed at boot when poisoning overrides Debian's init_on_alloc.
-			dmesg | grep -q 'CONFIG_PAGE_POISONING is on' ||
+			grep -q 'CONFIG_PAGE_POISONING is on' <<< "$klog" ||
 				fail "no 'CONFIG_PAGE_POISONING is on' in dmesg" ;;
 		init_on_free=1)
-			dmesg | grep -q 'heap free:on' || fail "init_on_free is not on" ;;
+			grep -q 'heap free:on' <<< "$klog" || fail "init_on_free is not on" ;;
 		panic_on_warn=1)
 			[ "$(cat /proc/sys/kernel/panic_on_warn)" = 1 ] || fail "panic_on_warn is not 1" ;;
 		esac
