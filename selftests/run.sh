@@ -26,13 +26,30 @@ t_start=$(date +%s)
 
 log() { echo "[$(date +%H:%M:%S)] $*"; }
 
+# Where a kernel comes from, for the log and the TAP files: the Debian package
+# installed on the host, or the trixie-backports kernel that scripts/kroot.sh
+# discovered (package version and the time it was found).
+kernel_origin() {	# KVER
+	local k=$1 rec v
+	rec=$("$SRC/scripts/kroot.sh" info "$k" 2>/dev/null)
+	if [ -n "$rec" ]; then
+		set -- $rec
+		echo "$k: Debian $3 linux-image $2 (newest there on $4), in the build root"
+	elif v=$(dpkg-query -W -f '${Version}' "linux-image-$k" 2>/dev/null); then
+		echo "$k: Debian linux-image-$k $v, installed"
+	else
+		echo "$k: origin unknown"
+	fi
+}
+
 # Host-side verdicts on a VM run, as TAP: did the guest report, is dmesg clean.
 # The kernel log scan is tools/vm/kmsg-scan.sh.
-vm_checks() {	# DIR LABEL
-	local dir=$1 label=$2 st bad
+vm_checks() {	# DIR LABEL KVER
+	local dir=$1 label=$2 k=$3 st bad
 	st=$(cat "$dir/vm.status" 2>/dev/null || echo no-report)
 	{
 		echo "1..2"
+		echo "# kernel $(kernel_origin "$k")"
 		case "$st" in reported*) [ -s "$dir/vm-setup.tap" ] || st="reported 100" ;; esac
 		case "$st" in
 		"reported 100")
@@ -79,7 +96,7 @@ run_vm() {	# KVER
 		cp "$dir/boot-hang.txt" "$results/boot-hangs/vm-$k.txt"
 		"$SRC/tools/vm/vm.sh" --kver "$k" --list "$B/tests/vm.list" --out "$dir"
 	fi
-	vm_checks "$dir" "vm $k"
+	vm_checks "$dir" "vm $k" "$k"
 	log "vm $k: $(cat "$dir/vm.status") in $(cat "$dir/vm.seconds" 2>/dev/null)s"
 }
 
@@ -89,12 +106,21 @@ run_pair() {	# KVER
 	log "vm2 $k: booting two linked VMs"
 	"$SRC/tools/vm/pair.sh" --kver "$k" --list-a "$B/tests/vm2.list" \
 		--list-b "$B/tests/vm2.list" --out "$dir"
-	vm_checks "$dir/a" "vm2 $k a"
-	vm_checks "$dir/b" "vm2 $k b"
+	vm_checks "$dir/a" "vm2 $k a" "$k"
+	vm_checks "$dir/b" "vm2 $k b" "$k"
 	log "vm2 $k: a $(cat "$dir/a/vm.status"), b $(cat "$dir/b/vm.status")"
 }
 
-[ "$only" = vm ] || run_host
+# Wall time of each phase, in the log and in results/phases.txt.
+phase() {	# NAME CMD...
+	local name=$1 t0=$(date +%s)
+	shift
+	"$@"
+	echo "$name $(( $(date +%s) - t0 ))s" >> "$results/phases.txt"
+	log "phase $name: $(( $(date +%s) - t0 ))s"
+}
+
+[ "$only" = vm ] || phase host run_host
 if [ "$only" != host ]; then
 	if [ -z "$KVERS" ] || ! command -v qemu-system-x86_64 >/dev/null; then
 		log "no kernel or no QEMU: VM suites not run"
@@ -105,8 +131,13 @@ if [ "$only" != host ]; then
 		fi
 	fi
 	for k in $KVERS; do
-		run_vm "$k"
-		[ -s "$B/tests/vm2.list" ] && [ -n "$(grep . "$B/tests/vm2.list")" ] && run_pair "$k"
+		log "kernel $(kernel_origin "$k")"
+		kernel_origin "$k" >> "$results/kernels.txt"
+	done
+	for k in $KVERS; do
+		phase "vm-$k" run_vm "$k"
+		[ -s "$B/tests/vm2.list" ] && [ -n "$(grep . "$B/tests/vm2.list")" ] &&
+			phase "vm2-$k" run_pair "$k"
 	done
 fi
 

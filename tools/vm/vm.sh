@@ -38,6 +38,12 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$kver" ] && [ -n "$list" ] && [ -n "$out" ] || { echo "vm.sh: need --kver, --list, --out" >&2; exit 2; }
 
+# A kernel that is not installed on the host (the trixie build root's,
+# scripts/kroot.sh) has its modules there; the guest shows them at
+# /lib/modules/KVER in its chroot of the host root (ATLS_MODDIR).
+kroot=$("$SRC/scripts/kroot.sh" where "$kver")
+moddir=${kroot:+$kroot/usr/lib/modules/$kver}
+
 vmdir=$B/vm/$kver
 vmlinux=$vmdir/vmlinux
 initrd=$vmdir/initramfs.cpio.gz
@@ -57,7 +63,7 @@ export ATLS_RESULTS=/run/atls-results ATLS_LIST=/run/atls-results/tests.list ATL
 export ATLS_NET='${net:+1}' ATLS_ADDR='$addr' ATLS_ADDR6='$addr6'
 export ATLS_PEER_ADDR='${ATLS_PEER_ADDR:-}' ATLS_PEER_ADDR6='${ATLS_PEER_ADDR6:-}'
 export CI='${CI:-}' ATLS_TEST_TIMEOUT='${ATLS_TEST_TIMEOUT:-300}'
-export ATLS_XCHG='${xchg:+/run/atls-xchg}'
+export ATLS_XCHG='${xchg:+/run/atls-xchg}' ATLS_MODDIR='$moddir'
 EOV
 
 # One swtpm per VM, fresh state each boot; it exits when QEMU closes the socket.

@@ -4,13 +4,21 @@
 # Extract the uncompressed ELF vmlinux from a Debian bzImage, for a PVH boot
 # on QEMU's microvm (skips the in-guest decompressor, ~7 s under TCG).
 # Debian 6.1 images are XZ-compressed, 6.12 ones ZSTD: both are tried at every
-# magic offset until the result is an ELF file.
+# magic offset until the result is an ELF file. The image is the host's
+# /boot/vmlinuz-KVER, or /usr/lib/modules/KVER/vmlinuz in the trixie build
+# root (scripts/kroot.sh) for the kernel kept there (ZSTD too).
 #
 # usage: vmlinux.sh KVER OUT
 set -euo pipefail
 kver=${1:?usage: vmlinux.sh KVER OUT}
 out=${2:?usage: vmlinux.sh KVER OUT}
-in=/boot/vmlinuz-$kver
+here=$(cd "$(dirname "$0")" && pwd)
+kroot=$("${SRC:-$here/../..}/scripts/kroot.sh" where "$kver")
+if [ -n "$kroot" ]; then
+	in=$kroot/usr/lib/modules/$kver/vmlinuz
+else
+	in=/boot/vmlinuz-$kver
+fi
 [ -r "$in" ] || { echo "vmlinux: no $in (run: make deps)" >&2; exit 1; }
 [ -s "$out" ] && [ "$out" -nt "$in" ] && exit 0
 mkdir -p "$(dirname "$out")"
