@@ -23,7 +23,12 @@
 #        memdbg.sh --summary KVER   one line: what is on for KVER
 #        memdbg.sh --verify         in the guest: did the booted kernel take
 #                                   every option of /proc/cmdline? (exit 1 if not)
-# ATLS_MEMDBG=0 boots without any of it (to measure the cost; never in CI).
+# Off unless ATLS_MEMDBG=1: with it on, KFENCE (6.12, 7.3) serves sampled
+# objects from its own pool, which the slab statistics atls_lifecycle_test
+# compares do not count (app_closes_before_accept read 0 atls_sock and TCP
+# objects on 6.12), and the options make VM phases 1.3-2.8x slower under
+# TCG, past make check's 15 minutes on three kernels. Both are to be solved
+# before it becomes the default.
 # ATLS_KFENCE_MS (default 10): KFENCE sample interval in milliseconds.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -72,8 +77,8 @@ choose() {
 case "${1:-}" in
 --cmdline|--summary)
 	kver=${2:?usage: memdbg.sh --cmdline|--summary KVER}
-	if [ "${ATLS_MEMDBG:-1}" = 0 ]; then
-		[ "$1" = --summary ] && echo "off (ATLS_MEMDBG=0)"
+	if [ "${ATLS_MEMDBG:-0}" = 0 ]; then
+		[ "$1" = --summary ] && echo "off (ATLS_MEMDBG=1 turns it on)"
 		exit 0
 	fi
 	cfg=$(config_of "$kver") || { echo "memdbg: no config file for $kver" >&2; exit 1; }

@@ -87,7 +87,8 @@ for _ in $(seq 100); do [ -S "$tpmdir/sock" ] && break; sleep 0.05; done
 khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
 append="console=ttyS0 panic=-1 oops=panic quiet loglevel=4 rdinit=/init"
 append="$append tsc_early_khz=$khz tsc=reliable tpm_tis.force=1 tpm_tis.interrupts=0"
-# Memory-error detection, as much as this kernel has (tools/vm/memdbg.sh);
+# Memory-error detection, as much as this kernel has, with ATLS_MEMDBG=1
+# (tools/vm/memdbg.sh);
 # what is on goes to OUT/memdbg.txt and to our output.
 append="$append $("$here/memdbg.sh" --cmdline "$kver")" || exit 1
 "$here/memdbg.sh" --summary "$kver" > "$out/memdbg.txt"
