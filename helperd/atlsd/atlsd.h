@@ -86,6 +86,8 @@ int atlsd_engine_new(const struct atlsd_config *c, struct atlsd_tpm *tpm,
 		     struct atlsd_engine **out);
 void atlsd_engine_get(struct atlsd_engine *e);
 void atlsd_engine_put(struct atlsd_engine *e);
+/* The configuration the engine was made from (valid while e is held). */
+const struct atlsd_config *atlsd_engine_config(const struct atlsd_engine *e);
 /* Build the "default" policy's contexts now (best effort). */
 void atlsd_engine_warm(struct atlsd_engine *e);
 /* Run the handshake of req; fills out (keys only when status is 0). */

@@ -50,6 +50,11 @@ void atlsd_engine_tpm_stats(struct atlsd_engine *e, unsigned long *calls,
 		atls_tpm_stats(atlsd_tpm_handle(e->tpm), calls, busy_us);
 }
 
+const struct atlsd_config *atlsd_engine_config(const struct atlsd_engine *e)
+{
+	return &e->cfg;
+}
+
 int atlsd_engine_new(const struct atlsd_config *c, struct atlsd_tpm *tpm,
 		     struct atlsd_engine **out)
 {

@@ -104,13 +104,12 @@
 
 /*
  * Log flooding (atlsd(8), LOGGING): the two info lines of a request
- * ("accepted", "ready"/"aborted") are logged for at most LOG_BURST requests
- * per application uid in LOG_INTERVAL_NS; the rest are counted and the count
- * is logged with that uid's next logged request.  Failures (warnings) are
- * never suppressed.
+ * ("accepted", "ready"/"aborted") are logged for at most log-burst requests
+ * per application uid in log-interval-ms (atls.conf(5); the engine's
+ * configuration, set again when SIGHUP swaps the engine); the rest are
+ * counted and the count is logged with that uid's next logged request.
+ * Failures (warnings) are never suppressed.
  */
-#define LOG_BURST 10
-#define LOG_INTERVAL_NS (5ull * 1000000000ull)
 
 struct slot {
 	uint64_t id;		/* 0 = idle */
@@ -155,6 +154,14 @@ struct atlsd_pool {
 	uint64_t backlog_ns;	/* of a READY no worker was free for, 0 = none */
 	struct atlsd_ratelimit log_rl;	/* own lock; per app uid, see the top */
 };
+
+/* The log rate limit of the engine's configuration (see the top). */
+static void set_log_limit(struct atlsd_pool *p, const struct atlsd_engine *e)
+{
+	const struct atlsd_config *c = atlsd_engine_config(e);
+
+	atlsd_ratelimit_set(&p->log_rl, c->log_interval_ms * 1000000ull, c->log_burst);
+}
 
 static long ms_since(const struct timespec *t0)
 {
@@ -441,7 +448,8 @@ int atlsd_pool_start(unsigned int n, unsigned int max, struct atlsd_engine *e,
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
-	atlsd_ratelimit_init(&p->log_rl, LOG_INTERVAL_NS, LOG_BURST);
+	atlsd_ratelimit_init(&p->log_rl, 0, 0);
+	set_log_limit(p, e);
 	p->max = max;
 	p->engine = e;
 	atlsd_engine_get(e);
@@ -462,6 +470,7 @@ void atlsd_pool_set_engine(struct atlsd_pool *p, struct atlsd_engine *e)
 	struct atlsd_engine *old;
 
 	atlsd_engine_get(e);
+	set_log_limit(p, e);
 	pthread_mutex_lock(&p->lock);
 	old = p->engine;
 	p->engine = e;

@@ -129,6 +129,8 @@ void atlsd_config_defaults(struct atlsd_config *c)
 	c->workers = 8;
 	c->workers_max = 0;
 	c->step_timeout_ms = 5000;
+	c->log_burst = 10;
+	c->log_interval_ms = 5000;
 	c->log_level = ATLSD_LOG_INFO;
 	atlsd_state_path(c, "tls-cert.pem", c->cert_file, sizeof(c->cert_file));
 	atlsd_state_path(c, "tls-key.pem", c->key_file, sizeof(c->key_file));
@@ -711,7 +713,8 @@ static int parse_root(struct pctx *x, struct atlsd_config *c, config_t *cf)
 	static const char *const keys[] = { "tcti", "state-dir", "run-dir", "user", "key-mode",
 					    "ak-handle", "tls-key-handle", "certificate",
 					    "key-file", "workers", "workers-max", "step-timeout-ms",
-					    "log-level", "policies", NULL };
+					    "log-level", "log-burst", "log-interval-ms", "policies",
+					    NULL };
 	const config_setting_t *root = config_root_setting(cf), *s;
 	char cert[512] = "", key[512] = "", old_state[512];
 	int err, i, n;
@@ -731,7 +734,9 @@ static int parse_root(struct pctx *x, struct atlsd_config *c, config_t *cf)
 			    0x81ffffffLL)) ||
 	    (err = get_uint(x, root, "workers", &c->workers, 1, 256)) ||
 	    (err = get_uint(x, root, "workers-max", &c->workers_max, 1, 1024)) ||
-	    (err = get_uint(x, root, "step-timeout-ms", &c->step_timeout_ms, 100, 120000)))
+	    (err = get_uint(x, root, "step-timeout-ms", &c->step_timeout_ms, 100, 120000)) ||
+	    (err = get_uint(x, root, "log-burst", &c->log_burst, 0, 1000000)) ||
+	    (err = get_uint(x, root, "log-interval-ms", &c->log_interval_ms, 100, 3600000)))
 		return err;
 	if (strcmp(old_state, c->state_dir)) {
 		char nd[512];

@@ -85,6 +85,8 @@ struct atlsd_config {
 	unsigned int workers;
 	unsigned int workers_max;	/* 0: 8 x workers, at least 64, at most 1024 */
 	unsigned int step_timeout_ms;	/* peer silent this long: dropped (default 5000) */
+	unsigned int log_burst;		/* info lines: requests per uid and interval, 0 = all */
+	unsigned int log_interval_ms;	/* the rate limit's interval (default 5000) */
 	int log_level;
 	unsigned int n_policies;
 	struct atlsd_policy policies[ATLSD_MAX_POLICIES];

@@ -21,6 +21,14 @@ void atlsd_ratelimit_init(struct atlsd_ratelimit *rl, uint64_t interval_ns, unsi
 	rl->burst = burst;
 }
 
+void atlsd_ratelimit_set(struct atlsd_ratelimit *rl, uint64_t interval_ns, unsigned int burst)
+{
+	pthread_mutex_lock(&rl->lock);
+	rl->interval_ns = interval_ns;
+	rl->burst = burst;
+	pthread_mutex_unlock(&rl->lock);
+}
+
 bool atlsd_ratelimit_allow(struct atlsd_ratelimit *rl, uint64_t key, uint64_t now_ns,
 			   unsigned long *suppressed)
 {
@@ -49,7 +57,7 @@ bool atlsd_ratelimit_allow(struct atlsd_ratelimit *rl, uint64_t key, uint64_t no
 		rl->slot[s].start_ns = now_ns;	/* a new window */
 		rl->slot[s].count = 0;
 	}
-	ok = rl->slot[s].count < rl->burst;
+	ok = !rl->burst || rl->slot[s].count < rl->burst;	/* 0: no limit */
 	if (ok) {
 		rl->slot[s].count++;
 		*suppressed = rl->slot[s].suppressed;

@@ -26,7 +26,10 @@ struct atlsd_ratelimit {
 	unsigned int next;		/* round-robin victim when all are used */
 };
 
+/* burst 0: no limit (every line is let through). */
 void atlsd_ratelimit_init(struct atlsd_ratelimit *rl, uint64_t interval_ns, unsigned int burst);
+/* New interval and burst (a reload); windows already open keep their start. */
+void atlsd_ratelimit_set(struct atlsd_ratelimit *rl, uint64_t interval_ns, unsigned int burst);
 /*
  * May a line about source key be logged at now_ns?  true: yes, and
  * *suppressed is how many lines of this source were suppressed before it

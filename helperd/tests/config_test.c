@@ -50,6 +50,8 @@ TEST(defaults_without_file)
 	EXPECT_EQ(ATLS_KEY_TPM, c.key_mode);
 	EXPECT_EQ(0x81010010u, c.ak_handle);
 	EXPECT_EQ(5000u, c.step_timeout_ms);
+	EXPECT_EQ(10u, c.log_burst);
+	EXPECT_EQ(5000u, c.log_interval_ms);
 	EXPECT_EQ(6, c.n_policies);	/* 4 built-ins + 2 old names */
 	p = atlsd_config_policy(&c, "");
 	ASSERT_TRUE(p != NULL);
@@ -101,6 +103,8 @@ TEST(every_setting)
 			       "workers-max = 5;\n"
 			       "step-timeout-ms = 750;\n"
 			       "log-level = \"debug\";\n"
+			       "log-burst = 0;\n"
+			       "log-interval-ms = 100;\n"
 			       "policies = {\n"
 			       "  strict = { attest = false; verify-peer = \"optional\";\n"
 			       "             policy-file = \"p/strict.policy\"; ca-file = \"/etc/ca.pem\";\n"
@@ -123,6 +127,8 @@ TEST(every_setting)
 	EXPECT_EQ(3, c.workers);
 	EXPECT_EQ(5, c.workers_max);
 	EXPECT_EQ(5, atlsd_workers_max(&c));
+	EXPECT_EQ(0, c.log_burst);
+	EXPECT_EQ(100, c.log_interval_ms);
 	EXPECT_EQ(750u, c.step_timeout_ms);
 	EXPECT_EQ(ATLSD_LOG_DEBUG, c.log_level);
 	EXPECT_EQ(7, c.n_policies);	/* 6 built-in names + strict */
@@ -196,6 +202,12 @@ static const char *const bad[] = {
 	"workers-max = 64.5;\n",
 	"step-timeout-ms = 99;\n",
 	"step-timeout-ms = 120001;\n",
+	"log-burst = -1;\n",
+	"log-burst = 1000001;\n",
+	"log-burst = \"10\";\n",
+	"log-interval-ms = 99;\n",
+	"log-interval-ms = 3600001;\n",
+	"log-interval-ms = 0;\n",
 	"ak-handle = 5;\n",
 	"ak-handle = 0x82000000;\n",
 	"key-mode = \"hsm\";\n",

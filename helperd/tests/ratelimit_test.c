@@ -48,4 +48,31 @@ TEST(many_sources_bounded_table)
 	EXPECT_FALSE(atlsd_ratelimit_allow(&rl, 3 * ATLSD_RL_SLOTS - 1, SEC, &sup));
 }
 
+TEST(burst_zero_is_no_limit_and_set_applies)
+{
+	struct atlsd_ratelimit rl;
+	unsigned long sup;
+	int i;
+
+	atlsd_ratelimit_init(&rl, 5 * SEC, 2);
+	EXPECT_TRUE(atlsd_ratelimit_allow(&rl, 7, SEC, &sup));
+	EXPECT_TRUE(atlsd_ratelimit_allow(&rl, 7, SEC, &sup));
+	for (i = 0; i < 3; i++)
+		EXPECT_FALSE(atlsd_ratelimit_allow(&rl, 7, SEC, &sup));
+	/* A reload to burst 0: everything through, and the 3 suppressed are
+	 * still reported once, in the same window. */
+	atlsd_ratelimit_set(&rl, 5 * SEC, 0);
+	EXPECT_TRUE(atlsd_ratelimit_allow(&rl, 7, SEC, &sup));
+	EXPECT_EQ(3ul, sup);
+	for (i = 0; i < 100; i++) {
+		EXPECT_TRUE(atlsd_ratelimit_allow(&rl, 7, SEC, &sup));
+		EXPECT_EQ(0ul, sup);
+	}
+	/* And back to a limit: the window's count went on while unlimited. */
+	atlsd_ratelimit_set(&rl, 5 * SEC, 2);
+	EXPECT_FALSE(atlsd_ratelimit_allow(&rl, 7, 2 * SEC, &sup));
+	EXPECT_TRUE(atlsd_ratelimit_allow(&rl, 7, 7 * SEC, &sup));
+	EXPECT_EQ(1ul, sup);
+}
+
 TEST_HARNESS_MAIN

@@ -16,6 +16,8 @@
  *  more_loopback_connections_than_workers
  *                     6 loopback connections at once against 2 workers: the
  *                     pool grows, every connection succeeds
+ *  log_rate_limit     log-burst limits the info lines per uid, the counters
+ *                     count every request, SIGHUP to log-burst = 0 lifts it
  *
  * The two key-mode tests make two connections and read `atlsctl counters`
  * after each: atlsd's succeeded count and its TPM owner's tpm_commands,
@@ -384,6 +386,82 @@ TEST_F_TIMEOUT(local, more_loopback_connections_than_workers, 300)
 	EXPECT_LT(2, tl_atlsd_counter("workers"));
 	EXPECT_EQ(64, tl_atlsd_counter("workers_max"));
 	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
+}
+
+/* Lines of atlsd's log matching the basic regular expression re; -1: error. */
+static int log_lines(const char *re)
+{
+	char cmd[700];
+	int n = -1;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "grep -c -- '%s' %s", re, tl_vm.log);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (fscanf(p, "%d", &n) != 1)
+		n = -1;
+	pclose(p);
+	return n;
+}
+
+static void one_loopback(struct __test_metadata *_metadata, int port)
+{
+	struct conn k = { .port = port };
+	pthread_t ts, tc;
+
+	ASSERT_EQ(0, pthread_create(&ts, NULL, conn_srv, &k));
+	ASSERT_EQ(0, pthread_create(&tc, NULL, conn_cli, &k));
+	pthread_join(tc, NULL);
+	pthread_join(ts, NULL);
+	EXPECT_EQ(0, k.err_c) TH_LOG("client: %s", strerror(k.err_c));
+	EXPECT_EQ(0, k.err_s) TH_LOG("server: %s", strerror(k.err_s));
+}
+
+/*
+ * The info-line rate limit (atls.conf(5) log-burst, log-interval-ms): a
+ * burst of 2 requests per uid in 10 minutes.  Three loopback connections
+ * are 6 requests of uid 0: "accepted" and "ready" are logged for exactly
+ * 2, the counters count all 6.  SIGHUP to log-burst = 0 lifts the limit:
+ * the next connection logs both its requests, the first of them preceded
+ * by the count of the 4 that were not logged.
+ */
+TEST_F_TIMEOUT(local, log_rate_limit, 300)
+{
+	char log[sizeof(tl_vm.log)];
+	int i, n;
+
+	memcpy(log, tl_vm.log, sizeof(log));
+	snprintf(tl_vm.log, sizeof(tl_vm.log), "%s/atlsd-ratelimit.log", tl_vm.dir);
+	unlink(tl_vm.log);
+	use_state("state-sw");
+	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/state-sw-rl.conf", tl_vm.dir);
+	ASSERT_EQ(0, tl_sh("printf 'key-mode = \"software\";\nlog-burst = 2;\n"
+			   "log-interval-ms = 600000;\n' > %s", tl_vm.conf));
+	ASSERT_EQ(0, tl_atlsd_start());
+	for (i = 0; i < 3; i++)
+		one_loopback(_metadata, 7620 + i);
+	EXPECT_EQ(6, succeeded_reaches(6));
+	EXPECT_EQ(2, log_lines("accepted: "));
+	EXPECT_EQ(2, log_lines("ready after "));
+	EXPECT_EQ(0, log_lines("not logged (rate limit)"));
+
+	ASSERT_EQ(0, tl_sh("printf 'key-mode = \"software\";\nlog-burst = 0;\n' > %s",
+			   tl_vm.conf));
+	ASSERT_EQ(0, kill(tl_atlsd_pid(), SIGHUP));
+	for (i = 0; i < 300 && log_lines("configuration reloaded") < 1; i++)
+		usleep(100 * 1000);
+	ASSERT_EQ(1, log_lines("configuration reloaded"));
+	one_loopback(_metadata, 7623);
+	EXPECT_EQ(8, succeeded_reaches(8));
+	for (i = 0; i < 300 && (n = log_lines("ready after ")) < 4; i++)
+		usleep(100 * 1000);
+	EXPECT_EQ(4, n);
+	EXPECT_EQ(4, log_lines("accepted: "));
+	EXPECT_EQ(1, log_lines("4 earlier requests of uid 0 not logged (rate limit)"))
+		TH_LOG("log %s", tl_vm.log);
+	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
+	memcpy(tl_vm.log, log, sizeof(log));
 }
 
 TEST_F_TIMEOUT(local, tpm_key_mode, 180)
