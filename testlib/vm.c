@@ -329,8 +329,10 @@ int tl_vm_setup(const char *name)
 	    write_policy("wrong-pcr", "peer", peer, zero))
 		return -1;
 	snprintf(conf, sizeof(conf),
-		 "# e2e: built-in policies, two that must fail, one with batched quotes\n"
+		 "# e2e: built-in policies, two that must fail, one with batched quotes;\n"
+		 "# every request logged (the tests count atlsd's lines)\n"
 		 "log-level = \"debug\";\n"
+		 "log-burst = 0;\n"
 		 "policies = {\n"
 		 "  untrusting = { policy-file = \"untrusting.policy\"; };\n"
 		 "  wrong-pcr = { policy-file = \"wrong-pcr.policy\"; };\n"

@@ -60,7 +60,14 @@ static int setup_ok;
 FIXTURE(pair) {};
 FIXTURE_SETUP(pair)
 {
+	char name[200];
+
 	ASSERT_TRUE(setup_ok) TH_LOG("set-up failed (provisioning, key exchange or atlsd)");
+	/* Both VMs start each test together: a test that fails on one side
+	 * after a long wait does not leave the other side's next tests talking
+	 * to a peer that is not there yet. */
+	snprintf(name, sizeof(name), "start-%s", _metadata->name);
+	ASSERT_EQ(0, tl_barrier(name)) TH_LOG("the peer VM did not reach %s", _metadata->name);
 }
 FIXTURE_TEARDOWN(pair) {}
 
