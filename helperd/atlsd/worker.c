@@ -14,10 +14,21 @@
  * burst of READYs can all arrive while the workers are still waking up,
  * free, and the two that then ACCEPT may take both ends' first halves; the
  * CI saw exactly that.) The count is module-wide, so another helper's
- * requests may grow this pool too; workers-max bounds it. The pool never
- * shrinks. Workers are only added by the main thread (READY and stop both
- * run there), slots and threads are preallocated for the maximum, and
- * p->n, read by the others under pool->lock, only grows.
+ * requests may grow this pool too; workers-max bounds it. Workers are only
+ * added by the main thread (READY and stop both run there), always as
+ * worker p->n; slots and threads are preallocated for the maximum.
+ *
+ * Shrinking: a worker above the configured count (idx >= p->base) that is
+ * the highest one (idx == p->n - 1) and has had no request for
+ * worker-idle-ms (atls.conf(5)) leaves: under pool->lock it lowers p->n and
+ * exits without touching the pool again. So p->n is always the number of
+ * workers and slots 0..n-1 are theirs; the pool shrinks from the top, one
+ * worker per idle wake-up (at least once a second), back to the configured
+ * count. Idle that long means the worker found the kernel's queue empty at
+ * every wake-up, so no live request was waiting for it. The main thread
+ * joins a left worker before it starts another in the same place
+ * (pool_add_locked) or at stop; a leaving thread only closes its own
+ * netlink socket after unlocking, so that join is short.
  *
  * Waking: the main thread turns every READY multicast into a generation
  * bump plus a broadcast.  An idle worker ACCEPTs until the kernel answers
@@ -136,7 +147,7 @@ struct worker {
 	struct atlsd_pool *pool;
 	unsigned int idx;
 	pthread_t tid;
-	bool started;
+	bool started;		/* a thread to join (running, or left: see the top) */
 };
 
 struct atlsd_pool {
@@ -145,7 +156,8 @@ struct atlsd_pool {
 	uint64_t gen;
 	bool stopping;
 	struct atlsd_engine *engine;
-	unsigned int n, max;	/* started, allowed (growth, see the top) */
+	unsigned int n, max;	/* running, allowed (growth, see the top) */
+	unsigned int base;	/* configured count: the pool never shrinks below */
 	struct worker *w;
 	struct slot *slots;
 	struct atlsd_stats st;
@@ -348,6 +360,7 @@ static void *worker_main(void *arg)
 	struct atlsd_nl *nl = NULL;
 	uint64_t seen = (uint64_t)-1;
 	uint64_t woken, start, replied;		/* the upcall's start, see the top */
+	uint64_t busy_ns;			/* end of the last request (shrinking) */
 	int err, last_err = 0;
 
 	err = atlsd_nl_open(&nl);
@@ -355,6 +368,7 @@ static void *worker_main(void *arg)
 		log_err(0, "worker %u: cannot open a netlink socket: %s", w->idx, strerror(-err));
 		return NULL;
 	}
+	busy_ns = atlsd_now_ns();
 	for (;;) {
 		woken = 0;
 		pthread_mutex_lock(&p->lock);
@@ -372,6 +386,14 @@ static void *worker_main(void *arg)
 			pthread_mutex_unlock(&p->lock);
 			break;
 		}
+		if (w->idx >= p->base && w->idx == p->n - 1 && !woken &&
+		    atlsd_now_ns() - busy_ns >=
+			    atlsd_engine_config(p->engine)->worker_idle_ms * 1000000ull) {
+			p->n--;		/* idle: leave (see the top) */
+			log_info(0, "worker %u idle: %u workers now", w->idx + 1, p->n);
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
 		pthread_mutex_unlock(&p->lock);
 
 		for (;;) {
@@ -382,6 +404,7 @@ static void *worker_main(void *arg)
 				last_err = 0;
 				handle(w, nl, &req, woken, start, replied);
 				woken = 0;	/* later ones: no READY of ours */
+				busy_ns = atlsd_now_ns();
 				continue;
 			}
 			if (err < 0) {
@@ -417,6 +440,10 @@ static int pool_add_locked(struct atlsd_pool *p)
 
 	if (i >= p->max)
 		return -EAGAIN;
+	if (p->w[i].started) {		/* a worker that left from here */
+		pthread_join(p->w[i].tid, NULL);
+		p->w[i].started = false;
+	}
 	p->slots[i].fd = -1;
 	p->w[i].pool = p;
 	p->w[i].idx = i;
@@ -451,6 +478,7 @@ int atlsd_pool_start(unsigned int n, unsigned int max, struct atlsd_engine *e,
 	atlsd_ratelimit_init(&p->log_rl, 0, 0);
 	set_log_limit(p, e);
 	p->max = max;
+	p->base = n;
 	p->engine = e;
 	atlsd_engine_get(e);
 	pthread_mutex_lock(&p->lock);
@@ -528,7 +556,7 @@ void atlsd_pool_stop(struct atlsd_pool *p)
 			shutdown(p->slots[i].fd, SHUT_RDWR);
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
-	for (i = 0; i < p->n; i++)
+	for (i = 0; i < p->max; i++)	/* running ones and ones that left */
 		if (p->w[i].started)
 			pthread_join(p->w[i].tid, NULL);
 	atlsd_engine_put(p->engine);

@@ -128,6 +128,7 @@ void atlsd_config_defaults(struct atlsd_config *c)
 	c->tls_key_handle = 0x81010011u;
 	c->workers = 8;
 	c->workers_max = 0;
+	c->worker_idle_ms = 30000;
 	c->step_timeout_ms = 5000;
 	c->log_burst = 10;
 	c->log_interval_ms = 5000;
@@ -712,7 +713,8 @@ static int parse_root(struct pctx *x, struct atlsd_config *c, config_t *cf)
 {
 	static const char *const keys[] = { "tcti", "state-dir", "run-dir", "user", "key-mode",
 					    "ak-handle", "tls-key-handle", "certificate",
-					    "key-file", "workers", "workers-max", "step-timeout-ms",
+					    "key-file", "workers", "workers-max", "worker-idle-ms",
+					    "step-timeout-ms",
 					    "log-level", "log-burst", "log-interval-ms", "policies",
 					    NULL };
 	const config_setting_t *root = config_root_setting(cf), *s;
@@ -734,6 +736,7 @@ static int parse_root(struct pctx *x, struct atlsd_config *c, config_t *cf)
 			    0x81ffffffLL)) ||
 	    (err = get_uint(x, root, "workers", &c->workers, 1, 256)) ||
 	    (err = get_uint(x, root, "workers-max", &c->workers_max, 1, 1024)) ||
+	    (err = get_uint(x, root, "worker-idle-ms", &c->worker_idle_ms, 100, 86400000)) ||
 	    (err = get_uint(x, root, "step-timeout-ms", &c->step_timeout_ms, 100, 120000)) ||
 	    (err = get_uint(x, root, "log-burst", &c->log_burst, 0, 1000000)) ||
 	    (err = get_uint(x, root, "log-interval-ms", &c->log_interval_ms, 100, 3600000)))

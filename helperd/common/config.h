@@ -84,6 +84,7 @@ struct atlsd_config {
 	uint32_t ak_handle, tls_key_handle;
 	unsigned int workers;
 	unsigned int workers_max;	/* 0: 8 x workers, at least 64, at most 1024 */
+	unsigned int worker_idle_ms;	/* a grown worker idle this long exits (30000) */
 	unsigned int step_timeout_ms;	/* peer silent this long: dropped (default 5000) */
 	unsigned int log_burst;		/* info lines: requests per uid and interval, 0 = all */
 	unsigned int log_interval_ms;	/* the rate limit's interval (default 5000) */

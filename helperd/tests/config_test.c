@@ -51,6 +51,7 @@ TEST(defaults_without_file)
 	EXPECT_EQ(0x81010010u, c.ak_handle);
 	EXPECT_EQ(5000u, c.step_timeout_ms);
 	EXPECT_EQ(10u, c.log_burst);
+	EXPECT_EQ(30000u, c.worker_idle_ms);
 	EXPECT_EQ(5000u, c.log_interval_ms);
 	EXPECT_EQ(6, c.n_policies);	/* 4 built-ins + 2 old names */
 	p = atlsd_config_policy(&c, "");
@@ -101,6 +102,7 @@ TEST(every_setting)
 			       "key-file = \"k.pem\";\n"
 			       "workers = 3;\n"
 			       "workers-max = 5;\n"
+			       "worker-idle-ms = 2500;\n"
 			       "step-timeout-ms = 750;\n"
 			       "log-level = \"debug\";\n"
 			       "log-burst = 0;\n"
@@ -127,6 +129,7 @@ TEST(every_setting)
 	EXPECT_EQ(3, c.workers);
 	EXPECT_EQ(5, c.workers_max);
 	EXPECT_EQ(5, atlsd_workers_max(&c));
+	EXPECT_EQ(2500, c.worker_idle_ms);
 	EXPECT_EQ(0, c.log_burst);
 	EXPECT_EQ(100, c.log_interval_ms);
 	EXPECT_EQ(750u, c.step_timeout_ms);
@@ -202,6 +205,8 @@ static const char *const bad[] = {
 	"workers-max = 64.5;\n",
 	"step-timeout-ms = 99;\n",
 	"step-timeout-ms = 120001;\n",
+	"worker-idle-ms = 99;\n",
+	"worker-idle-ms = 86400001;\n",
 	"log-burst = -1;\n",
 	"log-burst = 1000001;\n",
 	"log-burst = \"10\";\n",

@@ -15,7 +15,9 @@
  *  software_key_mode  the same with the TLS key in a file (quote only)
  *  more_loopback_connections_than_workers
  *                     6 loopback connections at once against 2 workers: the
- *                     pool grows, every connection succeeds
+ *                     pool grows, every connection succeeds; then, with
+ *                     worker-idle-ms = 1000 (SIGHUP), it shrinks back to 2
+ *                     and grows again for the next connection
  *  log_rate_limit     log-burst limits the info lines per uid, the counters
  *                     count every request, SIGHUP to log-burst = 0 lifts it
  *
@@ -346,6 +348,49 @@ static void *conn_cli(void *arg)
 	return NULL;
 }
 
+/* Lines of atlsd's log matching the basic regular expression re; -1: error. */
+static int log_lines(const char *re)
+{
+	char cmd[700];
+	int n = -1;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "grep -c -- '%s' %s", re, tl_vm.log);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (fscanf(p, "%d", &n) != 1)
+		n = -1;
+	pclose(p);
+	return n;
+}
+
+static void one_loopback(struct __test_metadata *_metadata, int port)
+{
+	struct conn k = { .port = port };
+	pthread_t ts, tc;
+
+	ASSERT_EQ(0, pthread_create(&ts, NULL, conn_srv, &k));
+	ASSERT_EQ(0, pthread_create(&tc, NULL, conn_cli, &k));
+	pthread_join(tc, NULL);
+	pthread_join(ts, NULL);
+	EXPECT_EQ(0, k.err_c) TH_LOG("client: %s", strerror(k.err_c));
+	EXPECT_EQ(0, k.err_s) TH_LOG("server: %s", strerror(k.err_s));
+}
+
+/* Write conf as atlsd's configuration, SIGHUP it, wait until it says so. */
+static int reconfigure(const char *conf)
+{
+	int i, before = log_lines("configuration reloaded");
+
+	if (before < 0 || tl_sh("printf '%s' > %s", conf, tl_vm.conf) ||
+	    kill(tl_atlsd_pid(), SIGHUP))
+		return -1;
+	for (i = 0; i < 300 && log_lines("configuration reloaded") <= before; i++)
+		usleep(100 * 1000);
+	return log_lines("configuration reloaded") > before ? 0 : -1;
+}
+
 /*
  * Both ends of a loopback connection are requests of the same atlsd, and a
  * worker blocks for a whole handshake: with 2 workers and 6 connections
@@ -385,37 +430,16 @@ TEST_F_TIMEOUT(local, more_loopback_connections_than_workers, 300)
 	}
 	EXPECT_LT(2, tl_atlsd_counter("workers"));
 	EXPECT_EQ(64, tl_atlsd_counter("workers_max"));
+
+	/* Idle for worker-idle-ms, the grown workers leave, down to 2. */
+	ASSERT_EQ(0, reconfigure("key-mode = \"software\";\nworker-idle-ms = 1000;\n"));
+	for (i = 0; i < 600 && tl_atlsd_counter("workers") != 2; i++)
+		usleep(100 * 1000);
+	EXPECT_EQ(2, tl_atlsd_counter("workers"));
+	EXPECT_LE(1, log_lines("idle: 2 workers now"));
+	/* And the pool grows again when work comes. */
+	one_loopback(_metadata, 7616);
 	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
-}
-
-/* Lines of atlsd's log matching the basic regular expression re; -1: error. */
-static int log_lines(const char *re)
-{
-	char cmd[700];
-	int n = -1;
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "grep -c -- '%s' %s", re, tl_vm.log);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	if (fscanf(p, "%d", &n) != 1)
-		n = -1;
-	pclose(p);
-	return n;
-}
-
-static void one_loopback(struct __test_metadata *_metadata, int port)
-{
-	struct conn k = { .port = port };
-	pthread_t ts, tc;
-
-	ASSERT_EQ(0, pthread_create(&ts, NULL, conn_srv, &k));
-	ASSERT_EQ(0, pthread_create(&tc, NULL, conn_cli, &k));
-	pthread_join(tc, NULL);
-	pthread_join(ts, NULL);
-	EXPECT_EQ(0, k.err_c) TH_LOG("client: %s", strerror(k.err_c));
-	EXPECT_EQ(0, k.err_s) TH_LOG("server: %s", strerror(k.err_s));
 }
 
 /*
@@ -446,12 +470,7 @@ TEST_F_TIMEOUT(local, log_rate_limit, 300)
 	EXPECT_EQ(2, log_lines("ready after "));
 	EXPECT_EQ(0, log_lines("not logged (rate limit)"));
 
-	ASSERT_EQ(0, tl_sh("printf 'key-mode = \"software\";\nlog-burst = 0;\n' > %s",
-			   tl_vm.conf));
-	ASSERT_EQ(0, kill(tl_atlsd_pid(), SIGHUP));
-	for (i = 0; i < 300 && log_lines("configuration reloaded") < 1; i++)
-		usleep(100 * 1000);
-	ASSERT_EQ(1, log_lines("configuration reloaded"));
+	ASSERT_EQ(0, reconfigure("key-mode = \"software\";\nlog-burst = 0;\n"));
 	one_loopback(_metadata, 7623);
 	EXPECT_EQ(8, succeeded_reaches(8));
 	for (i = 0; i < 300 && (n = log_lines("ready after ")) < 4; i++)
