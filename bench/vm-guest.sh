@@ -14,10 +14,11 @@
 #    trusting itself), handshakes through atls.ko + atlsd with a quote per
 #    handshake, atls-socket bulk, memory per socket
 #  5 atls_e2e handshakes again with atlsd restarted on batch = true
-#  6 atls_e2e handshakes again with atlsd restarted, policy "none" (the
-#    built-in policy where neither side attests: TLS 1.3 with certificates
-#    through the same upcall and kTLS path)
-#  7 atlsd's latency split at c=1 alone: for policy "none", "default" and
+#  6 atls_e2e handshakes again with atlsd restarted, policy
+#    "unauthenticated" (the built-in policy where neither side attests nor
+#    checks a certificate: TLS 1.3 through the same upcall and kTLS path)
+#  7 atlsd's latency split at c=1 alone: for policy "unauthenticated"
+#    (labelled "none"), "default" and
 #    "default" with batch = true, atlsd restarted and atls_e2e POLICY hs 1
 #    (runs 4-6 mix the c=1, c=16 and c=64 cells in one split; at c=64, 128
 #    requests share the VM's two vCPUs)
@@ -154,14 +155,15 @@ echo "# atlsd batch log: $(grep -ci batch "$ATLS_RESULTS/bench-atlsd-batch.log")
 grep -i batch "$ATLS_RESULTS/bench-atlsd-batch.log" | tail -n 2 | sed 's/^/# /'
 [ "$rc" = 0 ] && echo "ok 5 atls_e2e batched" || echo "not ok 5 atls_e2e batched"
 
-echo "# --- atlsd, policy \"none\" (no evidence either way: plain TLS 1.3 via atls.ko + atlsd)"
-e2e_round "$d/atlsd.conf" bench-atlsd-none.log none none hs
+echo "# --- atlsd, policy \"unauthenticated\" (no evidence either way: plain TLS 1.3 via atls.ko + atlsd)"
+e2e_round "$d/atlsd.conf" bench-atlsd-none.log none unauthenticated hs
 [ "$rc" = 0 ] && echo "ok 6 atls_e2e no evidence" || echo "not ok 6 atls_e2e no evidence"
 
 echo "# --- atlsd latency split at c=1 alone (atlsd restarted per policy)"
 rc=0
 for run in none default batch; do
 	pol=$run cf=$d/atlsd.conf
+	[ "$run" = none ] && pol=unauthenticated
 	[ "$run" = batch ] && pol=default cf=$d/atlsd-batch.conf
 	echo "# $run-c1: atls_e2e $pol hs 1, $(basename "$cf")"
 	start_atlsd "$cf" "bench-atlsd-c1-$run.log"
