@@ -520,7 +520,6 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	setenv("TSS2_LOG", "all+none", 1);
 	memset(&s, 0, sizeof(s));
 	memset(res, 0, sizeof(res));
 	ret = setup_side(&s);

@@ -9,7 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* A private swtpm (TPM 2.0) on 127.0.0.1, fresh state, started up. */
+/* A private swtpm (TPM 2.0) on 127.0.0.1, fresh state, started up.  Turns
+ * tpm2-tss's own logging off (TSS2_LOG=all+none) unless TSS2_LOG is set. */
 struct tl_swtpm {
 	pid_t pid;
 	uint16_t port;		/* server port; ctrl is port + 1 */

@@ -86,7 +86,6 @@ FIXTURE_SETUP(ev)
 	char err[256];
 	int i;
 
-	setenv("TSS2_LOG", "all+none", 1);
 	ASSERT_EQ(0, tl_side_provision(&self->srv, "bsrv"));
 	ASSERT_EQ(0, tl_side_provision(&self->cli, "bcli"));
 	ASSERT_EQ(0, tl_side_policy(&self->cli, &self->srv, "\"server\""));
@@ -293,7 +292,6 @@ FIXTURE(hs)
 
 FIXTURE_SETUP(hs)
 {
-	setenv("TSS2_LOG", "all+none", 1);
 	ASSERT_EQ(0, tl_side_pair(&self->srv, &self->cli, "hsrv", "hcli"));
 }
 

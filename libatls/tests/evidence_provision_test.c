@@ -39,7 +39,6 @@ FIXTURE(prov)
 
 FIXTURE_SETUP(prov)
 {
-	setenv("TSS2_LOG", "all+none", 1);
 	self->dir = tl_tmpdir("prov");
 	ASSERT_NE(NULL, self->dir);
 	ASSERT_EQ(0, tl_swtpm_start(&self->sw));

@@ -98,7 +98,6 @@ FIXTURE_SETUP(ev)
 	struct atls_cert_params cp = { .common_name = "tpm-node" };
 	X509 *x;
 
-	setenv("TSS2_LOG", "all+none", 1);
 	self->dir = tl_tmpdir("ev");
 	ASSERT_NE(NULL, self->dir);
 	ASSERT_EQ(0, tl_swtpm_start(&self->sw));

@@ -52,7 +52,6 @@ FIXTURE_VARIANT_ADD(att, none_sw) { false, false, ATLS_KEY_SOFTWARE };
 
 FIXTURE_SETUP(att)
 {
-	setenv("TSS2_LOG", "all+none", 1);
 	ASSERT_EQ(0, tl_side_pair(&self->srv, &self->cli, "srv", "cli"));
 }
 

@@ -30,7 +30,6 @@ TEST(shared_ctx_parallel_mutual_tpm)
 	static struct tl_exchange jobs[2 * PAIRS][ROUNDS];
 	int i, k, fds[2];
 
-	setenv("TSS2_LOG", "all+none", 1);
 	ASSERT_EQ(0, tl_side_pair(&srv, &cli, "csrv", "ccli"));
 	tl_side_config(&sc, &srv, ATLS_ROLE_SERVER, ATLS_KEY_TPM, true, true);
 	tl_side_config(&cc, &cli, ATLS_ROLE_CLIENT, ATLS_KEY_TPM, true, true);

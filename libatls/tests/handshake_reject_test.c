@@ -36,7 +36,6 @@ FIXTURE(rej)
 
 FIXTURE_SETUP(rej)
 {
-	setenv("TSS2_LOG", "all+none", 1);
 	ASSERT_EQ(0, tl_side_provision(&self->srv, "rsrv"));
 	ASSERT_EQ(0, tl_side_provision(&self->cli, "rcli"));
 	ASSERT_EQ(0, tl_side_policy(&self->cli, &self->srv, "\"server\""));

@@ -48,7 +48,6 @@ TEST(two_contexts_share_one_tpm_concurrently)
 	unsigned int n = 0;
 	int i, k, p, fds[2];
 
-	setenv("TSS2_LOG", "all+none", 1);
 	ASSERT_EQ(0, tl_side_pair(&srv, &cli, "tsrv", "tcli"));
 	ASSERT_EQ(0, atls_tpm_open(srv.sw.tcti, &stpm));
 	ASSERT_EQ(0, atls_tpm_open(cli.sw.tcti, &ctpm));
@@ -92,7 +91,6 @@ TEST(no_tpm_no_tcti_refused)
 	struct atls_config c;
 	struct atls_ctx *ctx = NULL;
 
-	setenv("TSS2_LOG", "all+none", 1);
 	ASSERT_EQ(0, tl_side_provision(&s, "tnone"));
 	cfg_side(&c, &s, NULL, ATLS_ROLE_SERVER, false);
 	c.peer_attest = ATLS_PEER_NONE;

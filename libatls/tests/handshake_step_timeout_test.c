@@ -30,7 +30,6 @@ static long silent_server_handshake(struct __test_metadata *_metadata, int step_
 	int cli, srv;
 	long t0, el;
 
-	setenv("TSS2_LOG", "all+none", 1);
 	if (tl_side_provision(&s, "step")) {
 		*ret = -1;
 		return -1;

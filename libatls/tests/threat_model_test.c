@@ -44,7 +44,6 @@ FIXTURE(tm)
 
 FIXTURE_SETUP(tm)
 {
-	setenv("TSS2_LOG", "all+none", 1);
 	ASSERT_EQ(0, tl_side_provision(&self->h, "tmh"));
 	ASSERT_EQ(0, tl_side_provision(&self->h2, "tmh2"));
 	ASSERT_EQ(0, tl_side_provision(&self->cli, "tmc"));

@@ -70,7 +70,6 @@ TEST(queued_request_gives_up)
 	unsigned long c0, c1;
 	long t0, el;
 
-	setenv("TSS2_LOG", "all+none", 1);
 	ASSERT_EQ(0, tl_swtpm_start(&sw));
 	ASSERT_EQ(0, atls_tpm_open(sw.tcti, &t));
 	ASSERT_EQ(0, atls_provision_ak(t, AK));
@@ -132,7 +131,6 @@ TEST(handshakes_fail_on_time)
 	struct atls_tpm *stpm;
 	int i, fds[HANDSHAKES][2], ok = 0, timed_out = 0, ret;
 
-	setenv("TSS2_LOG", "all+none", 1);
 	ASSERT_EQ(0, tl_side_pair(&srv, &cli, "dsrv", "dcli"));
 	ASSERT_EQ(0, atls_tpm_open(srv.sw.tcti, &stpm));
 	/* Server: attests (software key: ReadPublic + Quote per handshake). */

@@ -75,7 +75,6 @@ FIXTURE(st)
 
 FIXTURE_SETUP(st)
 {
-	setenv("TSS2_LOG", "all+none", 1);
 	ASSERT_EQ(0, tl_swtpm_start(&self->sw));
 	ASSERT_EQ(0, atls_tpm_open(self->sw.tcti, &self->tpm));
 	ASSERT_EQ(0, atls_provision_ak(self->tpm, AK));
@@ -205,7 +204,6 @@ static void handshakes(struct __test_metadata *_metadata, bool sw, unsigned long
 	int i, fds[2];
 	const int rounds = 3;
 
-	setenv("TSS2_LOG", "all+none", 1);
 	ASSERT_EQ(0, tl_side_pair(&srv, &cli, "ssrv", "scli"));
 	ASSERT_EQ(0, atls_tpm_open(srv.sw.tcti, &stpm));
 	ASSERT_EQ(0, atls_tpm_open(cli.sw.tcti, &ctpm));
