@@ -99,6 +99,21 @@ static int parse(FIXTURE_DATA(pol) *self, const char *aks, const char *pcrs, con
 	return atls_policy_parse(text, self->dir, &self->p, self->err, sizeof(self->err));
 }
 
+/* A policy whose pcrs group is { bank = bank; selection = sel; list; }, each
+ * part as libconfig text, the rest valid. */
+static int parse_pcrs(FIXTURE_DATA(pol) *self, const char *bank, const char *sel,
+		      const char *list)
+{
+	char pcrs[512];
+
+	snprintf(pcrs, sizeof(pcrs), "pcrs = { bank = %s; selection = %s; %s; };\n", bank, sel,
+		 list);
+	return parse(self, NULL, pcrs, NULL);
+}
+
+#define SHA256 "\"sha256\""
+#define DIG0 "digests = [ \"" H0 "\" ]"
+
 #define EXPECT_BAD(expr, needle)						\
 	do {									\
 		EXPECT_EQ(-EINVAL, (expr));					\
@@ -229,9 +244,8 @@ TEST_F(pol, unknown_settings)
 	EXPECT_BAD(parse(self, NULL, NULL,
 			 "evidence-types = [\"tpm-pat\"];\nallow-all = true;\n"),
 		   "unknown setting \"allow-all\"");
-	EXPECT_BAD(parse(self, NULL,
-			 "pcrs = { bank = \"sha256\"; selection = [0]; digest = [\"" H0 "\"]; };\n",
-			 NULL), "unknown setting \"digest\"");
+	EXPECT_BAD(parse_pcrs(self, SHA256, "[0]", "digest = [ \"" H0 "\" ]"),
+		   "unknown setting \"digest\"");
 	EXPECT_BAD(parse(self, "trusted-aks = ( { pem-file = \"ak.pem\"; trust = \"all\"; } );\n",
 			 NULL, NULL), "unknown setting \"trust\"");
 }
@@ -243,12 +257,9 @@ TEST_F(pol, wrong_types)
 	EXPECT_BAD(parse(self, "trusted-aks = ( { pem-file = 5; } );\n", NULL, NULL),
 		   "must be strings");
 	EXPECT_BAD(parse(self, NULL, "pcrs = [ 0, 1 ];\n", NULL), "group");
-	EXPECT_BAD(parse(self, NULL, "pcrs = { bank = 11; selection = [0]; digests = [\"" H0
-			 "\"]; };\n", NULL), "bank");
-	EXPECT_BAD(parse(self, NULL, "pcrs = { bank = \"sha256\"; selection = [\"0\"]; digests = [\""
-			 H0 "\"]; };\n", NULL), "integers");
-	EXPECT_BAD(parse(self, NULL, "pcrs = { bank = \"sha256\"; selection = [0]; digests = \""
-			 H0 "\"; };\n", NULL), "arrays");
+	EXPECT_BAD(parse_pcrs(self, "11", "[0]", DIG0), "bank");
+	EXPECT_BAD(parse_pcrs(self, SHA256, "[\"0\"]", DIG0), "integers");
+	EXPECT_BAD(parse_pcrs(self, SHA256, "[0]", "digests = \"" H0 "\""), "arrays");
 	EXPECT_BAD(parse(self, NULL, NULL, "require = \"server\";\nevidence-types = [\"tpm-pat\"];\n"),
 		   "require");
 }
@@ -256,33 +267,24 @@ TEST_F(pol, wrong_types)
 TEST_F(pol, bad_hex)
 {
 	/* Non-hex digit, too short, too long, odd. */
-	EXPECT_BAD(parse(self, NULL, "pcrs = { bank = \"sha256\"; selection = [0];\n"
-			 "  digests = [ \"" "g" H0 "\" ]; };\n", NULL), "digest");
-	EXPECT_BAD(parse(self, NULL, "pcrs = { bank = \"sha256\"; selection = [0];\n"
-			 "  digests = [ \"00\" ]; };\n", NULL), "64 hex digits");
-	EXPECT_BAD(parse(self, NULL, "pcrs = { bank = \"sha256\"; selection = [0];\n"
-			 "  digests = [ \"" H0 "00\" ]; };\n", NULL), "64 hex digits");
-	EXPECT_BAD(parse(self, NULL, "pcrs = { bank = \"sha256\"; selection = [0];\n"
-			 "  values = [ \"0000000000000000000000000000000000000000000000000000000"
-			 "00000000 \" ]; };\n", NULL), "hex");
+	EXPECT_BAD(parse_pcrs(self, SHA256, "[0]", "digests = [ \"g" H0 "\" ]"), "digest");
+	EXPECT_BAD(parse_pcrs(self, SHA256, "[0]", "digests = [ \"00\" ]"), "64 hex digits");
+	EXPECT_BAD(parse_pcrs(self, SHA256, "[0]", "digests = [ \"" H0 "00\" ]"), "64 hex digits");
+	EXPECT_BAD(parse_pcrs(self, SHA256, "[0]",
+			      "values = [ \"0000000000000000000000000000000000000000000000000000000"
+			      "00000000 \" ]"), "hex");
 }
 
 TEST_F(pol, pcr_rules)
 {
-	EXPECT_BAD(parse(self, NULL, "pcrs = { bank = \"sha1\"; selection = [0]; digests = [\"" H0
-			 "\"]; };\n", NULL), "only sha256");
-	EXPECT_BAD(parse(self, NULL, "pcrs = { bank = \"sha256\"; selection = [24]; digests = [\""
-			 H0 "\"]; };\n", NULL), "0..23");
-	EXPECT_BAD(parse(self, NULL, "pcrs = { bank = \"sha256\"; selection = [-1]; digests = [\""
-			 H0 "\"]; };\n", NULL), "0..23");
-	EXPECT_BAD(parse(self, NULL, "pcrs = { bank = \"sha256\"; selection = [7, 0]; digests = [\""
-			 H0 "\"]; };\n", NULL), "ascending");
-	EXPECT_BAD(parse(self, NULL, "pcrs = { bank = \"sha256\"; selection = [0, 0]; digests = [\""
-			 H0 "\"]; };\n", NULL), "unique");
-	EXPECT_BAD(parse(self, NULL, "pcrs = { bank = \"sha256\"; selection = []; digests = [\"" H0
-			 "\"]; };\n", NULL), "empty");
-	EXPECT_BAD(parse(self, NULL, "pcrs = { bank = \"sha256\"; selection = [0, 1];\n"
-			 "  values = [ \"" H0 "\" ]; };\n", NULL), "one digest per selected PCR");
+	EXPECT_BAD(parse_pcrs(self, "\"sha1\"", "[0]", DIG0), "only sha256");
+	EXPECT_BAD(parse_pcrs(self, SHA256, "[24]", DIG0), "0..23");
+	EXPECT_BAD(parse_pcrs(self, SHA256, "[-1]", DIG0), "0..23");
+	EXPECT_BAD(parse_pcrs(self, SHA256, "[7, 0]", DIG0), "ascending");
+	EXPECT_BAD(parse_pcrs(self, SHA256, "[0, 0]", DIG0), "unique");
+	EXPECT_BAD(parse_pcrs(self, SHA256, "[]", DIG0), "empty");
+	EXPECT_BAD(parse_pcrs(self, SHA256, "[0, 1]", "values = [ \"" H0 "\" ]"),
+		   "one digest per selected PCR");
 }
 
 TEST_F(pol, bad_keys)
