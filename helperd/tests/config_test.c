@@ -34,6 +34,25 @@ static int load_text(const char *text, struct atlsd_config *c, char *err, size_t
 	return atlsd_config_load(c, path, true, err, len);
 }
 
+/* Policy name of c, every setting but the allow list (allow_* tests) against want's. */
+static void expect_policy(struct __test_metadata *_metadata, const struct atlsd_config *c,
+			  const char *name, const struct atlsd_policy *want)
+{
+	const struct atlsd_policy *p = atlsd_config_policy(c, name);
+
+	ASSERT_TRUE(p != NULL) TH_LOG("no policy \"%s\"", name);
+	EXPECT_STREQ(want->name, p->name);
+	EXPECT_EQ(want->attest, p->attest);
+	EXPECT_EQ(want->verify, p->verify);
+	EXPECT_STREQ(want->policy_file, p->policy_file);
+	EXPECT_STREQ(want->ca_file, p->ca_file);
+	EXPECT_STREQ(want->ciphersuites, p->ciphersuites);
+	EXPECT_EQ(want->pcr_mask, p->pcr_mask);
+	EXPECT_EQ(want->batch, p->batch);
+	EXPECT_EQ(want->batch_window_us, p->batch_window_us);
+	EXPECT_EQ(want->batch_max, p->batch_max);
+}
+
 TEST(defaults_without_file)
 {
 	struct atlsd_config c;
@@ -54,16 +73,10 @@ TEST(defaults_without_file)
 	EXPECT_EQ(30000u, c.worker_idle_ms);
 	EXPECT_EQ(5000u, c.log_interval_ms);
 	EXPECT_EQ(6, c.n_policies);	/* 4 built-ins + 2 old names */
-	p = atlsd_config_policy(&c, "");
-	ASSERT_TRUE(p != NULL);
-	EXPECT_STREQ("default", p->name);
-	EXPECT_TRUE(p->attest);
-	EXPECT_EQ(ATLS_PEER_REQUIRED, p->verify);
-	EXPECT_STREQ("/srv/atls/peers.policy", p->policy_file);
-	EXPECT_EQ(0xffu, p->pcr_mask);
-	EXPECT_FALSE(p->batch);
-	EXPECT_EQ(20000u, p->batch_window_us);
-	EXPECT_EQ(64u, p->batch_max);
+	expect_policy(_metadata, &c, "", &(struct atlsd_policy){
+		.name = "default", .attest = true, .verify = ATLS_PEER_REQUIRED,
+		.policy_file = "/srv/atls/peers.policy", .pcr_mask = 0xff, .batch = false,
+		.batch_window_us = 20000, .batch_max = 64 });
 	p = atlsd_config_policy(&c, "attest-only");
 	ASSERT_TRUE(p != NULL);
 	EXPECT_TRUE(p->attest);
@@ -88,6 +101,11 @@ TEST(missing_file_when_named)
 
 TEST(every_setting)
 {
+	struct atlsd_policy strict = {
+		.name = "strict", .attest = false, .verify = ATLS_PEER_OPTIONAL,
+		.ca_file = "/etc/ca.pem", .ciphersuites = "TLS_AES_256_GCM_SHA384",
+		.pcr_mask = (1u << 0) | (1u << 7) | (1u << 23), .batch = true,
+		.batch_window_us = 5000, .batch_max = 1024 };
 	struct atlsd_config c;
 	const struct atlsd_policy *p;
 	char err[256], want[200];
@@ -135,18 +153,8 @@ TEST(every_setting)
 	EXPECT_EQ(750u, c.step_timeout_ms);
 	EXPECT_EQ(ATLSD_LOG_DEBUG, c.log_level);
 	EXPECT_EQ(7, c.n_policies);	/* 6 built-in names + strict */
-	p = atlsd_config_policy(&c, "strict");
-	ASSERT_TRUE(p != NULL);
-	EXPECT_FALSE(p->attest);
-	EXPECT_EQ(ATLS_PEER_OPTIONAL, p->verify);
-	snprintf(want, sizeof(want), "%s/p/strict.policy", dir);
-	EXPECT_STREQ(want, p->policy_file);
-	EXPECT_STREQ("/etc/ca.pem", p->ca_file);
-	EXPECT_STREQ("TLS_AES_256_GCM_SHA384", p->ciphersuites);
-	EXPECT_EQ((1u << 0) | (1u << 7) | (1u << 23), p->pcr_mask);
-	EXPECT_TRUE(p->batch);
-	EXPECT_EQ(5000u, p->batch_window_us);
-	EXPECT_EQ(1024u, p->batch_max);
+	snprintf(strict.policy_file, sizeof(strict.policy_file), "%s/p/strict.policy", dir);
+	expect_policy(_metadata, &c, "strict", &strict);
 	/* A built-in overridden in part keeps the rest. */
 	p = atlsd_config_policy(&c, "default");
 	ASSERT_TRUE(p != NULL);
