@@ -216,26 +216,32 @@ out:
 		put(w, 0x00);
 }
 
+/* A byte string holding what in holds. */
+static void bstr_of(struct w *w, const struct w *in)
+{
+	head(w, 2, in->n);
+	memcpy(w->b + w->n, in->b, in->n);
+	w->n += in->n;
+}
+
+/* Scratch buffers, static for their size; each test runs in its own process. */
+static struct w rec, in_rec;
+static struct atls_evidence_map ev;
+
 /* [ media type, bstr(inner) ] */
 static void record(struct w *out, enum variant v)
 {
-	struct w *in = calloc(1, sizeof(*in));
-
-	inner(in, v);
+	in_rec.n = 0;
+	inner(&in_rec, v);
 	out->n = 0;
 	head(out, 4, 2);
 	tstr(out, ATLS_MT_TPM_EVIDENCE);
-	head(out, 2, in->n);
-	memcpy(out->b + out->n, in->b, in->n);
-	out->n += in->n;
-	free(in);
+	bstr_of(out, &in_rec);
 }
-
-static struct atls_evidence_map ev;
 
 TEST(valid_record_decodes_and_matches_encoder)
 {
-	struct w *w = calloc(1, sizeof(*w));
+	struct w *w = &rec;
 	uint8_t *enc;
 	size_t len;
 
@@ -252,7 +258,6 @@ TEST(valid_record_decodes_and_matches_encoder)
 	ASSERT_EQ(w->n, len);
 	EXPECT_EQ(0, memcmp(enc, w->b, len));
 	free(enc);
-	free(w);
 }
 
 TEST(pat_only_round_trip)
@@ -274,10 +279,9 @@ TEST(pat_only_round_trip)
 
 TEST(every_malformed_variant_is_rejected)
 {
-	struct w *w = calloc(1, sizeof(*w));
+	struct w *w = &rec;
 	int v;
 
-	ASSERT_NE(NULL, w);
 	for (v = V_OK + 1; v < V_MAX; v++) {
 		record(w, v);
 		EXPECT_EQ(-EBADMSG, atls_cmw_decode(w->b, w->n, &ev)) {
@@ -287,12 +291,11 @@ TEST(every_malformed_variant_is_rejected)
 		EXPECT_FALSE(ev.has_kat);
 		EXPECT_EQ(0, ev.pat.sig.len);
 	}
-	free(w);
 }
 
 TEST(every_truncation_is_rejected)
 {
-	struct w *w = calloc(1, sizeof(*w));
+	struct w *w = &rec;
 	size_t cut;
 
 	record(w, V_OK);
@@ -300,17 +303,15 @@ TEST(every_truncation_is_rejected)
 		ASSERT_EQ(-EBADMSG, atls_cmw_decode(w->b, cut, &ev)) {
 			TH_LOG("prefix of %zu bytes accepted", cut);
 		}
-	free(w);
 }
 
 TEST(trailing_byte_is_rejected)
 {
-	struct w *w = calloc(1, sizeof(*w));
+	struct w *w = &rec;
 
 	record(w, V_OK);
 	w->b[w->n++] = 0x00;
 	EXPECT_EQ(-EBADMSG, atls_cmw_decode(w->b, w->n, &ev));
-	free(w);
 }
 
 TEST(oversize_is_rejected_before_parsing)
@@ -326,7 +327,7 @@ TEST(oversize_is_rejected_before_parsing)
 
 TEST(single_bit_flips_never_crash_and_mostly_fail)
 {
-	struct w *w = calloc(1, sizeof(*w));
+	struct w *w = &rec;
 	size_t i, accepted = 0;
 	int bit, rc;
 
@@ -346,7 +347,6 @@ TEST(single_bit_flips_never_crash_and_mostly_fail)
 	}
 	/* Payload bytes: 33*2 + 72 + 70 + 90 + 129 + 150 = 577 of the record. */
 	EXPECT_GE(577 * 8, accepted);
-	free(w);
 }
 
 /* The CMW forms and media types that are well-formed but not ours. */
@@ -359,7 +359,7 @@ TEST(other_cmw_forms_are_wrong_media_type)
 	/* [273, h'00'] : a CoAP content format instead of a media type. */
 	static const uint8_t cf[] = { 0x82, 0x19, 0x01, 0x11, 0x41, 0x00 };
 	/* ["application/eat+cwt", h'00'] */
-	struct w *w = calloc(1, sizeof(*w));
+	struct w *w = &rec;
 
 	EXPECT_EQ(-EMEDIUMTYPE, atls_cmw_decode(json_rec, sizeof(json_rec) - 1, &ev));
 	EXPECT_EQ(-EMEDIUMTYPE, atls_cmw_decode(json_col, sizeof(json_col) - 1, &ev));
@@ -376,29 +376,24 @@ TEST(other_cmw_forms_are_wrong_media_type)
 	tstr(w, "application/vnd.parallaxsecond.key-attestation.TPM");
 	bstr(w, 0, 1);
 	EXPECT_EQ(-EMEDIUMTYPE, atls_cmw_decode(w->b, w->n, &ev));
-	free(w);
 }
 
 TEST(malformed_records_are_rejected)
 {
-	struct w *w = calloc(1, sizeof(*w)), *in = calloc(1, sizeof(*in));
+	struct w *w = &rec, *in = &in_rec;
 
 	inner(in, V_OK);
 	/* [type, bstr, ind=4]: our profile never sends ind. */
 	head(w, 4, 3);
 	tstr(w, ATLS_MT_TPM_EVIDENCE);
-	head(w, 2, in->n);
-	memcpy(w->b + w->n, in->b, in->n);
-	w->n += in->n;
+	bstr_of(w, in);
 	head(w, 0, 4);
 	EXPECT_EQ(-EBADMSG, atls_cmw_decode(w->b, w->n, &ev));
 	/* Indefinite-length outer array. */
 	w->n = 0;
 	put(w, 0x9f);
 	tstr(w, ATLS_MT_TPM_EVIDENCE);
-	head(w, 2, in->n);
-	memcpy(w->b + w->n, in->b, in->n);
-	w->n += in->n;
+	bstr_of(w, in);
 	put(w, 0xff);
 	EXPECT_EQ(-EBADMSG, atls_cmw_decode(w->b, w->n, &ev));
 	/* Value as a text string. */
@@ -436,8 +431,6 @@ TEST(malformed_records_are_rejected)
 	w->n = 0;
 	tstr(w, ATLS_MT_TPM_EVIDENCE);
 	EXPECT_EQ(-EBADMSG, atls_cmw_decode(w->b, w->n, &ev));
-	free(w);
-	free(in);
 }
 
 TEST(strict_check_units)
