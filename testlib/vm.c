@@ -97,6 +97,18 @@ int tl_vm_local_env(const char *name, const char *suffix)
 	return 0;
 }
 
+int tl_vm_local_begin(const char *name, int (*setup)(void))
+{
+	memset(&tl_vm, 0, sizeof(tl_vm));
+	if (setup()) {
+		printf("1..1\nnot ok 1 %s set-up (provisioning) failed\n", name);
+		fflush(stdout);
+		return -1;
+	}
+	atexit(tl_vm_teardown);
+	return 0;
+}
+
 long long tl_atlsd_counter_in_last(const char *name)
 {
 	char path[400], line[256], key[64];

@@ -55,6 +55,15 @@ int tl_atlsd_active(void);
 int tl_vm_local_env(const char *name, const char *suffix);
 
 /*
+ * The start of a one-VM daemon suite's main(): tl_vm cleared, then setup()
+ * (the suite's provisioning).  When that fails: a TAP plan of one failed
+ * test "NAME set-up (provisioning) failed" and -1 (main returns 1, the
+ * harness does not run).  Otherwise 0, and tl_vm_teardown() runs at exit:
+ * no atlsd may outlive the program (later programs test the no-helper case).
+ */
+int tl_vm_local_begin(const char *name, int (*setup)(void));
+
+/*
  * atlsd's counter NAME from `atlsctl counters` (its "atlsd:" section, before
  * the kernel's, which has counters of the same names); -1 when absent.
  * tl_atlsd_counter() runs atlsctl (answer kept in DIR/counters.out);

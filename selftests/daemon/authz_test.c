@@ -363,11 +363,7 @@ static int setup(void)
 
 int main(int argc, char **argv)
 {
-	memset(&tl_vm, 0, sizeof(tl_vm));
-	if (setup()) {
-		printf("1..1\nnot ok 1 authz set-up (provisioning) failed\n");
+	if (tl_vm_local_begin("authz", setup))
 		return 1;
-	}
-	atexit(tl_vm_teardown);
 	return test_harness_run(argc, argv);
 }

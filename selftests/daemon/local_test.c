@@ -518,12 +518,7 @@ static int setup(void)
 
 int main(int argc, char **argv)
 {
-	memset(&tl_vm, 0, sizeof(tl_vm));
-	if (setup()) {
-		printf("1..1\nnot ok 1 local set-up (provisioning) failed\n");
+	if (tl_vm_local_begin("local", setup))
 		return 1;
-	}
-	/* No atlsd may outlive us (later programs test the no-helper case). */
-	atexit(tl_vm_teardown);
 	return test_harness_run(argc, argv);
 }
