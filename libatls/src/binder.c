@@ -51,7 +51,6 @@ void atls_transcript_msg_cb(int write_p, int version, int content_type, const vo
 	struct atls_conn *c = atls_conn_of(ssl);
 	struct atls_buf *b;
 	const uint8_t *m = buf;
-	uint8_t *np;
 
 	(void)version;
 	(void)arg;
@@ -68,25 +67,10 @@ void atls_transcript_msg_cb(int write_p, int version, int content_type, const vo
 	if (c->th_done || content_type != SSL3_RT_HANDSHAKE || len < 4)
 		return;
 	b = &c->th_msgs;
-	if (b->len + len > TRANSCRIPT_MAX) {
+	if (b->len + len > TRANSCRIPT_MAX || atls_buf_append(b, m, len)) {
 		c->th_overflow = true;
 		return;
 	}
-	if (b->len + len > b->cap) {
-		size_t ncap = b->cap ? b->cap : 1024;
-
-		while (ncap < b->len + len)
-			ncap *= 2;
-		np = realloc(b->p, ncap);
-		if (!np) {
-			c->th_overflow = true;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, m, len);
-	b->len += len;
 	if (m[0] == HS_SERVER_HELLO && !is_hrr(m, len))
 		c->th_done = true;
 }

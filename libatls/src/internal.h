@@ -24,6 +24,8 @@
 #include <atls/atls.h>
 #include <atls/wire.h>
 
+#include "buf.h"
+
 #define ATLS_MAX_HASH 48	/* SHA-384, the largest TLS 1.3 handshake hash we use */
 
 struct atls_tpm;
@@ -39,12 +41,6 @@ struct atls_ctx {
 	EVP_PKEY *tpm_pkey;		/* key mode tpm: EVP_PKEY signing through the TPM */
 	struct atls_batcher *batcher;	/* batch.h: cfg.batch && attest_self (own lock) */
 	struct atls_batch_cache *batch_cache;	/* batch.h: cfg.batch && policy (own lock) */
-};
-
-/* Growable byte buffer for the transcript capture. */
-struct atls_buf {
-	uint8_t *p;
-	size_t len, cap;
 };
 
 struct atls_conn {
