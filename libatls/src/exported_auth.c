@@ -24,6 +24,7 @@
 
 #include <atls/wire.h>
 
+#include "buf.h"
 #include "exported_auth.h"
 
 #define ALERT_UNEXPECTED_MESSAGE 10
@@ -126,38 +127,16 @@ static bool type_has(const uint16_t *types, size_t n, uint16_t t)
 
 /* ------------------------------------------------------------ writing */
 
+/* A message being written; after the first failure to grow, oom and no more writes. */
 struct wb {
-	uint8_t *p;
-	size_t len, cap;
+	struct atls_buf b;
 	bool oom;
 };
 
-static void wb_room(struct wb *w, size_t more)
-{
-	size_t ncap;
-	uint8_t *np;
-
-	if (w->oom || w->len + more <= w->cap)
-		return;
-	ncap = w->cap ? w->cap : 512;
-	while (ncap < w->len + more)
-		ncap *= 2;
-	np = realloc(w->p, ncap);
-	if (!np) {
-		w->oom = true;
-		return;
-	}
-	w->p = np;
-	w->cap = ncap;
-}
-
 static void wb_bytes(struct wb *w, const void *b, size_t n)
 {
-	wb_room(w, n);
-	if (w->oom || !n)
-		return;
-	memcpy(w->p + w->len, b, n);
-	w->len += n;
+	if (!w->oom && atls_buf_append(&w->b, b, n))
+		w->oom = true;
 }
 
 static void wb_u8(struct wb *w, uint8_t v)
@@ -186,18 +165,18 @@ static bool wb_patch(struct wb *w, size_t off, unsigned int bytes)
 
 	if (w->oom)
 		return false;
-	v = w->len - off - bytes;
+	v = w->b.len - off - bytes;
 	if (bytes < sizeof(size_t) && v >> (8 * bytes))
 		return false;
 	for (i = 0; i < bytes; i++)
-		w->p[off + i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+		w->b.p[off + i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
 	return true;
 }
 
 static void wb_free(struct wb *w)
 {
-	if (w->p)
-		OPENSSL_clear_free(w->p, w->cap);
+	if (w->b.p)
+		OPENSSL_clear_free(w->b.p, w->b.cap);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -208,12 +187,12 @@ static int wb_finish(struct wb *w, uint8_t **out, size_t *out_len)
 		wb_free(w);
 		return -ENOMEM;
 	}
-	if (w->len > ATLS_EA_MAX_LEN) {
+	if (w->b.len > ATLS_EA_MAX_LEN) {
 		wb_free(w);
 		return -EMSGSIZE;
 	}
-	*out = w->p;
-	*out_len = w->len;
+	*out = w->b.p;
+	*out_len = w->b.len;
 	return 0;
 }
 
@@ -426,7 +405,7 @@ int atls_ea_request_build(uint8_t type, const uint8_t *context, size_t context_l
 	wb_u24(&w, 0);
 	wb_u8(&w, (uint8_t)context_len);
 	wb_bytes(&w, context, context_len);
-	ext = w.len;
+	ext = w.b.len;
 	wb_u16(&w, 0);
 	wb_u16(&w, ATLS_EA_EXT_SIGNATURE_ALGORITHMS);
 	wb_u16(&w, (uint16_t)(2 + 2 * n_sigalgs));
@@ -481,25 +460,45 @@ static int request_exts(struct rd *r, struct atls_ea_request *req, uint8_t *aler
 	return 0;
 }
 
+/*
+ * The start of both parsers: *alert preset to decode_error, out cleared, the
+ * first handshake message of buf read into *type and *body (*r: the rest).
+ */
+static int parse_start(const uint8_t *buf, size_t len, void *out, size_t out_len,
+		       uint8_t *alert, struct rd *r, uint8_t *type, struct rd *body)
+{
+	*alert = ATLS_ALERT_DECODE_ERROR;
+	if (!buf || !out)
+		return -EINVAL;
+	memset(out, 0, out_len);
+	r->p = buf;
+	r->n = len;
+	if (len > ATLS_EA_MAX_LEN || !rd_msg(r, type, body))
+		return -EBADMSG;
+	return 0;
+}
+
+/* A message of another type than the one expected here. */
+static int unexpected(uint8_t *alert)
+{
+	*alert = ALERT_UNEXPECTED_MESSAGE;
+	return -EBADMSG;
+}
+
 int atls_ea_request_parse(const uint8_t *buf, size_t len, struct atls_ea_request *req,
 			  uint8_t *alert)
 {
-	struct rd r = { buf, len }, body, ctx;
+	struct rd r, body, ctx;
 	uint8_t type, clen, dummy;
 	int err;
 
 	if (!alert)
 		alert = &dummy;
-	*alert = ATLS_ALERT_DECODE_ERROR;
-	if (!buf || !req)
-		return -EINVAL;
-	memset(req, 0, sizeof(*req));
-	if (len > ATLS_EA_MAX_LEN || !rd_msg(&r, &type, &body) || r.n)
-		return -EBADMSG;
-	if (type != ATLS_EA_HS_CERTIFICATE_REQUEST && type != ATLS_EA_HS_CLIENT_CERTIFICATE_REQUEST) {
-		*alert = ALERT_UNEXPECTED_MESSAGE;
-		return -EBADMSG;
-	}
+	err = parse_start(buf, len, req, sizeof(*req), alert, &r, &type, &body);
+	if (err || r.n)
+		return err ? err : -EBADMSG;
+	if (type != ATLS_EA_HS_CERTIFICATE_REQUEST && type != ATLS_EA_HS_CLIENT_CERTIFICATE_REQUEST)
+		return unexpected(alert);
 	if (!rd_u8(&body, &clen) || !rd_sub(&body, clen, &ctx))
 		return -EBADMSG;
 	req->type = type;
@@ -580,19 +579,16 @@ static int certificate_body(struct rd *body, struct atls_ea_authenticator *a, ui
 int atls_ea_authenticator_parse(const uint8_t *buf, size_t len,
 				struct atls_ea_authenticator *a, uint8_t *alert)
 {
-	struct rd r = { buf, len }, body, sig;
+	struct rd r, body, sig;
 	uint8_t type, dummy;
 	uint16_t slen;
 	int err;
 
 	if (!alert)
 		alert = &dummy;
-	*alert = ATLS_ALERT_DECODE_ERROR;
-	if (!buf || !a)
-		return -EINVAL;
-	memset(a, 0, sizeof(*a));
-	if (len > ATLS_EA_MAX_LEN || !rd_msg(&r, &type, &body))
-		return -EBADMSG;
+	err = parse_start(buf, len, a, sizeof(*a), alert, &r, &type, &body);
+	if (err)
+		return err;
 	if (type == ATLS_EA_HS_FINISHED) {
 		if (r.n || !body.n || body.n > ATLS_EA_MAX_HASH)
 			return -EBADMSG;
@@ -602,10 +598,8 @@ int atls_ea_authenticator_parse(const uint8_t *buf, size_t len,
 		*alert = 0;
 		return 0;
 	}
-	if (type != ATLS_EA_HS_CERTIFICATE) {
-		*alert = ALERT_UNEXPECTED_MESSAGE;
-		return -EBADMSG;
-	}
+	if (type != ATLS_EA_HS_CERTIFICATE)
+		return unexpected(alert);
 	err = certificate_body(&body, a, alert);
 	if (err)
 		return err;
@@ -613,10 +607,8 @@ int atls_ea_authenticator_parse(const uint8_t *buf, size_t len,
 
 	if (!rd_msg(&r, &type, &body))
 		return -EBADMSG;
-	if (type != ATLS_EA_HS_CERTIFICATE_VERIFY) {
-		*alert = ALERT_UNEXPECTED_MESSAGE;
-		return -EBADMSG;
-	}
+	if (type != ATLS_EA_HS_CERTIFICATE_VERIFY)
+		return unexpected(alert);
 	if (!rd_u16(&body, &a->scheme) || !rd_u16(&body, &slen) || !slen ||
 	    !rd_sub(&body, slen, &sig) || body.n)
 		return -EBADMSG;
@@ -626,10 +618,8 @@ int atls_ea_authenticator_parse(const uint8_t *buf, size_t len,
 
 	if (!rd_msg(&r, &type, &body))
 		return -EBADMSG;
-	if (type != ATLS_EA_HS_FINISHED) {
-		*alert = ALERT_UNEXPECTED_MESSAGE;
-		return -EBADMSG;
-	}
+	if (type != ATLS_EA_HS_FINISHED)
+		return unexpected(alert);
 	if (!body.n || body.n > ATLS_EA_MAX_HASH || r.n)
 		return -EBADMSG;
 	a->finished = body.p;
@@ -638,25 +628,42 @@ int atls_ea_authenticator_parse(const uint8_t *buf, size_t len,
 	return 0;
 }
 
-/* The Certificate message of an empty authenticator (hashed, never sent). */
-static int empty_certificate(const struct atls_ea_request *req, struct wb *w)
+/*
+ * The Finished MAC of an empty authenticator answering request req (parsed:
+ * rq): over Hash(Handshake Context || request || a Certificate message with
+ * no entry), that Certificate hashed, never sent.
+ */
+static int empty_finished_mac(const struct atls_ea_keys *k, const uint8_t *req, size_t req_len,
+			      const struct atls_ea_request *rq, uint8_t *mac)
 {
-	wb_u8(w, ATLS_EA_HS_CERTIFICATE);
-	wb_u24(w, 1 + req->context_len + 3);
-	wb_u8(w, (uint8_t)req->context_len);
-	wb_bytes(w, req->context, req->context_len);
-	wb_u24(w, 0);
-	return w->oom ? -ENOMEM : 0;
+	uint8_t th[ATLS_EA_MAX_HASH];
+	struct wb cert = { 0 };
+	const uint8_t *part[2];
+	size_t plen[2];
+	int err;
+
+	wb_u8(&cert, ATLS_EA_HS_CERTIFICATE);
+	wb_u24(&cert, 1 + rq->context_len + 3);
+	wb_u8(&cert, (uint8_t)rq->context_len);
+	wb_bytes(&cert, rq->context, rq->context_len);
+	wb_u24(&cert, 0);
+	part[0] = req;
+	plen[0] = req_len;
+	part[1] = cert.b.p;
+	plen[1] = cert.b.len;
+	err = cert.oom ? -ENOMEM : transcript_hash(k, part, plen, 2, th);
+	if (!err)
+		err = finished_mac(k, th, mac);
+	wb_free(&cert);
+	return err;
 }
 
 int atls_ea_empty_authenticator_build(const struct atls_ea_keys *k, const uint8_t *req,
 				      size_t req_len, uint8_t **out, size_t *out_len)
 {
 	struct atls_ea_request rq;
-	uint8_t th[ATLS_EA_MAX_HASH], mac[ATLS_EA_MAX_HASH];
-	struct wb cert = { 0 }, w = { 0 };
-	const uint8_t *part[2];
-	size_t plen[2];
+	uint8_t mac[ATLS_EA_MAX_HASH];
+	struct wb w = { 0 };
 	int err;
 
 	if (!keys_ok(k) || !req || !out || !out_len)
@@ -664,22 +671,13 @@ int atls_ea_empty_authenticator_build(const struct atls_ea_keys *k, const uint8_
 	err = atls_ea_request_parse(req, req_len, &rq, NULL);
 	if (err)
 		return err;
-	err = empty_certificate(&rq, &cert);
-	part[0] = req;
-	plen[0] = req_len;
-	part[1] = cert.p;
-	plen[1] = cert.len;
-	if (!err)
-		err = transcript_hash(k, part, plen, 2, th);
-	if (!err)
-		err = finished_mac(k, th, mac);
+	err = empty_finished_mac(k, req, req_len, &rq, mac);
 	if (!err) {
 		wb_u8(&w, ATLS_EA_HS_FINISHED);
 		wb_u24(&w, k->len);
 		wb_bytes(&w, mac, k->len);
 		err = wb_finish(&w, out, out_len);
 	}
-	wb_free(&cert);
 	OPENSSL_cleanse(mac, sizeof(mac));
 	return err;
 }
@@ -706,11 +704,11 @@ static int write_certificate(struct wb *w, const struct atls_ea_request *rq, X50
 	int dlen;
 
 	wb_u8(w, ATLS_EA_HS_CERTIFICATE);
-	msg = w->len;
+	msg = w->b.len;
 	wb_u24(w, 0);
 	wb_u8(w, (uint8_t)rq->context_len);
 	wb_bytes(w, rq->context, rq->context_len);
-	list = w->len;
+	list = w->b.len;
 	wb_u24(w, 0);
 	for (i = 0; i < n_chain; i++) {
 		der = NULL;
@@ -720,7 +718,7 @@ static int write_certificate(struct wb *w, const struct atls_ea_request *rq, X50
 		wb_u24(w, (size_t)dlen);
 		wb_bytes(w, der, (size_t)dlen);
 		OPENSSL_free(der);
-		ext = w->len;
+		ext = w->b.len;
 		wb_u16(w, 0);
 		if (!i && cmw) {
 			wb_u16(w, ATLS_EA_EXT_CMW_ATTESTATION);
@@ -769,10 +767,10 @@ int atls_ea_authenticator_build(const struct atls_ea_keys *k, const uint8_t *req
 	err = write_certificate(&w, &rq, chain, n_chain, cmw, cmw_len);
 	if (err)
 		goto out;
-	cert_end = w.len;
+	cert_end = w.b.len;
 	part[0] = req;
 	plen[0] = req_len;
-	part[1] = w.p;
+	part[1] = w.b.p;
 	plen[1] = cert_end;
 	err = transcript_hash(k, part, plen, 2, th);
 	if (err)
@@ -788,7 +786,7 @@ int atls_ea_authenticator_build(const struct atls_ea_keys *k, const uint8_t *req
 		goto out;
 	}
 	wb_u8(&w, ATLS_EA_HS_CERTIFICATE_VERIFY);
-	cv = w.len;
+	cv = w.b.len;
 	wb_u24(&w, 0);
 	wb_u16(&w, s->id);
 	wb_u16(&w, (uint16_t)slen);
@@ -797,8 +795,8 @@ int atls_ea_authenticator_build(const struct atls_ea_keys *k, const uint8_t *req
 		err = w.oom ? -ENOMEM : -EMSGSIZE;
 		goto out;
 	}
-	plen[1] = w.len;	/* Certificate || CertificateVerify */
-	part[1] = w.p;
+	plen[1] = w.b.len;	/* Certificate || CertificateVerify */
+	part[1] = w.b.p;
 	err = transcript_hash(k, part, plen, 2, th);
 	if (!err)
 		err = finished_mac(k, th, mac);
@@ -808,9 +806,9 @@ int atls_ea_authenticator_build(const struct atls_ea_keys *k, const uint8_t *req
 	wb_u24(&w, k->len);
 	wb_bytes(&w, mac, k->len);
 	err = wb_finish(&w, out, out_len);
-	w.p = NULL;	/* owned by the caller now (or freed by wb_finish) */
+	w.b.p = NULL;	/* owned by the caller now (or freed by wb_finish) */
 out:
-	if (w.p)
+	if (w.b.p)
 		wb_free(&w);
 	free(sig);
 	EVP_MD_CTX_free(mctx);
@@ -857,22 +855,10 @@ static int verify_empty(const struct atls_ea_keys *k, const uint8_t *req, size_t
 			const struct atls_ea_request *rq, const struct atls_ea_authenticator *a,
 			uint8_t *alert)
 {
-	uint8_t th[ATLS_EA_MAX_HASH], mac[ATLS_EA_MAX_HASH];
-	struct wb cert = { 0 };
-	const uint8_t *part[2];
-	size_t plen[2];
+	uint8_t mac[ATLS_EA_MAX_HASH];
 	int err;
 
-	err = empty_certificate(rq, &cert);
-	part[0] = req;
-	plen[0] = req_len;
-	part[1] = cert.p;
-	plen[1] = cert.len;
-	if (!err)
-		err = transcript_hash(k, part, plen, 2, th);
-	if (!err)
-		err = finished_mac(k, th, mac);
-	wb_free(&cert);
+	err = empty_finished_mac(k, req, req_len, rq, mac);
 	if (!err && (a->finished_len != k->len || CRYPTO_memcmp(mac, a->finished, k->len))) {
 		*alert = ATLS_EA_ALERT_DECRYPT_ERROR;
 		err = -EKEYREJECTED;
