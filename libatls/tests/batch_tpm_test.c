@@ -424,34 +424,44 @@ TEST_F(hs, batched_tpm_mutual)
 	atls_ctx_free(cctx);
 }
 
-/* Client offers batching, server does not: per-handshake quotes. */
-TEST_F(hs, fallback_server_without_batching)
+/*
+ * Batching on one side only (server-only attestation): per-handshake quotes.
+ * The batching side's batcher (server) or cache (client) exists and nothing
+ * goes through it.
+ */
+static void fallback(struct __test_metadata *_metadata, FIXTURE_DATA(hs) * self, bool srv_batch,
+		     bool cli_batch)
 {
 	struct atls_ctx *sctx, *cctx;
-	unsigned long full, hits;
+	unsigned long batches, leaves, full, hits;
 
-	contexts(_metadata, self, ATLS_KEY_SOFTWARE, false, false, true, &sctx, &cctx);
-	EXPECT_EQ(NULL, sctx->batcher);
+	contexts(_metadata, self, ATLS_KEY_SOFTWARE, false, srv_batch, cli_batch, &sctx, &cctx);
+	EXPECT_EQ(srv_batch, sctx->batcher != NULL);
+	EXPECT_EQ(cli_batch, cctx->batch_cache != NULL);
 	run_par(_metadata, sctx, cctx, 3, false);
-	atls_batch_cache_stats(cctx->batch_cache, &full, &hits);
-	EXPECT_EQ(0, full + hits);	/* nothing came through the batched scheme */
+	if (sctx->batcher) {
+		atls_batcher_stats(sctx->batcher, &batches, &leaves);
+		EXPECT_EQ(0, leaves);
+		EXPECT_EQ(0, batches);
+	}
+	if (cctx->batch_cache) {
+		atls_batch_cache_stats(cctx->batch_cache, &full, &hits);
+		EXPECT_EQ(0, full + hits);	/* nothing came through the batched scheme */
+	}
 	atls_ctx_free(sctx);
 	atls_ctx_free(cctx);
 }
 
-/* Server batches, client does not offer it: per-handshake quotes. */
+/* Client offers batching, server does not. */
+TEST_F(hs, fallback_server_without_batching)
+{
+	fallback(_metadata, self, false, true);
+}
+
+/* Server batches, client does not offer it. */
 TEST_F(hs, fallback_client_without_batching)
 {
-	struct atls_ctx *sctx, *cctx;
-	unsigned long batches, leaves;
-
-	contexts(_metadata, self, ATLS_KEY_SOFTWARE, false, true, false, &sctx, &cctx);
-	run_par(_metadata, sctx, cctx, 3, false);
-	atls_batcher_stats(sctx->batcher, &batches, &leaves);
-	EXPECT_EQ(0, leaves);
-	EXPECT_EQ(0, batches);
-	atls_ctx_free(sctx);
-	atls_ctx_free(cctx);
+	fallback(_metadata, self, true, false);
 }
 
 /* A server (plain OpenSSL) that picks the batched scheme although the
