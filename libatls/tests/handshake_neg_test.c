@@ -274,13 +274,26 @@ static void run_fails(struct __test_metadata *_metadata, FIXTURE_DATA(neg) * sel
 	}
 }
 
+/* Bytes an evil peer sends, and what they break. */
+struct bad_bytes {
+	const char *what;
+	uint8_t b[16];
+	size_t n;
+};
+
+/* run() must fail as malformed evidence with a decode_error alert; what: the case. */
+static void run_malformed(struct __test_metadata *_metadata, FIXTURE_DATA(neg) * self,
+			  enum atls_role role, struct evil *e, const char *what,
+			  struct atls_result *res)
+{
+	EXPECT_EQ(-EBADMSG, run(self, role, ATLS_PEER_OPTIONAL, e, res)) TH_LOG("%s", what);
+	EXPECT_EQ(ATLS_REASON_MALFORMED_EVIDENCE, res->reason) TH_LOG("%s", what);
+	EXPECT_EQ(ATLS_ALERT_DECODE_ERROR, res->alert) TH_LOG("%s", what);
+}
+
 TEST_F(neg, clienthello_malformed)
 {
-	static const struct {
-		const char *what;
-		uint8_t b[16];
-		size_t n;
-	} cases[] = {
+	static const struct bad_bytes cases[] = {
 		{ "list overruns", { 0x00, 0x05, 0x00, 0x00 }, 4 },
 		{ "truncated scheme", { 0x00, 0x03, 0x00, 0x00, 0x07, 0x00, 0x00 }, 7 },
 		{ "trailing byte", { 0x00, 0x04, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0xff }, 9 },
@@ -296,10 +309,7 @@ TEST_F(neg, clienthello_malformed)
 		struct evil e = { .register_ext = true, .ch = cases[i].b, .ch_len = cases[i].n };
 		struct atls_result res;
 
-		EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_SERVER, ATLS_PEER_OPTIONAL, &e, &res))
-			TH_LOG("%s", cases[i].what);
-		EXPECT_EQ(ATLS_REASON_MALFORMED_EVIDENCE, res.reason) TH_LOG("%s", cases[i].what);
-		EXPECT_EQ(ATLS_ALERT_DECODE_ERROR, res.alert) TH_LOG("%s", cases[i].what);
+		run_malformed(_metadata, self, ATLS_ROLE_SERVER, &e, cases[i].what, &res);
 		EXPECT_EQ(0, e.ok);
 	}
 }
@@ -338,11 +348,7 @@ TEST_F(neg, evidence_on_entry_1)
 
 TEST_F(neg, certificate_ext_bad_framing)
 {
-	static const struct {
-		const char *what;
-		uint8_t b[8];
-		size_t n;
-	} cases[] = {
+	static const struct bad_bytes cases[] = {
 		{ "u24 longer than data", { 0x00, 0x00, 0x09, 0x82, 0x61 }, 5 },
 		{ "u24 shorter than data", { 0x00, 0x00, 0x01, 0x82, 0x61 }, 5 },
 		{ "empty cmw", { 0x00, 0x00, 0x00 }, 3 },
@@ -356,10 +362,7 @@ TEST_F(neg, certificate_ext_bad_framing)
 				  .cert_ext = cases[i].b, .cert_len = cases[i].n };
 		struct atls_result res;
 
-		EXPECT_EQ(-EBADMSG, run(self, ATLS_ROLE_CLIENT, ATLS_PEER_OPTIONAL, &e, &res))
-			TH_LOG("%s", cases[i].what);
-		EXPECT_EQ(ATLS_REASON_MALFORMED_EVIDENCE, res.reason) TH_LOG("%s", cases[i].what);
-		EXPECT_EQ(ATLS_ALERT_DECODE_ERROR, res.alert) TH_LOG("%s", cases[i].what);
+		run_malformed(_metadata, self, ATLS_ROLE_CLIENT, &e, cases[i].what, &res);
 		/* Rejected by the framing check itself, not later by the CMW decoder. */
 		EXPECT_NE(NULL, strstr(res.reason_text, "Certificate attestation extension"))
 			TH_LOG("%s: %s", cases[i].what, res.reason_text);
