@@ -436,6 +436,31 @@ static int get_bool(struct pctx *x, const config_setting_t *g, const char *key, 
 	return 0;
 }
 
+/* One name a string setting may take, and what it stands for. */
+struct choice {
+	const char *name;
+	int value;
+};
+
+/* A string setting key naming one of choices (ending with { NULL }): that
+ * choice's value in *dst.  Absent: 0, *dst unchanged; anything else: msg. */
+static int get_choice(struct pctx *x, const config_setting_t *g, const char *key,
+		      const struct choice *choices, int *dst, const char *msg)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+	const char *v;
+
+	if (!s)
+		return 0;
+	v = config_setting_type(s) == CONFIG_TYPE_STRING ? config_setting_get_string(s) : "";
+	for (; choices->name; choices++)
+		if (!strcmp(v, choices->name)) {
+			*dst = choices->value;
+			return 0;
+		}
+	return perr(x, s, msg);
+}
+
 static int get_pcrs(struct pctx *x, const config_setting_t *g, uint32_t *mask)
 {
 	const config_setting_t *s = config_setting_get_member(g, "pcrs");
@@ -532,65 +557,75 @@ static bool valid_cgroup(const char *p)
 	return true;
 }
 
+/* user:NAME|UID, group:NAME|GID: the id, from the number or the name. */
+static bool take_id(const char *v, struct atlsd_allow *a)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	if (parse_id(v, &a->id))
+		return true;
+	if (!*v)
+		return false;
+	if (a->kind == ATLSD_ALLOW_USER) {
+		pw = getpwnam(v);
+		a->id = pw ? pw->pw_uid : 0;
+		return pw != NULL;
+	}
+	gr = getgrnam(v);
+	a->id = gr ? gr->gr_gid : 0;
+	return gr != NULL;
+}
+
+/* unit:NAME, cgroup:/PATH: the checked name or path, kept as it is. */
+static bool take_path(const char *v, struct atlsd_allow *a)
+{
+	if (!(a->kind == ATLSD_ALLOW_UNIT ? valid_unit(v) : valid_cgroup(v)))
+		return false;
+	scopy(a->path, sizeof(a->path), v);
+	return true;
+}
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The allow entries KIND:VALUE; bad: the error for a VALUE not taken (%.100s). */
+static const struct {
+	const char *prefix;
+	enum atlsd_allow_kind kind;
+	bool (*take)(const char *v, struct atlsd_allow *a);
+	const char *bad;
+} allow_kinds[] = {
+	{ "user:", ATLSD_ALLOW_USER, take_id,
+	  "allow: unknown user \"%.100s\" (user:NAME or user:UID)" },
+	{ "group:", ATLSD_ALLOW_GROUP, take_id,
+	  "allow: unknown group \"%.100s\" (group:NAME or group:GID)" },
+	{ "unit:", ATLSD_ALLOW_UNIT, take_path,
+	  "allow: \"%.100s\" is not a systemd unit name (NAME.service, NAME.scope or NAME.slice)" },
+	{ "cgroup:", ATLSD_ALLOW_CGROUP, take_path,
+	  "allow: \"%.100s\" is not an absolute cgroup path (\"/\" or \"/a/b\", no \"//\", \".\", "
+	  "\"..\" or trailing \"/\", shorter than " STR(ATLSD_ALLOW_PATH_MAX) ")" },
+};
+
 static int allow_entry(struct pctx *x, const config_setting_t *s, const char *v,
 		       struct atlsd_allow *a)
 {
 	char msg[400];
+	size_t i, n;
 
 	memset(a, 0, sizeof(*a));
 	if (!strcmp(v, "anyone")) {
 		a->kind = ATLSD_ALLOW_ANYONE;
 		return 0;
 	}
-	if (!strncmp(v, "user:", 5)) {
-		struct passwd *pw;
-
-		a->kind = ATLSD_ALLOW_USER;
-		if (parse_id(v + 5, &a->id))
+	for (i = 0; i < sizeof(allow_kinds) / sizeof(allow_kinds[0]); i++) {
+		n = strlen(allow_kinds[i].prefix);
+		if (strncmp(v, allow_kinds[i].prefix, n))
+			continue;
+		a->kind = allow_kinds[i].kind;
+		if (allow_kinds[i].take(v + n, a))
 			return 0;
-		pw = v[5] ? getpwnam(v + 5) : NULL;
-		if (pw) {
-			a->id = pw->pw_uid;
-			return 0;
-		}
-		snprintf(msg, sizeof(msg), "allow: unknown user \"%.100s\" (user:NAME or user:UID)",
-			 v + 5);
-		return perr(x, s, msg);
-	}
-	if (!strncmp(v, "group:", 6)) {
-		struct group *gr;
-
-		a->kind = ATLSD_ALLOW_GROUP;
-		if (parse_id(v + 6, &a->id))
-			return 0;
-		gr = v[6] ? getgrnam(v + 6) : NULL;
-		if (gr) {
-			a->id = gr->gr_gid;
-			return 0;
-		}
-		snprintf(msg, sizeof(msg),
-			 "allow: unknown group \"%.100s\" (group:NAME or group:GID)", v + 6);
-		return perr(x, s, msg);
-	}
-	if (!strncmp(v, "unit:", 5)) {
-		a->kind = ATLSD_ALLOW_UNIT;
-		if (valid_unit(v + 5)) {
-			scopy(a->path, sizeof(a->path), v + 5);
-			return 0;
-		}
-		snprintf(msg, sizeof(msg), "allow: \"%.100s\" is not a systemd unit name "
-			 "(NAME.service, NAME.scope or NAME.slice)", v + 5);
-		return perr(x, s, msg);
-	}
-	if (!strncmp(v, "cgroup:", 7)) {
-		a->kind = ATLSD_ALLOW_CGROUP;
-		if (valid_cgroup(v + 7)) {
-			scopy(a->path, sizeof(a->path), v + 7);
-			return 0;
-		}
-		snprintf(msg, sizeof(msg), "allow: \"%.100s\" is not an absolute cgroup path "
-			 "(\"/\" or \"/a/b\", no \"//\", \".\", \"..\" or trailing \"/\", "
-			 "shorter than %d)", v + 7, ATLSD_ALLOW_PATH_MAX);
+		snprintf(msg, sizeof(msg), allow_kinds[i].bad, v + n);
 		return perr(x, s, msg);
 	}
 	snprintf(msg, sizeof(msg), "allow: \"%.100s\" is not one of anyone, user:NAME, "
@@ -635,11 +670,14 @@ static int parse_policy(struct pctx *x, struct atlsd_config *c, const config_set
 	static const char *const keys[] = { "attest", "verify-peer", "policy-file", "ca-file",
 					    "ciphersuites", "pcrs", "batch", "batch-window-us",
 					    "batch-max", "allow", NULL };
+	static const struct choice verify_peer[] = { { "none", ATLS_PEER_NONE },
+						     { "optional", ATLS_PEER_OPTIONAL },
+						     { "required", ATLS_PEER_REQUIRED },
+						     { NULL, 0 } };
 	const char *name = config_setting_name(g);
-	const config_setting_t *s;
 	struct atlsd_policy p, *slot = NULL;
 	unsigned int i;
-	int err;
+	int err, verify;
 
 	if (!name || config_setting_type(g) != CONFIG_TYPE_GROUP)
 		return perr(x, g, "each policy must be a named group: name = { ... };");
@@ -664,20 +702,11 @@ static int parse_policy(struct pctx *x, struct atlsd_config *c, const config_set
 	err = only_keys(x, g, keys);
 	if (!err)
 		err = get_bool(x, g, "attest", &p.attest);
-	s = config_setting_get_member(g, "verify-peer");
-	if (!err && s) {
-		const char *v = config_setting_type(s) == CONFIG_TYPE_STRING
-					? config_setting_get_string(s) : "";
-
-		if (!strcmp(v, "none"))
-			p.verify = ATLS_PEER_NONE;
-		else if (!strcmp(v, "optional"))
-			p.verify = ATLS_PEER_OPTIONAL;
-		else if (!strcmp(v, "required"))
-			p.verify = ATLS_PEER_REQUIRED;
-		else
-			err = perr(x, s, "verify-peer must be \"none\", \"optional\" or \"required\"");
-	}
+	verify = p.verify;
+	if (!err)
+		err = get_choice(x, g, "verify-peer", verify_peer, &verify,
+				 "verify-peer must be \"none\", \"optional\" or \"required\"");
+	p.verify = verify;
 	if (!err)
 		err = get_str(x, g, "policy-file", p.policy_file, sizeof(p.policy_file), x->confdir);
 	if (!err)
@@ -717,9 +746,17 @@ static int parse_root(struct pctx *x, struct atlsd_config *c, config_t *cf)
 					    "step-timeout-ms",
 					    "log-level", "log-burst", "log-interval-ms", "policies",
 					    NULL };
+	static const struct choice key_modes[] = { { "tpm", ATLS_KEY_TPM },
+						   { "software", ATLS_KEY_SOFTWARE },
+						   { NULL, 0 } };
+	static const struct choice log_levels[] = { { "error", ATLSD_LOG_ERR },
+						    { "warning", ATLSD_LOG_WARN },
+						    { "info", ATLSD_LOG_INFO },
+						    { "debug", ATLSD_LOG_DEBUG },
+						    { NULL, 0 } };
 	const config_setting_t *root = config_root_setting(cf), *s;
 	char cert[512] = "", key[512] = "", old_state[512];
-	int err, i, n;
+	int err, i, n, key_mode = c->key_mode;
 
 	err = only_keys(x, root, keys);
 	if (err)
@@ -753,34 +790,14 @@ static int parse_root(struct pctx *x, struct atlsd_config *c, config_t *cf)
 		return perr(x, NULL, "certificate path too long");
 	if (*key && atlsd_state_path(c, key, c->key_file, sizeof(c->key_file)))
 		return perr(x, NULL, "key-file path too long");
-	s = config_setting_get_member(root, "key-mode");
-	if (s) {
-		const char *v = config_setting_type(s) == CONFIG_TYPE_STRING
-					? config_setting_get_string(s) : "";
-
-		if (!strcmp(v, "tpm"))
-			c->key_mode = ATLS_KEY_TPM;
-		else if (!strcmp(v, "software"))
-			c->key_mode = ATLS_KEY_SOFTWARE;
-		else
-			return perr(x, s, "key-mode must be \"tpm\" or \"software\"");
-	}
-	s = config_setting_get_member(root, "log-level");
-	if (s) {
-		const char *v = config_setting_type(s) == CONFIG_TYPE_STRING
-					? config_setting_get_string(s) : "";
-
-		if (!strcmp(v, "error"))
-			c->log_level = ATLSD_LOG_ERR;
-		else if (!strcmp(v, "warning"))
-			c->log_level = ATLSD_LOG_WARN;
-		else if (!strcmp(v, "info"))
-			c->log_level = ATLSD_LOG_INFO;
-		else if (!strcmp(v, "debug"))
-			c->log_level = ATLSD_LOG_DEBUG;
-		else
-			return perr(x, s, "log-level must be error, warning, info or debug");
-	}
+	err = get_choice(x, root, "key-mode", key_modes, &key_mode,
+			 "key-mode must be \"tpm\" or \"software\"");
+	c->key_mode = key_mode;
+	if (!err)
+		err = get_choice(x, root, "log-level", log_levels, &c->log_level,
+				 "log-level must be error, warning, info or debug");
+	if (err)
+		return err;
 	s = config_setting_get_member(root, "policies");
 	if (!s)
 		return 0;
