@@ -52,3 +52,21 @@ if grep -E '(warning|error):' "$log" | grep -v 'Skipping BTF generation' | grep 
 fi
 cp "$out/kmod/atls.ko" "$out/atls.ko"
 echo "kmod: $out/atls.ko ($kver${sparse_flag:+, sparse clean})"
+
+# The test-only module that commits memory errors on purpose
+# (selftests/kernel/plant/atls_plant.c, used by selftests/memdbg_test.sh):
+# a module of its own in $out/plant/, never linked into atls.ko.
+pdir=$out/plant
+mkdir -p "$pdir"
+find "$pdir" -maxdepth 1 -type l -delete
+for f in "$SRC"/selftests/kernel/plant/*.c "$SRC"/selftests/kernel/plant/Kbuild; do
+	ln -sfn "$f" "$pdir/$(basename "$f")"
+done
+plog=$pdir/build.log
+if ! ${inroot[@]+"${inroot[@]}"} make -C "$kdir" M="$pdir" $sparse_flag W=1 modules >"$plog" 2>&1 ||
+   grep -E '(warning|error):' "$plog" | grep -v 'Skipping BTF generation' | grep -q "$pdir\|plant/"; then
+	cat "$plog" >&2
+	echo "kmod: test module atls_plant for $kver failed or has warnings" >&2
+	exit 1
+fi
+echo "kmod: $pdir/atls_plant.ko (test only)"

@@ -5,7 +5,10 @@
 #   1. host tests (build/tests/host.list), each a TAP-printing program;
 #   2. for every kernel in KVERS, one VM running build/tests/vm.list;
 #   3. for every kernel, two VMs joined by a virtual link running
-#      build/tests/vm2.list (one as role a, one as role b).
+#      build/tests/vm2.list (one as role a, one as role b);
+#   4. one VM with memory errors planted on purpose (selftests/memdbg_test.sh):
+#      the memory-error detection every VM boots with (tools/vm/memdbg.sh)
+#      must catch them.
 # Every program's TAP goes to build/results/; a program that crashes, times out
 # or exits non-zero without saying which test failed counts as a failure, and
 # so does a VM that panics, hangs or leaves a kernel warning in dmesg.
@@ -56,7 +59,8 @@ vm_checks() {	# DIR LABEL KVER
 		   echo "not ok 1 $label: the guest could not set up its test environment"
 		   sed 's/^/# /' "$dir/guest.log" 2>/dev/null | tail -n 20
 		   grep 'atls-vm:' "$dir/serial.log" | sed 's/^/# /' ;;
-		reported*) echo "ok 1 $label: guest reported ($st, $(cat "$dir/vm.seconds")s)" ;;
+		reported*) echo "ok 1 $label: guest reported ($st, $(cat "$dir/vm.seconds")s)"
+		   echo "# memory-error detection: $(cat "$dir/memdbg.txt" 2>/dev/null)" ;;
 		*) echo "not ok 1 $label: guest did not report a verdict ($st): panic, hang or timeout"
 		   tail -n 30 "$dir/serial.log" 2>/dev/null | sed 's/^/# /' ;;
 		esac
@@ -139,6 +143,16 @@ if [ "$only" != host ]; then
 		[ -s "$B/tests/vm2.list" ] && [ -n "$(grep . "$B/tests/vm2.list")" ] &&
 			phase "vm2-$k" run_pair "$k"
 	done
+	# The memory-error detection of those VMs, shown to catch errors
+	# planted on purpose: one short boot of one kernel. Its VM's files
+	# stay out of $results (their TAP is the guest's, not a verdict).
+	if [ -n "$KVERS" ] && command -v qemu-system-x86_64 >/dev/null; then
+		log "memdbg: planted memory errors (one VM)"
+		"$SRC/selftests/memdbg_test.sh" "$B/memdbg" > "$results/memdbg_test.tap" \
+			2> "$results/memdbg_test.err"
+		echo $? > "$results/memdbg_test.rc"
+		log "memdbg: $(grep -c '^ok' "$results/memdbg_test.tap") of $(grep -c '^\(not \)\?ok' "$results/memdbg_test.tap") checks ok"
+	fi
 fi
 
 # Count every TAP file: "ok" passes (or skips with "# SKIP"), "not ok" fails
