@@ -49,7 +49,7 @@ config_of() {	# KVER: the kernel's config file (host /boot or the build root)
 choose() {
 	local cfg=$1
 	on() { grep -q "^CONFIG_$1=y" "$cfg"; }
-	opts= what=
+	opts='' what=''
 	add() { opts="$opts${opts:+ }$1"; }
 	say() { what="$what${what:+, }$1"; }
 	if on KFENCE; then
