@@ -12,7 +12,7 @@
  *   redzone      write one byte past an object, then free it (SLUB red zone)
  *   double-free  free an object twice (SLUB "Object already free")
  *   uaf-write    write into a freed object (SLUB poison; reported when the
- *                cache is validated: /sys/kernel/slab/atls_plant/validate)
+ *                cache is validated: /sys/kernel/slab/atls_plant_uaf/validate)
  *   list         delete a list entry whose neighbour was corrupted
  *                (DEBUG_LIST; BUG_ON_DATA_CORRUPTION turns it into a BUG)
  *   kfence       read a freed KFENCE object (needs CONFIG_KFENCE and
@@ -21,9 +21,11 @@
  * an unknown kind).  After a plant the cache holds damaged objects: the
  * module is meant to stay loaded until the VM powers off (unloading it would
  * only add reports of the cache's shutdown).
- * The SLUB kinds use objects of the module's own cache, so only its objects
- * are damaged; objects KFENCE happened to sample are skipped there, so each
- * kind is caught by the detector it is meant for.
+ * Each SLUB kind has a cache of its own (atls_plant_<kind>), so only the
+ * module's objects are damaged and one kind's damage (6.1 marks a slab it
+ * found inconsistent as full) cannot hide the next; objects KFENCE happened
+ * to sample are skipped there, so each kind is caught by the detector it is
+ * meant for.
  */
 #include <linux/delay.h>
 #include <linux/jiffies.h>
@@ -36,6 +38,7 @@
 
 #define PLANT_SIZE 48
 
+/* The cache of the kind being planted (set under the parameter lock). */
 static struct kmem_cache *plant_cache;
 
 /* An object of our cache that is not a KFENCE one (see the top comment). */
@@ -147,16 +150,18 @@ static int plant_kfence(void)
 	return -EOPNOTSUPP;
 }
 
-static const struct {
+static struct {
 	const char *name;
 	int (*run)(void);
+	const char *cache_name;	/* NULL: the kind needs no cache */
+	struct kmem_cache *cache;
 } plants[] = {
-	{ "none", plant_none },
-	{ "redzone", plant_redzone },
-	{ "double-free", plant_double_free },
-	{ "uaf-write", plant_uaf_write },
-	{ "list", plant_list },
-	{ "kfence", plant_kfence },
+	{ "none", plant_none, "atls_plant_none" },
+	{ "redzone", plant_redzone, "atls_plant_redzone" },
+	{ "double-free", plant_double_free, "atls_plant_dfree" },
+	{ "uaf-write", plant_uaf_write, "atls_plant_uaf" },
+	{ "list", plant_list, NULL },
+	{ "kfence", plant_kfence, NULL },
 };
 
 /* Writes are serialised by the module parameter lock (kernel_param_lock). */
@@ -165,11 +170,12 @@ static int plant_set(const char *val, const struct kernel_param *kp)
 	size_t len = strcspn(val, "\n");
 	int i;
 
-	if (!plant_cache)	/* given to insmod: init has not run yet */
+	if (!plants[0].cache)	/* given to insmod: init has not run yet */
 		return -EBUSY;
 	for (i = 0; i < ARRAY_SIZE(plants); i++) {
 		if (strlen(plants[i].name) == len && !strncmp(val, plants[i].name, len)) {
 			pr_info("atls_plant: planting '%s'\n", plants[i].name);
+			plant_cache = plants[i].cache;
 			return plants[i].run();
 		}
 	}
@@ -182,15 +188,37 @@ static const struct kernel_param_ops plant_ops = {
 module_param_cb(plant, &plant_ops, NULL, 0200);
 MODULE_PARM_DESC(plant, "write a kind to commit that memory error: none, redzone, double-free, uaf-write, list, kfence");
 
+static void plant_destroy_caches(void)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(plants); i++) {
+		kmem_cache_destroy(plants[i].cache);	/* NULL is a no-op */
+		plants[i].cache = NULL;
+	}
+}
+
 static int __init atls_plant_init(void)
 {
-	plant_cache = kmem_cache_create("atls_plant", PLANT_SIZE, 0, 0, NULL);
-	return plant_cache ? 0 : -ENOMEM;
+	int i;
+
+	/* Last to first: plants[0].cache set means init is done (plant_set). */
+	for (i = ARRAY_SIZE(plants) - 1; i >= 0; i--) {
+		if (!plants[i].cache_name)
+			continue;
+		plants[i].cache = kmem_cache_create(plants[i].cache_name,
+						    PLANT_SIZE, 0, 0, NULL);
+		if (!plants[i].cache) {
+			plant_destroy_caches();
+			return -ENOMEM;
+		}
+	}
+	return 0;
 }
 
 static void __exit atls_plant_exit(void)
 {
-	kmem_cache_destroy(plant_cache);
+	plant_destroy_caches();
 }
 
 module_init(atls_plant_init);

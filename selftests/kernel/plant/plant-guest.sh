@@ -45,7 +45,7 @@ for k in $kinds; do
 	echo "$k" >> "$res/plants.done"
 	sync
 	if echo "$k" > "$param"; then
-		[ "$k" = uaf-write ] && echo 1 > /sys/kernel/slab/atls_plant/validate
+		[ "$k" = uaf-write ] && echo 1 > /sys/kernel/slab/atls_plant_uaf/validate
 		echo "ok $n plant $k"
 	else
 		echo "not ok $n plant $k"
