@@ -103,18 +103,19 @@ fi
 # Survivable errors: each step's new log lines must hold its report, and
 # the runner's scan must flag them.
 last=$(tail -n 1 "$dir/plants.done" 2>/dev/null)
-for kw in "redzone:Redzone overwritten" "double-free:Object already free" \
+for kw in "redzone:Redzone overwritten" \
+	  "double-free:Object already free|allocated objects but [0-9]+ are to be freed" \
 	  "uaf-write:Poison overwritten"; do
 	k=${kw%%:*} want=${kw#*:}
 	f=$dir/plant-$k.dmesg
 	if [ -s "$f" ]; then
 		delta "$k" > "$out/$k.log"	# not in a subshell: delta keeps $prev
 		flagged=$("$scan" "$out/$k.log" 2>&1); src=$?
-		[ "$src" = 1 ] && grep -q "$want" "$out/$k.log"
+		[ "$src" = 1 ] && grep -qE "$want" "$out/$k.log"
 		ok $? "$kver: $k is reported ('$want') and flagged by the scan" \
 			"$(printf '%s\n' "$flagged" | head -n 3)"
 	elif [ "$last" = "$k" ]; then
-		grep -q "$want" "$dir/serial.log"
+		grep -qE "$want" "$dir/serial.log"
 		ok $? "$kver: $k is reported ('$want'; it ended the guest)" \
 			"$(grep -m 3 -E "$want|Kernel panic" "$dir/serial.log")"
 	else
