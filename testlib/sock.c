@@ -6,8 +6,11 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -117,6 +120,74 @@ long tl_tls_stat(const char *name)
 long tl_slab_active(const char *name)
 {
 	return stat_file("/proc/slabinfo", name, -2);
+}
+
+#define KFENCE_OBJECTS "/sys/kernel/debug/kfence/objects"
+
+/*
+ * KFENCE's list of its objects (debugfs), one block per object that was ever
+ * used: a "kfence-#N: ADDR-ADDR, size=S, cache=NAME" line, then "allocated by
+ * task ...", and for an object no longer in use "freed by task ..." (or, from
+ * 6.12, "rcu freeing by task ..." for a SLAB_TYPESAFE_BY_RCU cache).
+ */
+long tl_kfence_in_use(const char *name)
+{
+	char want[128], *line = NULL;
+	bool mine = false, freed = false;
+	long n = 0;
+	size_t cap = 0;
+	int iv = 0;
+	FILE *f;
+
+	f = fopen(KFENCE_OBJECTS, "r");
+	if (!f) {
+		/* Not built in, or never sampling (Debian builds it with
+		 * sampling off): KFENCE holds no object. */
+		if (tl_read_int("/sys/module/kfence/parameters/sample_interval", &iv) || !iv)
+			return 0;
+		/* Sampling, so this list is needed: debugfs, as a
+		 * Debian host mounts it (EBUSY: mounted meanwhile). */
+		if (mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL) && errno != EBUSY)
+			return -3;
+		f = fopen(KFENCE_OBJECTS, "r");
+		if (!f)
+			return -3;
+	}
+	snprintf(want, sizeof(want), ", cache=%s\n", name);
+	while (getline(&line, &cap, f) > 0) {
+		if (!strncmp(line, "kfence-#", 8)) {
+			n += mine && !freed;
+			mine = strlen(line) > strlen(want) &&
+			       !strcmp(line + strlen(line) - strlen(want), want);
+			freed = false;
+		} else if (!strncmp(line, "freed by task", 13) ||
+			   !strncmp(line, "rcu freeing by task", 19)) {
+			freed = true;
+		}
+	}
+	n += mine && !freed;
+	free(line);
+	fclose(f);
+	return n;
+}
+
+long tl_slab_in_use(const char *name)
+{
+	char path[128];
+	long slab, kfence;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", name);
+	f = fopen(path, "w");
+	if (f) {
+		fputs("1", f);
+		fclose(f);
+	}
+	slab = tl_slab_active(name);
+	if (slab < 0)
+		return slab;
+	kfence = tl_kfence_in_use(name);
+	return kfence < 0 ? kfence : slab + kfence;
 }
 
 int tl_wait_idle(int timeout_ms)

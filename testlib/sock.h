@@ -37,5 +37,18 @@ int tl_wait_idle(int timeout_ms);		/* live_requests == 0 */
 /* Active objects of slab cache name (/proc/slabinfo): -1 if there is no such
  * cache, -2 if slabinfo cannot be read. */
 long tl_slab_active(const char *name);
+/*
+ * Objects of slab cache name in use, exactly: the cache is shrunk first (per-CPU
+ * slabs flushed, empty slabs freed) so that slabinfo's active count is not
+ * rounded up to whole per-CPU slabs, and the objects KFENCE serves for that
+ * cache from its own pool are added: a sampled allocation (a VM booted with
+ * KFENCE on, tools/vm/memdbg.sh) is in no slab, and slabinfo never counts it.
+ * -1: no such cache, -2: slabinfo unreadable, -3: KFENCE samples but its
+ * object list (debugfs, mounted here if need be) cannot be read.
+ */
+long tl_slab_in_use(const char *name);
+/* Objects KFENCE holds for cache name, allocated and not freed: 0 without
+ * KFENCE sampling, -3 if its list cannot be read. */
+long tl_kfence_in_use(const char *name);
 
 #endif /* TL_SOCK_H */

@@ -23,12 +23,10 @@
 #        memdbg.sh --summary KVER   one line: what is on for KVER
 #        memdbg.sh --verify         in the guest: did the booted kernel take
 #                                   every option of /proc/cmdline? (exit 1 if not)
-# Off unless ATLS_MEMDBG=1: with it on, KFENCE (6.12, 7.3) serves sampled
-# objects from its own pool, which the slab statistics atls_lifecycle_test
-# compares do not count (app_closes_before_accept read 0 atls_sock and TCP
-# objects on 6.12), and the options make VM phases 1.3-2.8x slower under
-# TCG, past make check's 15 minutes on three kernels. Both are to be solved
-# before it becomes the default.
+# Off unless ATLS_MEMDBG=1 (its cost: Documentation/testing.rst). With it
+# on, KFENCE (6.12, 7.3) serves sampled objects from its own pool, in no slab:
+# a test that counts a cache's objects must add KFENCE's (testlib
+# tl_slab_in_use(), as atls_lifecycle_test does).
 # ATLS_KFENCE_MS (default 10): KFENCE sample interval in milliseconds.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
