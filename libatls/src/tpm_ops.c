@@ -179,6 +179,19 @@ struct attest_args {
 	size_t *alen, *slen;
 };
 
+/* The TPM's answer rc to a Quote or a Certify: the attest structure and the
+ * signature marshalled into a's buffers.  Frees both. */
+static int attest_out(TSS2_RC rc, TPM2B_ATTEST *att, TPMT_SIGNATURE *sig, struct attest_args *a)
+{
+	int err = atls_tpm_rc_errno(rc);
+
+	if (!err)
+		err = marshal_attest(att, sig, a->attest, a->alen, a->sig, a->slen);
+	Esys_Free(att);
+	Esys_Free(sig);
+	return err;
+}
+
 static int do_quote(struct atls_tpm *t, void *arg)
 {
 	struct attest_args *a = arg;
@@ -187,6 +200,7 @@ static int do_quote(struct atls_tpm *t, void *arg)
 	TPMT_SIGNATURE *sig = NULL;
 	TPM2B_ATTEST *quoted = NULL;
 	TPM2B_DATA qd;
+	TSS2_RC rc;
 	ESYS_TR ak;
 	int err;
 
@@ -201,14 +215,9 @@ static int do_quote(struct atls_tpm *t, void *arg)
 	err = atls_tpm_object(t, a->ak, &ak);
 	if (err)
 		return err;
-	err = atls_tpm_rc_errno(Esys_Quote(atls_tpm_esys(t), ak, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-					   ESYS_TR_NONE, &qd, &scheme, &sel, &quoted, &sig));
-	if (err)
-		return err;
-	err = marshal_attest(quoted, sig, a->attest, a->alen, a->sig, a->slen);
-	Esys_Free(quoted);
-	Esys_Free(sig);
-	return err;
+	rc = Esys_Quote(atls_tpm_esys(t), ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &qd,
+			&scheme, &sel, &quoted, &sig);
+	return attest_out(rc, quoted, sig, a);
 }
 
 int atls_tpm_quote(struct atls_tpm *t, uint32_t ak_handle, const uint8_t *qd, size_t qdlen,
@@ -232,6 +241,7 @@ static int do_certify(struct atls_tpm *t, void *arg)
 	TPM2B_ATTEST *info = NULL;
 	TPM2B_DATA qd;
 	ESYS_TR key, ak;
+	TSS2_RC rc;
 	int err;
 
 	err = fill_qd(&qd, a->qd, a->qdlen);
@@ -243,15 +253,9 @@ static int do_certify(struct atls_tpm *t, void *arg)
 	if (err)
 		return err;
 	/* Certify needs the ADMIN role of the object and USER of the signer. */
-	err = atls_tpm_rc_errno(Esys_Certify(atls_tpm_esys(t), key, ak, ESYS_TR_PASSWORD,
-					     ESYS_TR_PASSWORD, ESYS_TR_NONE, &qd, &scheme, &info,
-					     &sig));
-	if (err)
-		return err;
-	err = marshal_attest(info, sig, a->attest, a->alen, a->sig, a->slen);
-	Esys_Free(info);
-	Esys_Free(sig);
-	return err;
+	rc = Esys_Certify(atls_tpm_esys(t), key, ak, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD,
+			  ESYS_TR_NONE, &qd, &scheme, &info, &sig);
+	return attest_out(rc, info, sig, a);
 }
 
 int atls_tpm_certify(struct atls_tpm *t, uint32_t key_handle, uint32_t ak_handle,
