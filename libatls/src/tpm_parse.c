@@ -22,13 +22,24 @@
 
 #include "tpm_parse.h"
 
+/*
+ * Tss2_MU_<type>_Unmarshal() of the len bytes at b into *out (zeroed first):
+ * true when tpm2-tss accepts them and they are all used.
+ */
+#define UNMARSHAL_WHOLE(type, b, len, out)						\
+	({										\
+		size_t off_ = 0;							\
+											\
+		memset((out), 0, sizeof(*(out)));					\
+		(b) && (len) &&								\
+			Tss2_MU_##type##_Unmarshal((b), (len), &off_, (out)) ==		\
+				TSS2_RC_SUCCESS &&					\
+			off_ == (len);							\
+	})
+
 int atls_tpm_parse_attest(const uint8_t *b, size_t len, uint16_t type, TPMS_ATTEST *out)
 {
-	size_t off = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (!b || !len || Tss2_MU_TPMS_ATTEST_Unmarshal(b, len, &off, out) != TSS2_RC_SUCCESS ||
-	    off != len)
+	if (!UNMARSHAL_WHOLE(TPMS_ATTEST, b, len, out))
 		return -EBADMSG;
 	if (out->magic != TPM2_GENERATED_VALUE || out->type != type)
 		return -EBADMSG;
@@ -39,11 +50,7 @@ int atls_tpm_parse_attest(const uint8_t *b, size_t len, uint16_t type, TPMS_ATTE
 
 int atls_tpm_parse_sig(const uint8_t *b, size_t len, TPMT_SIGNATURE *out)
 {
-	size_t off = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (!b || !len || Tss2_MU_TPMT_SIGNATURE_Unmarshal(b, len, &off, out) != TSS2_RC_SUCCESS ||
-	    off != len)
+	if (!UNMARSHAL_WHOLE(TPMT_SIGNATURE, b, len, out))
 		return -EBADMSG;
 	if (out->sigAlg != TPM2_ALG_ECDSA || out->signature.ecdsa.hash != TPM2_ALG_SHA256)
 		return -EBADMSG;
@@ -55,11 +62,7 @@ int atls_tpm_parse_sig(const uint8_t *b, size_t len, TPMT_SIGNATURE *out)
 
 int atls_tpm_parse_public(const uint8_t *b, size_t len, TPMT_PUBLIC *out)
 {
-	size_t off = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (!b || !len || Tss2_MU_TPMT_PUBLIC_Unmarshal(b, len, &off, out) != TSS2_RC_SUCCESS ||
-	    off != len)
+	if (!UNMARSHAL_WHOLE(TPMT_PUBLIC, b, len, out))
 		return -EBADMSG;
 	if (out->type != TPM2_ALG_ECC || out->nameAlg != TPM2_ALG_SHA256 ||
 	    out->parameters.eccDetail.curveID != TPM2_ECC_NIST_P256 ||
