@@ -86,6 +86,17 @@ static int add_cert_evidence(struct atls_conn *c, X509 *x, const unsigned char *
 	return 1;
 }
 
+/* The one scheme chosen, in EncryptedExtensions (the one we attest with) or
+ * in CertificateRequest (the one we ask of the client); *chosen set. */
+static int add_chosen(struct atls_conn *c, bool batch, bool *chosen, uint8_t **buf, size_t *len,
+		      int *al)
+{
+	if ((batch ? atls_ext_build_scheme_batch : atls_ext_build_scheme)(buf, len))
+		return fail_al(c, al, ATLS_REASON_INTERNAL, 0, "out of memory");
+	*chosen = true;
+	return 1;
+}
+
 static int ext_add(SSL *s, unsigned int ext_type, unsigned int context,
 		   const unsigned char **out, size_t *outlen, X509 *x, size_t chainidx, int *al,
 		   void *arg)
@@ -94,6 +105,7 @@ static int ext_add(SSL *s, unsigned int ext_type, unsigned int context,
 	const struct atls_config *cfg;
 	uint8_t *buf;
 	size_t len;
+	int ret = 1;
 
 	(void)ext_type;
 	(void)arg;
@@ -119,16 +131,12 @@ static int ext_add(SSL *s, unsigned int ext_type, unsigned int context,
 					       "no common server attestation scheme");
 			return 0;
 		}
-		if ((c->self_batch ? atls_ext_build_scheme_batch : atls_ext_build_scheme)(&buf, &len))
-			return fail_al(c, al, ATLS_REASON_INTERNAL, 0, "out of memory");
-		c->self_chosen = true;
+		ret = add_chosen(c, c->self_batch, &c->self_chosen, &buf, &len, al);
 		break;
 	case SSL_EXT_TLS1_3_CERTIFICATE_REQUEST:
 		if (cfg->peer_attest == ATLS_PEER_NONE || !c->peer_offers)
 			return 0;
-		if ((c->peer_batch ? atls_ext_build_scheme_batch : atls_ext_build_scheme)(&buf, &len))
-			return fail_al(c, al, ATLS_REASON_INTERNAL, 0, "out of memory");
-		c->peer_chosen = true;
+		ret = add_chosen(c, c->peer_batch, &c->peer_chosen, &buf, &len, al);
 		break;
 	case SSL_EXT_TLS1_3_CERTIFICATE:
 		if (chainidx != 0 || !c->self_chosen || !x)
@@ -137,6 +145,8 @@ static int ext_add(SSL *s, unsigned int ext_type, unsigned int context,
 	default:
 		return 0;
 	}
+	if (ret != 1)
+		return ret;
 	*out = buf;
 	*outlen = len;
 	return 1;
@@ -189,6 +199,38 @@ static int parse_cert_evidence(struct atls_conn *c, const unsigned char *in, siz
 	return 1;
 }
 
+/*
+ * The one scheme the server chose: in EncryptedExtensions (ee) its own, which
+ * we must have asked for; in CertificateRequest the one it asks of us, which
+ * we must have offered.  Batched only if we take (ee) or make batched quotes.
+ */
+static int parse_chosen(struct atls_conn *c, const unsigned char *in, size_t inlen, int *al,
+			bool ee)
+{
+	const struct atls_config *cfg = &c->ctx->cfg;
+	bool offered = ee ? cfg->peer_attest != ATLS_PEER_NONE : cfg->attest_self;
+	bool batch_ok = ee ? cfg->batch : c->ctx->batcher != NULL;
+	int r = atls_ext_parse_chosen(in, inlen);
+
+	if (r < 0)
+		return fail_al(c, al, ATLS_REASON_MALFORMED_EVIDENCE, 0,
+			       ee ? "malformed EncryptedExtensions attestation extension"
+				  : "malformed CertificateRequest attestation extension");
+	if (r == 0 || (r == 2 && !batch_ok) || !offered)
+		return fail_al(c, al, ATLS_REASON_EVIDENCE_TYPE_REJECTED,
+			       ATLS_ALERT_ILLEGAL_PARAMETER,
+			       ee ? "server chose a scheme we did not offer"
+				  : "server asked for a scheme we did not offer");
+	if (ee) {
+		c->peer_chosen = true;
+		c->peer_batch = r == 2;
+	} else {
+		c->self_chosen = true;
+		c->self_batch = r == 2;
+	}
+	return 1;
+}
+
 static int ext_parse(SSL *s, unsigned int ext_type, unsigned int context,
 		     const unsigned char *in, size_t inlen, X509 *x, size_t chainidx, int *al,
 		     void *arg)
@@ -196,7 +238,6 @@ static int ext_parse(SSL *s, unsigned int ext_type, unsigned int context,
 	struct atls_conn *c = atls_conn_of(s);
 	const struct atls_config *cfg;
 	struct atls_ch_offer off;
-	int r;
 
 	(void)ext_type;
 	(void)arg;
@@ -220,29 +261,9 @@ static int ext_parse(SSL *s, unsigned int ext_type, unsigned int context,
 				       "client attestation required; client offers no scheme of ours");
 		return 1;
 	case SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS:
-		r = atls_ext_parse_chosen(in, inlen);
-		if (r < 0)
-			return fail_al(c, al, ATLS_REASON_MALFORMED_EVIDENCE, 0,
-				       "malformed EncryptedExtensions attestation extension");
-		if (r == 0 || (r == 2 && !cfg->batch) || cfg->peer_attest == ATLS_PEER_NONE)
-			return fail_al(c, al, ATLS_REASON_EVIDENCE_TYPE_REJECTED,
-				       ATLS_ALERT_ILLEGAL_PARAMETER,
-				       "server chose a scheme we did not offer");
-		c->peer_chosen = true;
-		c->peer_batch = r == 2;
-		return 1;
+		return parse_chosen(c, in, inlen, al, true);
 	case SSL_EXT_TLS1_3_CERTIFICATE_REQUEST:
-		r = atls_ext_parse_chosen(in, inlen);
-		if (r < 0)
-			return fail_al(c, al, ATLS_REASON_MALFORMED_EVIDENCE, 0,
-				       "malformed CertificateRequest attestation extension");
-		if (r == 0 || (r == 2 && !c->ctx->batcher) || !cfg->attest_self)
-			return fail_al(c, al, ATLS_REASON_EVIDENCE_TYPE_REJECTED,
-				       ATLS_ALERT_ILLEGAL_PARAMETER,
-				       "server asked for a scheme we did not offer");
-		c->self_chosen = true;
-		c->self_batch = r == 2;
-		return 1;
+		return parse_chosen(c, in, inlen, al, false);
 	case SSL_EXT_TLS1_3_CERTIFICATE:
 		return parse_cert_evidence(c, in, inlen, x, chainidx, al);
 	default:
@@ -268,6 +289,14 @@ static int client_hello_cb(SSL *s, int *al, void *arg)
 		return SSL_CLIENT_HELLO_ERROR;
 	}
 	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* The peer's Certificate lacks the evidence we need: the chain fails. */
+static int evidence_missing(struct atls_conn *c, X509_STORE_CTX *xs, const char *why)
+{
+	atls_fail(c, 0, ATLS_REASON_EVIDENCE_MISSING, ATLS_ALERT_HANDSHAKE_FAILURE, "%s", why);
+	X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+	return 0;
 }
 
 /*
@@ -306,18 +335,11 @@ static int cert_verify_cb(X509_STORE_CTX *xs, void *arg)
 				  X509_verify_cert_error_string(e));
 		return 0;
 	}
-	if (c->peer_chosen && !c->peer_evidence_seen) {
-		atls_fail(c, 0, ATLS_REASON_EVIDENCE_MISSING, ATLS_ALERT_HANDSHAKE_FAILURE,
-			  "peer negotiated attestation but its Certificate carries no evidence");
-		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
-		return 0;
-	}
-	if (c->ctx->cfg.peer_attest == ATLS_PEER_REQUIRED && !c->peer_evidence_seen) {
-		atls_fail(c, 0, ATLS_REASON_EVIDENCE_MISSING, ATLS_ALERT_HANDSHAKE_FAILURE,
-			  "peer attestation required but the peer declined");
-		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
-		return 0;
-	}
+	if (c->peer_chosen && !c->peer_evidence_seen)
+		return evidence_missing(c, xs, "peer negotiated attestation but its Certificate "
+					       "carries no evidence");
+	if (c->ctx->cfg.peer_attest == ATLS_PEER_REQUIRED && !c->peer_evidence_seen)
+		return evidence_missing(c, xs, "peer attestation required but the peer declined");
 	X509_STORE_CTX_set_error(xs, X509_V_OK);
 	return 1;
 }
