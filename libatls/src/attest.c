@@ -125,12 +125,11 @@ void atls_attest_ctx_fini(struct atls_ctx *ctx)
 {
 	atls_batch_cache_free(ctx->batch_cache);
 	atls_batcher_free(ctx->batcher);
-	ctx->batch_cache = NULL;
-	ctx->batcher = NULL;
-	if (ctx->policy)
-		atls_policy_free(ctx->policy);
+	atls_policy_free(ctx->policy);
 	if (ctx->tpm_owned)
 		atls_tpm_close(ctx->tpm);
+	ctx->batch_cache = NULL;
+	ctx->batcher = NULL;
 	ctx->policy = NULL;
 	ctx->tpm = NULL;
 	ctx->tpm_owned = false;
