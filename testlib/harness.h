@@ -42,6 +42,30 @@
 	static void name##_files(struct __test_metadata __attribute__((unused)) *_metadata, \
 				 FIXTURE_DATA(name) *self)
 
+/*
+ * Fixture `name` with two attesting sides (swtpm.h), self->srv and self->cli,
+ * made by make (tl_side_pair or tl_side_server_client) with the tags
+ * srv_tag and cli_tag, freed at teardown; the fixture's other members, if
+ * any, follow:
+ *
+ *	TL_SIDES_FIXTURE(att, tl_side_pair, "srv", "cli", struct atls_ctx *sctx;);
+ */
+#define TL_SIDES_FIXTURE(name, make, srv_tag, cli_tag, ...)			\
+	FIXTURE(name)								\
+	{									\
+		struct tl_side srv, cli;					\
+		__VA_ARGS__							\
+	};									\
+	FIXTURE_SETUP(name)							\
+	{									\
+		ASSERT_EQ(0, make(&self->srv, &self->cli, srv_tag, cli_tag));	\
+	}									\
+	FIXTURE_TEARDOWN(name)							\
+	{									\
+		tl_side_free(&self->srv);					\
+		tl_side_free(&self->cli);					\
+	}
+
 /* The forked helper's (genl.h) next result arrives within ms and is want. */
 #define TL_EXPECT_RESULT(child, ms, want)					\
 	do {									\

@@ -195,8 +195,8 @@ int tl_side_provision(struct tl_side *s, const char *tag)
 	return 0;
 }
 
-int tl_side_pair(struct tl_side *srv, struct tl_side *cli, const char *srv_tag,
-		 const char *cli_tag)
+int tl_side_server_client(struct tl_side *srv, struct tl_side *cli, const char *srv_tag,
+			  const char *cli_tag)
 {
 	int ret;
 
@@ -205,6 +205,15 @@ int tl_side_pair(struct tl_side *srv, struct tl_side *cli, const char *srv_tag,
 		ret = tl_side_provision(cli, cli_tag);
 	if (!ret)
 		ret = tl_side_policy(cli, srv, "\"server\"");
+	return ret;
+}
+
+int tl_side_pair(struct tl_side *srv, struct tl_side *cli, const char *srv_tag,
+		 const char *cli_tag)
+{
+	int ret;
+
+	ret = tl_side_server_client(srv, cli, srv_tag, cli_tag);
 	if (!ret)
 		ret = tl_side_policy(srv, cli, "\"client\"");
 	return ret;

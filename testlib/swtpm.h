@@ -36,9 +36,13 @@ struct tl_side {
 };
 int tl_side_provision(struct tl_side *s, const char *tag);
 void tl_side_free(struct tl_side *s);
-/* A server side and a client side that trust each other: each one's
- * policy.conf trusts the other's AK and requires its evidence ("client" for
- * the server's, "server" for the client's).  0 or the first failure. */
+/* A server side and a client side whose policy.conf trusts the server's AK
+ * and requires its evidence ("server"); the server has no policy.  0 or the
+ * first failure. */
+int tl_side_server_client(struct tl_side *srv, struct tl_side *cli, const char *srv_tag,
+			  const char *cli_tag);
+/* The same, and the server's policy.conf trusts the client's AK and
+ * requires its evidence ("client"): the two sides trust each other. */
 int tl_side_pair(struct tl_side *srv, struct tl_side *cli, const char *srv_tag,
 		 const char *cli_tag);
 

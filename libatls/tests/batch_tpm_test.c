@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "harness.h"
 #include <atls/policy.h>
 #include <atls/provision.h>
 #include "../src/batch.h"
@@ -86,9 +87,7 @@ FIXTURE_SETUP(ev)
 	char err[256];
 	int i;
 
-	ASSERT_EQ(0, tl_side_provision(&self->srv, "bsrv"));
-	ASSERT_EQ(0, tl_side_provision(&self->cli, "bcli"));
-	ASSERT_EQ(0, tl_side_policy(&self->cli, &self->srv, "\"server\""));
+	ASSERT_EQ(0, tl_side_server_client(&self->srv, &self->cli, "bsrv", "bcli"));
 	ASSERT_EQ(0, atls_policy_load(tl_path(self->cli.dir, "policy.conf"), &self->pol,
 				      err, sizeof(err)));
 	ASSERT_EQ(0, atls_batch_cache_new(&self->cache));
@@ -285,21 +284,7 @@ static int hs_main(void *arg)
 	return 0;
 }
 
-FIXTURE(hs)
-{
-	struct tl_side srv, cli;
-};
-
-FIXTURE_SETUP(hs)
-{
-	ASSERT_EQ(0, tl_side_pair(&self->srv, &self->cli, "hsrv", "hcli"));
-}
-
-FIXTURE_TEARDOWN(hs)
-{
-	tl_side_free(&self->srv);
-	tl_side_free(&self->cli);
-}
+TL_SIDES_FIXTURE(hs, tl_side_pair, "hsrv", "hcli");
 
 static void cfg(struct atls_config *c, struct tl_side *s, enum atls_role role,
 		enum atls_key_mode mode, bool attests, bool checks, bool batch)

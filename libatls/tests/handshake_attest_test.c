@@ -19,6 +19,7 @@
 #include <openssl/sha.h>
 
 #include "kselftest_harness.h"
+#include "harness.h"
 #include <atls/provision.h>
 #include <atls/atls.h>
 
@@ -29,11 +30,7 @@
 #include "swtpm.h"
 #include "util.h"
 
-FIXTURE(att)
-{
-	struct tl_side srv, cli;
-	struct atls_ctx *sctx, *cctx;
-};
+TL_SIDES_FIXTURE(att, tl_side_pair, "srv", "cli", struct atls_ctx *sctx, *cctx;);
 
 FIXTURE_VARIANT(att)
 {
@@ -49,17 +46,6 @@ FIXTURE_VARIANT_ADD(att, client_only_sw) { false, true, ATLS_KEY_SOFTWARE };
 FIXTURE_VARIANT_ADD(att, mutual_sw) { true, true, ATLS_KEY_SOFTWARE };
 /* Baseline: the same handshake without attestation (plain TLS 1.3 + our bookkeeping). */
 FIXTURE_VARIANT_ADD(att, none_sw) { false, false, ATLS_KEY_SOFTWARE };
-
-FIXTURE_SETUP(att)
-{
-	ASSERT_EQ(0, tl_side_pair(&self->srv, &self->cli, "srv", "cli"));
-}
-
-FIXTURE_TEARDOWN(att)
-{
-	tl_side_free(&self->srv);
-	tl_side_free(&self->cli);
-}
 
 static void side_cfg(struct atls_config *c, struct tl_side *s, enum atls_role role, bool attests,
 		     bool checks_peer, enum atls_key_mode mode, const char *suite)

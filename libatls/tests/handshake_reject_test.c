@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "harness.h"
 #include <atls/provision.h>
 #include <atls/wire.h>
 #include "../src/evidence.h"
@@ -29,23 +30,8 @@
 #define AK ATLS_AK_HANDLE_DEFAULT
 #define TK ATLS_TLS_KEY_HANDLE_DEFAULT
 
-FIXTURE(rej)
-{
-	struct tl_side srv, cli;
-};
-
-FIXTURE_SETUP(rej)
-{
-	ASSERT_EQ(0, tl_side_provision(&self->srv, "rsrv"));
-	ASSERT_EQ(0, tl_side_provision(&self->cli, "rcli"));
-	ASSERT_EQ(0, tl_side_policy(&self->cli, &self->srv, "\"server\""));
-}
-
-FIXTURE_TEARDOWN(rej)
-{
-	tl_side_free(&self->srv);
-	tl_side_free(&self->cli);
-}
+/* The server trusts no one; the client trusts the server alone. */
+TL_SIDES_FIXTURE(rej, tl_side_server_client, "rsrv", "rcli");
 
 /* A genuine server (key mode software) and a client requiring its evidence. */
 static struct atls_ctx *server_ctx(FIXTURE_DATA(rej) * self)
