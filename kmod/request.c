@@ -145,6 +145,13 @@ void atls_sock_fail(struct atls_sock *as, int err, u32 reason)
 	WRITE_ONCE(as->err, err);
 	as->reason = reason;
 	atls_set_state(as, ATLS_STATE_FAILED);
+	/*
+	 * SO_ERROR says why, as after a failed connect(): also when TCP has
+	 * already closed the connection (a reset from the peer, which set
+	 * ECONNRESET), where tcp_abort() leaves sk_err alone on kernels with
+	 * "tcp: Avoid closing the same socket twice" (6.12.y, 6.13+).
+	 */
+	WRITE_ONCE(sk->sk_err, -err);
 	wake_up_all(&as->wq);
 	release_sock(sk);
 	atls_stat_inc(ATLS_STAT_FAILED);
