@@ -180,9 +180,17 @@ TEST_F_TIMEOUT(run, refuses_static, 60)
 	EXPECT_EQ(0, tl_sh("grep -q 'statically linked' %s/static.err", d()));
 }
 
+/* nginx keeps sockets open (and atls.ko loaded): stop it however we end. */
+static void stop_nginx(void)
+{
+	if (tl_vm.role == 'a')
+		tl_sh("kill $(cat %s/ngx/nginx.pid 2>/dev/null) 2>/dev/null; sleep 1", d());
+}
+
 int main(int argc, char **argv)
 {
 	setup_ok = !tl_vm_setup("run");
 	atexit(tl_vm_teardown);
+	atexit(stop_nginx);	/* runs first */
 	return test_harness_run(argc, argv);
 }
