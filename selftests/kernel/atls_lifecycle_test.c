@@ -7,7 +7,8 @@
  * refused keys, late DONE, non-blocking start with poll, a blocking start
  * interrupted by a signal, and the peer resetting the TCP connection while
  * a request is pending (it fails at once) or accepted (left to the helper;
- * POLLERR never comes before ATLS_STATUS says FAILED). Every failure must abort the TCP
+ * POLLERR never comes before ATLS_STATUS says FAILED; SO_ERROR then gives the
+ * helper's errno, not the reset's). Every failure must abort the TCP
  * connection (the peer sees a reset) and stay sticky on the socket.
  */
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -723,6 +725,60 @@ TEST_F(life, peer_reset_while_accepted_left_to_helper)
 	tl_helper_go(&self->helper);
 	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 20000));
 	expect_reset_failure(_metadata, self);
+}
+
+/* TCP has closed the connection (the peer's reset was processed): 0 or -1. */
+static int wait_tcp_closed(int fd, int ms)
+{
+	long end = tl_now_ms() + ms;
+	struct tcp_info ti;
+	socklen_t l;
+
+	do {
+		l = sizeof(ti);
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l))
+			return -1;
+		if (ti.tcpi_state == TCP_CLOSE)
+			return 0;
+		usleep(10 * 1000);
+	} while (tl_now_ms() < end);
+	return -1;
+}
+
+/*
+ * The peer gave up first (it rejected us, or we rejected it and its reset
+ * came before our helper's verdict): the helper's failure, not the reset,
+ * is what SO_ERROR says, as after a failed connect(). Non-blocking clients
+ * (curl under atls-run) read SO_ERROR after POLLERR. Kernels with "tcp:
+ * Avoid closing the same socket twice" (6.12.y, 6.13+) leave the reset's
+ * ECONNRESET in sk_err unless atls.ko sets it.
+ */
+TEST_F(life, so_error_is_helper_failure_after_peer_reset)
+{
+	struct tl_serve sv = { .n = 1, .status = -EACCES,
+			       .reason = ATLS_REASON_PCR_MISMATCH, .hold = 1 };
+	struct pollfd p = { .events = POLLOUT };
+	struct atls_status st;
+	socklen_t l = sizeof(int);
+	int v, soerr = -1;
+
+	start_pending(_metadata, self, tl_serve_fn, &sv, 60000);
+	ASSERT_EQ(0, tl_wait_state(self->app, ATLS_STATE_ACCEPTED, 20000));
+	reset_wire(self);
+	ASSERT_EQ(0, wait_tcp_closed(self->app, 20000)) TH_LOG("the reset never closed TCP");
+	tl_helper_go(&self->helper);
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 20000));
+	p.fd = self->app;
+	ASSERT_EQ(1, poll(&p, 1, 20000)) TH_LOG("no POLLERR after the helper's failure");
+	EXPECT_TRUE(p.revents & POLLERR);
+	ASSERT_EQ(0, tl_status(self->app, &st));
+	EXPECT_EQ(ATLS_STATE_FAILED, st.state);
+	EXPECT_EQ(EACCES, st.error);
+	EXPECT_EQ(ATLS_REASON_PCR_MISMATCH, st.reason);
+	ASSERT_EQ(0, getsockopt(self->app, SOL_SOCKET, SO_ERROR, &soerr, &l));
+	EXPECT_EQ(EACCES, soerr) TH_LOG("SO_ERROR: %s", strerror(soerr));
+	EXPECT_EQ(-1, send(self->app, "x", 1, MSG_DONTWAIT));
+	EXPECT_EQ(EACCES, errno);
 }
 
 struct resetter {
