@@ -6,6 +6,7 @@
 #   make           build userspace and atls.ko for every kernel in KVERS
 #   make check     deps + build + host tests + VM suites on every kernel
 #   make demo      deps + build + the two-VM attested echo demo
+#   make demo-nginx  the same VMs: nginx and curl, unmodified, under atls-run
 #
 # Everything is built out of tree, under $(B) (default ./build).
 
@@ -56,7 +57,7 @@ VM_TESTS :=
 VM2_TESTS :=
 USER_BINS :=
 
-.PHONY: all deps userspace modules check check-host check-vm demo clean ksft nlspec
+.PHONY: all deps userspace modules check check-host check-vm demo demo-nginx clean ksft nlspec
 all: userspace modules
 
 deps:
@@ -133,6 +134,11 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@if [ -x $(SRC)/demo/demo.sh ]; then $(SRC)/demo/demo.sh; \
 	 else echo "demo: demo/demo.sh is not there yet (see README.md, Status)" >&2; exit 1; fi
+
+# Debian's nginx and curl, unmodified, under atls-run on the same two VMs.
+demo-nginx: deps
+	@$(MAKE) --no-print-directory all
+	@$(SRC)/demo/demo.sh nginx
 
 clean:
 	rm -rf $(B)
