@@ -47,7 +47,7 @@ static const char *const reasons[] = {
 	[ATLS_REASON_KEY_INSTALL] = "key-install", [ATLS_REASON_PEER_ALERT] = "peer-alert",
 	[ATLS_REASON_KEY_UPDATE] = "key-update", [ATLS_REASON_RECORD_LIMIT] = "record-limit",
 	[ATLS_REASON_BAD_RECORD] = "bad-record", [ATLS_REASON_HELPER_ERROR] = "helper-error",
-	[ATLS_REASON_NOT_AUTHORIZED] = "not-authorized",
+	[ATLS_REASON_NOT_AUTHORIZED] = "not-authorized", [ATLS_REASON_PEER_LIMIT] = "peer-limit",
 };
 
 static const char *reason_name(unsigned int r)

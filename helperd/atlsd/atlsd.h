@@ -140,6 +140,7 @@ int atlsd_nl_probe(void);
 struct atlsd_stats {
 	uint64_t accepted, succeeded, failed, aborted, done_rejected, accept_errors;
 	uint64_t not_authorized;	/* of failed: refused by a policy's allow */
+	uint64_t peer_limited;		/* of failed: the remote address's share */
 };
 
 struct atlsd_pool;

@@ -54,6 +54,18 @@
  * application sees ECONNABORTED, reason SHUTDOWN, nothing in clear), the
  * workers send their DONE and exit, and are joined.
  *
+ * Share of one remote address (atls.conf(5) workers-per-peer): a server
+ * request whose connection comes from another address than its own local
+ * one (so not a connection within this host) records that remote address
+ * (IPv4 as v4-mapped IPv6) in its slot.  When the slots already hold the
+ * share of server requests from that address, the request is refused at
+ * once, before any handshake or TPM work: ECONNABORTED, reason
+ * PEER_LIMIT.  Only server requests count: they are the ones a remote
+ * host can start, and a client request of this host never waits for a
+ * refused one (the two ends of a connection within this host are never
+ * limited).  Decided under pool->lock, where the slot is filled, so
+ * concurrent workers cannot both take the last place.
+ *
  * Engine: pool->engine (guarded by lock) is the current configuration; a
  * worker takes a reference for one request, so SIGHUP never pulls a
  * context from under a running handshake.
@@ -106,6 +118,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -119,7 +133,8 @@
  * per application uid in log-interval-ms (atls.conf(5); the engine's
  * configuration, set again when SIGHUP swaps the engine); the rest are
  * counted and the count is logged with that uid's next logged request.
- * Failures (warnings) are never suppressed.
+ * Failures (warnings) are never suppressed, except the refusals for a
+ * remote address's share (see below), which are about floods.
  */
 
 struct slot {
@@ -131,6 +146,8 @@ struct slot {
 	char comm[32];
 	uint32_t pid;
 	struct timespec start;
+	bool limited;		/* a remote server request: peer counts (see the top) */
+	struct in6_addr peer;
 };
 
 #define LAT_RING 1024
@@ -223,6 +240,50 @@ static uint32_t percentile(const uint32_t *v, unsigned int n, unsigned int pct)
 	return v[rank ? rank - 1 : 0];
 }
 
+/* An address as IPv6 (IPv4 v4-mapped); false for another family. */
+static bool addr6(const struct sockaddr_storage *ss, struct in6_addr *a)
+{
+	if (ss->ss_family == AF_INET6) {
+		*a = ((const struct sockaddr_in6 *)ss)->sin6_addr;
+		return true;
+	}
+	if (ss->ss_family != AF_INET)
+		return false;
+	memset(a, 0, sizeof(*a));
+	a->s6_addr[10] = a->s6_addr[11] = 0xff;
+	memcpy(&a->s6_addr[12], &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	return true;
+}
+
+/*
+ * The remote address of a server request's connection, when the share
+ * applies to it (see the top): true and *peer set; false for a client
+ * request or a connection whose two ends have the same address.
+ */
+static bool limited_peer(const struct atlsd_request *req, struct in6_addr *peer)
+{
+	struct sockaddr_storage r, l;
+	socklen_t rl = sizeof(r), ll = sizeof(l);
+	struct in6_addr local;
+
+	if (req->role != ATLS_ROLE_SERVER || getpeername(req->fd, (struct sockaddr *)&r, &rl) ||
+	    getsockname(req->fd, (struct sockaddr *)&l, &ll) || !addr6(&r, peer) ||
+	    !addr6(&l, &local))
+		return false;
+	return memcmp(peer, &local, sizeof(local)) != 0;
+}
+
+/* Under pool->lock: server requests from peer in progress. */
+static unsigned int peer_count_locked(const struct atlsd_pool *p, const struct in6_addr *peer)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < p->n; i++)
+		n += p->slots[i].id && p->slots[i].limited &&
+		     !memcmp(&p->slots[i].peer, peer, sizeof(*peer));
+	return n;
+}
+
 /* Close the request's fd unless DONE already made the kernel close it. */
 static void close_if_same(int fd, int keep)
 {
@@ -249,13 +310,23 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 	uint32_t lat[LAT_PHASES];
 	uint64_t learn_ns, done_ns, acked_ns;
 	unsigned long suppressed;
-	bool stop, aborted, quiet;
+	bool stop, aborted, quiet, limited, over = false;
+	struct in6_addr peer = IN6ADDR_ANY_INIT;
+	unsigned int share = 0, held = 0;
 	int err, keep;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	limited = limited_peer(req, &peer);
 	pthread_mutex_lock(&p->lock);
 	e = p->engine;
 	atlsd_engine_get(e);
+	if (limited) {
+		share = atlsd_workers_per_peer(atlsd_engine_config(e), p->max);
+		held = peer_count_locked(p, &peer);
+		over = held >= share;
+	}
+	s->limited = limited && !over;
+	s->peer = peer;
 	s->id = req->id;
 	s->fd = req->fd;
 	s->aborted = false;
@@ -288,6 +359,16 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 		o.status = -ECONNABORTED;
 		o.reason = ATLS_REASON_SHUTDOWN;
 		snprintf(o.text, sizeof(o.text), "atlsd is shutting down");
+	} else if (over) {
+		char a[INET6_ADDRSTRLEN] = "?";
+
+		memset(&o, 0, sizeof(o));
+		o.status = -ECONNABORTED;
+		o.reason = ATLS_REASON_PEER_LIMIT;
+		inet_ntop(AF_INET6, &peer, a, sizeof(a));
+		snprintf(o.text, sizeof(o.text),
+			 "remote address %s already has %u of its %u server requests "
+			 "(workers-per-peer)", a, held, share);
 	} else {
 		atlsd_engine_run(e, req, &o);
 	}
@@ -328,6 +409,8 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 		p->st.failed++;
 		if (o.reason == ATLS_REASON_NOT_AUTHORIZED)
 			p->st.not_authorized++;
+		else if (o.reason == ATLS_REASON_PEER_LIMIT)
+			p->st.peer_limited++;
 	}
 	else {
 		p->st.succeeded++;
@@ -343,7 +426,12 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 	} else if (err)
 		log_warn(req->id, "DONE refused by the kernel: %s (outcome was %s: %s)",
 			 strerror(-err), errname(-o.status), o.text);
-	else if (o.status)
+	else if (over) {
+		/* A flood is what the share is for: these lines are rate-limited
+		 * like the info lines; peer_limited counts every one. */
+		if (!quiet)
+			log_info(req->id, "refused: %s", o.text);
+	} else if (o.status)
 		log_warn(req->id, "failed after %ld ms: %s, reason %u: %s", ms_since(&t0),
 			 errname(-o.status), o.reason, o.text);
 	else if (!quiet)
@@ -611,11 +699,11 @@ void atlsd_pool_status(struct atlsd_pool *p, char *buf, size_t len)
 
 	OUT("workers %u\nworkers_max %u\nactive %u\n", p->n, p->max, active);
 	OUT("accepted %llu\nsucceeded %llu\nfailed %llu\naborted %llu\ndone_rejected %llu\n"
-	    "accept_errors %llu\nnot_authorized %llu\n",
+	    "accept_errors %llu\nnot_authorized %llu\npeer_limited %llu\n",
 	    (unsigned long long)st.accepted, (unsigned long long)st.succeeded,
 	    (unsigned long long)st.failed, (unsigned long long)st.aborted,
 	    (unsigned long long)st.done_rejected, (unsigned long long)st.accept_errors,
-	    (unsigned long long)st.not_authorized);
+	    (unsigned long long)st.not_authorized, (unsigned long long)st.peer_limited);
 	OUT("tpm_commands %lu\ntpm_busy_ms %llu\n", tpm_calls, tpm_us / 1000);
 	if (lat) {
 		n = lat->n < LAT_RING ? (unsigned int)lat->n : LAT_RING;

@@ -129,6 +129,7 @@ void atlsd_config_defaults(struct atlsd_config *c)
 	c->workers = 8;
 	c->workers_max = 0;
 	c->worker_idle_ms = 30000;
+	c->workers_per_peer = 0;
 	c->step_timeout_ms = 5000;
 	c->log_burst = 10;
 	c->log_interval_ms = 5000;
@@ -743,6 +744,7 @@ static int parse_root(struct pctx *x, struct atlsd_config *c, config_t *cf)
 	static const char *const keys[] = { "tcti", "state-dir", "run-dir", "user", "key-mode",
 					    "ak-handle", "tls-key-handle", "certificate",
 					    "key-file", "workers", "workers-max", "worker-idle-ms",
+					    "workers-per-peer",
 					    "step-timeout-ms",
 					    "log-level", "log-burst", "log-interval-ms", "policies",
 					    NULL };
@@ -774,6 +776,7 @@ static int parse_root(struct pctx *x, struct atlsd_config *c, config_t *cf)
 	    (err = get_uint(x, root, "workers", &c->workers, 1, 256)) ||
 	    (err = get_uint(x, root, "workers-max", &c->workers_max, 1, 1024)) ||
 	    (err = get_uint(x, root, "worker-idle-ms", &c->worker_idle_ms, 100, 86400000)) ||
+	    (err = get_uint(x, root, "workers-per-peer", &c->workers_per_peer, 1, 1024)) ||
 	    (err = get_uint(x, root, "step-timeout-ms", &c->step_timeout_ms, 100, 120000)) ||
 	    (err = get_uint(x, root, "log-burst", &c->log_burst, 0, 1000000)) ||
 	    (err = get_uint(x, root, "log-interval-ms", &c->log_interval_ms, 100, 3600000)))

@@ -85,6 +85,8 @@ struct atlsd_config {
 	unsigned int workers;
 	unsigned int workers_max;	/* 0: 8 x workers, at least 64, at most 1024 */
 	unsigned int worker_idle_ms;	/* a grown worker idle this long exits (30000) */
+	unsigned int workers_per_peer;	/* server requests per remote address; 0: half
+					 * of the pool's maximum */
 	unsigned int step_timeout_ms;	/* peer silent this long: dropped (default 5000) */
 	unsigned int log_burst;		/* info lines: requests per uid and interval, 0 = all */
 	unsigned int log_interval_ms;	/* the rate limit's interval (default 5000) */
@@ -117,6 +119,15 @@ const char *atlsd_policy_auth_note(const struct atlsd_policy *p);
 int atlsd_state_path(const struct atlsd_config *c, const char *name, char *out, size_t len);
 
 /* workers-max as configured, or 8 x workers within 64..1024; >= workers. */
+/* Server requests one remote address may have in progress at once. */
+static inline unsigned int atlsd_workers_per_peer(const struct atlsd_config *c,
+						   unsigned int pool_max)
+{
+	if (c->workers_per_peer)
+		return c->workers_per_peer;
+	return pool_max > 1 ? pool_max / 2 : 1;
+}
+
 static inline unsigned int atlsd_workers_max(const struct atlsd_config *c)
 {
 	unsigned int m = c->workers_max ? c->workers_max : 8 * c->workers;

@@ -71,6 +71,8 @@ TEST(defaults_without_file)
 	EXPECT_EQ(5000u, c.step_timeout_ms);
 	EXPECT_EQ(10u, c.log_burst);
 	EXPECT_EQ(30000u, c.worker_idle_ms);
+	EXPECT_EQ(32u, atlsd_workers_per_peer(&c, 64));	/* half the maximum */
+	EXPECT_EQ(1u, atlsd_workers_per_peer(&c, 1));
 	EXPECT_EQ(5000u, c.log_interval_ms);
 	EXPECT_EQ(6, c.n_policies);	/* 4 built-ins + 2 old names */
 	expect_policy(_metadata, &c, "", &(struct atlsd_policy){
@@ -121,6 +123,7 @@ TEST(every_setting)
 			       "workers = 3;\n"
 			       "workers-max = 5;\n"
 			       "worker-idle-ms = 2500;\n"
+			       "workers-per-peer = 4;\n"
 			       "step-timeout-ms = 750;\n"
 			       "log-level = \"debug\";\n"
 			       "log-burst = 0;\n"
@@ -148,6 +151,7 @@ TEST(every_setting)
 	EXPECT_EQ(5, c.workers_max);
 	EXPECT_EQ(5, atlsd_workers_max(&c));
 	EXPECT_EQ(2500, c.worker_idle_ms);
+	EXPECT_EQ(4u, atlsd_workers_per_peer(&c, 5));
 	EXPECT_EQ(0, c.log_burst);
 	EXPECT_EQ(100, c.log_interval_ms);
 	EXPECT_EQ(750u, c.step_timeout_ms);
@@ -213,6 +217,8 @@ static const char *const bad[] = {
 	"workers-max = 64.5;\n",
 	"step-timeout-ms = 99;\n",
 	"step-timeout-ms = 120001;\n",
+	"workers-per-peer = 0;\n",
+	"workers-per-peer = 1025;\n",
 	"worker-idle-ms = 99;\n",
 	"worker-idle-ms = 86400001;\n",
 	"log-burst = -1;\n",

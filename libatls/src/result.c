@@ -64,6 +64,7 @@ static const char *const names[__ATLS_REASON_DETAIL_MAX] = {
 	[ATLS_REASON_BAD_RECORD] = "bad-record",
 	[ATLS_REASON_HELPER_ERROR] = "helper-error",
 	[ATLS_REASON_NOT_AUTHORIZED] = "not-authorized",
+	[ATLS_REASON_PEER_LIMIT] = "peer-limit",
 	[ATLS_REASON_NO_EVIDENCE] = "no-evidence",
 	[ATLS_REASON_MALFORMED_EVIDENCE] = "malformed-evidence",
 	[ATLS_REASON_BAD_SIGNATURE] = "bad-signature",

@@ -58,7 +58,9 @@
  *  aborted with a RST, nothing is ever sent in clear):
  *   ETIMEDOUT    no completion within timeout_ms (ATLS_REASON_TIMEOUT)
  *   ECONNABORTED the helper died holding the request, the app abandoned it
- *                (ATLS_REASON_HELPER_DIED, _APP_CLOSED, _SHUTDOWN)
+ *                (ATLS_REASON_HELPER_DIED, _APP_CLOSED, _SHUTDOWN), or the
+ *                helper refused a server request because its remote address
+ *                already holds its share of the workers (_PEER_LIMIT)
  *   EACCES       the peer's attestation evidence was rejected by the policy
  *                (ATLS_REASON_EVIDENCE_*, _AK_UNTRUSTED, _PCR_MISMATCH, ...),
  *                or the helper does not let this requester (its effective
@@ -333,6 +335,10 @@ enum atls_reason {
 	ATLS_REASON_HELPER_ERROR = 23,		/* any other helper failure */
 	ATLS_REASON_NOT_AUTHORIZED = 24,	/* EACCES: the requester may not use
 						 * this policy (atls.conf(5) allow) */
+	ATLS_REASON_PEER_LIMIT = 25,		/* ECONNABORTED: the remote address
+						 * holds its share of the helper's
+						 * workers (atls.conf(5)
+						 * workers-per-peer) */
 	__ATLS_REASON_MAX,	/* the kernel reports, and accepts in DONE, 0..MAX-1 */
 
 	/*
