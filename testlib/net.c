@@ -162,9 +162,14 @@ int tl_listen_any(int port)
 
 int tl_connect_to(const char *addr, int port, int ms)
 {
+	return tl_connect_from(NULL, addr, port, ms);
+}
+
+int tl_connect_from(const char *src, const char *addr, int port, int ms)
+{
 	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
 				  .ai_socktype = SOCK_STREAM };
-	struct addrinfo *ai;
+	struct addrinfo *ai, *sa = NULL;
 	long end = tl_now_ms() + ms;
 	char service[16];
 	int fd = -1, one = 1;
@@ -172,11 +177,19 @@ int tl_connect_to(const char *addr, int port, int ms)
 	snprintf(service, sizeof(service), "%d", port);
 	if (getaddrinfo(addr, service, &hints, &ai))
 		return -1;
+	if (src) {
+		hints.ai_family = ai->ai_family;
+		if (getaddrinfo(src, "0", &hints, &sa)) {
+			freeaddrinfo(ai);
+			return -1;
+		}
+	}
 	for (;;) {
 		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			break;
-		if (!connect(fd, ai->ai_addr, ai->ai_addrlen)) {
+		if ((!sa || !bind(fd, sa->ai_addr, sa->ai_addrlen)) &&
+		    !connect(fd, ai->ai_addr, ai->ai_addrlen)) {
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			break;
 		}
@@ -187,6 +200,8 @@ int tl_connect_to(const char *addr, int port, int ms)
 		usleep(200 * 1000);
 	}
 	freeaddrinfo(ai);
+	if (sa)
+		freeaddrinfo(sa);
 	return fd;
 }
 

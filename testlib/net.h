@@ -33,6 +33,8 @@ int tl_accept_until(int lfd, atomic_int *stop);
  * connect to addr (IPv4 or IPv6) that retries while refused for ms (fd or -1). */
 int tl_listen_any(int port);
 int tl_connect_to(const char *addr, int port, int ms);
+/* The same from source address src (NULL: any), e.g. 127.0.0.2 on lo. */
+int tl_connect_from(const char *src, const char *addr, int port, int ms);
 
 /* Read n bytes, each wait at most timeout_ms: bytes read (fewer at EOF or
  * timeout after some), -ETIMEDOUT if none, -errno. */

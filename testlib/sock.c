@@ -4,6 +4,7 @@
  * See sock.h.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net.h"
 #include "sock.h"
 #include "util.h"
 
@@ -79,6 +81,57 @@ int tl_atls(int fd, int role, const char *policy, unsigned int flags)
 	snprintf(st.policy, sizeof(st.policy), "%s", policy);
 	if (setsockopt(fd, SOL_ATLS, ATLS_START, &st, sizeof(st)))
 		return errno;
+	return 0;
+}
+
+int tl_serve_one(int port, const char *policy, int timeout_ms, int *err)
+{
+	int l = tl_listen_any(port), fd;
+
+	*err = -1;
+	if (l < 0)
+		return -1;
+	fd = tl_accept(l, timeout_ms);
+	close(l);
+	if (fd < 0)
+		return -1;
+	*err = tl_atls(fd, ATLS_ROLE_SERVER, policy, 0);
+	return fd;
+}
+
+void *tl_conn_server(void *conn)
+{
+	struct tl_conn *k = conn;
+	int fd = tl_serve_one(k->port, k->policy, 60000, &k->err_s);
+
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+void *tl_conn_client(void *conn)
+{
+	struct tl_conn *k = conn;
+	int c = tl_connect_from(k->src, "127.0.0.1", k->port, 60000);
+
+	k->err_c = c < 0 ? -1 : tl_atls(c, ATLS_ROLE_CLIENT, k->policy, 0);
+	if (c >= 0)
+		close(c);
+	return NULL;
+}
+
+int tl_conn_run(struct tl_conn *k)
+{
+	pthread_t ts, tc;
+
+	if (pthread_create(&ts, NULL, tl_conn_server, k))
+		return -1;
+	if (pthread_create(&tc, NULL, tl_conn_client, k)) {
+		pthread_join(ts, NULL);
+		return -1;
+	}
+	pthread_join(tc, NULL);
+	pthread_join(ts, NULL);
 	return 0;
 }
 

@@ -29,6 +29,30 @@ int tl_wait_state(int fd, uint32_t state, int timeout_ms);
  * peer's attestation: 0 or the positive errno the socket call set.
  */
 int tl_atls(int fd, int role, const char *policy, unsigned int flags);
+/*
+ * The server of one connection: listen on port (any address), accept one
+ * connection within timeout_ms, tl_atls() it as server with policy.  The
+ * connection's fd (or -1: none came); ATLS_START's errno in *err (0 =
+ * ready, -1: no connection).
+ */
+int tl_serve_one(int port, const char *policy, int timeout_ms, int *err);
+
+/*
+ * One connection to 127.0.0.1 with atls on both ends, each end's policy
+ * named: tl_conn_server() serves port (tl_serve_one, 60 s), tl_conn_client()
+ * connects from src (NULL: any) and starts; pthread start routines, so
+ * tests can run many at once.  tl_conn_run() runs both and waits.  err_c,
+ * err_s: each end's ATLS_START errno (0 = ready; -1: no connection).
+ */
+struct tl_conn {
+	int port;
+	const char *policy;	/* both ends */
+	const char *src;
+	int err_c, err_s;
+};
+void *tl_conn_server(void *conn);
+void *tl_conn_client(void *conn);
+int tl_conn_run(struct tl_conn *k);	/* 0, or -1 if a thread did not start */
 int tl_peer_info(int fd, struct atls_peer_info *pi);
 
 long tl_proc_stat(const char *name);		/* /proc/net/atls value, -1 */

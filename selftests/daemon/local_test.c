@@ -314,40 +314,6 @@ static void loopback(struct __test_metadata *_metadata, const char *state, bool 
 	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
 }
 
-struct conn {
-	int port, err_c, err_s;
-};
-
-/* One loopback connection: a server thread accepts and starts, we connect
- * and start; both results kept. */
-static void *conn_srv(void *arg)
-{
-	struct conn *k = arg;
-	int l = tl_listen_any(k->port), s;
-
-	k->err_s = -1;
-	if (l < 0)
-		return NULL;
-	s = tl_accept(l, 60000);
-	close(l);
-	if (s < 0)
-		return NULL;
-	k->err_s = tl_atls(s, ATLS_ROLE_SERVER, "default", 0);
-	close(s);
-	return NULL;
-}
-
-static void *conn_cli(void *arg)
-{
-	struct conn *k = arg;
-	int c = tl_connect_to("127.0.0.1", k->port, 60000);
-
-	k->err_c = c < 0 ? -1 : tl_atls(c, ATLS_ROLE_CLIENT, "default", 0);
-	if (c >= 0)
-		close(c);
-	return NULL;
-}
-
 /* Lines of atlsd's log matching the basic regular expression re; -1: error. */
 static int log_lines(const char *re)
 {
@@ -367,13 +333,9 @@ static int log_lines(const char *re)
 
 static void one_loopback(struct __test_metadata *_metadata, int port)
 {
-	struct conn k = { .port = port };
-	pthread_t ts, tc;
+	struct tl_conn k = { .port = port, .policy = "default" };
 
-	ASSERT_EQ(0, pthread_create(&ts, NULL, conn_srv, &k));
-	ASSERT_EQ(0, pthread_create(&tc, NULL, conn_cli, &k));
-	pthread_join(tc, NULL);
-	pthread_join(ts, NULL);
+	ASSERT_EQ(0, tl_conn_run(&k));
 	EXPECT_EQ(0, k.err_c) TH_LOG("client: %s", strerror(k.err_c));
 	EXPECT_EQ(0, k.err_s) TH_LOG("server: %s", strerror(k.err_s));
 }
@@ -404,7 +366,7 @@ static int reconfigure(const char *conf)
 TEST_F_TIMEOUT(local, more_loopback_connections_than_workers, 300)
 {
 	enum { N = 6 };
-	struct conn k[N];
+	struct tl_conn k[N];
 	pthread_t ts[N], tc[N];
 	int i;
 
@@ -416,12 +378,12 @@ TEST_F_TIMEOUT(local, more_loopback_connections_than_workers, 300)
 	tl_vm.workers = NULL;
 	EXPECT_EQ(2, tl_atlsd_counter("workers"));
 	for (i = 0; i < N; i++) {
-		k[i].port = 7610 + i;
-		ASSERT_EQ(0, pthread_create(&ts[i], NULL, conn_srv, &k[i]));
+		k[i] = (struct tl_conn){ .port = 7610 + i, .policy = "default" };
+		ASSERT_EQ(0, pthread_create(&ts[i], NULL, tl_conn_server, &k[i]));
 	}
 	usleep(300 * 1000);	/* listeners up; a late one only costs a retry */
 	for (i = 0; i < N; i++)
-		ASSERT_EQ(0, pthread_create(&tc[i], NULL, conn_cli, &k[i]));
+		ASSERT_EQ(0, pthread_create(&tc[i], NULL, tl_conn_client, &k[i]));
 	for (i = 0; i < N; i++) {
 		pthread_join(tc[i], NULL);
 		pthread_join(ts[i], NULL);

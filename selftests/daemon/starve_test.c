@@ -32,16 +32,12 @@
  * the pool, not the TPM.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include "kselftest_harness.h"
 #include "net.h"
@@ -59,60 +55,6 @@ FIXTURE(starve) {};
 FIXTURE_SETUP(starve) {}
 FIXTURE_TEARDOWN(starve) {}
 
-struct legit {
-	int port, err_c, err_s;
-};
-
-static void *legit_server(void *arg)
-{
-	struct legit *k = arg;
-	int l = tl_listen_any(k->port), s;
-
-	k->err_s = -1;
-	if (l < 0)
-		return NULL;
-	s = tl_accept(l, 120000);
-	close(l);
-	if (s < 0)
-		return NULL;
-	k->err_s = tl_atls(s, ATLS_ROLE_SERVER, "unauthenticated", 0);
-	close(s);
-	return NULL;
-}
-
-/* A connection to 127.0.0.1:port from src (any port); fd or -1. */
-static int connect_from(const char *src, int port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (fd < 0)
-		return -1;
-	inet_pton(AF_INET, src, &a.sin_addr);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)))
-		goto fail;
-	a.sin_port = htons(port);
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)))
-		goto fail;
-	return fd;
-fail:
-	close(fd);
-	return -1;
-}
-
-/* Client side of the legitimate connection, from 127.0.0.3. */
-static void *legit_client(void *arg)
-{
-	struct legit *k = arg;
-	int c = connect_from("127.0.0.3", k->port);
-
-	k->err_c = c < 0 ? -1 : tl_atls(c, ATLS_ROLE_CLIENT, "unauthenticated", 0);
-	if (c >= 0)
-		close(c);
-	return NULL;
-}
-
 static void use_conf(const char *name, const char *text)
 {
 	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/%s", tl_vm.dir, name);
@@ -127,13 +69,25 @@ static double now_s(void)
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
+/* A loopback connection from src (NULL: any), ready on both ends in BOUND_S. */
+static void legitimate(struct __test_metadata *_metadata, int port, const char *src,
+		       const char *what)
+{
+	struct tl_conn k = { .port = port, .policy = "unauthenticated", .src = src };
+	double t0 = now_s(), took;
+
+	ASSERT_EQ(0, tl_conn_run(&k));
+	took = now_s() - t0;
+	EXPECT_EQ(0, k.err_c) TH_LOG("client: %s", strerror(k.err_c));
+	EXPECT_EQ(0, k.err_s) TH_LOG("server: %s", strerror(k.err_s));
+	EXPECT_GT(BOUND_S, took) TH_LOG("legitimate connection ready after %.1f s", took);
+	TH_LOG("legitimate connection %s: ready after %.1f s", what, took);
+}
+
 TEST_F_TIMEOUT(starve, stalled_peers_then_legitimate, 400)
 {
-	int mute, fd[NSTALL], i, c, n;
-	struct legit k = { .port = 7802 };
+	int mute, fd[NSTALL], i, n;
 	struct atls_status st;
-	pthread_t th;
-	double t0, took;
 	char conf[200];
 
 	snprintf(conf, sizeof(conf), "'key-mode = \"software\";' 'workers-max = %d;' "
@@ -154,18 +108,7 @@ TEST_F_TIMEOUT(starve, stalled_peers_then_legitimate, 400)
 	ASSERT_EQ(NSTALL, tl_atlsd_counter("active"));
 	ASSERT_EQ(NSTALL, tl_atlsd_counter("workers"));
 
-	t0 = now_s();
-	ASSERT_EQ(0, pthread_create(&th, NULL, legit_server, &k));
-	c = tl_connect_to("127.0.0.1", k.port, 60000);
-	ASSERT_LE(0, c);
-	k.err_c = tl_atls(c, ATLS_ROLE_CLIENT, "unauthenticated", 0);
-	pthread_join(th, NULL);
-	took = now_s() - t0;
-	close(c);
-	EXPECT_EQ(0, k.err_c) TH_LOG("client: %s", strerror(k.err_c));
-	EXPECT_EQ(0, k.err_s) TH_LOG("server: %s", strerror(k.err_s));
-	EXPECT_GT(BOUND_S, took) TH_LOG("legitimate connection ready after %.1f s", took);
-	TH_LOG("legitimate connection ready after %.1f s behind %d stalled peers", took, NSTALL);
+	legitimate(_metadata, 7802, NULL, "behind 64 stalled peers");
 
 	/* The stalled ones: dropped by the step deadline, not their 100 s. */
 	for (i = 0, n = 0; i < NSTALL; i++) {
@@ -182,10 +125,7 @@ TEST_F_TIMEOUT(starve, stalled_peers_then_legitimate, 400)
 TEST_F_TIMEOUT(starve, one_address_flood_leaves_others_served, 400)
 {
 	int l, raw[NFLOOD], srv[NFLOOD], i, refused = 0, waiting = 0;
-	struct legit k = { .port = 7804 };
 	struct atls_status st;
-	pthread_t ts, tc;
-	double t0, took;
 	char conf[200];
 
 	snprintf(conf, sizeof(conf), "'key-mode = \"software\";' 'workers-max = 64;' "
@@ -196,7 +136,7 @@ TEST_F_TIMEOUT(starve, one_address_flood_leaves_others_served, 400)
 	l = tl_listen_any(7803);
 	ASSERT_LE(0, l);
 	for (i = 0; i < NFLOOD; i++) {
-		raw[i] = connect_from("127.0.0.2", 7803);	/* sends nothing */
+		raw[i] = tl_connect_from("127.0.0.2", "127.0.0.1", 7803, 10000); /* silent */
 		ASSERT_LE(0, raw[i]);
 		srv[i] = tl_accept(l, 10000);
 		ASSERT_LE(0, srv[i]);
@@ -208,16 +148,7 @@ TEST_F_TIMEOUT(starve, one_address_flood_leaves_others_served, 400)
 		usleep(100 * 1000);
 	EXPECT_EQ(NFLOOD - SHARE, tl_atlsd_counter("peer_limited"));
 
-	t0 = now_s();
-	ASSERT_EQ(0, pthread_create(&ts, NULL, legit_server, &k));
-	ASSERT_EQ(0, pthread_create(&tc, NULL, legit_client, &k));
-	pthread_join(tc, NULL);
-	pthread_join(ts, NULL);
-	took = now_s() - t0;
-	EXPECT_EQ(0, k.err_c) TH_LOG("client: %s", strerror(k.err_c));
-	EXPECT_EQ(0, k.err_s) TH_LOG("server: %s", strerror(k.err_s));
-	EXPECT_GT(BOUND_S, took) TH_LOG("legitimate connection ready after %.1f s", took);
-	TH_LOG("from another address: ready after %.1f s beside a flood of %d", took, NFLOOD);
+	legitimate(_metadata, 7804, "127.0.0.3", "from 127.0.0.3 beside the flood");
 
 	for (i = 0; i < NFLOOD; i++) {
 		ASSERT_EQ(0, tl_status(srv[i], &st));
@@ -251,11 +182,7 @@ static int setup(void)
 
 int main(int argc, char **argv)
 {
-	memset(&tl_vm, 0, sizeof(tl_vm));
-	if (setup()) {
-		printf("1..1\nnot ok 1 starve set-up (provisioning) failed\n");
+	if (tl_vm_local_begin("starve", setup))
 		return 1;
-	}
-	atexit(tl_vm_teardown);
 	return test_harness_run(argc, argv);
 }

@@ -75,17 +75,7 @@ FIXTURE_TEARDOWN(pair) {}
  * sets *err to the errno of ATLS_START (0 = ready). */
 static int serve_one(int port, const char *policy, int *err)
 {
-	int l = tl_listen_any(port), fd;
-
-	*err = -1;
-	if (l < 0)
-		return -1;
-	fd = tl_accept(l, TL_PEER_WAIT_MS);
-	close(l);
-	if (fd < 0)
-		return -1;
-	*err = tl_atls(fd, ATLS_ROLE_SERVER, policy, 0);
-	return fd;
+	return tl_serve_one(port, policy, TL_PEER_WAIT_MS, err);
 }
 
 static int connect_one(const char *addr, int port, const char *policy, int *err)
