@@ -76,4 +76,24 @@ long long tl_atlsd_counter_in_last(const char *name);
 /* Both VMs reach the point called name (first to arrive waits). */
 int tl_barrier(const char *name);
 
+/*
+ * Fixture fx of a two-VM suite (kselftest harness): each test first
+ * checks the suite's set-up flag ok, then meets the peer VM at the barrier
+ * "start-<test>", so both VMs start every test together and a test that
+ * fails on one side after a long wait does not leave the other side's next
+ * tests talking to a peer that is not there yet.
+ */
+#define TL_PAIR_FIXTURE(fx, ok)						\
+	FIXTURE(fx) {};							\
+	FIXTURE_SETUP(fx)							\
+	{									\
+		char tl_start_[200];						\
+										\
+		ASSERT_TRUE(ok) TH_LOG("set-up failed (provisioning, key exchange or atlsd)"); \
+		snprintf(tl_start_, sizeof(tl_start_), "start-%s", _metadata->name); \
+		ASSERT_EQ(0, tl_barrier(tl_start_))				\
+			TH_LOG("the peer VM did not reach %s", _metadata->name);	\
+	}									\
+	FIXTURE_TEARDOWN(fx) {}
+
 #endif /* TL_VM_H */

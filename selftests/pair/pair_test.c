@@ -57,19 +57,7 @@ static int setup_ok;
 #define IS_A (tl_vm.role == 'a')
 #define MSG "attested hello"
 
-FIXTURE(pair) {};
-FIXTURE_SETUP(pair)
-{
-	char name[200];
-
-	ASSERT_TRUE(setup_ok) TH_LOG("set-up failed (provisioning, key exchange or atlsd)");
-	/* Both VMs start each test together: a test that fails on one side
-	 * after a long wait does not leave the other side's next tests talking
-	 * to a peer that is not there yet. */
-	snprintf(name, sizeof(name), "start-%s", _metadata->name);
-	ASSERT_EQ(0, tl_barrier(name)) TH_LOG("the peer VM did not reach %s", _metadata->name);
-}
-FIXTURE_TEARDOWN(pair) {}
+TL_PAIR_FIXTURE(pair, setup_ok);
 
 /* Server side of one connection: accept, ATLS_START; returns fd or -1 and
  * sets *err to the errno of ATLS_START (0 = ready). */

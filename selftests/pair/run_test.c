@@ -36,19 +36,7 @@
 
 static int setup_ok;
 
-FIXTURE(run) {};
-FIXTURE_SETUP(run)
-{
-	char name[200];
-
-	ASSERT_TRUE(setup_ok) TH_LOG("set-up failed (provisioning, key exchange or atlsd)");
-	/* Both VMs start each test together (as in pair_test): a test that
-	 * fails on one side does not leave the other talking to a peer that
-	 * is elsewhere. */
-	snprintf(name, sizeof(name), "start-%s", _metadata->name);
-	ASSERT_EQ(0, tl_barrier(name)) TH_LOG("the peer VM did not reach %s", _metadata->name);
-}
-FIXTURE_TEARDOWN(run) {}
+TL_PAIR_FIXTURE(run, setup_ok);
 
 static const char *d(void)
 {
