@@ -27,7 +27,7 @@ PKGS=(
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	linux-source-6.1
-	nginx-light curl wget socat
+	nginx-light curl wget socat wrk
 )
 
 missing=()
