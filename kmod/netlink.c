@@ -199,6 +199,18 @@ static int atls_nl_accept_doit(struct sk_buff *skb, struct genl_info *info)
 	if (err)
 		goto free_msg;
 
+	/*
+	 * Reply first, install the fd after (as net/handshake does): a reply
+	 * that cannot be delivered (the helper's receive buffer is full) must
+	 * not leave an fd the helper never hears of in its table. The number
+	 * stays reserved until fd_install(), so no other file can take it; a
+	 * helper thread that reads the reply before this call returns and uses
+	 * the number at once gets EBADF.
+	 */
+	err = genlmsg_reply(msg, info);		/* consumes msg */
+	if (err)
+		goto put_fd;	/* back to the queue, for the next ACCEPT */
+
 	/* The helper (any thread of it) may now do raw I/O on the socket. */
 	as = req->as;
 	lock_sock(req->sk);
@@ -208,15 +220,9 @@ static int atls_nl_accept_doit(struct sk_buff *skb, struct genl_info *info)
 	release_sock(req->sk);
 
 	fd_install(fd, req->file);	/* consumes our file reference */
-	err = genlmsg_reply(msg, info);
-	if (err) {
-		/* The helper cannot know its fd: the request cannot finish. */
-		atls_req_fail(req, -ECONNABORTED, ATLS_REASON_HELPER_ERROR);
-	} else {
-		atls_stat_inc(ATLS_STAT_ACCEPTED);
-	}
+	atls_stat_inc(ATLS_STAT_ACCEPTED);
 	atls_req_put(req);
-	return err;
+	return 0;
 
 free_msg:
 	nlmsg_free(msg);

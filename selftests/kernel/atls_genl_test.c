@@ -6,6 +6,7 @@
  * wrong socket fd, and ACCEPT without CAP_NET_ADMIN, each with its errno.
  * None of them may disturb the request: a correct DONE afterwards succeeds.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -13,6 +14,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
 
 #include "kselftest_harness.h"
 #include "genl.h"
@@ -205,6 +208,167 @@ TEST(accept_needs_net_admin)
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	EXPECT_TRUE(WIFEXITED(st));
 	EXPECT_EQ(0, WEXITSTATUS(st));
+}
+
+/* ---- raw generic-netlink sockets (what libnl would hide) ---- */
+
+static int raw_genl(void)
+{
+	struct sockaddr_nl a = { .nl_family = AF_NETLINK };
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a))) {
+		if (s >= 0)
+			close(s);
+		return -1;
+	}
+	return s;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/*
+ * Fill @s's receive buffer from another socket until it refuses even the
+ * smallest message (large ones first: a kernel reply smaller than the
+ * last large message could still fit).
+ */
+static int fill_rcvbuf(int s)
+{
+	struct sockaddr_nl me = { 0 }, to = { .nl_family = AF_NETLINK };
+	static const int sizes[] = { NLMSG_SPACE(1024), NLMSG_HDRLEN };
+	socklen_t l = sizeof(me);
+	char buf[NLMSG_SPACE(1024)] = { 0 };
+	struct nlmsghdr *n = (struct nlmsghdr *)buf;
+	int f, i, k, err = 0;
+
+	if (getsockname(s, (struct sockaddr *)&me, &l))
+		return -errno;
+	to.nl_pid = me.nl_pid;
+	n->nlmsg_type = NLMSG_NOOP;
+	f = raw_genl();
+	if (f < 0)
+		return -errno;
+	for (k = 0; k < 2 && !err; k++) {
+		n->nlmsg_len = sizes[k];
+		err = -ENOSPC;
+		for (i = 0; i < 100000; i++) {
+			if (sendto(f, buf, sizes[k], MSG_DONTWAIT,
+				   (struct sockaddr *)&to, sizeof(to)) < 0) {
+				err = errno == EAGAIN ? 0 : -errno;
+				break;
+			}
+		}
+	}
+	close(f);
+	return err;
+}
+
+/* Messages waiting on @s of generic-netlink family @fam with command @cmd. */
+static int drain_count(int s, int fam, int cmd)
+{
+	static char buf[65536];
+	struct nlmsghdr *n;
+	int found = 0;
+	ssize_t r;
+
+	/* An undelivered kernel message leaves ENOBUFS (once) before the queue. */
+	while ((r = recv(s, buf, sizeof(buf), MSG_DONTWAIT)) > 0 ||
+	       (r < 0 && errno == ENOBUFS)) {
+		if (r < 0)
+			continue;
+		for (n = (struct nlmsghdr *)buf; NLMSG_OK(n, r); n = NLMSG_NEXT(n, r)) {
+			struct genlmsghdr *g = NLMSG_DATA(n);
+
+			if (n->nlmsg_type == fam && g->cmd == cmd)
+				found++;
+		}
+	}
+	return found;
+}
+
+static int raw_send(int s, const void *msg, size_t len)
+{
+	struct sockaddr_nl k = { .nl_family = AF_NETLINK };
+
+	return sendto(s, msg, len, 0, (struct sockaddr *)&k, sizeof(k)) < 0 ? -errno : 0;
+}
+
+/*
+ * An ACCEPT whose reply cannot be delivered (the helper's receive buffer is
+ * full) must leave no fd in the helper's table and the request in the
+ * queue: the next ACCEPT gets it and completes it.
+ */
+static void undeliverable_fn(struct tl_helper *h, int out, int ctl, void *arg)
+{
+	struct {
+		struct nlmsghdr n;
+		struct genlmsghdr g;
+	} acc = {
+		.n = { .nlmsg_len = sizeof(acc), .nlmsg_type = h->family,
+		       .nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = 1 },
+		.g = { .cmd = ATLS_CMD_ACCEPT, .version = ATLS_GENL_VERSION },
+	};
+	int s, small = 4096, before, after;
+	struct tl_req r;
+
+	(void)arg;
+	tl_wait_go(ctl, 10000);
+	s = raw_genl();
+	if (s < 0 || setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) ||
+	    fill_rcvbuf(s)) {
+		tl_put_result(out, -EIO);
+		return;
+	}
+	tl_put_result(out, 0);
+	before = count_fds();
+	tl_put_result(out, raw_send(s, &acc, sizeof(acc)));
+	after = count_fds();
+	tl_put_result(out, after - before);
+	tl_put_result(out, drain_count(s, h->family, ATLS_CMD_ACCEPT));
+	close(s);
+	tl_put_result(out, tl_helper_accept_wait(h, &r, 2000));
+	tl_put_result(out, tl_done_keys(h, &r, TLS_CIPHER_AES_GCM_128));
+}
+
+TEST(accept_reply_undeliverable)
+{
+	struct tl_child c;
+	int cli, srv, v;
+
+	ASSERT_EQ(0, tl_fork_helper(&c, undeliverable_fn, NULL));
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &cli, &srv));
+	ASSERT_EQ(0, tl_ulp(cli));
+	EXPECT_EQ(-EINPROGRESS, tl_start(cli, ATLS_ROLE_CLIENT, 20000,
+					 ATLS_START_F_NONBLOCK));
+	tl_helper_go(&c);
+	ASSERT_EQ(0, tl_helper_result(&c, &v, 10000));
+	ASSERT_EQ(0, v) TH_LOG("could not fill the helper's receive buffer");
+	ASSERT_EQ(0, tl_helper_result(&c, &v, 10000));
+	EXPECT_EQ(0, v) TH_LOG("ACCEPT not sent: %s", strerror(-v));
+	ASSERT_EQ(0, tl_helper_result(&c, &v, 10000));
+	EXPECT_EQ(0, v) TH_LOG("fds added to the helper by an undelivered ACCEPT: %d", v);
+	ASSERT_EQ(0, tl_helper_result(&c, &v, 10000));
+	EXPECT_EQ(0, v) TH_LOG("ACCEPT replies that got through: %d", v);
+	ASSERT_EQ(0, tl_helper_result(&c, &v, 10000));
+	EXPECT_EQ(0, v) TH_LOG("the request was not back in the queue: %s", strerror(-v));
+	ASSERT_EQ(0, tl_helper_result(&c, &v, 10000));
+	EXPECT_EQ(0, v) TH_LOG("DONE: %s", strerror(-v));
+	EXPECT_EQ(0, tl_wait_state(cli, ATLS_STATE_READY, 5000));
+	tl_helper_reap(&c);
+	close(cli);
+	close(srv);
 }
 
 TEST_HARNESS_MAIN

@@ -153,7 +153,9 @@
  *                                       helper's cgroup namespace; absent when
  *                                       longer than ATLS_CGROUP_PATH_MAX - 1
  *     errors: EPERM (no CAP_NET_ADMIN), EAGAIN (nothing pending),
- *             EMFILE (no free fd: the request is put back in the queue)
+ *             EMFILE (no free fd: the request is put back in the queue);
+ *             a reply that cannot be delivered (the helper's receive buffer
+ *             is full) installs no fd and puts the request back too
  *  <- ATLS_CMD_DONE     do, needs CAP_NET_ADMIN
  *       ATLS_A_REQ_ID             u64   required
  *       ATLS_A_SOCKFD             u32   required: the fd ACCEPT gave
