@@ -13,9 +13,10 @@
  *  ABORT  kernel -> multicast group: a request the helper holds is dead.
  *
  * Attribute policies are strict (unknown attributes, wrong lengths and
- * values outside the ranges are refused by the genl core before our
- * handlers run); attributes the kernel only sends are NLA_REJECT. They,
- * the ops table and the multicast groups are generated from the spec.
+ * values outside the ranges are refused); attributes the kernel only sends
+ * are NLA_REJECT. They, the ops table and the multicast groups are
+ * generated from the spec. The handlers apply them (atls_nl_parse()), not
+ * the genl core, so that DONE can wipe every message it is given.
  * Handlers run in the caller's process context (parallel_ops).
  *
  * Helper death: a netlink notifier sees NETLINK_URELEASE of a generic
@@ -50,10 +51,9 @@
 static struct genl_family atls_family __ro_after_init = {
 	.name		= ATLS_GENL_NAME,
 	.version	= ATLS_GENL_VERSION,
-	.maxattr	= ATLS_A_MAX,
-	.policy		= atls_nl_policy,
 	.netnsok	= true,
 	.parallel_ops	= true,
+	.resv_start_op	= __ATLS_CMD_MAX,	/* see atls_nl_parse() */
 	.module		= THIS_MODULE,
 	.small_ops	= atls_nl_ops,
 	.n_small_ops	= ARRAY_SIZE(atls_nl_ops),
@@ -172,14 +172,21 @@ static int atls_fill_accept(struct sk_buff *msg, struct genl_info *info,
 	return 0;
 }
 
+static int atls_nl_parse(struct genl_info *info, struct nlattr **tb);
+
 static int atls_nl_accept_doit(struct sk_buff *skb, struct genl_info *info)
 {
+	struct nlattr *tb[ATLS_A_MAX + 1];
 	struct net *net = genl_info_net(info);
 	struct atls_sock *as;
 	struct atls_req *req;
 	struct sk_buff *msg;
 	int fd, err;
 
+	/* No attributes are expected; any present must still be valid. */
+	err = atls_nl_parse(info, tb);
+	if (err)
+		return err;
 	/* Closed sockets are never handed out: their close ended them. */
 	req = atls_req_accept(net, info->snd_portid);	/* + file ref */
 	if (!req)
@@ -285,16 +292,10 @@ static int atls_status_errno(int status)
 	}
 }
 
-static void atls_wipe_attr(struct nlattr *a)
+static int atls_nl_done(struct genl_info *info, struct nlattr **tb)
 {
-	if (a)
-		memzero_explicit(nla_data(a), nla_len(a));
-}
-
-static int atls_nl_done_doit(struct sk_buff *skb, struct genl_info *info)
-{
-	struct nlattr *atx = info->attrs[ATLS_A_CRYPTO_TX];
-	struct nlattr *arx = info->attrs[ATLS_A_CRYPTO_RX];
+	struct nlattr *atx = tb[ATLS_A_CRYPTO_TX];
+	struct nlattr *arx = tb[ATLS_A_CRYPTO_RX];
 	struct atls_peer_info pi;
 	struct atls_req *req;
 	struct socket *sock;
@@ -302,22 +303,20 @@ static int atls_nl_done_doit(struct sk_buff *skb, struct genl_info *info)
 	u32 reason;
 	u16 cipher;
 
-	if (GENL_REQ_ATTR_CHECK(info, ATLS_A_REQ_ID) ||
-	    GENL_REQ_ATTR_CHECK(info, ATLS_A_SOCKFD) ||
-	    GENL_REQ_ATTR_CHECK(info, ATLS_A_STATUS)) {
-		err = -EINVAL;
-		goto wipe;
-	}
-	fd = nla_get_u32(info->attrs[ATLS_A_SOCKFD]);
-	status = nla_get_s32(info->attrs[ATLS_A_STATUS]);
-	reason = info->attrs[ATLS_A_REASON] ?
-		 nla_get_u32(info->attrs[ATLS_A_REASON]) : ATLS_REASON_HELPER_ERROR;
-	trace_atls_done_received(nla_get_u64(info->attrs[ATLS_A_REQ_ID]), status, reason, atx && arx);
+	if (NL_REQ_ATTR_CHECK(info->extack, NULL, tb, ATLS_A_REQ_ID) ||
+	    NL_REQ_ATTR_CHECK(info->extack, NULL, tb, ATLS_A_SOCKFD) ||
+	    NL_REQ_ATTR_CHECK(info->extack, NULL, tb, ATLS_A_STATUS))
+		return -EINVAL;
+	fd = nla_get_u32(tb[ATLS_A_SOCKFD]);
+	status = nla_get_s32(tb[ATLS_A_STATUS]);
+	reason = tb[ATLS_A_REASON] ?
+		 nla_get_u32(tb[ATLS_A_REASON]) : ATLS_REASON_HELPER_ERROR;
+	trace_atls_done_received(nla_get_u64(tb[ATLS_A_REQ_ID]), status, reason, atx && arx);
 
-	err = atls_parse_peer(info->attrs[ATLS_A_PEER_INFO], &pi, info->extack);
+	err = atls_parse_peer(tb[ATLS_A_PEER_INFO], &pi, info->extack);
 	if (err)
 		goto rejected;
-	req = atls_req_lookup(nla_get_u64(info->attrs[ATLS_A_REQ_ID]));
+	req = atls_req_lookup(nla_get_u64(tb[ATLS_A_REQ_ID]));
 	if (IS_ERR(req)) {
 		err = PTR_ERR(req);
 		goto rejected;
@@ -368,7 +367,7 @@ static int atls_nl_done_doit(struct sk_buff *skb, struct genl_info *info)
 	sockfd_put(sock);
 	atls_req_put(req);
 	close_fd(fd);		/* the helper's reference, as documented */
-	goto wipe;
+	return err;
 
 put_sock:
 	sockfd_put(sock);
@@ -376,11 +375,46 @@ put_req:
 	atls_req_put(req);
 rejected:
 	atls_stat_inc(ATLS_STAT_DONE_REJECTED);
-wipe:
-	atls_wipe_attr(atx);
-	atls_wipe_attr(arx);
 	return err;
 }
+
+/*
+ * The family has no policy of its own: the genl core would refuse a
+ * malformed DONE before any handler runs, and free it (after echoing it in
+ * the error reply) with the keys inside. Each handler validates with the
+ * generated policy itself, and DONE wipes its whole payload whatever the
+ * outcome: keys, duplicated attributes (a parse keeps only the last) and
+ * all. For the core to leave the attributes to us, our commands are below
+ * the family's resv_start_op (otherwise it would refuse every attribute of
+ * a command without a policy), so its header checks are ours too: the
+ * same as genl_header_check() makes (a dump never reaches a doit).
+ */
+static int atls_nl_parse(struct genl_info *info, struct nlattr **tb)
+{
+	if (info->genlhdr->reserved) {
+		NL_SET_ERR_MSG(info->extack, "genlmsghdr.reserved field is not 0");
+		return -EINVAL;
+	}
+	if (info->nlhdr->nlmsg_flags & ~(NLM_F_REQUEST | NLM_F_ACK | NLM_F_ECHO)) {
+		NL_SET_ERR_MSG(info->extack, "ambiguous or reserved bits set in nlmsg_flags");
+		return -EINVAL;
+	}
+	return nlmsg_parse(info->nlhdr, GENL_HDRLEN, tb, ATLS_A_MAX,
+			   atls_nl_policy, info->extack);
+}
+
+static int atls_nl_done_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[ATLS_A_MAX + 1];
+	int err;
+
+	err = atls_nl_parse(info, tb);
+	if (!err)
+		err = atls_nl_done(info, tb);
+	memzero_explicit(genlmsg_data(info->genlhdr), genlmsg_len(info->genlhdr));
+	return err;
+}
+
 
 static int atls_nl_notify(struct notifier_block *nb, unsigned long event,
 			  void *ptr)

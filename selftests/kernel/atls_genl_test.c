@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -369,6 +370,83 @@ TEST(accept_reply_undeliverable)
 	tl_helper_reap(&c);
 	close(cli);
 	close(srv);
+}
+
+/*
+ * Keys never outlive a refused DONE: whatever refuses it (the attribute
+ * policy, before any handler runs, or the handler), the kernel wipes the
+ * message before it frees it. Visible from userspace in the error reply,
+ * which echoes the request as it is when it is freed (no NETLINK_CAP_ACK):
+ * no byte of the keys may come back, neither of a message refused by
+ * policy nor of the first of two CRYPTO_TX attributes.
+ */
+static int done_echo_has_key(int fam, bool refused_by_policy)
+{
+	static const unsigned char mark[16] = "atls-key-marker";
+	struct {
+		struct nlmsghdr n;
+		struct genlmsghdr g;
+		char attrs[256];
+	} m = {
+		.n = { .nlmsg_type = fam, .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
+		       .nlmsg_seq = 7 },
+		.g = { .cmd = ATLS_CMD_DONE, .version = ATLS_GENL_VERSION },
+	};
+	char *p = m.attrs, buf[4096];
+	struct nlattr *a;
+	uint64_t id = 1ULL << 60;	/* never issued: ENOENT */
+	uint32_t fd = 0, junk = 1;
+	int32_t status = 0;
+	unsigned char key[40];
+	int s, hits = 0;
+	ssize_t r;
+
+#define PUT(type, val, len) do {						\
+		a = (struct nlattr *)p;						\
+		a->nla_type = (type);						\
+		a->nla_len = NLA_HDRLEN + (len);				\
+		memcpy(p + NLA_HDRLEN, (val), (len));				\
+		p += NLA_ALIGN(a->nla_len);					\
+	} while (0)
+	memset(key, 0, sizeof(key));
+	memcpy(key + 4, mark, sizeof(mark));
+	key[0] = 0x04; key[1] = 0x03; key[2] = 51;	/* TLS 1.3, AES-GCM-128 */
+	PUT(ATLS_A_REQ_ID, &id, sizeof(id));
+	PUT(ATLS_A_SOCKFD, &fd, sizeof(fd));
+	PUT(ATLS_A_STATUS, &status, sizeof(status));
+	PUT(ATLS_A_CRYPTO_TX, key, sizeof(key));	/* first copy: the mark */
+	memset(key + 4, 0, sizeof(mark));
+	PUT(ATLS_A_CRYPTO_TX, key, sizeof(key));
+	if (refused_by_policy)
+		PUT(ATLS_A_MAX + 5, &junk, sizeof(junk));
+#undef PUT
+	m.n.nlmsg_len = p - (char *)&m;
+	s = raw_genl();
+	if (s < 0)
+		return -errno;
+	if (raw_send(s, &m, m.n.nlmsg_len)) {
+		close(s);
+		return -EIO;
+	}
+	r = recv(s, buf, sizeof(buf), 0);
+	close(s);
+	if (r < (ssize_t)NLMSG_SPACE(sizeof(struct nlmsgerr)))
+		return -EIO;
+	for (char *q = buf; q + sizeof(mark) <= buf + r; q++)
+		hits += !memcmp(q, mark, sizeof(mark));
+	return hits;
+}
+
+TEST(refused_done_wiped)
+{
+	struct tl_helper h;
+
+	ASSERT_EQ(0, tl_helper_open(&h, false));
+	EXPECT_EQ(0, done_echo_has_key(h.family, true))
+		TH_LOG("keys of a DONE refused by the policy came back");
+	EXPECT_EQ(0, done_echo_has_key(h.family, false))
+		TH_LOG("the first of two CRYPTO_TX came back unwiped");
+	tl_helper_close(&h);
 }
 
 TEST_HARNESS_MAIN
