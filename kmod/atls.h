@@ -32,6 +32,7 @@
 #include <linux/version.h>
 #include <linux/workqueue.h>
 #include <linux/refcount.h>
+#include <linux/mutex.h>
 #include <linux/sched.h>
 #include <net/sock.h>
 #include <uapi/linux/atls.h>
@@ -74,6 +75,7 @@ struct atls_sock {
 	bool rx_eof;			/* close_notify received */
 	pid_t helper_tgid;		/* may do raw I/O while gated */
 	struct task_struct *installer;	/* may set SOL_TLS (the DONE handler) */
+	struct mutex tx_lock;		/* record-limit check + kTLS send (ready.c) */
 	struct atls_req *req;		/* live request, under lock_sock */
 	bool conn_hooked;		/* sk_state_change/error_report hooked (ulp.c) */
 	u16 cipher;			/* TLS_CIPHER_* once READY */

@@ -204,6 +204,33 @@ TEST_F(rec, record_limit_stops_tx)
 	EXPECT_EQ(ATLS_REASON_RECORD_LIMIT, st.reason);
 }
 
+/*
+ * The limit holds per record, not per call: one large send stops at the
+ * limit (a short count, then EKEYEXPIRED) instead of sending every record
+ * it holds. Counted on the wire, by TLS record header.
+ */
+TEST_F(rec, record_limit_per_record_tx)
+{
+	static char big[10 * 16384];
+	static unsigned char wire[12 * 17000];
+	ssize_t n, got;
+	size_t off;
+	int recs = 0;
+
+	ASSERT_EQ(0, set_limit(3));
+	/* Non-blocking: the wire end reads nothing until the end. */
+	n = send(self->app, big, sizeof(big), MSG_DONTWAIT);
+	if (n >= 0)
+		EXPECT_EQ(-1, send(self->app, big, sizeof(big), MSG_DONTWAIT));
+	ASSERT_EQ(0, set_limit(0));
+	EXPECT_LE(n, 3 * 16384) TH_LOG("one send passed the limit: %zd bytes", n);
+	got = tl_read_avail(self->wire, wire, sizeof(wire), 500);
+	ASSERT_GE(got, 0);
+	for (off = 0; off + 5 <= (size_t)got; off += 5 + (wire[off + 3] << 8 | wire[off + 4]))
+		recs++;
+	EXPECT_LE(recs, 3) TH_LOG("%d records on the wire past a limit of 3", recs);
+}
+
 TEST_F(rec, record_limit_stops_rx)
 {
 	char buf[16];

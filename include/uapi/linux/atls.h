@@ -101,7 +101,10 @@
  *                                        aborts the connection
  *   send()/recv() at the record limit    EKEYEXPIRED (ATLS_REASON_RECORD_LIMIT:
  *                                        2^24 records per direction for
- *                                        AES-GCM, RFC 8446 section 5.5)
+ *                                        AES-GCM, RFC 8446 section 5.5);
+ *                                        a send that would pass it is cut
+ *                                        short (per record), a recv checks
+ *                                        at the start of each call
  *   recvmsg() with the application's own control buffer gets kTLS's native
  *   behaviour (TLS_GET_RECORD_TYPE cmsg) instead of the mapping above.
  *
