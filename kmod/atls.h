@@ -76,6 +76,7 @@ struct atls_sock {
 	pid_t helper_tgid;		/* may do raw I/O while gated */
 	struct task_struct *installer;	/* may set SOL_TLS (the DONE handler) */
 	struct mutex tx_lock;		/* record-limit check + kTLS send (ready.c) */
+	struct mutex rx_ctl_lock;	/* control-record reads (control.c) */
 	struct atls_req *req;		/* live request, under lock_sock */
 	bool conn_hooked;		/* sk_state_change/error_report hooked (ulp.c) */
 	u16 cipher;			/* TLS_CIPHER_* once READY */
@@ -173,7 +174,8 @@ int atls_ready_sendpage(struct sock *sk, struct page *page, int offset,
 extern unsigned long atls_record_limit;
 
 /* control.c */
-int atls_control_record(struct atls_sock *as);
+#define ATLS_CTL_RET0	INT_MAX		/* the recv returns 0 (e.g. close_notify) */
+int atls_control_record(struct atls_sock *as, size_t len);
 
 /* request.c */
 int atls_req_start(struct atls_sock *as, const struct atls_start *st);

@@ -7,8 +7,15 @@
  * NewSessionTicket -> dropped, KeyUpdate -> EKEYEXPIRED (6.1 and 6.12 kTLS
  * cannot rekey), anything else -> EPROTO. The three failures abort the
  * connection.
+ *
+ * The record is read whole (up to TLS_MAX_PAYLOAD_SIZE) and every
+ * handshake message in it is looked at. Readers are serialized from the
+ * peek that tells the record's type to the end of the record
+ * (as->rx_ctl_lock), so with two readers the record one peeked is still
+ * the one it reads.
  */
 #include <linux/module.h>
+#include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/socket.h>
 #include <net/tls.h>
@@ -23,8 +30,8 @@
 #define TLS_HS_KEY_UPDATE	24
 
 /*
- * Read (peek, or consume) up to @len bytes of the next record into @buf with
- * a kernel control buffer. Returns the byte count and sets *type and *eor.
+ * Read up to @len bytes of the next record into @buf with a kernel control
+ * buffer (never blocking). Returns the byte count and sets *type and *eor.
  */
 static int atls_read_record(struct atls_sock *as, void *buf, size_t len,
 			    int flags, u8 *type, bool *eor)
@@ -51,94 +58,132 @@ static int atls_read_record(struct atls_sock *as, void *buf, size_t len,
 	return ret;
 }
 
-/* Are all handshake messages in this (first part of a) record tickets? */
-static bool atls_only_tickets(const u8 *p, int n)
+/*
+ * The handshake messages of one record: 1 if one is a KeyUpdate, 0 if all
+ * are tickets (the last may run past the record: a ticket split over
+ * records), -1 for anything else.
+ */
+static int atls_handshake_kind(const u8 *p, u32 n)
 {
+	bool tickets_only = true;
 	u32 mlen;
 
-	while (n >= 4) {
-		if (p[0] != TLS_HS_NEW_SESSION_TICKET)
-			return false;
-		mlen = (p[1] << 16) | (p[2] << 8) | p[3];
-		if (mlen + 4 >= (u32)n)
-			return true;	/* runs past what we read */
-		p += mlen + 4;
-		n -= mlen + 4;
-	}
-	return n == 0 || p[0] == TLS_HS_NEW_SESSION_TICKET;
-}
-
-static bool atls_has_key_update(const u8 *p, int n)
-{
-	u32 mlen;
-
-	while (n >= 1) {
+	while (n) {
 		if (p[0] == TLS_HS_KEY_UPDATE)
-			return true;
+			return 1;
+		if (p[0] != TLS_HS_NEW_SESSION_TICKET)
+			tickets_only = false;
 		if (n < 4)
-			return false;
+			break;
 		mlen = (p[1] << 16) | (p[2] << 8) | p[3];
-		if (mlen + 4 >= (u32)n)
-			return false;
+		if (mlen + 4 >= n)
+			break;
 		p += mlen + 4;
 		n -= mlen + 4;
 	}
-	return false;
+	return tickets_only ? 0 : -1;
 }
 
 /*
- * The next record is a control record (kTLS said EIO). Returns 0 when it was
- * dropped (read on), 1 for end of file, or a negative errno.
+ * kTLS said EIO to a read of @len bytes: the next record is not application
+ * data (or was not: another reader may have handled it since). Reads it and
+ * returns 0 when a record was dropped or there was none (read on),
+ * ATLS_CTL_RET0 when the read returns 0 (close_notify, or @len 0), or a
+ * negative errno.
  */
-int atls_control_record(struct atls_sock *as)
+int atls_control_record(struct atls_sock *as, size_t len)
 {
-	u8 buf[256];
+	int n, got, kind, ret;
 	bool eor;
 	u8 type;
-	int n;
+	u8 *buf;
 
-	/* Peek first: never consume application data by mistake. */
+	if (!len)
+		return ATLS_CTL_RET0;	/* as kTLS would: nothing to read into */
+	buf = kmalloc(TLS_MAX_PAYLOAD_SIZE, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	/*
+	 * One reader at a time from the peek to the end of the record:
+	 * readers outside this function cannot consume a control record
+	 * (kTLS gives them EIO and they come here), so the record peeked is
+	 * the one read. Application data is left to kTLS (read on), and a
+	 * control record is read whole in one call (the buffer holds the
+	 * largest), never split between two readers. An application that
+	 * reads with its own control buffer in another thread at the same
+	 * time gets records in kTLS's order, not this guarantee.
+	 */
+	mutex_lock(&as->rx_ctl_lock);
 	n = atls_read_record(as, buf, 1, MSG_PEEK, &type, &eor);
-	if (n < 0)
-		return n;
-	if (type == TLS_CT_APPDATA)
-		return -EIO;
-	n = atls_read_record(as, buf, sizeof(buf), 0, &type, &eor);
-	if (n < 0)
-		return n;
-	trace_atls_control_record(as->sk, type, buf, n);
+	if (n >= 0 && type == TLS_CT_APPDATA) {
+		ret = 0;	/* another reader took the control record */
+		goto unlock;
+	}
+	if (n >= 0)
+		n = atls_read_record(as, buf, TLS_MAX_PAYLOAD_SIZE, 0, &type, &eor);
+	if (n == -EAGAIN) {
+		ret = 0;	/* nothing queued any more: read on */
+		goto unlock;
+	}
+	if (n < 0) {
+		ret = n;
+		goto unlock;
+	}
+	if (WARN_ON_ONCE(type == TLS_CT_APPDATA)) {
+		ret = -EIO;	/* cannot happen: see above */
+		goto unlock;
+	}
+	/* The rest of this control record, if kTLS returned part of it. */
+	for (got = n; !eor && got < TLS_MAX_PAYLOAD_SIZE; got += n) {
+		u8 t;
+
+		n = atls_read_record(as, buf + got, TLS_MAX_PAYLOAD_SIZE - got, 0,
+				     &t, &eor);
+		if (n < 0) {
+			ret = n;
+			goto unlock;
+		}
+		if (t != type)
+			break;	/* cannot happen: kTLS stops at a type change */
+	}
+	mutex_unlock(&as->rx_ctl_lock);
+	trace_atls_control_record(as->sk, type, buf, got);
 
 	switch (type) {
 	case TLS_CT_ALERT:
-		if (n >= 2 && buf[1] == 0) {	/* close_notify */
+		if (got >= 2 && buf[1] == 0) {	/* close_notify */
 			atls_stat_inc(ATLS_STAT_CLOSE_NOTIFY);
 			WRITE_ONCE(as->rx_eof, true);
-			return 1;
+			ret = ATLS_CTL_RET0;
+			goto out;
 		}
 		atls_stat_inc(ATLS_STAT_ALERTS);
 		atls_sock_fail(as, -ECONNRESET, ATLS_REASON_PEER_ALERT);
-		return -ECONNRESET;
+		ret = -ECONNRESET;
+		goto out;
 	case TLS_CT_HANDSHAKE:
-		if (atls_has_key_update(buf, n)) {
+		kind = atls_handshake_kind(buf, got);
+		if (kind > 0) {
 			atls_stat_inc(ATLS_STAT_KEY_UPDATES);
 			atls_sock_fail(as, -EKEYEXPIRED, ATLS_REASON_KEY_UPDATE);
-			return -EKEYEXPIRED;
+			ret = -EKEYEXPIRED;
+			goto out;
 		}
-		if (!atls_only_tickets(buf, n))
-			break;
-		/* Drain the rest of a long ticket record. */
-		while (!eor) {
-			n = atls_read_record(as, buf, sizeof(buf), 0, &type, &eor);
-			if (n < 0)
-				return n;
-			if (type != TLS_CT_HANDSHAKE)
-				break;
+		if (kind == 0) {
+			atls_stat_inc(ATLS_STAT_TICKETS_DROPPED);
+			ret = 0;
+			goto out;
 		}
-		atls_stat_inc(ATLS_STAT_TICKETS_DROPPED);
-		return 0;
+		break;
 	default:
 		break;
 	}
 	atls_sock_fail(as, -EPROTO, ATLS_REASON_BAD_RECORD);
-	return -EPROTO;
+	ret = -EPROTO;
+	goto out;
+unlock:
+	mutex_unlock(&as->rx_ctl_lock);
+out:
+	kfree_sensitive(buf);	/* tickets are resumption secrets */
+	return ret;
 }

@@ -185,9 +185,11 @@ int atls_ready_recvmsg(ATLS_RECVMSG_PARAMS)
 					addr_len);
 		if (ret != -EIO || own_cmsg)
 			return ret;
-		ret = atls_control_record(as);
+		ret = atls_control_record(as, len);
+		if (ret == ATLS_CTL_RET0)
+			return 0;
 		if (ret)
-			return ret > 0 ? 0 : ret;
+			return ret;
 	}
 }
 

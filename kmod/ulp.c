@@ -258,6 +258,7 @@ static int atls_ulp_init(struct sock *sk)
 	as->tls_base_ops = READ_ONCE(sk->sk_socket->ops);
 	init_waitqueue_head(&as->wq);
 	mutex_init(&as->tx_lock);
+	mutex_init(&as->rx_ctl_lock);
 	as->state = ATLS_STATE_NONE;
 	atls_gate_build(as);
 	as->gate.close = atls_gate_close;

@@ -12,6 +12,7 @@
  * no key.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -129,6 +130,92 @@ TEST_F(rec, session_ticket_dropped)
 	EXPECT_EQ(12, recv(self->app, buf, sizeof(buf), 0));
 	EXPECT_EQ(0, memcmp(buf, "after-ticket", 12));
 	EXPECT_EQ(before + 1, tl_proc_stat("tickets_dropped"));
+}
+
+/*
+ * Control records are parsed whole: a KeyUpdate after a ticket longer than
+ * a few hundred bytes, in the same record, still ends the connection.
+ */
+TEST_F(rec, key_update_after_long_ticket)
+{
+	unsigned char hs[405];
+	char buf[64];
+
+	memset(hs, 0x5a, sizeof(hs));
+	hs[0] = 4;			/* new_session_ticket, 396 bytes */
+	hs[1] = 0;
+	hs[2] = 396 >> 8;
+	hs[3] = 396 & 0xff;
+	memcpy(hs + 400, "\x18\x00\x00\x01\x00", 5);	/* KeyUpdate */
+	inject(_metadata, self, 22, hs, sizeof(hs));
+	inject(_metadata, self, 23, "x", 1);
+	EXPECT_EQ(-1, recv(self->app, buf, sizeof(buf), 0));
+	EXPECT_EQ(EKEYEXPIRED, errno);
+}
+
+/*
+ * Two readers at once, a ticket before every data byte: every data byte
+ * arrives exactly once, and no read fails (a control record handled by one
+ * reader must never make the other one consume, or be refused, data).
+ */
+#define TWO_READERS_ROUNDS 1500
+
+struct reader {
+	int fd;
+	int bytes, errors, last_errno;
+};
+
+static void *reader_fn(void *arg)
+{
+	struct reader *r = arg;
+	unsigned char c;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(r->fd, &c, 1, 0);
+		if (n == 1) {
+			r->bytes++;
+			continue;
+		}
+		if (n < 0 && errno == EAGAIN)
+			break;		/* SO_RCVTIMEO: all read */
+		r->errors++;
+		r->last_errno = n < 0 ? errno : 0;
+		break;
+	}
+	return NULL;
+}
+
+TEST_F(rec, two_readers_and_tickets)
+{
+	struct timeval tv = { .tv_sec = 3 };
+	struct reader a = { 0 }, b = { 0 };
+	unsigned char nst[40];
+	pthread_t ta, tb;
+	int i;
+
+	memset(nst, 0x5a, sizeof(nst));
+	nst[0] = 4;
+	nst[1] = 0;
+	nst[2] = 0;
+	nst[3] = sizeof(nst) - 4;
+	ASSERT_EQ(0, setsockopt(self->app, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	a.fd = b.fd = self->app;
+	ASSERT_EQ(0, pthread_create(&ta, NULL, reader_fn, &a));
+	ASSERT_EQ(0, pthread_create(&tb, NULL, reader_fn, &b));
+	for (i = 0; i < TWO_READERS_ROUNDS; i++) {
+		unsigned char d = 'a' + i % 26;
+
+		inject(_metadata, self, 22, nst, sizeof(nst));
+		inject(_metadata, self, 23, &d, 1);
+	}
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	TH_LOG("reader a: %d bytes, %d errors (%s); reader b: %d bytes, %d errors (%s)",
+	       a.bytes, a.errors, strerror(a.last_errno), b.bytes, b.errors,
+	       strerror(b.last_errno));
+	EXPECT_EQ(0, a.errors + b.errors);
+	EXPECT_EQ(TWO_READERS_ROUNDS, a.bytes + b.bytes);
 }
 
 TEST_F(rec, key_update_ends_connection)
