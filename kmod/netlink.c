@@ -292,6 +292,25 @@ static int atls_status_errno(int status)
 	}
 }
 
+/*
+ * Close the helper's @fd if it still refers to @file. The DONE's checks saw
+ * the request's socket there, but the key installation takes a while and
+ * another thread of the helper may have replaced the number since (closed
+ * it and opened, or dup2()'d, another file): that file is not ours to close.
+ * What is left is the instant between fget_raw() and close_fd() (no
+ * exported call compares and closes under the fd table's lock).
+ */
+static void atls_close_helper_fd(unsigned int fd, struct file *file)
+{
+	struct file *f = fget_raw(fd);
+	bool same = f == file;
+
+	if (f)
+		fput(f);
+	if (same)
+		close_fd(fd);
+}
+
 static int atls_nl_done(struct genl_info *info, struct nlattr **tb)
 {
 	struct nlattr *atx = tb[ATLS_A_CRYPTO_TX];
@@ -364,9 +383,9 @@ static int atls_nl_done(struct genl_info *info, struct nlattr **tb)
 			atls_req_complete(req);
 	}
 	memzero_explicit(&pi, sizeof(pi));
+	atls_close_helper_fd(fd, sock->file);	/* as documented */
 	sockfd_put(sock);
 	atls_req_put(req);
-	close_fd(fd);		/* the helper's reference, as documented */
 	return err;
 
 put_sock:

@@ -7,6 +7,9 @@
  * None of them may disturb the request: a correct DONE afterwards succeeds.
  */
 #include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -447,6 +450,117 @@ TEST(refused_done_wiped)
 	EXPECT_EQ(0, done_echo_has_key(h.family, false))
 		TH_LOG("the first of two CRYPTO_TX came back unwiped");
 	tl_helper_close(&h);
+}
+
+/*
+ * DONE closes the helper's fd only if it is still the request's socket: a
+ * helper thread that replaced the number meanwhile (dup2 of another file)
+ * keeps that file. A second thread replaces the fd at a growing delay after
+ * the DONE starts; whenever the DONE's own checks saw the socket, the
+ * replacing file must still be open afterwards.
+ */
+#define REPLACE_ROUNDS 120
+
+struct replacer {
+	pthread_t t;
+	volatile int go;
+	long delay_ns;
+	int from, to;
+};
+
+static long ns_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static void *replacer_fn(void *arg)
+{
+	struct replacer *rp = arg;
+	long end;
+
+	while (!rp->go)
+		;
+	end = ns_now() + rp->delay_ns;
+	while (ns_now() < end)
+		;
+	dup2(rp->from, rp->to);
+	return NULL;
+}
+
+static void replace_fn(struct tl_helper *h, int out, int ctl, void *arg)
+{
+	int i, p[2], closed = 0, refused = 0, err = 0;
+	struct replacer rp;
+	struct tl_req r;
+
+	(void)ctl;
+	(void)arg;
+	if (pipe(p)) {
+		tl_put_result(out, -EIO);
+		return;
+	}
+	for (i = 0; i < REPLACE_ROUNDS && !err; i++) {
+		int sd, done;
+
+		err = tl_helper_accept_wait(h, &r, 10000);
+		if (err)
+			break;
+		sd = dup(r.fd);
+		memset(&rp, 0, sizeof(rp));
+		rp.delay_ns = i * 25000L;	/* 0 .. 3 ms */
+		rp.from = p[0];
+		rp.to = r.fd;
+		pthread_create(&rp.t, NULL, replacer_fn, &rp);
+		rp.go = 1;
+		done = tl_done_keys(h, &r, TLS_CIPHER_AES_GCM_128);
+		pthread_join(rp.t, NULL);
+		if (done == -EBADF) {
+			/* replaced before the checks: complete through the dup */
+			refused++;
+			r.fd = sd;
+			err = tl_done_keys(h, &r, TLS_CIPHER_AES_GCM_128);
+			close(rp.to);
+		} else {
+			err = done;
+			/* the checks saw the socket: the pipe must be there now */
+			if (fcntl(rp.to, F_GETFD) < 0)
+				closed++;
+			else
+				close(rp.to);
+			close(sd);
+		}
+		tl_put_result(out, err);
+	}
+	tl_put_result(out, closed);
+	tl_put_result(out, refused);
+}
+
+TEST(done_closes_only_its_file)
+{
+	int i, cli[REPLACE_ROUNDS], srv[REPLACE_ROUNDS], v;
+	struct tl_child c;
+
+	ASSERT_EQ(0, tl_fork_helper(&c, replace_fn, NULL));
+	for (i = 0; i < REPLACE_ROUNDS; i++) {
+		ASSERT_EQ(0, tl_tcp_pair(AF_INET, &cli[i], &srv[i]));
+		ASSERT_EQ(0, tl_ulp(cli[i]));
+		ASSERT_EQ(-EINPROGRESS, tl_start(cli[i], ATLS_ROLE_CLIENT, 20000,
+						 ATLS_START_F_NONBLOCK));
+		ASSERT_EQ(0, tl_helper_result(&c, &v, 20000));
+		ASSERT_EQ(0, v) TH_LOG("round %d: %s", i, strerror(-v));
+		EXPECT_EQ(0, tl_wait_state(cli[i], ATLS_STATE_READY, 5000));
+		close(cli[i]);
+		close(srv[i]);
+	}
+	ASSERT_EQ(0, tl_helper_result(&c, &v, 10000));
+	EXPECT_EQ(0, v) TH_LOG("%d replacing files closed by the kernel's DONE", v);
+	ASSERT_EQ(0, tl_helper_result(&c, &v, 10000));
+	TH_LOG("%d of %d replacements came before the DONE's checks (EBADF)", v,
+	       REPLACE_ROUNDS);
+	tl_helper_reap(&c);
 }
 
 TEST_HARNESS_MAIN

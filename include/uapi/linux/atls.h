@@ -187,7 +187,8 @@
  *     Once a DONE passed the checks up to EBADF (it names a live request of
  *     this port and that request's socket) the kernel closes ATLS_A_SOCKFD
  *     in the caller's table, whatever the result (0, EINVAL for refused
- *     keys, ECANCELED, an install error): the helper must not close it then.
+ *     keys, ECANCELED, an install error), if the number still refers to
+ *     that socket by then: the helper must not close it then.
  *     After ENOENT, ESTALE, EPERM, EBADF or an attribute error (EINVAL,
  *     ERANGE) the fd is untouched and still the helper's.
  *  -> ATLS_CMD_ABORT    multicast, group "helper"; stop working on a request
