@@ -17,6 +17,7 @@
 #include <netlink/msg.h>
 
 #include "genl.h"
+#include "atls-nl-user.h"	/* policies generated from the spec */
 #include "record.h"
 #include "util.h"
 
@@ -95,7 +96,7 @@ static int tl_valid_cb(struct nl_msg *m, void *arg)
 	struct nlattr *tb[ATLS_A_MAX + 1];
 	struct tl_req *q = r->req;
 
-	if (!q || genlmsg_parse(nlmsg_hdr(m), 0, tb, ATLS_A_MAX, NULL))
+	if (!q || genlmsg_parse(nlmsg_hdr(m), 0, tb, ATLS_A_MAX, atls_nl_user_policy))
 		return NL_OK;
 	if (tb[ATLS_A_REQ_ID])
 		q->id = nla_get_u64(tb[ATLS_A_REQ_ID]);
@@ -233,7 +234,7 @@ static int tl_mcast_cb(struct nl_msg *m, void *arg)
 	struct nlattr *tb[ATLS_A_MAX + 1];
 	struct genlmsghdr *gh = nlmsg_data(nlmsg_hdr(m));
 
-	if (gh->cmd != w->cmd || genlmsg_parse(nlmsg_hdr(m), 0, tb, ATLS_A_MAX, NULL))
+	if (gh->cmd != w->cmd || genlmsg_parse(nlmsg_hdr(m), 0, tb, ATLS_A_MAX, atls_nl_user_policy))
 		return NL_OK;
 	w->seen = 1;
 	if (tb[ATLS_A_REQ_ID])
