@@ -188,7 +188,10 @@
  *     this port and that request's socket) the kernel closes ATLS_A_SOCKFD
  *     in the caller's table, whatever the result (0, EINVAL for refused
  *     keys, ECANCELED, an install error), if the number still refers to
- *     that socket by then: the helper must not close it then.
+ *     that socket by then: the helper must not close it then. (The check
+ *     and the close are two steps: a file another helper thread puts under
+ *     the number in the instant between them is closed; do not reuse
+ *     ATLS_A_SOCKFD before the DONE reply.)
  *     After ENOENT, ESTALE, EPERM, EBADF or an attribute error (EINVAL,
  *     ERANGE) the fd is untouched and still the helper's.
  *  -> ATLS_CMD_ABORT    multicast, group "helper"; stop working on a request
