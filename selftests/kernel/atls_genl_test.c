@@ -456,8 +456,13 @@ TEST(refused_done_wiped)
  * DONE closes the helper's fd only if it is still the request's socket: a
  * helper thread that replaced the number meanwhile (dup2 of another file)
  * keeps that file. A second thread replaces the fd at a growing delay after
- * the DONE starts; whenever the DONE's own checks saw the socket, the
- * replacing file must still be open afterwards.
+ * the DONE starts, then reads ATLS_STATUS (through another fd of the
+ * socket): whenever the DONE's own checks saw the socket and the
+ * replacement was made while the socket was not yet READY, the replacing
+ * file must still be open afterwards. A replacement that found the socket
+ * READY may have come in the instant between the DONE's comparison and its
+ * close (READY is published before both), which netlink.rst leaves open:
+ * counted and logged apart, never by timing.
  */
 #define REPLACE_ROUNDS 120
 
@@ -465,7 +470,8 @@ struct replacer {
 	pthread_t t;
 	volatile int go;
 	long delay_ns;
-	int from, to;
+	int from, to, sock;
+	bool before_ready;	/* ATLS_STATUS after the dup2: not READY */
 };
 
 static long ns_now(void)
@@ -487,12 +493,18 @@ static void *replacer_fn(void *arg)
 	while (ns_now() < end)
 		;
 	dup2(rp->from, rp->to);
+	{
+		struct atls_status st;
+
+		/* EOPNOTSUPP: kTLS's instant of the key installation, before READY */
+		rp->before_ready = tl_status(rp->sock, &st) || st.state != ATLS_STATE_READY;
+	}
 	return NULL;
 }
 
 static void replace_fn(struct tl_helper *h, int out, int ctl, void *arg)
 {
-	int i, p[2], closed = 0, refused = 0, err = 0;
+	int i, p[2], closed = 0, refused = 0, instant = 0, err = 0;
 	struct replacer rp;
 	struct tl_req r;
 
@@ -513,6 +525,7 @@ static void replace_fn(struct tl_helper *h, int out, int ctl, void *arg)
 		rp.delay_ns = i * 25000L;	/* 0 .. 3 ms */
 		rp.from = p[0];
 		rp.to = r.fd;
+		rp.sock = sd;
 		pthread_create(&rp.t, NULL, replacer_fn, &rp);
 		rp.go = 1;
 		done = tl_done_keys(h, &r, TLS_CIPHER_AES_GCM_128);
@@ -526,9 +539,12 @@ static void replace_fn(struct tl_helper *h, int out, int ctl, void *arg)
 		} else {
 			err = done;
 			/* the checks saw the socket: the pipe must be there now */
-			if (fcntl(rp.to, F_GETFD) < 0)
-				closed++;
-			else
+			if (fcntl(rp.to, F_GETFD) < 0) {
+				if (rp.before_ready)
+					closed++;
+				else
+					instant++;
+			} else
 				close(rp.to);
 			close(sd);
 		}
@@ -536,6 +552,7 @@ static void replace_fn(struct tl_helper *h, int out, int ctl, void *arg)
 	}
 	tl_put_result(out, closed);
 	tl_put_result(out, refused);
+	tl_put_result(out, instant);
 }
 
 TEST(done_closes_only_its_file)
@@ -556,10 +573,12 @@ TEST(done_closes_only_its_file)
 		close(srv[i]);
 	}
 	ASSERT_EQ(0, tl_helper_result(&c, &v, 10000));
-	EXPECT_EQ(0, v) TH_LOG("%d replacing files closed by the kernel's DONE", v);
+	EXPECT_EQ(0, v) TH_LOG("%d files put in before READY closed by the kernel's DONE", v);
 	ASSERT_EQ(0, tl_helper_result(&c, &v, 10000));
 	TH_LOG("%d of %d replacements came before the DONE's checks (EBADF)", v,
 	       REPLACE_ROUNDS);
+	ASSERT_EQ(0, tl_helper_result(&c, &v, 10000));
+	TH_LOG("%d files put in after READY closed (the comparison-to-close instant)", v);
 	tl_helper_reap(&c);
 }
 
