@@ -32,6 +32,8 @@
  */
 #include <linux/module.h>
 #include <linux/sockptr.h>
+#include <linux/tcp.h>
+#include <net/inet_connection_sock.h>
 #include <net/sock.h>
 #include <net/tls.h>
 
@@ -75,6 +77,35 @@ int atls_keys_check(const void *tx, int txlen, const void *rx, int rxlen,
 		return -EINVAL;
 	*cipher = t.cipher_type;
 	return 0;
+}
+
+/*
+ * Acknowledge at READY what the helper read last. On the server that is the
+ * client's Finished: TCP holds its ACK back for the delayed-ACK timer (up to
+ * 40 ms; after the handshake's exchanges TCP is in its interactive
+ * "pingpong" mode) since the server has no data to carry it, and Nagle on
+ * the client holds the client's first small record behind its still
+ * unacknowledged Finished until that ACK comes. So send the pending ACK
+ * now, as setsockopt(TCP_QUICKACK) does (tcp_sock_set_quickack(), exported
+ * by every kernel we build for), with the value that keeps TCP's ACK mode
+ * as it was: 2 (ACK now, stay in delayed-ACK mode) if TCP is in pingpong
+ * mode, else 1 (ACK now; that mode is already the quick one). Nothing the
+ * application set changes: TCP_NODELAY and TCP_CORK are not touched, and
+ * the ACK mode (all TCP_QUICKACK sets) is left as it was. The flags are
+ * read without the
+ * socket lock: if the delayed-ACK timer sends the ACK in between, the call
+ * finds nothing scheduled and at worst leaves TCP in quick-ACK mode, which
+ * TCP's next exchange ends as after any TCP_QUICKACK. Without a pending
+ * ACK (the client: its Finished carried the ACK of the server's flight)
+ * this does nothing.
+ */
+static void atls_ack_now(struct sock *sk)
+{
+	const struct inet_connection_sock *icsk = inet_csk(sk);
+
+	if (!(READ_ONCE(icsk->icsk_ack.pending) & ICSK_ACK_SCHED))
+		return;
+	tcp_sock_set_quickack(sk, inet_csk_in_pingpong_mode(sk) ? 2 : 1);
 }
 
 int atls_keys_install(struct atls_sock *as, struct socket *sock,
@@ -138,7 +169,9 @@ int atls_keys_install(struct atls_sock *as, struct socket *sock,
 		wake_up_all(&as->wq);
 	}
 	release_sock(sk);
-	if (!err)
+	if (!err) {
+		atls_ack_now(sk);
 		sk->sk_state_change(sk);	/* pollers: POLLOUT now */
+	}
 	return err;
 }
