@@ -110,8 +110,10 @@ cell() {
 	echo "$out" | awk -v m="$mode" -v k="$kind" '$1 == "WRK" {
 		s = $4 / 1e6; e = $5 + $6 + $7 + $8 + $9
 		v = (k == "large") ? $3 / 1e6 / s : $2 / s
-		printf "%s %s %.2f %d %d\n", m, k, v, $2, e }' | tee -a "$d/res" |
-		awk '{ printf "# %-10s %-5s %10s  (%d responses, %d errors)\n", $1, $2, $3, $4, $5 }'
+		printf "%s %s %.2f %d %d %d/%d/%d/%d/%d\n", m, k, v, $2, e, $5, $6, $7, $8, $9 }' |
+		tee -a "$d/res" |
+		awk '{ printf "# %-10s %-5s %10s  (%d responses, %d errors: connect/read/write/status/timeout %s)\n",
+			      $1, $2, $3, $4, $5, $6 }'
 	echo "$out" | grep -q '^WRK ' || { echo "$out" | sed 's/^/# wrk: /' | tail -n 5; fails=$((fails + 1)); }
 }
 # mode MODE URL-BASE: the three cells, kTLS counters around them.
