@@ -23,18 +23,11 @@ fails=0
 : > "$log"
 
 say() { echo "$*" >> "$log"; }
-step() {	# step "description" cmd...: run, transcript, TAP line
+step() {	# step "description" cmd...: the command in the transcript, then check
 	local d=$1; shift
-	n=$((n + 1))
 	say ""
 	say "\$ $*"
-	if "$@" >> "$log" 2>&1; then
-		echo "ok $n $d"
-	else
-		echo "not ok $n $d"
-		say "   (failed: $d)"
-		fails=$((fails + 1))
-	fi
+	check "$d" "$@"
 }
 check() {	# check "description" cmd...: a TAP line, the transcript only on failure
 	local d=$1; shift
