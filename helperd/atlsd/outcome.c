@@ -30,6 +30,7 @@ static const enum atls_reason reported[__ATLS_REASON_DETAIL_MAX] = {
 	[ATLS_REASON_TIMEOUT] = ATLS_REASON_TIMEOUT,
 	[ATLS_REASON_HANDSHAKE] = ATLS_REASON_HANDSHAKE,
 	[ATLS_REASON_PEER_NAME_MISMATCH] = ATLS_REASON_PEER_CERT,
+	[ATLS_REASON_BINDING_UNSUPPORTED] = ATLS_REASON_EVIDENCE_MISSING,
 };
 
 static enum atls_reason reason_of(enum atls_reason r)
@@ -55,6 +56,11 @@ static void map_failure(int ret, const struct atls_result *r, struct atlsd_outco
 		return;
 	}
 	switch (ret) {
+	case -EPROTONOSUPPORT:
+		/* binding = "exporter" and the peer does not offer it: the evidence
+		 * the policy requires is missing (atls.conf(5)). */
+		set(o, -EACCES, ATLS_REASON_EVIDENCE_MISSING);
+		return;
 	case -ETIMEDOUT:
 		set(o, -ETIMEDOUT, ATLS_REASON_TIMEOUT);
 		return;

@@ -65,6 +65,8 @@ static int validate(const struct atls_config *cfg)
 		return -EINVAL;
 	if (cfg->peer_attest > ATLS_PEER_REQUIRED)
 		return -EINVAL;
+	if (cfg->binding != ATLS_BINDING_HANDSHAKE && cfg->binding != ATLS_BINDING_EXPORTER)
+		return -EINVAL;
 	/* A server always needs an identity; an attesting side too (the TIK). */
 	if ((cfg->role == ATLS_ROLE_SERVER || cfg->attest_self) && !cfg->cert_file)
 		return -EINVAL;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * RFC 9261 Exported Authenticators carrying attestation evidence in the
- * cmw_attestation extension of draft-fossati-seat-expat (codec only; not yet
- * used by the handshake, see the exporter-bound mode of issue 16).
+ * cmw_attestation extension of draft-fossati-seat-expat (codec; the
+ * exchange that uses it after the handshake is expat.c).
  *
  * Messages (each a TLS handshake message: u8 type, u24 length, body; no
  * record framing, not encrypted by this layer):
@@ -60,6 +60,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <atls/wire.h>
+
 /* Handshake message types (RFC 8446 §4, RFC 9261 §8). */
 #define ATLS_EA_HS_CERTIFICATE 11
 #define ATLS_EA_HS_CERTIFICATE_REQUEST 13
@@ -69,12 +71,8 @@
 
 /* Extension types. */
 #define ATLS_EA_EXT_SIGNATURE_ALGORITHMS 13
-/*
- * cmw_attestation: "TBD" in the draft, no IANA value; private use, next to
- * remoteAttestation (0xFFA0, wire.h).  To move into wire.h when the mode is
- * wired into the handshake.
- */
-#define ATLS_EA_EXT_CMW_ATTESTATION 0xFFA1
+/* cmw_attestation: private use, in wire.h with the other codepoints. */
+#define ATLS_EA_EXT_CMW_ATTESTATION ATLS_EXT_CMW_ATTESTATION
 
 /* TLS alerts used here that wire.h does not name. */
 #define ATLS_EA_ALERT_DECRYPT_ERROR 51

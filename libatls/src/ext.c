@@ -252,3 +252,60 @@ int atls_ext_build_cert(const uint8_t *cmw, size_t cmw_len, uint8_t **out, size_
 	*len = cmw_len + 3;
 	return 0;
 }
+
+/*
+ * atls_binding extension (wire.h, protocol.rst "Exporter-bound attestation").
+ *
+ *   ClientHello:          u8 len || modes[len]    1..ATLS_BINDING_MODES_MAX
+ *                         modes, unknown ones skipped, none twice
+ *   EncryptedExtensions:  u8 mode                 exactly one byte
+ */
+int atls_ext_parse_binding_ch(const uint8_t *in, size_t len, bool *exporter)
+{
+	uint8_t seen[256] = { 0 };
+	size_t i, n;
+
+	*exporter = false;
+	if (len < 1)
+		return -EBADMSG;
+	n = in[0];
+	if (n == 0 || n > ATLS_BINDING_MODES_MAX || n != len - 1)
+		return -EBADMSG;
+	for (i = 0; i < n; i++)
+		if (seen[in[1 + i]]++)
+			return -EBADMSG;
+	*exporter = seen[ATLS_BINDING_MODE_EXPORTER] != 0;
+	return 0;
+}
+
+int atls_ext_parse_binding_ee(const uint8_t *in, size_t len)
+{
+	if (len != 1)
+		return -EBADMSG;
+	return in[0];
+}
+
+int atls_ext_build_binding_ch(uint8_t **out, size_t *len)
+{
+	uint8_t *p = malloc(2);
+
+	if (!p)
+		return -ENOMEM;
+	p[0] = 1;
+	p[1] = ATLS_BINDING_MODE_EXPORTER;
+	*out = p;
+	*len = 2;
+	return 0;
+}
+
+int atls_ext_build_binding_ee(uint8_t **out, size_t *len)
+{
+	uint8_t *p = malloc(1);
+
+	if (!p)
+		return -ENOMEM;
+	p[0] = ATLS_BINDING_MODE_EXPORTER;
+	*out = p;
+	*len = 1;
+	return 0;
+}

@@ -14,7 +14,10 @@
  * last handshake message: SSL_has_pending() must be 0 (read_ahead is off, so
  * OpenSSL reads exactly one record at a time).  The SSL object is then freed
  * without SSL_shutdown(): no close_notify is written, the socket continues
- * at record sequence number 0 in both directions.
+ * at record sequence number 0 in both directions.  In the exporter-bound
+ * mode (cfg.binding) the attestation exchange of expat.c runs first, on
+ * application-data records; the message callback counts them and the keys
+ * carry the sequence numbers that follow (keys.c).
  *
  * Peer name (atls_handshake_ex(), rules in atls.h): hostile input from the
  * application through the kernel, so it is checked to be 1..255 printable
@@ -105,6 +108,39 @@ static bool deadline_passed(struct atls_conn *c, long long deadline, int *left,
 	return false;
 }
 
+int atls_io_wait(struct atls_conn *c, struct atls_io *io, int ssl_err)
+{
+	struct pollfd pfd = { .fd = io->fd };
+	uint64_t m;
+	int r, left = -1;
+
+	pfd.events = ssl_err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+	/* Step timeout: restarts whenever a byte moved either way. */
+	m = BIO_number_read(SSL_get_rbio(c->ssl)) + BIO_number_written(SSL_get_wbio(c->ssl));
+	if (io->step_deadline && m != io->moved) {
+		io->moved = m;
+		io->step_deadline = now_ms() + io->step_ms;
+	}
+	if (io->step_deadline && deadline_passed(c, io->step_deadline, &left,
+						 "peer silent for %d ms (step timeout)", io->step_ms))
+		return c->err;
+	if (io->deadline && deadline_passed(c, io->deadline, &left,
+					    "handshake not finished after %d ms", io->timeout_ms))
+		return c->err;
+	r = poll(&pfd, 1, left);
+	if (r < 0 && errno != EINTR) {
+		atls_fail(c, -errno, ATLS_REASON_INTERNAL, 0, "poll: %s", strerror(errno));
+		return c->err;
+	}
+	return 0;
+}
+
+void atls_io_tpm_deadline(const struct atls_io *io, bool on)
+{
+	atls_tpm_set_thread_deadline(on && io->deadline ? (unsigned long long)io->deadline * 1000
+							: 0);
+}
+
 /*
  * The handshake's deadline also bounds its TPM requests (tpm.c): they run
  * inside SSL_do_handshake() on this thread, so the deadline is set for the
@@ -112,54 +148,62 @@ static bool deadline_passed(struct atls_conn *c, long long deadline, int *left,
  * (evidence: attest.c; CertificateVerify: OpenSSL sees a failed signature);
  * either way the handshake reports the timeout once the deadline has passed.
  */
-static int run(struct atls_conn *c, int fd, int timeout_ms, int step_ms)
+static int run(struct atls_conn *c, struct atls_io *io)
 {
-	long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
-	long long step_deadline = step_ms > 0 ? now_ms() + step_ms : 0;
-	uint64_t moved = 0, m;
-	struct pollfd pfd = { .fd = fd };
-	int r, e, left;
+	int r, e;
 
 	for (;;) {
 		ERR_clear_error();
 		errno = 0;
-		atls_tpm_set_thread_deadline(deadline ? (unsigned long long)deadline * 1000 : 0);
+		atls_io_tpm_deadline(io, true);
 		r = SSL_do_handshake(c->ssl);
-		atls_tpm_set_thread_deadline(0);
+		atls_io_tpm_deadline(io, false);
 		if (r == 1)
 			return 0;
 		e = SSL_get_error(c->ssl, r);
 		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-			if (deadline && now_ms() >= deadline &&
+			if (io->deadline && now_ms() >= io->deadline &&
 			    (c->reason == ATLS_REASON_NONE || c->reason == ATLS_REASON_TIMEOUT)) {
 				/* First failure wins: a timeout attest.c saw stays. */
 				atls_fail(c, -ETIMEDOUT, ATLS_REASON_TIMEOUT, 0,
 					  "handshake not finished after %d ms (TPM busy)",
-					  timeout_ms);
+					  io->timeout_ms);
 				return c->err;
 			}
 			record_tls_failure(c, e);
 			return c->err;
 		}
-		pfd.events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-		left = -1;
-		/* Step timeout: restarts whenever a byte moved either way. */
-		m = BIO_number_read(SSL_get_rbio(c->ssl)) + BIO_number_written(SSL_get_wbio(c->ssl));
-		if (step_deadline && m != moved) {
-			moved = m;
-			step_deadline = now_ms() + step_ms;
-		}
-		if (step_deadline && deadline_passed(c, step_deadline, &left,
-						     "peer silent for %d ms (step timeout)", step_ms))
+		if (atls_io_wait(c, io, e))
 			return c->err;
-		if (deadline && deadline_passed(c, deadline, &left,
-						"handshake not finished after %d ms", timeout_ms))
-			return c->err;
-		r = poll(&pfd, 1, left);
-		if (r < 0 && errno != EINTR) {
-			atls_fail(c, -errno, ATLS_REASON_INTERNAL, 0, "poll: %s", strerror(errno));
-			return c->err;
-		}
+	}
+}
+
+/*
+ * OpenSSL's message callback: the transcript and alerts (binder.c), and
+ * once the handshake is over (app_phase) the records under the application
+ * traffic keys, from their headers: the exchange of the exporter-bound mode
+ * moves the sequence numbers kTLS must start at.  A handshake message from
+ * the peer then (KeyUpdate, NewSessionTicket) would change keys or is not
+ * part of our profile: the connection fails.
+ */
+static void msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
+		   SSL *ssl, void *arg)
+{
+	struct atls_conn *c;
+
+	atls_transcript_msg_cb(write_p, version, content_type, buf, len, ssl, arg);
+	c = atls_conn_of(ssl);
+	if (!c || !c->app_phase)
+		return;
+	if (content_type == SSL3_RT_HEADER) {
+		if (write_p)
+			c->tx_recs++;
+		else
+			c->rx_recs++;
+	} else if (content_type == SSL3_RT_HANDSHAKE && !write_p) {
+		atls_fail(c, -EPROTO, ATLS_REASON_HANDSHAKE, ATLS_ALERT_UNEXPECTED_MESSAGE,
+			  "post-handshake message %u from the peer before the keys were handed out",
+			  len ? ((const uint8_t *)buf)[0] : 0);
 	}
 }
 
@@ -175,7 +219,7 @@ static void fill_binder(struct atls_conn *c, X509 *cert, uint8_t *out, uint16_t 
 	}
 }
 
-static int finish(struct atls_conn *c)
+static int finish(struct atls_conn *c, struct atls_io *io)
 {
 	X509 *peer;
 	unsigned int mdlen;
@@ -184,6 +228,16 @@ static int finish(struct atls_conn *c)
 	/* A failure recorded by a callback fails the handshake even if OpenSSL went on. */
 	if (c->reason != ATLS_REASON_NONE)
 		return c->err;
+	/*
+	 * Exporter-bound mode: the evidence exchange, a step of its own on the
+	 * established connection, before anything is handed out.
+	 */
+	c->app_phase = true;
+	if (c->expat) {
+		ret = atls_expat_exchange(c, io);
+		if (ret)
+			return ret;
+	}
 	ret = atls_negotiate_finish(c);
 	if (ret)
 		return ret;
@@ -195,8 +249,17 @@ static int finish(struct atls_conn *c)
 	if (peer && !c->res->have_peer_cert &&
 	    X509_digest(peer, EVP_sha256(), c->res->peer_cert_sha256, &mdlen))
 		c->res->have_peer_cert = true;
-	fill_binder(c, SSL_get_certificate(c->ssl), c->res->binder_self, &c->res->binder_self_len);
-	fill_binder(c, peer, c->res->binder_peer, &c->res->binder_peer_len);
+	if (c->expat) {
+		c->res->binding = ATLS_BINDING_EXPORTER;
+		memcpy(c->res->binder_self, c->ea_binder_self, c->ea_binder_self_len);
+		c->res->binder_self_len = (uint16_t)c->ea_binder_self_len;
+		memcpy(c->res->binder_peer, c->ea_binder_peer, c->ea_binder_peer_len);
+		c->res->binder_peer_len = (uint16_t)c->ea_binder_peer_len;
+	} else {
+		fill_binder(c, SSL_get_certificate(c->ssl), c->res->binder_self,
+			    &c->res->binder_self_len);
+		fill_binder(c, peer, c->res->binder_peer, &c->res->binder_peer_len);
+	}
 	ret = atls_keys_derive(c, c->res);
 	if (ret)
 		atls_fail(c, ret, ATLS_REASON_INTERNAL, 0, "cannot derive kTLS keys: %s", strerror(-ret));
@@ -259,6 +322,7 @@ int atls_handshake_ex(struct atls_ctx *ctx, int fd, int timeout_ms,
 		      const struct atls_handshake_opts *opts, struct atls_result *res)
 {
 	const char *name = opts && opts->peer_name && *opts->peer_name ? opts->peer_name : NULL;
+	struct atls_io io = { .fd = -1 };
 	struct atls_conn c;
 	BIO *bio;
 	int ret;
@@ -289,7 +353,7 @@ int atls_handshake_ex(struct atls_ctx *ctx, int fd, int timeout_ms,
 		ret = c.err;
 		goto out_ssl;
 	}
-	SSL_set_msg_callback(c.ssl, atls_transcript_msg_cb);
+	SSL_set_msg_callback(c.ssl, msg_cb);
 	if (ctx->cfg.role == ATLS_ROLE_CLIENT) {
 		SSL_set_connect_state(c.ssl);
 		/* The configured server name unless this handshake names its peer. */
@@ -301,9 +365,14 @@ int atls_handshake_ex(struct atls_ctx *ctx, int fd, int timeout_ms,
 	ret = set_peer_name(&c, name);
 	if (ret)
 		goto out_ssl;
-	ret = run(&c, fd, timeout_ms, opts ? opts->step_timeout_ms : 0);
+	io.fd = fd;
+	io.timeout_ms = timeout_ms;
+	io.deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+	io.step_ms = opts ? opts->step_timeout_ms : 0;
+	io.step_deadline = io.step_ms > 0 ? now_ms() + io.step_ms : 0;
+	ret = run(&c, &io);
 	if (!ret)
-		ret = finish(&c);
+		ret = finish(&c, &io);
 out_ssl:
 	/* Unhook before SSL_free: callbacks must not see a dead conn. */
 	if (c.ssl)

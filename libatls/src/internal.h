@@ -63,6 +63,24 @@ struct atls_conn {
 	bool peer_chosen;		/* peer announced (EE) / we asked (CR) */
 	bool peer_evidence_seen;	/* Certificate entry 0 carried evidence */
 	bool self_batch, peer_batch;	/* the chosen scheme is ATLS_MT_TPM_BATCH */
+	/*
+	 * Exporter-bound mode (expat.c): negotiated through ATLS_EXT_BINDING
+	 * (server: the ClientHello asked for it; client: EncryptedExtensions
+	 * chose it).  Evidence then moves out of the Certificate message into
+	 * the exchange after the handshake.
+	 */
+	bool expat;
+	/* The exporter binders of that exchange (result's binder_self/peer). */
+	uint8_t ea_binder_self[ATLS_MAX_HASH], ea_binder_peer[ATLS_MAX_HASH];
+	size_t ea_binder_self_len, ea_binder_peer_len;
+
+	/*
+	 * Records under the application traffic keys (handshake.c's message
+	 * callback counts record headers once app_phase is set, i.e. after
+	 * SSL_do_handshake() returned): the sequence numbers kTLS starts at.
+	 */
+	bool app_phase;
+	uint64_t tx_recs, rx_recs;
 
 	/* Traffic secrets from the key log (keys.c); wiped at cleanup. */
 	uint8_t c_secret[ATLS_MAX_HASH], s_secret[ATLS_MAX_HASH];
@@ -131,6 +149,33 @@ int atls_ext_build_ch_batch(bool ask_server, bool offer_client, bool batch, uint
 			    size_t *len);
 int atls_ext_build_scheme_batch(uint8_t **out, size_t *len);
 int atls_ext_build_cert(const uint8_t *cmw, size_t cmw_len, uint8_t **out, size_t *len);
+/* atls_binding extension: CH list (sets *exporter), EE mode (>= 0) or -EBADMSG. */
+int atls_ext_parse_binding_ch(const uint8_t *in, size_t len, bool *exporter);
+int atls_ext_parse_binding_ee(const uint8_t *in, size_t len);
+int atls_ext_build_binding_ch(uint8_t **out, size_t *len);
+int atls_ext_build_binding_ee(uint8_t **out, size_t *len);
+
+/*
+ * handshake.c: waiting for the socket within a handshake's deadlines (the
+ * overall timeout and the step timeout), shared with expat.c.
+ */
+struct atls_io {
+	int fd;
+	int timeout_ms, step_ms;		/* <= 0: none */
+	long long deadline, step_deadline;	/* now_ms() clock, 0 = none */
+	uint64_t moved;				/* bytes seen moving at the last wait */
+};
+/* 0 once the socket is ready for OpenSSL's want (ssl_err), else c's failure. */
+int atls_io_wait(struct atls_conn *c, struct atls_io *io, int ssl_err);
+/* The overall deadline for the TPM requests of this thread (tpm.c), 0 = none. */
+void atls_io_tpm_deadline(const struct atls_io *io, bool on);
+
+/*
+ * expat.c: the attestation exchange in Exported Authenticators on an
+ * established connection (negotiated roles: c->self_chosen, c->peer_chosen).
+ * A separate step after the handshake; a later re-attestation reuses it.
+ */
+int atls_expat_exchange(struct atls_conn *c, struct atls_io *io);
 
 /* negotiate.c: registration of the extension and verify hook on an SSL_CTX. */
 int atls_negotiate_register(SSL_CTX *sctx, const struct atls_config *cfg);

@@ -13,8 +13,10 @@
  *
  * and lays them out as the kernel wants (include/uapi/linux/tls.h): AES-GCM
  * salt = iv[0..4), iv = iv[4..12); ChaCha20-Poly1305 iv = all 12 bytes.
- * rec_seq is 0: the handshake code guarantees no record was sent or received
- * under the application keys (no tickets, nothing read past Finished).
+ * rec_seq: the records sent / received under the application keys before
+ * the keys are handed out.  0 after a handshake alone (no tickets, nothing
+ * read past Finished); in the exporter-bound mode the records of the
+ * attestation exchange, counted by handshake.c's message callback.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -75,8 +77,17 @@ void atls_keylog_cb(const SSL *ssl, const char *line)
 	*dlen = unhex_secret(sp + 1, dst, ATLS_MAX_HASH);
 }
 
+/* The 8-byte big-endian record sequence number of kTLS. */
+static void put_seq(unsigned char *p, uint64_t seq)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--, seq >>= 8)
+		p[i] = (unsigned char)seq;
+}
+
 static int fill(const EVP_MD *md, const uint8_t *secret, size_t slen, int cipher_type,
-		union atls_crypto_info *ci, size_t *ci_len)
+		uint64_t seq, union atls_crypto_info *ci, size_t *ci_len)
 {
 	uint8_t key[32], iv[12];
 	size_t klen = cipher_type == TLS_CIPHER_AES_GCM_128 ? 16 : 32;
@@ -95,17 +106,20 @@ static int fill(const EVP_MD *md, const uint8_t *secret, size_t slen, int cipher
 		memcpy(ci->aes_gcm_128.key, key, 16);
 		memcpy(ci->aes_gcm_128.salt, iv, 4);
 		memcpy(ci->aes_gcm_128.iv, iv + 4, 8);
+		put_seq(ci->aes_gcm_128.rec_seq, seq);
 		*ci_len = sizeof(ci->aes_gcm_128);
 		break;
 	case TLS_CIPHER_AES_GCM_256:
 		memcpy(ci->aes_gcm_256.key, key, 32);
 		memcpy(ci->aes_gcm_256.salt, iv, 4);
 		memcpy(ci->aes_gcm_256.iv, iv + 4, 8);
+		put_seq(ci->aes_gcm_256.rec_seq, seq);
 		*ci_len = sizeof(ci->aes_gcm_256);
 		break;
 	default:
 		memcpy(ci->chacha20_poly1305.key, key, 32);
 		memcpy(ci->chacha20_poly1305.iv, iv, 12);
+		put_seq(ci->chacha20_poly1305.rec_seq, seq);
 		*ci_len = sizeof(ci->chacha20_poly1305);
 		break;
 	}
@@ -146,9 +160,11 @@ int atls_keys_derive(struct atls_conn *c, struct atls_result *res)
 		return -EPROTO;	/* key log did not deliver both secrets */
 	tx = c->ctx->cfg.role == ATLS_ROLE_CLIENT ? c->c_secret : c->s_secret;
 	rx = c->ctx->cfg.role == ATLS_ROLE_CLIENT ? c->s_secret : c->c_secret;
-	ret = fill(md, tx, L, type, &res->tx, &len);
+	ret = fill(md, tx, L, type, c->tx_recs, &res->tx, &len);
 	if (!ret)
-		ret = fill(md, rx, L, type, &res->rx, &res->crypto_info_len);
+		ret = fill(md, rx, L, type, c->rx_recs, &res->rx, &res->crypto_info_len);
+	res->tx_records = c->tx_recs;
+	res->rx_records = c->rx_recs;
 	if (ret)
 		atls_result_release(res);
 	return ret;

@@ -139,7 +139,8 @@ static int ext_add(SSL *s, unsigned int ext_type, unsigned int context,
 		ret = add_chosen(c, c->peer_batch, &c->peer_chosen, &buf, &len, al);
 		break;
 	case SSL_EXT_TLS1_3_CERTIFICATE:
-		if (chainidx != 0 || !c->self_chosen || !x)
+		/* Exporter-bound mode: the evidence follows the handshake (expat.c). */
+		if (chainidx != 0 || !c->self_chosen || !x || c->expat)
 			return 0;
 		return add_cert_evidence(c, x, out, outlen, al);
 	default:
@@ -180,6 +181,9 @@ static int parse_cert_evidence(struct atls_conn *c, const unsigned char *in, siz
 	if (c->peer_evidence_seen)
 		return fail_al(c, al, ATLS_REASON_MALFORMED_EVIDENCE, ATLS_ALERT_ILLEGAL_PARAMETER,
 			       "second evidence");
+	if (c->expat)
+		return fail_al(c, al, ATLS_REASON_MALFORMED_EVIDENCE, ATLS_ALERT_ILLEGAL_PARAMETER,
+			       "evidence in Certificate although the exporter binding was chosen");
 	if (atls_ext_parse_cert(in, inlen, &cmw, &cmw_len))
 		return fail_al(c, al, ATLS_REASON_MALFORMED_EVIDENCE, 0,
 			       "malformed Certificate attestation extension");
@@ -288,6 +292,13 @@ static int client_hello_cb(SSL *s, int *al, void *arg)
 		*al = ATLS_ALERT_MISSING_EXTENSION;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
+	if (c->ctx->cfg.binding == ATLS_BINDING_EXPORTER &&
+	    !SSL_client_hello_get0_ext(s, ATLS_EXT_BINDING, &p, &len)) {
+		atls_fail(c, 0, ATLS_REASON_BINDING_UNSUPPORTED, ATLS_ALERT_MISSING_EXTENSION,
+			  "exporter binding required; ClientHello does not ask for it");
+		*al = ATLS_ALERT_MISSING_EXTENSION;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
 	return SSL_CLIENT_HELLO_SUCCESS;
 }
 
@@ -335,6 +346,19 @@ static int cert_verify_cb(X509_STORE_CTX *xs, void *arg)
 				  X509_verify_cert_error_string(e));
 		return 0;
 	}
+	/* The client asked for the exporter binding: the server must have chosen it. */
+	if (c->ctx->cfg.role == ATLS_ROLE_CLIENT &&
+	    c->ctx->cfg.binding == ATLS_BINDING_EXPORTER && !c->expat) {
+		atls_fail(c, 0, ATLS_REASON_BINDING_UNSUPPORTED, ATLS_ALERT_HANDSHAKE_FAILURE,
+			  "exporter binding required; the server did not choose it");
+		X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
+	/* Exporter-bound mode: evidence comes after the handshake (expat.c). */
+	if (c->expat) {
+		X509_STORE_CTX_set_error(xs, X509_V_OK);
+		return 1;
+	}
 	if (c->peer_chosen && !c->peer_evidence_seen)
 		return evidence_missing(c, xs, "peer negotiated attestation but its Certificate "
 					       "carries no evidence");
@@ -344,14 +368,101 @@ static int cert_verify_cb(X509_STORE_CTX *xs, void *arg)
 	return 1;
 }
 
+/*
+ * The atls_binding extension (wire.h): the client asks for the exporter
+ * binding in its ClientHello when configured so; a server (whatever its own
+ * setting) chooses it in EncryptedExtensions when asked.  OpenSSL rejects
+ * the extension in EE when the client did not send it (unsupported_
+ * extension) before our parse callback runs.  Absence is checked in
+ * client_hello_cb (server) and cert_verify_cb (client).
+ */
+static int binding_add(SSL *s, unsigned int ext_type, unsigned int context,
+		       const unsigned char **out, size_t *outlen, X509 *x, size_t chainidx,
+		       int *al, void *arg)
+{
+	struct atls_conn *c = atls_conn_of(s);
+	uint8_t *buf;
+	size_t len;
+	int ret;
+
+	(void)ext_type;
+	(void)x;
+	(void)chainidx;
+	(void)arg;
+	if (!c)
+		return 0;
+	if (context == SSL_EXT_CLIENT_HELLO) {
+		if (c->ctx->cfg.binding != ATLS_BINDING_EXPORTER)
+			return 0;
+		ret = atls_ext_build_binding_ch(&buf, &len);
+	} else if (context == SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS) {
+		if (!c->expat)
+			return 0;
+		ret = atls_ext_build_binding_ee(&buf, &len);
+	} else {
+		return 0;
+	}
+	if (ret)
+		return fail_al(c, al, ATLS_REASON_INTERNAL, 0, "out of memory");
+	*out = buf;
+	*outlen = len;
+	return 1;
+}
+
+static int binding_parse(SSL *s, unsigned int ext_type, unsigned int context,
+			 const unsigned char *in, size_t inlen, X509 *x, size_t chainidx, int *al,
+			 void *arg)
+{
+	struct atls_conn *c = atls_conn_of(s);
+	bool exporter;
+	int mode;
+
+	(void)ext_type;
+	(void)x;
+	(void)chainidx;
+	(void)arg;
+	if (!c)
+		return fail_al(NULL, al, ATLS_REASON_INTERNAL, ATLS_ALERT_INTERNAL_ERROR, "no state");
+	if (context == SSL_EXT_CLIENT_HELLO) {
+		if (atls_ext_parse_binding_ch(in, inlen, &exporter))
+			return fail_al(c, al, ATLS_REASON_MALFORMED_EVIDENCE, 0,
+				       "malformed ClientHello binding extension");
+		c->expat = exporter;
+		if (!exporter && c->ctx->cfg.binding == ATLS_BINDING_EXPORTER)
+			return fail_al(c, al, ATLS_REASON_BINDING_UNSUPPORTED,
+				       ATLS_ALERT_HANDSHAKE_FAILURE,
+				       "exporter binding required; ClientHello does not ask for it");
+		return 1;
+	}
+	if (context == SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS) {
+		mode = atls_ext_parse_binding_ee(in, inlen);
+		if (mode < 0)
+			return fail_al(c, al, ATLS_REASON_MALFORMED_EVIDENCE, 0,
+				       "malformed EncryptedExtensions binding extension");
+		if (mode != ATLS_BINDING_MODE_EXPORTER ||
+		    c->ctx->cfg.binding != ATLS_BINDING_EXPORTER)
+			return fail_al(c, al, ATLS_REASON_BINDING_UNSUPPORTED,
+				       ATLS_ALERT_ILLEGAL_PARAMETER,
+				       "server chose a binding mode we did not ask for");
+		c->expat = true;
+		return 1;
+	}
+	return 1;
+}
+
 int atls_negotiate_register(SSL_CTX *sctx, const struct atls_config *cfg)
 {
 	int mode;
 
-	if (SSL_extension_supported(ATLS_EXT_TYPE))
+	if (SSL_extension_supported(ATLS_EXT_TYPE) || SSL_extension_supported(ATLS_EXT_BINDING))
 		return -EEXIST;	/* OpenSSL handles this codepoint itself */
 	if (SSL_CTX_add_custom_ext(sctx, ATLS_EXT_TYPE, EXT_CONTEXTS, ext_add, ext_free, NULL,
 				   ext_parse, NULL) != 1)
+		return -EINVAL;
+	if (SSL_CTX_add_custom_ext(sctx, ATLS_EXT_BINDING,
+				   SSL_EXT_TLS_ONLY | SSL_EXT_TLS1_3_ONLY | SSL_EXT_CLIENT_HELLO |
+					   SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS,
+				   binding_add, ext_free, NULL, binding_parse, NULL) != 1)
 		return -EINVAL;
 	SSL_CTX_set_cert_verify_callback(sctx, cert_verify_cb, NULL);
 	if (cfg->role == ATLS_ROLE_SERVER) {
@@ -372,6 +483,13 @@ int atls_negotiate_register(SSL_CTX *sctx, const struct atls_config *cfg)
 int atls_negotiate_finish(struct atls_conn *c)
 {
 	const struct atls_config *cfg = &c->ctx->cfg;
+
+	/* Backstop of the checks in the callbacks: never hand out keys without it. */
+	if (cfg->binding == ATLS_BINDING_EXPORTER && !c->expat) {
+		atls_fail(c, 0, ATLS_REASON_BINDING_UNSUPPORTED, 0,
+			  "exporter binding required; the peer did not agree to it");
+		return c->err;
+	}
 
 	if (cfg->peer_attest == ATLS_PEER_REQUIRED && !c->peer_evidence_seen) {
 		atls_fail(c, 0, ATLS_REASON_EVIDENCE_MISSING, 0,

@@ -73,6 +73,7 @@ static const char *const names[__ATLS_REASON_DETAIL_MAX] = {
 	[ATLS_REASON_WRONG_CERT_ENTRY] = "wrong-certificate-entry",
 	[ATLS_REASON_INTERNAL] = "internal",
 	[ATLS_REASON_PEER_NAME_MISMATCH] = "peer-name-mismatch",
+	[ATLS_REASON_BINDING_UNSUPPORTED] = "binding-unsupported",
 };
 
 const char *atls_reason_name(enum atls_reason r)
@@ -107,6 +108,8 @@ int atls_reason_errno(enum atls_reason r)
 		return -EPROTO;
 	case ATLS_REASON_TIMEOUT:
 		return -ETIMEDOUT;
+	case ATLS_REASON_BINDING_UNSUPPORTED:
+		return -EPROTONOSUPPORT;
 	default:
 		return -EINVAL;
 	}

@@ -366,6 +366,8 @@ enum atls_reason {
 	ATLS_REASON_WRONG_CERT_ENTRY = 69,	/* evidence on a certificate entry != 0 */
 	ATLS_REASON_INTERNAL = 70,		/* allocation, configuration, library error */
 	ATLS_REASON_PEER_NAME_MISMATCH = 71,	/* certificate does not match the peer name */
+	ATLS_REASON_BINDING_UNSUPPORTED = 72,	/* the policy requires the exporter binding,
+						 * the peer does not offer it */
 	__ATLS_REASON_DETAIL_MAX
 };
 

@@ -23,8 +23,9 @@
  *
  * Nothing is read from the socket past the end of the handshake, no session
  * tickets are issued or accepted and no early data is used, so the record
- * sequence numbers in res.tx / res.rx are 0 and the socket can be handed to
- * kTLS (or to the atls kernel module) as is.
+ * sequence numbers in res.tx / res.rx are 0 (with the exporter binding: the
+ * records the attestation exchange used, res.tx_records / rx_records) and
+ * the socket can be handed to kTLS (or to the atls kernel module) as is.
  *
  * Lifetimes: a struct atls_ctx is immutable after atls_ctx_new() and may be
  * shared by threads running atls_handshake() concurrently; the struct
@@ -67,6 +68,28 @@ enum atls_peer_attest {
 	ATLS_PEER_NONE = 0,	/* do not ask the peer for evidence */
 	ATLS_PEER_OPTIONAL = 1,	/* ask; a peer that declines is accepted (verdict "none") */
 	ATLS_PEER_REQUIRED = 2,	/* ask; a peer that declines fails the handshake */
+};
+
+/*
+ * How the evidence is bound to the connection (Documentation/protocol.rst,
+ * Documentation/security.rst).
+ */
+enum atls_binding {
+	/*
+	 * In the handshake: evidence in the Certificate message, qualifying
+	 * data = the binder over ClientHello..ServerHello and the attester's
+	 * SPKI (draft-fossati-seat-early-attestation; binding level 2).
+	 */
+	ATLS_BINDING_HANDSHAKE = 0,
+	/*
+	 * After the handshake, before any application byte: evidence in RFC
+	 * 9261 Exported Authenticators, qualifying data from the connection's
+	 * TLS exporter (draft-fossati-seat-expat; binding level 3).  Negotiated
+	 * in the handshake (extension atls_binding); a peer that does not offer
+	 * it fails the handshake with -EPROTONOSUPPORT, reason
+	 * ATLS_REASON_BINDING_UNSUPPORTED.
+	 */
+	ATLS_BINDING_EXPORTER = 1,
 };
 
 /*
@@ -168,6 +191,16 @@ struct atls_config {
 	bool batch;
 	uint32_t batch_window_us;
 	uint32_t batch_max;
+
+	/*
+	 * Binding of the evidence (enum atls_binding; default HANDSHAKE).
+	 * EXPORTER: a client asks for the exporter-bound mode and fails against
+	 * a server that does not choose it; a server requires a client that
+	 * asks for it.  A server configured HANDSHAKE still accepts a client
+	 * that asks for EXPORTER (the stronger binding; same evidence, same
+	 * policy).
+	 */
+	enum atls_binding binding;
 };
 
 /* Defaults: given role, key mode tpm, no attestation either way, SHA-256 bank, PCR 0-7. */
@@ -197,12 +230,22 @@ struct atls_result {
 	bool peer_attested;		/* the peer sent evidence and it was appraised */
 	/* ... as a batched quote (cfg.batch on both sides; protocol.rst). */
 	bool self_batched, peer_batched;
+	/*
+	 * The binding negotiated for this connection (either side's evidence).
+	 * With ATLS_BINDING_EXPORTER the exchange after the handshake used
+	 * TLS records: tx/rx then carry the record sequence numbers kTLS
+	 * starts at (rec_seq, big-endian; tx_records/rx_records the same as
+	 * numbers), no longer 0.
+	 */
+	enum atls_binding binding;
+	uint64_t tx_records, rx_records;
 	struct atls_appraisal appraisal;	/* of the peer's evidence */
 	struct atls_claims peer_claims;
 
 	/*
 	 * Binders of this handshake (Documentation/protocol.rst, "Binder"; not
-	 * secret): ours (from our certificate) and the peer's (from its certificate),
+	 * secret; with ATLS_BINDING_EXPORTER the exporter-derived binders of
+	 * the Exported Authenticators, "Exporter-bound attestation"): ours (from our certificate) and the peer's (from its certificate),
 	 * binder_len bytes each (0 if that side has no certificate).  The qualifying
 	 * data of a TPM quote made for this handshake is derived from them.
 	 */
@@ -215,7 +258,8 @@ struct atls_result {
 	uint16_t cipher_suite;		/* IANA id, e.g. 0x1301 */
 	char cipher_name[48];		/* IANA/RFC name */
 
-	/* kTLS keys (secret until atls_result_release()); rec_seq is 0. */
+	/* kTLS keys (secret until atls_result_release()); rec_seq is 0 unless
+	 * binding is ATLS_BINDING_EXPORTER (see tx_records). */
 	union atls_crypto_info tx, rx;
 	size_t crypto_info_len;		/* optlen for setsockopt(SOL_TLS, TLS_TX/TLS_RX) */
 };
@@ -232,7 +276,8 @@ struct atls_result {
  * errno vocabulary: -ETIMEDOUT, -ECONNRESET/-EPIPE (peer gone), -EPROTO (TLS
  * failure), -EKEYREJECTED (peer evidence rejected by policy), -EBADMSG
  * (malformed evidence/extension), -EACCES (attestation required, declined),
- * -ENODEV/-EIO (TPM), -ENOMEM, -EINVAL; atls_handshake_ex() also
+ * -ENODEV/-EIO (TPM), -EPROTONOSUPPORT (cfg.binding EXPORTER, the peer
+ * does not offer it), -ENOMEM, -EINVAL; atls_handshake_ex() also
  * -EKEYREJECTED with reason ATLS_REASON_PEER_NAME_MISMATCH (see below).
  */
 int atls_handshake(struct atls_ctx *ctx, int fd, int timeout_ms, struct atls_result *res);

@@ -12,6 +12,22 @@
 /* TLS ExtensionType (private-use range; 0xFF00 avoided: used by others for expat). */
 #define ATLS_EXT_TYPE 0xFFA0
 
+/*
+ * atls_binding extension (protocol.rst, "Exporter-bound attestation"): in the
+ * ClientHello a list of binding modes the client asks for (u8 length ||
+ * modes), in EncryptedExtensions the one mode the server chose (one byte).
+ * Private use, next to ATLS_EXT_TYPE; absent = the handshake binder.
+ */
+#define ATLS_EXT_BINDING 0xFFA2
+#define ATLS_BINDING_MODE_EXPORTER 1	/* evidence in Exported Authenticators */
+#define ATLS_BINDING_MODES_MAX 16	/* modes per ClientHello list considered */
+
+/*
+ * cmw_attestation extension of an Exported Authenticator
+ * (draft-fossati-seat-expat; "TBD" there, no IANA value): private use.
+ */
+#define ATLS_EXT_CMW_ATTESTATION 0xFFA1
+
 /* AttestationScheme.mechanism */
 #define ATLS_MECH_EVIDENCE 0
 #define ATLS_MECH_RESULT 1
@@ -52,6 +68,7 @@
  * TLS alerts (RFC 8446 §6) used to report attestation failures
  * (Documentation/protocol.rst, "Failures, alerts and reasons").
  */
+#define ATLS_ALERT_UNEXPECTED_MESSAGE 10
 #define ATLS_ALERT_HANDSHAKE_FAILURE 40
 #define ATLS_ALERT_BAD_CERTIFICATE 42
 #define ATLS_ALERT_ILLEGAL_PARAMETER 47
