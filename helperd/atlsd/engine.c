@@ -115,6 +115,7 @@ static int build_ctx(const struct atlsd_engine *e, const struct atlsd_policy *p,
 	ac.batch = p->batch;
 	ac.batch_window_us = p->batch_window_us;
 	ac.batch_max = p->batch_max;
+	ac.binding = p->binding;
 	ac.policy_file = p->verify != ATLS_PEER_NONE ? p->policy_file : NULL;
 	/* A client that neither attests nor runs in TPM key mode needs no identity. */
 	if (role == ATLS_ROLE_CLIENT && !p->attest && c->key_mode == ATLS_KEY_SOFTWARE)

@@ -670,15 +670,18 @@ static int parse_policy(struct pctx *x, struct atlsd_config *c, const config_set
 {
 	static const char *const keys[] = { "attest", "verify-peer", "policy-file", "ca-file",
 					    "ciphersuites", "pcrs", "batch", "batch-window-us",
-					    "batch-max", "allow", NULL };
+					    "batch-max", "binding", "allow", NULL };
 	static const struct choice verify_peer[] = { { "none", ATLS_PEER_NONE },
 						     { "optional", ATLS_PEER_OPTIONAL },
 						     { "required", ATLS_PEER_REQUIRED },
 						     { NULL, 0 } };
+	static const struct choice bindings[] = { { "handshake", ATLS_BINDING_HANDSHAKE },
+						  { "exporter", ATLS_BINDING_EXPORTER },
+						  { NULL, 0 } };
 	const char *name = config_setting_name(g);
 	struct atlsd_policy p, *slot = NULL;
 	unsigned int i;
-	int err, verify;
+	int err, verify, binding;
 
 	if (!name || config_setting_type(g) != CONFIG_TYPE_GROUP)
 		return perr(x, g, "each policy must be a named group: name = { ... };");
@@ -724,6 +727,11 @@ static int parse_policy(struct pctx *x, struct atlsd_config *c, const config_set
 	if (!err)
 		err = get_range(x, g, "batch-max", &p.batch_max, 1, MAX_BATCH_MAX,
 				" (handshakes per quote)");
+	binding = p.binding;
+	if (!err)
+		err = get_choice(x, g, "binding", bindings, &binding,
+				 "binding must be \"handshake\" or \"exporter\"");
+	p.binding = binding;
 	if (!err)
 		err = get_allow(x, g, &p);
 	if (err)

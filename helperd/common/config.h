@@ -62,6 +62,7 @@ struct atlsd_policy {
 	bool batch;			/* offer/accept batched quotes (protocol.rst) */
 	uint32_t batch_window_us;	/* 100..1000000, default 20000 */
 	uint32_t batch_max;		/* handshakes per quote, 1..1024, default 64 */
+	enum atls_binding binding;	/* evidence binding (protocol.rst), default handshake */
 	const char *alias_of;		/* old name of a built-in: its new name */
 	/* allow: n_allow entries; 0 = the default (root and group "atls") */
 	unsigned int n_allow;

@@ -24,6 +24,7 @@ static const char *const seeds[] = {
 	"    ciphersuites = \"TLS_AES_256_GCM_SHA384\"; pcrs = [ 0, 7, 23 ]; };\n"
 	"  default = { verify-peer = \"none\"; };\n};\n",
 	"policies = { a = { }; b = { attest = true; }; };\n",
+	"policies = { x = { binding = \"exporter\"; batch = true; }; };\n",
 };
 
 TL_FUZZ_LIBCONFIG_LEAKS

@@ -51,6 +51,7 @@ static void expect_policy(struct __test_metadata *_metadata, const struct atlsd_
 	EXPECT_EQ(want->batch, p->batch);
 	EXPECT_EQ(want->batch_window_us, p->batch_window_us);
 	EXPECT_EQ(want->batch_max, p->batch_max);
+	EXPECT_EQ(want->binding, p->binding);
 }
 
 TEST(defaults_without_file)
@@ -107,7 +108,7 @@ TEST(every_setting)
 		.name = "strict", .attest = false, .verify = ATLS_PEER_OPTIONAL,
 		.ca_file = "/etc/ca.pem", .ciphersuites = "TLS_AES_256_GCM_SHA384",
 		.pcr_mask = (1u << 0) | (1u << 7) | (1u << 23), .batch = true,
-		.batch_window_us = 5000, .batch_max = 1024 };
+		.batch_window_us = 5000, .batch_max = 1024, .binding = ATLS_BINDING_EXPORTER };
 	struct atlsd_config c;
 	const struct atlsd_policy *p;
 	char err[256], want[200];
@@ -132,7 +133,8 @@ TEST(every_setting)
 			       "  strict = { attest = false; verify-peer = \"optional\";\n"
 			       "             policy-file = \"p/strict.policy\"; ca-file = \"/etc/ca.pem\";\n"
 			       "             ciphersuites = \"TLS_AES_256_GCM_SHA384\"; pcrs = [ 0, 7, 23 ];\n"
-			       "             batch = true; batch-window-us = 5000; batch-max = 1024; };\n"
+			       "             batch = true; batch-window-us = 5000; batch-max = 1024;\n"
+			       "             binding = \"exporter\"; };\n"
 			       "  default = { verify-peer = \"none\"; };\n"
 			       "};\n", &c, err, sizeof(err))) TH_LOG("%s", err);
 	EXPECT_STREQ("swtpm:port=2321", c.tcti);
@@ -164,6 +166,7 @@ TEST(every_setting)
 	ASSERT_TRUE(p != NULL);
 	EXPECT_TRUE(p->attest);
 	EXPECT_EQ(ATLS_PEER_NONE, p->verify);
+	EXPECT_EQ(ATLS_BINDING_HANDSHAKE, p->binding);	/* the default binding */
 	/* The built-in peers.policy follows the state dir of the file. */
 	p = atlsd_config_policy(&c, "verify-only");
 	snprintf(want, sizeof(want), "%s/state/peers.policy", dir);
@@ -209,6 +212,10 @@ static const char *const bad[] = {
 	"policies = { p = { batch = true; batch-max = -1; }; };\n",
 	"policies = { p = { batch = true; batch-max = [ 64 ]; }; };\n",
 	"policies = { p = { batch = true; batch_max = 64; }; };\n",
+	"policies = { p = { binding = \"export\"; }; };\n",
+	"policies = { p = { binding = 1; }; };\n",
+	"policies = { p = { binding = [ \"exporter\" ]; }; };\n",
+	"policies = { p = { binding = \"\"; }; };\n",
 	"workers = 0;\n",
 	"workers = 100000;\n",
 	"workers = \"8\";\n",

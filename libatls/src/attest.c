@@ -88,6 +88,9 @@ int atls_attest_ctx_init(struct atls_ctx *ctx)
 								   ? ATLS_ROLE_SERVER
 								   : ATLS_ROLE_CLIENT))
 			cfg->peer_attest = ATLS_PEER_REQUIRED;
+		/* ... and the exporter binding (atls.h, enum atls_binding). */
+		if (atls_policy_exporter_required(ctx->policy))
+			cfg->binding = ATLS_BINDING_EXPORTER;
 	}
 	/* Batched quotes (batch.h): attester state and relying-party cache. */
 	if (cfg->batch && cfg->attest_self) {

@@ -297,14 +297,14 @@ static int name_list(struct pctx *c, const config_setting_t *a, const char *cons
 static int parse_root(struct pctx *c, config_t *cfg, struct atls_policy *p)
 {
 	static const char *const keys[] = { "version", "trusted-aks", "pcrs", "require",
-					    "evidence-types", NULL };
+					    "evidence-types", "binding", NULL };
 	static const char *const roles[] = { "client", "server", NULL };
 	static const unsigned int role_bits[] = { 1u << ATLS_ROLE_CLIENT, 1u << ATLS_ROLE_SERVER };
 	static const char *const types[] = { "tpm-kat-pat", "tpm-pat", NULL };
 	static const unsigned int type_bits[] = { 1u << ATLS_EVIDENCE_TPM2_KAT_PAT,
 						  1u << ATLS_EVIDENCE_TPM2_PAT };
 	const config_setting_t *root = config_root_setting(cfg);
-	const config_setting_t *ver, *aks, *pcrs, *req, *types_s;
+	const config_setting_t *ver, *aks, *pcrs, *req, *types_s, *bind;
 	bool own_digests = true;
 	int i, n, err;
 
@@ -343,6 +343,18 @@ static int parse_root(struct pctx *c, config_t *cfg, struct atls_policy *p)
 		err = name_list(c, req, roles, role_bits, &p->required_roles);
 		if (err)
 			return err;
+	}
+	/* binding = "handshake" | "exporter" (protocol.rst, "Exporter-bound attestation") */
+	bind = member(root, "binding", CONFIG_TYPE_STRING);
+	if (bind == BAD_TYPE)
+		return perr(c, NULL, "binding must be \"handshake\" or \"exporter\"");
+	if (bind) {
+		const char *v = config_setting_get_string(bind);
+
+		if (!strcmp(v, "exporter"))
+			p->exporter_required = true;
+		else if (strcmp(v, "handshake"))
+			return perr(c, bind, "binding must be \"handshake\" or \"exporter\"");
 	}
 	types_s = member(root, "evidence-types", CONFIG_TYPE_ARRAY);
 	if (!types_s || types_s == BAD_TYPE || !config_setting_length(types_s))
@@ -429,6 +441,11 @@ int atls_policy_load(const char *path, struct atls_policy **out, char *err, size
 	config_destroy(&cfg);
 	fclose(f);
 	return rc;
+}
+
+bool atls_policy_exporter_required(const struct atls_policy *pol)
+{
+	return pol && pol->exporter_required;
 }
 
 bool atls_policy_role_required(const struct atls_policy *pol, enum atls_role role)

@@ -40,6 +40,7 @@ struct atls_policy {
 
 	unsigned int required_roles;	/* bit (1 << enum atls_role) */
 	unsigned int accepted_types;	/* bit (1 << enum atls_evidence) */
+	bool exporter_required;		/* binding = "exporter" */
 };
 
 #endif /* ATLS_POLICY_INT_H */

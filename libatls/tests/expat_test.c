@@ -23,6 +23,7 @@
  *    handshake binder, not under the exporter binding.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -408,6 +409,34 @@ TEST_F(neg, default_server_accepts_exporter_client)
 	EXPECT_EQ(2, cres.tx_records);
 	atls_result_release(&cres);
 	atls_result_release(&sres);
+	atls_ctx_free(sctx);
+	atls_ctx_free(cctx);
+}
+
+/* The appraisal policy (policy.5) can demand the exporter binding itself. */
+TEST_F(neg, policy_file_binding_exporter)
+{
+	struct plain_peer p = { .server = 1, .cert = tl_path(self->srv.dir, "sw.pem"),
+				.key = tl_path(self->srv.dir, "sw.key") };
+	struct atls_ctx *sctx, *cctx;
+	struct atls_result cres, sres;
+	FILE *f = fopen(tl_path(self->cli.dir, "policy.conf"), "a");
+
+	ASSERT_NE(NULL, f);
+	fputs("binding = \"exporter\";\n", f);
+	fclose(f);
+	cctx = ctx_of(&self->cli, ATLS_ROLE_CLIENT, false, true, ATLS_BINDING_HANDSHAKE);
+	sctx = ctx_of(&self->srv, ATLS_ROLE_SERVER, true, false, ATLS_BINDING_HANDSHAKE);
+	ASSERT_NE(NULL, cctx);
+	ASSERT_NE(NULL, sctx);
+	EXPECT_EQ(0, pair_run(cctx, sctx, &cres, &sres)) TH_LOG("%s", cres.reason_text);
+	EXPECT_EQ(ATLS_BINDING_EXPORTER, cres.binding);
+	EXPECT_TRUE(cres.peer_attested);
+	atls_result_release(&cres);
+	atls_result_release(&sres);
+	EXPECT_EQ(-EPROTONOSUPPORT,
+		  tl_handshake_with(cctx, 5000, &cres, plain_peer_main, &p, &p.fd));
+	EXPECT_EQ(ATLS_REASON_BINDING_UNSUPPORTED, cres.reason);
 	atls_ctx_free(sctx);
 	atls_ctx_free(cctx);
 }

@@ -231,6 +231,28 @@ TEST_F(pol, missing_settings)
 		   "exactly one of pem or pem-file");
 }
 
+/* binding = "handshake" | "exporter" (policy.5, protocol.rst). */
+TEST_F(pol, binding)
+{
+	static const char types[] = "evidence-types = [ \"tpm-pat\" ];\n";
+	char extra[256];
+
+	ASSERT_EQ(0, parse(self, NULL, NULL, NULL)) TH_LOG("%s", self->err);
+	EXPECT_FALSE(atls_policy_exporter_required(self->p));	/* default */
+	snprintf(extra, sizeof(extra), "%sbinding = \"exporter\";\n", types);
+	ASSERT_EQ(0, parse(self, NULL, NULL, extra)) TH_LOG("%s", self->err);
+	EXPECT_TRUE(atls_policy_exporter_required(self->p));
+	snprintf(extra, sizeof(extra), "%sbinding = \"handshake\";\n", types);
+	ASSERT_EQ(0, parse(self, NULL, NULL, extra)) TH_LOG("%s", self->err);
+	EXPECT_FALSE(atls_policy_exporter_required(self->p));
+	snprintf(extra, sizeof(extra), "%sbinding = \"expat\";\n", types);
+	EXPECT_BAD(parse(self, NULL, NULL, extra), "binding");
+	snprintf(extra, sizeof(extra), "%sbinding = 1;\n", types);
+	EXPECT_BAD(parse(self, NULL, NULL, extra), "binding");
+	snprintf(extra, sizeof(extra), "%sbinding = [ \"exporter\" ];\n", types);
+	EXPECT_BAD(parse(self, NULL, NULL, extra), "binding");
+}
+
 TEST_F(pol, wrong_version)
 {
 	EXPECT_BAD(atls_policy_parse("version = 2;", NULL, &self->p, self->err,

@@ -38,6 +38,8 @@ void atls_policy_free(struct atls_policy *pol);
 
 /* Must a peer in this role attest? ("require" list) */
 bool atls_policy_role_required(const struct atls_policy *pol, enum atls_role role);
+/* Must the evidence be exporter-bound? (binding = "exporter") */
+bool atls_policy_exporter_required(const struct atls_policy *pol);
 /* Is this evidence type accepted? ("evidence-types" list) */
 bool atls_policy_accepts(const struct atls_policy *pol, enum atls_evidence type);
 /* The PCR bank (TPM_ALG_ID) and selection the policy appraises. */
