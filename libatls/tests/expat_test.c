@@ -254,7 +254,6 @@ TEST_F(mx, matrix)
 		ASSERT_EQ(0, atls_ctx_new(&sc, &self->sctx));
 		ASSERT_EQ(0, atls_ctx_new(&cc, &self->cctx));
 		one(_metadata, self->cctx, self->sctx, variant, &self->srv, &self->cli);
-		TH_LOG("suite %s done", suites[i]);
 		atls_ctx_free(self->sctx);
 		atls_ctx_free(self->cctx);
 	}
@@ -439,6 +438,365 @@ TEST_F(neg, policy_file_binding_exporter)
 	EXPECT_EQ(ATLS_REASON_BINDING_UNSUPPORTED, cres.reason);
 	atls_ctx_free(sctx);
 	atls_ctx_free(cctx);
+}
+
+/* ------------------------------------------------------------ adversaries */
+
+/*
+ * A plain OpenSSL server with the genuine server H's certificate, software
+ * key and TPM (a party holding H's leaked key and able to use H's TPM, or
+ * the genuine server itself when mode is GENUINE) that chooses TPM evidence
+ * and the exporter binding and then answers the client's authenticator
+ * request with libatls's own codec, as told by mode.
+ */
+enum adv_mode {
+	ADV_GENUINE,		/* a correct authenticator with fresh evidence */
+	ADV_REPLAY_AUTH,	/* the authenticator of an earlier connection, as is */
+	ADV_REPLAY_CMW,		/* a correct authenticator carrying earlier evidence */
+	ADV_TAMPER_AUTH,	/* a correct authenticator, one byte of its Finished flipped */
+	ADV_TAMPER_SIG_CV,	/* ... one byte of its CertificateVerify signature flipped */
+	ADV_TAMPER_CMW,		/* a correct authenticator over evidence with a byte flipped */
+	ADV_OTHER_CERT,		/* a correct authenticator for another certificate and key */
+};
+
+struct adv {
+	int fd;
+	enum adv_mode mode;
+	const char *cert, *key, *tcti;
+	const char *other_cert, *other_key;
+	uint8_t scheme[TL_TPM_SCHEME_LEN];
+	/* GENUINE keeps what it sent for the replays */
+	uint8_t *auth, *cmw;
+	size_t auth_len, cmw_len;
+	int sent;		/* -1 until an authenticator was written */
+};
+
+static int adv_add(SSL *s, unsigned int type, unsigned int context, const unsigned char **out,
+		   size_t *outlen, X509 *x, size_t chainidx, int *al, void *arg)
+{
+	static const uint8_t exporter = ATLS_BINDING_MODE_EXPORTER;
+	struct adv *a = arg;
+
+	if (context != SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS)
+		return 0;
+	if (type == ATLS_EXT_BINDING) {
+		*out = &exporter;
+		*outlen = 1;
+	} else {
+		*out = a->scheme;
+		*outlen = sizeof(a->scheme);
+	}
+	return 1;
+}
+
+static int adv_accept(SSL *s, unsigned int type, unsigned int context, const unsigned char *in,
+		      size_t inlen, X509 *x, size_t chainidx, int *al, void *arg)
+{
+	return 1;
+}
+
+static int ssl_read_all(SSL *s, uint8_t *p, size_t n)
+{
+	size_t r;
+
+	while (n) {
+		if (SSL_read_ex(s, p, n, &r) != 1)
+			return -1;
+		p += r;
+		n -= r;
+	}
+	return 0;
+}
+
+static int load_key_cert(const char *cert, const char *key, X509 **x, EVP_PKEY **k)
+{
+	FILE *f = fopen(cert, "r");
+
+	*x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	f = fopen(key, "r");
+	*k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	return *x && *k ? 0 : -1;
+}
+
+/* After the handshake: read the request, answer it as a->mode says. */
+static int adv_answer(struct adv *a, SSL *s)
+{
+	struct atls_evidence_params p = { .key_mode = ATLS_KEY_SOFTWARE,
+					  .ak_handle = ATLS_AK_HANDLE_DEFAULT,
+					  .pcr_bank_alg = 0x0b, .pcr_mask = 0xff };
+	uint8_t req[1024], binder[64], *spki = NULL, *cmw = NULL, *auth = NULL;
+	size_t req_len, blen, cmw_len = 0, auth_len = 0;
+	X509 *cert = SSL_get_certificate(s), *ocert = NULL;
+	EVP_PKEY *key = SSL_get_privatekey(s), *okey = NULL;
+	struct atls_ea_request rq;
+	struct atls_ea_keys k;
+	struct atls_tpm *t;
+	int n, ret = -1;
+
+	if (ssl_read_all(s, req, 4))
+		return -1;
+	req_len = 4 + ((size_t)req[1] << 16 | (size_t)req[2] << 8 | req[3]);
+	if (req_len > sizeof(req) || ssl_read_all(s, req + 4, req_len - 4) ||
+	    atls_ea_request_parse(req, req_len, &rq, NULL) || atls_ea_keys_derive(s, true, &k))
+		return -1;
+	if (a->mode == ADV_REPLAY_AUTH) {
+		ret = SSL_write(s, a->auth, (int)a->auth_len) > 0 ? 0 : -1;
+		goto out;
+	}
+	if (a->mode == ADV_OTHER_CERT) {
+		if (load_key_cert(a->other_cert, a->other_key, &ocert, &okey))
+			goto out;
+		cert = ocert;
+		key = okey;
+	}
+	n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &spki);
+	if (n <= 0 || atls_ea_binder(s, rq.context, rq.context_len, spki, (size_t)n, binder, &blen))
+		goto out;
+	if (a->mode == ADV_REPLAY_CMW) {
+		cmw = malloc(a->cmw_len);
+		if (!cmw)
+			goto out;
+		memcpy(cmw, a->cmw, a->cmw_len);
+		cmw_len = a->cmw_len;
+	} else {
+		if (atls_tpm_open(a->tcti, &t))
+			goto out;
+		n = atls_evidence_produce(t, &p, binder, blen, &cmw, &cmw_len);
+		atls_tpm_close(t);
+		if (n)
+			goto out;
+	}
+	if (a->mode == ADV_TAMPER_CMW)
+		cmw[cmw_len - 5] ^= 0x01;	/* inside the quote's signature */
+	if (atls_ea_authenticator_build(&k, req, req_len, &cert, 1, key, cmw, cmw_len, &auth,
+					&auth_len))
+		goto out;
+	if (a->mode == ADV_TAMPER_AUTH)
+		auth[auth_len - 1] ^= 0x80;	/* last byte of the Finished MAC */
+	if (a->mode == ADV_TAMPER_SIG_CV) {
+		struct atls_ea_authenticator pa;
+
+		if (atls_ea_authenticator_parse(auth, auth_len, &pa, NULL))
+			goto out;
+		auth[pa.signature - auth + pa.signature_len / 2] ^= 0x01;
+	}
+	ret = SSL_write(s, auth, (int)auth_len) > 0 ? 0 : -1;
+	if (!ret && a->mode == ADV_GENUINE) {
+		free(a->auth);
+		free(a->cmw);
+		a->auth = auth;
+		a->auth_len = auth_len;
+		a->cmw = cmw;
+		a->cmw_len = cmw_len;
+		auth = cmw = NULL;
+	}
+out:
+	atls_ea_keys_wipe(&k);
+	OPENSSL_free(spki);
+	X509_free(ocert);
+	EVP_PKEY_free(okey);
+	free(cmw);
+	free(auth);
+	return ret;
+}
+
+static int adv_main(void *arg)
+{
+	struct adv *a = arg;
+	SSL_CTX *c = tl_peer_ctx(1, "TLS_AES_128_GCM_SHA256", a->cert, a->key);
+	unsigned int ctxs = SSL_EXT_TLS1_3_ONLY | SSL_EXT_CLIENT_HELLO |
+			    SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS;
+	uint8_t b;
+	SSL *s;
+
+	tl_tpm_scheme(a->scheme);
+	a->sent = -1;
+	if (!c || SSL_CTX_add_custom_ext(c, ATLS_EXT_TYPE, ctxs, adv_add, NULL, a, adv_accept,
+					 a) != 1 ||
+	    SSL_CTX_add_custom_ext(c, ATLS_EXT_BINDING, ctxs, adv_add, NULL, a, adv_accept,
+				   a) != 1) {
+		SSL_CTX_free(c);
+		return -1;
+	}
+	s = SSL_new(c);
+	if (s && tl_peer_handshake(s, a->fd, 1)) {
+		a->sent = adv_answer(a, s);
+		/* Until the client is done with us. */
+		while (SSL_read(s, &b, 1) > 0)
+			;
+	}
+	SSL_free(s);
+	SSL_CTX_free(c);
+	return 0;
+}
+
+TL_SIDES_FIXTURE(adv, tl_side_server_client, "exas", "exac", struct atls_ctx *cctx;
+		 struct adv a; struct tl_side other;);
+
+/* The victim: a client requiring H's evidence, exporter-bound. */
+static int victim(FIXTURE_DATA(adv) *self, struct atls_result *res)
+{
+	return tl_handshake_with(self->cctx, 5000, res, adv_main, &self->a, &self->a.fd);
+}
+
+static void advx_begin(FIXTURE_DATA(adv) *self, struct __test_metadata *_metadata)
+{
+	struct atls_result res;
+
+	self->cctx = ctx_of(&self->cli, ATLS_ROLE_CLIENT, false, true, ATLS_BINDING_EXPORTER);
+	ASSERT_NE(NULL, self->cctx);
+	self->a = (struct adv){ .cert = tl_path(self->srv.dir, "sw.pem"),
+				.key = tl_path(self->srv.dir, "sw.key"),
+				.tcti = self->srv.sw.tcti, .mode = ADV_GENUINE };
+	/* The adversary's server is a correct peer: its genuine answer is affirmed. */
+	ASSERT_EQ(0, victim(self, &res)) TH_LOG("%s: %s", atls_reason_name(res.reason),
+						res.reason_text);
+	EXPECT_EQ(0, self->a.sent);
+	EXPECT_EQ(ATLS_BINDING_EXPORTER, res.binding);
+	EXPECT_TRUE(res.peer_attested);
+	EXPECT_EQ(ATLS_EAR_AFFIRMING, res.appraisal.status);
+	atls_result_release(&res);
+	ASSERT_NE(NULL, self->a.auth);
+}
+
+static void advx_end(FIXTURE_DATA(adv) *self)
+{
+	atls_ctx_free(self->cctx);
+	free(self->a.auth);
+	free(self->a.cmw);
+}
+
+/* Refused with reason and errno, nothing handed out. */
+static void expect_refused(struct __test_metadata *_metadata, FIXTURE_DATA(adv) *self,
+			   enum adv_mode mode, int err, enum atls_reason reason)
+{
+	struct atls_result res;
+
+	self->a.mode = mode;
+	EXPECT_EQ(err, victim(self, &res)) TH_LOG("mode %d: %s: %s", mode,
+						  atls_reason_name(res.reason), res.reason_text);
+	EXPECT_EQ(0, self->a.sent);	/* the adversary did get its answer out */
+	EXPECT_EQ(reason, res.reason) TH_LOG("mode %d: %s", mode, res.reason_text);
+	EXPECT_FALSE(res.peer_attested);
+	EXPECT_EQ(0, res.crypto_info_len);
+}
+
+TEST_F(adv, authenticator_replayed_on_another_connection_refused)
+{
+	advx_begin(self, _metadata);
+	/* Finished MAC and context are those of the earlier connection. */
+	expect_refused(_metadata, self, ADV_REPLAY_AUTH, -EKEYREJECTED, ATLS_REASON_BAD_SIGNATURE);
+	advx_end(self);
+}
+
+TEST_F(adv, evidence_of_an_earlier_connection_refused)
+{
+	advx_begin(self, _metadata);
+	/* A valid authenticator, but the quote carries the old exporter binder. */
+	expect_refused(_metadata, self, ADV_REPLAY_CMW, -EKEYREJECTED, ATLS_REASON_FRESHNESS);
+	advx_end(self);
+}
+
+TEST_F(adv, tampered_authenticator_refused)
+{
+	advx_begin(self, _metadata);
+	expect_refused(_metadata, self, ADV_TAMPER_AUTH, -EKEYREJECTED, ATLS_REASON_BAD_SIGNATURE);
+	expect_refused(_metadata, self, ADV_TAMPER_SIG_CV, -EKEYREJECTED,
+		       ATLS_REASON_BAD_SIGNATURE);
+	advx_end(self);
+}
+
+TEST_F(adv, tampered_evidence_refused)
+{
+	advx_begin(self, _metadata);
+	expect_refused(_metadata, self, ADV_TAMPER_CMW, -EKEYREJECTED, ATLS_REASON_BAD_SIGNATURE);
+	advx_end(self);
+}
+
+TEST_F(adv, authenticator_for_another_certificate_refused)
+{
+	ASSERT_EQ(0, tl_side_provision(&self->other, "exao"));
+	advx_begin(self, _metadata);
+	/* A genuine quote for the other key, in a valid authenticator of the other key. */
+	self->a.other_cert = tl_path(self->other.dir, "sw.pem");
+	self->a.other_key = tl_path(self->other.dir, "sw.key");
+	expect_refused(_metadata, self, ADV_OTHER_CERT, -EKEYREJECTED,
+		       ATLS_REASON_KEY_BINDING_MISMATCH);
+	advx_end(self);
+	tl_side_free(&self->other);
+}
+
+/*
+ * security.rst, "Evidence before the peer is authenticated": a client that
+ * the server's policy does not trust (its AK is unknown there) asks a
+ * server requiring client attestation for its evidence.  With the handshake
+ * binder the server's evidence is in its Certificate, sent before the client
+ * has said who it is: the client holds (and has appraised) it although the
+ * server refuses the client.  With the exporter binding the server appraises
+ * the client first: nothing of its evidence leaves it.
+ */
+TL_SIDES_FIXTURE(harvest, tl_side_pair, "exhs", "exhc", struct tl_side intruder;);
+
+static void harvest(struct __test_metadata *_metadata, FIXTURE_DATA(harvest) *self,
+		    enum atls_binding b)
+{
+	struct atls_ctx *sctx, *ictx;
+	struct atls_result ires, sres;
+	struct atls_config c;
+	uint8_t id[32];
+	int ret;
+
+	ASSERT_EQ(0, tl_side_provision(&self->intruder, "exhi"));
+	/* The intruder trusts the server's AK (it copied the genuine client's policy). */
+	ASSERT_EQ(0, tl_side_policy(&self->intruder, &self->srv, "\"server\""));
+	tl_side_config(&c, &self->srv, ATLS_ROLE_SERVER, ATLS_KEY_TPM, true, true);
+	c.binding = b;
+	ASSERT_EQ(0, atls_ctx_new(&c, &sctx));
+	tl_side_config(&c, &self->intruder, ATLS_ROLE_CLIENT, ATLS_KEY_TPM, true, true);
+	c.binding = b;
+	ASSERT_EQ(0, atls_ctx_new(&c, &ictx));
+	/*
+	 * With the handshake binder the intruder's own handshake even completes
+	 * (a TLS 1.3 client is done when it has sent Finished, before the
+	 * server has checked its certificate); not with the exporter binding.
+	 */
+	ret = pair_run(ictx, sctx, &ires, &sres);
+	if (b == ATLS_BINDING_EXPORTER)
+		EXPECT_NE(0, ret);
+	/* The server refuses the intruder in both modes. */
+	EXPECT_EQ(-EKEYREJECTED, sres.err);
+	EXPECT_EQ(ATLS_REASON_AK_UNTRUSTED, sres.reason) TH_LOG("%s", sres.reason_text);
+	ASSERT_EQ(0, tl_pubkey_sha256(tl_path(self->srv.dir, "ak.pem"), id));
+	if (b == ATLS_BINDING_HANDSHAKE) {
+		/* ... but the intruder already has the server's evidence. */
+		EXPECT_TRUE(ires.peer_attested);
+		EXPECT_EQ(0, memcmp(ires.peer_claims.ak_sha256, id, 32));
+		EXPECT_EQ(32, ires.peer_claims.pcr_digest_len);
+	} else {
+		EXPECT_FALSE(ires.peer_attested);
+		EXPECT_EQ(ATLS_EVIDENCE_NONE, ires.peer_claims.evidence_type);
+		EXPECT_NE(0, memcmp(ires.peer_claims.ak_sha256, id, 32));
+		EXPECT_EQ(ATLS_REASON_HANDSHAKE, ires.reason) TH_LOG("%s", ires.reason_text);
+	}
+	atls_result_release(&ires);
+	atls_result_release(&sres);
+	atls_ctx_free(sctx);
+	atls_ctx_free(ictx);
+	tl_side_free(&self->intruder);
+}
+
+TEST_F(harvest, handshake_binding_gives_evidence_to_untrusted_client)
+{
+	harvest(_metadata, self, ATLS_BINDING_HANDSHAKE);
+}
+
+TEST_F(harvest, exporter_binding_withholds_evidence_from_untrusted_client)
+{
+	harvest(_metadata, self, ATLS_BINDING_EXPORTER);
 }
 
 TEST_HARNESS_MAIN
