@@ -20,6 +20,9 @@
  *               in the TPM + Certify + Quote per handshake
  *   sw-batch    as sw with batched quotes (window/max from -w/-b)
  *   tpm-batch   as tpm with batched Certify+Quote
+ *   sw-exp      as sw with the exporter binding (evidence in an Exported
+ *               Authenticator after the handshake; protocol.rst)
+ *   tpm-exp     as tpm with the exporter binding
  * The client appraises the evidence against a policy trusting the server's
  * AK and PCR 0-7 values: everything a real relying party does.
  *
@@ -73,8 +76,9 @@ static unsigned int tpm_delay_us;
 
 /* ---------------------------------------------------------------- modes */
 
-enum mode { M_PLAIN, M_SW, M_TPM, M_SW_BATCH, M_TPM_BATCH, M_MAX };
-static const char *const mode_names[M_MAX] = { "plain", "sw", "tpm", "sw-batch", "tpm-batch" };
+enum mode { M_PLAIN, M_SW, M_TPM, M_SW_BATCH, M_TPM_BATCH, M_SW_EXP, M_TPM_EXP, M_MAX };
+static const char *const mode_names[M_MAX] = { "plain", "sw", "tpm", "sw-batch", "tpm-batch",
+					       "sw-exp", "tpm-exp" };
 
 struct opts {
 	double warm_s, run_s;
@@ -251,7 +255,8 @@ static SSL_CTX *plain_ctx(bool server, struct setup *s)
 
 static int atls_ctxs(struct cell *c, struct setup *s, const struct opts *o)
 {
-	bool tpm = c->m == M_TPM || c->m == M_TPM_BATCH;
+	bool tpm = c->m == M_TPM || c->m == M_TPM_BATCH || c->m == M_TPM_EXP;
+	bool exporter = c->m == M_SW_EXP || c->m == M_TPM_EXP;
 	bool batch = c->m == M_SW_BATCH || c->m == M_TPM_BATCH;
 	const char *cert = tl_path(s->side.dir, tpm ? "tpm.pem" : "sw.pem");
 	struct atls_config sc, cc;
@@ -274,6 +279,8 @@ static int atls_ctxs(struct cell *c, struct setup *s, const struct opts *o)
 	cc.peer_attest = ATLS_PEER_REQUIRED;
 	cc.policy_file = tl_path(s->side.dir, "policy.conf");
 	cc.ca_file = cert;
+	if (exporter)
+		sc.binding = cc.binding = ATLS_BINDING_EXPORTER;
 	if (batch) {
 		sc.batch = cc.batch = true;
 		sc.batch_window_us = o->batch_window_us;
@@ -433,7 +440,7 @@ out_cell:
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: atls_bench [-t seconds] [-W warmup] [-r rounds] [-c 1,16,64] [-m plain,sw,tpm,sw-batch,tpm-batch]\n"
+		"usage: atls_bench [-t seconds] [-W warmup] [-r rounds] [-c 1,16,64] [-m plain,sw,tpm,sw-batch,tpm-batch,sw-exp,tpm-exp]\n"
 		"                  [-w batch_window_us] [-b batch_max] [-D tpm_ms] [-v]\n"
 		"  -D adds tpm_ms to every TPM command on the TPM owner's thread (models a\n"
 		"     hardware TPM: 20-200 ms per quote or signature)\n");
