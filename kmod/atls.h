@@ -67,6 +67,8 @@ struct atls_sock {
 	const struct proto *tls_final;
 	const struct proto_ops *tls_base_ops;
 	const struct proto_ops *gops_orig;	/* kTLS ops that gops copies */
+	struct proto_ops rops;		/* kTLS's final proto_ops, once READY */
+	const struct proto_ops *rops_orig;	/* kTLS ops that rops copies */
 	struct sock *sk;
 	wait_queue_head_t wq;		/* gate and ATLS_START waiters */
 	int state;			/* enum atls_state */
@@ -165,8 +167,10 @@ int atls_getsockopt(struct sock *sk, int level, int optname,
 
 /* ready.c */
 void atls_ready_build(struct atls_sock *as);
+void atls_ready_ops_wrap(struct atls_sock *as);
 int atls_ready_sendmsg(struct sock *sk, struct msghdr *msg, size_t len);
 int atls_ready_recvmsg(ATLS_RECVMSG_PARAMS);
+int atls_ioctl(ATLS_IOCTL_PARAMS);
 #ifdef ATLS_HAVE_SENDPAGE
 int atls_ready_sendpage(struct sock *sk, struct page *page, int offset,
 			size_t size, int flags);

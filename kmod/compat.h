@@ -91,6 +91,23 @@ static inline bool atls_file_ref_get_live(struct file *file)
 #endif
 
 /*
+ * 6.4 moved the user copy of struct proto .ioctl into the socket layer
+ * (sk_ioctl()): the proto gets an int *karg and fills it; before, it got the
+ * user pointer as unsigned long arg and copied the answer out itself. Our
+ * .ioctl is declared with ATLS_IOCTL_PARAMS, passes the call on with
+ * atls_call_ioctl() and answers an int with atls_ioctl_answer().
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+#define ATLS_IOCTL_PARAMS	struct sock *sk, int cmd, int *karg
+#define atls_call_ioctl(p, sk, cmd)	((p)->ioctl(sk, cmd, karg))
+#define atls_ioctl_answer(v)	(*karg = (v), 0)
+#else
+#define ATLS_IOCTL_PARAMS	struct sock *sk, int cmd, unsigned long arg
+#define atls_call_ioctl(p, sk, cmd)	((p)->ioctl(sk, cmd, arg))
+#define atls_ioctl_answer(v)	put_user((int)(v), (int __user *)arg)
+#endif
+
+/*
  * 6.10 passed struct proto_accept_arg (flags, err, is_empty, kern) to
  * struct proto .accept and struct proto_ops .accept in place of separate
  * flags/err/kern arguments. listen.c declares its proto_ops .accept with

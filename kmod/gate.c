@@ -194,13 +194,14 @@ static __poll_t atls_gate_poll(struct file *file, struct socket *sock,
 
 /*
  * What both our proto copies (gate and ready) share: kTLS's proto with our
- * socket options, and no sockmap on atls sockets.
+ * socket options, our SIOCINQ (ready.c), and no sockmap on atls sockets.
  */
 void atls_proto_copy(struct proto *p, const struct proto *from)
 {
 	*p = *from;
 	p->setsockopt = atls_setsockopt;
 	p->getsockopt = atls_getsockopt;
+	p->ioctl = atls_ioctl;
 #ifdef CONFIG_BPF_SYSCALL
 	p->psock_update_sk_prot = NULL;
 #endif

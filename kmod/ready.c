@@ -9,6 +9,8 @@
  *   next record is not application data; control.c reads and maps it. An
  *   application that passes its own control buffer gets kTLS's native
  *   behaviour (TLS_GET_RECORD_TYPE).
+ * - Readiness counts whole records: SIOCINQ (FIONREAD) says what a read
+ *   returns now, never a partial or control record's bytes.
  * - The AES-GCM record limit (RFC 8446 5.5): each direction stops before
  *   2^24 records, read from kTLS's record sequence number. A send is cut
  *   so that it cannot pass the limit (atls_tx_room()); a receive checks
@@ -17,6 +19,9 @@
  *   parameter record_limit overrides the limit (tests).
  */
 #include <linux/module.h>
+#include <linux/sockios.h>
+#include <asm/ioctls.h>
+#include <linux/uaccess.h>
 #include <linux/uio.h>
 #include <net/tls.h>
 
@@ -191,6 +196,113 @@ int atls_ready_recvmsg(ATLS_RECVMSG_PARAMS)
 		if (ret)
 			return ret;
 	}
+}
+
+/*
+ * How many bytes a read returns now without waiting: the plaintext of the
+ * whole records received. kTLS leaves a record in TCP's queue until it is
+ * complete, so TCP's own SIOCINQ counts ciphertext, partial records and
+ * control records too, and a non-blocking read after a non-zero answer
+ * could still get EAGAIN. So read it as a read would, without consuming:
+ * a non-blocking MSG_PEEK of everything queued into a discarding iterator.
+ * kTLS decrypts the complete records onto its rx_list (a later read takes
+ * them from there) and stops at the first record of another type; a control
+ * record first in line is handled exactly as a read handles it (a ticket is
+ * dropped, close_notify is end of file, an alert fails the socket). Not
+ * READY (gated, or between TLS_TX and TLS_RX), failed, at end of file or
+ * with nothing whole: 0. SIOCINQ does not fail on an atls stream socket.
+ */
+static int atls_ready_inq(struct atls_sock *as)
+{
+	struct msghdr msg = {};
+	int addr_len = 0;
+	int ret;
+
+	if (READ_ONCE(as->err) || atls_state(as) != ATLS_STATE_READY)
+		return 0;
+	iov_iter_discard(&msg.msg_iter, ITER_DEST, INT_MAX);
+	ret = atls_call_recvmsg(&as->ready, as->sk, &msg, INT_MAX,
+				MSG_PEEK | MSG_DONTWAIT, &addr_len);
+	(void)addr_len;
+	return max(ret, 0);
+}
+
+/*
+ * struct proto .ioctl of both our proto copies (gate and ready). SIOCINQ
+ * (FIONREAD) counts what a read returns now (above), and 0 while gated, as
+ * poll says not readable then; the helper running the handshake gets TCP's
+ * own answer. Every other request (SIOCOUTQ, SIOCOUTQNSD, SIOCATMARK:
+ * counts of the wire's bytes) goes to the proto we wrap.
+ */
+int atls_ioctl(ATLS_IOCTL_PARAMS)
+{
+	struct atls_sock *as;
+	bool gated;
+
+	as = atls_sk(sk, &gated);
+	if (!as)
+		return -EBADF;
+	if (cmd != SIOCINQ || (gated && atls_is_helper(as)))
+		return atls_call_ioctl(gated ? as->tls_base : as->tls_final, sk, cmd);
+	return atls_ioctl_answer(gated ? 0 : atls_ready_inq(as));
+}
+
+/*
+ * Is a whole record (or an end) there for a reader? kTLS's own test
+ * (sock_is_readable: a record complete in its parser or decrypted on its
+ * rx_list), or anything that makes a read return at once: a sticky error,
+ * close_notify read, TCP's error or end of stream.
+ */
+static bool atls_ready_rx_whole(struct atls_sock *as)
+{
+	struct sock *sk = as->sk;
+
+	return READ_ONCE(as->err) || READ_ONCE(as->rx_eof) ||
+	       READ_ONCE(sk->sk_err) ||
+	       (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
+	       sk_is_readable(sk);
+}
+
+/*
+ * poll once READY: kTLS's (TCP's tcp_poll) with POLLIN only for a whole
+ * record. kTLS leaves a record in TCP's queue until it is complete, and
+ * tcp_poll on 6.1 reports readable for any byte queued, so an event loop
+ * would read a partial record and get EAGAIN. kTLS wakes the socket's
+ * waiters when a record is complete (its parser's data_ready), so hiding
+ * POLLIN before that loses no wake-up.
+ */
+static __poll_t atls_ready_poll(struct file *file, struct socket *sock,
+				struct poll_table_struct *wait)
+{
+	struct atls_sock *as;
+	__poll_t mask;
+	bool gated;
+
+	as = atls_sk(sock->sk, &gated);
+	if (!as || gated)
+		return EPOLLERR;
+	mask = as->rops_orig->poll(file, sock, wait);
+	if ((mask & (EPOLLIN | EPOLLRDNORM)) && !atls_ready_rx_whole(as))
+		mask &= ~(EPOLLIN | EPOLLRDNORM);
+	return mask;
+}
+
+/*
+ * Under lock_sock, at READY (keys.c): kTLS's final proto_ops (after TLS_RX)
+ * are copied with our poll. The copy lives in the atls_sock, so the close
+ * hook puts kTLS's table back before the atls_sock is freed (ulp.c).
+ */
+void atls_ready_ops_wrap(struct atls_sock *as)
+{
+	struct socket *sock = as->sk->sk_socket;
+	const struct proto_ops *cur = READ_ONCE(sock->ops);
+
+	if (cur == &as->rops)
+		return;
+	as->rops_orig = cur;
+	as->rops = *cur;
+	as->rops.poll = atls_ready_poll;
+	WRITE_ONCE(sock->ops, &as->rops);
 }
 
 /* Fill the ready proto from kTLS's final one (ulp.c, under lock_sock). */

@@ -181,9 +181,12 @@ static void atls_ready_close(struct sock *sk, long timeout)
 					    struct atls_sock, ready);
 
 	atls_unhook_conn(as);	/* still in if TLS_RX was refused */
-	/* Keys half installed (TLS_RX refused): our ops copy is still in. */
+	/* Keys half installed (TLS_RX refused): our ops copy is still in;
+	 * READY: our copy of kTLS's final ops is. */
 	if (sk->sk_socket && READ_ONCE(sk->sk_socket->ops) == &as->gops)
 		WRITE_ONCE(sk->sk_socket->ops, as->gops_orig);
+	if (sk->sk_socket && READ_ONCE(sk->sk_socket->ops) == &as->rops)
+		WRITE_ONCE(sk->sk_socket->ops, as->rops_orig);
 	as->tls_final->close(sk, timeout);
 	atls_sock_free(as);
 }

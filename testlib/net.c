@@ -253,15 +253,15 @@ ssize_t tl_read_avail(int fd, void *buf, size_t n, int wait_ms)
 	return read_upto(fd, buf, n, wait_ms, &why);
 }
 
-int tl_wait_inq(int fd, int n, int timeout_ms)
+int tl_wait_acked(int fd, int timeout_ms)
 {
 	long end = tl_now_ms() + timeout_ms;
 	int q;
 
 	for (;;) {
-		if (ioctl(fd, SIOCINQ, &q))
+		if (ioctl(fd, SIOCOUTQ, &q))
 			return -errno;
-		if (q >= n)
+		if (q == 0)
 			return 0;
 		if (tl_now_ms() > end)
 			return -ETIMEDOUT;

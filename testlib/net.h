@@ -41,9 +41,11 @@ int tl_connect_from(const char *src, const char *addr, int port, int ms);
 ssize_t tl_read_full(int fd, void *buf, size_t n, int timeout_ms);
 /* Whatever arrives within wait_ms (and keeps arriving), up to n bytes. */
 ssize_t tl_read_avail(int fd, void *buf, size_t n, int wait_ms);
-/* Until at least n bytes wait in fd's TCP receive queue (SIOCINQ: counts
- * what arrived, also on a gated socket, without reading it). 0 or -errno. */
-int tl_wait_inq(int fd, int n, int timeout_ms);
+/* Until the peer has acknowledged every byte written to fd (SIOCOUTQ is 0):
+ * they all wait in the peer's receive queue then, read or not. 0 or -errno.
+ * (The receiver's SIOCINQ cannot tell: an atls socket counts only what a
+ * read could return.) */
+int tl_wait_acked(int fd, int timeout_ms);
 /* All of buf, or a positive errno as the socket call set it (EPIPE at EOF,
  * ETIMEDOUT when nothing came within ms): what the VM suites compare with. */
 int tl_send_all(int fd, const void *buf, size_t len);

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -79,7 +80,7 @@ TEST(helper_reads_app_cannot)
 	struct timeval tv = { .tv_usec = 200000 };
 	struct timespec t0, t1;
 	struct tl_child c;
-	int app, wire, v;
+	int app, wire, v, q;
 	char buf[16];
 
 	ASSERT_EQ(0, tl_fork_helper(&c, reader_fn, NULL));
@@ -91,7 +92,12 @@ TEST(helper_reads_app_cannot)
 	ASSERT_EQ(9, write(wire, "PEER-HELO", 9));
 	/* The bytes are in app's receive queue, so the gate is what stops
 	 * the reads below (not their not having arrived yet). */
-	ASSERT_EQ(0, tl_wait_inq(app, 9, 10000));
+	ASSERT_EQ(0, tl_wait_acked(wire, 10000));
+	/* Nothing a read could return: FIONREAD says 0, as poll says not
+	 * readable. */
+	q = -1;
+	EXPECT_EQ(0, ioctl(app, FIONREAD, &q));
+	EXPECT_EQ(0, q);
 	/* SO_RCVTIMEO / SO_SNDTIMEO bound the wait in the gate: EAGAIN. */
 	ASSERT_EQ(0, setsockopt(app, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
 	ASSERT_EQ(0, setsockopt(app, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)));
@@ -348,7 +354,7 @@ TEST_F(gate, receive_after_ready)
 	 */
 	rl = tl_record_seal(&s2c, 0, 0x17, "FROM-PEER-1", 11, rec);
 	ASSERT_EQ((ssize_t)rl, write(self->wire, rec, rl));
-	ASSERT_EQ(0, tl_wait_inq(self->app, (int)rl, 10000));
+	ASSERT_EQ(0, tl_wait_acked(self->wire, 10000));
 	EXPECT_EQ(-1, recv(self->app, buf, sizeof(buf), MSG_DONTWAIT));
 	EXPECT_EQ(EAGAIN, errno);
 	ASSERT_EQ(0, pipe(pipefd));

@@ -12,11 +12,14 @@
  * no key.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -260,6 +263,102 @@ TEST_F(rec, own_cmsg_buffer_gets_record_type)
 }
 
 /* Write a module parameter: 0 or -1. */
+/*
+ * Readiness counts whole records only. kTLS leaves records in TCP's queue
+ * until they are complete, so TCP's poll and SIOCINQ count the bytes of a
+ * partial record too, and a non-blocking read then gets EAGAIN: an event
+ * loop that trusts poll or FIONREAD (wrk does both) takes that EAGAIN for
+ * an error. An atls socket reports readable, and FIONREAD counts, only
+ * what a read returns now.
+ */
+static int fionread(int fd)
+{
+	int q = -1;
+
+	return ioctl(fd, FIONREAD, &q) ? -errno : q;
+}
+
+static void seal(struct __test_metadata *_metadata, FIXTURE_DATA(rec) *self,
+		 const void *data, size_t len, unsigned char *rec, size_t *n)
+{
+	*n = tl_record_seal_pad(&self->s2c, self->seq++, 23, data, len, 0, rec);
+	ASSERT_NE(0, *n);
+}
+
+TEST_F(rec, partial_record_is_not_readable)
+{
+	unsigned char a[300], b[300], buf[600];
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct pollfd p = { .fd = self->app, .events = POLLIN };
+	size_t na, nb;
+	int ep;
+
+	memset(buf, 'a', 100);
+	seal(_metadata, self, buf, 100, a, &na);
+	memset(buf, 'b', 200);
+	seal(_metadata, self, buf, 200, b, &nb);
+
+	ep = epoll_create1(0);
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->app, &ev));
+	/* One whole record and the first half of the next one. */
+	ASSERT_EQ((ssize_t)na, write(self->wire, a, na));
+	ASSERT_EQ((ssize_t)(nb / 2), write(self->wire, b, nb / 2));
+	ASSERT_EQ(0, tl_wait_acked(self->wire, 10000));
+	EXPECT_EQ(1, epoll_wait(ep, &ev, 1, 10000));
+	EXPECT_EQ(100, fionread(self->app));
+	EXPECT_EQ(100, recv(self->app, buf, sizeof(buf), MSG_DONTWAIT));
+	/* Half a record left: not readable, nothing to count, EAGAIN. */
+	EXPECT_EQ(0, poll(&p, 1, 0));
+	EXPECT_EQ(0, epoll_wait(ep, &ev, 1, 0));
+	EXPECT_EQ(0, fionread(self->app));
+	EXPECT_EQ(-1, recv(self->app, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	/* The rest of it: readable again, and counted whole. */
+	ASSERT_EQ((ssize_t)(nb - nb / 2), write(self->wire, b + nb / 2, nb - nb / 2));
+	EXPECT_EQ(1, epoll_wait(ep, &ev, 1, 10000));
+	EXPECT_EQ(1, poll(&p, 1, 0));
+	EXPECT_EQ(200, fionread(self->app));
+	EXPECT_EQ(200, recv(self->app, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ('b', buf[199]);
+	EXPECT_EQ(0, fionread(self->app));
+	close(ep);
+}
+
+TEST_F(rec, fionread_counts_whole_records_not_tickets)
+{
+	unsigned char nst[300], a[300], buf[700];
+	size_t n;
+	int i;
+
+	memset(nst, 0x5a, sizeof(nst));
+	nst[0] = 4;			/* new_session_ticket */
+	nst[1] = 0;
+	nst[2] = (sizeof(nst) - 4) >> 8;
+	nst[3] = (sizeof(nst) - 4) & 0xff;
+	inject(_metadata, self, 22, nst, sizeof(nst));
+	ASSERT_EQ(0, tl_wait_acked(self->wire, 10000));
+	/* Only a ticket: a read would drop it and find nothing. */
+	EXPECT_EQ(0, fionread(self->app));
+	EXPECT_EQ(-1, recv(self->app, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	/* Three whole records: FIONREAD counts them all, as one read gets them. */
+	for (i = 1; i <= 3; i++) {
+		memset(buf, '0' + i, 100 * i);
+		seal(_metadata, self, buf, 100 * i, a, &n);
+		ASSERT_EQ((ssize_t)n, write(self->wire, a, n));
+	}
+	ASSERT_EQ(0, tl_wait_acked(self->wire, 10000));
+	EXPECT_EQ(600, fionread(self->app));
+	EXPECT_EQ(600, recv(self->app, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ('3', buf[599]);
+	/* close_notify: end of file, nothing to count. */
+	inject(_metadata, self, 21, "\x01\x00", 2);
+	ASSERT_EQ(0, tl_wait_acked(self->wire, 10000));
+	EXPECT_EQ(0, fionread(self->app));
+	EXPECT_EQ(0, recv(self->app, buf, sizeof(buf), MSG_DONTWAIT));
+}
+
 static int set_param(const char *path, long v)
 {
 	FILE *f = fopen(path, "w");
