@@ -571,7 +571,7 @@ static int adv_answer(struct adv *a, SSL *s)
 			goto out;
 	}
 	if (a->mode == ADV_TAMPER_CMW)
-		cmw[cmw_len - 5] ^= 0x01;	/* inside the quote's signature */
+		cmw[cmw_len - 5] ^= 0x01;	/* in the quote's signed attestInfo (last) */
 	if (atls_ea_authenticator_build(&k, req, req_len, &cert, 1, key, cmw, cmw_len, &auth,
 					&auth_len))
 		goto out;
