@@ -10,8 +10,10 @@
 # socket), all against OpenSSL in the same VM (bench/vm-guest.sh).  Not a
 # test.  Method and results: Documentation/performance.rst.
 #
-#   bench/vm-bulk.sh [KVER] [MiB] [seconds]
-#        default: first kernel of scripts/kvers.sh, 4 MiB, 5 s per cell
+#   bench/vm-bulk.sh [KVER] [MiB] [seconds] [hs]
+#        default: first kernel of scripts/kvers.sh, 4 MiB, 5 s per cell;
+#        "hs": the handshake cells alone, one atlsd per (policy, concurrency)
+#        with that cell's TPM commands per request (vm-guest.sh)
 #
 # The numbers are printed at the end and kept in $OUT/vm-bulk-run.tap.
 set -euo pipefail
@@ -20,18 +22,19 @@ B=${B:-$SRC/build}
 kver=${1:-$("$SRC/scripts/kvers.sh" | head -n1)}
 mib=${2:-4}
 secs=${3:-5}
-out=${TMPDIR:-/tmp}/atls-vm-bulk-$kver
+only_hs=${4:-}
+out=${TMPDIR:-/tmp}/atls-vm-bulk-$kver${only_hs:+-hs}
 make -C "$SRC" --no-print-directory -s "$B/bench/atls_bulk" "$B/bench/atls_e2e" "$B/bench/atls_aead" \
 	"$B/helperd/atlsd" "$B/helperd/atlsctl" >&2
 mkdir -p "$B/bench"
 # The runner runs each line of the list as a program: a wrapper passes MiB.
 wrap=$B/bench/vm-bulk-run
-printf '#!/bin/sh\nexec %s %s %s\n' "$SRC/bench/vm-guest.sh" "$mib" "$secs" > "$wrap"
+printf '#!/bin/sh\nexec %s %s %s %s\n' "$SRC/bench/vm-guest.sh" "$mib" "$secs" "$only_hs" > "$wrap"
 chmod +x "$wrap"
 echo "$wrap" > "$B/bench/vm-bulk.list"
 # Measured as shipped: without the memory-error detection the test VMs
 # boot with (tools/vm/memdbg.sh; SLUB debugging alone slows the allocator).
-ATLS_MEMDBG=${ATLS_MEMDBG:-0} \
+ATLS_MEMDBG=${ATLS_MEMDBG:-0} ATLS_TEST_TIMEOUT=$((${ATLS_BENCH_VM_TIMEOUT:-900} - 60)) \
 "$SRC/tools/vm/vm.sh" --kver "$kver" --list "$B/bench/vm-bulk.list" --out "$out" \
 	--timeout "${ATLS_BENCH_VM_TIMEOUT:-900}" || true
 echo "== $out" >&2
