@@ -28,6 +28,10 @@
  *    is not added yet, never a torn value.
  *  - delay_us (atls_tpm_set_delay(), a test seam) is an atomic too: set from
  *    any thread, read by whoever runs a callback.
+ *  - outstanding counts requests from the moment they are queued until their
+ *    caller has the answer (or withdrew them); an atomic for the same reason
+ *    as the statistics: the batcher (batch.c) reads it to know whether the
+ *    TPM is busy, without taking t->lock.
  *  - Deadlines (atls_tpm_set_thread_deadline()): a per-thread value, set by
  *    the handshake for its own thread.  A caller whose deadline passes while
  *    its request is still queued unlinks it under t->lock and returns
@@ -86,6 +90,7 @@ struct atls_tpm {
 	atomic_ulong calls;		/* requests completed (whatever their result) */
 	atomic_ullong busy_us;		/* their queue wait + command time */
 	atomic_uint delay_us;		/* test seam: atls_tpm_set_delay() */
+	atomic_uint outstanding;	/* requests queued or running: atls_tpm_outstanding() */
 };
 
 int atls_tpm_rc_errno(TSS2_RC rc)
@@ -127,6 +132,11 @@ static _Thread_local unsigned long long thread_deadline_us;
 void atls_tpm_set_thread_deadline(unsigned long long mono_deadline_us)
 {
 	thread_deadline_us = mono_deadline_us;
+}
+
+unsigned long long atls_tpm_thread_deadline(void)
+{
+	return thread_deadline_us;
 }
 
 static void *tpm_worker(void *arg)
@@ -214,6 +224,7 @@ int atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), 
 	}
 	*t->tail = &r;
 	t->tail = &r.next;
+	atomic_fetch_add_explicit(&t->outstanding, 1, memory_order_relaxed);
 	pthread_cond_signal(&t->wake);
 	while (!r.done) {
 		if (!thread_deadline_us) {
@@ -221,6 +232,7 @@ int atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), 
 			continue;
 		}
 		if (mono_us() >= thread_deadline_us && unlink_req(t, &r)) {
+			atomic_fetch_sub_explicit(&t->outstanding, 1, memory_order_relaxed);
 			pthread_mutex_unlock(&t->lock);
 			return -ETIMEDOUT;	/* never ran: not counted */
 		}
@@ -238,9 +250,15 @@ int atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), 
 			pthread_cond_timedwait(&t->done, &t->lock, &ts);
 		}
 	}
+	atomic_fetch_sub_explicit(&t->outstanding, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&t->lock);
 	count_call(t, mono_us() - t0);
 	return r.rc;
+}
+
+unsigned int atls_tpm_outstanding(struct atls_tpm *t)
+{
+	return t ? atomic_load_explicit(&t->outstanding, memory_order_relaxed) : 0;
 }
 
 int atls_tpm_stats(struct atls_tpm *t, unsigned long *calls, unsigned long long *busy_us)
@@ -320,6 +338,7 @@ int atls_tpm_open(const char *tcti, struct atls_tpm **out)
 	atomic_init(&t->calls, 0);
 	atomic_init(&t->busy_us, 0);
 	atomic_init(&t->delay_us, 0);
+	atomic_init(&t->outstanding, 0);
 	for (i = 0; i < TPM_CACHE_SLOTS; i++)
 		t->cache[i].tr = ESYS_TR_NONE;
 

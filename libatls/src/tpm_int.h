@@ -32,6 +32,14 @@ int atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), 
  * returns -ETIMEDOUT without counting it; one already running is waited for.
  */
 void atls_tpm_set_thread_deadline(unsigned long long mono_deadline_us);
+/* The calling thread's deadline as set above (0 = none). */
+unsigned long long atls_tpm_thread_deadline(void);
+
+/*
+ * Requests queued or running right now (0 = the TPM is idle).  Advisory: a
+ * relaxed atomic read, never waits (batch.c: group commit).
+ */
+unsigned int atls_tpm_outstanding(struct atls_tpm *t);
 
 /* Worker only: the ESYS context. */
 ESYS_CONTEXT *atls_tpm_esys(struct atls_tpm *t);
