@@ -57,8 +57,11 @@
  * Batched quotes (Documentation/protocol.rst "Batched quotes"): the window
  * and batch size limits.  The upper ones are libatls's (a 1 s wait, 1024
  * leaves = a tree of depth 10); a window below 100 us would batch nothing.
+ * The window only caps libatls's own choice (it closes a batch when nobody
+ * else can join, and waits about as long as handshakes take to reach their
+ * quote): by default (0) libatls's own cap, 1 s.
  */
-#define DEF_BATCH_WINDOW_US 20000u
+#define DEF_BATCH_WINDOW_US 0u
 #define MIN_BATCH_WINDOW_US 100
 #define MAX_BATCH_WINDOW_US 1000000
 #define DEF_BATCH_MAX 64u

@@ -60,7 +60,7 @@ struct atlsd_policy {
 	char ciphersuites[160];		/* "" = libatls default */
 	uint32_t pcr_mask;		/* PCRs we quote */
 	bool batch;			/* offer/accept batched quotes (protocol.rst) */
-	uint32_t batch_window_us;	/* 100..1000000, default 20000 */
+	uint32_t batch_window_us;	/* 100..1000000, default 0 = libatls's, 1 s */
 	uint32_t batch_max;		/* handshakes per quote, 1..1024, default 64 */
 	enum atls_binding binding;	/* evidence binding (protocol.rst), default handshake */
 	const char *alias_of;		/* old name of a built-in: its new name */

@@ -79,7 +79,7 @@ TEST(defaults_without_file)
 	expect_policy(_metadata, &c, "", &(struct atlsd_policy){
 		.name = "default", .attest = true, .verify = ATLS_PEER_REQUIRED,
 		.policy_file = "/srv/atls/peers.policy", .pcr_mask = 0xff, .batch = false,
-		.batch_window_us = 20000, .batch_max = 64 });
+		.batch_window_us = 0, .batch_max = 64 });
 	p = atlsd_config_policy(&c, "attest-only");
 	ASSERT_TRUE(p != NULL);
 	EXPECT_TRUE(p->attest);

@@ -6,23 +6,27 @@
  * "Batched quotes").
  *
  * Batcher (attester side).  Lifetimes and locking:
- *  - B->lock protects B->open, B->inflight, B->submitted, the counters and
- *    every struct batch's n/closed/done/refs.  B->change wakes the leader of
- *    the open batch (a leaf arrived, a handshake left, the batch filled up).
+ *  - B->lock protects B->open, B->inflight, B->submitted, B->quoting,
+ *    B->st (counters and estimates) and every struct batch's
+ *    n/closed/done/refs.  B->change wakes the leader of the open batch (a
+ *    leaf arrived, a handshake left, a quote of ours is done).
  *  - The first handshake to find no open batch creates one and is its
- *    leader: it waits (B->change, CLOCK_MONOTONIC) until the batch is full,
- *    or its window has passed since the first leaf, or every handshake in
- *    progress on the context has submitted a leaf (nobody else can come: an
- *    idle attester quotes at once).  It then closes the batch (later
- *    arrivals open the next one, which collects while this one is quoted),
- *    and, without the lock, builds the tree and asks the TPM owner for the
- *    Quote (and Certify).  The leaves, tree and CMW of a closed batch are
- *    immutable, so after `done` everybody reads them without the lock.
+ *    leader: it waits (lead(): group commit, the rules there) and then
+ *    closes the batch; later arrivals open the next one, which collects
+ *    while this one is quoted.  Without the lock it builds the tree and
+ *    asks the TPM owner for the Quote (and Certify).  The leaves, tree and
+ *    CMW of a closed batch are immutable, so after `done` everybody reads
+ *    them without the lock.
  *  - Each handshake holds one reference on its batch from submitting its
  *    leaf until it has encoded its proof; the last one frees the batch.
- *  - "Submitted" is remembered per thread (tl_submitted) between
- *    atls_batcher_produce() and atls_batcher_leave(): both run in the thread
- *    of one atls_handshake() call, which never nests.
+ *  - "Entered" and "submitted" are remembered per thread (tl_entered with
+ *    its start time, tl_submitted) between atls_batcher_enter() and
+ *    atls_batcher_leave(): all three run in the thread of one
+ *    atls_handshake() call, which never nests.
+ *  - Two estimates steer the wait, both EWMAs under B->lock: quote_us (close
+ *    to quote done: the TPM's latency including its queue) and reach_us
+ *    (atls_batcher_enter() to atls_batcher_produce(): how long handshakes
+ *    take to reach their leaf on this machine under this load).
  *  - AK kid and (key mode tpm) the TLS key's public area are read from the
  *    TPM once, under B->ids_lock, by the first leader: a quote then costs
  *    the TPM exactly one command (two in key mode tpm).
@@ -32,7 +36,10 @@
  * AK, PCRs, key binding) and affirmed with qualifying data `root`.  A later
  * handshake still proves its own leaf up to a root, and the cached result is
  * used only when that root is the cached one.  Fixed 64 slots, round robin,
- * under c->lock.
+ * under c->lock.  The first handshake to miss a CMW marks its slot busy and
+ * appraises without the lock; others presenting the same CMW meanwhile wait
+ * (c->settled) and then use its verdict, or appraise themselves if it
+ * failed (a failure is never cached).  A busy slot is never reused.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -202,11 +209,14 @@ int atls_batch_encode(uint8_t depth, uint16_t index, const uint8_t *path, const 
 
 /* -------------------------------------------------------------- batcher */
 
+enum close_why { CLOSE_FULL, CLOSE_ALL_IN, CLOSE_DEADLINE };
+
 struct batch {
 	unsigned int n, refs;
 	bool closed, done;
 	int err;
-	long long t_first_us;
+	long long t_first_us, t_close_us;
+	long long due_us;	/* earliest deadline of its handshakes (0 = none) */
 	uint8_t depth;
 	uint8_t (*tree)[H];
 	uint8_t *cmw;
@@ -221,8 +231,7 @@ struct atls_batcher {
 	struct batch *open;
 	unsigned int inflight, submitted;
 	unsigned int quoting;		/* batches between close and done */
-	unsigned int peak_cur, peak_prev;	/* most handshakes in flight, this / last batch */
-	unsigned long batches, leaves;
+	struct atls_batch_stats st;	/* counters and estimates, under lock */
 
 	struct atls_tpm *t;
 	struct atls_evidence_params p;
@@ -233,7 +242,9 @@ struct atls_batcher {
 	struct atls_attester_ids ids;
 };
 
-static __thread struct atls_batcher *tl_submitted;
+/* Per thread, between atls_batcher_enter() and _leave() (see the top). */
+static __thread struct atls_batcher *tl_submitted, *tl_entered;
+static __thread long long tl_enter_us;
 
 static long long mono_us(void)
 {
@@ -241,6 +252,14 @@ static long long mono_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Exponentially weighted moving average, weight 1/8 (0 = no sample yet). */
+static void ewma(long long *est, long long sample)
+{
+	if (sample < 0)
+		sample = 0;
+	*est = *est ? *est + (sample - *est) / 8 : (sample ? sample : 1);
 }
 
 int atls_batcher_new(struct atls_tpm *t, const struct atls_evidence_params *p,
@@ -286,15 +305,17 @@ void atls_batcher_enter(struct atls_batcher *b)
 		return;
 	pthread_mutex_lock(&b->lock);
 	b->inflight++;
-	if (b->inflight > b->peak_cur)
-		b->peak_cur = b->inflight;
 	pthread_mutex_unlock(&b->lock);
+	tl_entered = b;
+	tl_enter_us = mono_us();
 }
 
 void atls_batcher_leave(struct atls_batcher *b)
 {
 	if (!b)
 		return;
+	if (tl_entered == b)
+		tl_entered = NULL;
 	pthread_mutex_lock(&b->lock);
 	if (b->inflight)
 		b->inflight--;
@@ -310,12 +331,20 @@ void atls_batcher_leave(struct atls_batcher *b)
 void atls_batcher_stats(struct atls_batcher *b, unsigned long *batches, unsigned long *leaves)
 {
 	pthread_mutex_lock(&b->lock);
-	*batches = b->batches;
-	*leaves = b->leaves;
+	*batches = b->st.batches;
+	*leaves = b->st.leaves;
 	pthread_mutex_unlock(&b->lock);
 }
 
-/* AK kid and TLS key public area, read from the TPM once. */
+void atls_batcher_counters(struct atls_batcher *b, struct atls_batch_stats *out)
+{
+	pthread_mutex_lock(&b->lock);
+	*out = b->st;
+	out->quoting = b->quoting;
+	out->open_leaves = b->open ? b->open->n : 0;
+	pthread_mutex_unlock(&b->lock);
+}
+
 /* The AK id (and TLS key public area) once per batcher: attester.h. */
 static int ensure_ids(struct atls_batcher *b)
 {
@@ -364,66 +393,114 @@ static void batch_quote(struct atls_batcher *b, struct batch *bt)
 	bt->cmw_len = cmw_len;
 	bt->err = err;
 	bt->done = true;
-	if (!err)
-		b->batches++;
+	if (!err) {
+		b->st.batches++;
+		/* The TPM's latency as this batcher sees it: queue + command(s). */
+		ewma(&b->st.quote_us, mono_us() - bt->t_close_us);
+	}
 	b->quoting--;
 	pthread_cond_broadcast(&bt->done_cv);
 	pthread_cond_broadcast(&b->change);	/* the next leader may close now */
 	pthread_mutex_unlock(&b->lock);
 }
 
-static void batch_close(struct atls_batcher *b, struct batch *bt)
+/* Under the lock: no leaf joins bt any more; its root is fixed from here. */
+static void batch_close(struct atls_batcher *b, struct batch *bt, enum close_why why)
 {
 	bt->closed = true;
+	bt->t_close_us = mono_us();
 	b->quoting++;
-	if (b->open == bt) {
+	if (b->open == bt)
 		b->open = NULL;
-		b->peak_prev = b->peak_cur;
-		b->peak_cur = b->inflight;
-	}
+	if (bt->n > b->st.largest)
+		b->st.largest = bt->n;
+	if (why == CLOSE_FULL)
+		b->st.closed_full++;
+	else if (why == CLOSE_ALL_IN)
+		b->st.closed_all_in++;
+	else
+		b->st.closed_deadline++;
 	pthread_cond_broadcast(&b->change);
 }
 
 /*
- * Close before the window ends?  Only when waiting cannot add a leaf soon
- * and cannot save a TPM command: every handshake in progress has submitted,
- * the batch is at least as large as the concurrency seen during the last
- * batch (a closed-loop client at concurrency 1 is served at once; under load
- * the batch grows to the offered concurrency), and no other batch is being
- * quoted (the TPM runs one command at a time: a batch closed now would only
- * queue behind it, so it might as well keep collecting).
+ * How long, from its first leaf, a batch waits for handshakes still on
+ * their way to their leaf while the TPM is idle: as long as a handshake
+ * takes to reach its leaf (reach_us) or a quote takes (quote_us), whichever
+ * is longer, and never longer than the window (b->window_us: the
+ * configured one, or 1 s).  Both are measured: the
+ * wait follows the machine and the load, not a constant.
+ * Until a handshake has been measured (the first ones of a context) only
+ * the window bounds the wait for those known to be on their way.
  */
-static bool close_early(const struct atls_batcher *b, const struct batch *bt)
+static long long patience_us(const struct atls_batcher *b)
 {
-	return b->inflight <= b->submitted && bt->n >= b->peak_prev;
+	long long w = b->st.reach_us > b->st.quote_us ? b->st.reach_us : b->st.quote_us;
+
+	if (!b->st.reach_us)
+		return b->window_us;
+	return w < (long long)b->window_us ? w : (long long)b->window_us;
 }
 
 /*
- * Leader, under the lock: wait until the batch should be quoted.  A full
- * batch goes at once.  Otherwise nothing is closed while another batch is
- * at the TPM, even after the window: the TPM runs one command at a time, so
- * a batch closed now would wait in its queue anyway, and keeping it open
- * lets the handshakes arriving meanwhile share its quote (with a slow TPM
- * the batch size follows the quote time, not the window).
+ * Leader, under the lock: wait until the batch should be quoted (the rules
+ * and why they keep the latency bounded: protocol.rst, "Batching").
+ *  1. batch_max leaves: at once (atls_batcher_produce() closes it).
+ *  2. A batch of ours is at the TPM: keep collecting, however long that
+ *     takes (group commit: the TPM runs one command at a time, so a batch
+ *     closed now would only queue; everything that arrives meanwhile shares
+ *     the next quote).  Its end wakes us (b->change).
+ *  3. Another user's command is at the TPM (atls_tpm_outstanding()): keep
+ *     collecting the same way, but only as long as rule 5 would (their
+ *     commands might never stop; then we queue behind them).  Nothing
+ *     wakes us when the TPM goes idle, so this wait polls, a quarter of a
+ *     quote at a time.
+ *  4. TPM idle and every handshake in progress on the context has submitted
+ *     its leaf: nobody else can join, quote now.  A lone handshake (c=1)
+ *     never waits: its added latency is the quote itself.
+ *  5. TPM idle, handshakes still on their way: wait for them up to
+ *     patience_us() from the first leaf.
+ * Rules 3 and 5 end, in any case, halfway from the first leaf to the
+ * earliest deadline of the batch's handshakes (atls_tpm_thread_deadline()):
+ * the other half is theirs, for the quote and the rest of the handshake.
  */
 static void lead(struct atls_batcher *b, struct batch *bt)
 {
-	long long deadline = bt->t_first_us + b->window_us;
+	long long now, deadline, until;
 	struct timespec ts;
+	bool busy;
 
 	while (!bt->closed) {
-		bool expired = mono_us() >= deadline;
-
-		if (bt->n >= b->max || (!b->quoting && (expired || close_early(b, bt)))) {
-			batch_close(b, bt);
-			break;
-		}
-		if (expired) {
-			pthread_cond_wait(&b->change, &b->lock);	/* until a quote is done */
+		if (b->quoting) {
+			b->st.leader_waits++;
+			pthread_cond_wait(&b->change, &b->lock);
 			continue;
 		}
-		ts.tv_sec = (time_t)(deadline / 1000000);
-		ts.tv_nsec = (long)(deadline % 1000000) * 1000;
+		now = mono_us();
+		busy = atls_tpm_outstanding(b->t) > 0;
+		deadline = bt->t_first_us + patience_us(b);
+		/* Early enough for the most hurried handshake's own deadline. */
+		if (bt->due_us && bt->t_first_us + (bt->due_us - bt->t_first_us) / 2 < deadline)
+			deadline = bt->t_first_us + (bt->due_us - bt->t_first_us) / 2;
+		if (!busy && b->inflight <= b->submitted) {
+			batch_close(b, bt, CLOSE_ALL_IN);
+			break;
+		}
+		if (now >= deadline) {
+			batch_close(b, bt, CLOSE_DEADLINE);
+			break;
+		}
+		until = deadline;
+		if (busy) {
+			long long poll = b->st.quote_us / 4;
+
+			poll = poll < 200 ? 200 : poll > 5000 ? 5000 : poll;
+			if (now + poll < until)
+				until = now + poll;
+		}
+		ts.tv_sec = (time_t)(until / 1000000);
+		ts.tv_nsec = (long)(until % 1000000) * 1000;
+		b->st.leader_waits++;
 		pthread_cond_timedwait(&b->change, &b->lock, &ts);
 	}
 }
@@ -458,6 +535,7 @@ int atls_batcher_produce(struct atls_batcher *b, const uint8_t *binder, size_t b
 			 uint8_t **out, size_t *len)
 {
 	uint8_t leaf[H], path[ATLS_BATCH_MAX_DEPTH * H];
+	long long now = mono_us(), due;
 	struct batch *bt;
 	unsigned int idx;
 	bool leader = false;
@@ -472,6 +550,11 @@ int atls_batcher_produce(struct atls_batcher *b, const uint8_t *binder, size_t b
 		return err;
 
 	pthread_mutex_lock(&b->lock);
+	/* How long this handshake took from its start to its leaf. */
+	if (tl_entered == b) {
+		ewma(&b->st.reach_us, now - tl_enter_us);
+		tl_entered = NULL;
+	}
 	bt = b->open;
 	if (!bt) {
 		bt = batch_new(b);
@@ -482,16 +565,19 @@ int atls_batcher_produce(struct atls_batcher *b, const uint8_t *binder, size_t b
 		b->open = bt;
 		leader = true;
 	}
+	due = (long long)atls_tpm_thread_deadline();
+	if (due && (!bt->due_us || due < bt->due_us))
+		bt->due_us = due;
 	idx = bt->n++;
 	memcpy(bt->leaves[idx], leaf, H);
 	bt->refs++;
-	b->leaves++;
+	b->st.leaves++;
 	if (tl_submitted != b) {
 		tl_submitted = b;
 		b->submitted++;
 	}
 	if (bt->n >= b->max)
-		batch_close(b, bt);
+		batch_close(b, bt, CLOSE_FULL);
 	else
 		pthread_cond_broadcast(&b->change);
 	if (leader) {
@@ -521,6 +607,7 @@ int atls_batcher_produce(struct atls_batcher *b, const uint8_t *binder, size_t b
 
 struct cache_ent {
 	bool used;
+	bool busy;		/* being appraised by one handshake (see the top) */
 	uint8_t key[H], root[H];
 	struct atls_claims claims;
 	struct atls_appraisal appraisal;
@@ -528,6 +615,7 @@ struct cache_ent {
 
 struct atls_batch_cache {
 	pthread_mutex_t lock;
+	pthread_cond_t settled;		/* a busy entry was filled in or dropped */
 	unsigned int next;
 	unsigned long full, hits;
 	struct cache_ent e[CACHE_SLOTS];
@@ -540,6 +628,7 @@ int atls_batch_cache_new(struct atls_batch_cache **out)
 	if (!c)
 		return -ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->settled, NULL);
 	*out = c;
 	return 0;
 }
@@ -548,6 +637,7 @@ void atls_batch_cache_free(struct atls_batch_cache *c)
 {
 	if (!c)
 		return;
+	pthread_cond_destroy(&c->settled);
 	pthread_mutex_destroy(&c->lock);
 	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
@@ -586,46 +676,75 @@ static int mismatch(struct atls_appraisal *out)
 	return -EKEYREJECTED;
 }
 
-/* 1 = hit (out/claims filled), 0 = miss, <0 = this CMW is known for another root. */
+/*
+ * 1 = hit (out/claims filled), -1 = this CMW is known for another root,
+ * 0 = miss: then *slot is an entry now marked busy for us to fill in
+ * (cache_settle()), or NULL when every slot is busy (appraise uncached).
+ * An entry another handshake is appraising is waited for, not appraised a
+ * second time: the handshakes of one batch reach the relying party nearly
+ * together, and only the first does the signature and policy checks.
+ */
 static int cache_lookup(struct atls_batch_cache *c, const uint8_t key[H], const uint8_t root[H],
-			struct atls_claims *claims, struct atls_appraisal *out)
+			struct atls_claims *claims, struct atls_appraisal *out,
+			struct cache_ent **slot)
 {
-	unsigned int i;
-	int ret = 0;
+	struct cache_ent *e;
+	unsigned int i, k;
 
+	*slot = NULL;
 	pthread_mutex_lock(&c->lock);
+again:
 	for (i = 0; i < CACHE_SLOTS; i++) {
-		struct cache_ent *e = &c->e[i];
-
+		e = &c->e[i];
 		if (!e->used || CRYPTO_memcmp(e->key, key, H))
 			continue;
+		if (e->busy) {
+			pthread_cond_wait(&c->settled, &c->lock);
+			goto again;	/* filled in, or dropped after a failure */
+		}
 		if (CRYPTO_memcmp(e->root, root, H)) {
-			ret = -1;
-			break;
+			pthread_mutex_unlock(&c->lock);
+			return -1;
 		}
 		*claims = e->claims;
 		*out = e->appraisal;
 		c->hits++;
-		ret = 1;
+		pthread_mutex_unlock(&c->lock);
+		return 1;
+	}
+	/* Miss: claim the next slot nobody is appraising into. */
+	for (k = 0; k < CACHE_SLOTS; k++) {
+		e = &c->e[c->next];
+		c->next = (c->next + 1) % CACHE_SLOTS;
+		if (e->busy)
+			continue;
+		memset(e, 0, sizeof(*e));
+		e->used = e->busy = true;
+		memcpy(e->key, key, H);
+		memcpy(e->root, root, H);
+		*slot = e;
 		break;
 	}
 	pthread_mutex_unlock(&c->lock);
-	return ret;
+	return 0;
 }
 
-static void cache_insert(struct atls_batch_cache *c, const uint8_t key[H], const uint8_t root[H],
+/* Fill in (ok) or drop our busy entry and wake whoever waits for it. */
+static void cache_settle(struct atls_batch_cache *c, struct cache_ent *e, bool ok,
 			 const struct atls_claims *claims, const struct atls_appraisal *out)
 {
-	struct cache_ent *e;
-
 	pthread_mutex_lock(&c->lock);
-	e = &c->e[c->next];
-	c->next = (c->next + 1) % CACHE_SLOTS;
-	e->used = true;
-	memcpy(e->key, key, H);
-	memcpy(e->root, root, H);
-	e->claims = *claims;
-	e->appraisal = *out;
+	c->full++;
+	if (e) {
+		if (ok) {
+			e->claims = *claims;
+			e->appraisal = *out;
+		} else {
+			OPENSSL_cleanse(e, sizeof(*e));	/* used = busy = false */
+		}
+		e->busy = false;
+		pthread_cond_broadcast(&c->settled);
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -634,6 +753,7 @@ int atls_batch_appraise(struct atls_batch_cache *cache, const struct atls_policy
 			size_t blen, const uint8_t *peer_spki_der, size_t spki_len,
 			struct atls_claims *claims, struct atls_appraisal *out)
 {
+	struct cache_ent *slot = NULL;
 	struct atls_batch_proof pr;
 	struct atls_claims scratch;
 	uint8_t leaf[H], root[H], key[H];
@@ -658,7 +778,7 @@ int atls_batch_appraise(struct atls_batch_cache *cache, const struct atls_policy
 	if (cache && cache_key(pr.cmw, pr.cmw_len, peer_spki_der, spki_len, key))
 		cache = NULL;
 	if (cache) {
-		hit = cache_lookup(cache, key, root, claims, out);
+		hit = cache_lookup(cache, key, root, claims, out, &slot);
 		if (hit < 0)
 			return mismatch(out);
 		if (hit)
@@ -666,14 +786,9 @@ int atls_batch_appraise(struct atls_batch_cache *cache, const struct atls_policy
 	}
 	err = atls_evidence_appraise(pol, peer_role, pr.cmw, pr.cmw_len, root, H, peer_spki_der,
 				     spki_len, claims, out);
+	if (cache)	/* before any return: others may wait for this slot */
+		cache_settle(cache, slot, !err, claims, out);
 	if (err == -EKEYREJECTED && out->reason == ATLS_REASON_FRESHNESS)
 		return mismatch(out);
-	if (cache) {
-		pthread_mutex_lock(&cache->lock);
-		cache->full++;
-		pthread_mutex_unlock(&cache->lock);
-		if (!err)
-			cache_insert(cache, key, root, claims, out);
-	}
 	return err;
 }

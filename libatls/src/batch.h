@@ -2,8 +2,9 @@
 /*
  * Batched quotes (Documentation/protocol.rst, "Batched quotes").
  *
- * The binders of handshakes that reach the attester within a short window
- * become the leaves of a SHA-256 hash tree; one TPM2_Quote (and, in key mode
+ * The binders of handshakes that reach the attester while a batch is open
+ * (group commit: batch.c, "Batching" in protocol.rst) become the leaves of a
+ * SHA-256 hash tree; one TPM2_Quote (and, in key mode
  * tpm, one TPM2_Certify) carries the tree's root as qualifying data.  Each
  * handshake's evidence is that one CMW record plus the inclusion path of its
  * own leaf; the relying party recomputes the root from the binder *it*
@@ -45,8 +46,12 @@
 #define ATLS_BATCH_VERSION 1
 #define ATLS_BATCH_MAX_DEPTH 10				/* 1024 leaves */
 #define ATLS_BATCH_MAX_LEAVES (1u << ATLS_BATCH_MAX_DEPTH)
-#define ATLS_BATCH_WINDOW_US_DEFAULT 20000u
+/* The window caps how long a batch waits; within it the batcher's own
+ * measurements decide (batch.c, patience_us()).  0 = the default, the
+ * largest window: the cap under which batching was measured in the VM
+ * (Documentation/performance.rst, issue 17). */
 #define ATLS_BATCH_WINDOW_US_MAX 1000000u
+#define ATLS_BATCH_WINDOW_US_DEFAULT ATLS_BATCH_WINDOW_US_MAX
 #define ATLS_BATCH_MAX_DEFAULT 64u
 #define ATLS_BATCH_HASH 32
 
@@ -76,8 +81,10 @@ int atls_batch_root(const uint8_t leaf[ATLS_BATCH_HASH], const struct atls_batch
 struct atls_batcher;
 
 /*
- * window_us: how long the first binder of a batch waits for more (0 =
- * default); max: leaves per quote (0 = default, at most ATLS_BATCH_MAX_LEAVES).
+ * window_us: the most a batch waits for more leaves, from its first one,
+ * while the TPM is idle or busy with others' commands (0 = default, 1 s;
+ * within it the batcher decides by itself, batch.c, lead()); max: leaves per quote
+ * (0 = default, at most ATLS_BATCH_MAX_LEAVES).
  * p describes the evidence exactly as for atls_evidence_produce().
  */
 int atls_batcher_new(struct atls_tpm *t, const struct atls_evidence_params *p,
@@ -85,10 +92,13 @@ int atls_batcher_new(struct atls_tpm *t, const struct atls_evidence_params *p,
 void atls_batcher_free(struct atls_batcher *b);
 
 /*
- * A handshake on the owning context starts / ends (atls_handshake()).  The
- * batcher closes a batch early when every handshake in progress has
- * contributed its leaf: nobody else can join, so waiting longer only adds
- * latency (an idle server quotes at once).  NULL b is a no-op.
+ * A handshake on the owning context starts / ends (atls_handshake(), in the
+ * thread that later calls atls_batcher_produce()).  The batcher closes a
+ * batch without waiting when the TPM is idle and every handshake in
+ * progress has contributed its leaf: nobody else can join, so waiting
+ * longer only adds latency (an idle server quotes at once); and it learns
+ * from enter to produce how long handshakes take to reach their leaf.  NULL
+ * b is a no-op.
  */
 void atls_batcher_enter(struct atls_batcher *b);
 void atls_batcher_leave(struct atls_batcher *b);
@@ -100,6 +110,22 @@ int atls_batcher_produce(struct atls_batcher *b, const uint8_t *binder, size_t b
 
 /* Counters since creation: quotes made (batches) and leaves served. */
 void atls_batcher_stats(struct atls_batcher *b, unsigned long *batches, unsigned long *leaves);
+
+/* Everything the batcher knows about itself (tests, benchmarks). */
+struct atls_batch_stats {
+	unsigned long batches;		/* quotes made */
+	unsigned long leaves;		/* leaves served */
+	unsigned long closed_full;	/* batches closed at batch_max leaves */
+	unsigned long closed_all_in;	/* ... TPM idle, every handshake in progress in */
+	unsigned long closed_deadline;	/* ... after waiting their longest */
+	unsigned long leader_waits;	/* times a leader slept before its batch closed */
+	unsigned int quoting;		/* batches closed whose quote is not done */
+	unsigned int open_leaves;	/* leaves in the batch now collecting */
+	unsigned int largest;		/* most leaves one batch had */
+	long long quote_us;		/* measured: close to quote done (EWMA) */
+	long long reach_us;		/* measured: handshake start to its leaf (EWMA) */
+};
+void atls_batcher_counters(struct atls_batcher *b, struct atls_batch_stats *out);
 
 /* -------------------------------------------------------- relying party */
 

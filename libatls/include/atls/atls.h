@@ -184,9 +184,15 @@ struct atls_config {
 	/*
 	 * Batched quotes (Documentation/protocol.rst, "Batched quotes"): offer
 	 * and accept the batched evidence scheme.  As attester, the binders of
-	 * handshakes arriving within batch_window_us of the first share one
-	 * quote (at most batch_max of them; 0 = 20000 us / 64).  A peer that
-	 * does not offer the scheme gets a quote per handshake as before.
+	 * handshakes that arrive while a batch is open share one quote (at
+	 * most batch_max of them): a batch collects while the TPM is busy,
+	 * and otherwise until every handshake in progress has its binder in
+	 * or about as long as handshakes take to get there (measured), never
+	 * past half of a handshake's remaining time nor longer than
+	 * batch_window_us after its first binder (0 = 1000000 us; batch_max
+	 * 0 = 64).
+	 * A peer that does not offer the scheme gets a quote per handshake as
+	 * before.
 	 */
 	bool batch;
 	uint32_t batch_window_us;
