@@ -341,7 +341,8 @@ int tl_vm_setup(const char *name)
 	    write_policy("wrong-pcr", "peer", peer, zero))
 		return -1;
 	snprintf(conf, sizeof(conf),
-		 "# e2e: built-in policies, two that must fail, one with batched quotes;\n"
+		 "# e2e: built-in policies, two that must fail, one with batched quotes,\n"
+		 "# three exporter-bound;\n"
 		 "# every request logged (the tests count atlsd's lines)\n"
 		 "log-level = \"debug\";\n"
 		 "log-burst = 0;\n"
@@ -351,6 +352,9 @@ int tl_vm_setup(const char *name)
 		 "  untrusting = { policy-file = \"untrusting.policy\"; };\n"
 		 "  wrong-pcr = { policy-file = \"wrong-pcr.policy\"; };\n"
 		 "  batched = { batch = true; batch-window-us = 50000; batch-max = 16; };\n"
+		 "  expat = { binding = \"exporter\"; };\n"
+		 "  expat-attest-only = { verify-peer = \"none\"; binding = \"exporter\"; };\n"
+		 "  expat-verify-only = { attest = false; binding = \"exporter\"; };\n"
 		 "};\n");
 	if (write_text(tl_vm.conf, conf))
 		return -1;

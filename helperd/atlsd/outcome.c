@@ -152,7 +152,7 @@ void atlsd_outcome_succeeded(const struct atls_result *res, struct atlsd_outcome
 	memcpy(o->tx, &res->tx, res->crypto_info_len);
 	memcpy(o->rx, &res->rx, res->crypto_info_len);
 	fill_peer(res, o);
-	snprintf(o->text, sizeof(o->text), "%s, peer %s%s%s", res->cipher_name,
+	snprintf(o->text, sizeof(o->text), "%s, peer %s%s%s%s", res->cipher_name,
 		 !res->peer_attested ? "did not attest"
 		 : res->appraisal.status == ATLS_EAR_AFFIRMING ? "attested: affirming"
 		 : res->appraisal.status == ATLS_EAR_WARNING ? "attested: warning"
@@ -160,5 +160,6 @@ void atlsd_outcome_succeeded(const struct atls_result *res, struct atlsd_outcome
 		 res->self_attested ? ", we attested" : "",
 		 res->self_batched && res->peer_batched ? ", batched quotes both ways"
 		 : res->self_batched ? ", our quote batched"
-		 : res->peer_batched ? ", peer's quote batched" : "");
+		 : res->peer_batched ? ", peer's quote batched" : "",
+		 res->binding == ATLS_BINDING_EXPORTER ? ", exporter-bound" : "");
 }

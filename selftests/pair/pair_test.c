@@ -17,6 +17,15 @@
  *                                        (atlsd.conf batch): concurrent
  *                                        mutual handshakes, claims checked,
  *                                        both daemons used the batched scheme
+ *  exporter_mutual / _server_only /      atlsd.conf binding = "exporter": the
+ *  _client_only                          evidence in Exported Authenticators
+ *                                        after the handshake, kTLS continuing
+ *                                        at the records the exchange used
+ *                                        (echo both ways), atlsd logged the
+ *                                        mode
+ *  exporter_required_peer_without        an exporter-bound server refuses a
+ *                                        client on the handshake binder:
+ *                                        EACCES, EVIDENCE_MISSING
  *  sendfile_content                      sendfile both ways, content checked
  *  ipv6_mutual                           the same over IPv6
  *  helper_killed / after_restart         atlsd dies mid-handshake: the app
@@ -463,6 +472,59 @@ TEST_F_TIMEOUT(pair, batched_quotes, 600)
 	 */
 	EXPECT_LE(NBATCH, log_count_reaches("ready after.*batched quotes both ways", NBATCH))
 		TH_LOG("log %s", tl_vm.log);
+}
+
+/*
+ * The exporter-bound mode end to end (testlib/vm.c: policies expat,
+ * expat-attest-only, expat-verify-only; Documentation/protocol.rst,
+ * "Exporter-bound attestation").  The exchange sends records under the
+ * application keys before kTLS takes over; the echo right after the start
+ * shows the kernel continues at the right sequence numbers both ways.
+ */
+static void run_expat(struct __test_metadata *_metadata, int port, const char *pol_a,
+		      const char *pol_b, bool a_attests, bool b_attests)
+{
+	int before = log_count("ready after.*exporter-bound");
+
+	ASSERT_LE(0, before);
+	run_pair(_metadata, port, tl_vm.peer4, pol_a, pol_b, a_attests, b_attests);
+	/* atlsd logs after DONE: wait for the line. */
+	EXPECT_LE(before + 1, log_count_reaches("ready after.*exporter-bound", before + 1))
+		TH_LOG("log %s", tl_vm.log);
+}
+
+TEST_F_TIMEOUT(pair, exporter_mutual, 300)
+{
+	run_expat(_metadata, 7531, "expat", "expat", true, true);
+}
+
+TEST_F_TIMEOUT(pair, exporter_server_only, 300)
+{
+	run_expat(_metadata, 7532, "expat-attest-only", "expat-verify-only", true, false);
+}
+
+TEST_F_TIMEOUT(pair, exporter_client_only, 300)
+{
+	run_expat(_metadata, 7533, "expat-verify-only", "expat-attest-only", false, true);
+}
+
+TEST_F_TIMEOUT(pair, exporter_required_peer_without, 300)
+{
+	int fd, err;
+
+	/* a serves with binding = "exporter", b connects with the handshake binder. */
+	fd = open_one(tl_vm.peer4, 7534, "expat", "default", &err);
+	ASSERT_LE(0, fd);
+	if (IS_A) {
+		EXPECT_EQ(EACCES, err) TH_LOG("ATLS_START: %s", strerror(err));
+		check_dead(_metadata, fd, EACCES, ATLS_REASON_EVIDENCE_MISSING);
+	} else {
+		/* The server's alert ends b's handshake at its ServerHello. */
+		EXPECT_TRUE(err == ECONNRESET || err == EPROTO)
+			TH_LOG("ATLS_START: %s", strerror(err));
+		check_dead(_metadata, fd, 0, 0);
+	}
+	close(fd);
 }
 
 #define FILE_LEN (256 * 1024)
