@@ -457,6 +457,7 @@ enum adv_mode {
 	ADV_TAMPER_SIG_CV,	/* ... one byte of its CertificateVerify signature flipped */
 	ADV_TAMPER_CMW,		/* a correct authenticator over evidence with a byte flipped */
 	ADV_OTHER_CERT,		/* a correct authenticator for another certificate and key */
+	ADV_SILENT,		/* reads the request, never answers */
 };
 
 struct adv {
@@ -543,6 +544,10 @@ static int adv_answer(struct adv *a, SSL *s)
 	if (req_len > sizeof(req) || ssl_read_all(s, req + 4, req_len - 4) ||
 	    atls_ea_request_parse(req, req_len, &rq, NULL) || atls_ea_keys_derive(s, true, &k))
 		return -1;
+	if (a->mode == ADV_SILENT) {
+		ret = 0;
+		goto out;
+	}
 	if (a->mode == ADV_REPLAY_AUTH) {
 		ret = SSL_write(s, a->auth, (int)a->auth_len) > 0 ? 0 : -1;
 		goto out;
@@ -728,6 +733,123 @@ TEST_F(adv, authenticator_for_another_certificate_refused)
 		       ATLS_REASON_KEY_BINDING_MISMATCH);
 	advx_end(self);
 	tl_side_free(&self->other);
+}
+
+/* The exchange shares the handshake's deadline: a silent attester times out. */
+TEST_F(adv, silent_attester_times_out)
+{
+	struct atls_result res;
+
+	advx_begin(self, _metadata);
+	self->a.mode = ADV_SILENT;
+	EXPECT_EQ(-ETIMEDOUT, tl_handshake_with(self->cctx, 1500, &res, adv_main, &self->a,
+						&self->a.fd));
+	EXPECT_EQ(ATLS_REASON_TIMEOUT, res.reason) TH_LOG("%s", res.reason_text);
+	EXPECT_EQ(0, res.crypto_info_len);
+	advx_end(self);
+}
+
+/*
+ * A hostile client against a libatls server in the exporter-bound mode: a
+ * plain OpenSSL client asking for the server's evidence and the exporter
+ * binding, which then sends the given bytes as its "request".
+ */
+struct bad_client {
+	int fd;
+	const uint8_t *req;
+	size_t req_len;
+	uint8_t *ch;
+	size_t ch_len;
+};
+
+static int bc_add(SSL *s, unsigned int type, unsigned int context, const unsigned char **out,
+		  size_t *outlen, X509 *x, size_t chainidx, int *al, void *arg)
+{
+	static const uint8_t binding[] = { 1, ATLS_BINDING_MODE_EXPORTER };
+	struct bad_client *b = arg;
+
+	if (context != SSL_EXT_CLIENT_HELLO)
+		return 0;
+	if (type == ATLS_EXT_BINDING) {
+		*out = binding;
+		*outlen = sizeof(binding);
+	} else {
+		*out = b->ch;
+		*outlen = b->ch_len;
+	}
+	return 1;
+}
+
+static int bad_client_main(void *arg)
+{
+	struct bad_client *b = arg;
+	SSL_CTX *c = tl_peer_ctx(0, NULL, NULL, NULL);
+	unsigned int ctxs = SSL_EXT_TLS1_3_ONLY | SSL_EXT_CLIENT_HELLO |
+			    SSL_EXT_TLS1_3_ENCRYPTED_EXTENSIONS;
+	uint8_t x;
+	SSL *s;
+
+	if (!c || atls_ext_build_ch(true, false, &b->ch, &b->ch_len) ||
+	    SSL_CTX_add_custom_ext(c, ATLS_EXT_TYPE, ctxs, bc_add, NULL, b, adv_accept, b) != 1 ||
+	    SSL_CTX_add_custom_ext(c, ATLS_EXT_BINDING, ctxs, bc_add, NULL, b, adv_accept, b) != 1) {
+		SSL_CTX_free(c);
+		return -1;
+	}
+	SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
+	s = SSL_new(c);
+	if (s && tl_peer_handshake(s, b->fd, 0)) {
+		if (b->req_len)
+			SSL_write(s, b->req, (int)b->req_len);
+		while (SSL_read(s, &x, 1) > 0)
+			;
+	}
+	SSL_free(s);
+	SSL_CTX_free(c);
+	free(b->ch);
+	return 0;
+}
+
+TEST_F(neg, server_refuses_malformed_requests)
+{
+	static const uint16_t sa[] = { 0x0403 };
+	uint8_t ctx[32] = { 1 }, *good, *bad;
+	size_t n;
+	struct atls_ctx *sctx = ctx_of(&self->srv, ATLS_ROLE_SERVER, true, false,
+				       ATLS_BINDING_EXPORTER);
+	struct bad_client b = { 0 };
+	struct atls_result res;
+	size_t i;
+
+	ASSERT_NE(NULL, sctx);
+	/* A request of the wrong type (the server's own kind), one without
+	 * cmw_attestation, and truncated or garbled ones. */
+	struct { uint8_t type; bool cmw; size_t cut; uint8_t flip; } cases[] = {
+		{ ATLS_EA_HS_CERTIFICATE_REQUEST, true, 0, 0 },
+		{ ATLS_EA_HS_CLIENT_CERTIFICATE_REQUEST, false, 0, 0 },
+		{ ATLS_EA_HS_CLIENT_CERTIFICATE_REQUEST, true, 1, 0 },
+		{ ATLS_EA_HS_CLIENT_CERTIFICATE_REQUEST, true, 0, 5 },
+	};
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ASSERT_EQ(0, atls_ea_request_build(cases[i].type, ctx, sizeof(ctx), sa, 1,
+						   cases[i].cmw, &good, &n));
+		bad = good;
+		if (cases[i].flip)	/* the context length byte: framing no longer adds up */
+			bad[4] ^= cases[i].flip;
+		/* Cut: the header announces one byte more than follows, then the
+		 * client waits; the server fails at its deadline. */
+		if (cases[i].cut)
+			bad[3] += (uint8_t)cases[i].cut;
+		b.req = bad;
+		b.req_len = n;
+		EXPECT_NE(0, tl_handshake_with(sctx, 1500, &res, bad_client_main, &b, &b.fd));
+		EXPECT_EQ(cases[i].cut ? ATLS_REASON_TIMEOUT : ATLS_REASON_MALFORMED_EVIDENCE,
+			  res.reason) TH_LOG("case %zu: %s", i, res.reason_text);
+		EXPECT_FALSE(res.self_attested);	/* no evidence left the server */
+		EXPECT_EQ(0, res.crypto_info_len);
+		free(good);
+	}
+	atls_ctx_free(sctx);
 }
 
 /*
