@@ -87,6 +87,7 @@ struct atls_sock {
 	/* Set only around ATLS_START of a listener's child (listen.c): the
 	 * request is made for the listener's owner, not the kernel worker. */
 	const struct atls_app *app;
+	struct atls_rekey *rekey;	/* traffic secrets (rekey.c), or NULL */
 	struct rcu_head rcu;
 };
 
@@ -209,6 +210,29 @@ int atls_keys_install(struct atls_sock *as, struct socket *sock,
 		      void *tx, int txlen, void *rx, int rxlen, u16 cipher,
 		      const struct atls_peer_info *peer);
 
+/* rekey.c: TLS 1.3 KeyUpdate */
+#define ATLS_SECRET_MAX	48		/* SHA-384 */
+struct atls_rekey;
+extern unsigned long atls_rekey_records;
+int atls_hkdf_expand_label(const u8 *secret, unsigned int len,
+			   const char *label, u8 *out, unsigned int olen);
+int atls_rekey_attach(struct atls_sock *as, u16 cipher, const void *stx,
+		      int txlen, const void *srx, int rxlen);
+void atls_rekey_free(struct atls_sock *as);
+void atls_rekey_note_helper(void);
+int atls_rekey_peer(struct atls_sock *as, const u8 *rec, u32 len, bool first);
+#ifdef ATLS_HAVE_KTLS_REKEY
+int atls_rekey_tx(struct atls_sock *as, bool nonblock);
+u64 atls_rekey_tx_left(struct atls_sock *as);
+bool atls_rekey_tx_pending(struct atls_sock *as);
+void atls_rekey_kick(struct atls_sock *as);
+void atls_rekey_rx_check(struct atls_sock *as);
+u32 atls_rekey_rx_gen(struct atls_sock *as);
+int atls_rekey_expired(struct atls_sock *as, u32 gen);
+#endif
+int atls_rekey_init(void);
+void atls_rekey_exit(void);
+
 /* netlink.c */
 int atls_genl_init(void);
 void atls_genl_exit(void);
@@ -239,6 +263,9 @@ enum atls_stat {
 	ATLS_STAT_LISTEN_CHILDREN,	/* listener children taken into a handshake */
 	ATLS_STAT_LISTEN_ACCEPTED,	/* listener children returned by accept() */
 	ATLS_STAT_LISTEN_FAILED,	/* listener children that never surfaced */
+	ATLS_STAT_REKEY_RX,		/* RX keys installed after a peer's KeyUpdate */
+	ATLS_STAT_REKEY_TX,		/* KeyUpdates sent, TX key rotated */
+	ATLS_STAT_REKEY_FAILED,		/* updates that failed (connection ended) */
 	__ATLS_STAT_MAX
 };
 void atls_stat_inc(enum atls_stat s);

@@ -164,32 +164,83 @@ static inline struct sock *atls_csk_accept_nb(const struct proto *p,
 #define ATLS_TLS_CRYPTO_VIA_USER 1
 #endif
 
+#ifdef ATLS_TLS_CRYPTO_VIA_USER
+/*
+ * setsockopt(SOL_TLS, @optname) of @blob through @set, from a page mapped
+ * for the moment in current's memory (current->mm must be set).
+ */
+static inline int atls_tls_set_crypto_user(int (*set)(void *arg, int optname,
+						      sockptr_t v, int len),
+					   void *arg, int optname,
+					   void *blob, int len)
+{
+	unsigned long addr;
+	void __user *ubuf;
+	int err;
+
+	if (len > PAGE_SIZE)
+		return -EINVAL;
+	addr = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	if (IS_ERR_VALUE(addr))
+		return (int)addr;
+	ubuf = (void __user *)addr;
+	err = -EFAULT;
+	if (!copy_to_user(ubuf, blob, len))
+		err = set(arg, optname, USER_SOCKPTR(ubuf), len);
+	if (clear_user(ubuf, len) && !err)
+		err = -EFAULT;
+	vm_munmap(addr, PAGE_SIZE);
+	return err;
+}
+
+struct atls_sock_ops {
+	struct socket *sock;
+	const struct proto_ops *ops;
+};
+
+static inline int atls_sock_set_tls(void *arg, int optname, sockptr_t v, int len)
+{
+	struct atls_sock_ops *so = arg;
+
+	return so->ops->setsockopt(so->sock, SOL_TLS, optname, v, len);
+}
+#endif
+
 static inline int atls_tls_set_crypto(struct socket *sock,
 				      const struct proto_ops *ops, int optname,
 				      void *blob, int len)
 {
 #ifdef ATLS_TLS_CRYPTO_VIA_USER
-	unsigned long addr;
-	void __user *ubuf;
-	int err;
+	struct atls_sock_ops so = { .sock = sock, .ops = ops };
 
-	if (current->mm && !(current->flags & PF_KTHREAD) && len <= PAGE_SIZE) {
-		addr = vm_mmap(NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, 0);
-		if (IS_ERR_VALUE(addr))
-			return (int)addr;
-		ubuf = (void __user *)addr;
-		err = -EFAULT;
-		if (!copy_to_user(ubuf, blob, len))
-			err = ops->setsockopt(sock, SOL_TLS, optname,
-					      USER_SOCKPTR(ubuf), len);
-		if (clear_user(ubuf, len) && !err)
-			err = -EFAULT;
-		vm_munmap(addr, PAGE_SIZE);
-		return err;
-	}
+	if (current->mm && !(current->flags & PF_KTHREAD) && len <= PAGE_SIZE)
+		return atls_tls_set_crypto_user(atls_sock_set_tls, &so, optname,
+						blob, len);
 #endif
 	return ops->setsockopt(sock, SOL_TLS, optname, KERNEL_SOCKPTR(blob), len);
 }
+
+/*
+ * 6.14 lets kTLS take TLS_TX and TLS_RX again on a TLS 1.3 socket, with the
+ * same version and cipher (a KeyUpdate, RFC 8446 4.6.3): after a decrypted
+ * record that starts with a KeyUpdate message, reads fail with EKEYEXPIRED
+ * (and poll reports no input) until the next TLS_RX is installed; sending
+ * does not pause. Before 6.14 a second TLS_TX/TLS_RX is EBUSY: atls.ko then
+ * ends the connection at a KeyUpdate (kmod/rekey.c).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 14, 0)
+#define ATLS_HAVE_KTLS_REKEY 1
+#endif
+
+/*
+ * 6.17 added system_dfl_wq (unbound) and later kernels warn when work is
+ * queued on its old name, system_unbound_wq.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#define atls_unbound_wq		system_dfl_wq
+#else
+#define atls_unbound_wq		system_unbound_wq
+#endif
 
 #endif /* ATLS_COMPAT_H */

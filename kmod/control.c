@@ -4,9 +4,9 @@
  * next record is not application data, and leaves the record queued. We
  * then read that record ourselves, with a kernel control buffer, and map it:
  * close_notify -> end of file (sticky), any other alert -> ECONNRESET,
- * NewSessionTicket -> dropped, KeyUpdate -> EKEYEXPIRED (6.1 and 6.12 kTLS
- * cannot rekey), anything else -> EPROTO. The three failures abort the
- * connection.
+ * NewSessionTicket -> dropped, KeyUpdate -> rekey.c (the next RX key on
+ * kernels whose kTLS can rekey, else EKEYEXPIRED), anything else -> EPROTO.
+ * The failures abort the connection.
  *
  * The record is read whole (up to TLS_MAX_PAYLOAD_SIZE) and every
  * handshake message in it is looked at. Readers are serialized from the
@@ -146,6 +146,17 @@ int atls_control_record(struct atls_sock *as, size_t len)
 		if (t != type)
 			break;	/* cannot happen: kTLS stops at a type change */
 	}
+	if (type == TLS_CT_HANDSHAKE && atls_handshake_kind(buf, got) > 0) {
+		/* Still under the lock: the next RX key goes in first. */
+		ret = atls_rekey_peer(as, buf, got, buf[0] == TLS_HS_KEY_UPDATE);
+		mutex_unlock(&as->rx_ctl_lock);
+		trace_atls_control_record(as->sk, type, buf, got);
+#ifdef ATLS_HAVE_KTLS_REKEY
+		if (!ret && atls_rekey_tx_pending(as))
+			atls_rekey_kick(as);	/* the peer asked for ours */
+#endif
+		goto out;
+	}
 	mutex_unlock(&as->rx_ctl_lock);
 	trace_atls_control_record(as->sk, type, buf, got);
 
@@ -162,13 +173,7 @@ int atls_control_record(struct atls_sock *as, size_t len)
 		ret = -ECONNRESET;
 		goto out;
 	case TLS_CT_HANDSHAKE:
-		kind = atls_handshake_kind(buf, got);
-		if (kind > 0) {
-			atls_stat_inc(ATLS_STAT_KEY_UPDATES);
-			atls_sock_fail(as, -EKEYEXPIRED, ATLS_REASON_KEY_UPDATE);
-			ret = -EKEYEXPIRED;
-			goto out;
-		}
+		kind = atls_handshake_kind(buf, got);	/* KeyUpdate: above */
 		if (kind == 0) {
 			atls_stat_inc(ATLS_STAT_TICKETS_DROPPED);
 			ret = 0;

@@ -23,6 +23,9 @@ static int __init atls_init(void)
 {
 	int err;
 
+	err = atls_rekey_init();
+	if (err)
+		return err;
 	err = atls_stats_init();
 	if (err)
 		return err;
@@ -59,6 +62,7 @@ static void __exit atls_exit(void)
 	atls_listen_exit();
 	atls_req_exit();
 	atls_stats_exit();
+	atls_rekey_exit();
 	pr_info("version %s unloaded\n", ATLS_VERSION);
 }
 

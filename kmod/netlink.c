@@ -7,7 +7,8 @@
  *  ACCEPT helper -> kernel (CAP_NET_ADMIN): take the oldest pending request
  *         of the helper's netns; the reply carries its parameters and an fd
  *         for the app's socket, installed in the helper's table.
- *  DONE   helper -> kernel (CAP_NET_ADMIN): status, keys, peer info; only
+ *  DONE   helper -> kernel (CAP_NET_ADMIN): status, keys, peer info, and
+ *         optionally the traffic secrets for KeyUpdate (rekey.c); only
  *         from the netlink port that accepted the request, and only naming
  *         that request's socket.
  *  ABORT  kernel -> multicast group: a request the helper holds is dead.
@@ -315,6 +316,8 @@ static int atls_nl_done(struct genl_info *info, struct nlattr **tb)
 {
 	struct nlattr *atx = tb[ATLS_A_CRYPTO_TX];
 	struct nlattr *arx = tb[ATLS_A_CRYPTO_RX];
+	struct nlattr *stx = tb[ATLS_A_SECRET_TX];
+	struct nlattr *srx = tb[ATLS_A_SECRET_RX];
 	struct atls_peer_info pi;
 	struct atls_req *req;
 	struct socket *sock;
@@ -369,8 +372,11 @@ static int atls_nl_done(struct genl_info *info, struct nlattr **tb)
 		err = 0;
 	} else if (!atx || !arx ||
 		   atls_keys_check(nla_data(atx), nla_len(atx), nla_data(arx),
-				   nla_len(arx), &cipher)) {
-		NL_SET_ERR_MSG(info->extack, "atls: keys must be TLS 1.3 AES-GCM-128/256 or ChaCha20-Poly1305, both directions");
+				   nla_len(arx), &cipher) ||
+		   atls_rekey_attach(req->as, cipher,
+				     stx ? nla_data(stx) : NULL, stx ? nla_len(stx) : 0,
+				     srx ? nla_data(srx) : NULL, srx ? nla_len(srx) : 0)) {
+		NL_SET_ERR_MSG(info->extack, "atls: keys must be TLS 1.3 AES-GCM-128/256 or ChaCha20-Poly1305, both directions; secrets both or neither, of the suite's hash length");
 		atls_stat_inc(ATLS_STAT_DONE_REJECTED);
 		atls_req_done_fail(req, -EPROTO, ATLS_REASON_BAD_KEYS);
 		err = -EINVAL;

@@ -95,16 +95,50 @@ static size_t atls_tx_room(u64 left)
 }
 
 /*
+ * Under as->tx_lock: a due KeyUpdate of ours first (rekey.c), then what the
+ * next send may hand kTLS: up to the record limit, and, where atls rekeys,
+ * the whole records left before the rekey threshold (*@cut: that bound is
+ * the smaller; the send then goes on under the next key). The threshold is
+ * a soft bound: a record MSG_MORE left open may carry it one record past.
+ */
+static int atls_ready_tx_room(struct atls_sock *as, bool nonblock, size_t *room,
+			      bool *cut)
+{
+	u64 left;
+	int err;
+
+#ifdef ATLS_HAVE_KTLS_REKEY
+	err = atls_rekey_tx(as, nonblock);
+	if (err)
+		return err;
+#endif
+	err = atls_limit(as, true, &left);
+	if (err)
+		return err;
+	*room = atls_tx_room(left);
+	*cut = false;
+#ifdef ATLS_HAVE_KTLS_REKEY
+	left = atls_rekey_tx_left(as);
+	if (left <= SIZE_MAX / TLS_MAX_PAYLOAD_SIZE &&
+	    left * TLS_MAX_PAYLOAD_SIZE < *room) {
+		*room = left * TLS_MAX_PAYLOAD_SIZE;
+		*cut = true;
+	}
+#endif
+	return 0;
+}
+
+/*
  * What every send checks first: the sticky error, READY (between TLS_TX
  * and TLS_RX our ready wrapper is already in place but the socket is not
  * READY: wait, or EAGAIN, like the gate), then, under as->tx_lock (held on
  * return; senders wait for each other in kTLS anyway), the record limit:
  * *@room is what this send may pass to kTLS.
  */
-static struct atls_sock *atls_ready_tx(struct sock *sk, long timeo, size_t *room)
+static struct atls_sock *atls_ready_tx(struct sock *sk, long timeo, size_t *room,
+				       bool *cut)
 {
 	struct atls_sock *as = atls_ready_sk(sk);
-	u64 left;
 	int err;
 
 	if (!as)
@@ -115,33 +149,66 @@ static struct atls_sock *atls_ready_tx(struct sock *sk, long timeo, size_t *room
 	if (err)
 		return ERR_PTR(err);
 	mutex_lock(&as->tx_lock);
-	err = atls_limit(as, true, &left);
+	err = atls_ready_tx_room(as, !timeo, room, cut);
 	if (err) {
 		mutex_unlock(&as->tx_lock);
 		return ERR_PTR(err);
 	}
-	*room = atls_tx_room(left);
 	return as;
+}
+
+/*
+ * Let as->tx_lock go. A KeyUpdate of ours that became due while we held it
+ * (a reader found the peer's request) goes out first; one that became due
+ * just after is sent by whoever gets the lock next, or by the reader.
+ */
+static void atls_ready_tx_unlock(struct atls_sock *as)
+{
+#ifdef ATLS_HAVE_KTLS_REKEY
+	atls_rekey_tx(as, true);
+	mutex_unlock(&as->tx_lock);
+	smp_mb();	/* unlock before the flags are read: see atls_rekey_kick() */
+	if (atls_rekey_tx_pending(as))
+		atls_rekey_kick(as);
+#else
+	mutex_unlock(&as->tx_lock);
+#endif
 }
 
 int atls_ready_sendmsg(struct sock *sk, struct msghdr *msg, size_t len)
 {
 	struct atls_sock *as;
-	size_t room, rest;
+	size_t room, rest, done;
+	bool cut;
 	int ret;
 
-	as = atls_ready_tx(sk, sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT), &room);
+	as = atls_ready_tx(sk, sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT),
+			   &room, &cut);
 	if (IS_ERR(as))
 		return PTR_ERR(as);
-	if (len <= room) {
-		ret = as->tls_final->sendmsg(sk, msg, len);
-	} else {
-		rest = len - room;
-		iov_iter_truncate(&msg->msg_iter, room);
-		ret = as->tls_final->sendmsg(sk, msg, room);
-		iov_iter_reexpand(&msg->msg_iter, iov_iter_count(&msg->msg_iter) + rest);
+	for (done = 0;;) {
+		if (len - done <= room) {
+			ret = as->tls_final->sendmsg(sk, msg, len - done);
+		} else {
+			rest = len - done - room;
+			iov_iter_truncate(&msg->msg_iter, room);
+			ret = as->tls_final->sendmsg(sk, msg, room);
+			iov_iter_reexpand(&msg->msg_iter,
+					  iov_iter_count(&msg->msg_iter) + rest);
+		}
+		/*
+		 * Cut at the rekey threshold (not at the record limit: that
+		 * ends the send short): rotate TX, send the rest.
+		 */
+		if (!cut || ret <= 0 || (size_t)ret != room || done + ret == len ||
+		    atls_ready_tx_room(as, msg->msg_flags & MSG_DONTWAIT, &room, &cut)) {
+			if (ret > 0 || done)
+				ret = done + max(ret, 0);
+			break;
+		}
+		done += ret;
 	}
-	mutex_unlock(&as->tx_lock);
+	atls_ready_tx_unlock(as);
 	return ret;
 }
 
@@ -151,16 +218,17 @@ int atls_ready_sendpage(struct sock *sk, struct page *page, int offset,
 {
 	struct atls_sock *as;
 	size_t room;
+	bool cut;
 	int ret;
 
-	as = atls_ready_tx(sk, sock_sndtimeo(sk, flags & MSG_DONTWAIT), &room);
+	as = atls_ready_tx(sk, sock_sndtimeo(sk, flags & MSG_DONTWAIT), &room, &cut);
 	if (IS_ERR(as))
 		return PTR_ERR(as);
 	if (!as->tls_final->sendpage)
 		ret = sock_no_sendpage(sk->sk_socket, page, offset, size, flags);
 	else
 		ret = as->tls_final->sendpage(sk, page, offset, min(size, room), flags);
-	mutex_unlock(&as->tx_lock);
+	atls_ready_tx_unlock(as);
 	return ret;
 }
 #endif
@@ -169,6 +237,7 @@ int atls_ready_recvmsg(ATLS_RECVMSG_PARAMS)
 {
 	struct atls_sock *as = atls_ready_sk(sk);
 	bool own_cmsg = msg->msg_controllen;
+	u32 gen __maybe_unused;
 	int err, ret;
 	u64 left;
 
@@ -186,15 +255,32 @@ int atls_ready_recvmsg(ATLS_RECVMSG_PARAMS)
 		err = atls_limit(as, false, &left);
 		if (err)
 			return err;
+#ifdef ATLS_HAVE_KTLS_REKEY
+		atls_rekey_rx_check(as);
+		gen = atls_rekey_rx_gen(as);
+#endif
 		ret = atls_call_recvmsg(as->tls_final, sk, msg, len, flags,
 					addr_len);
-		if (ret != -EIO || own_cmsg)
-			return ret;
-		ret = atls_control_record(as, len);
-		if (ret == ATLS_CTL_RET0)
-			return 0;
-		if (ret)
-			return ret;
+		if (ret == -EIO && !own_cmsg) {
+			ret = atls_control_record(as, len);
+			if (ret == ATLS_CTL_RET0)
+				return 0;
+			if (!ret)
+				continue;
+		}
+#ifdef ATLS_HAVE_KTLS_REKEY
+		/*
+		 * kTLS waits for the RX key of a KeyUpdate it read: rekey.c
+		 * installs it, or ends the connection if nobody will.
+		 */
+		if (ret == -EKEYEXPIRED && !READ_ONCE(as->err)) {
+			err = atls_rekey_expired(as, gen);
+			if (err)
+				return err;
+			continue;
+		}
+#endif
+		return ret;
 	}
 }
 

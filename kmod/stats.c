@@ -37,6 +37,9 @@ static const char *const atls_stat_names[__ATLS_STAT_MAX] = {
 	[ATLS_STAT_LISTEN_CHILDREN]	= "listen_children",
 	[ATLS_STAT_LISTEN_ACCEPTED]	= "listen_accepted",
 	[ATLS_STAT_LISTEN_FAILED]	= "listen_failed",
+	[ATLS_STAT_REKEY_RX]		= "rekey_rx",
+	[ATLS_STAT_REKEY_TX]		= "rekey_tx",
+	[ATLS_STAT_REKEY_FAILED]	= "rekey_failed",
 };
 
 void atls_stat_inc(enum atls_stat s)

@@ -148,6 +148,7 @@ static void atls_sock_free(struct atls_sock *as)
 {
 	atls_stat_dec(ATLS_STAT_ACTIVE);
 	memzero_explicit(&as->peer, sizeof(as->peer));
+	atls_rekey_free(as);	/* wipes the traffic secrets */
 	call_rcu(&as->rcu, atls_sock_free_rcu);
 }
 

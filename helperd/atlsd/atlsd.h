@@ -60,6 +60,9 @@ struct atlsd_outcome {
 	bool have_peer;
 	uint8_t tx[ATLSD_KEY_MAX], rx[ATLSD_KEY_MAX];	/* secret; wiped by the caller */
 	size_t key_len;
+	/* Traffic secrets for the kernel's KeyUpdate; secret, wiped likewise. */
+	uint8_t tx_secret[ATLS_MAX_DIGEST_LEN], rx_secret[ATLS_MAX_DIGEST_LEN];
+	size_t secret_len;
 	uint16_t cipher_suite;
 	uint64_t handshake_ns;		/* atls_handshake_ex()'s duration, 0 = not run */
 };

@@ -377,6 +377,10 @@ int atlsd_nl_done(struct atlsd_nl *nl, const struct atlsd_request *req,
 	if (!out->status && (nla_put(msg, ATLS_A_CRYPTO_TX, out->key_len, out->tx) ||
 			     nla_put(msg, ATLS_A_CRYPTO_RX, out->key_len, out->rx)))
 		goto free_msg;
+	if (!out->status && out->secret_len &&
+	    (nla_put(msg, ATLS_A_SECRET_TX, out->secret_len, out->tx_secret) ||
+	     nla_put(msg, ATLS_A_SECRET_RX, out->secret_len, out->rx_secret)))
+		goto free_msg;
 	if (out->have_peer && put_peer(msg, &out->peer))
 		goto free_msg;
 	err = transact(nl, msg, &x);

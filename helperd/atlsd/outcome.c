@@ -151,6 +151,9 @@ void atlsd_outcome_succeeded(const struct atls_result *res, struct atlsd_outcome
 	o->key_len = res->crypto_info_len;
 	memcpy(o->tx, &res->tx, res->crypto_info_len);
 	memcpy(o->rx, &res->rx, res->crypto_info_len);
+	o->secret_len = res->secret_len;
+	memcpy(o->tx_secret, res->tx_secret, res->secret_len);
+	memcpy(o->rx_secret, res->rx_secret, res->secret_len);
 	fill_peer(res, o);
 	snprintf(o->text, sizeof(o->text), "%s, peer %s%s%s%s", res->cipher_name,
 		 !res->peer_attested ? "did not attest"

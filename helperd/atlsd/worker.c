@@ -395,6 +395,8 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 	lat[LAT_TOTAL] = ns_to_us(acked_ns - learn_ns);
 	explicit_bzero(o.tx, sizeof(o.tx));
 	explicit_bzero(o.rx, sizeof(o.rx));
+	explicit_bzero(o.tx_secret, sizeof(o.tx_secret));
+	explicit_bzero(o.rx_secret, sizeof(o.rx_secret));
 	if (err)
 		close_if_same(req->fd, keep);
 	if (keep >= 0)

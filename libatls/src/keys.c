@@ -17,6 +17,8 @@
  * the keys are handed out.  0 after a handshake alone (no tickets, nothing
  * read past Finished); in the exporter-bound mode the records of the
  * attestation exchange, counted by handshake.c's message callback.
+ * The two secrets themselves are returned too (tx_secret, rx_secret), for
+ * a kernel that derives the keys of a TLS 1.3 KeyUpdate from them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -165,9 +167,14 @@ int atls_keys_derive(struct atls_conn *c, struct atls_result *res)
 		ret = fill(md, rx, L, type, c->rx_recs, &res->rx, &res->crypto_info_len);
 	res->tx_records = c->tx_recs;
 	res->rx_records = c->rx_recs;
-	if (ret)
+	if (ret) {
 		atls_result_release(res);
-	return ret;
+		return ret;
+	}
+	memcpy(res->tx_secret, tx, L);
+	memcpy(res->rx_secret, rx, L);
+	res->secret_len = L;
+	return 0;
 }
 
 void atls_result_release(struct atls_result *res)
@@ -177,4 +184,7 @@ void atls_result_release(struct atls_result *res)
 	OPENSSL_cleanse(&res->tx, sizeof(res->tx));
 	OPENSSL_cleanse(&res->rx, sizeof(res->rx));
 	res->crypto_info_len = 0;
+	OPENSSL_cleanse(res->tx_secret, sizeof(res->tx_secret));
+	OPENSSL_cleanse(res->rx_secret, sizeof(res->rx_secret));
+	res->secret_len = 0;
 }

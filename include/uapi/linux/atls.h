@@ -94,8 +94,16 @@
  *   recv() on a TLS close_notify alert   returns 0 (end of file), sticky
  *   recv() on any other TLS alert        ECONNRESET (connection aborted)
  *   recv() on NewSessionTicket           the record is dropped silently
- *   recv() on KeyUpdate                  EKEYEXPIRED (kernels without kTLS
- *                                        rekey; connection aborted)
+ *   recv() on KeyUpdate                  Linux 6.14+ with the helper's
+ *                                        secrets: the module installs the
+ *                                        next RX key (and answers a request
+ *                                        with its own KeyUpdate, rotating
+ *                                        TX); the read goes on. Otherwise
+ *                                        EKEYEXPIRED (ATLS_REASON_KEY_UPDATE,
+ *                                        connection aborted). A malformed
+ *                                        KeyUpdate (length, value, not last
+ *                                        in its record): EPROTO
+ *                                        (ATLS_REASON_BAD_RECORD)
  *   recv() on any other control record   EPROTO (connection aborted)
  *   a record that does not decrypt       kTLS's own error (EBADMSG), kTLS
  *                                        aborts the connection
@@ -168,10 +176,22 @@
  *       ATLS_A_CRYPTO_TX          binary struct tls12_crypto_info_* (status 0)
  *       ATLS_A_CRYPTO_RX          binary same version and cipher    (status 0)
  *       ATLS_A_PEER_INFO          nest  ATLS_PEER_A_* (optional)
+ *       ATLS_A_SECRET_TX          binary application traffic secret of TX
+ *       ATLS_A_SECRET_RX          binary ... of RX (optional, status 0, both
+ *                                       or neither): the secrets CRYPTO_TX
+ *                                       and CRYPTO_RX were expanded from, as
+ *                                       long as the suite's hash (32 bytes;
+ *                                       48 for AES-GCM-256, SHA-384). With
+ *                                       them a kernel whose kTLS can rekey
+ *                                       (Linux 6.14+) handles TLS 1.3
+ *                                       KeyUpdate in both directions; they
+ *                                       stay in the kernel, wiped at close
+ *                                       (older kernels wipe them at once)
  *     errors: EINVAL (malformed attribute: wrong type or length, unknown or
  *             kernel-only attribute, bad nest; missing attribute; keys not
  *             TLS 1.3 AES-GCM-128/256 or ChaCha20-Poly1305 of the exact size,
- *             TX/RX ciphers differ), ERANGE (STATUS, REASON, VERDICT, ... or
+ *             TX/RX ciphers differ, one secret without the other or a
+ *             secret not as long as the suite's hash), ERANGE (STATUS, REASON, VERDICT, ... or
  *             a binary length outside its policy range), ENOENT (request id never
  *             issued), ESTALE (request already completed, timed out or
  *             aborted), EPERM (the request was accepted by another netlink
@@ -448,6 +468,8 @@ enum atls_attr {
 	ATLS_A_APP_NGROUPS,	/* u32 */
 	ATLS_A_APP_CGROUP_ID,	/* u64 */
 	ATLS_A_APP_CGROUP,	/* string */
+	ATLS_A_SECRET_TX,	/* binary */
+	ATLS_A_SECRET_RX,	/* binary */
 	__ATLS_A_MAX
 };
 #define ATLS_A_MAX (__ATLS_A_MAX - 1)

@@ -268,6 +268,15 @@ struct atls_result {
 	 * binding is ATLS_BINDING_EXPORTER (see tx_records). */
 	union atls_crypto_info tx, rx;
 	size_t crypto_info_len;		/* optlen for setsockopt(SOL_TLS, TLS_TX/TLS_RX) */
+
+	/*
+	 * The application traffic secrets tx and rx were expanded from
+	 * (secret until atls_result_release()), secret_len bytes each (the
+	 * suite's hash length). A kernel that handles TLS 1.3 KeyUpdate
+	 * derives the next keys from them (ATLS_A_SECRET_TX/RX of DONE).
+	 */
+	uint8_t tx_secret[ATLS_MAX_DIGEST_LEN], rx_secret[ATLS_MAX_DIGEST_LEN];
+	size_t secret_len;
 };
 
 /*

@@ -1,0 +1,700 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * TLS 1.3 KeyUpdate with real kTLS and a real OpenSSL on the other end.
+ *
+ * The helper here runs an OpenSSL TLS 1.3 handshake on the socket ACCEPT
+ * gives it (as libatls does, without attestation), takes the application
+ * traffic secrets from OpenSSL's key log, and completes DONE with the kTLS
+ * blobs and the two secrets. It stays alive until the test ends (a kernel
+ * whose kTLS copy needs a user page borrows the helper's memory for a
+ * rekey: kmod/rekey.c).
+ *
+ * On a kernel whose kTLS can rekey (6.14+, /proc/net/tls_stat has
+ * TlsRxRekeyOk):
+ *  peer_update_{not_,}requested  an OpenSSL server calls SSL_key_update()
+ *                     in the middle of a transfer both ways (every byte
+ *                     checked): nothing reaches the application but data;
+ *                     kTLS's TlsRxRekeyOk (and, when asked, TlsTxRekeyOk)
+ *                     and atls's rekey_rx (rekey_tx) counters moved
+ *  threshold_atls_to_atls  rekey_records lowered to 4: two atls sockets
+ *                     move many times that both ways and rekey themselves
+ *  threshold_atls_to_openssl  the same against OpenSSL: our TX by our
+ *                     KeyUpdates, our RX by asking OpenSSL for one
+ * On 6.1 and 6.12 the same peer's KeyUpdate ends the connection with
+ * EKEYEXPIRED (ATLS_REASON_KEY_UPDATE), and a lowered threshold changes
+ * nothing. On every kernel a malformed KeyUpdate (bad length, bad value,
+ * not last in its record) ends the connection with EPROTO.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/ssl.h>
+
+#include "kselftest_harness.h"
+#include "certs.h"
+#include "genl.h"
+#include "net.h"
+#include "peer.h"
+#include "record.h"
+#include "sock.h"
+#include "util.h"
+
+#define REKEY_PARAM "/sys/module/atls/parameters/rekey_records"
+#define CERT_DIR "/tmp/atls-rekey-certs"
+#define XFER (256 * 1024)
+
+static bool ktls_rekeys(void)
+{
+	return tl_tls_stat("TlsRxRekeyOk") >= 0;
+}
+
+static void set_threshold(long v)
+{
+	tl_sh("echo %ld > " REKEY_PARAM, v);
+}
+
+/* ---- the helper: an OpenSSL handshake, DONE with keys and secrets ---- */
+
+struct hs_job {
+	struct tl_helper *h;
+	pthread_mutex_t *nl_lock;
+	struct tl_req r;
+	const char *suites;
+	uint8_t cs[48], ss[48];
+	size_t cl, sl;
+	int ret;
+};
+
+static void keylog_cb(const SSL *ssl, const char *line)
+{
+	struct hs_job *j = SSL_get_app_data(ssl);
+	const char *sp = strrchr(line, ' ');
+	uint8_t *dst;
+	size_t *len, i;
+
+	if (!strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24)) {
+		dst = j->cs;
+		len = &j->cl;
+	} else if (!strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24)) {
+		dst = j->ss;
+		len = &j->sl;
+	} else {
+		return;
+	}
+	for (i = 0, sp++; sp[0] && sp[1] && i < 48; i++, sp += 2)
+		sscanf(sp, "%2hhx", &dst[i]);
+	*len = i;
+}
+
+static int hkdf_label(const char *md, const uint8_t *sec, size_t sl, const char *label,
+		      uint8_t *out, size_t ol)
+{
+	uint8_t info[64];
+	size_t n = 0, ll = strlen(label);
+	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY, ok;
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	EVP_KDF_CTX *kc = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+	OSSL_PARAM p[5];
+
+	info[n++] = ol >> 8;
+	info[n++] = ol & 0xff;
+	info[n++] = 6 + ll;
+	memcpy(info + n, "tls13 ", 6);
+	n += 6;
+	memcpy(info + n, label, ll);
+	n += ll;
+	info[n++] = 0;
+	p[0] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
+	p[1] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)md, 0);
+	p[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)sec, sl);
+	p[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, n);
+	p[4] = OSSL_PARAM_construct_end();
+	ok = kc && EVP_KDF_derive(kc, out, ol, p) == 1;
+	EVP_KDF_CTX_free(kc);
+	EVP_KDF_free(kdf);
+	return ok ? 0 : -1;
+}
+
+/* The kTLS blob of a traffic secret of suite (0x1301..0x1303). */
+static size_t blob_of(int suite, const uint8_t *sec, size_t sl, struct tl_keys *k)
+{
+	const char *md = sl == 48 ? "SHA384" : "SHA256";
+	uint8_t key[32], iv[12];
+	size_t klen = suite == 0x1301 ? 16 : 32;
+
+	memset(k, 0, sizeof(*k));
+	if (hkdf_label(md, sec, sl, "key", key, klen) || hkdf_label(md, sec, sl, "iv", iv, 12))
+		return 0;
+	k->ci.info.version = TLS_1_3_VERSION;
+	if (suite == 0x1301) {
+		k->ci.info.cipher_type = TLS_CIPHER_AES_GCM_128;
+		memcpy(k->ci.g128.key, key, 16);
+		memcpy(k->ci.g128.salt, iv, 4);
+		memcpy(k->ci.g128.iv, iv + 4, 8);
+		k->len = sizeof(k->ci.g128);
+	} else if (suite == 0x1302) {
+		k->ci.info.cipher_type = TLS_CIPHER_AES_GCM_256;
+		memcpy(k->ci.g256.key, key, 32);
+		memcpy(k->ci.g256.salt, iv, 4);
+		memcpy(k->ci.g256.iv, iv + 4, 8);
+		k->len = sizeof(k->ci.g256);
+	} else {
+		k->ci.info.cipher_type = TLS_CIPHER_CHACHA20_POLY1305;
+		memcpy(k->ci.cc.key, key, 32);
+		memcpy(k->ci.cc.iv, iv, 12);
+		k->len = sizeof(k->ci.cc);
+	}
+	return k->len;
+}
+
+static int hs_job_fn(void *arg)
+{
+	struct hs_job *j = arg;
+	int server = j->r.role == ATLS_ROLE_SERVER;
+	SSL_CTX *c = tl_peer_ctx(server, j->suites, server ? CERT_DIR "/srv.pem" : NULL,
+				 server ? CERT_DIR "/srv.key" : NULL);
+	const uint8_t *tx, *rx;
+	struct tl_keys kt, kr;
+	struct nl_msg *msg;
+	SSL *ssl = NULL;
+	int suite = 0, ret = -EPROTO;
+
+	if (c) {
+		SSL_CTX_set_keylog_callback(c, keylog_cb);
+		ssl = SSL_new(c);
+	}
+	if (ssl) {
+		SSL_set_app_data(ssl, j);
+		if (tl_peer_handshake(ssl, j->r.fd, server) && j->cl == j->sl && j->cl)
+			suite = SSL_CIPHER_get_id(SSL_get_current_cipher(ssl)) & 0xffff;
+	}
+	tx = server ? j->ss : j->cs;
+	rx = server ? j->cs : j->ss;
+	pthread_mutex_lock(j->nl_lock);
+	if (suite && blob_of(suite, tx, j->cl, &kt) && blob_of(suite, rx, j->cl, &kr)) {
+		msg = tl_msg(j->h, ATLS_CMD_DONE);
+		nla_put_u64(msg, ATLS_A_REQ_ID, j->r.id);
+		nla_put_u32(msg, ATLS_A_SOCKFD, j->r.fd);
+		nla_put_s32(msg, ATLS_A_STATUS, 0);
+		nla_put(msg, ATLS_A_CRYPTO_TX, kt.len, &kt.ci);
+		nla_put(msg, ATLS_A_CRYPTO_RX, kr.len, &kr.ci);
+		nla_put(msg, ATLS_A_SECRET_TX, j->cl, tx);
+		nla_put(msg, ATLS_A_SECRET_RX, j->cl, rx);
+		ret = tl_send(j->h, msg, NULL);
+	} else {
+		ret = tl_done_status(j->h, &j->r, -EPROTO, ATLS_REASON_HANDSHAKE) ?: -EPROTO;
+	}
+	pthread_mutex_unlock(j->nl_lock);
+	SSL_free(ssl);		/* no shutdown: nothing more on the wire */
+	SSL_CTX_free(c);
+	return ret;
+}
+
+struct hs_serve {
+	int n;
+	const char *suites;
+};
+
+/* Accept n requests, a handshake thread each; report each DONE; stay. */
+static void hs_serve_fn(struct tl_helper *h, int out, int ctl, void *arg)
+{
+	struct hs_serve *s = arg;
+	pthread_mutex_t nl_lock = PTHREAD_MUTEX_INITIALIZER;
+	struct hs_job jobs[2] = { 0 };
+	struct tl_thread th[2];
+	int i;
+
+	for (i = 0; i < s->n && i < 2; i++) {
+		jobs[i].h = h;
+		jobs[i].nl_lock = &nl_lock;
+		jobs[i].suites = s->suites;
+		if (tl_helper_accept_wait(h, &jobs[i].r, 10000)) {
+			tl_put_result(out, -ETIMEDOUT);
+			return;
+		}
+		tl_spawn(&th[i], hs_job_fn, &jobs[i]);
+	}
+	for (i = 0; i < s->n && i < 2; i++)
+		tl_put_result(out, tl_join(&th[i]));
+	OPENSSL_cleanse(jobs, sizeof(jobs));
+	tl_wait_go(ctl, 120000);	/* our memory may serve a rekey */
+}
+
+/* ---- the data: a pattern per direction, every byte checked ---- */
+
+static uint8_t pat(int dir, size_t i)
+{
+	return (uint8_t)(i * 131 + (i >> 9) + dir * 77);
+}
+
+struct xfer {
+	int fd, dir;
+	size_t n, done, bad;
+	int err;
+};
+
+static int sender_fn(void *arg)
+{
+	struct xfer *x = arg;
+	uint8_t buf[5000];
+	ssize_t r;
+	size_t i, len;
+
+	while (x->done < x->n) {
+		len = x->n - x->done < sizeof(buf) ? x->n - x->done : sizeof(buf);
+		for (i = 0; i < len; i++)
+			buf[i] = pat(x->dir, x->done + i);
+		r = send(x->fd, buf, len, MSG_NOSIGNAL);
+		if (r <= 0) {
+			x->err = r < 0 ? errno : EPIPE;
+			return -1;
+		}
+		x->done += r;
+	}
+	return 0;
+}
+
+static int receiver_fn(void *arg)
+{
+	struct xfer *x = arg;
+	uint8_t buf[8192];
+	ssize_t r, i;
+
+	while (x->done < x->n) {
+		r = recv(x->fd, buf, sizeof(buf), 0);
+		if (r <= 0) {
+			x->err = r < 0 ? errno : EPIPE;
+			return -1;
+		}
+		for (i = 0; i < r; i++)
+			x->bad += buf[i] != pat(x->dir, x->done + i);
+		x->done += r;
+	}
+	return 0;
+}
+
+/*
+ * One thread moving both directions of an atls socket (an event loop):
+ * non-blocking sends of dir out, receives of dir in, poll in between; then,
+ * with ping, "ping" out and "pong" in.
+ */
+struct duplex {
+	int fd, out, in;
+	bool ping;
+	size_t n, sent, got, bad;
+	int err;
+};
+
+static int duplex_fn(void *arg)
+{
+	struct duplex *d = arg;
+	uint8_t obuf[5000], ibuf[8192];
+	int idle = 0;
+	size_t i, len;
+	ssize_t r;
+
+	fcntl(d->fd, F_SETFL, O_NONBLOCK);
+	while ((d->sent < d->n || d->got < d->n) && idle < 200) {
+		struct pollfd pf = { .fd = d->fd, .events = POLLIN };
+		bool moved = false;
+
+		if (d->sent < d->n) {
+			len = d->n - d->sent < sizeof(obuf) ? d->n - d->sent : sizeof(obuf);
+			for (i = 0; i < len; i++)
+				obuf[i] = pat(d->out, d->sent + i);
+			r = send(d->fd, obuf, len, MSG_NOSIGNAL);
+			if (r > 0) {
+				d->sent += r;
+				moved = true;
+			} else if (errno != EAGAIN) {
+				d->err = errno;
+				return -1;
+			}
+			pf.events |= POLLOUT;
+		}
+		r = recv(d->fd, ibuf, sizeof(ibuf), 0);
+		if (r > 0) {
+			for (i = 0; i < (size_t)r; i++)
+				d->bad += ibuf[i] != pat(d->in, d->got + i);
+			d->got += r;
+			moved = true;
+		} else if (r == 0 || errno != EAGAIN) {
+			d->err = r ? errno : EPIPE;
+			return -1;
+		}
+		if (!moved)
+			idle += poll(&pf, 1, 50) == 0;
+		else
+			idle = 0;
+	}
+	if (d->sent < d->n || d->got < d->n) {
+		d->err = ETIMEDOUT;
+		return -1;
+	}
+	fcntl(d->fd, F_SETFL, 0);
+	if (d->ping && (tl_send_all(d->fd, "ping", 4) ||
+			tl_recv_all(d->fd, ibuf, 4, 10000) || memcmp(ibuf, "pong", 4))) {
+		d->err = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+/* The OpenSSL end: writes dir 1, reads dir 0, both at once (non-blocking). */
+struct ossl_peer {
+	int fd;
+	const char *suites;
+	int ku;			/* -1, or SSL_KEY_UPDATE_* once, half way */
+	bool pong;		/* then read "ping", write "pong" */
+	size_t n, sent, got, bad;
+	int err;
+};
+
+static int ossl_peer_fn(void *arg)
+{
+	struct ossl_peer *p = arg;
+	SSL_CTX *c = tl_peer_ctx(1, p->suites, CERT_DIR "/srv.pem", CERT_DIR "/srv.key");
+	SSL *ssl = c ? SSL_new(c) : NULL;
+	uint8_t out[4000], in[8192];
+	bool ku_done = p->ku < 0;
+	int idle = 0, r, e;
+	size_t i, len;
+
+	p->err = -1;
+	if (!ssl || !tl_peer_handshake(ssl, p->fd, 1))
+		goto out;
+	fcntl(p->fd, F_SETFL, O_NONBLOCK);
+	while ((p->sent < p->n || p->got < p->n) && idle < 200) {
+		struct pollfd pf = { .fd = p->fd, .events = POLLIN };
+		bool moved = false;
+
+		if (!ku_done && p->sent >= p->n / 2) {
+			if (SSL_key_update(ssl, p->ku) != 1)
+				goto out;
+			ku_done = true;
+		}
+		if (p->sent < p->n) {
+			len = p->n - p->sent < sizeof(out) ? p->n - p->sent : sizeof(out);
+			for (i = 0; i < len; i++)
+				out[i] = pat(1, p->sent + i);
+			r = SSL_write(ssl, out, (int)len);
+			if (r > 0) {
+				p->sent += r;
+				moved = true;
+			} else if ((e = SSL_get_error(ssl, r)) != SSL_ERROR_WANT_WRITE &&
+				   e != SSL_ERROR_WANT_READ) {
+				goto out;
+			}
+			pf.events |= POLLOUT;
+		}
+		r = SSL_read(ssl, in, sizeof(in));
+		if (r > 0) {
+			for (i = 0; i < (size_t)r; i++)
+				p->bad += in[i] != pat(0, p->got + i);
+			p->got += r;
+			moved = true;
+		} else if ((e = SSL_get_error(ssl, r)) != SSL_ERROR_WANT_READ &&
+			   e != SSL_ERROR_WANT_WRITE) {
+			goto out;
+		}
+		if (!moved) {
+			idle += poll(&pf, 1, 50) == 0;
+		} else {
+			idle = 0;
+		}
+	}
+	p->err = p->sent == p->n && p->got == p->n ? 0 : -2;
+	if (!p->err && p->pong) {
+		size_t got = 0;
+
+		p->err = -3;
+		for (idle = 0; got < 4 && idle < 200;) {
+			r = SSL_read(ssl, in + got, 4 - (int)got);
+			if (r > 0) {
+				got += r;
+				continue;
+			}
+			if (SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ)
+				goto out;
+			struct pollfd pf = { .fd = p->fd, .events = POLLIN };
+
+			idle += poll(&pf, 1, 50) == 0;
+		}
+		for (idle = 0; got == 4 && !memcmp(in, "ping", 4) && idle < 200;) {
+			r = SSL_write(ssl, "pong", 4);
+			if (r == 4) {
+				p->err = 0;
+				break;
+			}
+			if (SSL_get_error(ssl, r) != SSL_ERROR_WANT_WRITE &&
+			    SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ)
+				goto out;
+			struct pollfd pf = { .fd = p->fd, .events = POLLOUT };
+
+			idle += poll(&pf, 1, 50) == 0;
+		}
+	}
+out:
+	SSL_free(ssl);
+	SSL_CTX_free(c);
+	return p->err;
+}
+
+FIXTURE(rk) {
+	struct tl_child helper;
+	bool have_helper, helper_waits;
+	int a, b;
+};
+
+FIXTURE_SETUP(rk)
+{
+	self->a = self->b = -1;
+	self->have_helper = self->helper_waits = false;
+	tl_sh("mkdir -p " CERT_DIR);
+	if (access(CERT_DIR "/srv.pem", R_OK))
+		ASSERT_EQ(0, tl_make_cert_in(CERT_DIR, "srv", "srv.test", false, NULL));
+}
+
+FIXTURE_TEARDOWN(rk)
+{
+	set_threshold(1L << 22);
+	if (self->have_helper) {
+		if (self->helper_waits)
+			tl_helper_go(&self->helper);
+		tl_helper_reap(&self->helper);
+	}
+	if (self->a >= 0)
+		close(self->a);
+	if (self->b >= 0)
+		close(self->b);
+}
+
+/* a: an atls client on one end of a pair, READY; b: the raw other end.
+ * The OpenSSL server must run on b meanwhile: it is started here. */
+static void atls_vs_openssl(struct __test_metadata *_metadata, FIXTURE_DATA(rk) *self,
+			    struct ossl_peer *p, struct tl_thread *pt)
+{
+	struct hs_serve s = { .n = 1, .suites = p->suites };
+	int v;
+
+	ASSERT_EQ(0, tl_fork_helper(&self->helper, hs_serve_fn, &s));
+	self->have_helper = self->helper_waits = true;
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->a, &self->b));
+	p->fd = self->b;
+	ASSERT_EQ(0, tl_spawn(pt, ossl_peer_fn, p));
+	ASSERT_EQ(0, tl_ulp(self->a));
+	ASSERT_EQ(0, tl_start(self->a, ATLS_ROLE_CLIENT, 10000, 0));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
+	ASSERT_EQ(0, v);
+}
+
+static void peer_update(struct __test_metadata *_metadata, FIXTURE_DATA(rk) *self,
+			int type, const char *suites)
+{
+	struct ossl_peer p = { .suites = suites, .ku = type, .n = XFER };
+	struct xfer tx = { .dir = 0, .n = XFER }, rx = { .dir = 1, .n = XFER };
+	long rx0 = tl_tls_stat("TlsRxRekeyOk"), tx0 = tl_tls_stat("TlsTxRekeyOk");
+	long arx0 = tl_proc_stat("rekey_rx"), atx0 = tl_proc_stat("rekey_tx");
+	struct tl_thread pt, st;
+	struct atls_status as;
+
+	atls_vs_openssl(_metadata, self, &p, &pt);
+	tx.fd = rx.fd = self->a;
+	ASSERT_EQ(0, tl_spawn(&st, sender_fn, &tx));
+	receiver_fn(&rx);
+	if (!ktls_rekeys()) {
+		/* 6.1, 6.12: the KeyUpdate ends the connection. */
+		EXPECT_EQ(EKEYEXPIRED, rx.err);
+		ASSERT_EQ(0, tl_status(self->a, &as));
+		EXPECT_EQ(ATLS_STATE_FAILED, as.state);
+		EXPECT_EQ(EKEYEXPIRED, as.error);
+		EXPECT_EQ(ATLS_REASON_KEY_UPDATE, as.reason);
+		shutdown(self->b, SHUT_RDWR);
+		tl_join(&st);
+		tl_join(&pt);
+		EXPECT_EQ(1, rx.done < XFER);
+		return;
+	}
+	EXPECT_EQ(0, tl_join(&st));
+	EXPECT_EQ(0, tl_join(&pt));
+	TH_LOG("app: sent %zu (err %d), got %zu (err %d, %zu bad); peer: sent %zu got %zu (%zu bad)",
+	       tx.done, tx.err, rx.done, rx.err, rx.bad, p.sent, p.got, p.bad);
+	EXPECT_EQ(0, rx.err);
+	EXPECT_EQ((size_t)XFER, rx.done);
+	EXPECT_EQ(0, rx.bad);
+	EXPECT_EQ((size_t)XFER, p.got);
+	EXPECT_EQ(0, p.bad);
+	/* In the kernel: kTLS took a new RX key (and a TX key when asked). */
+	EXPECT_EQ(rx0 + 1, tl_tls_stat("TlsRxRekeyOk"));
+	EXPECT_EQ(arx0 + 1, tl_proc_stat("rekey_rx"));
+	if (type == SSL_KEY_UPDATE_REQUESTED) {
+		EXPECT_EQ(tx0 + 1, tl_tls_stat("TlsTxRekeyOk"));
+		EXPECT_EQ(atx0 + 1, tl_proc_stat("rekey_tx"));
+	} else {
+		EXPECT_EQ(tx0, tl_tls_stat("TlsTxRekeyOk"));
+		EXPECT_EQ(atx0, tl_proc_stat("rekey_tx"));
+	}
+	ASSERT_EQ(0, tl_status(self->a, &as));
+	EXPECT_EQ(ATLS_STATE_READY, as.state);
+}
+
+TEST_F_TIMEOUT(rk, peer_update_not_requested, 120)
+{
+	peer_update(_metadata, self, SSL_KEY_UPDATE_NOT_REQUESTED, "TLS_AES_256_GCM_SHA384");
+}
+
+TEST_F_TIMEOUT(rk, peer_update_requested, 120)
+{
+	peer_update(_metadata, self, SSL_KEY_UPDATE_REQUESTED, "TLS_AES_128_GCM_SHA256");
+}
+
+TEST_F_TIMEOUT(rk, threshold_atls_to_openssl, 120)
+{
+	struct ossl_peer p = { .suites = "TLS_CHACHA20_POLY1305_SHA256", .ku = -1, .n = XFER,
+			       .pong = true };
+	struct duplex d = { .out = 0, .in = 1, .n = XFER, .ping = true };
+	long arx0 = tl_proc_stat("rekey_rx"), atx0 = tl_proc_stat("rekey_tx");
+	long krx0 = tl_tls_stat("TlsRxRekeyOk"), ktx0 = tl_tls_stat("TlsTxRekeyOk");
+	long fail0 = tl_proc_stat("rekey_failed");
+	struct tl_thread pt;
+
+	set_threshold(4);
+	atls_vs_openssl(_metadata, self, &p, &pt);
+	d.fd = self->a;
+	EXPECT_EQ(0, duplex_fn(&d));
+	EXPECT_EQ(0, tl_join(&pt));
+	TH_LOG("app: sent %zu, got %zu (%zu bad, err %d); peer got %zu (%zu bad, err %d); rekey tx %ld rx %ld",
+	       d.sent, d.got, d.bad, d.err, p.got, p.bad, p.err,
+	       tl_proc_stat("rekey_tx") - atx0, tl_proc_stat("rekey_rx") - arx0);
+	EXPECT_EQ((size_t)XFER, d.got);
+	EXPECT_EQ(0, d.bad);
+	EXPECT_EQ((size_t)XFER, p.got);
+	EXPECT_EQ(0, p.bad);
+	EXPECT_EQ(fail0, tl_proc_stat("rekey_failed"));
+	if (ktls_rekeys()) {
+		/*
+		 * 53 records of ours under keys of 4: 13 KeyUpdates at least.
+		 * Our first request (after 4 records in) precedes our "ping",
+		 * so OpenSSL's KeyUpdate precedes its "pong": one new RX key
+		 * at least. Each of them in kTLS, as its counters show.
+		 */
+		EXPECT_LE(atx0 + 13, tl_proc_stat("rekey_tx"));
+		EXPECT_LE(arx0 + 1, tl_proc_stat("rekey_rx"));
+		EXPECT_EQ(tl_proc_stat("rekey_tx") - atx0, tl_tls_stat("TlsTxRekeyOk") - ktx0);
+		EXPECT_EQ(tl_proc_stat("rekey_rx") - arx0, tl_tls_stat("TlsRxRekeyOk") - krx0);
+	} else {
+		EXPECT_EQ(atx0, tl_proc_stat("rekey_tx"));
+		EXPECT_EQ(arx0, tl_proc_stat("rekey_rx"));
+	}
+}
+
+TEST_F_TIMEOUT(rk, threshold_atls_to_atls, 120)
+{
+	struct hs_serve s = { .n = 2, .suites = "TLS_AES_256_GCM_SHA384" };
+	struct duplex da = { .out = 0, .in = 1, .n = XFER }, db = { .out = 1, .in = 0, .n = XFER };
+	long atx0 = tl_proc_stat("rekey_tx"), arx0 = tl_proc_stat("rekey_rx");
+	long ktx0 = tl_tls_stat("TlsTxRekeyOk"), krx0 = tl_tls_stat("TlsRxRekeyOk");
+	long fail0 = tl_proc_stat("rekey_failed");
+	struct tl_thread t1;
+	int v1, v2;
+
+	set_threshold(4);
+	ASSERT_EQ(0, tl_fork_helper(&self->helper, hs_serve_fn, &s));
+	self->have_helper = self->helper_waits = true;
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->a, &self->b));
+	ASSERT_EQ(0, tl_ulp(self->a));
+	ASSERT_EQ(0, tl_ulp(self->b));
+	ASSERT_EQ(-EINPROGRESS, tl_start(self->a, ATLS_ROLE_CLIENT, 10000, ATLS_START_F_NONBLOCK));
+	ASSERT_EQ(0, tl_start(self->b, ATLS_ROLE_SERVER, 10000, 0));
+	ASSERT_EQ(0, tl_wait_state(self->a, ATLS_STATE_READY, 10000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v1, 5000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v2, 5000));
+	ASSERT_EQ(0, v1);
+	ASSERT_EQ(0, v2);
+	da.fd = self->a;
+	db.fd = self->b;
+	ASSERT_EQ(0, tl_spawn(&t1, duplex_fn, &db));
+	EXPECT_EQ(0, duplex_fn(&da));
+	EXPECT_EQ(0, tl_join(&t1));
+	TH_LOG("a got %zu (%zu bad, err %d), b got %zu (%zu bad, err %d); rekey tx %ld rx %ld",
+	       da.got, da.bad, da.err, db.got, db.bad, db.err,
+	       tl_proc_stat("rekey_tx") - atx0, tl_proc_stat("rekey_rx") - arx0);
+	EXPECT_EQ((size_t)XFER, da.got);
+	EXPECT_EQ((size_t)XFER, db.got);
+	EXPECT_EQ(0, da.bad + db.bad);
+	EXPECT_EQ(fail0, tl_proc_stat("rekey_failed"));
+	if (ktls_rekeys()) {
+		/*
+		 * Each end sends 53 records under keys of 4 records: 13
+		 * KeyUpdates each at least, every one read by the other end
+		 * before the data after it. All in kTLS.
+		 */
+		EXPECT_LE(atx0 + 26, tl_proc_stat("rekey_tx"));
+		EXPECT_LE(arx0 + 26, tl_proc_stat("rekey_rx"));
+		EXPECT_EQ(tl_proc_stat("rekey_tx") - atx0, tl_tls_stat("TlsTxRekeyOk") - ktx0);
+		EXPECT_EQ(tl_proc_stat("rekey_rx") - arx0, tl_tls_stat("TlsRxRekeyOk") - krx0);
+	} else {
+		EXPECT_EQ(atx0, tl_proc_stat("rekey_tx"));
+	}
+}
+
+/* ---- malformed KeyUpdates: raw records with the fixed test keys ---- */
+
+static void malformed(struct __test_metadata *_metadata, FIXTURE_DATA(rk) *self,
+		      const void *hs, size_t len)
+{
+	struct tl_serve s = { .n = 1, .cipher = TLS_CIPHER_AES_GCM_128 };
+	unsigned char rec[256];
+	struct atls_status st;
+	struct tl_keys s2c;
+	char buf[64];
+	size_t n;
+	int v;
+
+	ASSERT_EQ(0, tl_fork_helper(&self->helper, tl_serve_fn, &s));
+	self->have_helper = true;
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->a, &self->b));
+	ASSERT_EQ(0, tl_ulp(self->a));
+	ASSERT_EQ(0, tl_start(self->a, ATLS_ROLE_CLIENT, 10000, 0));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
+	ASSERT_EQ(0, v);
+	tl_keys_fixed(&s2c, TLS_CIPHER_AES_GCM_128, 1);
+	n = tl_record_seal(&s2c, 0, 22, hs, len, rec);
+	ASSERT_NE(0, n);
+	ASSERT_EQ((ssize_t)n, send(self->b, rec, n, MSG_NOSIGNAL));
+	EXPECT_EQ(-1, recv(self->a, buf, sizeof(buf), 0));
+	EXPECT_EQ(EPROTO, errno);
+	ASSERT_EQ(0, tl_status(self->a, &st));
+	EXPECT_EQ(ATLS_STATE_FAILED, st.state);
+	EXPECT_EQ(ATLS_REASON_BAD_RECORD, st.reason);
+	EXPECT_EQ(-1, send(self->a, "x", 1, MSG_NOSIGNAL));
+	EXPECT_EQ(EPROTO, errno);
+}
+
+TEST_F(rk, malformed_key_update_length)
+{
+	malformed(_metadata, self, "\x18\x00\x00\x02\x00\x00", 6);
+}
+
+TEST_F(rk, malformed_key_update_value)
+{
+	malformed(_metadata, self, "\x18\x00\x00\x01\x02", 5);
+}
+
+TEST_F(rk, key_update_not_last_in_record)
+{
+	/* RFC 8446 5.1: a KeyUpdate must end its record. */
+	malformed(_metadata, self, "\x18\x00\x00\x01\x00\x04\x00\x00\x00", 9);
+}
+
+TEST_HARNESS_MAIN
