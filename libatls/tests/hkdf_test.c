@@ -72,6 +72,30 @@ TEST(rfc8448_expand_label)
 	}
 }
 
+/*
+ * "traffic upd" (RFC 8446 7.2), the next application traffic secret of a
+ * KeyUpdate: the values atls.ko checks its own derivation against at load
+ * (kmod/rekey.c), here from OpenSSL's HKDF. SHA-256 on the RFC 8448 secret
+ * above, SHA-384 on the secret 00 01 .. 2f.
+ */
+TEST(traffic_update_matches_kernel_vectors)
+{
+	uint8_t s[48], want[48], got[48];
+	size_t i;
+
+	unhex(vecs[4].secret, s);
+	unhex("c5 84 7f fa 1b fe a2 d5 c4 09 ee e4 5d 28 13 18 13 27 a7 8a 52 ee 6d 02 d8 a5 e1 0f bf 0f fa ce",
+	      want);
+	ASSERT_EQ(0, atls_hkdf_expand_label(EVP_sha256(), s, 32, "traffic upd", NULL, 0, got, 32));
+	EXPECT_EQ(0, memcmp(got, want, 32));
+	for (i = 0; i < 48; i++)
+		s[i] = (uint8_t)i;
+	unhex("40 13 31 b6 3e 9d 59 f2 02 e8 f0 41 04 2d 95 16 f4 cd 7f a2 e2 ee 14 63 "
+	      "1d 3b 49 fc 34 0d 7a f3 7f c2 c0 c9 f2 52 d8 03 6f 81 ec 5b 85 cb e5 db", want);
+	ASSERT_EQ(0, atls_hkdf_expand_label(EVP_sha384(), s, 48, "traffic upd", NULL, 0, got, 48));
+	EXPECT_EQ(0, memcmp(got, want, 48));
+}
+
 TEST(expand_label_limits)
 {
 	uint8_t s[32] = { 0 }, out[32], big[256] = { 0 };

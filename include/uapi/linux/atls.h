@@ -112,7 +112,9 @@
  *                                        AES-GCM, RFC 8446 section 5.5);
  *                                        a send that would pass it is cut
  *                                        short (per record), a recv checks
- *                                        at the start of each call
+ *                                        at the start of each call; with
+ *                                        key updates (6.14+) each key starts
+ *                                        at record 0 again: not reached
  *   recvmsg() with the application's own control buffer gets kTLS's native
  *   behaviour (TLS_GET_RECORD_TYPE cmsg) instead of the mapping above.
  *
