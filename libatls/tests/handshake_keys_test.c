@@ -21,6 +21,7 @@
 #include "peer.h"
 #include "record.h"
 #include "util.h"
+#include "../src/internal.h"
 
 static const char from_peer[] = "record written by OpenSSL after the handshake";
 static const char from_us[] = "record written with the exported TX keys";
@@ -120,15 +121,39 @@ TEST_F(keys, record_roundtrip)
 		/* Ours, encrypted with TX at seq 0, accepted by OpenSSL. */
 		EXPECT_EQ(0, tl_record_write(our, &res.tx, 0, (const uint8_t *)from_us,
 					     sizeof(from_us)));
+		/*
+		 * The traffic secrets handed to the kernel for KeyUpdate are
+		 * those the keys came from: key = HKDF-Expand-Label(secret,
+		 * "key"), in each direction.
+		 */
+		{
+			const EVP_MD *md = variant->id == 0x1302 ? EVP_sha384() : EVP_sha256();
+			size_t kl = variant->id == 0x1301 ? 16 : 32;
+			uint8_t k[32];
+
+			EXPECT_EQ(variant->id == 0x1302 ? 48u : 32u, res.secret_len);
+			ASSERT_EQ(0, atls_hkdf_expand_label(md, res.tx_secret, res.secret_len, "key",
+							    NULL, 0, k, kl));
+			EXPECT_EQ(0, memcmp(k, variant->id == 0x1303 ? res.tx.chacha20_poly1305.key :
+					    kl == 16 ? res.tx.aes_gcm_128.key : res.tx.aes_gcm_256.key, kl));
+			ASSERT_EQ(0, atls_hkdf_expand_label(md, res.rx_secret, res.secret_len, "key",
+							    NULL, 0, k, kl));
+			EXPECT_EQ(0, memcmp(k, variant->id == 0x1303 ? res.rx.chacha20_poly1305.key :
+					    kl == 16 ? res.rx.aes_gcm_128.key : res.rx.aes_gcm_256.key, kl));
+		}
 	}
 	EXPECT_EQ(0, tl_join(&th));
 	EXPECT_EQ(1, p.ok);
 	atls_result_release(&res);
 	{
 		static const uint8_t zero[sizeof(res.tx)];
+		static const uint8_t zs[sizeof(res.tx_secret)];
 
 		EXPECT_EQ(0, memcmp(&res.tx, zero, sizeof(zero)));
 		EXPECT_EQ(0, memcmp(&res.rx, zero, sizeof(zero)));
+		EXPECT_EQ(0, memcmp(res.tx_secret, zs, sizeof(zs)));
+		EXPECT_EQ(0, memcmp(res.rx_secret, zs, sizeof(zs)));
+		EXPECT_EQ(0u, res.secret_len);
 	}
 	close(cfd);
 	close(sfd);
