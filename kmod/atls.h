@@ -172,6 +172,10 @@ void atls_ready_ops_wrap(struct atls_sock *as);
 int atls_ready_sendmsg(struct sock *sk, struct msghdr *msg, size_t len);
 int atls_ready_recvmsg(ATLS_RECVMSG_PARAMS);
 int atls_ioctl(ATLS_IOCTL_PARAMS);
+struct pipe_inode_info;
+ssize_t atls_ready_splice_read(struct atls_sock *as, struct socket *sock,
+			       loff_t *ppos, struct pipe_inode_info *pipe,
+			       size_t len, unsigned int flags);
 #ifdef ATLS_HAVE_SENDPAGE
 int atls_ready_sendpage(struct sock *sk, struct page *page, int offset,
 			size_t size, int flags);

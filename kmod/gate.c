@@ -8,7 +8,9 @@
  * .sendpage (6.1: sendfile and splice to the socket), and in struct
  * proto_ops .splice_read (splice from the socket reads the TCP queue
  * directly) and .poll (a gated socket is reported neither readable nor
- * writable, so event loops do not spin on EAGAIN).
+ * writable, so event loops do not spin on EAGAIN). After READY, ready.c's
+ * copy of kTLS's final proto_ops takes over; its .splice_read reads through
+ * the record layer as recv does.
  *
  * A gated call either fails with the socket's sticky error, or waits (or
  * returns EAGAIN when it may not wait) until the request completes, then
@@ -118,15 +120,15 @@ static int atls_gate_sendpage(struct sock *sk, struct page *page, int offset,
 /*
  * splice(socket -> pipe): tcp_splice_read never calls sk_prot->recvmsg.
  * Our proto_ops copy is in place from ULP attach until TLS_RX is installed
- * (kTLS then sets its own table), so this gate decides by state, not by
- * which proto is current.
+ * (kTLS then sets its own table, and ready.c its copy of that at READY), so
+ * this gate decides by state, not by which proto is current. A call that
+ * waited here until READY reads through ready.c's record layer.
  */
 static ssize_t atls_gate_splice_read(struct socket *sock, loff_t *ppos,
 				     struct pipe_inode_info *pipe, size_t len,
 				     unsigned int flags)
 {
 	struct sock *sk = sock->sk;
-	const struct proto_ops *ops;
 	struct atls_sock *as;
 	bool nonblock;
 	bool gated;
@@ -136,12 +138,9 @@ static ssize_t atls_gate_splice_read(struct socket *sock, loff_t *ppos,
 		as = atls_sk(sk, &gated);
 		if (!as)
 			return -EBADF;
-		if (atls_state(as) == ATLS_STATE_READY) {
-			ops = READ_ONCE(sock->ops);
-			if (ops == &as->gops)
-				ops = as->gops_orig;
-			return ops->splice_read(sock, ppos, pipe, len, flags);
-		}
+		if (atls_state(as) == ATLS_STATE_READY)
+			return atls_ready_splice_read(as, sock, ppos, pipe, len,
+						      flags);
 		if (atls_is_helper(as))
 			return as->tls_base_ops->splice_read(sock, ppos, pipe, len, flags);
 		nonblock = (flags & SPLICE_F_NONBLOCK) ||
@@ -170,7 +169,7 @@ static __poll_t atls_gate_poll(struct file *file, struct socket *sock,
 	as = atls_sk(sk, &gated);
 	if (!as)
 		return EPOLLERR;
-	mask = as->gops_orig->poll(file, sock, wait);
+	mask = READ_ONCE(as->gops_orig)->poll(file, sock, wait);
 	st = atls_state(as);
 	if (st == ATLS_STATE_READY || atls_is_helper(as))
 		return mask;
@@ -207,6 +206,22 @@ void atls_proto_copy(struct proto *p, const struct proto *from)
 #endif
 }
 
+/*
+ * Our copy of the proto_ops table @ops, under lock_sock. Data paths that
+ * bypass sk_prot are ours: .splice_read and .poll decide by state.
+ *
+ * The copy is rewritten in place when kTLS changes its table at TLS_TX: a
+ * lockless caller still reading the old contents sees the same functions
+ * for every member we set, and valid kTLS ones for the rest.
+ */
+static void atls_ops_wrap(struct atls_sock *as, const struct proto_ops *ops)
+{
+	WRITE_ONCE(as->gops_orig, ops);
+	as->gops = *ops;
+	as->gops.splice_read = atls_gate_splice_read;
+	as->gops.poll = atls_gate_poll;
+}
+
 /* Copies made under lock_sock by the ULP init; close is set by ulp.c. */
 void atls_gate_build(struct atls_sock *as)
 {
@@ -217,10 +232,7 @@ void atls_gate_build(struct atls_sock *as)
 #ifdef ATLS_HAVE_SENDPAGE
 	as->gate.sendpage = atls_gate_sendpage;
 #endif
-	as->gops_orig = as->tls_base_ops;
-	as->gops = *as->gops_orig;
-	as->gops.splice_read = atls_gate_splice_read;
-	as->gops.poll = atls_gate_poll;
+	atls_ops_wrap(as, as->tls_base_ops);
 }
 
 /*
@@ -235,9 +247,6 @@ void atls_gate_ops_wrap(struct atls_sock *as)
 
 	if (cur == &as->gops)
 		return;
-	as->gops_orig = cur;
-	as->gops = *cur;
-	as->gops.splice_read = atls_gate_splice_read;
-	as->gops.poll = atls_gate_poll;
+	atls_ops_wrap(as, cur);
 	WRITE_ONCE(sock->ops, &as->gops);
 }

@@ -159,7 +159,7 @@ int atls_keys_install(struct atls_sock *as, struct socket *sock,
 		atls_rewrap(as);	/* kTLS's final (TX+RX) proto */
 	if (!err) {
 		atls_unhook_conn(as);	/* kTLS reports errors now */
-		atls_ready_ops_wrap(as);	/* poll: whole records */
+		atls_ready_ops_wrap(as);	/* poll, splice: whole records */
 		as->cipher = cipher;
 		if (peer)
 			as->peer = *peer;

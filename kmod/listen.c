@@ -54,8 +54,8 @@
  *
  * accept(): takes the oldest ready child and moves its struct sock from
  * ksock into the application's new socket (sock_graft(), as inet_accept()
- * does; the new socket gets the child's current ops, kTLS's). ksock may
- * still be reachable through a helper's descriptor (atlsd keeps a dup of
+ * does; the new socket gets the child's current ops, our copy of kTLS's).
+ * ksock may still be reachable through a helper's descriptor (atlsd keeps a dup of
  * the fd around DONE): it is left holding the sock (sock_hold) behind an
  * inert ops table (atls_orphan_ops: every call fails, release drops the
  * hold; from 6.2, SOCK_CUSTOM_SOCKOPT routes SOL_SOCKET setsockopt there

@@ -373,10 +373,24 @@ static __poll_t atls_ready_poll(struct file *file, struct socket *sock,
 	return mask;
 }
 
+static ssize_t atls_ready_ops_splice_read(struct socket *sock, loff_t *ppos,
+					  struct pipe_inode_info *pipe,
+					  size_t len, unsigned int flags)
+{
+	struct atls_sock *as;
+	bool gated;
+
+	as = atls_sk(sock->sk, &gated);
+	if (!as || gated)
+		return -EBADF;
+	return atls_ready_splice_read(as, sock, ppos, pipe, len, flags);
+}
+
 /*
  * Under lock_sock, at READY (keys.c): kTLS's final proto_ops (after TLS_RX)
- * are copied with our poll. The copy lives in the atls_sock, so the close
- * hook puts kTLS's table back before the atls_sock is freed (ulp.c).
+ * are copied with our poll and splice_read. The copy lives in the
+ * atls_sock, so the close hook puts kTLS's table back before the atls_sock
+ * is freed (ulp.c).
  */
 void atls_ready_ops_wrap(struct atls_sock *as)
 {
@@ -385,10 +399,50 @@ void atls_ready_ops_wrap(struct atls_sock *as)
 
 	if (cur == &as->rops)
 		return;
-	as->rops_orig = cur;
+	WRITE_ONCE(as->rops_orig, cur);
 	as->rops = *cur;
 	as->rops.poll = atls_ready_poll;
+	as->rops.splice_read = atls_ready_ops_splice_read;
 	WRITE_ONCE(sock->ops, &as->rops);
+}
+
+/*
+ * splice(socket -> pipe) once READY (our ready proto_ops below, and the
+ * gate's .splice_read for a call that waited): what a recv does, on kTLS's
+ * tls_sw_splice_read (as->rops_orig, set before READY is published). kTLS
+ * fails a splice with EINVAL while the next record is not application data
+ * and leaves that record queued, for good; control.c reads and maps it
+ * (close_notify: 0 from now on, a ticket: dropped and spliced on, the
+ * others: the sticky error). The sticky error, end of file and the record
+ * limit are checked first, as for recv.
+ */
+ssize_t atls_ready_splice_read(struct atls_sock *as, struct socket *sock,
+			       loff_t *ppos, struct pipe_inode_info *pipe,
+			       size_t len, unsigned int flags)
+{
+	const struct proto_ops *ops = READ_ONCE(as->rops_orig);
+	ssize_t ret;
+	u64 left;
+	int err;
+
+	for (;;) {
+		err = READ_ONCE(as->err);
+		if (err)
+			return err;
+		if (READ_ONCE(as->rx_eof))
+			return 0;
+		err = atls_limit(as, false, &left);
+		if (err)
+			return err;
+		ret = ops->splice_read(sock, ppos, pipe, len, flags);
+		if (ret != -EINVAL)
+			return ret;
+		err = atls_control_record(as, len);
+		if (err == ATLS_CTL_RET0)
+			return 0;
+		if (err)
+			return err;
+	}
 }
 
 /* Fill the ready proto from kTLS's final one (ulp.c, under lock_sock). */

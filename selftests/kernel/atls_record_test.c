@@ -9,10 +9,13 @@
  * direction (lowered through the record_limit module parameter). Ready
  * sockets read padded records right with the TLS_RX_EXPECT_NO_PAD the module
  * sets, and the application can tune exactly the two kTLS options that hold
- * no key.
+ * no key. splice(2) from a ready socket reads the same records as recv:
+ * tickets dropped, close_notify end of file, alerts and the record limit the
+ * same errors.
  */
 #include <errno.h>
 #include <poll.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -429,6 +432,94 @@ TEST_F(rec, record_limit_stops_rx)
 	EXPECT_EQ(1, recv(self->app, buf, 1, 0));
 	EXPECT_EQ(-1, recv(self->app, buf, 1, 0));
 	EXPECT_EQ(EKEYEXPIRED, errno);
+	ASSERT_EQ(0, set_limit(0));
+}
+
+/*
+ * splice(2) from the socket once READY: what recv does. Each call moves at
+ * most @len bytes through a pipe into @buf: the byte count, 0 at end of
+ * file, or -errno. The socket's receive timeout bounds a splice that would
+ * wait for good.
+ */
+static ssize_t splice_in(int fd, char *buf, size_t len)
+{
+	struct timeval tv = { .tv_sec = 5 };
+	int p[2];
+	ssize_t n;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) || pipe(p))
+		return -errno;
+	n = splice(fd, NULL, p[1], NULL, len, 0);
+	if (n < 0)
+		n = -errno;
+	else if (n > 0 && read(p[0], buf, n) != n)
+		n = -EIO;
+	close(p[0]);
+	close(p[1]);
+	return n;
+}
+
+/* A ticket (every stock TLS 1.3 server sends some) is dropped, not EINVAL. */
+TEST_F(rec, splice_session_ticket_dropped)
+{
+	unsigned char nst[300];
+	long before = tl_proc_stat("tickets_dropped");
+	char buf[64];
+
+	memset(nst, 0x5a, sizeof(nst));
+	nst[0] = 4;			/* new_session_ticket */
+	nst[1] = 0;
+	nst[2] = (sizeof(nst) - 4) >> 8;
+	nst[3] = (sizeof(nst) - 4) & 0xff;
+	inject(_metadata, self, 22, nst, sizeof(nst));
+	inject(_metadata, self, 22, nst, sizeof(nst));
+	inject(_metadata, self, 23, "after-ticket", 12);
+	EXPECT_EQ(12, splice_in(self->app, buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, "after-ticket", 12));
+	EXPECT_EQ(before + 2, tl_proc_stat("tickets_dropped"));
+	/* and the socket goes on: another ticket, more data */
+	inject(_metadata, self, 22, nst, sizeof(nst));
+	inject(_metadata, self, 23, "more", 4);
+	EXPECT_EQ(4, splice_in(self->app, buf, sizeof(buf)));
+	EXPECT_EQ(0, memcmp(buf, "more", 4));
+}
+
+TEST_F(rec, splice_close_notify_is_eof)
+{
+	char buf[64];
+
+	inject(_metadata, self, 23, "hello", 5);
+	inject(_metadata, self, 21, "\x01\x00", 2);
+	EXPECT_EQ(5, splice_in(self->app, buf, sizeof(buf)));
+	EXPECT_EQ(0, splice_in(self->app, buf, sizeof(buf)));
+	EXPECT_EQ(0, splice_in(self->app, buf, sizeof(buf)));
+	EXPECT_EQ(0, recv(self->app, buf, sizeof(buf), 0));
+}
+
+TEST_F(rec, splice_alert_is_connreset)
+{
+	struct atls_status st;
+	char buf[64];
+
+	inject(_metadata, self, 21, "\x02\x28", 2);	/* fatal handshake_failure */
+	EXPECT_EQ(-ECONNRESET, splice_in(self->app, buf, sizeof(buf)));
+	EXPECT_EQ(-ECONNRESET, splice_in(self->app, buf, sizeof(buf)));
+	ASSERT_EQ(0, tl_status(self->app, &st));
+	EXPECT_EQ(ATLS_STATE_FAILED, st.state);
+	EXPECT_EQ(ATLS_REASON_PEER_ALERT, st.reason);
+}
+
+TEST_F(rec, splice_record_limit_stops_rx)
+{
+	char buf[16];
+	int i;
+
+	ASSERT_EQ(0, set_limit(2));
+	for (i = 0; i < 3; i++)
+		inject(_metadata, self, 23, "d", 1);
+	EXPECT_EQ(1, splice_in(self->app, buf, 1));
+	EXPECT_EQ(1, splice_in(self->app, buf, 1));
+	EXPECT_EQ(-EKEYEXPIRED, splice_in(self->app, buf, 1));
 	ASSERT_EQ(0, set_limit(0));
 }
 
