@@ -7,10 +7,11 @@
  * write, and on 6.5+ sendfile/splice via MSG_SPLICE_PAGES), .recvmsg,
  * .sendpage (6.1: sendfile and splice to the socket), and in struct
  * proto_ops .splice_read (splice from the socket reads the TCP queue
- * directly) and .poll (a gated socket is reported neither readable nor
- * writable, so event loops do not spin on EAGAIN). After READY, ready.c's
- * copy of kTLS's final proto_ops takes over; its .splice_read reads through
- * the record layer as recv does.
+ * directly), .read_sock (in-kernel readers) and .poll (a gated socket is
+ * reported neither readable nor writable, so event loops do not spin on
+ * EAGAIN); the lock-holding senders of proto_ops are removed. After READY,
+ * ready.c's copy of kTLS's final proto_ops takes over (the same paths
+ * closed); its .splice_read reads through the record layer as recv does.
  *
  * A gated call either fails with the socket's sticky error, or waits (or
  * returns EAGAIN when it may not wait) until the request completes, then
@@ -152,6 +153,29 @@ static ssize_t atls_gate_splice_read(struct socket *sock, loff_t *ppos,
 }
 
 /*
+ * read_sock: the in-kernel reader that strparser users (KCM, sockmap) and
+ * kTLS's own receive path in copy mode (6.1, 6.12) call, under lock_sock.
+ * KCM and sockmap cannot take an atls socket (ulp.c, atls_proto_copy()), so
+ * before READY nobody may read the TCP queue this way; once READY it is
+ * kTLS's (its strparser).
+ */
+static int atls_gate_read_sock(struct sock *sk, read_descriptor_t *desc,
+			       sk_read_actor_t recv_actor)
+{
+	struct atls_sock *as;
+	const struct proto_ops *ops;
+	bool gated;
+
+	as = atls_sk(sk, &gated);
+	if (!as || atls_state(as) != ATLS_STATE_READY)
+		return -EOPNOTSUPP;
+	ops = READ_ONCE(as->rops_orig);	/* kTLS's final, set before READY */
+	if (!ops->read_sock)
+		return -EOPNOTSUPP;
+	return ops->read_sock(sk, desc, recv_actor);
+}
+
+/*
  * poll: register on the socket's wait queue through the real poll, then hide
  * readability and writability while gated. Completion wakes the socket's
  * queue (sk_state_change), and the next poll goes to kTLS's ops. A failed
@@ -208,7 +232,12 @@ void atls_proto_copy(struct proto *p, const struct proto *from)
 
 /*
  * Our copy of the proto_ops table @ops, under lock_sock. Data paths that
- * bypass sk_prot are ours: .splice_read and .poll decide by state.
+ * bypass sk_prot are ours: .splice_read, .poll and .read_sock decide by
+ * state. The in-kernel senders that hold the socket lock (.sendmsg_locked,
+ * 6.1's .sendpage_locked: skb_send_sock_locked() of sockmap redirection)
+ * would write to TCP, in clear while gated and, for kTLS's .sendmsg_locked,
+ * also after READY (TCP's): none (kernel_sendmsg_locked() then fails with
+ * EOPNOTSUPP). .read_skb (sockmap's verdict reader): none either.
  *
  * The copy is rewritten in place when kTLS changes its table at TLS_TX: a
  * lockless caller still reading the old contents sees the same functions
@@ -220,6 +249,12 @@ static void atls_ops_wrap(struct atls_sock *as, const struct proto_ops *ops)
 	as->gops = *ops;
 	as->gops.splice_read = atls_gate_splice_read;
 	as->gops.poll = atls_gate_poll;
+	as->gops.read_sock = atls_gate_read_sock;
+	as->gops.read_skb = NULL;
+	as->gops.sendmsg_locked = NULL;
+#ifdef ATLS_HAVE_SENDPAGE
+	as->gops.sendpage_locked = NULL;
+#endif
 }
 
 /* Copies made under lock_sock by the ULP init; close is set by ulp.c. */

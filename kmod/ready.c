@@ -403,6 +403,14 @@ void atls_ready_ops_wrap(struct atls_sock *as)
 	as->rops = *cur;
 	as->rops.poll = atls_ready_poll;
 	as->rops.splice_read = atls_ready_ops_splice_read;
+	/* As in the gate's copy (gate.c): read_sock stays kTLS's (its own
+	 * parser reads through it on 6.1 and 6.12; KCM and sockmap cannot
+	 * take the socket), the other in-kernel paths go. */
+	as->rops.read_skb = NULL;
+	as->rops.sendmsg_locked = NULL;
+#ifdef ATLS_HAVE_SENDPAGE
+	as->rops.sendpage_locked = NULL;
+#endif
 	WRITE_ONCE(sock->ops, &as->rops);
 }
 

@@ -107,6 +107,41 @@ void atls_unhook_conn(struct atls_sock *as)
 }
 
 /*
+ * The kernel users that take over a TCP socket's receive path and callbacks
+ * (KCM's SIOCKCMATTACH; sockmap, which our proto copies refuse anyway)
+ * claim sk->sk_user_data under sk_callback_lock and refuse a socket whose
+ * sk_user_data is set. An atls socket carries this mark there from the ULP
+ * attach to close, so they refuse it (KCM: EALREADY), before and after
+ * READY; and the ULP refuses a socket one of them already owns (EBUSY). It
+ * points to nothing that could be freed; NOCOPY, as a clone must not
+ * inherit it (an atls socket never listens, but the flag says so).
+ */
+static u64 atls_user_data_mark;
+
+/* Under lock_sock, which KCM and sockmap take too. */
+static bool atls_user_data_claim(struct sock *sk)
+{
+	bool free;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	free = !sk->sk_user_data;
+	if (free)
+		__rcu_assign_sk_user_data_with_flags(sk, &atls_user_data_mark,
+						     SK_USER_DATA_NOCOPY);
+	write_unlock_bh(&sk->sk_callback_lock);
+	return free;
+}
+
+static void atls_user_data_release(struct sock *sk)
+{
+	write_lock_bh(&sk->sk_callback_lock);
+	if (__locked_read_sk_user_data_with_flags(sk, SK_USER_DATA_NOCOPY) ==
+	    &atls_user_data_mark)
+		rcu_assign_sk_user_data(sk, NULL);
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+/*
  * Per-socket state lives in its own slab cache, so /proc/slabinfo shows the
  * live count and kmem_cache_destroy() at unload reports any leak. The cache
  * declares the peer info as its user-copy region (it is what ATLS_PEER_INFO
@@ -169,6 +204,7 @@ static void atls_gate_close(struct sock *sk, long timeout)
 					    struct atls_sock, gate);
 
 	atls_unhook_conn(as);
+	atls_user_data_release(sk);
 	atls_req_sock_closed(as);
 	if (sk->sk_socket && READ_ONCE(sk->sk_socket->ops) == &as->gops)
 		WRITE_ONCE(sk->sk_socket->ops, as->gops_orig);
@@ -182,6 +218,7 @@ static void atls_ready_close(struct sock *sk, long timeout)
 					    struct atls_sock, ready);
 
 	atls_unhook_conn(as);	/* still in if TLS_RX was refused */
+	atls_user_data_release(sk);
 	/* Keys half installed (TLS_RX refused): our ops copy is still in;
 	 * READY: our copy of kTLS's final ops is. */
 	if (sk->sk_socket && READ_ONCE(sk->sk_socket->ops) == &as->gops)
@@ -253,9 +290,12 @@ static int atls_ulp_init(struct sock *sk)
 		err = -ENOENT;
 		goto free;
 	}
+	err = -EBUSY;
+	if (!atls_user_data_claim(sk))
+		goto put_tls;
 	err = tls_ulp->init(sk);
 	if (err)
-		goto put_tls;
+		goto release_mark;
 
 	as->sk = sk;
 	as->tls_base = READ_ONCE(sk->sk_prot);
@@ -273,6 +313,8 @@ static int atls_ulp_init(struct sock *sk)
 	atls_hook_conn(as);
 	return 0;
 
+release_mark:
+	atls_user_data_release(sk);
 put_tls:
 	module_put(tls_ulp->owner);
 free:
