@@ -9,9 +9,10 @@
  *                     the ULP init and freed (RCU) by our close hook, which
  *                     runs at the last fput of the socket's file. It holds
  *                     our copies of kTLS's struct proto / proto_ops.
- *  struct atls_req    one per ATLS_START. It holds the struct sock
- *                     (sock_hold) for its whole life. While PENDING it holds
- *                     no file reference: the app's close() runs our close
+ *  struct atls_req    one per ATLS_START, freed (RCU) at its last put.
+ *                     It holds the struct sock (sock_hold) for its whole
+ *                     life. While PENDING it holds no file reference:
+ *                     the app's close() runs our close
  *                     hook, which ends it at once (atls_req_sock_closed()).
  *                     From ACCEPT until it is finished it holds a reference
  *                     on the socket's struct file, so its socket (and
@@ -137,6 +138,7 @@ struct atls_req {
 	struct cgroup *app_cgrp;	/* ref */
 	char policy[ATLS_POLICY_MAX];
 	char peer[ATLS_PEER_MAX];
+	struct rcu_head rcu;		/* freed after a grace period */
 };
 
 /* ulp.c */

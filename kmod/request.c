@@ -20,8 +20,11 @@
  * References on a request: one for being live (dropped by the winner), one
  * for the queued timeout work (dropped by the work, or by whoever cancels it
  * before it ran), one for a queued conn_lost work (dropped by the work; it
- * is never cancelled, and finds a finished request a loser), and temporary
- * ones taken under atls_req_lock by lookups.
+ * is never cancelled, and finds a finished request a loser), temporary
+ * ones taken under atls_req_lock by lookups, and one taken under RCU by
+ * ulp.c's hooks (refcount_inc_not_zero(): they run without the socket lock
+ * and may meet a request whose last reference is going; its memory is
+ * freed after an RCU grace period).
  * The request holds its struct sock (sock_hold, from ATLS_START until the
  * request is freed), so req->sk is never a dangling or reused pointer.
  *
@@ -109,13 +112,20 @@ void atls_app_release(struct atls_app *app)
 	app->cgrp = NULL;
 }
 
+/*
+ * Any context (the last put may come from ulp.c's hooks, in softirq): both
+ * puts defer their freeing. The memory itself goes after an RCU grace
+ * period: the hooks find the request through as->req under RCU, without
+ * the socket lock, and take a reference only if one is left
+ * (atls_req_conn_lost()).
+ */
 static void atls_req_free(struct atls_req *req)
 {
 	if (req->app_cred)
 		put_cred(req->app_cred);
 	if (req->app_cgrp)
 		cgroup_put(req->app_cgrp);
-	kfree(req);
+	kfree_rcu(req, rcu);
 }
 
 void atls_req_put(struct atls_req *req)
@@ -203,7 +213,7 @@ static void atls_req_unhook(struct atls_req *req)
 
 	lock_sock(sk);
 	if (req->as->req == req)
-		req->as->req = NULL;
+		WRITE_ONCE(req->as->req, NULL);
 	WRITE_ONCE(req->as->helper_tgid, 0);
 	release_sock(sk);
 	if (cancel_delayed_work(&req->timeout))
@@ -296,29 +306,30 @@ static void atls_req_conn_lost_work(struct work_struct *work)
 }
 
 /*
- * From ulp.c's state-change/error-report hooks: softirq with the socket's
- * spinlock held, or a backlog run by the lock owner. Either way no other task holds lock_sock,
- * so as->req, which atls_req_unhook() clears under lock_sock before the live
- * reference goes, stays valid for this call. The work takes its own
- * reference; queued at most once (a second report finds it queued).
+ * From ulp.c's state-change/error-report hooks, under rcu_read_lock and
+ * without the socket lock: an error report (a TX timestamp queued on the
+ * error queue, sock_queue_err_skb()) may run on any CPU, from a qdisc or a
+ * driver, while the request is being ended and freed on another. So
+ * as->req is read once under RCU (the memory stays until a grace period
+ * after the last put, atls_req_free()), and used only through a reference
+ * taken while one is left. The work takes that reference over; queued at
+ * most once (a second report finds it queued and drops its own).
  */
 void atls_req_conn_lost(struct atls_sock *as)
 {
 	struct atls_req *req = READ_ONCE(as->req);
 	bool live;
 
-	if (!req)
+	if (!req || !refcount_inc_not_zero(&req->ref))
 		return;
 	spin_lock_bh(&atls_req_lock);
 	/* An ACCEPTED request's helper sees the reset on its own socket and
 	 * ends the request with the real reason (a peer that rejected our
 	 * evidence resets after its alert: that must stay EACCES). */
 	live = req->state == ATLS_REQ_PENDING;
-	if (live)
-		refcount_inc(&req->ref);
 	spin_unlock_bh(&atls_req_lock);
-	if (live && !queue_work(atls_wq, &req->conn_lost))
-		atls_req_put(req);		/* already queued; not the last */
+	if (!live || !queue_work(atls_wq, &req->conn_lost))
+		atls_req_put(req);	/* may be the last: any context */
 }
 
 int atls_req_start(struct atls_sock *as, const struct atls_start *st)
@@ -395,7 +406,7 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st)
 	queue_delayed_work(atls_wq, &req->timeout,
 			   msecs_to_jiffies(req->timeout_ms));
 	spin_unlock_bh(&atls_req_lock);
-	as->req = req;
+	smp_store_release(&as->req, req);	/* for atls_req_conn_lost() */
 	atls_set_state(as, ATLS_STATE_PENDING);
 	trace_atls_req_created(req, sk->sk_socket, as->app);	/* under lock_sock */
 	id = req->id;		/* req may end and go once the lock is dropped */

@@ -51,9 +51,12 @@ static const struct tcp_ulp_ops *tls_ulp;	/* kTLS's ULP, from priming */
  * Only sockets that still have both stock callbacks are hooked (sockmap or
  * another user may have replaced them; those keep theirs and learn of the
  * reset when the helper or the timeout does). The hooks go at READY
- * (keys.c) and at close. A callback already running on another CPU holds
- * the socket's spinlock (or is the lock owner's backlog run) and finds the
- * atls_sock through sk_prot under RCU (freed after a grace period).
+ * (keys.c) and at close. A callback may run on any CPU without the socket
+ * lock (an error report for a TX timestamp comes from wherever the packet
+ * left: a qdisc, a driver) and concurrently with anything that holds it: it
+ * finds the atls_sock through sk_prot and the request through as->req,
+ * both under RCU (both freed after a grace period), and takes a reference
+ * on the request only if one is left (request.c).
  */
 static void (*atls_tcp_state_change)(struct sock *sk);
 static void (*atls_tcp_error_report)(struct sock *sk);
@@ -67,7 +70,7 @@ static void atls_conn_check(struct sock *sk)
 		return;
 	rcu_read_lock();
 	as = atls_sk(sk, &gated);
-	if (as)		/* atls_req_conn_lost() checks the request's state */
+	if (as)		/* atls_req_conn_lost(): its own reference, its state */
 		atls_req_conn_lost(as);
 	rcu_read_unlock();
 }
