@@ -27,7 +27,8 @@
  *                connected, only bound, closed, ...); on a listening
  *                socket the ULP prepares an attested listener (ATLS_LISTEN)
  *   EEXIST       another ULP (e.g. "tls") is already attached, or atls twice
- *   EBUSY        application data was already sent or received on the socket
+ *   EBUSY        application data was already sent or received on the
+ *                socket, or an in-kernel user (KCM) holds it
  *   ENOENT       atls.ko (or tls.ko underneath) is not available
  *   ENOMEM       out of memory
  *
@@ -84,6 +85,9 @@
  *   POLLOUT (POLLERR once failed); getsockopt/setsockopt(SOL_TLS) and
  *   getsockopt(TCP_ZEROCOPY_RECEIVE): EPERM.
  *
+ *  Any time: ioctl(SIOCKCMATTACH) of an atls socket to a KCM socket:
+ *   EALREADY (in-kernel users that take over the socket are refused).
+ *
  *  After completion (keys installed in kTLS):
  *   get/setsockopt(SOL_TLS, TLS_TX_ZEROCOPY_RO or TLS_RX_EXPECT_NO_PAD)
  *                                        reach kTLS (tuning; atls.ko sets
@@ -115,6 +119,8 @@
  *                                        at the start of each call; with
  *                                        key updates (6.14+) each key starts
  *                                        at record 0 again: not reached
+ *   splice() from the socket maps control records and checks the record
+ *   limit as recv() does.
  *   recvmsg() with the application's own control buffer gets kTLS's native
  *   behaviour (TLS_GET_RECORD_TYPE cmsg) instead of the mapping above.
  *
