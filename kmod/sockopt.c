@@ -185,9 +185,13 @@ int atls_getsockopt(struct sock *sk, int level, int optname,
 			return -EPERM;
 		return as->tls_final->getsockopt(sk, level, optname, optval, optlen);
 	}
-	/* Zero-copy receive maps the raw receive queue: not while gated. */
-	if (gated && level == SOL_TCP && optname == TCP_ZEROCOPY_RECEIVE &&
-	    !atls_is_helper(as))
+	/*
+	 * Zero-copy receive maps the raw receive queue: not before READY,
+	 * decided by state, not by which proto is in (the ready one is in
+	 * from TLS_TX on, while TLS_RX is still being installed).
+	 */
+	if (level == SOL_TCP && optname == TCP_ZEROCOPY_RECEIVE &&
+	    atls_state(as) != ATLS_STATE_READY && !atls_is_helper(as))
 		return -EPERM;
 	if (gated)
 		return as->tls_base->getsockopt(sk, level, optname, optval, optlen);

@@ -310,4 +310,63 @@ TEST(helper_of_another_netns_cannot_accept)
 	close(sync[1]);
 }
 
+/*
+ * TCP_ZEROCOPY_RECEIVE maps and consumes the raw receive queue: refused to
+ * the application until the socket is READY, by state, also in the window
+ * of the key installation where the ready proto is already in (after TLS_TX,
+ * before TLS_RX). The application spins on it through many installations;
+ * any call that reached TCP while ATLS_STATUS still said "not READY" fails.
+ */
+#define ZC_INSTALLS 150
+
+TEST(zerocopy_receive_refused_until_ready)
+{
+	struct tl_serve s = { .n = ZC_INSTALLS, .cipher = TLS_CIPHER_AES_GCM_128 };
+	long refused = 0, early = 0, other = 0;
+	struct atls_status st;
+	struct tl_child c;
+	int i, cli, srv, v;
+
+	ASSERT_EQ(0, tl_fork_helper(&c, tl_serve_fn, &s));
+	for (i = 0; i < ZC_INSTALLS; i++) {
+		ASSERT_EQ(0, tl_tcp_pair(AF_INET, &cli, &srv));
+		ASSERT_EQ(0, tl_ulp(cli));
+		ASSERT_EQ(-EINPROGRESS, tl_start(cli, ATLS_ROLE_CLIENT, 10000,
+						 ATLS_START_F_NONBLOCK));
+		for (;;) {
+			unsigned char zc[16] = { 0 };
+			socklen_t len = sizeof(zc);
+
+			if (getsockopt(cli, SOL_TCP, 35 /* TCP_ZEROCOPY_RECEIVE */,
+				       zc, &len) == 0) {
+				ASSERT_EQ(0, tl_status(cli, &st));
+				if (st.state == ATLS_STATE_READY)
+					break;
+				early++;
+			} else if (errno == EPERM) {
+				/* now and then: a failed request ends the loop */
+				if (++refused % 256 == 0) {
+					ASSERT_EQ(0, tl_status(cli, &st));
+					ASSERT_NE(ATLS_STATE_FAILED, st.state);
+				}
+			} else {
+				other++;
+				ASSERT_EQ(0, tl_status(cli, &st));
+				if (st.state != ATLS_STATE_PENDING &&
+				    st.state != ATLS_STATE_ACCEPTED)
+					break;
+			}
+		}
+		ASSERT_EQ(0, tl_helper_result(&c, &v, 10000));
+		ASSERT_EQ(0, v);
+		close(cli);
+		close(srv);
+	}
+	tl_helper_reap(&c);
+	TH_LOG("%d installs: %ld calls refused, %ld reached TCP before READY, %ld other errors",
+	       ZC_INSTALLS, refused, early, other);
+	EXPECT_EQ(0, early);
+	EXPECT_EQ(0, other);
+}
+
 TEST_HARNESS_MAIN
