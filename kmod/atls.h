@@ -64,6 +64,8 @@ struct atls_sock {
 	struct proto gate;		/* kTLS TLS_BASE proto, data paths gated */
 	struct proto ready;		/* kTLS's final proto after key install */
 	struct proto_ops gops;		/* kTLS TLS_BASE proto_ops, gated */
+	struct proto tcp;		/* kTLS's ctx->sk_proto: TCP's, our sockopts */
+	struct proto *tcp_orig;		/* what kTLS had saved there */
 	const struct proto *tls_base;
 	const struct proto *tls_final;
 	const struct proto_ops *tls_base_ops;
@@ -167,6 +169,10 @@ int atls_setsockopt(struct sock *sk, int level, int optname,
 		    sockptr_t optval, unsigned int optlen);
 int atls_getsockopt(struct sock *sk, int level, int optname,
 		    char __user *optval, int __user *optlen);
+int atls_tcp_setsockopt(struct sock *sk, int level, int optname,
+			sockptr_t optval, unsigned int optlen);
+int atls_tcp_getsockopt(struct sock *sk, int level, int optname,
+			char __user *optval, int __user *optlen);
 
 /* ready.c */
 void atls_ready_build(struct atls_sock *as);

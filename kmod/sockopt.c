@@ -5,14 +5,19 @@
  * module's own key installation, and forwarding of every other level to
  * kTLS (which forwards to TCP).
  *
- * Both our proto copies (gate and ready) point .setsockopt/.getsockopt here.
+ * Two places. Our proto copies (gate and ready) point .setsockopt and
+ * .getsockopt at atls_setsockopt()/atls_getsockopt(): the SOL_TLS rules.
+ * kTLS passes every other level to the proto it saved at its init
+ * (ctx->sk_proto, TCP's), which ulp.c replaces by our copy of it, whose
+ * .setsockopt and .getsockopt are atls_tcp_setsockopt()/atls_tcp_getsockopt():
+ * SOL_ATLS and the TCP_ZEROCOPY_RECEIVE check. These therefore hold
+ * whichever proto is in sk->sk_prot, also kTLS's own in the instant between
+ * its update_sk_prot() and our re-wrap during key installation.
  * These run without the socket lock; ATLS_START takes it in request.c.
  *
- * Known residual window: right after TLS_TX (and again after TLS_RX), until
- * keys.c takes the socket lock and re-wraps, sk_prot is kTLS's own static
- * proto, so a getsockopt(SOL_TLS) starting exactly then from another thread
- * of the application reaches kTLS. The contract is that the socket is not
- * used until ATLS_START completed.
+ * Known residual window: in that instant a getsockopt(SOL_TLS) from another
+ * thread of the application reaches kTLS itself (atls.7). The contract is
+ * that the socket is not used until ATLS_START completed.
  */
 #include <linux/module.h>
 #include <linux/sched/signal.h>
@@ -97,11 +102,6 @@ int atls_setsockopt(struct sock *sk, int level, int optname,
 	if (!as)	/* mid-install: kTLS's own proto would be current */
 		return READ_ONCE(sk->sk_prot)->setsockopt(sk, level, optname,
 							  optval, optlen);
-	if (level == SOL_ATLS) {
-		if (optname != ATLS_START)
-			return -ENOPROTOOPT;
-		return atls_sockopt_start(as, optval, optlen);
-	}
 	if (level == SOL_TLS && READ_ONCE(as->installer) != current) {
 		/* Only the DONE handler installs keys; after READY the app may
 		 * still tune kTLS (TLS_RX_EXPECT_NO_PAD, TLS_TX_ZEROCOPY_RO). */
@@ -171,8 +171,6 @@ int atls_getsockopt(struct sock *sk, int level, int optname,
 	if (!as)
 		return READ_ONCE(sk->sk_prot)->getsockopt(sk, level, optname,
 							  optval, optlen);
-	if (level == SOL_ATLS)
-		return atls_getsockopt_atls(as, optname, optval, optlen);
 	/*
 	 * TLS_TX/TLS_RX return the whole crypto_info, key included: never.
 	 * Once ready, the two tuning flags an application may set can also be
@@ -185,15 +183,48 @@ int atls_getsockopt(struct sock *sk, int level, int optname,
 			return -EPERM;
 		return as->tls_final->getsockopt(sk, level, optname, optval, optlen);
 	}
+	if (gated)
+		return as->tls_base->getsockopt(sk, level, optname, optval, optlen);
+	return as->tls_final->getsockopt(sk, level, optname, optval, optlen);
+}
+
+/* Our copy of kTLS's ctx->sk_proto (ulp.c): the atls_sock it is in. */
+static struct atls_sock *atls_tcp_sk(const struct sock *sk)
+{
+	struct proto *p = READ_ONCE(tls_get_ctx(sk)->sk_proto);
+
+	return container_of(p, struct atls_sock, tcp);
+}
+
+/* Every level but SOL_TLS, from kTLS, whatever proto is current. */
+int atls_tcp_setsockopt(struct sock *sk, int level, int optname,
+			sockptr_t optval, unsigned int optlen)
+{
+	struct atls_sock *as = atls_tcp_sk(sk);
+
+	if (level == SOL_ATLS) {
+		if (optname != ATLS_START)
+			return -ENOPROTOOPT;
+		return atls_sockopt_start(as, optval, optlen);
+	}
+	return as->tcp_orig->setsockopt(sk, level, optname, optval, optlen);
+}
+
+int atls_tcp_getsockopt(struct sock *sk, int level, int optname,
+			char __user *optval, int __user *optlen)
+{
+	struct atls_sock *as = atls_tcp_sk(sk);
+
+	if (level == SOL_ATLS)
+		return atls_getsockopt_atls(as, optname, optval, optlen);
 	/*
 	 * Zero-copy receive maps the raw receive queue: not before READY,
 	 * decided by state, not by which proto is in (the ready one is in
-	 * from TLS_TX on, while TLS_RX is still being installed).
+	 * from TLS_TX on, while TLS_RX is still being installed, and kTLS's
+	 * own for an instant after each).
 	 */
 	if (level == SOL_TCP && optname == TCP_ZEROCOPY_RECEIVE &&
 	    atls_state(as) != ATLS_STATE_READY && !atls_is_helper(as))
 		return -EPERM;
-	if (gated)
-		return as->tls_base->getsockopt(sk, level, optname, optval, optlen);
-	return as->tls_final->getsockopt(sk, level, optname, optval, optlen);
+	return as->tcp_orig->getsockopt(sk, level, optname, optval, optlen);
 }

@@ -191,6 +191,34 @@ static void atls_sock_free(struct atls_sock *as)
 }
 
 /*
+ * kTLS passes socket options of every level but SOL_TLS to the proto it
+ * saved at its init (ctx->sk_proto: TCP's), from every one of its protos.
+ * Under lock_sock (the ULP init), put our copy of that proto there, with
+ * our sockopts (sockopt.c): SOL_ATLS and the zero-copy receive check then
+ * hold whichever proto is in sk->sk_prot, also kTLS's own in the instant
+ * of key installation. Release: kTLS's getsockopt/setsockopt read it
+ * locklessly (an address dependency orders the copy's contents). kTLS's
+ * close puts ctx->sk_proto back into sk->sk_prot and calls its close, so
+ * the close hooks restore kTLS's original first (atls_tcp_unwrap()): the
+ * copy dies with the atls_sock, the struct sock may live on.
+ */
+static void atls_tcp_wrap(struct atls_sock *as)
+{
+	struct tls_context *ctx = tls_get_ctx(as->sk);
+
+	as->tcp_orig = ctx->sk_proto;
+	as->tcp = *as->tcp_orig;
+	as->tcp.setsockopt = atls_tcp_setsockopt;
+	as->tcp.getsockopt = atls_tcp_getsockopt;
+	smp_store_release(&ctx->sk_proto, &as->tcp);
+}
+
+static void atls_tcp_unwrap(struct atls_sock *as)
+{
+	WRITE_ONCE(tls_get_ctx(as->sk)->sk_proto, as->tcp_orig);
+}
+
+/*
  * Close hooks: called from inet_release() at the last fput, so no syscall
  * is inside our gate, and no request is ACCEPTED or INSTALLING (those hold a
  * file reference). A request still PENDING holds none: the gate close ends
@@ -211,6 +239,7 @@ static void atls_gate_close(struct sock *sk, long timeout)
 	atls_req_sock_closed(as);
 	if (sk->sk_socket && READ_ONCE(sk->sk_socket->ops) == &as->gops)
 		WRITE_ONCE(sk->sk_socket->ops, as->gops_orig);
+	atls_tcp_unwrap(as);
 	as->tls_base->close(sk, timeout);	/* tls_sk_proto_close */
 	atls_sock_free(as);
 }
@@ -228,6 +257,7 @@ static void atls_ready_close(struct sock *sk, long timeout)
 		WRITE_ONCE(sk->sk_socket->ops, as->gops_orig);
 	if (sk->sk_socket && READ_ONCE(sk->sk_socket->ops) == &as->rops)
 		WRITE_ONCE(sk->sk_socket->ops, as->rops_orig);
+	atls_tcp_unwrap(as);
 	as->tls_final->close(sk, timeout);
 	atls_sock_free(as);
 }
@@ -301,6 +331,7 @@ static int atls_ulp_init(struct sock *sk)
 		goto release_mark;
 
 	as->sk = sk;
+	atls_tcp_wrap(as);
 	as->tls_base = READ_ONCE(sk->sk_prot);
 	as->tls_base_ops = READ_ONCE(sk->sk_socket->ops);
 	init_waitqueue_head(&as->wq);
