@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The memory-error detection of the test VMs, shown to work (TAP). The VMs
-# of `make check` boot with it only when ATLS_MEMDBG=1 (tools/vm/memdbg.sh);
-# this test boots its own VM with it on whatever the default, one short boot
+# of `make check` boot with it unless ATLS_MEMDBG=0 (selftests/run.sh sets it,
+# tools/vm/memdbg.sh applies it); this test boots its own VM with it on
+# whatever that setting, one short boot
 # per kernel it picks, running selftests/kernel/plant/plant-guest.sh, which
 # loads the test-only module atls_plant.ko and commits memory errors on
 # purpose, one at a time, saving the kernel log after each:

@@ -3,12 +3,15 @@
 #
 # The atls test runner (`make check`). Runs, in order:
 #   1. host tests (build/tests/host.list), each a TAP-printing program;
-#   2. for every kernel in KVERS, one VM running build/tests/vm.list;
+#   2. for every kernel in KVERS, one VM running build/tests/vm.list, and
+#      short VMs with memory errors planted on purpose (selftests/memdbg_test.sh):
+#      the memory-error detection (tools/vm/memdbg.sh) must catch them. These
+#      single VMs run ATLS_VM_JOBS at a time (default: the host's CPUs, at most
+#      2): a TCG guest keeps about one host CPU busy;
 #   3. for every kernel, two VMs joined by a virtual link running
-#      build/tests/vm2.list (one as role a, one as role b);
-#   4. short VMs with memory errors planted on purpose (selftests/memdbg_test.sh):
-#      the memory-error detection (tools/vm/memdbg.sh; in every VM with
-#      ATLS_MEMDBG=1, in these always) must catch them.
+#      build/tests/vm2.list (one as role a, one as role b), one pair at a time.
+# Every VM of the runner boots with the memory-error detection on
+# (ATLS_MEMDBG=1 by default here; ATLS_MEMDBG=0 turns it off).
 # Every program's TAP goes to build/results/; a program that crashes, times out
 # or exits non-zero without saying which test failed counts as a failure, and
 # so does a VM that panics, hangs or leaves a kernel warning in dmesg.
@@ -21,6 +24,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${SRC:=$(cd "$here/.." && pwd)}" "${B:=$SRC/build}"
 export SRC B
 KVERS=${KVERS:-$("$SRC/scripts/kvers.sh")}
+export ATLS_MEMDBG=${ATLS_MEMDBG:-1}
+vm_jobs=${ATLS_VM_JOBS:-$(nproc)}
+[ "$vm_jobs" -ge 1 ] 2>/dev/null || vm_jobs=1
+[ "$vm_jobs" -le 2 ] || vm_jobs=2
 only=${ATLS_ONLY:-all}
 results=$B/results
 rm -rf "$results"
@@ -146,18 +153,36 @@ if [ "$only" != host ]; then
 		log "kernel $(kernel_origin "$k")"
 		kernel_origin "$k" >> "$results/kernels.txt"
 	done
+	# Each kernel's vmlinux and initramfs are made once, before VMs of it
+	# run side by side.
 	for k in $KVERS; do
-		phase "vm-$k" run_vm "$k"
-		[ -s "$B/tests/vm2.list" ] && [ -n "$(grep . "$B/tests/vm2.list")" ] &&
-			phase "vm2-$k" run_pair "$k"
+		"$SRC/tools/vm/vm.sh" --kver "$k" --prepare ||
+			log "vm $k: vmlinux or initramfs could not be made"
 	done
-	# The memory-error detection (tools/vm/memdbg.sh, on in every VM with
-	# ATLS_MEMDBG=1), shown to catch errors planted on purpose: one short
-	# boot, detection on whatever ATLS_MEMDBG says, for each distinct set
-	# of options among KVERS (memdbg_test.sh). Its VMs' files stay out of
-	# $results (their TAP is the guest's, not a verdict).
-	if [ -n "$KVERS" ] && command -v qemu-system-x86_64 >/dev/null; then
-		phase memdbg run_memdbg
+	# Single VMs, vm_jobs at a time. The memory-error detection is shown to
+	# catch errors planted on purpose: one short boot, detection on whatever
+	# ATLS_MEMDBG says, for each distinct set of options among KVERS
+	# (memdbg_test.sh). Its VMs' files stay out of $results (their TAP is
+	# the guest's, not a verdict).
+	jobs_n=0
+	for k in $KVERS memdbg; do
+		if [ "$k" = memdbg ]; then
+			[ -n "$KVERS" ] && command -v qemu-system-x86_64 >/dev/null || continue
+			phase memdbg run_memdbg &
+		else
+			phase "vm-$k" run_vm "$k" &
+		fi
+		jobs_n=$((jobs_n + 1))
+		if [ "$jobs_n" -ge "$vm_jobs" ]; then
+			wait -n
+			jobs_n=$((jobs_n - 1))
+		fi
+	done
+	wait
+	if [ -s "$B/tests/vm2.list" ] && [ -n "$(grep . "$B/tests/vm2.list")" ]; then
+		for k in $KVERS; do
+			phase "vm2-$k" run_pair "$k"
+		done
 	fi
 fi
 

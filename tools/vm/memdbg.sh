@@ -23,7 +23,8 @@
 #        memdbg.sh --summary KVER   one line: what is on for KVER
 #        memdbg.sh --verify         in the guest: did the booted kernel take
 #                                   every option of /proc/cmdline? (exit 1 if not)
-# Off unless ATLS_MEMDBG=1 (its cost: Documentation/testing.rst). With it
+# Off unless ATLS_MEMDBG=1 (`make check` sets it: selftests/run.sh; its cost:
+# Documentation/testing.rst). With it
 # on, KFENCE (6.12, 7.3) serves sampled objects from its own pool, in no slab:
 # a test that counts a cache's objects must add KFENCE's (testlib
 # tl_slab_in_use(), as atls_lifecycle_test does).

@@ -28,6 +28,9 @@ mkdir -p "$out"
 
 # One attempt: both VMs; if either never gets past early boot (boot-hang, an
 # emulation hiccup before any of our code runs), the other is stopped at once.
+# Both VMs boot the same vmlinux and initramfs: make them once, first.
+"$here/vm.sh" --kver "$kver" --prepare || exit 1
+
 attempt() {
 	local port pa pb st
 	rm -rf "$out/xchg" "$out/a" "$out/b"

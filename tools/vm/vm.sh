@@ -9,6 +9,10 @@
 # usage: vm.sh --kver KVER --list LIST --out OUT [--timeout S]
 #              [--net listen|connect --port P --addr IPV4 --addr6 IPV6 --role a|b]
 #              [--xchg DIR]
+#        vm.sh --kver KVER --prepare
+# --prepare only makes the kernel's vmlinux and initramfs (B/vm/KVER) if they
+# are missing or stale, and boots nothing: run it before starting several VMs
+# of one kernel at once, so that they do not make them side by side.
 # --xchg shares DIR read-write with the guest at /run/atls-xchg ($ATLS_XCHG):
 # the two VMs of a pair get the same one, to exchange files an operator would
 # copy between hosts (e.g. each side's AK public key for the other's policy).
@@ -20,10 +24,11 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 : "${SRC:=$(cd "$here/../.." && pwd)}" "${B:=$SRC/build}"
 
-kver= list= out= timeout=600 net= port= addr= addr6= role=single xchg=
+kver= list= out= timeout=600 net= port= addr= addr6= role=single xchg= prepare=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kver) kver=$2; shift 2 ;;
+	--prepare) prepare=1; shift ;;
 	--list) list=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
@@ -36,7 +41,8 @@ while [ $# -gt 0 ]; do
 	*) echo "vm.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
-[ -n "$kver" ] && [ -n "$list" ] && [ -n "$out" ] || { echo "vm.sh: need --kver, --list, --out" >&2; exit 2; }
+[ -n "$kver" ] && { [ -n "$prepare" ] || { [ -n "$list" ] && [ -n "$out" ]; }; } ||
+	{ echo "vm.sh: need --kver, and --list and --out (or --prepare)" >&2; exit 2; }
 
 # A kernel that is not installed on the host (the trixie build root's,
 # scripts/kroot.sh) has its modules there; the guest shows them at
@@ -51,6 +57,7 @@ initrd=$vmdir/initramfs.cpio.gz
 if [ ! -s "$initrd" ] || [ "$here/init" -nt "$initrd" ] || [ "$here/initramfs.sh" -nt "$initrd" ]; then
 	"$here/initramfs.sh" "$kver" "$initrd" || exit 1
 fi
+[ -z "$prepare" ] || exit 0
 
 rm -rf "$out"
 mkdir -p "$out"
