@@ -164,8 +164,12 @@ if [ "$only" != host ]; then
 	# ATLS_MEMDBG says, for each distinct set of options among KVERS
 	# (memdbg_test.sh). Its VMs' files stay out of $results (their TAP is
 	# the guest's, not a verdict).
+	# The planted-error boots are short: they go second, beside the first
+	# kernel, so the long suites fill both CPUs after them.
+	set -- $KVERS
+	vm_queue="${1:-} memdbg ${*:2}"
 	jobs_n=0
-	for k in $KVERS memdbg; do
+	for k in $vm_queue; do
 		if [ "$k" = memdbg ]; then
 			[ -n "$KVERS" ] && command -v qemu-system-x86_64 >/dev/null || continue
 			phase memdbg run_memdbg &
