@@ -198,6 +198,27 @@ static int listen_info(int fd, struct atls_listen_info *li)
 	return getsockopt(fd, SOL_ATLS, ATLS_LISTEN_INFO, li, &len) ? -errno : 0;
 }
 
+/*
+ * The listener's counters once @failed children have failed and none is in
+ * a handshake: a refused client sees its reset before the module has
+ * counted that child's failure, so wait for the count (up to @ms), then
+ * return what it says either way.
+ */
+static int listen_info_settled(int fd, struct atls_listen_info *li,
+			       unsigned int failed, int ms)
+{
+	long end = now_ms() + ms;
+	int err;
+
+	for (;;) {
+		err = listen_info(fd, li);
+		if (err || (li->failed >= failed && !li->handshaking) ||
+		    now_ms() > end)
+			return err;
+		usleep(10000);
+	}
+}
+
 /* Non-blocking connect to the loopback of @family. */
 static int client(int family, int port)
 {
@@ -591,7 +612,7 @@ TEST_F_TIMEOUT(lsn, failing_clients_do_not_block, 120)
 	}
 	EXPECT_EQ(0, client_refused(bad, 10000));
 	EXPECT_EQ(0, client_refused(silent, TMO + 10000));
-	ASSERT_EQ(0, listen_info(fd, &li));
+	ASSERT_EQ(0, listen_info_settled(fd, &li, 2, 10000));
 	EXPECT_EQ(N + 2, li.children);
 	EXPECT_EQ(N, li.accepted);
 	EXPECT_EQ(2, li.failed);
@@ -798,7 +819,15 @@ TEST_F_TIMEOUT(lsn, backlog_bounds_handshakes, 120)
 	usleep(1500000);
 	ASSERT_EQ(0, listen_info(fd, &li));
 	TH_LOG("backlog %d, %d clients: %u in a handshake", BACKLOG, N, li.handshaking);
-	EXPECT_LE(li.handshaking + li.ready, BACKLOG + 1);
+	/*
+	 * TCP's own bound: a listener's accept queue holds backlog + 1, but
+	 * TCP checks it without a lock when a handshake completes, so ACKs
+	 * handled at the same time on other CPUs can each pass the check:
+	 * one more per other CPU (stock TCP overshoots the same way). The
+	 * children atls holds stay counted there.
+	 */
+	EXPECT_LE(li.handshaking + li.ready,
+		  BACKLOG + 1 + (unsigned int)(sysconf(_SC_NPROCESSORS_ONLN) - 1));
 	EXPECT_LE(1, li.handshaking);
 	close(fd);
 	for (i = 0; i < N; i++)
