@@ -2,14 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The atls test runner (`make check`). Runs, in order:
-#   1. host tests (build/tests/host.list), each a TAP-printing program;
-#   2. for every kernel in KVERS, one VM running build/tests/vm.list, and
-#      short VMs with memory errors planted on purpose (selftests/memdbg_test.sh):
-#      the memory-error detection (tools/vm/memdbg.sh) must catch them. These
-#      single VMs run ATLS_VM_JOBS at a time (default: the host's CPUs, at most
-#      2): a TCG guest keeps about one host CPU busy;
-#   3. for every kernel, two VMs joined by a virtual link running
-#      build/tests/vm2.list (one as role a, one as role b), one pair at a time.
+#   - host tests (build/tests/host.list), each a TAP-printing program;
+#   - for every kernel in KVERS, one VM running build/tests/vm.list, and
+#     short VMs with memory errors planted on purpose (selftests/memdbg_test.sh):
+#     the memory-error detection (tools/vm/memdbg.sh) must catch them;
+#   - for every kernel, two VMs joined by a virtual link running
+#     build/tests/vm2.list (one as role a, one as role b).
+# They share ATLS_VM_JOBS CPUs (default: the host's CPUs, at most 2) as
+# run_jobs() below says.
 # Every VM of the runner boots with the memory-error detection on
 # (ATLS_MEMDBG=1 by default here; ATLS_MEMDBG=0 turns it off).
 # Every program's TAP goes to build/results/; a program that crashes, times out
@@ -139,7 +139,33 @@ run_memdbg() {	# planted memory errors (selftests/memdbg_test.sh)
 	log "memdbg: $(grep -c '^ok' "$results/memdbg_test.tap") of $(grep -c '^\(not \)\?ok' "$results/memdbg_test.tap") checks ok"
 }
 
-[ "$only" = vm ] || phase host run_host
+# The jobs of a run, each with the CPUs it keeps busy: a TCG guest keeps about
+# one busy, a pair two, the host tests one. They start in this order, longest
+# first: the single VMs, the host tests and the planted-error boots beside the
+# last single VM, then the pairs. A job starts when one of the vm_jobs CPUs is
+# free; a pair may start beside the last single VM that still runs (three
+# guests on two CPUs for a while: the guests' tests wait for events, never for
+# a time, and a guest spends part of each test asleep), so no CPU idles
+# while the last single VM finishes.
+run_jobs() {	# JOB... (NAME:WEIGHT:FUNCTION:ARG)
+	local -A weight=() name=()
+	local used=0 j pid done_pid w n f a
+	for j in "$@"; do
+		IFS=: read -r n w f a <<< "$j"
+		while [ "$used" -ge "$vm_jobs" ]; do
+			wait -n -p done_pid
+			used=$((used - ${weight[$done_pid]}))
+			unset "weight[$done_pid]"
+		done
+		phase "$n" "$f" $a &
+		weight[$!]=$w
+		used=$((used + w))
+	done
+	wait
+}
+
+jobs_list=()
+[ "$only" = vm ] || jobs_list+=("host:1:run_host:")
 if [ "$only" != host ]; then
 	if [ -z "$KVERS" ] || ! command -v qemu-system-x86_64 >/dev/null; then
 		log "no kernel or no QEMU: VM suites not run"
@@ -148,6 +174,7 @@ if [ "$only" != host ]; then
 		else
 			printf '1..1\nok 1 VM suites # SKIP no kernel or QEMU\n' > "$results/vm-missing.tap"
 		fi
+		KVERS=
 	fi
 	for k in $KVERS; do
 		log "kernel $(kernel_origin "$k")"
@@ -159,36 +186,21 @@ if [ "$only" != host ]; then
 		"$SRC/tools/vm/vm.sh" --kver "$k" --prepare ||
 			log "vm $k: vmlinux or initramfs could not be made"
 	done
-	# Single VMs, vm_jobs at a time. The memory-error detection is shown to
-	# catch errors planted on purpose: one short boot, detection on whatever
-	# ATLS_MEMDBG says, for each distinct set of options among KVERS
-	# (memdbg_test.sh). Its VMs' files stay out of $results (their TAP is
-	# the guest's, not a verdict).
-	# The planted-error boots are short: they go second, beside the first
-	# kernel, so the long suites fill both CPUs after them.
-	set -- $KVERS
-	vm_queue="${1:-} memdbg ${*:2}"
-	jobs_n=0
-	for k in $vm_queue; do
-		if [ "$k" = memdbg ]; then
-			[ -n "$KVERS" ] && command -v qemu-system-x86_64 >/dev/null || continue
-			phase memdbg run_memdbg &
-		else
-			phase "vm-$k" run_vm "$k" &
-		fi
-		jobs_n=$((jobs_n + 1))
-		if [ "$jobs_n" -ge "$vm_jobs" ]; then
-			wait -n
-			jobs_n=$((jobs_n - 1))
-		fi
+	# The memory-error detection is shown to catch errors planted on
+	# purpose: one short boot, detection on whatever ATLS_MEMDBG says, for
+	# each distinct set of options among KVERS (memdbg_test.sh). Its VMs'
+	# files stay out of $results (their TAP is the guest's, not a verdict).
+	singles=() pairs=()
+	for k in $KVERS; do
+		singles+=("vm-$k:1:run_vm:$k")
+		[ -n "$(grep . "$B/tests/vm2.list" 2>/dev/null)" ] &&
+			pairs+=("vm2-$k:2:run_pair:$k")
 	done
-	wait
-	if [ -s "$B/tests/vm2.list" ] && [ -n "$(grep . "$B/tests/vm2.list")" ]; then
-		for k in $KVERS; do
-			phase "vm2-$k" run_pair "$k"
-		done
-	fi
+	jobs_list=("${singles[@]}" "${jobs_list[@]}")
+	[ -z "$KVERS" ] || jobs_list+=("memdbg:1:run_memdbg:")
+	jobs_list+=("${pairs[@]}")
 fi
+run_jobs "${jobs_list[@]}"
 
 # Count every TAP file: "ok" passes (or skips with "# SKIP"), "not ok" fails
 # (a "# TODO" is not used here). A program whose plan promises more results

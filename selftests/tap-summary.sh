@@ -9,6 +9,8 @@
 #     (the program died part-way);
 #   - a program whose .rc file is non-zero but that printed no "not ok" adds one
 #     failure (it crashed, timed out or failed outside a test).
+# Before the failures it lists the ten slowest tests among those whose result
+# is followed by a "# time Ns" comment (tools/vm/guest-tests.sh adds them).
 dir=${1:?usage: tap-summary.sh DIR}
 tp=0 tf=0 ts=0
 errs=$(mktemp)
@@ -34,6 +36,12 @@ while IFS= read -r f; do
 	fi
 	tp=$((tp + p)); tf=$((tf + fl)); ts=$((ts + s))
 done < <(find "$dir" -name '*.tap' | sort)
+slow=$(find "$dir" -name '*.tap' -exec awk -v d="$dir/" '
+	/^(not )?ok [0-9]+/ { r = $0; next }
+	/^# time [0-9.]+s$/ && r != "" { t = $3; sub(/s$/, "", t); f = FILENAME
+		sub("^" d, "", f); printf "%7.1fs  %s: %s\n", t, f, r; r = "" }' {} + |
+	sort -rn | head -n 10)
+[ -z "$slow" ] || printf 'slowest tests:\n%s\n' "$slow"
 cat "$errs"
 if [ $((tp + tf + ts)) = 0 ]; then
 	echo "no test ran"

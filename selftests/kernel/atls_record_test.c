@@ -91,6 +91,19 @@ static void inject(struct __test_metadata *_metadata, FIXTURE_DATA(rec) *self,
 	inject_pad(_metadata, self, type, data, len, 0);
 }
 
+/*
+ * A NewSessionTicket handshake message of @len bytes in all (4-byte header,
+ * then a body of 0x5a bytes): what kTLS must drop, whatever its content.
+ */
+static void make_nst(unsigned char *nst, size_t len)
+{
+	memset(nst, 0x5a, len);
+	nst[0] = 4;			/* new_session_ticket */
+	nst[1] = 0;
+	nst[2] = (len - 4) >> 8;
+	nst[3] = (len - 4) & 0xff;
+}
+
 TEST_F(rec, data_then_close_notify_is_eof)
 {
 	char buf[64];
@@ -126,11 +139,7 @@ TEST_F(rec, session_ticket_dropped)
 	long before = tl_proc_stat("tickets_dropped");
 	char buf[64];
 
-	memset(nst, 0x5a, sizeof(nst));
-	nst[0] = 4;			/* new_session_ticket */
-	nst[1] = 0;
-	nst[2] = (sizeof(nst) - 4) >> 8;
-	nst[3] = (sizeof(nst) - 4) & 0xff;
+	make_nst(nst, sizeof(nst));
 	inject(_metadata, self, 22, nst, sizeof(nst));
 	inject(_metadata, self, 23, "after-ticket", 12);
 	EXPECT_EQ(12, recv(self->app, buf, sizeof(buf), 0));
@@ -207,11 +216,7 @@ TEST_F(rec, two_readers_and_tickets)
 	pthread_t ta, tb;
 	int i;
 
-	memset(nst, 0x5a, sizeof(nst));
-	nst[0] = 4;
-	nst[1] = 0;
-	nst[2] = 0;
-	nst[3] = sizeof(nst) - 4;
+	make_nst(nst, sizeof(nst));
 	ASSERT_EQ(0, setsockopt(self->app, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
 	a.fd = b.fd = self->app;
 	ASSERT_EQ(0, pthread_create(&ta, NULL, reader_fn, &a));
@@ -341,11 +346,7 @@ TEST_F(rec, fionread_counts_whole_records_not_tickets)
 	size_t n;
 	int i;
 
-	memset(nst, 0x5a, sizeof(nst));
-	nst[0] = 4;			/* new_session_ticket */
-	nst[1] = 0;
-	nst[2] = (sizeof(nst) - 4) >> 8;
-	nst[3] = (sizeof(nst) - 4) & 0xff;
+	make_nst(nst, sizeof(nst));
 	inject(_metadata, self, 22, nst, sizeof(nst));
 	ASSERT_EQ(0, tl_wait_acked(self->wire, 10000));
 	/* Only a ticket: a read would drop it and find nothing. */
@@ -473,11 +474,7 @@ TEST_F(rec, splice_session_ticket_dropped)
 	long before = tl_proc_stat("tickets_dropped");
 	char buf[64];
 
-	memset(nst, 0x5a, sizeof(nst));
-	nst[0] = 4;			/* new_session_ticket */
-	nst[1] = 0;
-	nst[2] = (sizeof(nst) - 4) >> 8;
-	nst[3] = (sizeof(nst) - 4) & 0xff;
+	make_nst(nst, sizeof(nst));
 	inject(_metadata, self, 22, nst, sizeof(nst));
 	inject(_metadata, self, 22, nst, sizeof(nst));
 	inject(_metadata, self, 23, "after-ticket", 12);

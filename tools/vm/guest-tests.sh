@@ -18,8 +18,9 @@ setup_tap=$res/vm-setup.tap
 n=0
 failed=0
 step() {	# step NAME CMD...: one TAP line for an infrastructure step
-	local name=$1; shift
+	local name=$1 t0 t1; shift
 	n=$((n + 1))
+	read -r t0 _ < /proc/uptime
 	if out=$("$@" 2>&1); then
 		echo "ok $n $name" >> "$setup_tap"
 	else
@@ -27,6 +28,8 @@ step() {	# step NAME CMD...: one TAP line for an infrastructure step
 		printf '# %s\n' "$out" >> "$setup_tap"
 		failed=$((failed + 1))
 	fi
+	read -r t1 _ < /proc/uptime
+	tap_time "$t0" "$t1" >> "$setup_tap"
 }
 
 # AES-NI is the aesni_intel module on every kernel here. The CLMUL GHASH is
@@ -48,6 +51,30 @@ net_up() {	# the two-VM link: virtio-net on eth0, addresses from ATLS_ADDR
 	modprobe virtio_net || return 1
 	ip link set eth0 up && ip addr add "$ATLS_ADDR/24" dev eth0 &&
 		ip -6 addr add "$ATLS_ADDR6/64" dev eth0 nodad
+}
+
+# Copies a program's TAP and adds after each result line a comment with the
+# seconds since the previous result (or the program's start), so a slow test
+# can be named: "# time 12.3s" (tap-summary.sh lists the slowest). The TAP
+# itself is unchanged; a comment line counts for nothing. The programs run
+# line-buffered (stdbuf -oL) so that each result line arrives when printed.
+tap_time() {	# FROM TO (seconds of /proc/uptime, two decimals)
+	local t=$(( 10#${2/./} - 10#${1/./} ))
+	printf '# time %d.%02ds\n' $((t / 100)) $((t % 100))
+}
+
+tap_timed() {
+	local line t0 t now
+	read -r t0 _ < /proc/uptime
+	while IFS= read -r line; do
+		printf '%s\n' "$line"
+		case "$line" in
+		"ok "* | "not ok "*)
+			read -r now _ < /proc/uptime
+			tap_time "$t0" "$now"
+			t0=$now ;;
+		esac
+	done
 }
 
 : > "$setup_tap"
@@ -77,8 +104,9 @@ while read -r t; do
 		continue
 	fi
 	echo "== $name (uptime $(cut -d' ' -f1 /proc/uptime))"
-	(cd "$TMPDIR" && timeout -k 5 "$per_test_timeout" "$t") > "$res/$name.tap" 2> "$res/$name.err"
-	rc=$?
+	(cd "$TMPDIR" && timeout -k 5 "$per_test_timeout" stdbuf -oL "$t") 2> "$res/$name.err" |
+		tap_timed > "$res/$name.tap"
+	rc=${PIPESTATUS[0]}
 	echo "$rc" > "$res/$name.rc"
 	[ "$rc" = 0 ] || failed=$((failed + 1))
 	# Something must still be loaded for the next program.
