@@ -33,17 +33,18 @@
 
 #include "uapi/linux/atls.h"
 
+/* The reason names of protocol.rst and atlsd's log (libatls's atls_reason_name()). */
 static const char *const reasons[] = {
 	[ATLS_REASON_NONE] = "none", [ATLS_REASON_OK] = "ok",
 	[ATLS_REASON_NO_HELPER] = "no-helper", [ATLS_REASON_TIMEOUT] = "timeout",
 	[ATLS_REASON_HELPER_DIED] = "helper-died", [ATLS_REASON_APP_CLOSED] = "app-closed",
-	[ATLS_REASON_SHUTDOWN] = "shutdown", [ATLS_REASON_HANDSHAKE] = "handshake",
+	[ATLS_REASON_SHUTDOWN] = "shutdown", [ATLS_REASON_HANDSHAKE] = "tls-failure",
 	[ATLS_REASON_PEER_ABORTED] = "peer-aborted", [ATLS_REASON_PEER_CERT] = "peer-cert",
-	[ATLS_REASON_EVIDENCE_MISSING] = "evidence-missing",
+	[ATLS_REASON_EVIDENCE_MISSING] = "attestation-declined",
 	[ATLS_REASON_EVIDENCE_INVALID] = "evidence-invalid",
-	[ATLS_REASON_AK_UNTRUSTED] = "ak-untrusted", [ATLS_REASON_PCR_MISMATCH] = "pcr-mismatch",
-	[ATLS_REASON_FRESHNESS] = "freshness", [ATLS_REASON_POLICY_UNKNOWN] = "policy-unknown",
-	[ATLS_REASON_LOCAL_TPM] = "local-tpm", [ATLS_REASON_BAD_KEYS] = "bad-keys",
+	[ATLS_REASON_AK_UNTRUSTED] = "untrusted-ak", [ATLS_REASON_PCR_MISMATCH] = "pcr-mismatch",
+	[ATLS_REASON_FRESHNESS] = "binder-mismatch", [ATLS_REASON_POLICY_UNKNOWN] = "policy-unknown",
+	[ATLS_REASON_LOCAL_TPM] = "tpm-error", [ATLS_REASON_BAD_KEYS] = "bad-keys",
 	[ATLS_REASON_KEY_INSTALL] = "key-install", [ATLS_REASON_PEER_ALERT] = "peer-alert",
 	[ATLS_REASON_KEY_UPDATE] = "key-update", [ATLS_REASON_RECORD_LIMIT] = "record-limit",
 	[ATLS_REASON_BAD_RECORD] = "bad-record", [ATLS_REASON_HELPER_ERROR] = "helper-error",
