@@ -6,12 +6,6 @@
  * The TLS half calls only the four atls_attest_* functions below.  They map
  * the evidence half's -errno + struct atls_appraisal onto the connection's
  * failure record (reason, alert) and the caller's struct atls_result.
- *
- * Build-time seam: when the evidence half is not in the tree (no
- * evidence.h), this file compiles to stubs that refuse every attestation
- * request with -ENOSYS: a context that would need to produce evidence cannot
- * be created, and received evidence fails the handshake with reason
- * "internal".  No evidence is ever faked.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,29 +14,15 @@
 
 #include "internal.h"
 
-#if __has_include("evidence.h") && __has_include(<atls/policy.h>)
-#define ATLS_HAVE_EVIDENCE 1
 #include <atls/policy.h>
 #include "evidence.h"
 #include "batch.h"
-#endif
 
 /* Our own evidence, or an identity key that lives in the TPM. */
 static bool needs_tpm(const struct atls_config *cfg)
 {
 	return cfg->attest_self || (cfg->key_mode == ATLS_KEY_TPM && cfg->cert_file);
 }
-
-bool atls_attest_available(void)
-{
-#ifdef ATLS_HAVE_EVIDENCE
-	return true;
-#else
-	return false;
-#endif
-}
-
-#ifdef ATLS_HAVE_EVIDENCE
 
 /* What evidence.c needs of the configuration to produce our evidence. */
 static struct atls_evidence_params evidence_params(const struct atls_config *cfg)
@@ -195,44 +175,3 @@ int atls_attest_appraise(struct atls_conn *c, const uint8_t *cmw, size_t len,
 		  res->appraisal.text[0] ? res->appraisal.text : atls_reason_name(r));
 	return ret;
 }
-
-#else /* !ATLS_HAVE_EVIDENCE */
-
-int atls_attest_ctx_init(struct atls_ctx *ctx)
-{
-	/* Producing evidence or a TPM-held key needs the evidence half. */
-	if (needs_tpm(&ctx->cfg))
-		return -ENOSYS;
-	return 0;
-}
-
-void atls_attest_ctx_fini(struct atls_ctx *ctx)
-{
-	(void)ctx;
-}
-
-int atls_attest_produce(struct atls_conn *c, const uint8_t *binder, size_t blen,
-			uint8_t **cmw, size_t *cmw_len)
-{
-	(void)binder;
-	(void)blen;
-	(void)cmw;
-	(void)cmw_len;
-	atls_fail(c, -ENOSYS, ATLS_REASON_INTERNAL, 0, "evidence engine not built");
-	return -ENOSYS;
-}
-
-int atls_attest_appraise(struct atls_conn *c, const uint8_t *cmw, size_t len,
-			 const uint8_t *binder, size_t blen, const uint8_t *spki, size_t spki_len)
-{
-	(void)cmw;
-	(void)len;
-	(void)binder;
-	(void)blen;
-	(void)spki;
-	(void)spki_len;
-	atls_fail(c, -ENOSYS, ATLS_REASON_INTERNAL, 0, "evidence engine not built");
-	return -ENOSYS;
-}
-
-#endif /* ATLS_HAVE_EVIDENCE */

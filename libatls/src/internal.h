@@ -187,10 +187,9 @@ struct atls_batcher;
 void atls_batcher_enter(struct atls_batcher *b);
 void atls_batcher_leave(struct atls_batcher *b);
 
-/* attest.c: the seam to the evidence half (evidence.h). */
-bool atls_attest_available(void);
 /* tpmkey.c: an EVP_PKEY for cert's public key whose signatures the TPM makes. */
 int atls_tpmkey_load(struct atls_ctx *ctx, X509 *cert, EVP_PKEY **out);
+/* attest.c: the seam to the evidence half (evidence.h). */
 int atls_attest_ctx_init(struct atls_ctx *ctx);
 void atls_attest_ctx_fini(struct atls_ctx *ctx);
 int atls_attest_produce(struct atls_conn *c, const uint8_t *binder, size_t blen,
