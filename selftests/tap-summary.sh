@@ -39,7 +39,7 @@ done < <(find "$dir" -name '*.tap' | sort)
 slow=$(find "$dir" -name '*.tap' -exec awk -v d="$dir/" '
 	/^(not )?ok [0-9]+/ { r = $0; next }
 	/^# time [0-9.]+s$/ && r != "" { t = $3; sub(/s$/, "", t); f = FILENAME
-		sub("^" d, "", f); printf "%7.1fs  %s: %s\n", t, f, r; r = "" }' {} + |
+		if (index(f, d) == 1) f = substr(f, length(d) + 1); printf "%7.1fs  %s: %s\n", t, f, r; r = "" }' {} + |
 	sort -rn | head -n 10)
 [ -z "$slow" ] || printf 'slowest tests:\n%s\n' "$slow"
 cat "$errs"

@@ -34,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,6 +41,7 @@
 #include "genl.h"
 #include "net.h"
 #include "sock.h"
+#include "trace.h"
 
 /*
  * Rounds per run: 600 reach the window a few times per kernel in make check
@@ -50,20 +50,7 @@
  * here for a longer hunt.
  */
 #define ROUNDS 600
-#define TRACEFS "/sys/kernel/tracing"
 #define KPROBE "p:atls_race/conn_lost atls_req_conn_lost"
-
-static int write_file(const char *path, const char *val, bool append)
-{
-	int fd = open(path, O_WRONLY | (append ? O_APPEND : O_TRUNC));
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -EIO;
-}
 
 /*
  * /proc/net/atls is init_net's only, and this test runs in a namespace of
@@ -154,7 +141,7 @@ static void count_overlaps(long *hooks, long *inside, long *other_cpu)
 	FILE *f;
 
 	*hooks = *inside = *other_cpu = 0;
-	f = fopen(TRACEFS "/trace", "r");
+	f = fopen(TL_TRACEFS "/trace", "r");
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f) && n < (int)(sizeof(ev) / sizeof(ev[0]))) {
@@ -218,17 +205,12 @@ TEST_F_TIMEOUT(race, hooks_against_request_end, 280)
 	ASSERT_EQ(0, system("ip link set lo up"));
 	ASSERT_EQ(0, system("tc qdisc add dev lo root netem delay 1ms"));
 
-	if (access(TRACEFS "/events", F_OK))
-		mount("tracefs", TRACEFS, "tracefs", 0, NULL);
-	write_file(TRACEFS "/tracing_on", "0", false);
-	write_file(TRACEFS "/trace_clock", "global", false);
-	write_file(TRACEFS "/buffer_size_kb", "8192", false);
-	write_file(TRACEFS "/trace", "", false);
-	traced = !write_file(TRACEFS "/kprobe_events", KPROBE "\n", true) &&
-		 !write_file(TRACEFS "/events/atls_race/conn_lost/enable", "1", false) &&
-		 !write_file(TRACEFS "/events/atls/atls_done_received/enable", "1", false) &&
-		 !write_file(TRACEFS "/events/atls/atls_req_failed/enable", "1", false) &&
-		 !write_file(TRACEFS "/tracing_on", "1", false);
+	traced = !tl_trace_reset("8192") &&
+		 !tl_write_file(TL_TRACEFS "/kprobe_events", KPROBE "\n", true) &&
+		 !tl_trace_event("atls_race/conn_lost", true) &&
+		 !tl_trace_event("atls/atls_done_received", true) &&
+		 !tl_trace_event("atls/atls_req_failed", true) &&
+		 !tl_trace_on(true);
 	if (!traced)
 		TH_LOG("no kprobe tracing: the window is not counted");
 
@@ -256,14 +238,14 @@ TEST_F_TIMEOUT(race, hooks_against_request_end, 280)
 	EXPECT_EQ(0, wait_idle(5000)) TH_LOG("live_requests %ld", live_requests());
 
 	if (traced) {
-		write_file(TRACEFS "/tracing_on", "0", false);
+		tl_trace_on(false);
 		count_overlaps(&hooks, &inside, &other);
 		TH_LOG("%d rounds: %ld hook runs on closed connections, %ld during a DONE ending the request (%ld on the other CPU)",
 		       rounds, hooks, inside, other);
-		write_file(TRACEFS "/events/atls_race/conn_lost/enable", "0", false);
-		write_file(TRACEFS "/events/atls/enable", "0", false);
-		write_file(TRACEFS "/kprobe_events", "-:atls_race/conn_lost\n", true);
-		write_file(TRACEFS "/buffer_size_kb", "1408", false);
+		tl_trace_event("atls_race/conn_lost", false);
+		tl_trace_event("atls", false);
+		tl_write_file(TL_TRACEFS "/kprobe_events", "-:atls_race/conn_lost\n", true);
+		tl_write_file(TL_TRACEFS "/buffer_size_kb", "1408", false);
 	}
 }
 

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,8 +27,8 @@
 #include "net.h"
 #include "record.h"
 #include "sock.h"
+#include "trace.h"
 
-#define TRACEFS "/sys/kernel/tracing"
 #define LIMIT_PARAM "/sys/module/atls/parameters/record_limit"
 #define MAX_EV 64
 
@@ -38,41 +37,21 @@ struct ev {
 	char fields[200];
 };
 
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -EIO;
-}
-
-/* tracefs at TRACEFS (mounted here if the VM has not), atls events on. */
+/* tracefs reset, atls events on. */
 static int trace_on(void)
 {
-	int err;
+	int err = tl_trace_reset(NULL);
 
-	if (access(TRACEFS "/events", F_OK) &&
-	    mount("tracefs", TRACEFS, "tracefs", 0, NULL))
-		return -errno;
-	err = write_file(TRACEFS "/tracing_on", "0");
 	if (!err)
-		err = write_file(TRACEFS "/trace_clock", "global");
+		err = tl_trace_event("atls", true);
 	if (!err)
-		err = write_file(TRACEFS "/trace", "");	/* clears the buffer */
-	if (!err)
-		err = write_file(TRACEFS "/events/atls/enable", "1");
-	if (!err)
-		err = write_file(TRACEFS "/tracing_on", "1");
+		err = tl_trace_on(true);
 	return err;
 }
 
 static void trace_off(void)
 {
-	write_file(TRACEFS "/events/atls/enable", "0");
+	tl_trace_event("atls", false);
 }
 
 /* Value of key in an event's "k=v k=v" fields, or "" (static buffer). */
@@ -107,7 +86,7 @@ static const char *fval(const struct ev *e, const char *key)
 static int trace_collect(unsigned long ino, struct ev *out, int max)
 {
 	char line[512], ids[32] = "", inos[32];
-	FILE *f = fopen(TRACEFS "/trace", "r");
+	FILE *f = fopen(TL_TRACEFS "/trace", "r");
 	int n = 0;
 
 	if (!f)
@@ -189,7 +168,7 @@ FIXTURE_SETUP(tr)
 FIXTURE_TEARDOWN(tr)
 {
 	trace_off();
-	write_file(LIMIT_PARAM, "0");
+	tl_write_file(LIMIT_PARAM, "0", false);
 	if (self->forked) {
 		tl_helper_go(&self->helper);
 		tl_helper_reap(&self->helper);
@@ -353,7 +332,7 @@ TEST_F(tr, record_limit)
 	ASSERT_EQ(0, tl_start(self->app, ATLS_ROLE_CLIENT, 10000, 0));
 	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
 	ASSERT_EQ(0, v);
-	ASSERT_EQ(0, write_file(LIMIT_PARAM, "1"));
+	ASSERT_EQ(0, tl_write_file(LIMIT_PARAM, "1", false));
 	inject(_metadata, self->wire, 0, 23, "hello", 5);
 	EXPECT_EQ(5, recv(self->app, buf, sizeof(buf), 0));
 	EXPECT_EQ(-1, recv(self->app, buf, sizeof(buf), MSG_DONTWAIT));
