@@ -42,9 +42,10 @@
  * The records used here move the sequence numbers kTLS starts at; the
  * message callback of handshake.c counts them (c->tx_recs, c->rx_recs).
  *
- * After a failure no alert is sent (OpenSSL 3.0 has no API to send one
- * after the handshake): the caller closes the connection, the peer sees it
- * closed (reason handshake, peer aborted).
+ * After a failure of ours the caller (handshake.c) sends a fatal alert
+ * record itself (OpenSSL 3.0 has no call to send one after the handshake;
+ * keys.c, atls_keys_send_alert()), unless a write failed part-way; the
+ * peer's read then fails with that alert (-EPROTO, peer aborted).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -70,10 +71,16 @@ static int io_failed(struct atls_conn *c, int ssl_err, const char *what)
 
 	if (c->reason != ATLS_REASON_NONE)	/* e.g. the message callback's */
 		return c->err;
-	if (ssl_err == SSL_ERROR_ZERO_RETURN || c->alert_received ||
-	    (ssl_err == SSL_ERROR_SYSCALL && !e)) {
+	if (c->alert_received) {
 		c->abort_reason = ATLS_REASON_PEER_ABORTED;
-		atls_fail(c, c->alert_received ? -EPROTO : -ECONNRESET, ATLS_REASON_HANDSHAKE, 0,
+		atls_fail(c, -EPROTO, ATLS_REASON_HANDSHAKE, 0,
+			  "peer sent alert %u (%s) during the attestation exchange", c->alert_received,
+			  SSL_alert_desc_string_long(c->alert_received));
+		return c->err;
+	}
+	if (ssl_err == SSL_ERROR_ZERO_RETURN || (ssl_err == SSL_ERROR_SYSCALL && !e)) {
+		c->abort_reason = ATLS_REASON_PEER_ABORTED;
+		atls_fail(c, -ECONNRESET, ATLS_REASON_HANDSHAKE, 0,
 			  "peer ended the connection during the attestation exchange (%s)", what);
 		return c->err;
 	}
@@ -83,47 +90,47 @@ static int io_failed(struct atls_conn *c, int ssl_err, const char *what)
 	return c->err;
 }
 
-static int xwrite(struct atls_conn *c, struct atls_io *io, const uint8_t *p, size_t n)
+/*
+ * Write wp (read into rp, when wp is NULL) n bytes of application data
+ * through OpenSSL, waiting for the socket within io's deadlines.  A write
+ * that fails part-way may leave part of a record on the wire: tx_broken.
+ */
+static int xfer(struct atls_conn *c, struct atls_io *io, const uint8_t *wp, uint8_t *rp,
+		size_t n)
 {
-	size_t w;
-	int e;
+	size_t off = 0, done;
+	int ok, e;
 
-	while (n) {
+	while (off < n) {
 		ERR_clear_error();
-		if (SSL_write_ex(c->ssl, p, n, &w) == 1) {
-			p += w;
-			n -= w;
+		ok = wp ? SSL_write_ex(c->ssl, wp + off, n - off, &done) :
+			  SSL_read_ex(c->ssl, rp + off, n - off, &done);
+		if (ok == 1) {
+			off += done;
 			continue;
 		}
 		e = SSL_get_error(c->ssl, 0);
-		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-			return io_failed(c, e, "write");
-		if (atls_io_wait(c, io, e))
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+			c->tx_broken |= wp != NULL;
+			return io_failed(c, e, wp ? "write" : "read");
+		}
+		if (atls_io_wait(c, io, e)) {
+			c->tx_broken |= wp != NULL;
 			return c->err;
+		}
 	}
+	/* A post-handshake message from the peer (message callback) fails it. */
 	return c->reason != ATLS_REASON_NONE ? c->err : 0;
+}
+
+static int xwrite(struct atls_conn *c, struct atls_io *io, const uint8_t *p, size_t n)
+{
+	return xfer(c, io, p, NULL, n);
 }
 
 static int xread(struct atls_conn *c, struct atls_io *io, uint8_t *p, size_t n)
 {
-	size_t r;
-	int e;
-
-	while (n) {
-		ERR_clear_error();
-		if (SSL_read_ex(c->ssl, p, n, &r) == 1) {
-			p += r;
-			n -= r;
-			continue;
-		}
-		e = SSL_get_error(c->ssl, 0);
-		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-			return io_failed(c, e, "read");
-		if (atls_io_wait(c, io, e))
-			return c->err;
-	}
-	/* A post-handshake message from the peer (message callback) fails it. */
-	return c->reason != ATLS_REASON_NONE ? c->err : 0;
+	return xfer(c, io, NULL, p, n);
 }
 
 static int bad_msg(struct atls_conn *c, const char *what)

@@ -219,6 +219,24 @@ static void fill_binder(struct atls_conn *c, X509 *cert, uint8_t *out, uint16_t 
 	}
 }
 
+/*
+ * A failure of ours after SSL_do_handshake() completed (the exporter-bound
+ * exchange, a required peer evidence missing, data past the handshake):
+ * OpenSSL no longer sends alerts then, so the fatal alert c->alert goes out
+ * as a record of our own (keys.c), unless the peer has ended the
+ * connection (its alert, close or reset), a write failed part-way (a
+ * partial record on the wire), or the failure was no decision of ours
+ * (timeout: the peer may be merely slow; we close).  Best effort: the
+ * connection is closed by the caller either way.
+ */
+static int fail_after_handshake(struct atls_conn *c, struct atls_io *io, int ret)
+{
+	if (c->abort_reason != ATLS_REASON_PEER_ABORTED && !c->tx_broken && c->alert &&
+	    c->reason != ATLS_REASON_TIMEOUT && !c->alert_received && !c->alert_sent)
+		atls_keys_send_alert(c, io->fd, c->alert);
+	return ret;
+}
+
 static int finish(struct atls_conn *c, struct atls_io *io)
 {
 	X509 *peer;
@@ -236,14 +254,14 @@ static int finish(struct atls_conn *c, struct atls_io *io)
 	if (c->expat) {
 		ret = atls_expat_exchange(c, io);
 		if (ret)
-			return ret;
+			return fail_after_handshake(c, io, ret);
 	}
 	ret = atls_negotiate_finish(c);
 	if (ret)
-		return ret;
+		return fail_after_handshake(c, io, ret);
 	if (SSL_has_pending(c->ssl)) {
 		atls_fail(c, -EPROTO, ATLS_REASON_INTERNAL, 0, "data read past the end of the handshake");
-		return c->err;
+		return fail_after_handshake(c, io, c->err);
 	}
 	peer = SSL_get0_peer_certificate(c->ssl);
 	if (peer && !c->res->have_peer_cert &&

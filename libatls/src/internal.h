@@ -81,6 +81,9 @@ struct atls_conn {
 	 */
 	bool app_phase;
 	uint64_t tx_recs, rx_recs;
+	/* A write of the exchange failed part-way: OpenSSL may have sent part
+	 * of a record, so no alert record may follow (handshake.c). */
+	bool tx_broken;
 
 	/* Traffic secrets from the key log (keys.c); wiped at cleanup. */
 	uint8_t c_secret[ATLS_MAX_HASH], s_secret[ATLS_MAX_HASH];
@@ -127,6 +130,9 @@ const EVP_MD *atls_conn_md(struct atls_conn *c);
 /* keys.c */
 void atls_keylog_cb(const SSL *ssl, const char *line);
 int atls_keys_derive(struct atls_conn *c, struct atls_result *res);
+/* A fatal alert record under our application traffic key, after the
+ * handshake (OpenSSL 3.0 has no call for it); see keys.c.  0 or -errno. */
+int atls_keys_send_alert(struct atls_conn *c, int fd, uint8_t alert);
 
 /* ext.c: pure parsers/builders of the extension bodies (fuzzed). */
 struct atls_ch_offer {

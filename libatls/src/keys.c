@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -131,6 +132,36 @@ out:
 	return ret;
 }
 
+/*
+ * The negotiated suite as a kTLS cipher type (*type), its hash (*md) and
+ * hash length (*L), checked against the two secrets the key log delivered.
+ * 0, -EPROTO (no suite or secrets yet) or -EOPNOTSUPP.
+ */
+static int suite_of(const struct atls_conn *c, const SSL_CIPHER *ciph, int *type,
+		    const EVP_MD **md, size_t *L)
+{
+	if (!ciph)
+		return -EPROTO;
+	switch (SSL_CIPHER_get_id(ciph) & 0xffff) {
+	case 0x1301:
+		*type = TLS_CIPHER_AES_GCM_128;
+		break;
+	case 0x1302:
+		*type = TLS_CIPHER_AES_GCM_256;
+		break;
+	case 0x1303:
+		*type = TLS_CIPHER_CHACHA20_POLY1305;
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	*md = SSL_CIPHER_get_handshake_digest(ciph);
+	*L = *md ? (size_t)EVP_MD_get_size(*md) : 0;
+	if (!*L || c->c_len != *L || c->s_len != *L)
+		return -EPROTO;	/* key log did not deliver both secrets */
+	return 0;
+}
+
 int atls_keys_derive(struct atls_conn *c, struct atls_result *res)
 {
 	const SSL_CIPHER *ciph = SSL_get_current_cipher(c->ssl);
@@ -143,23 +174,9 @@ int atls_keys_derive(struct atls_conn *c, struct atls_result *res)
 		return -EPROTO;
 	res->cipher_suite = (uint16_t)(SSL_CIPHER_get_id(ciph) & 0xffff);
 	snprintf(res->cipher_name, sizeof(res->cipher_name), "%s", SSL_CIPHER_standard_name(ciph));
-	switch (res->cipher_suite) {
-	case 0x1301:
-		type = TLS_CIPHER_AES_GCM_128;
-		break;
-	case 0x1302:
-		type = TLS_CIPHER_AES_GCM_256;
-		break;
-	case 0x1303:
-		type = TLS_CIPHER_CHACHA20_POLY1305;
-		break;
-	default:
-		return -EOPNOTSUPP;
-	}
-	md = SSL_CIPHER_get_handshake_digest(ciph);
-	L = md ? (size_t)EVP_MD_get_size(md) : 0;
-	if (!L || c->c_len != L || c->s_len != L)
-		return -EPROTO;	/* key log did not deliver both secrets */
+	ret = suite_of(c, ciph, &type, &md, &L);
+	if (ret)
+		return ret;
 	tx = c->ctx->cfg.role == ATLS_ROLE_CLIENT ? c->c_secret : c->s_secret;
 	rx = c->ctx->cfg.role == ATLS_ROLE_CLIENT ? c->s_secret : c->c_secret;
 	ret = fill(md, tx, L, type, c->tx_recs, &res->tx, &len);
@@ -175,6 +192,75 @@ int atls_keys_derive(struct atls_conn *c, struct atls_result *res)
 	memcpy(res->rx_secret, rx, L);
 	res->secret_len = L;
 	return 0;
+}
+
+/*
+ * A fatal alert after the handshake (protocol.rst, "Exporter-bound
+ * attestation", failures).  OpenSSL 3.0 sends alerts only from within its
+ * own state machine and has no call to send one on an established
+ * connection, so the record is made here, exactly as OpenSSL would have
+ * made it (RFC 8446 §5.2): TLSInnerPlaintext = level 2, description,
+ * content type alert (21), no padding; the outer header 23, 0x0303, length
+ * 3 + 16 is the AEAD's additional data; nonce = iv XOR the 64-bit sequence
+ * number c->tx_recs (the next record OpenSSL would have written: the
+ * message callback counts them), under our application traffic key.  The
+ * caller guarantees that OpenSSL wrote only whole records so far.  One send
+ * without blocking (24 bytes: a full socket buffer means a peer that reads
+ * nothing, which would not read the alert either); no retry, no wait.
+ * 0, or -errno (nothing or part of it sent: the peer then sees a bad record
+ * or the connection closed).
+ */
+int atls_keys_send_alert(struct atls_conn *c, int fd, uint8_t alert)
+{
+	const SSL_CIPHER *ciph = SSL_get_current_cipher(c->ssl);
+	uint8_t key[32], iv[12], rec[5 + 3 + 16];
+	const uint8_t inner[3] = { 2, alert, 21 };
+	const EVP_CIPHER *aead;
+	EVP_CIPHER_CTX *x = NULL;
+	const uint8_t *tx;
+	const EVP_MD *md;
+	size_t L, klen;
+	int type, n, i, ret;
+	ssize_t w;
+
+	ret = suite_of(c, ciph, &type, &md, &L);
+	if (ret)
+		return ret;
+	aead = type == TLS_CIPHER_AES_GCM_128 ? EVP_aes_128_gcm() :
+	       type == TLS_CIPHER_AES_GCM_256 ? EVP_aes_256_gcm() : EVP_chacha20_poly1305();
+	klen = type == TLS_CIPHER_AES_GCM_128 ? 16 : 32;
+	tx = c->ctx->cfg.role == ATLS_ROLE_CLIENT ? c->c_secret : c->s_secret;
+	ret = atls_hkdf_expand_label(md, tx, L, "key", NULL, 0, key, klen);
+	if (!ret)
+		ret = atls_hkdf_expand_label(md, tx, L, "iv", NULL, 0, iv, sizeof(iv));
+	if (ret)
+		goto out;
+	for (i = 0; i < 8; i++)
+		iv[4 + i] ^= (uint8_t)(c->tx_recs >> (56 - 8 * i));
+	rec[0] = 23;
+	rec[1] = 3;
+	rec[2] = 3;
+	rec[3] = 0;
+	rec[4] = sizeof(inner) + 16;
+	ret = -EIO;
+	x = EVP_CIPHER_CTX_new();
+	if (!x || EVP_EncryptInit_ex(x, aead, NULL, key, iv) != 1 ||
+	    EVP_EncryptUpdate(x, NULL, &n, rec, 5) != 1 ||
+	    EVP_EncryptUpdate(x, rec + 5, &n, inner, sizeof(inner)) != 1 || n != sizeof(inner) ||
+	    EVP_EncryptFinal_ex(x, rec + 5 + n, &n) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_GET_TAG, 16, rec + 5 + sizeof(inner)) != 1)
+		goto out;
+	w = send(fd, rec, sizeof(rec), MSG_DONTWAIT | MSG_NOSIGNAL);
+	ret = w == (ssize_t)sizeof(rec) ? 0 : w < 0 ? -errno : -EAGAIN;
+	if (!ret) {
+		c->tx_recs++;
+		c->alert_sent = alert;
+	}
+out:
+	EVP_CIPHER_CTX_free(x);
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(iv, sizeof(iv));
+	return ret;
 }
 
 void atls_result_release(struct atls_result *res)

@@ -13,8 +13,10 @@
  *      with the handshake binder atlsd has already quoted for it and sent
  *      its evidence: the intruder holds atlsd's AK identity and PCR digest
  *      (and atlsd's TPM counted the quote).  With binding = "exporter"
- *      atlsd appraises the intruder first: no claims reach the intruder and
- *      atlsd's TPM issues no command for it.
+ *      atlsd appraises the intruder first: no claims reach the intruder,
+ *      atlsd's TPM issues no command for it, and the intruder's read ends
+ *      with atlsd's fatal alert (bad_certificate), sent after the handshake
+ *      as a record of libatls's own (keys.c).
  *  other_tpm_user_quoting_its_own_key_is_not_stopped
  *      third adversary: a plain OpenSSL server that is not atlsd, with a
  *      key and certificate of its own, opens the VM's TPM itself and quotes
@@ -130,7 +132,11 @@ static void harvest(struct __test_metadata *_metadata, int port, const char *pol
 		EXPECT_EQ(0, memcmp(ires.peer_claims.ak_sha256, ak, 32));
 		EXPECT_EQ(32, ires.peer_claims.pcr_digest_len);
 	} else {
-		EXPECT_NE(0, ret);
+		/* atlsd's refusal arrives as its alert (bad_certificate). */
+		EXPECT_EQ(-EPROTO, ret);
+		EXPECT_EQ(ATLS_REASON_PEER_ABORTED, ires.abort_reason);
+		EXPECT_NE(NULL, strstr(ires.reason_text, "alert 42 (bad certificate)"))
+			TH_LOG("%s", ires.reason_text);
 		EXPECT_EQ(tpm0, tpm1) TH_LOG("atlsd used its TPM for the intruder");
 		EXPECT_FALSE(ires.peer_attested);
 		EXPECT_EQ(ATLS_EVIDENCE_NONE, ires.peer_claims.evidence_type);
