@@ -321,6 +321,26 @@ static int client_talk(int fd)
 	return 0;
 }
 
+/*
+ * Every client reads its server's record and answers (client_talk()), then
+ * every accepted socket reads the answer (server_ping()); all closed. The
+ * number of pairs that failed: 0 when all talked.
+ */
+static int talk_all(const int *c, const int *acc, int n)
+{
+	int i, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		bad += client_talk(c[i]) != 0;
+		close(c[i]);
+	}
+	for (i = 0; i < n; i++) {	/* accept order is not client order */
+		bad += server_ping(acc[i]) != 0;
+		close(acc[i]);
+	}
+	return bad;
+}
+
 /* A client that was refused: the connection ends with a reset, no byte. */
 static int client_refused(int fd, int ms)
 {
@@ -485,14 +505,7 @@ static void blocking_accept(struct __test_metadata *_metadata,
 		EXPECT_EQ(family, peer.ss_family);
 		EXPECT_EQ(0, server_talk(a[i], i));
 	}
-	for (i = 0; i < N; i++) {
-		EXPECT_EQ(0, client_talk(c[i]));
-		close(c[i]);
-	}
-	for (i = 0; i < N; i++) {
-		EXPECT_EQ(0, server_ping(a[i]));
-		close(a[i]);
-	}
+	EXPECT_EQ(0, talk_all(c, a, N));
 	close(fd);
 }
 
@@ -556,14 +569,7 @@ TEST_F_TIMEOUT(lsn, epoll_accept, 120)
 	}
 	/* Nothing left: quiet again. */
 	EXPECT_EQ(0, epoll_wait(ep, &out, 1, 200));
-	for (i = 0; i < N; i++) {
-		EXPECT_EQ(0, client_talk(c[i]));
-		close(c[i]);
-	}
-	for (i = 0; i < N; i++) {
-		EXPECT_EQ(0, server_ping(acc[i]));
-		close(acc[i]);
-	}
+	EXPECT_EQ(0, talk_all(c, acc, N));
 	ASSERT_EQ(0, listen_info(fd, &li));
 	EXPECT_EQ(N, li.accepted);
 	EXPECT_EQ(0, li.failed);
@@ -602,14 +608,7 @@ TEST_F_TIMEOUT(lsn, failing_clients_do_not_block, 120)
 	}
 	/* All good ones before the silent one's timeout. */
 	EXPECT_GT(TMO, now_ms() - t0);
-	for (i = 0; i < N; i++) {
-		EXPECT_EQ(0, client_talk(c[i]));
-		close(c[i]);
-	}
-	for (i = 0; i < N; i++) {	/* accept order is not client order */
-		EXPECT_EQ(0, server_ping(a[i]));
-		close(a[i]);
-	}
+	EXPECT_EQ(0, talk_all(c, a, N));
 	EXPECT_EQ(0, client_refused(bad, 10000));
 	EXPECT_EQ(0, client_refused(silent, TMO + 10000));
 	ASSERT_EQ(0, listen_info_settled(fd, &li, 2, 10000));
@@ -874,14 +873,7 @@ TEST_F_TIMEOUT(lsn, reuseport_group, 120)
 			}
 		}
 	}
-	for (i = 0; i < N; i++) {
-		EXPECT_EQ(0, client_talk(c[i]));
-		close(c[i]);
-	}
-	for (i = 0; i < N; i++) {
-		EXPECT_EQ(0, server_ping(acc[i]));
-		close(acc[i]);
-	}
+	EXPECT_EQ(0, talk_all(c, acc, N));
 	ASSERT_EQ(0, listen_info(f0, &l0));
 	ASSERT_EQ(0, listen_info(f1, &l1));
 	EXPECT_EQ(N, l0.accepted + l1.accepted);
