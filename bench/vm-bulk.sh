@@ -14,6 +14,8 @@
 #        default: first kernel of scripts/kvers.sh, 4 MiB, 5 s per cell;
 #        "hs": the handshake cells alone, one atlsd per (policy, concurrency)
 #        with that cell's TPM commands per request (vm-guest.sh)
+#        "hs-binding": the same for policy none, the handshake binder and
+#        the exporter binding (batched, mutual), with a table of ratios
 #
 # The numbers are printed at the end and kept in $OUT/vm-bulk-run.tap.
 set -euo pipefail
@@ -23,7 +25,8 @@ kver=${1:-$("$SRC/scripts/kvers.sh" | head -n1)}
 mib=${2:-4}
 secs=${3:-5}
 only_hs=${4:-}
-out=${TMPDIR:-/tmp}/atls-vm-bulk-$kver${only_hs:+-hs}
+case "$only_hs" in ""|hs|hs-binding) ;; *) echo "vm-bulk.sh: unknown mode $only_hs" >&2; exit 2 ;; esac
+out=${TMPDIR:-/tmp}/atls-vm-bulk-$kver${only_hs:+-$only_hs}
 make -C "$SRC" --no-print-directory -s "$B/bench/atls_bulk" "$B/bench/atls_e2e" "$B/bench/atls_aead" \
 	"$B/helperd/atlsd" "$B/helperd/atlsctl" >&2
 mkdir -p "$B/bench"
