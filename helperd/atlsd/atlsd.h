@@ -93,9 +93,11 @@ void atlsd_engine_put(struct atlsd_engine *e);
 const struct atlsd_config *atlsd_engine_config(const struct atlsd_engine *e);
 /* Build the "default" policy's contexts now (best effort). */
 void atlsd_engine_warm(struct atlsd_engine *e);
-/* Run the handshake of req; fills out (keys only when status is 0). */
+/* Run the handshake of req; fills out (keys only when status is 0).
+ * batch_only: serve our evidence only as a batched quote (worker.c,
+ * solo-quotes-per-peer; atls_handshake_opts.batched_evidence_only). */
 void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
-		      struct atlsd_outcome *out);
+		      bool batch_only, struct atlsd_outcome *out);
 /*
  * outcome.c: fill out from libatls's result of a failed (ret < 0) or
  * successful handshake; keys are copied only on success.
@@ -110,6 +112,13 @@ void atlsd_outcome_succeeded(const struct atls_result *res, struct atlsd_outcome
  */
 void atlsd_engine_tpm_stats(struct atlsd_engine *e, unsigned long *calls,
 			    unsigned long long *busy_us);
+/*
+ * The batchers' counters (atls_ctx_batch_counters()) summed over the
+ * engine's contexts (largest: the largest of any), so since the
+ * configuration was last loaded (SIGHUP builds a new engine).  Takes the
+ * engine lock briefly, never waits for the TPM.
+ */
+void atlsd_engine_batch_counters(struct atlsd_engine *e, struct atls_batch_counters *sum);
 
 /* ----------------------------------------------------------- netlink.c */
 
@@ -144,6 +153,8 @@ struct atlsd_stats {
 	uint64_t accepted, succeeded, failed, aborted, done_rejected, accept_errors;
 	uint64_t not_authorized;	/* of failed: refused by a policy's allow */
 	uint64_t peer_limited;		/* of failed: the remote address's share */
+	uint64_t solo_quote_refused;	/* of failed: no batched scheme offered past
+					 * solo-quotes-per-peer */
 };
 
 struct atlsd_pool;

@@ -50,6 +50,34 @@ void atlsd_engine_tpm_stats(struct atlsd_engine *e, unsigned long *calls,
 		atls_tpm_stats(atlsd_tpm_handle(e->tpm), calls, busy_us);
 }
 
+void atlsd_engine_batch_counters(struct atlsd_engine *e, struct atls_batch_counters *sum)
+{
+	struct atls_batch_counters one;
+	unsigned int i, r;
+
+	memset(sum, 0, sizeof(*sum));
+	if (!e)
+		return;
+	/* The lock keeps the context pointers still; libatls locks the rest. */
+	pthread_mutex_lock(&e->lock);
+	for (i = 0; i < ATLSD_MAX_POLICIES; i++) {
+		for (r = ATLS_ROLE_CLIENT; r <= ATLS_ROLE_SERVER; r++) {
+			if (!e->ctx[i][r] || atls_ctx_batch_counters(e->ctx[i][r], &one))
+				continue;
+			sum->quotes += one.quotes;
+			sum->leaves += one.leaves;
+			sum->closed_full += one.closed_full;
+			sum->closed_all_in += one.closed_all_in;
+			sum->closed_deadline += one.closed_deadline;
+			sum->timed_out += one.timed_out;
+			sum->abandoned += one.abandoned;
+			if (one.largest > sum->largest)
+				sum->largest = one.largest;
+		}
+	}
+	pthread_mutex_unlock(&e->lock);
+}
+
 const struct atlsd_config *atlsd_engine_config(const struct atlsd_engine *e)
 {
 	return &e->cfg;
@@ -174,13 +202,15 @@ void atlsd_engine_warm(struct atlsd_engine *e)
 }
 
 void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
-		      struct atlsd_outcome *o)
+		      bool batch_only, struct atlsd_outcome *o)
 {
 	/* The app's expected peer name (ATLS_START.peer): SNI and, with the
 	 * policy's ca-file, checked against the peer's certificate. */
 	struct atls_handshake_opts ho = { .peer_name = req->peer[0] ? req->peer : NULL,
 					  /* a silent peer is dropped early (atls.conf(5)) */
-					  .step_timeout_ms = (int)e->cfg.step_timeout_ms };
+					  .step_timeout_ms = (int)e->cfg.step_timeout_ms,
+					  /* past this address's own quotes: batched only */
+					  .batched_evidence_only = batch_only };
 	struct atls_result res;
 	struct atls_ctx *ctx;
 	int ret, timeout;

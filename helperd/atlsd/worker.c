@@ -66,6 +66,13 @@
  * limited).  Decided under pool->lock, where the slot is filled, so
  * concurrent workers cannot both take the last place.
  *
+ * Quotes of their own (solo-quotes-per-peer): a limited request also takes
+ * one from its address's budget in p->solo_rl (per address, IPv6 per /64,
+ * burst per second; its own lock).  Without one the handshake serves our
+ * evidence only batched (atls_handshake_opts.batched_evidence_only): a peer
+ * that offers the batched scheme notices nothing, one that does not is
+ * refused before any TPM work and counted in solo_quote_refused.
+ *
  * Engine: pool->engine (guarded by lock) is the current configuration; a
  * worker takes a reference for one request, so SIGHUP never pulls a
  * context from under a running handshake.
@@ -182,6 +189,7 @@ struct atlsd_pool {
 	uint64_t ready_ns;	/* arrival of the last READY (atlsd_now_ns) */
 	uint64_t backlog_ns;	/* of a READY no worker was free for, 0 = none */
 	struct atlsd_ratelimit log_rl;	/* own lock; per app uid, see the top */
+	struct atlsd_ratelimit solo_rl;	/* own lock; per remote address, see the top */
 };
 
 /* The log rate limit of the engine's configuration (see the top). */
@@ -190,6 +198,24 @@ static void set_log_limit(struct atlsd_pool *p, const struct atlsd_engine *e)
 	const struct atlsd_config *c = atlsd_engine_config(e);
 
 	atlsd_ratelimit_set(&p->log_rl, c->log_interval_ms * 1000000ull, c->log_burst);
+	atlsd_ratelimit_set(&p->solo_rl, 1000000000ull, c->solo_quotes_per_peer);
+}
+
+/*
+ * The solo-quote budget's key of a remote address: the address itself for
+ * IPv4 (mapped), its /64 for IPv6 (one host commonly holds a whole /64),
+ * folded to 64 bits.
+ */
+static uint64_t solo_key(const struct in6_addr *a)
+{
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	uint64_t hi, lo;
+
+	memcpy(&hi, a->s6_addr, 8);
+	memcpy(&lo, a->s6_addr + 8, 8);
+	if (memcmp(a->s6_addr, v4mapped, sizeof(v4mapped)))
+		lo = 0;
+	return hi ^ (lo * 0x9e3779b97f4a7c15ull);
 }
 
 static long ms_since(const struct timespec *t0)
@@ -310,7 +336,7 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 	uint32_t lat[LAT_PHASES];
 	uint64_t learn_ns, done_ns, acked_ns;
 	unsigned long suppressed;
-	bool stop, aborted, quiet, limited, over = false;
+	bool stop, aborted, quiet, limited, over = false, batch_only = false;
 	struct in6_addr peer = IN6ADDR_ANY_INIT;
 	unsigned int share = 0, held = 0;
 	int err, keep;
@@ -370,7 +396,11 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 			 "remote address %s already has %u of its %u server requests "
 			 "(workers-per-peer)", a, held, share);
 	} else {
-		atlsd_engine_run(e, req, &o);
+		/* Past the address's quotes of their own: batched evidence only. */
+		if (limited)
+			batch_only = !atlsd_ratelimit_allow(&p->solo_rl, solo_key(&peer),
+							    atlsd_now_ns(), &suppressed);
+		atlsd_engine_run(e, req, batch_only, &o);
 	}
 	atlsd_engine_put(e);
 
@@ -413,6 +443,8 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 			p->st.not_authorized++;
 		else if (o.reason == ATLS_REASON_PEER_LIMIT)
 			p->st.peer_limited++;
+		else if (batch_only && o.reason == ATLS_REASON_EVIDENCE_TYPE_REJECTED)
+			p->st.solo_quote_refused++;
 	}
 	else {
 		p->st.succeeded++;
@@ -566,6 +598,7 @@ int atlsd_pool_start(unsigned int n, unsigned int max, struct atlsd_engine *e,
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	atlsd_ratelimit_init(&p->log_rl, 0, 0);
+	atlsd_ratelimit_init(&p->solo_rl, 1000000000ull, 0);
 	set_log_limit(p, e);
 	p->max = max;
 	p->base = n;
@@ -682,6 +715,8 @@ void atlsd_pool_status(struct atlsd_pool *p, char *buf, size_t len)
 	unsigned int i, ph, n = 0, active = 0;
 	unsigned long tpm_calls;
 	unsigned long long tpm_us;
+	struct atls_batch_counters bc;
+	struct atlsd_engine *eng;
 
 #define OUT(...)                                                                   \
 	do {                                                                       \
@@ -695,18 +730,29 @@ void atlsd_pool_status(struct atlsd_pool *p, char *buf, size_t len)
 		active += p->slots[i].id != 0;
 	st = p->st;
 	atlsd_engine_tpm_stats(p->engine, &tpm_calls, &tpm_us);
+	eng = p->engine;	/* a reference: SIGHUP may replace it meanwhile */
+	atlsd_engine_get(eng);
 	if (lat)
 		*lat = p->lat;
 	pthread_mutex_unlock(&p->lock);
 
 	OUT("workers %u\nworkers_max %u\nactive %u\n", p->n, p->max, active);
 	OUT("accepted %llu\nsucceeded %llu\nfailed %llu\naborted %llu\ndone_rejected %llu\n"
-	    "accept_errors %llu\nnot_authorized %llu\npeer_limited %llu\n",
+	    "accept_errors %llu\nnot_authorized %llu\npeer_limited %llu\n"
+	    "solo_quote_refused %llu\n",
 	    (unsigned long long)st.accepted, (unsigned long long)st.succeeded,
 	    (unsigned long long)st.failed, (unsigned long long)st.aborted,
 	    (unsigned long long)st.done_rejected, (unsigned long long)st.accept_errors,
-	    (unsigned long long)st.not_authorized, (unsigned long long)st.peer_limited);
+	    (unsigned long long)st.not_authorized, (unsigned long long)st.peer_limited,
+	    (unsigned long long)st.solo_quote_refused);
 	OUT("tpm_commands %lu\ntpm_busy_ms %llu\n", tpm_calls, tpm_us / 1000);
+	/* Outside pool->lock: the engine's lock is never taken inside it. */
+	atlsd_engine_batch_counters(eng, &bc);
+	atlsd_engine_put(eng);
+	OUT("batch_quotes %lu\nbatch_leaves %lu\nbatch_largest %lu\nbatch_closed_full %lu\n"
+	    "batch_closed_all_in %lu\nbatch_closed_deadline %lu\nbatch_timed_out %lu\n"
+	    "batch_abandoned %lu\n", bc.quotes, bc.leaves, bc.largest, bc.closed_full,
+	    bc.closed_all_in, bc.closed_deadline, bc.timed_out, bc.abandoned);
 	if (lat) {
 		n = lat->n < LAT_RING ? (unsigned int)lat->n : LAT_RING;
 		OUT("lat_samples %u\n", n);

@@ -62,6 +62,14 @@
  * quote): by default (0) libatls's own cap, 1 s.
  */
 #define DEF_BATCH_WINDOW_US 0u
+/*
+ * On by default: the bound on the TPM work an unauthenticated ClientHello
+ * causes (Documentation/atlsd.8.rst, LIMITS): the handshakes that ask for
+ * our evidence at the same time share one quote.  A batch never waits for
+ * a handshake that waits for its peer (libatls batch.c), so a stalled peer
+ * delays nobody's quote.
+ */
+#define DEF_BATCH true
 #define MIN_BATCH_WINDOW_US 100
 #define MAX_BATCH_WINDOW_US 1000000
 #define DEF_BATCH_MAX 64u
@@ -82,6 +90,7 @@ static void add_builtin(struct atlsd_config *c, const char *name, bool attest,
 	p->attest = attest;
 	p->verify = verify;
 	p->pcr_mask = DEF_PCR_MASK;
+	p->batch = DEF_BATCH;
 	p->batch_window_us = DEF_BATCH_WINDOW_US;
 	p->batch_max = DEF_BATCH_MAX;
 	p->alias_of = alias_of;
@@ -133,6 +142,7 @@ void atlsd_config_defaults(struct atlsd_config *c)
 	c->workers_max = 0;
 	c->worker_idle_ms = 30000;
 	c->workers_per_peer = 0;
+	c->solo_quotes_per_peer = 4;
 	c->step_timeout_ms = 5000;
 	c->log_burst = 10;
 	c->log_interval_ms = 5000;
@@ -702,6 +712,7 @@ static int parse_policy(struct pctx *x, struct atlsd_config *c, const config_set
 		p.attest = true;
 		p.verify = ATLS_PEER_REQUIRED;
 		p.pcr_mask = DEF_PCR_MASK;
+		p.batch = DEF_BATCH;
 		p.batch_window_us = DEF_BATCH_WINDOW_US;
 		p.batch_max = DEF_BATCH_MAX;
 		atlsd_state_path(c, PEERS_POLICY, p.policy_file, sizeof(p.policy_file));
@@ -755,7 +766,7 @@ static int parse_root(struct pctx *x, struct atlsd_config *c, config_t *cf)
 	static const char *const keys[] = { "tcti", "state-dir", "run-dir", "user", "key-mode",
 					    "ak-handle", "tls-key-handle", "certificate",
 					    "key-file", "workers", "workers-max", "worker-idle-ms",
-					    "workers-per-peer",
+					    "workers-per-peer", "solo-quotes-per-peer",
 					    "step-timeout-ms",
 					    "log-level", "log-burst", "log-interval-ms", "policies",
 					    NULL };
@@ -788,6 +799,8 @@ static int parse_root(struct pctx *x, struct atlsd_config *c, config_t *cf)
 	    (err = get_uint(x, root, "workers-max", &c->workers_max, 1, 1024)) ||
 	    (err = get_uint(x, root, "worker-idle-ms", &c->worker_idle_ms, 100, 86400000)) ||
 	    (err = get_uint(x, root, "workers-per-peer", &c->workers_per_peer, 1, 1024)) ||
+	    (err = get_uint(x, root, "solo-quotes-per-peer", &c->solo_quotes_per_peer, 0,
+			    1000000)) ||
 	    (err = get_uint(x, root, "step-timeout-ms", &c->step_timeout_ms, 100, 120000)) ||
 	    (err = get_uint(x, root, "log-burst", &c->log_burst, 0, 1000000)) ||
 	    (err = get_uint(x, root, "log-interval-ms", &c->log_interval_ms, 100, 3600000)))

@@ -59,7 +59,7 @@ struct atlsd_policy {
 	char ca_file[512];		/* optional CA bundle for the peer's chain */
 	char ciphersuites[160];		/* "" = libatls default */
 	uint32_t pcr_mask;		/* PCRs we quote */
-	bool batch;			/* offer/accept batched quotes (protocol.rst) */
+	bool batch;			/* offer/accept batched quotes (protocol.rst), default on */
 	uint32_t batch_window_us;	/* 100..1000000, default 0 = libatls's, 1 s */
 	uint32_t batch_max;		/* handshakes per quote, 1..1024, default 64 */
 	enum atls_binding binding;	/* evidence binding (protocol.rst), default handshake */
@@ -88,6 +88,9 @@ struct atlsd_config {
 	unsigned int worker_idle_ms;	/* a grown worker idle this long exits (30000) */
 	unsigned int workers_per_peer;	/* server requests per remote address; 0: half
 					 * of the pool's maximum */
+	unsigned int solo_quotes_per_peer;	/* server requests per remote address and
+						 * second that may get a quote of their
+						 * own (default 4, 0 = no limit) */
 	unsigned int step_timeout_ms;	/* peer silent this long: dropped (default 5000) */
 	unsigned int log_burst;		/* info lines: requests per uid and interval, 0 = all */
 	unsigned int log_interval_ms;	/* the rate limit's interval (default 5000) */

@@ -74,11 +74,12 @@ TEST(defaults_without_file)
 	EXPECT_EQ(30000u, c.worker_idle_ms);
 	EXPECT_EQ(32u, atlsd_workers_per_peer(&c, 64));	/* half the maximum */
 	EXPECT_EQ(1u, atlsd_workers_per_peer(&c, 1));
+	EXPECT_EQ(4u, c.solo_quotes_per_peer);	/* per address and second */
 	EXPECT_EQ(5000u, c.log_interval_ms);
 	EXPECT_EQ(6, c.n_policies);	/* 4 built-ins + 2 old names */
 	expect_policy(_metadata, &c, "", &(struct atlsd_policy){
 		.name = "default", .attest = true, .verify = ATLS_PEER_REQUIRED,
-		.policy_file = "/srv/atls/peers.policy", .pcr_mask = 0xff, .batch = false,
+		.policy_file = "/srv/atls/peers.policy", .pcr_mask = 0xff, .batch = true,
 		.batch_window_us = 0, .batch_max = 64 });
 	p = atlsd_config_policy(&c, "attest-only");
 	ASSERT_TRUE(p != NULL);
@@ -125,6 +126,7 @@ TEST(every_setting)
 			       "workers-max = 5;\n"
 			       "worker-idle-ms = 2500;\n"
 			       "workers-per-peer = 4;\n"
+			       "solo-quotes-per-peer = 0;\n"
 			       "step-timeout-ms = 750;\n"
 			       "log-level = \"debug\";\n"
 			       "log-burst = 0;\n"
@@ -154,6 +156,7 @@ TEST(every_setting)
 	EXPECT_EQ(5, atlsd_workers_max(&c));
 	EXPECT_EQ(2500, c.worker_idle_ms);
 	EXPECT_EQ(4u, atlsd_workers_per_peer(&c, 5));
+	EXPECT_EQ(0u, c.solo_quotes_per_peer);	/* no limit */
 	EXPECT_EQ(0, c.log_burst);
 	EXPECT_EQ(100, c.log_interval_ms);
 	EXPECT_EQ(750u, c.step_timeout_ms);
@@ -226,6 +229,9 @@ static const char *const bad[] = {
 	"step-timeout-ms = 120001;\n",
 	"workers-per-peer = 0;\n",
 	"workers-per-peer = 1025;\n",
+	"solo-quotes-per-peer = -1;\n",
+	"solo-quotes-per-peer = 1000001;\n",
+	"solo-quotes-per-peer = \"4/s\";\n",
 	"worker-idle-ms = 99;\n",
 	"worker-idle-ms = 86400001;\n",
 	"log-burst = -1;\n",
@@ -259,6 +265,26 @@ TEST(refusals)
 }
 
 /* Batch limits: the message names the setting, its range and its unit. */
+/* Batching is on unless a policy turns it off (atlsd.8, LIMITS). */
+TEST(batch_on_by_default)
+{
+	struct atlsd_config c;
+	char err[256];
+	unsigned int i;
+
+	atlsd_config_defaults(&c);
+	ASSERT_EQ(0, load_text("policies = { mine = { attest = true; };\n"
+			       "  off = { batch = false; }; unauthenticated = { batch = false; }; };\n",
+			       &c, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_TRUE(atlsd_config_policy(&c, "mine")->batch);
+	EXPECT_FALSE(atlsd_config_policy(&c, "off")->batch);
+	EXPECT_FALSE(atlsd_config_policy(&c, "unauthenticated")->batch);
+	EXPECT_TRUE(atlsd_config_policy(&c, "default")->batch);
+	for (i = 0; i < c.n_policies; i++)	/* and every built-in not overridden */
+		if (strcmp(c.policies[i].name, "unauthenticated") && strcmp(c.policies[i].name, "off"))
+			EXPECT_TRUE(c.policies[i].batch) TH_LOG("%s", c.policies[i].name);
+}
+
 TEST(batch_messages)
 {
 	struct atlsd_config c;
@@ -277,7 +303,7 @@ TEST(batch_messages)
 			       err, sizeof(err))) TH_LOG("%s", err);
 	EXPECT_EQ(100u, atlsd_config_policy(&c, "a")->batch_window_us);
 	EXPECT_EQ(1u, atlsd_config_policy(&c, "a")->batch_max);
-	EXPECT_FALSE(atlsd_config_policy(&c, "b")->batch);
+	EXPECT_TRUE(atlsd_config_policy(&c, "b")->batch);	/* the default: on */
 }
 
 TEST(long_strings)

@@ -104,6 +104,25 @@ err_tpm:
 	return ret;
 }
 
+int atls_ctx_batch_counters(struct atls_ctx *ctx, struct atls_batch_counters *out)
+{
+	struct atls_batch_stats st;
+
+	memset(out, 0, sizeof(*out));
+	if (!ctx || !ctx->batcher)
+		return -ENOENT;
+	atls_batcher_counters(ctx->batcher, &st);
+	out->quotes = st.batches;
+	out->leaves = st.leaves;
+	out->closed_full = st.closed_full;
+	out->closed_all_in = st.closed_all_in;
+	out->closed_deadline = st.closed_deadline;
+	out->timed_out = st.timed_out;
+	out->abandoned = st.abandoned;
+	out->largest = st.largest;
+	return 0;
+}
+
 void atls_attest_ctx_fini(struct atls_ctx *ctx)
 {
 	atls_batch_cache_free(ctx->batch_cache);

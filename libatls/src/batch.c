@@ -6,27 +6,46 @@
  * "Batched quotes").
  *
  * Batcher (attester side).  Lifetimes and locking:
- *  - B->lock protects B->open, B->inflight, B->submitted, B->quoting,
- *    B->st (counters and estimates) and every struct batch's
- *    n/closed/done/refs.  B->change wakes the leader of the open batch (a
- *    leaf arrived, a handshake left, a quote of ours is done).
+ *  - B->lock protects B->open, B->inflight, B->on_way, B->quoting,
+ *    B->st (counters and estimates) and every struct batch's fields but
+ *    the immutable ones named below.  B->change wakes the leader of the
+ *    open batch (a leaf arrived, a handshake left or began to wait for its
+ *    peer, a quote of ours is done); a batch's done_cv wakes its other
+ *    members (it closed, it is done, its leader or quoter gave up).
  *  - The first handshake to find no open batch creates one and is its
  *    leader: it waits (lead(): group commit, the rules there) and then
  *    closes the batch; later arrivals open the next one, which collects
- *    while this one is quoted.  Without the lock it builds the tree and
- *    asks the TPM owner for the Quote (and Certify).  The leaves, tree and
- *    CMW of a closed batch are immutable, so after `done` everybody reads
- *    them without the lock.
+ *    while this one is quoted.  At the close one member becomes the
+ *    quoter: the one with the latest deadline (none counts as the latest;
+ *    pick_quoter()).  Without the lock it builds the tree and asks the TPM
+ *    owner for the Quote (and Certify) under its own deadline, so the
+ *    request carries the deadline of the member that waits longest for it.
+ *    The leaves, tree and CMW of a closed batch are immutable, so after
+ *    `done` everybody reads them without the lock.
+ *  - Deadlines: every member waits for its batch only until its own
+ *    deadline (atls_tpm_thread_deadline(), set by the handshake), then
+ *    gives up with -ETIMEDOUT (give_up()): a leader that gives up hands the
+ *    open batch to another member; a quoter that gives up before it began
+ *    hands the quote to the latest remaining member; a batch nobody waits
+ *    for any more is never quoted (abandoned).  The quoter itself is in
+ *    the TPM queue with its own (the batch's latest) deadline, and the TPM
+ *    owner (tpm.c) withdraws the request when that passes.
  *  - Each handshake holds one reference on its batch from submitting its
- *    leaf until it has encoded its proof; the last one frees the batch.
- *  - "Entered" and "submitted" are remembered per thread (tl_entered with
- *    its start time, tl_submitted) between atls_batcher_enter() and
- *    atls_batcher_leave(): all three run in the thread of one
- *    atls_handshake() call, which never nests.
+ *    leaf until it has encoded its proof or given up; the last one frees
+ *    the batch.  B->open never points to a batch without live members.
+ *  - "Entered", "submitted" and "waiting for the peer" are remembered per
+ *    thread (tl_entered with the start of the current stretch of work,
+ *    tl_submitted, tl_peer_wait) between atls_batcher_enter() and
+ *    atls_batcher_leave(): all of them run in the thread of one
+ *    atls_handshake() call, which never nests.  B->on_way counts the
+ *    handshakes entered, without their leaf yet, and not waiting for
+ *    their peer: the only ones a batch ever waits for.
  *  - Two estimates steer the wait, both EWMAs under B->lock: quote_us (close
  *    to quote done: the TPM's latency including its queue) and reach_us
- *    (atls_batcher_enter() to atls_batcher_produce(): how long handshakes
- *    take to reach their leaf on this machine under this load).
+ *    (from atls_batcher_enter(), or from the end of the handshake's last
+ *    wait for its peer, to atls_batcher_produce(): how long handshakes
+ *    compute their way to their leaf on this machine under this load; a
+ *    peer's network time is never in it).
  *  - AK kid and (key mode tpm) the TLS key's public area are read from the
  *    TPM once, under B->ids_lock, by the first leader: a quote then costs
  *    the TPM exactly one command (two in key mode tpm).
@@ -211,10 +230,20 @@ int atls_batch_encode(uint8_t depth, uint16_t index, const uint8_t *path, const 
 
 enum close_why { CLOSE_FULL, CLOSE_ALL_IN, CLOSE_DEADLINE };
 
+/* One member (leaf) of a batch: its handshake's deadline, and whether it
+ * gave up waiting (give_up()). */
+struct member {
+	long long due;		/* CLOCK_MONOTONIC us, 0 = none */
+	bool gone;
+};
+
 struct batch {
 	unsigned int n, refs;
-	bool closed, done;
+	unsigned int live;	/* members that have not given up */
+	int leader, quoter;	/* member indices, -1 = none yet */
+	bool closed, started, done;	/* started: the quoter is at the TPM */
 	int err;
+	struct member *m;	/* n of them */
 	long long t_first_us, t_close_us;
 	long long due_us;	/* earliest deadline of its handshakes (0 = none) */
 	uint8_t depth;
@@ -229,7 +258,8 @@ struct atls_batcher {
 	pthread_mutex_t lock;
 	pthread_cond_t change;
 	struct batch *open;
-	unsigned int inflight, submitted;
+	unsigned int inflight;		/* entered, not left */
+	unsigned int on_way;		/* ... no leaf yet, not waiting for the peer */
 	unsigned int quoting;		/* batches between close and done */
 	struct atls_batch_stats st;	/* counters and estimates, under lock */
 
@@ -245,6 +275,7 @@ struct atls_batcher {
 /* Per thread, between atls_batcher_enter() and _leave() (see the top). */
 static __thread struct atls_batcher *tl_submitted, *tl_entered;
 static __thread long long tl_enter_us;
+static __thread bool tl_peer_wait;
 
 static long long mono_us(void)
 {
@@ -305,27 +336,56 @@ void atls_batcher_enter(struct atls_batcher *b)
 		return;
 	pthread_mutex_lock(&b->lock);
 	b->inflight++;
+	b->on_way++;
 	pthread_mutex_unlock(&b->lock);
 	tl_entered = b;
+	tl_submitted = NULL;
+	tl_peer_wait = false;
 	tl_enter_us = mono_us();
+}
+
+/* This thread's handshake counts in b->on_way now. */
+static bool tl_on_way(const struct atls_batcher *b)
+{
+	return tl_entered == b && tl_submitted != b && !tl_peer_wait;
 }
 
 void atls_batcher_leave(struct atls_batcher *b)
 {
 	if (!b)
 		return;
-	if (tl_entered == b)
-		tl_entered = NULL;
 	pthread_mutex_lock(&b->lock);
 	if (b->inflight)
 		b->inflight--;
-	if (tl_submitted == b) {
-		tl_submitted = NULL;
-		if (b->submitted)
-			b->submitted--;
-	}
+	if (tl_on_way(b) && b->on_way)
+		b->on_way--;
 	pthread_cond_broadcast(&b->change);
 	pthread_mutex_unlock(&b->lock);
+	if (tl_entered == b)
+		tl_entered = NULL;
+	if (tl_submitted == b)
+		tl_submitted = NULL;
+	tl_peer_wait = false;
+}
+
+void atls_batcher_peer_wait(struct atls_batcher *b, bool waiting)
+{
+	/* Only a handshake without its leaf yet matters (lock-free otherwise). */
+	if (!b || tl_entered != b || tl_submitted == b || tl_peer_wait == waiting)
+		return;
+	pthread_mutex_lock(&b->lock);
+	if (waiting) {
+		if (b->on_way)
+			b->on_way--;
+		b->st.peer_waits++;
+		pthread_cond_broadcast(&b->change);	/* a leader may close now */
+	} else {
+		b->on_way++;
+	}
+	pthread_mutex_unlock(&b->lock);
+	tl_peer_wait = waiting;
+	if (!waiting)
+		tl_enter_us = mono_us();	/* reach_us: this stretch of work only */
 }
 
 void atls_batcher_stats(struct atls_batcher *b, unsigned long *batches, unsigned long *leaves)
@@ -342,6 +402,8 @@ void atls_batcher_counters(struct atls_batcher *b, struct atls_batch_stats *out)
 	*out = b->st;
 	out->quoting = b->quoting;
 	out->open_leaves = b->open ? b->open->n : 0;
+	out->inflight = b->inflight;
+	out->on_way = b->on_way;
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -404,6 +466,35 @@ static void batch_quote(struct atls_batcher *b, struct batch *bt)
 	pthread_mutex_unlock(&b->lock);
 }
 
+/*
+ * Under the lock, bt closed and not started: the live member with the latest
+ * deadline (none is the latest) makes the quote.  With no live member left
+ * the batch is done without a quote: nobody waits for it (abandoned).
+ */
+static void pick_quoter(struct atls_batcher *b, struct batch *bt)
+{
+	unsigned int i;
+	int q = -1;
+
+	for (i = 0; i < bt->n; i++) {
+		if (bt->m[i].gone)
+			continue;
+		if (q < 0 || !bt->m[i].due || (bt->m[q].due && bt->m[i].due > bt->m[q].due))
+			q = (int)i;
+		if (!bt->m[q].due)
+			break;
+	}
+	bt->quoter = q;
+	if (q < 0) {
+		bt->err = -ETIMEDOUT;
+		bt->done = true;
+		b->quoting--;
+		b->st.abandoned++;
+		pthread_cond_broadcast(&b->change);
+	}
+	pthread_cond_broadcast(&bt->done_cv);
+}
+
 /* Under the lock: no leaf joins bt any more; its root is fixed from here. */
 static void batch_close(struct atls_batcher *b, struct batch *bt, enum close_why why)
 {
@@ -421,12 +512,14 @@ static void batch_close(struct atls_batcher *b, struct batch *bt, enum close_why
 	else
 		b->st.closed_deadline++;
 	pthread_cond_broadcast(&b->change);
+	pick_quoter(b, bt);	/* wakes the members (bt->done_cv) */
 }
 
 /*
  * How long, from its first leaf, a batch waits for handshakes still on
  * their way to their leaf while the TPM is idle: as long as a handshake
- * takes to reach its leaf (reach_us) or a quote takes (quote_us), whichever
+ * computes its way to its leaf (reach_us, from its start or its last wait
+ * for its peer) or a quote takes (quote_us), whichever
  * is longer, and never longer than the window (b->window_us: the
  * configured one, or 1 s).  Both are measured: the
  * wait follows the machine and the load, not a constant.
@@ -455,34 +548,47 @@ static long long patience_us(const struct atls_batcher *b)
  *     commands might never stop; then we queue behind them).  Nothing
  *     wakes us when the TPM goes idle, so this wait polls, a quarter of a
  *     quote at a time.
- *  4. TPM idle and every handshake in progress on the context has submitted
- *     its leaf: nobody else can join, quote now.  A lone handshake (c=1)
- *     never waits: its added latency is the quote itself.
+ *  4. TPM idle and no handshake on the context is on its way to its leaf
+ *     (b->on_way: entered, no leaf yet, and not waiting for its peer):
+ *     nobody else can join soon, quote now.  A lone handshake (c=1) never
+ *     waits: its added latency is the quote itself.  A handshake waiting
+ *     for its peer's bytes (atls_batcher_peer_wait()) is never waited for:
+ *     a stalled or slow peer cannot hold anybody's quote.
  *  5. TPM idle, handshakes still on their way: wait for them up to
  *     patience_us() from the first leaf.
  * Rules 3 and 5 end, in any case, halfway from the first leaf to the
  * earliest deadline of the batch's handshakes (atls_tpm_thread_deadline()):
  * the other half is theirs, for the quote and the rest of the handshake.
+ * The leader's own deadline (due, 0 = none) ends its leadership: it returns
+ * with the batch still open and gives up (atls_batcher_produce()).
  */
-static void lead(struct atls_batcher *b, struct batch *bt)
+static void lead(struct atls_batcher *b, struct batch *bt, long long due)
 {
 	long long now, deadline, until;
 	struct timespec ts;
 	bool busy;
 
 	while (!bt->closed) {
+		now = mono_us();
+		if (due && now >= due)
+			return;
 		if (b->quoting) {
 			b->st.leader_waits++;
-			pthread_cond_wait(&b->change, &b->lock);
+			if (!due) {
+				pthread_cond_wait(&b->change, &b->lock);
+				continue;
+			}
+			ts.tv_sec = (time_t)(due / 1000000);
+			ts.tv_nsec = (long)(due % 1000000) * 1000;
+			pthread_cond_timedwait(&b->change, &b->lock, &ts);
 			continue;
 		}
-		now = mono_us();
 		busy = atls_tpm_outstanding(b->t) > 0;
 		deadline = bt->t_first_us + patience_us(b);
 		/* Early enough for the most hurried handshake's own deadline. */
 		if (bt->due_us && bt->t_first_us + (bt->due_us - bt->t_first_us) / 2 < deadline)
 			deadline = bt->t_first_us + (bt->due_us - bt->t_first_us) / 2;
-		if (!busy && b->inflight <= b->submitted) {
+		if (!busy && !b->on_way) {
 			batch_close(b, bt, CLOSE_ALL_IN);
 			break;
 		}
@@ -491,6 +597,8 @@ static void lead(struct atls_batcher *b, struct batch *bt)
 			break;
 		}
 		until = deadline;
+		if (due && due < until)
+			until = due;
 		if (busy) {
 			long long poll = b->st.quote_us / 4;
 
@@ -512,6 +620,12 @@ static struct batch *batch_new(struct atls_batcher *b)
 
 	if (!bt)
 		return NULL;
+	bt->m = calloc(b->max, sizeof(*bt->m));
+	if (!bt->m) {
+		free(bt);
+		return NULL;
+	}
+	bt->leader = bt->quoter = -1;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&bt->done_cv, &ca);
@@ -526,9 +640,74 @@ static void batch_put(struct batch *bt)
 	if (--bt->refs)
 		return;
 	pthread_cond_destroy(&bt->done_cv);
+	free(bt->m);
 	free(bt->tree);
 	free(bt->cmw);
 	free(bt);
+}
+
+/*
+ * Under the lock: member me of bt gives up at its deadline.  A leader hands
+ * the open batch to the others (the first to wake leads); a quoter that has
+ * not begun hands the quote on (pick_quoter()).  An open batch nobody is
+ * left in is taken off B->open: no later leaf joins a batch without a
+ * leader, and it is freed with the last reference, never quoted.
+ */
+static void give_up(struct atls_batcher *b, struct batch *bt, unsigned int me)
+{
+	bt->m[me].gone = true;
+	bt->live--;
+	b->st.timed_out++;
+	if (!bt->closed) {
+		if (bt->leader == (int)me)
+			bt->leader = -1;
+		if (!bt->live) {
+			if (b->open == bt)
+				b->open = NULL;
+			b->st.abandoned++;
+			pthread_cond_broadcast(&b->change);
+		}
+		pthread_cond_broadcast(&bt->done_cv);
+	} else if (!bt->started && !bt->done && bt->quoter == (int)me) {
+		pick_quoter(b, bt);
+	}
+}
+
+/*
+ * Under the lock: member me waits for its batch (leading it, or making its
+ * quote, when that falls to it) until it is done or me's deadline passes.
+ */
+static int await_batch(struct atls_batcher *b, struct batch *bt, unsigned int me, long long due)
+{
+	struct timespec ts;
+
+	for (;;) {
+		if (bt->done)
+			return bt->err;
+		if (bt->closed && bt->quoter == (int)me && !bt->started) {
+			bt->started = true;
+			pthread_mutex_unlock(&b->lock);
+			batch_quote(b, bt);	/* under the quoter's own TPM deadline */
+			pthread_mutex_lock(&b->lock);
+			continue;
+		}
+		if (due && mono_us() >= due) {
+			give_up(b, bt, me);
+			return -ETIMEDOUT;
+		}
+		if (!bt->closed && (bt->leader < 0 || bt->leader == (int)me)) {
+			bt->leader = (int)me;
+			lead(b, bt, due);	/* closed, or our deadline passed */
+			continue;
+		}
+		if (!due) {
+			pthread_cond_wait(&bt->done_cv, &b->lock);
+			continue;
+		}
+		ts.tv_sec = (time_t)(due / 1000000);
+		ts.tv_nsec = (long)(due % 1000000) * 1000;
+		pthread_cond_timedwait(&bt->done_cv, &b->lock, &ts);
+	}
 }
 
 int atls_batcher_produce(struct atls_batcher *b, const uint8_t *binder, size_t blen,
@@ -538,7 +717,6 @@ int atls_batcher_produce(struct atls_batcher *b, const uint8_t *binder, size_t b
 	long long now = mono_us(), due;
 	struct batch *bt;
 	unsigned int idx;
-	bool leader = false;
 	int err;
 
 	*out = NULL;
@@ -548,12 +726,18 @@ int atls_batcher_produce(struct atls_batcher *b, const uint8_t *binder, size_t b
 	err = atls_batch_leaf(binder, blen, leaf);
 	if (err)
 		return err;
+	due = (long long)atls_tpm_thread_deadline();
 
 	pthread_mutex_lock(&b->lock);
-	/* How long this handshake took from its start to its leaf. */
-	if (tl_entered == b) {
-		ewma(&b->st.reach_us, now - tl_enter_us);
-		tl_entered = NULL;
+	/* How long this handshake computed its way to its leaf. */
+	if (tl_entered == b && tl_submitted != b) {
+		if (!tl_peer_wait) {
+			ewma(&b->st.reach_us, now - tl_enter_us);
+			if (b->on_way)
+				b->on_way--;
+		}
+		tl_submitted = b;
+		tl_peer_wait = false;
 	}
 	bt = b->open;
 	if (!bt) {
@@ -563,35 +747,23 @@ int atls_batcher_produce(struct atls_batcher *b, const uint8_t *binder, size_t b
 			return -ENOMEM;
 		}
 		b->open = bt;
-		leader = true;
 	}
-	due = (long long)atls_tpm_thread_deadline();
 	if (due && (!bt->due_us || due < bt->due_us))
 		bt->due_us = due;
 	idx = bt->n++;
 	memcpy(bt->leaves[idx], leaf, H);
+	bt->m[idx].due = due;
+	bt->live++;
 	bt->refs++;
 	b->st.leaves++;
-	if (tl_submitted != b) {
-		tl_submitted = b;
-		b->submitted++;
-	}
 	if (bt->n >= b->max)
 		batch_close(b, bt, CLOSE_FULL);
 	else
 		pthread_cond_broadcast(&b->change);
-	if (leader) {
-		lead(b, bt);
-		pthread_mutex_unlock(&b->lock);
-		batch_quote(b, bt);
-		pthread_mutex_lock(&b->lock);
-	}
-	while (!bt->done)
-		pthread_cond_wait(&bt->done_cv, &b->lock);
+	err = await_batch(b, bt, idx, due);
 	pthread_mutex_unlock(&b->lock);
 
 	/* Closed and done: tree and CMW are immutable until our reference goes. */
-	err = bt->err;
 	if (!err) {
 		tree_path(bt->tree, bt->depth, idx, path);
 		err = atls_batch_encode(bt->depth, (uint16_t)idx, path, bt->cmw, bt->cmw_len, out,

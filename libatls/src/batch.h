@@ -94,17 +94,28 @@ void atls_batcher_free(struct atls_batcher *b);
 /*
  * A handshake on the owning context starts / ends (atls_handshake(), in the
  * thread that later calls atls_batcher_produce()).  The batcher closes a
- * batch without waiting when the TPM is idle and every handshake in
- * progress has contributed its leaf: nobody else can join, so waiting
- * longer only adds latency (an idle server quotes at once); and it learns
- * from enter to produce how long handshakes take to reach their leaf.  NULL
- * b is a no-op.
+ * batch without waiting when the TPM is idle and no handshake in progress
+ * is still computing its way to its leaf: nobody else can join soon, so
+ * waiting longer only adds latency (an idle server quotes at once); and it
+ * learns from enter (or the end of the last wait for the peer) to produce
+ * how long handshakes take to reach their leaf.  NULL b is a no-op.
  */
 void atls_batcher_enter(struct atls_batcher *b);
 void atls_batcher_leave(struct atls_batcher *b);
+/*
+ * The calling thread's handshake begins (waiting true) or ends (false) a
+ * wait for its peer's bytes (handshake.c, atls_io_wait()).  While it waits
+ * it is not "on its way" to its leaf: no batch waits for it, so a stalled
+ * or slow peer never delays another handshake's quote.  Cheap and
+ * lock-free once the handshake has its leaf; NULL b is a no-op.
+ */
+void atls_batcher_peer_wait(struct atls_batcher *b, bool waiting);
 
 /* This handshake's BatchEvidence (malloc'ed) for its binder; blocks until the
- * batch's quote is made.  -errno (TPM failures as atls_evidence_produce()). */
+ * batch's quote is made, or until the calling thread's TPM deadline
+ * (atls_tpm_thread_deadline()) passes: then -ETIMEDOUT.  The batch's quote is
+ * asked for under the latest deadline of its members (batch.c, the top).
+ * -errno (TPM failures as atls_evidence_produce()). */
 int atls_batcher_produce(struct atls_batcher *b, const uint8_t *binder, size_t blen,
 			 uint8_t **out, size_t *len);
 
@@ -119,8 +130,13 @@ struct atls_batch_stats {
 	unsigned long closed_all_in;	/* ... TPM idle, every handshake in progress in */
 	unsigned long closed_deadline;	/* ... after waiting their longest */
 	unsigned long leader_waits;	/* times a leader slept before its batch closed */
+	unsigned long peer_waits;	/* waits for a peer before a leaf (never waited for) */
+	unsigned long timed_out;	/* leaves whose handshake gave up at its deadline */
+	unsigned long abandoned;	/* batches every member gave up on: never quoted */
 	unsigned int quoting;		/* batches closed whose quote is not done */
 	unsigned int open_leaves;	/* leaves in the batch now collecting */
+	unsigned int inflight;		/* handshakes entered and not left */
+	unsigned int on_way;		/* ... computing their way to their leaf */
 	unsigned int largest;		/* most leaves one batch had */
 	long long quote_us;		/* measured: close to quote done (EWMA) */
 	long long reach_us;		/* measured: handshake start to its leaf (EWMA) */

@@ -127,7 +127,10 @@ int atls_io_wait(struct atls_conn *c, struct atls_io *io, int ssl_err)
 	if (io->deadline && deadline_passed(c, io->deadline, &left,
 					    "handshake not finished after %d ms", io->timeout_ms))
 		return c->err;
+	/* No batch waits for a handshake that waits for its peer (batch.c). */
+	atls_batcher_peer_wait(c->ctx->batcher, true);
 	r = poll(&pfd, 1, left);
+	atls_batcher_peer_wait(c->ctx->batcher, false);
 	if (r < 0 && errno != EINTR) {
 		atls_fail(c, -errno, ATLS_REASON_INTERNAL, 0, "poll: %s", strerror(errno));
 		return c->err;
@@ -349,6 +352,7 @@ int atls_handshake_ex(struct atls_ctx *ctx, int fd, int timeout_ms,
 	memset(&c, 0, sizeof(c));
 	c.ctx = ctx;
 	c.res = res;
+	c.batch_only = opts && opts->batched_evidence_only;
 	if (ctx)	/* batch.c: a quote need not wait for a handshake no longer running */
 		atls_batcher_enter(ctx->batcher);
 	if (!ctx || fd < 0) {

@@ -48,6 +48,7 @@ struct atls_conn {
 	SSL *ssl;
 	struct atls_result *res;
 	const char *peer_name;		/* expected peer name (caller's string) or NULL */
+	bool batch_only;		/* opts->batched_evidence_only (negotiate.c) */
 
 	/* Transcript CH..SH (binder.c): raw handshake messages with headers. */
 	struct atls_buf th_msgs;
@@ -191,6 +192,7 @@ int atls_negotiate_finish(struct atls_conn *c);
 /* batch.c: handshakes in progress on a batching attester (NULL b: no-op). */
 struct atls_batcher;
 void atls_batcher_enter(struct atls_batcher *b);
+void atls_batcher_peer_wait(struct atls_batcher *b, bool waiting);
 void atls_batcher_leave(struct atls_batcher *b);
 
 /* tpmkey.c: an EVP_PKEY for cert's public key whose signatures the TPM makes. */

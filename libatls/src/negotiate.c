@@ -260,6 +260,12 @@ static int ext_parse(SSL *s, unsigned int ext_type, unsigned int context,
 		c->peer_asks_us = off.server_tpm || c->self_batch;
 		c->peer_asks_us_other = off.n_server > 0 && !c->peer_asks_us;
 		c->peer_offers = off.client_tpm || c->peer_batch;
+		/* The caller's bound on quotes of their own (atls.h). */
+		if (c->batch_only && c->ctx->batcher && c->peer_asks_us && !c->self_batch)
+			return fail_al(c, al, ATLS_REASON_EVIDENCE_TYPE_REJECTED,
+				       ATLS_ALERT_HANDSHAKE_FAILURE,
+				       "client asks for our evidence without offering batched "
+				       "quotes; only batched evidence is served to it now");
 		if (cfg->peer_attest == ATLS_PEER_REQUIRED && !c->peer_offers)
 			return fail_al(c, al, ATLS_REASON_EVIDENCE_MISSING, 0,
 				       "client attestation required; client offers no scheme of ours");

@@ -20,6 +20,24 @@
  *  - stuck_handshake_bounded: a handshake in progress that never reaches
  *    its leaf holds a batch only until the window, then the batch is
  *    quoted without it.
+ *  - stalled_peers_never_waited_for: over TCP, two server handshakes whose
+ *    peers send nothing or a partial ClientHello (they wait for their peer)
+ *    while a third handshake gets its quote: its batch is closed at once
+ *    (closed_all_in, no deadline close, no leader sleep), the same as with
+ *    no stalled peer at all.  On a batcher that waited for every handshake
+ *    in progress, it would wait for the window.
+ *  - member_gives_up_at_its_deadline: the TPM held; a batch's leader whose
+ *    TPM deadline passes while its batch waits returns -ETIMEDOUT at once;
+ *    another member takes the batch over and gets a valid quote after the
+ *    TPM is released.
+ *  - batched_quote_withdrawn_at_deadline: the TPM held; a batch whose only
+ *    member's deadline passes is never quoted: the member gets -ETIMEDOUT
+ *    while the TPM is still held, and no TPM command runs for it after.
+ *  - batched_evidence_only: a server handshake with
+ *    atls_handshake_opts.batched_evidence_only refuses a client that asks
+ *    for its evidence without offering the batched scheme (reason
+ *    evidence-type-rejected, no TPM command), and serves one that offers
+ *    it with a batched quote.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -79,6 +97,7 @@ static int block_main(void *arg)
  * (as atls_handshake() does). */
 struct prod {
 	struct atls_batcher *b;
+	int deadline_ms;	/* the thread's TPM deadline from its start, 0 = none */
 	uint8_t binder[32];
 	uint8_t *out;
 	size_t len;
@@ -88,7 +107,14 @@ struct prod {
 static int prod_main(void *arg)
 {
 	struct prod *p = arg;
+	struct timespec ts;
 
+	if (p->deadline_ms) {	/* as atls_handshake() sets it (handshake.c) */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		atls_tpm_set_thread_deadline((unsigned long long)ts.tv_sec * 1000000 +
+					     (unsigned long long)ts.tv_nsec / 1000 +
+					     (unsigned long long)p->deadline_ms * 1000);
+	}
 	atls_batcher_enter(p->b);
 	p->ret = atls_batcher_produce(p->b, p->binder, sizeof(p->binder), &p->out, &p->len);
 	atls_batcher_leave(p->b);
@@ -97,7 +123,7 @@ static int prod_main(void *arg)
 
 /* Wait (no time limit of its own: the harness's timeout is the bound) until
  * the batcher's counters satisfy what. */
-enum until { QUOTING_1, OPEN_5 };
+enum until { QUOTING_1, OPEN_1, OPEN_2, OPEN_5, TWO_WAIT_FOR_PEER };
 
 static void wait_for(struct atls_batcher *b, enum until what)
 {
@@ -108,6 +134,14 @@ static void wait_for(struct atls_batcher *b, enum until what)
 		if (what == QUOTING_1 && st.quoting == 1)
 			return;
 		if (what == OPEN_5 && st.open_leaves == 5)
+			return;
+		if (what == OPEN_1 && st.open_leaves == 1)
+			return;
+		if (what == OPEN_2 && st.open_leaves == 2)
+			return;
+		/* Two handshakes in progress, neither on its way to its leaf. */
+		if (what == TWO_WAIT_FOR_PEER && st.inflight == 2 && st.on_way == 0 &&
+		    st.peer_waits >= 2)
 			return;
 		usleep(1000);
 	}
@@ -288,6 +322,102 @@ TEST_F(form, stuck_handshake_bounded)
 	atls_batcher_free(b);
 }
 
+static void hold(struct blocker *bl, struct tl_thread *tb)
+{
+	pthread_mutex_init(&bl->lock, NULL);
+	pthread_cond_init(&bl->cv, NULL);
+	if (tl_spawn(tb, block_main, bl))
+		abort();
+	pthread_mutex_lock(&bl->lock);
+	while (!bl->entered)
+		pthread_cond_wait(&bl->cv, &bl->lock);
+	pthread_mutex_unlock(&bl->lock);
+}
+
+static int release(struct blocker *bl, struct tl_thread *tb)
+{
+	int ret;
+
+	pthread_mutex_lock(&bl->lock);
+	bl->release = true;
+	pthread_cond_broadcast(&bl->cv);
+	pthread_mutex_unlock(&bl->lock);
+	ret = tl_join(tb);
+	pthread_cond_destroy(&bl->cv);
+	pthread_mutex_destroy(&bl->lock);
+	return ret;
+}
+
+TEST_F(form, member_gives_up_at_its_deadline)
+{
+	struct blocker bl = { .tpm = self->tpm };
+	struct atls_batch_stats st;
+	struct tl_thread tb, th[3];
+	struct atls_appraisal a;
+	struct atls_batcher *b;
+	int i;
+
+	ASSERT_EQ(0, atls_batcher_new(self->tpm, &self->ep, 1, 64, &b));
+	for (i = 0; i < 3; i++) {
+		memset(self->p[i].binder, 0x70 + i, 32);
+		self->p[i].b = b;
+	}
+	self->p[1].deadline_ms = 1000;	/* A: leads batch 2, gives up */
+	hold(&bl, &tb);
+	/* Batch 1 (p[0], no deadline) at the TPM; batch 2 collects behind it. */
+	ASSERT_EQ(0, tl_spawn(&th[0], prod_main, &self->p[0]));
+	wait_for(b, QUOTING_1);
+	ASSERT_EQ(0, tl_spawn(&th[1], prod_main, &self->p[1]));
+	wait_for(b, OPEN_1);
+	ASSERT_EQ(0, tl_spawn(&th[2], prod_main, &self->p[2]));	/* B: no deadline */
+	/* A returns at its deadline while the TPM is still held. */
+	EXPECT_EQ(-ETIMEDOUT, tl_join(&th[1]));
+	atls_batcher_counters(b, &st);
+	EXPECT_EQ(1, st.timed_out);
+	EXPECT_EQ(0, st.batches);
+	EXPECT_EQ(0, release(&bl, &tb));
+	EXPECT_EQ(0, tl_join(&th[0]));
+	EXPECT_EQ(0, tl_join(&th[2]));	/* B took batch 2 over */
+	atls_batcher_counters(b, &st);
+	TH_LOG("%lu quotes, %lu leaves, %lu abandoned", st.batches, st.leaves, st.abandoned);
+	EXPECT_EQ(2, st.batches);
+	EXPECT_EQ(1, st.timed_out);
+	EXPECT_EQ(0, appraise(self, &self->p[2], self->p[2].binder, &a)) TH_LOG("%s", a.text);
+	EXPECT_EQ(ATLS_EAR_AFFIRMING, a.status);
+	EXPECT_EQ(0, appraise(self, &self->p[0], self->p[0].binder, &a)) TH_LOG("%s", a.text);
+	atls_batcher_free(b);
+}
+
+TEST_F(form, batched_quote_withdrawn_at_deadline)
+{
+	struct blocker bl = { .tpm = self->tpm };
+	unsigned long calls0, calls1;
+	struct atls_batch_stats st;
+	struct tl_thread tb, th;
+	struct atls_batcher *b;
+
+	ASSERT_EQ(0, atls_batcher_new(self->tpm, &self->ep, 1, 64, &b));
+	memset(self->p[0].binder, 0x78, 32);
+	self->p[0].b = b;
+	self->p[0].deadline_ms = 2000;
+	hold(&bl, &tb);
+	ASSERT_EQ(0, atls_tpm_stats(self->tpm, &calls0, NULL));
+	ASSERT_EQ(0, tl_spawn(&th, prod_main, &self->p[0]));
+	/* Its quote (or the AK read before it) queued behind the held TPM is
+	 * withdrawn at the deadline: the member returns while the TPM is held. */
+	EXPECT_EQ(-ETIMEDOUT, tl_join(&th));
+	EXPECT_EQ(0, release(&bl, &tb));
+	ASSERT_EQ(0, atls_tpm_stats(self->tpm, &calls1, NULL));
+	atls_batcher_counters(b, &st);
+	TH_LOG("quotes %lu, timed out %lu, abandoned %lu, TPM calls %lu", st.batches,
+	       st.timed_out, st.abandoned, calls1 - calls0);
+	EXPECT_EQ(0, st.batches);
+	EXPECT_EQ(1, calls1 - calls0);	/* the blocker's own: nothing ran for the batch */
+	EXPECT_EQ(0, st.quoting);
+	EXPECT_EQ(0, st.open_leaves);
+	atls_batcher_free(b);
+}
+
 /* ------------------------------------------------------- over TLS */
 
 struct hs {
@@ -302,6 +432,15 @@ static int hs_main(void *arg)
 	struct hs *h = arg;
 
 	h->ret = atls_handshake(h->ctx, h->fd, 20000, &h->res);
+	return 0;
+}
+
+static int hs_batch_only_main(void *arg)
+{
+	static const struct atls_handshake_opts o = { .batched_evidence_only = true };
+	struct hs *h = arg;
+
+	h->ret = atls_handshake_ex(h->ctx, h->fd, 20000, &o, &h->res);
 	return 0;
 }
 
@@ -339,6 +478,125 @@ TEST_F(form, lone_handshakes_over_tls)
 	EXPECT_EQ(3, st.batches);
 	EXPECT_EQ(3, st.closed_all_in);
 	EXPECT_EQ(0, st.leader_waits);
+	atls_ctx_free(sctx);
+	atls_ctx_free(cctx);
+}
+
+TEST_F(form, batched_evidence_only)
+{
+	struct atls_ctx *sctx, *solo, *batching;
+	struct atls_config sc, cc;
+	unsigned long calls0, calls1;
+	int round;
+
+	tl_side_config(&sc, &self->srv, ATLS_ROLE_SERVER, ATLS_KEY_SOFTWARE, true, false);
+	sc.batch = true;
+	ASSERT_EQ(0, atls_ctx_new(&sc, &sctx));
+	tl_side_config(&cc, &self->cli, ATLS_ROLE_CLIENT, ATLS_KEY_SOFTWARE, false, true);
+	ASSERT_EQ(0, atls_ctx_new(&cc, &solo));		/* offers per-handshake quotes only */
+	cc.batch = true;
+	ASSERT_EQ(0, atls_ctx_new(&cc, &batching));
+	for (round = 0; round < 2; round++) {
+		struct hs s = { .ctx = sctx }, c = { .ctx = round ? batching : solo };
+		struct tl_thread ts, tc;
+
+		ASSERT_EQ(0, atls_tpm_stats(sctx->tpm, &calls0, NULL));
+		ASSERT_EQ(0, tl_tcp_pair(AF_INET, &c.fd, &s.fd));
+		ASSERT_EQ(0, tl_spawn(&ts, hs_batch_only_main, &s));
+		ASSERT_EQ(0, tl_spawn(&tc, hs_main, &c));
+		tl_join(&ts);
+		tl_join(&tc);
+		ASSERT_EQ(0, atls_tpm_stats(sctx->tpm, &calls1, NULL));
+		if (!round) {
+			EXPECT_EQ(-EKEYREJECTED, s.ret);
+			EXPECT_EQ(ATLS_REASON_EVIDENCE_TYPE_REJECTED, s.res.reason)
+				TH_LOG("%s", s.res.reason_text);
+			EXPECT_EQ(ATLS_ALERT_HANDSHAKE_FAILURE, s.res.alert);
+			EXPECT_NE(0, c.ret);
+			EXPECT_EQ(calls0, calls1);	/* no TPM work for it */
+		} else {
+			EXPECT_EQ(0, s.ret) TH_LOG("server: %s", s.res.reason_text);
+			EXPECT_EQ(0, c.ret) TH_LOG("client: %s", c.res.reason_text);
+			EXPECT_TRUE(c.res.peer_batched);
+			EXPECT_LE(1, calls1 - calls0);
+		}
+		atls_result_release(&s.res);
+		atls_result_release(&c.res);
+		close(s.fd);
+		close(c.fd);
+	}
+	atls_ctx_free(sctx);
+	atls_ctx_free(solo);
+	atls_ctx_free(batching);
+}
+
+/* A server handshake whose client end sends only head (may be empty). */
+struct stalled {
+	struct hs s;
+	int cfd;
+	struct tl_thread th;
+};
+
+TEST_F(form, stalled_peers_never_waited_for)
+{
+	static const uint8_t part[] = { 0x16, 0x03, 0x01 };	/* a record header, cut */
+	struct atls_ctx *sctx, *cctx;
+	struct atls_config sc, cc;
+	struct atls_batch_stats st;
+	struct stalled z[2];
+	struct hs s, c;
+	struct tl_thread ts, tc;
+	int i;
+
+	tl_side_config(&sc, &self->srv, ATLS_ROLE_SERVER, ATLS_KEY_SOFTWARE, true, false);
+	tl_side_config(&cc, &self->cli, ATLS_ROLE_CLIENT, ATLS_KEY_SOFTWARE, false, true);
+	sc.batch = cc.batch = true;
+	ASSERT_EQ(0, atls_ctx_new(&sc, &sctx));
+	ASSERT_EQ(0, atls_ctx_new(&cc, &cctx));
+	/* Two handshakes in progress whose peers do not go on. */
+	for (i = 0; i < 2; i++) {
+		memset(&z[i], 0, sizeof(z[i]));
+		z[i].s.ctx = sctx;
+		ASSERT_EQ(0, tl_tcp_pair(AF_INET, &z[i].cfd, &z[i].s.fd));
+		if (i == 1)
+			ASSERT_EQ((ssize_t)sizeof(part), write(z[i].cfd, part, sizeof(part)));
+		ASSERT_EQ(0, tl_spawn(&z[i].th, hs_main, &z[i].s));
+	}
+	wait_for(sctx->batcher, TWO_WAIT_FOR_PEER);
+
+	/* A handshake whose peer goes on: its quote waits for neither. */
+	memset(&s, 0, sizeof(s));
+	memset(&c, 0, sizeof(c));
+	s.ctx = sctx;
+	c.ctx = cctx;
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &c.fd, &s.fd));
+	ASSERT_EQ(0, tl_spawn(&ts, hs_main, &s));
+	ASSERT_EQ(0, tl_spawn(&tc, hs_main, &c));
+	tl_join(&ts);
+	tl_join(&tc);
+	EXPECT_EQ(0, s.ret) TH_LOG("server: %s", s.res.reason_text);
+	EXPECT_EQ(0, c.ret) TH_LOG("client: %s", c.res.reason_text);
+	EXPECT_TRUE(c.res.peer_batched);
+	atls_batcher_counters(sctx->batcher, &st);
+	TH_LOG("quotes %lu, closed all-in %lu, deadline %lu, leader sleeps %lu, in progress %u",
+	       st.batches, st.closed_all_in, st.closed_deadline, st.leader_waits, st.inflight);
+	EXPECT_EQ(1, st.batches);
+	EXPECT_EQ(1, st.closed_all_in);
+	EXPECT_EQ(0, st.closed_deadline);
+	EXPECT_EQ(0, st.leader_waits);
+	EXPECT_EQ(2, st.inflight);	/* the stalled ones were in progress all along */
+	atls_result_release(&s.res);
+	atls_result_release(&c.res);
+	close(s.fd);
+	close(c.fd);
+
+	for (i = 0; i < 2; i++) {
+		close(z[i].cfd);	/* their peers go: the handshakes fail */
+		tl_join(&z[i].th);
+		EXPECT_NE(0, z[i].s.ret);
+		atls_result_release(&z[i].s.res);
+		close(z[i].s.fd);
+	}
 	atls_ctx_free(sctx);
 	atls_ctx_free(cctx);
 }

@@ -24,10 +24,14 @@
  * The two key-mode tests make two connections and read `atlsctl counters`
  * after each: atlsd's succeeded count and its TPM owner's tpm_commands,
  * which must grow by exactly what libatls issues per connection (both
- * requests, client and server, run in this one atlsd on one TPM): key mode
- * tpm 2 x (Sign + ReadPublic AK + Quote + ReadPublic key + Certify) = 10,
- * software 2 x (ReadPublic AK + Quote) = 4 (libatls/tests/tpm_stats_test.c
- * checks the same per side against swtpm).  After each connection they also
+ * requests, client and server, run in this one atlsd on one TPM).  Batched
+ * quotes are on by default (atlsd.8, LIMITS): each context's batcher reads
+ * the AK (and TLS key) public areas once, at its first quote, so a later
+ * connection costs key mode tpm 2 x (Sign + Quote + Certify) = 6 and
+ * software 2 x Quote = 2 (a quote per handshake would be 2 x (Sign +
+ * ReadPublic AK + Quote + ReadPublic key + Certify) = 10 and 2 x (ReadPublic
+ * AK + Quote) = 4: libatls/tests/tpm_stats_test.c checks those per side
+ * against swtpm).  After each connection they also
  * check atlsd's latency split (atlsd(8), lat_* lines): one sample per
  * successful request, every phase present and > 0, p50 <= p99, total >=
  * handshake, and the split in the request's "ready after" log line.
@@ -287,7 +291,7 @@ static void loopback(struct __test_metadata *_metadata, const char *state, bool 
 		     long long tpm_per_conn)
 {
 	uint32_t want = sw ? ATLS_EVIDENCE_TPM2_PAT : ATLS_EVIDENCE_TPM2_KAT_PAT;
-	long long n1;
+	long long n1, q1;
 	int l;
 
 	use_state(state);
@@ -302,6 +306,8 @@ static void loopback(struct __test_metadata *_metadata, const char *state, bool 
 	EXPECT_EQ(2, succeeded_reaches(2));
 	n1 = tl_atlsd_counter("tpm_commands");
 	EXPECT_LT(0, n1);
+	q1 = tl_atlsd_counter_in_last("batch_quotes");
+	EXPECT_EQ(2, q1);	/* each side's evidence: a batch of one */
 	EXPECT_LE(0, tl_atlsd_counter("tpm_busy_ms"));
 	check_latency(_metadata, 2);
 
@@ -309,6 +315,7 @@ static void loopback(struct __test_metadata *_metadata, const char *state, bool 
 	one_connection(_metadata, l, port, want);
 	EXPECT_EQ(4, succeeded_reaches(4));
 	EXPECT_EQ(n1 + tpm_per_conn, tl_atlsd_counter("tpm_commands"));
+	EXPECT_EQ(q1 + 2, tl_atlsd_counter_in_last("batch_quotes"));
 	check_latency(_metadata, 4);
 	close(l);
 	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
@@ -447,12 +454,12 @@ TEST_F_TIMEOUT(local, log_rate_limit, 300)
 
 TEST_F_TIMEOUT(local, tpm_key_mode, 180)
 {
-	loopback(_metadata, "state-tpm", false, 7602, 10);
+	loopback(_metadata, "state-tpm", false, 7602, 6);
 }
 
 TEST_F_TIMEOUT(local, software_key_mode, 180)
 {
-	loopback(_metadata, "state-sw", true, 7603, 4);
+	loopback(_metadata, "state-sw", true, 7603, 2);
 }
 
 static void __attribute__((constructor)) order_last(void)

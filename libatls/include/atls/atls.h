@@ -219,6 +219,24 @@ struct atls_ctx;
 int atls_ctx_new(const struct atls_config *cfg, struct atls_ctx **out);
 void atls_ctx_free(struct atls_ctx *ctx);
 
+/*
+ * What ctx's batcher did since ctx was made (Documentation/protocol.rst,
+ * "Batching (attester)"): atlsd shows the sums in `atlsctl counters`.
+ * Safe from any thread while handshakes run.  -ENOENT when ctx does not
+ * batch its own evidence (cfg.batch off, or attest_self off).
+ */
+struct atls_batch_counters {
+	unsigned long quotes;		/* batched quotes made (one TPM2_Quote each) */
+	unsigned long leaves;		/* handshakes that asked for a batched quote */
+	unsigned long closed_full;	/* batches closed at batch_max leaves */
+	unsigned long closed_all_in;	/* ... with nobody else on the way */
+	unsigned long closed_deadline;	/* ... after waiting their longest */
+	unsigned long timed_out;	/* handshakes that gave up at their deadline */
+	unsigned long abandoned;	/* batches nobody waited for: never quoted */
+	unsigned long largest;		/* most leaves one quote covered */
+};
+int atls_ctx_batch_counters(struct atls_ctx *ctx, struct atls_batch_counters *out);
+
 struct atls_result {
 	int err;			/* 0 or the -errno atls_handshake() returned */
 	enum atls_reason reason;	/* why it failed (or ATLS_REASON_NONE) */
@@ -329,6 +347,15 @@ struct atls_handshake_opts {
 	 * (TPM) does not count: the clock restarts after our flight is written.
 	 */
 	int step_timeout_ms;
+	/*
+	 * Server with batched quotes (cfg.batch and attest_self): a ClientHello
+	 * that asks for our evidence without offering the batched scheme is
+	 * refused (-EKEYREJECTED, reason evidence-type-rejected, alert
+	 * handshake_failure) before any TPM work.  Lets the caller bound the
+	 * quotes of their own that a peer can cause (atlsd: per remote
+	 * address, atls.conf(5) solo-quotes-per-peer).  Ignored otherwise.
+	 */
+	bool batched_evidence_only;
 };
 
 /* atls_handshake() with options (opts may be NULL: same as atls_handshake()). */
