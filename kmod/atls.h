@@ -36,6 +36,7 @@
 #include <linux/mutex.h>
 #include <linux/sched.h>
 #include <net/sock.h>
+#include <net/tls.h>
 #include <uapi/linux/atls.h>
 
 #include "compat.h"
@@ -72,6 +73,20 @@ struct atls_sock {
 	const struct proto_ops *gops_orig;	/* kTLS ops that gops copies */
 	struct proto_ops rops;		/* kTLS's final proto_ops, once READY */
 	const struct proto_ops *rops_orig;	/* kTLS ops that rops copies */
+	/*
+	 * Key installation (keys.c). installing: from its start until READY
+	 * or its failure (the helper's raw way through the gate closes).
+	 * ktls_rx_ops: the proto_ops kTLS chose at TLS_RX, for its own
+	 * parser's read_sock until READY (gate.c). standin: the struct socket
+	 * that sk->sk_socket points to while kTLS's setsockopt(TLS_TX/TLS_RX)
+	 * runs, so that kTLS's update_sk_prot() writes its proto_ops there
+	 * and not into the application's socket; a whole socket_alloc, as
+	 * readers of sk->sk_socket may look at its inode (sock_i_ino()).
+	 * All written under lock_sock.
+	 */
+	bool installing;
+	const struct proto_ops *ktls_rx_ops;
+	struct socket_alloc standin;
 	struct sock *sk;
 	wait_queue_head_t wq;		/* gate and ATLS_START waiters */
 	int state;			/* enum atls_state */
@@ -93,6 +108,21 @@ struct atls_sock {
 	struct atls_rekey *rekey;	/* traffic secrets (rekey.c), or NULL */
 	struct rcu_head rcu;
 };
+
+/*
+ * The atls_sock of a socket carrying our ULP, from any of our struct proto
+ * or proto_ops entries, whichever proto and proto_ops are installed at the
+ * moment: kTLS keeps the proto it saved at its init in its context
+ * (ctx->sk_proto), and ulp.c put our copy (as->tcp) there for the whole
+ * life of the atls_sock (our close hook puts kTLS's back, after which no
+ * call can come through our tables: close runs at the last fput).
+ */
+static inline struct atls_sock *atls_sock_of(const struct sock *sk)
+{
+	struct proto *p = READ_ONCE(tls_get_ctx(sk)->sk_proto);
+
+	return container_of(p, struct atls_sock, tcp);
+}
 
 /*
  * as->state is written under lock_sock and read locklessly by the data
@@ -161,7 +191,7 @@ void atls_listen_exit(void);
 /* gate.c */
 void atls_proto_copy(struct proto *p, const struct proto *from);
 void atls_gate_build(struct atls_sock *as);
-void atls_gate_ops_wrap(struct atls_sock *as);
+void atls_ops_strip(struct proto_ops *ops);
 int atls_gate_wait(struct atls_sock *as, long timeo);
 
 /* sockopt.c */
@@ -177,6 +207,7 @@ int atls_tcp_getsockopt(struct sock *sk, int level, int optname,
 /* ready.c */
 void atls_ready_build(struct atls_sock *as);
 void atls_ready_ops_wrap(struct atls_sock *as);
+void atls_ready_ops_install(struct atls_sock *as, const struct proto_ops *ktls);
 int atls_ready_sendmsg(struct sock *sk, struct msghdr *msg, size_t len);
 int atls_ready_recvmsg(ATLS_RECVMSG_PARAMS);
 int atls_ioctl(ATLS_IOCTL_PARAMS);

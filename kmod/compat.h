@@ -194,31 +194,34 @@ static inline int atls_tls_set_crypto_user(int (*set)(void *arg, int optname,
 	return err;
 }
 
-struct atls_sock_ops {
-	struct socket *sock;
-	const struct proto_ops *ops;
+struct atls_sock_proto {
+	struct sock *sk;
+	const struct proto *prot;
 };
 
 static inline int atls_sock_set_tls(void *arg, int optname, sockptr_t v, int len)
 {
-	struct atls_sock_ops *so = arg;
+	struct atls_sock_proto *sp = arg;
 
-	return so->ops->setsockopt(so->sock, SOL_TLS, optname, v, len);
+	return sp->prot->setsockopt(sp->sk, SOL_TLS, optname, v, len);
 }
 #endif
 
-static inline int atls_tls_set_crypto(struct socket *sock,
-				      const struct proto_ops *ops, int optname,
-				      void *blob, int len)
+/*
+ * setsockopt(SOL_TLS, @optname) of @blob straight into kTLS's struct proto
+ * @prot (its tls_setsockopt()), not through the socket's proto_ops.
+ */
+static inline int atls_tls_set_crypto(struct sock *sk, const struct proto *prot,
+				      int optname, void *blob, int len)
 {
 #ifdef ATLS_TLS_CRYPTO_VIA_USER
-	struct atls_sock_ops so = { .sock = sock, .ops = ops };
+	struct atls_sock_proto sp = { .sk = sk, .prot = prot };
 
 	if (current->mm && !(current->flags & PF_KTHREAD) && len <= PAGE_SIZE)
-		return atls_tls_set_crypto_user(atls_sock_set_tls, &so, optname,
+		return atls_tls_set_crypto_user(atls_sock_set_tls, &sp, optname,
 						blob, len);
 #endif
-	return ops->setsockopt(sock, SOL_TLS, optname, KERNEL_SOCKPTR(blob), len);
+	return prot->setsockopt(sk, SOL_TLS, optname, KERNEL_SOCKPTR(blob), len);
 }
 
 /*

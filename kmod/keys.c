@@ -8,15 +8,63 @@
  * ChaCha20-Poly1305 is accepted, with the exact structure size, the same
  * cipher both ways, in both directions.
  *
- * Order: TLS_TX first. kTLS's update_sk_prot() replaces our gate by
- * tls_sw_sendmsg under lock_sock, so from that instant sends are encrypted;
- * (installing RX first would leave a clear-text send window). Then TLS_RX,
- * then re-wrap kTLS's final proto, publish READY and wake the waiters, all
- * before the caller wipes the blobs. The setsockopt goes through the
- * socket's own ops (atls_tls_set_crypto(), compat.h: a kernel pointer, or a
- * page of the helper's memory where kTLS's copy of a kernel pointer would
- * warn); our gate lets SOL_TLS through only for as->installer, the task
- * running this function.
+ * Order: TLS_TX first, then TLS_RX (installing RX first would let kTLS
+ * decrypt records before our send side is keyed; neither is visible to the
+ * application: below). Then READY, in one step under lock_sock, all before
+ * the caller wipes the blobs. The module calls kTLS's setsockopt itself
+ * (its tls_setsockopt(), through kTLS's TLS_BASE proto, which is the same
+ * function in all of kTLS's protos): atls_tls_set_crypto(), compat.h: a
+ * kernel pointer, or a page of the helper's memory where kTLS's copy of a
+ * kernel pointer would warn. No application call can reach SOL_TLS.
+ *
+ * Nothing half-installed is visible. kTLS's update_sk_prot(), inside each
+ * of those setsockopt calls and under lock_sock, writes both sk->sk_prot
+ * and sk->sk_socket->ops (6.1, 6.12 and 7.x alike, net/tls/tls_main.c);
+ * kTLS's getsockopt then reads the keys under lock_sock, its recvmsg and
+ * splice_read the TCP queue, its poll reports the socket ready. So:
+ *
+ *  - The struct socket: while kTLS's setsockopt runs, sk->sk_socket
+ *    points to a stand-in (as->standin, atls_standin_enter()), and
+ *    update_sk_prot() writes its proto_ops there. The application's
+ *    struct socket keeps our gate proto_ops from ULP attach until READY.
+ *    Every syscall and in-kernel user of the socket finds its ops through
+ *    the struct socket it holds (the file's), so none reaches kTLS's
+ *    table.
+ *  - The struct proto: sk->sk_prot is kTLS's own from update_sk_prot()
+ *    until we take the lock again (atls_rewrap(): our ready copy). Our
+ *    gate proto_ops decide by our state, never through sk->sk_prot, for
+ *    every entry that could lead into kTLS (gate.c: sendmsg, recvmsg,
+ *    sendpage, splice_read, splice_eof, read_sock, poll, ioctl's SIOCINQ,
+ *    getsockopt, setsockopt); the entries left to TCP's inet_* functions
+ *    (shutdown, connect/disconnect, the other ioctls, mmap) find the
+ *    same TCP functions in every kTLS proto.
+ *  - READY: under lock_sock, our copy of kTLS's final proto_ops (the
+ *    table kTLS wrote into the stand-in at TLS_RX) replaces the gate's in
+ *    the socket, then READY is published, then the waiters are woken. A
+ *    gate entry that runs on after that sees READY and goes the ready way.
+ *
+ * The stand-in. While it is in, other code may read sk->sk_socket: TCP
+ * (SOCK_NOSPACE in ->flags, from tcp_poll() or the socket's own senders),
+ * sock_i_ino()/sock_i_uid() (inet_diag, /proc/net/tcp; under
+ * sk_callback_lock), netfilter's owner match and SIGURG (->file),
+ * sk_capable() (->file). So it carries the real socket's state, type,
+ * flags, file and sk, and its inode the real one's number and owner;
+ * it is swapped in and out under lock_sock and sk_callback_lock (the
+ * softirq side of TCP runs under the socket's spinlock and defers to the
+ * owner; sock_i_ino() takes sk_callback_lock), and a SOCK_NOSPACE set on
+ * it meanwhile is carried over to the real socket when it goes. Its
+ * lifetime is the atls_sock's: a lockless reader (tcp_poll()) runs inside
+ * a syscall on the socket's file, which ends before the close that frees
+ * the atls_sock. The DONE handler holds a reference on that file for the
+ * whole installation, so the socket cannot be closed (nor its sk_socket
+ * orphaned) under us.
+ *
+ * What is left (atls.7): between update_sk_prot() and our re-wrap, code
+ * that reads sk->sk_prot without going through the socket's proto_ops sees
+ * kTLS's proto: our connection hooks (ulp.c: the request is INSTALLING,
+ * which they leave alone anyway) and the helper's own raw I/O, if a thread
+ * of the helper still does I/O on the socket after it sent DONE (its keys,
+ * its process). Nothing of the application's.
  *
  * Receive tuning: with TLS_RX in, the module also sets kTLS's
  * TLS_RX_EXPECT_NO_PAD (module parameter rx_expect_no_pad, default on).
@@ -108,67 +156,123 @@ static void atls_ack_now(struct sock *sk)
 	tcp_sock_set_quickack(sk, inet_csk_in_pingpong_mode(sk) ? 2 : 1);
 }
 
+/*
+ * Under lock_sock: point sk->sk_socket at the stand-in, a copy of what
+ * other readers of it may look at (see the top of this file).
+ */
+static void atls_standin_enter(struct atls_sock *as, struct socket *sock)
+{
+	struct socket *si = &as->standin.socket;
+	struct inode *ino = SOCK_INODE(si);
+	struct sock *sk = as->sk;
+
+	si->state = sock->state;
+	si->type = sock->type;
+	si->flags = READ_ONCE(sock->flags);
+	si->file = sock->file;
+	si->sk = sk;
+	si->ops = sock->ops;
+	ino->i_ino = SOCK_INODE(sock)->i_ino;
+	ino->i_uid = SOCK_INODE(sock)->i_uid;
+	ino->i_gid = SOCK_INODE(sock)->i_gid;
+	ino->i_mode = SOCK_INODE(sock)->i_mode;
+	write_lock_bh(&sk->sk_callback_lock);
+	WRITE_ONCE(sk->sk_socket, si);
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+/* Under lock_sock: the real socket back; what kTLS set on the stand-in. */
+static const struct proto_ops *atls_standin_leave(struct atls_sock *as,
+						  struct socket *sock)
+{
+	struct socket *si = &as->standin.socket;
+	struct sock *sk = as->sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	WRITE_ONCE(sk->sk_socket, sock);
+	write_unlock_bh(&sk->sk_callback_lock);
+	if (test_bit(SOCK_NOSPACE, &si->flags))
+		set_bit(SOCK_NOSPACE, &sock->flags);
+	return si->ops;
+}
+
+/*
+ * One setsockopt(SOL_TLS, @optname) into kTLS with the stand-in in place,
+ * then our ready proto over kTLS's (atls_rewrap(); nothing if kTLS refused
+ * and left the proto alone). Returns kTLS's answer; *@ops: the proto_ops
+ * kTLS chose (unchanged if it refused).
+ */
+static int atls_ktls_set(struct atls_sock *as, struct socket *sock,
+			 int optname, void *blob, int len,
+			 const struct proto_ops **ops)
+{
+	struct sock *sk = as->sk;
+	int err;
+
+	lock_sock(sk);
+	atls_standin_enter(as, sock);
+	release_sock(sk);
+
+	err = atls_tls_set_crypto(sk, as->tls_base, optname, blob, len);
+
+	lock_sock(sk);
+	*ops = atls_standin_leave(as, sock);
+	atls_rewrap(as);
+	release_sock(sk);
+	return err;
+}
+
 int atls_keys_install(struct atls_sock *as, struct socket *sock,
 		      void *tx, int txlen, void *rx, int rxlen, u16 cipher,
 		      const struct atls_peer_info *peer)
 {
+	const struct proto_ops *ops;
 	struct sock *sk = as->sk;
-	bool tx_done;
 	int err;
 
 	lock_sock(sk);
 	WRITE_ONCE(as->installer, current);
+	WRITE_ONCE(as->installing, true);	/* the helper's raw way closes */
 	release_sock(sk);
 
-	err = atls_tls_set_crypto(sock, sock->ops, TLS_TX, tx, txlen);
+	err = atls_ktls_set(as, sock, TLS_TX, tx, txlen, &ops);
 	trace_atls_keys_installed(sock, false, cipher, err);
-
-	/*
-	 * Sends are encrypted now. Wrap kTLS's TX-only proto and ops at once:
-	 * its recvmsg and splice_read would read the raw TCP queue and its
-	 * getsockopt would hand out the TX key. The wrappers keep waiting
-	 * until READY (state-based), so only a call that starts in the few
-	 * instructions between kTLS's update_sk_prot() and this lock_sock()
-	 * reaches kTLS's own ops.
-	 */
-	lock_sock(sk);
-	tx_done = READ_ONCE(sk->sk_prot) != &as->gate;
-	if (tx_done) {
-		atls_rewrap(as);
-		atls_gate_ops_wrap(as);
-	}
-	release_sock(sk);
-
 	if (!err) {
-		err = atls_tls_set_crypto(sock, READ_ONCE(sock->ops), TLS_RX,
-					  rx, rxlen);
+		err = atls_ktls_set(as, sock, TLS_RX, rx, rxlen, &ops);
 		trace_atls_keys_installed(sock, true, cipher, err);
+	}
+	if (!err) {
+		/* From here kTLS's parser may read through our gate's
+		 * read_sock (6.1): let it (gate.c). */
+		lock_sock(sk);
+		WRITE_ONCE(as->ktls_rx_ops, ops);
+		release_sock(sk);
 	}
 	if (!err && READ_ONCE(atls_rx_no_pad)) {
 		int one = 1;
 
-		/* Still the installer: passes our sockopt wrapper if it is in. */
-		if (READ_ONCE(sock->ops)->setsockopt(sock, SOL_TLS, TLS_RX_EXPECT_NO_PAD,
-						     KERNEL_SOCKPTR(&one), sizeof(one)))
+		/* Changes no proto or ops: no stand-in needed. */
+		if (as->tls_base->setsockopt(sk, SOL_TLS, TLS_RX_EXPECT_NO_PAD,
+					     KERNEL_SOCKPTR(&one), sizeof(one)))
 			atls_stat_inc(ATLS_STAT_RX_NO_PAD_FAILED);
 	}
 
 	lock_sock(sk);
 	WRITE_ONCE(as->installer, NULL);
-	if (tx_done)
-		atls_rewrap(as);	/* kTLS's final (TX+RX) proto */
 	if (!err) {
 		atls_unhook_conn(as);	/* kTLS reports errors now */
-		atls_ready_ops_wrap(as);	/* poll, splice: whole records */
 		as->cipher = cipher;
 		if (peer)
 			as->peer = *peer;
 		as->peer.tls_version = TLS_1_3_VERSION;
 		as->peer.cipher = cipher;
 		as->have_peer = true;
+		/* The switch: ready ops in, READY out, waiters woken. */
+		atls_ready_ops_install(as, ops);
 		atls_set_state(as, ATLS_STATE_READY);
 		wake_up_all(&as->wq);
 	}
+	WRITE_ONCE(as->installing, false);
 	release_sock(sk);
 	if (!err) {
 		atls_ack_now(sk);

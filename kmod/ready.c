@@ -360,14 +360,10 @@ static bool atls_ready_rx_whole(struct atls_sock *as)
 static __poll_t atls_ready_poll(struct file *file, struct socket *sock,
 				struct poll_table_struct *wait)
 {
-	struct atls_sock *as;
+	struct atls_sock *as = atls_sock_of(sock->sk);
 	__poll_t mask;
-	bool gated;
 
-	as = atls_sk(sock->sk, &gated);
-	if (!as || gated)
-		return EPOLLERR;
-	mask = as->rops_orig->poll(file, sock, wait);
+	mask = READ_ONCE(as->rops_orig)->poll(file, sock, wait);
 	if ((mask & (EPOLLIN | EPOLLRDNORM)) && !atls_ready_rx_whole(as))
 		mask &= ~(EPOLLIN | EPOLLRDNORM);
 	return mask;
@@ -377,20 +373,42 @@ static ssize_t atls_ready_ops_splice_read(struct socket *sock, loff_t *ppos,
 					  struct pipe_inode_info *pipe,
 					  size_t len, unsigned int flags)
 {
-	struct atls_sock *as;
-	bool gated;
-
-	as = atls_sk(sock->sk, &gated);
-	if (!as || gated)
-		return -EBADF;
-	return atls_ready_splice_read(as, sock, ppos, pipe, len, flags);
+	return atls_ready_splice_read(atls_sock_of(sock->sk), sock, ppos, pipe,
+				      len, flags);
 }
 
 /*
- * Under lock_sock, at READY (keys.c): kTLS's final proto_ops (after TLS_RX)
- * are copied with our poll and splice_read. The copy lives in the
- * atls_sock, so the close hook puts kTLS's table back before the atls_sock
- * is freed (ulp.c).
+ * Under lock_sock: our copy of kTLS's proto_ops @ktls with our poll and
+ * splice_read. As in the gate's copy (gate.c, atls_ops_strip()) the other
+ * in-kernel paths go; read_sock stays kTLS's (its own parser reads
+ * through it on 6.1; KCM and sockmap cannot take the socket). The copy
+ * lives in the atls_sock, so the close hook puts kTLS's table back before
+ * the atls_sock is freed (ulp.c).
+ */
+static void atls_ready_ops_build(struct atls_sock *as,
+				 const struct proto_ops *ktls)
+{
+	WRITE_ONCE(as->rops_orig, ktls);
+	as->rops = *ktls;
+	as->rops.poll = atls_ready_poll;
+	as->rops.splice_read = atls_ready_ops_splice_read;
+	atls_ops_strip(&as->rops);
+}
+
+/*
+ * At READY (keys.c, under lock_sock, before READY is published): our copy
+ * of kTLS's final proto_ops @ktls (the table kTLS chose at TLS_RX) becomes
+ * the socket's, in place of the gate's copy, in one store.
+ */
+void atls_ready_ops_install(struct atls_sock *as, const struct proto_ops *ktls)
+{
+	atls_ready_ops_build(as, ktls);
+	WRITE_ONCE(as->sk->sk_socket->ops, &as->rops);
+}
+
+/*
+ * Under lock_sock, after kTLS put its own proto_ops into the socket again
+ * (a KeyUpdate on 6.14+, rekey.c): our copy of that table goes back on.
  */
 void atls_ready_ops_wrap(struct atls_sock *as)
 {
@@ -399,18 +417,7 @@ void atls_ready_ops_wrap(struct atls_sock *as)
 
 	if (cur == &as->rops)
 		return;
-	WRITE_ONCE(as->rops_orig, cur);
-	as->rops = *cur;
-	as->rops.poll = atls_ready_poll;
-	as->rops.splice_read = atls_ready_ops_splice_read;
-	/* As in the gate's copy (gate.c): read_sock stays kTLS's (its own
-	 * parser reads through it on 6.1 and 6.12; KCM and sockmap cannot
-	 * take the socket), the other in-kernel paths go. */
-	as->rops.read_skb = NULL;
-	as->rops.sendmsg_locked = NULL;
-#ifdef ATLS_HAVE_SENDPAGE
-	as->rops.sendpage_locked = NULL;
-#endif
+	atls_ready_ops_build(as, cur);
 	WRITE_ONCE(sock->ops, &as->rops);
 }
 

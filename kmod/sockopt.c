@@ -188,19 +188,11 @@ int atls_getsockopt(struct sock *sk, int level, int optname,
 	return as->tls_final->getsockopt(sk, level, optname, optval, optlen);
 }
 
-/* Our copy of kTLS's ctx->sk_proto (ulp.c): the atls_sock it is in. */
-static struct atls_sock *atls_tcp_sk(const struct sock *sk)
-{
-	struct proto *p = READ_ONCE(tls_get_ctx(sk)->sk_proto);
-
-	return container_of(p, struct atls_sock, tcp);
-}
-
 /* Every level but SOL_TLS, from kTLS, whatever proto is current. */
 int atls_tcp_setsockopt(struct sock *sk, int level, int optname,
 			sockptr_t optval, unsigned int optlen)
 {
-	struct atls_sock *as = atls_tcp_sk(sk);
+	struct atls_sock *as = atls_sock_of(sk);
 
 	if (level == SOL_ATLS) {
 		if (optname != ATLS_START)
@@ -213,7 +205,7 @@ int atls_tcp_setsockopt(struct sock *sk, int level, int optname,
 int atls_tcp_getsockopt(struct sock *sk, int level, int optname,
 			char __user *optval, int __user *optlen)
 {
-	struct atls_sock *as = atls_tcp_sk(sk);
+	struct atls_sock *as = atls_sock_of(sk);
 
 	if (level == SOL_ATLS)
 		return atls_getsockopt_atls(as, optname, optval, optlen);
