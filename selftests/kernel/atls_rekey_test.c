@@ -20,10 +20,13 @@
  *                     move many times that both ways and rekey themselves
  *  threshold_atls_to_openssl  the same against OpenSSL: our TX by our
  *                     KeyUpdates, our RX by asking OpenSSL for one
+ *  key_update_before_client_finished  a server's KeyUpdate right after
+ *                     its Finished, read by kTLS as its first record
  * On 6.1 and 6.12 the same peer's KeyUpdate ends the connection with
  * EKEYEXPIRED (ATLS_REASON_KEY_UPDATE), and a lowered threshold changes
  * nothing. On every kernel a malformed KeyUpdate (bad length, bad value,
- * not last in its record) ends the connection with EPROTO.
+ * not last in its record) ends the connection with EPROTO, and one before
+ * the peer's Finished fails the handshake (EPROTO, HANDSHAKE).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -695,6 +698,255 @@ TEST_F(rk, key_update_not_last_in_record)
 {
 	/* RFC 8446 5.1: a KeyUpdate must end its record. */
 	malformed(_metadata, self, "\x18\x00\x00\x01\x00\x04\x00\x00\x00", 9);
+}
+
+/*
+ * ---- a KeyUpdate before the handshake is over ----
+ *
+ * A scripted TLS 1.3 server: OpenSSL runs the server handshake, but its
+ * first flight goes to a memory BIO and the test decides what reaches the
+ * atls client, with keys from OpenSSL's key log. Up to its Finished the
+ * handshake belongs to the helper (the socket is gated); after it, kTLS.
+ */
+struct early_peer {
+	int fd;
+	bool before_finished;	/* KeyUpdate in place of EncryptedExtensions */
+	uint8_t hs[32], app[32], capp[32];	/* server hs, server app, client app */
+	size_t hsl, appl, cappl;
+	uint8_t reply[64];
+	size_t reply_len;
+	int err;
+};
+
+static void early_keylog_cb(const SSL *ssl, const char *line)
+{
+	struct early_peer *p = SSL_get_app_data(ssl);
+	const char *sp = strrchr(line, ' ');
+	uint8_t *dst;
+	size_t *len, i;
+
+	if (!strncmp(line, "SERVER_HANDSHAKE_TRAFFIC_SECRET ", 32)) {
+		dst = p->hs;
+		len = &p->hsl;
+	} else if (!strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24)) {
+		dst = p->app;
+		len = &p->appl;
+	} else if (!strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24)) {
+		dst = p->capp;
+		len = &p->cappl;
+	} else {
+		return;
+	}
+	for (i = 0, sp++; sp[0] && sp[1] && i < 32; i++, sp += 2)
+		sscanf(sp, "%2hhx", &dst[i]);
+	*len = i;
+}
+
+/* Seal one record of inner type under secret (generation gen) at seq. */
+static int early_send(int fd, const uint8_t *sec, int gen, uint64_t seq, uint8_t type,
+		      const void *data, size_t len)
+{
+	uint8_t s[32], rec[256];
+	struct tl_keys b, k;
+	size_t n;
+	int i;
+
+	memcpy(s, sec, 32);
+	for (i = 0; i < gen; i++)
+		if (hkdf_label("SHA256", s, 32, "traffic upd", s, 32))
+			return -1;
+	if (!blob_of(0x1301, s, 32, &b) || tl_keys_from(&k, &b.ci))
+		return -1;
+	n = tl_record_seal(&k, seq, type, data, len, rec);
+	return n && tl_send_all(fd, rec, n) == 0 ? 0 : -1;
+}
+
+static int early_peer_fn(void *arg)
+{
+	static const uint8_t ku_req[] = { 24, 0, 0, 1, 1 };
+	struct early_peer *p = arg;
+	SSL_CTX *c = tl_peer_ctx(1, "TLS_AES_128_GCM_SHA256", CERT_DIR "/srv.pem",
+				 CERT_DIR "/srv.key");
+	uint8_t fl[8192], pt[512], type;
+	SSL *ssl = c ? SSL_new(c) : NULL;
+	BIO *wb = BIO_new(BIO_s_mem());
+	size_t off, rl;
+	int idle, n, fin = 0;
+	ssize_t r;
+	struct tl_keys b;
+
+	p->err = -1;
+	if (!ssl || !wb)
+		goto out;
+	SSL_CTX_set_keylog_callback(c, early_keylog_cb);
+	SSL_set_app_data(ssl, p);
+	fcntl(p->fd, F_SETFL, O_NONBLOCK);
+	SSL_set_bio(ssl, BIO_new_socket(p->fd, BIO_NOCLOSE), wb);
+	SSL_set_accept_state(ssl);
+	/* Until the server's first flight is written (then it waits for ours). */
+	for (idle = 0; !BIO_ctrl_pending(wb) && idle < 200;) {
+		struct pollfd pf = { .fd = p->fd, .events = POLLIN };
+
+		if (SSL_do_handshake(ssl) == 1)
+			goto out;
+		idle += poll(&pf, 1, 50) == 0;
+	}
+	fcntl(p->fd, F_SETFL, 0);
+	n = BIO_read(wb, fl, sizeof(fl));
+	if (!p->before_finished)
+		fcntl(p->fd, F_SETFL, O_NONBLOCK);
+	p->err = -4;
+	if (n <= 0 || n >= (int)sizeof(fl) || p->hsl != 32 ||
+	    (!p->before_finished && p->appl != 32))
+		goto out;
+	p->err = -1;
+	/* The records of the flight: ServerHello (22), maybe CCS (20), then 23s. */
+	for (off = 0; off + 5 <= (size_t)n; off += rl) {
+		rl = 5 + ((size_t)fl[off + 3] << 8 | fl[off + 4]);
+		if (p->before_finished && fl[off] == 23)
+			break;
+		if (tl_send_all(p->fd, fl + off, rl))
+			goto out;
+	}
+	if (p->before_finished) {
+		/* A KeyUpdate, under the server's handshake key, before its Finished. */
+		if (early_send(p->fd, p->hs, 0, 0, 22, ku_req, sizeof(ku_req)))
+			goto out;
+		p->err = 0;
+		goto out;
+	}
+	/* After our Finished, before the client's: KeyUpdate, then data. */
+	if (early_send(p->fd, p->app, 0, 0, 22, ku_req, sizeof(ku_req)) ||
+	    early_send(p->fd, p->app, 1, 0, 23, "after the update", 16))
+		goto out;
+	/*
+	 * The client's CCS and Finished, read by OpenSSL (which then knows the
+	 * client's application secret), then its KeyUpdate and its reply.
+	 */
+	for (idle = 0; (fin = SSL_do_handshake(ssl)) != 1 && idle < 200;) {
+		struct pollfd pf = { .fd = p->fd, .events = POLLIN };
+
+		if (SSL_get_error(ssl, fin) != SSL_ERROR_WANT_READ)
+			break;
+		idle += poll(&pf, 1, 50) == 0;
+	}
+	p->err = -5;
+	if (fin != 1 || p->cappl != 32)
+		goto out;
+	fcntl(p->fd, F_SETFL, 0);
+	if (!blob_of(0x1301, p->capp, 32, &b) ||
+	    tl_record_read(p->fd, &b.ci, 0, pt, sizeof(pt), &type) != 5 || type != 22 ||
+	    memcmp(pt, "\x18\x00\x00\x01\x00", 5)) {
+		p->err = -2;
+		goto out;
+	}
+	hkdf_label("SHA256", p->capp, 32, "traffic upd", p->capp, 32);
+	if (!blob_of(0x1301, p->capp, 32, &b))
+		goto out;
+	r = tl_record_read(p->fd, &b.ci, 0, p->reply, sizeof(p->reply), &type);
+	if (r < 0 || type != 23) {
+		p->err = -3;
+		goto out;
+	}
+	p->reply_len = r;
+	p->err = 0;
+out:
+	OPENSSL_cleanse(p->hs, sizeof(p->hs));
+	OPENSSL_cleanse(p->app, sizeof(p->app));
+	OPENSSL_cleanse(p->capp, sizeof(p->capp));
+	SSL_free(ssl);		/* frees wb */
+	SSL_CTX_free(c);
+	return p->err;
+}
+
+/*
+ * The server's KeyUpdate comes before its Finished, under its handshake key
+ * (RFC 8446 4.6.3: only after Finished): the helper's handshake fails, the
+ * application gets EPROTO (HANDSHAKE) and never a byte, on every kernel.
+ */
+TEST_F(rk, key_update_before_peer_finished)
+{
+	struct hs_serve s = { .n = 1, .suites = "TLS_AES_128_GCM_SHA256" };
+	struct early_peer p = { .before_finished = true };
+	struct atls_status st;
+	struct tl_thread pt;
+	char buf[64];
+	int v;
+
+	ASSERT_EQ(0, tl_fork_helper(&self->helper, hs_serve_fn, &s));
+	self->have_helper = self->helper_waits = true;
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->a, &self->b));
+	p.fd = self->b;
+	ASSERT_EQ(0, tl_spawn(&pt, early_peer_fn, &p));
+	ASSERT_EQ(0, tl_ulp(self->a));
+	EXPECT_EQ(-EPROTO, tl_start(self->a, ATLS_ROLE_CLIENT, 10000, 0));
+	EXPECT_EQ(0, tl_join(&pt));
+	TH_LOG("peer: %d", p.err);
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
+	EXPECT_EQ(-EPROTO, v);
+	ASSERT_EQ(0, tl_status(self->a, &st));
+	EXPECT_EQ(ATLS_STATE_FAILED, st.state);
+	EXPECT_EQ(EPROTO, st.error);
+	EXPECT_EQ(ATLS_REASON_HANDSHAKE, st.reason);
+	/* Bytes the peer sends now (if TCP takes them) never reach it. */
+	tl_send_all(self->b, "plaintext", 9);
+	EXPECT_EQ(-1, recv(self->a, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(EPROTO, errno);
+	EXPECT_EQ(-1, send(self->a, "x", 1, MSG_NOSIGNAL));
+	EXPECT_EQ(EPROTO, errno);
+}
+
+/*
+ * The server sends its KeyUpdate (update_requested) and data under the next
+ * key right after its Finished, before the client's Finished: in the TCP
+ * queue while the client's socket is still gated. 6.14+: the first recv
+ * installs the next key and returns the data; atls's own KeyUpdate and
+ * its reply under its next key reach the peer (opened here with keys of
+ * our own). 6.1/6.12: EKEYEXPIRED (KEY_UPDATE), no byte.
+ */
+TEST_F(rk, key_update_before_client_finished)
+{
+	struct hs_serve s = { .n = 1, .suites = "TLS_AES_128_GCM_SHA256" };
+	long krx0 = tl_tls_stat("TlsRxRekeyOk"), ktx0 = tl_tls_stat("TlsTxRekeyOk");
+	long arx0 = tl_proc_stat("rekey_rx"), atx0 = tl_proc_stat("rekey_tx");
+	struct early_peer p = { 0 };
+	struct atls_status st;
+	struct tl_thread pt;
+	char buf[64];
+	int v;
+
+	ASSERT_EQ(0, tl_fork_helper(&self->helper, hs_serve_fn, &s));
+	self->have_helper = self->helper_waits = true;
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->a, &self->b));
+	p.fd = self->b;
+	ASSERT_EQ(0, tl_spawn(&pt, early_peer_fn, &p));
+	ASSERT_EQ(0, tl_ulp(self->a));
+	ASSERT_EQ(0, tl_start(self->a, ATLS_ROLE_CLIENT, 10000, 0));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
+	ASSERT_EQ(0, v);
+	if (!ktls_rekeys()) {
+		EXPECT_EQ(-1, recv(self->a, buf, sizeof(buf), 0));
+		EXPECT_EQ(EKEYEXPIRED, errno);
+		ASSERT_EQ(0, tl_status(self->a, &st));
+		EXPECT_EQ(ATLS_STATE_FAILED, st.state);
+		EXPECT_EQ(ATLS_REASON_KEY_UPDATE, st.reason);
+		shutdown(self->a, SHUT_RDWR);
+		tl_join(&pt);
+		return;
+	}
+	EXPECT_EQ(0, tl_recv_all(self->a, buf, 16, 10000));
+	EXPECT_EQ(0, memcmp(buf, "after the update", 16));
+	EXPECT_EQ(0, tl_send_all(self->a, "reply", 5));
+	EXPECT_EQ(0, tl_join(&pt));
+	TH_LOG("peer: %d", p.err);
+	EXPECT_EQ(5, p.reply_len);
+	EXPECT_EQ(0, memcmp(p.reply, "reply", 5));
+	EXPECT_EQ(arx0 + 1, tl_proc_stat("rekey_rx"));
+	EXPECT_EQ(atx0 + 1, tl_proc_stat("rekey_tx"));
+	EXPECT_EQ(krx0 + 1, tl_tls_stat("TlsRxRekeyOk"));
+	EXPECT_EQ(ktx0 + 1, tl_tls_stat("TlsTxRekeyOk"));
+	ASSERT_EQ(0, tl_status(self->a, &st));
+	EXPECT_EQ(ATLS_STATE_READY, st.state);
 }
 
 TEST_HARNESS_MAIN
