@@ -65,6 +65,7 @@ struct atlsd_outcome {
 	size_t secret_len;
 	uint16_t cipher_suite;
 	uint64_t handshake_ns;		/* atls_handshake_ex()'s duration, 0 = not run */
+	bool solo_refused;		/* batch_only, and the peer offered no batching */
 };
 
 struct atlsd_engine;

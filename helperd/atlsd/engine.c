@@ -256,5 +256,8 @@ void atlsd_engine_run(struct atlsd_engine *e, const struct atlsd_request *req,
 		atlsd_outcome_failed(ret, &res, o);
 	else
 		atlsd_outcome_succeeded(&res, o);
+	/* Refused for asking for a quote of its own (worker.c counts it). */
+	o->solo_refused = ret && batch_only &&
+			  res.reason == ATLS_REASON_EVIDENCE_TYPE_REJECTED;
 	atls_result_release(&res);
 }

@@ -443,7 +443,7 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 			p->st.not_authorized++;
 		else if (o.reason == ATLS_REASON_PEER_LIMIT)
 			p->st.peer_limited++;
-		else if (batch_only && o.reason == ATLS_REASON_EVIDENCE_TYPE_REJECTED)
+		else if (o.solo_refused)
 			p->st.solo_quote_refused++;
 	}
 	else {
