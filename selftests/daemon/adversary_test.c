@@ -17,6 +17,9 @@
  *      atlsd's TPM issues no command for it, and the intruder's read ends
  *      with atlsd's fatal alert (bad_certificate), sent after the handshake
  *      as a record of libatls's own (keys.c).
+ *  exporter_binding_server_not_checking_clients_answers_any
+ *      the limit of that answer: atlsd serving an exporter-bound policy with
+ *      verify-peer = "none" gives the same intruder its evidence.
  *  other_tpm_user_quoting_its_own_key_is_not_stopped
  *      third adversary: a plain OpenSSL server that is not atlsd, with a
  *      key and certificate of its own, opens the VM's TPM itself and quotes
@@ -89,7 +92,7 @@ static void *app_serve(void *arg)
  * not trust the intruder's AK.
  */
 static void harvest(struct __test_metadata *_metadata, int port, const char *policy,
-		    enum atls_binding b)
+		    enum atls_binding b, bool server_checks)
 {
 	struct app_server s = { .policy = policy };
 	struct atls_result ires;
@@ -121,9 +124,18 @@ static void harvest(struct __test_metadata *_metadata, int port, const char *pol
 	close(s.l);
 	tpm1 = tl_atlsd_counter("tpm_commands");
 
+	ASSERT_LE(0, tpm1);
+	if (!server_checks) {
+		/* Nothing to refuse: atlsd answers any client, in both bindings. */
+		EXPECT_EQ(0, s.err) TH_LOG("ATLS_START: %s", strerror(s.err));
+		EXPECT_EQ(0, ret) TH_LOG("%s", ires.reason_text);
+		EXPECT_LT(tpm0, tpm1) TH_LOG("no TPM command for the client");
+		EXPECT_TRUE(ires.peer_attested);
+		EXPECT_EQ(0, memcmp(ires.peer_claims.ak_sha256, ak, 32));
+		goto out;
+	}
 	/* atlsd refuses the intruder in both bindings. */
 	EXPECT_EQ(EACCES, s.err) TH_LOG("ATLS_START: %s", strerror(s.err));
-	ASSERT_LE(0, tpm1);
 	if (b == ATLS_BINDING_HANDSHAKE) {
 		/* ... but has quoted for it, and it holds the evidence. */
 		EXPECT_LT(tpm0, tpm1) TH_LOG("no TPM command for the intruder");
@@ -143,6 +155,7 @@ static void harvest(struct __test_metadata *_metadata, int port, const char *pol
 		EXPECT_NE(0, memcmp(ires.peer_claims.ak_sha256, ak, 32));
 		EXPECT_EQ(0, ires.peer_claims.pcr_digest_len);
 	}
+out:
 	atls_result_release(&ires);
 	atls_ctx_free(ictx);
 }
@@ -164,7 +177,7 @@ TEST_F_TIMEOUT(adv, handshake_binding_gives_evidence_to_untrusted_client, 300)
 {
 	ASSERT_EQ(0, tl_atlsd_start());
 	warm_up(_metadata, 7701, "default");
-	harvest(_metadata, 7702, "default", ATLS_BINDING_HANDSHAKE);
+	harvest(_metadata, 7702, "default", ATLS_BINDING_HANDSHAKE, true);
 	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
 }
 
@@ -172,7 +185,20 @@ TEST_F_TIMEOUT(adv, exporter_binding_withholds_evidence_from_untrusted_client, 3
 {
 	ASSERT_EQ(0, tl_atlsd_start());
 	warm_up(_metadata, 7703, "expat");
-	harvest(_metadata, 7704, "expat", ATLS_BINDING_EXPORTER);
+	harvest(_metadata, 7704, "expat", ATLS_BINDING_EXPORTER, true);
+	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
+}
+
+/*
+ * The limit of the fifth adversary's answer (security.rst): a server that
+ * does not check clients (verify-peer = "none") answers any client with
+ * its evidence in the exporter binding too.
+ */
+TEST_F_TIMEOUT(adv, exporter_binding_server_not_checking_clients_answers_any, 300)
+{
+	ASSERT_EQ(0, tl_atlsd_start());
+	warm_up(_metadata, 7706, "expat-attest-only");
+	harvest(_metadata, 7707, "expat-attest-only", ATLS_BINDING_EXPORTER, false);
 	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
 }
 
@@ -256,7 +282,9 @@ static int setup(void)
 		  "%s/helperd/atlsctl export %s/exp >&2 && "
 		  "%s/helperd/atlsctl trust self %s/exp >&2 && "
 		  "printf 'key-mode = \"software\";\\nlog-level = \"debug\";\\n"
-		  "policies = { expat = { binding = \"exporter\"; }; };\\n' > %s",
+		  "policies = { expat = { binding = \"exporter\"; };\\n"
+		  "  expat-attest-only = { verify-peer = \"none\"; binding = \"exporter\"; }; };\\n'"
+		  " > %s",
 		  b, b, d, b, d, tl_vm.conf))
 		return -1;
 	if (tl_side_provision(&intruder, "intruder")) {
