@@ -28,7 +28,8 @@
  *
  * The other claims of security.rst are shown by host tests against
  * libatls (libatls/tests/threat_model_test.c, expat_test.c,
- * handshake_reject_test.c); Documentation/testing.rst lists which.
+ * handshake_reject_test.c); security.rst, "Where each claim is shown",
+ * lists which.
  */
 #include <errno.h>
 #include <pthread.h>
