@@ -174,20 +174,27 @@ static void warm_up(struct __test_metadata *_metadata, int port, const char *pol
 	ASSERT_EQ(0, k.err_s) TH_LOG("server: %s", strerror(k.err_s));
 }
 
-TEST_F_TIMEOUT(adv, handshake_binding_gives_evidence_to_untrusted_client, 300)
+/*
+ * atlsd started, one genuine connection under policy (port), the intruder
+ * against it (port + 1), atlsd stopped.
+ */
+static void intruder_run(struct __test_metadata *_metadata, int port, const char *policy,
+			 enum atls_binding b, bool server_checks)
 {
 	ASSERT_EQ(0, tl_atlsd_start());
-	warm_up(_metadata, 7701, "default");
-	harvest(_metadata, 7702, "default", ATLS_BINDING_HANDSHAKE, true);
+	warm_up(_metadata, port, policy);
+	harvest(_metadata, port + 1, policy, b, server_checks);
 	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
+}
+
+TEST_F_TIMEOUT(adv, handshake_binding_gives_evidence_to_untrusted_client, 300)
+{
+	intruder_run(_metadata, 7701, "default", ATLS_BINDING_HANDSHAKE, true);
 }
 
 TEST_F_TIMEOUT(adv, exporter_binding_withholds_evidence_from_untrusted_client, 300)
 {
-	ASSERT_EQ(0, tl_atlsd_start());
-	warm_up(_metadata, 7703, "expat");
-	harvest(_metadata, 7704, "expat", ATLS_BINDING_EXPORTER, true);
-	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
+	intruder_run(_metadata, 7703, "expat", ATLS_BINDING_EXPORTER, true);
 }
 
 /*
@@ -197,10 +204,7 @@ TEST_F_TIMEOUT(adv, exporter_binding_withholds_evidence_from_untrusted_client, 3
  */
 TEST_F_TIMEOUT(adv, exporter_binding_server_not_checking_clients_answers_any, 300)
 {
-	ASSERT_EQ(0, tl_atlsd_start());
-	warm_up(_metadata, 7706, "expat-attest-only");
-	harvest(_metadata, 7707, "expat-attest-only", ATLS_BINDING_EXPORTER, false);
-	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
+	intruder_run(_metadata, 7706, "expat-attest-only", ATLS_BINDING_EXPORTER, false);
 }
 
 /*
