@@ -160,7 +160,8 @@ e2e_round() {
 	stop_atlsd
 }
 
-printf 'key-mode = "software";\n' > "$d/atlsd.conf"
+# atlsd batches by default: the unbatched cells (a quote per handshake) say so.
+printf 'key-mode = "software";\npolicies = { default = { batch = false; }; };\n' > "$d/atlsd.conf"
 printf 'key-mode = "software";\npolicies = { default = { batch = true; }; };\n' > "$d/atlsd-batch.conf"
 printf 'key-mode = "software";\npolicies = { default = { batch = true; binding = "exporter"; }; };\n' \
 	> "$d/atlsd-expat.conf"

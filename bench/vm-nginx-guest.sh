@@ -45,7 +45,8 @@ if ! { "$b/helperd/atlsctl" provision --software &&
 	echo "not ok 1 setup (provisioning)"
 	exit 1
 fi
-printf 'key-mode = "software";\n' > "$d/atlsd.conf"
+# atlsd batches by default: the unbatched cells (a quote per handshake) say so.
+printf 'key-mode = "software";\npolicies = { default = { batch = false; }; };\n' > "$d/atlsd.conf"
 printf 'key-mode = "software";\npolicies = { default = { batch = true; }; };\n' > "$d/atlsd-batch.conf"
 
 ssl="ssl_certificate $d/ngx.pem; ssl_certificate_key $d/ngx.key; ssl_protocols TLSv1.3;
