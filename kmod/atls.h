@@ -37,13 +37,38 @@
 #include <linux/sched.h>
 #include <net/sock.h>
 #include <net/tls.h>
+#include <net/netns/generic.h>
 #include <uapi/linux/atls.h>
 
 #include "compat.h"
 
 struct atls_req;
+struct atls_user;
 
 struct cgroup;
+
+/*
+ * Per network namespace (pernet data, main.c; Documentation/netlink.rst
+ * "Namespaces"). A helper serves the namespace it registered in: READY and
+ * ABORT go to the sockets in @helpers only, ATLS_START fails with ESRCH
+ * while there is none, and the namespace's live requests are capped.
+ * Allocated and zeroed by the pernet core for every namespace; a namespace
+ * is dismantled only after its last socket is gone, so no request and no
+ * registration outlives it (atls_genl_net_exit() checks).
+ */
+struct atls_net {
+	struct mutex lock;		/* helpers, nhelpers writes */
+	struct list_head helpers;	/* struct atls_helper (netlink.c) */
+	unsigned int nhelpers;		/* read locklessly by ATLS_START */
+	unsigned int nlive;		/* requests not FINISHED; atls_req_lock */
+};
+
+extern unsigned int atls_net_id;
+
+static inline struct atls_net *atls_net(const struct net *net)
+{
+	return net_generic(net, atls_net_id);
+}
 
 /*
  * Who a request is made for (the requester's identity, D10), captured from
@@ -154,6 +179,7 @@ struct atls_req {
 	u64 id;
 	enum atls_req_state state;
 	struct net *net;		/* netns of the socket (no ref: sk holds it) */
+	struct atls_user *user;		/* per-user count, while not FINISHED */
 	struct sock *sk;		/* sock_hold until the request is freed */
 	struct atls_sock *as;
 	struct file *file;		/* ref held from ACCEPT until finished */
@@ -239,6 +265,7 @@ void atls_req_fail(struct atls_req *req, int err, u32 reason);
 void atls_req_done_fail(struct atls_req *req, int err, u32 reason);
 void atls_req_complete(struct atls_req *req);
 unsigned int atls_req_pending(void);
+unsigned int atls_req_pending_net(const struct net *net);
 void atls_req_helper_gone(struct net *net, u32 portid);
 void atls_sock_fail(struct atls_sock *as, int err, u32 reason);
 void atls_app_capture(struct atls_app *app);
@@ -279,6 +306,8 @@ void atls_rekey_exit(void);
 /* netlink.c */
 int atls_genl_init(void);
 void atls_genl_exit(void);
+void atls_genl_net_init(struct atls_net *an);
+void atls_genl_net_exit(struct atls_net *an);
 bool atls_genl_has_helper(struct net *net);
 void atls_genl_ready(struct net *net);
 void atls_genl_abort(struct net *net, u64 id, u32 reason);

@@ -2,9 +2,10 @@
 /*
  * atls.ko: attested TLS opt-in for TCP sockets, with kTLS record encryption.
  *
- * Module entry points only: init and exit order the subsystems. The ULP is
- * registered last, so no socket can opt in before the upcall exists, and
- * unregistered first. Unload is safe while sockets exist because it cannot
+ * Module entry points only: init and exit order the subsystems. The pernet
+ * data (struct atls_net) exists before the upcall and the ULP that use it.
+ * The ULP is registered last, so no socket can opt in before the upcall
+ * exists, and unregistered first. Unload is safe while sockets exist because it cannot
  * happen: every atls socket holds a reference on this module through its
  * ULP (tcp_set_ulp), and every request holds its socket.
  */
@@ -12,12 +13,33 @@
 
 #include <linux/module.h>
 #include <linux/printk.h>
+#include <net/net_namespace.h>
 
 #include "atls.h"
 
 #ifndef ATLS_VERSION
 #define ATLS_VERSION "unknown"
 #endif
+
+unsigned int atls_net_id __read_mostly;
+
+static __net_init int atls_net_init(struct net *net)
+{
+	atls_genl_net_init(atls_net(net));
+	return 0;
+}
+
+static __net_exit void atls_net_exit(struct net *net)
+{
+	atls_genl_net_exit(atls_net(net));
+}
+
+static struct pernet_operations atls_net_ops = {
+	.init	= atls_net_init,
+	.exit	= atls_net_exit,
+	.id	= &atls_net_id,
+	.size	= sizeof(struct atls_net),
+};
 
 static int __init atls_init(void)
 {
@@ -29,9 +51,12 @@ static int __init atls_init(void)
 	err = atls_stats_init();
 	if (err)
 		return err;
-	err = atls_req_init();
+	err = register_pernet_subsys(&atls_net_ops);
 	if (err)
 		goto stats_exit;
+	err = atls_req_init();
+	if (err)
+		goto pernet_exit;
 	err = atls_listen_init();
 	if (err)
 		goto req_exit;
@@ -50,6 +75,8 @@ listen_exit:
 	atls_listen_exit();
 req_exit:
 	atls_req_exit();
+pernet_exit:
+	unregister_pernet_subsys(&atls_net_ops);
 stats_exit:
 	atls_stats_exit();
 	return err;
@@ -61,6 +88,7 @@ static void __exit atls_exit(void)
 	atls_genl_exit();
 	atls_listen_exit();
 	atls_req_exit();
+	unregister_pernet_subsys(&atls_net_ops);
 	atls_stats_exit();
 	atls_rekey_exit();
 	pr_info("version %s unloaded\n", ATLS_VERSION);

@@ -3,15 +3,30 @@
  * The upcall: generic-netlink family "atls" (Documentation/netlink.rst,
  * Documentation/netlink/specs/atls.yaml).
  *
- *  READY  kernel -> multicast group "helper": work is queued.
- *  ACCEPT helper -> kernel (CAP_NET_ADMIN): take the oldest pending request
- *         of the helper's netns; the reply carries its parameters and an fd
- *         for the app's socket, installed in the helper's table.
- *  DONE   helper -> kernel (CAP_NET_ADMIN): status, keys, peer info, and
+ *  REGISTER helper -> kernel (CAP_NET_ADMIN over the caller's netns,
+ *         GENL_UNS_ADMIN_PERM): the sending port becomes a helper of that
+ *         netns (struct atls_helper in its struct atls_net) until the
+ *         socket is closed.
+ *  READY  kernel -> each registered port of the request's netns (unicast):
+ *         work is queued.
+ *  ACCEPT helper -> kernel (same permission): take the oldest pending
+ *         request of the helper's netns; the reply carries its parameters
+ *         and an fd for the app's socket, installed in the helper's table.
+ *  DONE   helper -> kernel (same permission): status, keys, peer info, and
  *         optionally the traffic secrets for KeyUpdate (rekey.c); only
  *         from the netlink port that accepted the request, and only naming
  *         that request's socket.
- *  ABORT  kernel -> multicast group: a request the helper holds is dead.
+ *  ABORT  kernel -> each registered port of the request's netns: a request
+ *         a helper holds is dead.
+ *
+ * Namespaces: nothing is multicast (the "helper" group stays in the family
+ * for old clients, and nothing is sent to it). Multicast membership is not
+ * restricted by Linux 6.1's genetlink (no per-family bind hook, no
+ * per-group capability), so anyone could join and read READY/ABORT of
+ * every namespace, and genl_has_listeners() counts the listeners of every
+ * namespace. Registration is per netns and needs CAP_NET_ADMIN there, so
+ * only a helper of the namespace hears of its requests, and ATLS_START in
+ * a namespace without one fails with ESRCH at once.
  *
  * Attribute policies are strict (unknown attributes, wrong lengths and
  * values outside the ranges are refused); attributes the kernel only sends
@@ -21,7 +36,8 @@
  * Handlers run in the caller's process context (parallel_ops).
  *
  * Helper death: a netlink notifier sees NETLINK_URELEASE of a generic
- * netlink port and fails the requests that port accepted.
+ * netlink port, drops its registration and fails the requests that port
+ * accepted.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -62,47 +78,130 @@ static struct genl_family atls_family __ro_after_init = {
 	.n_mcgrps	= ARRAY_SIZE(atls_nl_mcgrps),
 };
 
+/*
+ * A registered helper socket of one netns: an entry of atls_net.helpers,
+ * under atls_net.lock; freed by the URELEASE notifier (the socket closed)
+ * or, if any were left, when the namespace goes.
+ */
+struct atls_helper {
+	struct list_head node;
+	u32 portid;
+};
+
 bool atls_genl_has_helper(struct net *net)
 {
-	return genl_has_listeners(&atls_family, net, 0);
+	return READ_ONCE(atls_net(net)->nhelpers) != 0;
+}
+
+void atls_genl_net_init(struct atls_net *an)
+{
+	mutex_init(&an->lock);
+	INIT_LIST_HEAD(&an->helpers);
+}
+
+/*
+ * The namespace is being dismantled: its sockets are all gone (each held
+ * it), so their URELEASE emptied the list already.
+ */
+void atls_genl_net_exit(struct atls_net *an)
+{
+	struct atls_helper *h, *tmp;
+
+	WARN_ON_ONCE(an->nlive);
+	list_for_each_entry_safe(h, tmp, &an->helpers, node) {
+		list_del(&h->node);
+		kfree(h);
+	}
+}
+
+static void atls_genl_unregister(struct net *net, u32 portid)
+{
+	struct atls_net *an = atls_net(net);
+	struct atls_helper *h;
+
+	mutex_lock(&an->lock);
+	list_for_each_entry(h, &an->helpers, node) {
+		if (h->portid != portid)
+			continue;
+		list_del(&h->node);
+		WRITE_ONCE(an->nhelpers, an->nhelpers - 1);
+		kfree(h);
+		break;
+	}
+	mutex_unlock(&an->lock);
+}
+
+/*
+ * Send an event to every registered port of @net, one message each, built
+ * by @fill. Process context (the ports' list is under a mutex). A port
+ * whose receive buffer is full misses it and gets ENOBUFS on its socket,
+ * as with a multicast overrun: a helper then assumes work is pending.
+ */
+static void atls_genl_event(struct net *net, size_t size,
+			    int (*fill)(struct sk_buff *msg, const void *arg),
+			    const void *arg)
+{
+	struct atls_net *an = atls_net(net);
+	struct atls_helper *h;
+	struct sk_buff *msg;
+
+	mutex_lock(&an->lock);
+	list_for_each_entry(h, &an->helpers, node) {
+		msg = genlmsg_new(size, GFP_KERNEL);
+		if (!msg)
+			break;
+		if (fill(msg, arg)) {
+			nlmsg_free(msg);
+			break;
+		}
+		genlmsg_unicast(net, msg, h->portid);	/* consumes msg */
+	}
+	mutex_unlock(&an->lock);
+}
+
+static int atls_fill_ready(struct sk_buff *msg, const void *arg)
+{
+	const struct net *net = arg;
+	void *hdr;
+
+	hdr = genlmsg_put(msg, 0, 0, &atls_family, 0, ATLS_CMD_READY);
+	if (!hdr || nla_put_u32(msg, ATLS_A_PENDING, atls_req_pending_net(net)))
+		return -EMSGSIZE;
+	genlmsg_end(msg, hdr);
+	return 0;
 }
 
 void atls_genl_ready(struct net *net)
 {
-	struct sk_buff *msg;
+	atls_genl_event(net, nla_total_size(sizeof(u32)), atls_fill_ready, net);
+}
+
+struct atls_abort_msg {
+	u64 id;
+	u32 reason;
+};
+
+static int atls_fill_abort(struct sk_buff *msg, const void *arg)
+{
+	const struct atls_abort_msg *a = arg;
 	void *hdr;
 
-	msg = genlmsg_new(nla_total_size(sizeof(u32)), GFP_KERNEL);
-	if (!msg)
-		return;
-	hdr = genlmsg_put(msg, 0, 0, &atls_family, 0, ATLS_CMD_READY);
-	if (!hdr || nla_put_u32(msg, ATLS_A_PENDING, atls_req_pending())) {
-		nlmsg_free(msg);
-		return;
-	}
+	hdr = genlmsg_put(msg, 0, 0, &atls_family, 0, ATLS_CMD_ABORT);
+	if (!hdr || nla_put_u64_64bit(msg, ATLS_A_REQ_ID, a->id, ATLS_A_PAD) ||
+	    nla_put_u32(msg, ATLS_A_REASON, a->reason))
+		return -EMSGSIZE;
 	genlmsg_end(msg, hdr);
-	genlmsg_multicast_netns(&atls_family, net, msg, 0, 0, GFP_KERNEL);
+	return 0;
 }
 
 void atls_genl_abort(struct net *net, u64 id, u32 reason)
 {
-	struct sk_buff *msg;
-	void *hdr;
+	struct atls_abort_msg a = { .id = id, .reason = reason };
 
-	msg = genlmsg_new(nla_total_size_64bit(sizeof(u64)) +
-			  nla_total_size(sizeof(u32)), GFP_KERNEL);
-	if (!msg)
-		return;
-	hdr = genlmsg_put(msg, 0, 0, &atls_family, 0, ATLS_CMD_ABORT);
-	if (!hdr || nla_put_u64_64bit(msg, ATLS_A_REQ_ID, id, ATLS_A_PAD) ||
-	    nla_put_u32(msg, ATLS_A_REASON, reason)) {
-		nlmsg_free(msg);
-		return;
-	}
-	genlmsg_end(msg, hdr);
 	atls_stat_inc(ATLS_STAT_ABORTS_SENT);
 	trace_atls_req_aborted(id, reason);
-	genlmsg_multicast_netns(&atls_family, net, msg, 0, 0, GFP_KERNEL);
+	atls_genl_event(net, nla_total_size_64bit(sizeof(u64)) +
+			nla_total_size(sizeof(u32)), atls_fill_abort, &a);
 }
 
 /*
@@ -440,6 +539,46 @@ static int atls_nl_done_doit(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
+/*
+ * REGISTER: the sending port becomes a helper of the caller's netns. The
+ * genl core checked CAP_NET_ADMIN in the user namespace owning that netns
+ * (GENL_UNS_ADMIN_PERM): the namespace's owner runs its helpers. At most
+ * ATLS_MAX_HELPERS ports per namespace, so an unprivileged user's own
+ * namespaces cost a bounded amount each (charged to its memory cgroup).
+ */
+static int atls_nl_register_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[ATLS_A_MAX + 1];
+	struct atls_net *an = atls_net(genl_info_net(info));
+	struct atls_helper *h, *new;
+	int err;
+
+	err = atls_nl_parse(info, tb);
+	if (err)
+		return err;
+	if (!info->snd_portid)
+		return -EINVAL;
+	new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
+	if (!new)
+		return -ENOMEM;
+	new->portid = info->snd_portid;
+	mutex_lock(&an->lock);
+	err = -EALREADY;
+	list_for_each_entry(h, &an->helpers, node)
+		if (h->portid == new->portid)
+			goto unlock;
+	err = -ENOSPC;
+	if (an->nhelpers >= ATLS_MAX_HELPERS)
+		goto unlock;
+	list_add_tail(&new->node, &an->helpers);
+	WRITE_ONCE(an->nhelpers, an->nhelpers + 1);
+	new = NULL;
+	err = 0;
+unlock:
+	mutex_unlock(&an->lock);
+	kfree(new);
+	return err;
+}
 
 static int atls_nl_notify(struct notifier_block *nb, unsigned long event,
 			  void *ptr)
@@ -449,6 +588,7 @@ static int atls_nl_notify(struct notifier_block *nb, unsigned long event,
 	if (event != NETLINK_URELEASE || n->protocol != NETLINK_GENERIC ||
 	    !n->portid)
 		return NOTIFY_DONE;
+	atls_genl_unregister(n->net, n->portid);
 	atls_req_helper_gone(n->net, n->portid);
 	return NOTIFY_DONE;
 }

@@ -78,7 +78,35 @@
 static DEFINE_SPINLOCK(atls_req_lock);
 static DEFINE_HASHTABLE(atls_req_hash, 8);
 static LIST_HEAD(atls_pending);
-static unsigned int atls_nlive;		/* requests not FINISHED */
+static unsigned int atls_nlive;		/* requests not FINISHED, all netns */
+
+/*
+ * Caps on live requests (not FINISHED), checked at ATLS_START under
+ * atls_req_lock: per network namespace (struct atls_net, ENOBUFS) and per
+ * user (the requester's real uid as a kuid, i.e. across every namespace
+ * that user made; for a listener's children the listener's owner:
+ * EDQUOT). One user, or one namespace, filling its cap leaves the others
+ * working. Root may change them at run time; a lowered cap applies to new
+ * requests only.
+ */
+static unsigned int atls_max_pending_net = ATLS_MAX_PENDING;
+module_param_named(max_pending_net, atls_max_pending_net, uint, 0644);
+MODULE_PARM_DESC(max_pending_net, "live requests per network namespace (ENOBUFS)");
+static unsigned int atls_max_pending_user = ATLS_MAX_PENDING_USER;
+module_param_named(max_pending_user, atls_max_pending_user, uint, 0644);
+MODULE_PARM_DESC(max_pending_user, "live requests per user, all namespaces (EDQUOT)");
+
+/*
+ * One per user with live requests, in atls_user_hash under atls_req_lock;
+ * freed when its last request finishes. Allocated before the lock is taken
+ * (charged to the caller's memory cgroup) and used only if the user has none.
+ */
+struct atls_user {
+	struct hlist_node node;
+	kuid_t uid;
+	unsigned int nlive;
+};
+static DEFINE_HASHTABLE(atls_user_hash, 6);
 static u64 atls_next_id = 1;		/* ids are never reused */
 static struct workqueue_struct *atls_wq;
 
@@ -179,13 +207,31 @@ static bool atls_file_get_live(struct file *file)
 	return atls_file_ref_get_live(file);
 }
 
+static struct atls_user *atls_user_find_locked(kuid_t uid)
+{
+	struct atls_user *u;
+
+	hash_for_each_possible(atls_user_hash, u, node, __kuid_val(uid))
+		if (uid_eq(u->uid, uid))
+			return u;
+	return NULL;
+}
+
 static void atls_req_unlink_locked(struct atls_req *req)
 {
+	struct atls_user *u = req->user;
+
 	if (req->state == ATLS_REQ_PENDING)
 		list_del_init(&req->qnode);
 	hash_del(&req->hnode);
 	req->state = ATLS_REQ_FINISHED;
 	atls_nlive--;
+	atls_net(req->net)->nlive--;
+	req->user = NULL;
+	if (!--u->nlive) {
+		hash_del(&u->node);
+		kfree(u);
+	}
 }
 
 /*
@@ -336,13 +382,21 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st)
 {
 	struct sock *sk = as->sk;
 	struct net *net = sock_net(sk);
+	struct atls_net *an = atls_net(net);
+	struct atls_user *user, *spare;
 	struct atls_req *req;
 	u64 id;
 	int err;
 
-	req = kzalloc(sizeof(*req), GFP_KERNEL);
+	/* Both charged to the caller's memory cgroup, as the socket is. */
+	req = kzalloc(sizeof(*req), GFP_KERNEL_ACCOUNT);
 	if (!req)
 		return -ENOMEM;
+	spare = kzalloc(sizeof(*spare), GFP_KERNEL_ACCOUNT);
+	if (!spare) {
+		kfree(req);
+		return -ENOMEM;
+	}
 	refcount_set(&req->ref, 1);
 	INIT_LIST_HEAD(&req->qnode);
 	INIT_DELAYED_WORK(&req->timeout, atls_req_timeout);
@@ -390,11 +444,26 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st)
 		goto unlock;
 	}
 	spin_lock_bh(&atls_req_lock);
-	if (atls_nlive >= ATLS_MAX_PENDING) {
+	if (an->nlive >= READ_ONCE(atls_max_pending_net)) {
 		spin_unlock_bh(&atls_req_lock);
 		err = -ENOBUFS;
 		goto unlock;
 	}
+	user = atls_user_find_locked(req->app_uid);
+	if (user && user->nlive >= READ_ONCE(atls_max_pending_user)) {
+		spin_unlock_bh(&atls_req_lock);
+		err = -EDQUOT;
+		goto unlock;
+	}
+	if (!user) {
+		user = spare;
+		spare = NULL;
+		user->uid = req->app_uid;
+		hash_add(atls_user_hash, &user->node, __kuid_val(user->uid));
+	}
+	user->nlive++;
+	req->user = user;
+	an->nlive++;
 	req->file = sk->sk_socket->file;	/* no reference while PENDING */
 	sock_hold(sk);				/* dropped with the request */
 	req->id = atls_next_id++;
@@ -406,6 +475,7 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st)
 	queue_delayed_work(atls_wq, &req->timeout,
 			   msecs_to_jiffies(req->timeout_ms));
 	spin_unlock_bh(&atls_req_lock);
+	kfree(spare);
 	smp_store_release(&as->req, req);	/* for atls_req_conn_lost() */
 	atls_set_state(as, ATLS_STATE_PENDING);
 	trace_atls_req_created(req, sk->sk_socket, as->app);	/* under lock_sock */
@@ -419,6 +489,7 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st)
 
 unlock:
 	release_sock(sk);
+	kfree(spare);
 	atls_req_free(req);
 	return err;
 }
@@ -589,9 +660,16 @@ void atls_req_helper_gone(struct net *net, u32 portid)
 	}
 }
 
+/* Live requests of the module (/proc/net/atls, traces). */
 unsigned int atls_req_pending(void)
 {
 	return READ_ONCE(atls_nlive);
+}
+
+/* Live requests of @net (READY's ATLS_A_PENDING). */
+unsigned int atls_req_pending_net(const struct net *net)
+{
+	return READ_ONCE(atls_net(net)->nlive);
 }
 
 int atls_req_init(void)

@@ -149,6 +149,8 @@ static void atls_user_data_release(struct sock *sk)
  * live count and kmem_cache_destroy() at unload reports any leak. The cache
  * declares the peer info as its user-copy region (it is what ATLS_PEER_INFO
  * returns), which also keeps SLUB from merging it with another cache.
+ * SLAB_ACCOUNT: each atls_sock is charged to the memory cgroup of the task
+ * that attached the ULP, as the socket itself is.
  */
 static struct kmem_cache *atls_sock_cache;
 
@@ -455,7 +457,7 @@ int atls_ulp_register(void)
 	int err;
 
 	atls_sock_cache = kmem_cache_create_usercopy("atls_sock",
-			sizeof(struct atls_sock), 0, SLAB_HWCACHE_ALIGN,
+			sizeof(struct atls_sock), 0, SLAB_HWCACHE_ALIGN | SLAB_ACCOUNT,
 			offsetof(struct atls_sock, peer),
 			sizeof_field(struct atls_sock, peer), NULL);
 	if (!atls_sock_cache)

@@ -23,7 +23,7 @@
 
 int tl_helper_open(struct tl_helper *h, bool join)
 {
-	int grp;
+	int err;
 
 	memset(h, 0, sizeof(*h));
 	h->cmd = nl_socket_alloc();
@@ -34,6 +34,23 @@ int tl_helper_open(struct tl_helper *h, bool join)
 		return -ENOENT;
 	if (!join)
 		return 0;
+	h->mc = nl_socket_alloc();
+	if (!h->mc || genl_connect(h->mc))
+		return -ENOTCONN;
+	nl_socket_disable_seq_check(h->mc);
+	err = tl_helper_register(h);
+	return err;
+}
+
+int tl_helper_register(struct tl_helper *h)
+{
+	return tl_send_on(h, h->mc, tl_msg(h, ATLS_CMD_REGISTER), NULL);
+}
+
+int tl_group_join(struct tl_helper *h)
+{
+	int grp;
+
 	h->mc = nl_socket_alloc();
 	if (!h->mc || genl_connect(h->mc))
 		return -ENOTCONN;
@@ -125,6 +142,12 @@ static int tl_valid_cb(struct nl_msg *m, void *arg)
 
 int tl_send(struct tl_helper *h, struct nl_msg *msg, struct tl_req *reply)
 {
+	return tl_send_on(h, h->cmd, msg, reply);
+}
+
+int tl_send_on(struct tl_helper *h, struct nl_sock *sk, struct nl_msg *msg,
+	       struct tl_req *reply)
+{
 	struct tl_reply r = { .req = reply };
 	struct nl_cb *cb;
 	int ret;
@@ -139,14 +162,15 @@ int tl_send(struct tl_helper *h, struct nl_msg *msg, struct tl_req *reply)
 	nl_cb_err(cb, NL_CB_CUSTOM, tl_err_cb, &r);
 	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, tl_ack_cb, &r);
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, tl_valid_cb, &r);
-	ret = nl_send_auto(h->cmd, msg);
+	(void)h;
+	ret = nl_send_auto(sk, msg);
 	nlmsg_free(msg);
 	if (ret < 0) {
 		nl_cb_put(cb);
 		return -EIO;
 	}
 	while (!r.done) {
-		ret = nl_recvmsgs(h->cmd, cb);
+		ret = nl_recvmsgs(sk, cb);
 		if (ret < 0 && !r.done) {
 			r.err = -EIO;
 			break;

@@ -20,7 +20,8 @@
 
 struct tl_helper {
 	struct nl_sock *cmd;	/* commands and replies */
-	struct nl_sock *mc;	/* member of group "helper" (makes us a listener) */
+	struct nl_sock *mc;	/* registered (READY/ABORT come here), or a
+				 * mere member of group "helper" (tl_group_join) */
 	int family;
 };
 struct tl_req {
@@ -32,25 +33,36 @@ struct tl_req {
 	char peer[ATLS_PEER_MAX];
 	char comm[32];
 };
+/*
+ * Open the command socket; with @join also h->mc, registered as a helper
+ * of the caller's network namespace (ATLS_CMD_REGISTER): 0 or -errno.
+ */
 int tl_helper_open(struct tl_helper *h, bool join);
+/* REGISTER h->mc (again): 0 or the kernel's -errno. */
+int tl_helper_register(struct tl_helper *h);
+/* After tl_helper_open(h, false): h->mc only joins multicast group
+ * "helper", unregistered (what anyone may do). */
+int tl_group_join(struct tl_helper *h);
 void tl_helper_close(struct tl_helper *h);
 /* Send @msg (built with tl_msg), collect the reply; 0 or the kernel's -errno. */
 struct nl_msg *tl_msg(struct tl_helper *h, uint8_t cmd);
 int tl_send(struct tl_helper *h, struct nl_msg *msg, struct tl_req *reply);
+int tl_send_on(struct tl_helper *h, struct nl_sock *sk, struct nl_msg *msg,
+	       struct tl_req *reply);
 int tl_helper_accept(struct tl_helper *h, struct tl_req *r);
 int tl_helper_accept_wait(struct tl_helper *h, struct tl_req *r, int timeout_ms);
 /* DONE with keys for r->role (client: tx c2s, rx s2c), or a status. */
 int tl_done_keys(struct tl_helper *h, const struct tl_req *r, unsigned short cipher);
 int tl_done_status(struct tl_helper *h, const struct tl_req *r, int status,
 		   uint32_t reason);
-/* Wait for a multicast @cmd on h->mc; *id / *val get REQ_ID and
+/* Wait for an event @cmd (READY, ABORT) on h->mc; *id / *val get REQ_ID and
  * REASON (ABORT) or PENDING (READY). 0 or -ETIMEDOUT. */
 int tl_wait_mcast(struct tl_helper *h, uint8_t cmd, uint64_t *id, uint32_t *val,
 		  int timeout_ms);
 
 /*
  * Run fn in a forked helper process. tl_fork_helper returns once the child
- * has joined the multicast group (so ATLS_START finds a listener). The
+ * has registered (so ATLS_START in its network namespace finds a helper). The
  * child's fn writes int results to @out; tl_helper_result reads one.
  */
 struct tl_child {

@@ -4,11 +4,14 @@
  * (include/uapi/linux/atls.h, Documentation/netlink/specs/atls.yaml).
  *
  * Two kinds of sockets, both libnl-genl-3:
- *  - one listener per daemon, joined to the "helper" multicast group: it
- *    receives READY (work is pending) and ABORT (stop working on a request).
- *    Joining the group is what makes the kernel see a helper at all (an
- *    ATLS_START without a listener fails with ESRCH).  Only messages from the
- *    kernel (port 0) are believed.
+ *  - one listener per daemon, registered with the kernel (ATLS_CMD_REGISTER)
+ *    as a helper of the daemon's network namespace: the kernel sends it
+ *    READY (work is pending) and ABORT (stop working on a request) of that
+ *    namespace's requests, unicast.  The registration is what makes the
+ *    kernel see a helper in the namespace (an ATLS_START there without one
+ *    fails with ESRCH); it ends when the socket is closed.  A daemon in a
+ *    container's own network namespace serves that namespace only.  Only
+ *    messages from the kernel (port 0) are believed.
  *  - one command socket per worker thread, for ACCEPT and DONE.  The kernel
  *    accepts a DONE only from the netlink port that accepted the request, so
  *    a request stays on the socket of the worker that accepted it; a libnl
@@ -220,14 +223,22 @@ static int nl_new(bool listener, struct atlsd_nl **out)
 		goto err_sock;
 	}
 	if (listener) {
-		int grp = genl_ctrl_resolve_grp(nl->sk, ATLS_GENL_NAME, ATLS_MCGRP_HELPER);
+		struct nl_msg *msg = nlmsg_alloc();
 
-		if (grp < 0) {
-			err = -ENOENT;
+		if (!msg) {
+			err = -ENOMEM;
 			goto err_sock;
 		}
 		nl_socket_disable_seq_check(nl->sk);
-		err = nl_socket_add_membership(nl->sk, grp);
+		if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, nl->family, 0, 0,
+				 ATLS_CMD_REGISTER, ATLS_GENL_VERSION)) {
+			nlmsg_free(msg);
+			err = -ENOMEM;
+			goto err_sock;
+		}
+		/* Sends, frees msg and reads the ACK or the error (EPERM:
+		 * no CAP_NET_ADMIN over this network namespace). */
+		err = nl_send_sync(nl->sk, msg);
 		if (err < 0) {
 			err = nlerr_errno(err);
 			goto err_sock;

@@ -270,7 +270,17 @@ enum atls_role {
 
 #define ATLS_TIMEOUT_DEFAULT_MS	10000	/* timeout_ms == 0 */
 #define ATLS_TIMEOUT_MAX_MS	120000
-#define ATLS_MAX_PENDING	4096	/* requests not yet completed, per module */
+/*
+ * Caps on live requests (started, not yet completed), defaults of the
+ * module parameters max_pending_net and max_pending_user: ATLS_START beyond
+ * them fails with ENOBUFS (the socket's network namespace is full) or
+ * EDQUOT (the requester's user, by real uid, is full, counted over every
+ * namespace). And how many netlink sockets may register as helpers in one
+ * network namespace (ATLS_CMD_REGISTER, ENOSPC).
+ */
+#define ATLS_MAX_PENDING	4096	/* per network namespace */
+#define ATLS_MAX_PENDING_USER	1024	/* per user, all namespaces */
+#define ATLS_MAX_HELPERS	16	/* registered helper sockets per netns */
 
 /*
  * setsockopt(fd, SOL_ATLS, ATLS_START, &st, sizeof(st)).
@@ -445,6 +455,7 @@ enum atls_cmd {
 	ATLS_CMD_ACCEPT,
 	ATLS_CMD_DONE,
 	ATLS_CMD_ABORT,
+	ATLS_CMD_REGISTER,
 	__ATLS_CMD_MAX
 };
 #define ATLS_CMD_MAX (__ATLS_CMD_MAX - 1)
