@@ -442,7 +442,9 @@ static int atls_nl_done(struct genl_info *info, struct nlattr **tb)
 		err = PTR_ERR(req);
 		goto rejected;
 	}
-	err = atls_req_owner(req, info->snd_portid);
+	/* Port numbers are per netns: the same number elsewhere is not ours. */
+	err = net_eq(req->net, genl_info_net(info)) ?
+	      atls_req_owner(req, info->snd_portid) : -EPERM;
 	if (err)
 		goto put_req;
 	sock = sockfd_lookup(fd, &err);

@@ -6,7 +6,7 @@
  * libatls on a pool of worker threads, and hands the traffic keys and the
  * verdict back to the kernel.
  *
- * The main thread owns the multicast listener (READY, ABORT), the control
+ * The main thread owns the registered event socket (READY, ABORT), the control
  * socket and the signals (a signalfd: SIGTERM/SIGINT stop, SIGHUP reloads);
  * workers own everything per request (worker.c).  Start-up refuses, with a
  * message saying what to do, when the module, kTLS or the TPM is missing, so
@@ -344,7 +344,8 @@ int main(int argc, char **argv)
 	}
 	ret = atlsd_nl_listen(&listener);
 	if (ret) {
-		log_err(0, "cannot join the atls multicast group: %s", strerror(-ret));
+		log_err(0, "cannot register as the helper of this network namespace: %s",
+			strerror(-ret));
 		ret = 1;
 		goto out_ctl;
 	}

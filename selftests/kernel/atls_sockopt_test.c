@@ -256,8 +256,8 @@ TEST(start_twice)
 /*
  * Requests belong to their socket's network namespace: a helper in another
  * namespace never gets them (ACCEPT: EAGAIN) and the request times out.
- * (The "any helper listening?" test behind ESRCH is not per namespace: the
- * kernel keeps multicast listeners per protocol, not per namespace.)
+ * The namespace has its own registered helper that never accepts (without
+ * one, ATLS_START fails with ESRCH: atls_netns_test).
  */
 TEST(helper_of_another_netns_cannot_accept)
 {
@@ -273,6 +273,7 @@ TEST(helper_of_another_netns_cannot_accept)
 	if (pid == 0) {
 		struct atls_status as;
 		struct ifreq ifr = { 0 };
+		struct tl_child inner;
 		int fd, cli, srv;
 
 		if (unshare(CLONE_NEWNET))
@@ -284,6 +285,8 @@ TEST(helper_of_another_netns_cannot_accept)
 		ifr.ifr_flags |= IFF_UP;
 		if (ioctl(fd, SIOCSIFFLAGS, &ifr))
 			_exit(12);
+		if (tl_fork_helper(&inner, idle_fn, NULL))
+			_exit(18);
 		if (tl_tcp_pair(AF_INET, &cli, &srv) || tl_ulp(cli))
 			_exit(13);
 		/*

@@ -41,11 +41,13 @@
  *   E2BIG        optlen > sizeof(struct atls_start) with non-zero tail bytes
  *   EFAULT       bad pointer
  *   EALREADY     ATLS_START was already called on this socket
- *   ESRCH        no helper daemon listens on the genl multicast group (in
- *                any network namespace: the kernel tracks multicast
- *                listeners per protocol; a request whose namespace has no
- *                helper waits for one until its timeout)
- *   ENOBUFS      too many requests pending (ATLS_MAX_PENDING)
+ *   ESRCH        no helper is registered (ATLS_CMD_REGISTER) in the
+ *                socket's network namespace; at once, nothing queued
+ *   ENOBUFS      the socket's network namespace has max_pending_net
+ *                requests live (module parameter, default ATLS_MAX_PENDING)
+ *   EDQUOT       the caller's user (real uid; for a listener's children
+ *                its owner) has max_pending_user requests live in all
+ *                namespaces (default ATLS_MAX_PENDING_USER)
  *   EINPROGRESS  non-blocking socket (or ATLS_START_F_NONBLOCK): the request
  *                is queued; completion is POLLOUT (ready) or POLLERR (failed),
  *                the result is in ATLS_STATUS (like connect()); POLLERR is
@@ -136,13 +138,28 @@
  *
  * Message tree (-> kernel to helper, <- helper to kernel):
  *
- *  -> ATLS_CMD_READY    multicast, group "helper"; doorbell, new work queued
- *       ATLS_A_PENDING            u32   live requests of the module, all
- *                                       network namespaces: started and not
- *                                       yet ended (pending, accepted or
- *                                       being installed), not only those
- *                                       waiting for ACCEPT
- *  <- ATLS_CMD_ACCEPT   do, needs CAP_NET_ADMIN (GENL_ADMIN_PERM); no attrs
+ * A helper serves the network namespace it runs in. Every command needs
+ * CAP_NET_ADMIN in the user namespace owning the caller's network namespace
+ * (GENL_UNS_ADMIN_PERM: in a container with its own user namespace, its
+ * root). Nothing is sent to multicast group "helper" (ATLS_MCGRP_HELPER,
+ * kept for old clients): anyone may join a group, so READY and ABORT go to
+ * registered sockets only (unicast from port 0).
+ *
+ *  <- ATLS_CMD_REGISTER do; no attrs: the sending socket becomes a helper
+ *                       of the caller's network namespace until it is
+ *                       closed; it then receives READY and ABORT of that
+ *                       namespace's requests, and ATLS_START there no
+ *                       longer fails with ESRCH
+ *     errors: EPERM (no CAP_NET_ADMIN over the namespace), EALREADY (this
+ *             socket is registered), ENOSPC (ATLS_MAX_HELPERS registered)
+ *  -> ATLS_CMD_READY    to each registered socket of the request's network
+ *                       namespace; doorbell, new work queued
+ *       ATLS_A_PENDING            u32   live requests of that namespace:
+ *                                       started and not yet ended (pending,
+ *                                       accepted or being installed), not
+ *                                       only those waiting for ACCEPT
+ *  <- ATLS_CMD_ACCEPT   do; no attrs; the oldest pending request of the
+ *                       caller's network namespace
  *     reply ATLS_CMD_ACCEPT:
  *       ATLS_A_REQ_ID             u64   request cookie (never reused)
  *       ATLS_A_SOCKFD             u32   fd of the app's socket, installed
@@ -171,11 +188,12 @@
  *       ATLS_A_APP_CGROUP         string cgroup v2 path as seen from the
  *                                       helper's cgroup namespace; absent when
  *                                       longer than ATLS_CGROUP_PATH_MAX - 1
- *     errors: EPERM (no CAP_NET_ADMIN), EAGAIN (nothing pending),
+ *     errors: EPERM (no CAP_NET_ADMIN over the caller's network
+ *             namespace), EAGAIN (nothing pending),
  *             EMFILE (no free fd: the request is put back in the queue);
  *             a reply that cannot be delivered (the helper's receive buffer
  *             is full) installs no fd and puts the request back too
- *  <- ATLS_CMD_DONE     do, needs CAP_NET_ADMIN
+ *  <- ATLS_CMD_DONE     do
  *       ATLS_A_REQ_ID             u64   required
  *       ATLS_A_SOCKFD             u32   required: the fd ACCEPT gave
  *       ATLS_A_STATUS             s32   required: 0 or a negative errno from
@@ -203,7 +221,7 @@
  *             a binary length outside its policy range), ENOENT (request id never
  *             issued), ESTALE (request already completed, timed out or
  *             aborted), EPERM (the request was accepted by another netlink
- *             port), EBADF (ATLS_A_SOCKFD is not that request's socket),
+ *             port, or is of another network namespace), EBADF (ATLS_A_SOCKFD is not that request's socket),
  *             ECANCELED (the request ended, e.g. timed out, while this
  *             DONE was being processed). A non-zero STATUS outside the
  *             completion list reaches the app as EPROTO.
@@ -222,7 +240,8 @@
  *     ATLS_A_SOCKFD before the DONE reply.)
  *     After ENOENT, ESTALE, EPERM, EBADF or an attribute error (EINVAL,
  *     ERANGE) the fd is untouched and still the helper's.
- *  -> ATLS_CMD_ABORT    multicast, group "helper"; stop working on a request
+ *  -> ATLS_CMD_ABORT    to each registered socket of the request's network
+ *                       namespace; stop working on a request
  *       ATLS_A_REQ_ID             u64
  *       ATLS_A_REASON             u32   enum atls_reason
  *
