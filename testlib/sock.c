@@ -160,6 +160,17 @@ static long stat_file(const char *path, const char *name, long no_file)
 	return ret;
 }
 
+int tl_atls_param(const char *name, long v)
+{
+	char path[128], val[24];
+
+	if (snprintf(path, sizeof(path), "/sys/module/atls/parameters/%s", name) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	snprintf(val, sizeof(val), "%ld\n", v);
+	return tl_write_file(path, val, false);
+}
+
 long tl_proc_stat(const char *name)
 {
 	return stat_file("/proc/net/atls", name, -1);

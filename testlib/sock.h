@@ -56,6 +56,8 @@ int tl_conn_run(struct tl_conn *k);	/* 0, or -1 if a thread did not start */
 int tl_peer_info(int fd, struct atls_peer_info *pi);
 
 long tl_proc_stat(const char *name);		/* /proc/net/atls value, -1 */
+/* /sys/module/atls/parameters/@name = @v (root): 0 or -errno. */
+int tl_atls_param(const char *name, long v);
 long tl_tls_stat(const char *name);		/* /proc/net/tls_stat value, -1 */
 int tl_wait_idle(int timeout_ms);		/* live_requests == 0 */
 /* Active objects of slab cache name (/proc/slabinfo): -1 if there is no such

@@ -1,25 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
 /* testlib: tracefs from a VM test (trace.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
 #include "trace.h"
-
-int tl_write_file(const char *path, const char *val, bool append)
-{
-	int fd = open(path, O_WRONLY | (append ? O_APPEND : O_TRUNC));
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -EIO;
-}
 
 int tl_trace_reset(const char *buffer_kb)
 {

@@ -8,10 +8,9 @@
 
 #include <stdbool.h>
 
-#define TL_TRACEFS "/sys/kernel/tracing"
+#include "util.h"		/* tl_write_file() */
 
-/* Write @val to @path (appending or truncating): 0 or -errno (-EIO: short). */
-int tl_write_file(const char *path, const char *val, bool append);
+#define TL_TRACEFS "/sys/kernel/tracing"
 
 /*
  * tracefs mounted at TL_TRACEFS (here, if the VM has not), tracing off, the

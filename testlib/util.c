@@ -4,6 +4,7 @@
  * time.  See util.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -55,6 +56,18 @@ const char *tl_path(const char *dir, const char *name)
 
 	snprintf(b, sizeof(bufs[0]), "%s/%s", dir, name);
 	return b;
+}
+
+int tl_write_file(const char *path, const char *val, bool append)
+{
+	int fd = open(path, O_WRONLY | (append ? O_APPEND : O_TRUNC));
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -EIO;
 }
 
 int tl_sh(const char *fmt, ...)

@@ -7,6 +7,7 @@
  *   sock.h     the atls socket API (ULP, ATLS_START, status) and its counters
  *   record.h   TLS 1.3 record protection (the one userspace AEAD), fixed keys
  *   genl.h     the genl test helper (a client of family "atls") in a child
+ *   trace.h    kernel tracing through tracefs
  *   swtpm.h    a private swtpm and a provisioned attesting side
  *   certs.h    X.509 identities and policy files
  *   peer.h     a plain OpenSSL TLS 1.3 peer; libatls handshakes and exchanges
@@ -25,6 +26,7 @@
 #ifndef TL_UTIL_H
 #define TL_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -34,6 +36,9 @@ char *tl_tmpdir(const char *tag);
 void tl_rmtree(const char *dir);
 /* "dir/name" in a static rotating buffer (valid for 8 further calls). */
 const char *tl_path(const char *dir, const char *name);
+
+/* Write @val to @path (appending or truncating): 0 or -errno (-EIO: short). */
+int tl_write_file(const char *path, const char *val, bool append);
 
 /* Run a shell command line (sh -c): its exit status, 128 + signal, or -errno. */
 int tl_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -35,7 +35,6 @@
 #include "util.h"
 #include "vm.h"
 
-#define REKEY_PARAM "/sys/module/atls/parameters/rekey_records"
 #define RECS 160
 #define RECLEN 1000
 
@@ -79,7 +78,7 @@ FIXTURE_SETUP(rekey)
 
 FIXTURE_TEARDOWN(rekey)
 {
-	tl_sh("echo %d > " REKEY_PARAM, 1 << 22);
+	tl_atls_param("rekey_records", 1 << 22);
 	if (self->c >= 0)
 		close(self->c);
 	if (self->s >= 0)
@@ -199,7 +198,7 @@ TEST_F_TIMEOUT(rekey, rekey_without_atlsd, 300)
 
 	connect_pair(_metadata, self, 7621);
 	ASSERT_EQ(0, tl_atlsd_kill(SIGTERM));
-	ASSERT_EQ(0, tl_sh("echo 4 > " REKEY_PARAM));
+	ASSERT_EQ(0, tl_atls_param("rekey_records", 4));
 	c.fd = self->c;
 	s.fd = self->s;
 	if (!ktls_rekeys() || !rekey_needs_helper()) {

@@ -49,7 +49,6 @@
 #include "util.h"
 
 #define CIPHER TLS_CIPHER_AES_GCM_128
-#define PARAM "/sys/module/atls/parameters/"
 
 /* The loopback of a fresh network namespace starts down. */
 static int lo_up(void)
@@ -74,22 +73,6 @@ static int new_netns(int flags)
 	if (unshare(flags | CLONE_NEWNET))
 		return -errno;
 	return lo_up();
-}
-
-static int write_param(const char *name, unsigned int v)
-{
-	char path[128], buf[16];
-	int fd, n, err = 0;
-
-	snprintf(path, sizeof(path), PARAM "%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = snprintf(buf, sizeof(buf), "%u", v);
-	if (write(fd, buf, n) != n)
-		err = -errno;
-	close(fd);
-	return err;
 }
 
 /* Something is waiting on h->mc (a message, or an overrun): 1, else 0. */
@@ -271,7 +254,7 @@ TEST(user_cap)
 	struct tl_child c;
 	pid_t pid;
 
-	ASSERT_EQ(0, write_param("max_pending_user", CAP));
+	ASSERT_EQ(0, tl_atls_param("max_pending_user", CAP));
 	ASSERT_EQ(0, tl_fork_helper(&c, idle_fn, NULL));
 	ASSERT_EQ(0, pipe(p));
 	pid = fork();
@@ -297,7 +280,7 @@ TEST(user_cap)
 	close(p[0]);
 	tl_helper_go(&c);
 	EXPECT_EQ(0, tl_helper_reap(&c));
-	EXPECT_EQ(0, write_param("max_pending_user", ATLS_MAX_PENDING_USER));
+	EXPECT_EQ(0, tl_atls_param("max_pending_user", ATLS_MAX_PENDING_USER));
 	EXPECT_EQ(0, tl_wait_idle(10000));
 }
 
@@ -307,7 +290,7 @@ TEST(netns_cap)
 	struct tl_child c, inner;
 	pid_t pid;
 
-	ASSERT_EQ(0, write_param("max_pending_net", CAP));
+	ASSERT_EQ(0, tl_atls_param("max_pending_net", CAP));
 	ASSERT_EQ(0, tl_fork_helper(&c, idle_fn, NULL));
 	ASSERT_EQ(0, pipe(p));
 	pid = fork();
@@ -333,7 +316,7 @@ TEST(netns_cap)
 	close(p[0]);
 	tl_helper_go(&c);
 	EXPECT_EQ(0, tl_helper_reap(&c));
-	EXPECT_EQ(0, write_param("max_pending_net", ATLS_MAX_PENDING));
+	EXPECT_EQ(0, tl_atls_param("max_pending_net", ATLS_MAX_PENDING));
 	EXPECT_EQ(0, tl_wait_idle(10000));
 }
 

@@ -32,8 +32,6 @@
 #include "record.h"
 #include "sock.h"
 
-#define LIMIT_PARAM "/sys/module/atls/parameters/record_limit"
-
 FIXTURE(rec) {
 	int app, wire;
 	struct tl_keys s2c, c2s;
@@ -370,20 +368,9 @@ TEST_F(rec, fionread_counts_whole_records_not_tickets)
 	EXPECT_EQ(0, recv(self->app, buf, sizeof(buf), MSG_DONTWAIT));
 }
 
-static int set_param(const char *path, long v)
-{
-	FILE *f = fopen(path, "w");
-	int ok;
-
-	if (!f)
-		return -1;
-	ok = fprintf(f, "%ld\n", v) > 0;
-	return fclose(f) == 0 && ok ? 0 : -1;
-}
-
 static int set_limit(long v)
 {
-	return set_param(LIMIT_PARAM, v);
+	return tl_atls_param("record_limit", v);
 }
 
 TEST_F(rec, record_limit_stops_tx)
@@ -527,8 +514,6 @@ TEST_F(rec, splice_record_limit_stops_rx)
 	ASSERT_EQ(0, set_limit(0));
 }
 
-#define NO_PAD_PARAM "/sys/module/atls/parameters/rx_expect_no_pad"
-
 static int tls_opt(int fd, int opt)
 {
 	socklen_t len = sizeof(int);
@@ -612,7 +597,7 @@ TEST_F(rec, padded_records_with_no_pad)
 
 static int set_no_pad(int v)
 {
-	return set_param(NO_PAD_PARAM, v);
+	return tl_atls_param("rx_expect_no_pad", v);
 }
 
 /* rx_expect_no_pad=0: kTLS's default; padded records cost no retry. */

@@ -52,7 +52,6 @@
 #include "sock.h"
 #include "util.h"
 
-#define REKEY_PARAM "/sys/module/atls/parameters/rekey_records"
 #define CERT_DIR "/tmp/atls-rekey-certs"
 #define XFER (256 * 1024)
 
@@ -63,7 +62,7 @@ static bool ktls_rekeys(void)
 
 static void set_threshold(long v)
 {
-	tl_sh("echo %ld > " REKEY_PARAM, v);
+	tl_atls_param("rekey_records", v);
 }
 
 /* ---- the helper: an OpenSSL handshake, DONE with keys and secrets ---- */

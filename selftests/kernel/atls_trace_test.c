@@ -29,7 +29,6 @@
 #include "sock.h"
 #include "trace.h"
 
-#define LIMIT_PARAM "/sys/module/atls/parameters/record_limit"
 #define MAX_EV 64
 
 struct ev {
@@ -168,7 +167,7 @@ FIXTURE_SETUP(tr)
 FIXTURE_TEARDOWN(tr)
 {
 	trace_off();
-	tl_write_file(LIMIT_PARAM, "0", false);
+	tl_atls_param("record_limit", 0);
 	if (self->forked) {
 		tl_helper_go(&self->helper);
 		tl_helper_reap(&self->helper);
@@ -332,7 +331,7 @@ TEST_F(tr, record_limit)
 	ASSERT_EQ(0, tl_start(self->app, ATLS_ROLE_CLIENT, 10000, 0));
 	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
 	ASSERT_EQ(0, v);
-	ASSERT_EQ(0, tl_write_file(LIMIT_PARAM, "1", false));
+	ASSERT_EQ(0, tl_atls_param("record_limit", 1));
 	inject(_metadata, self->wire, 0, 23, "hello", 5);
 	EXPECT_EQ(5, recv(self->app, buf, sizeof(buf), 0));
 	EXPECT_EQ(-1, recv(self->app, buf, sizeof(buf), MSG_DONTWAIT));
