@@ -53,7 +53,13 @@ bool atlsd_ratelimit_allow(struct atlsd_ratelimit *rl, uint64_t key, uint64_t no
 		rl->slot[s].key = key;
 		rl->slot[s].start_ns = now_ns;
 	}
-	if (now_ns - rl->slot[s].start_ns >= rl->interval_ns) {
+	/*
+	 * Callers read the clock before the lock, so a caller can arrive with
+	 * a time before the window's start: that is the same window (an
+	 * unsigned difference would wrap and open a new one).
+	 */
+	if (now_ns > rl->slot[s].start_ns &&
+	    now_ns - rl->slot[s].start_ns >= rl->interval_ns) {
 		rl->slot[s].start_ns = now_ns;	/* a new window */
 		rl->slot[s].count = 0;
 	}

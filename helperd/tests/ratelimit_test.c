@@ -75,4 +75,27 @@ TEST(burst_zero_is_no_limit_and_set_applies)
 	EXPECT_EQ(1ul, sup);
 }
 
+/*
+ * Callers read the clock before they take the lock, so two workers can
+ * arrive out of order: the one with the earlier time second.  That time is
+ * before the window's start and belongs to the same window, not a new one
+ * (an unsigned difference would wrap and open one, letting a third line of
+ * a burst of 2 through).
+ */
+TEST(earlier_time_than_window_start_is_same_window)
+{
+	struct atlsd_ratelimit rl;
+	unsigned long sup;
+
+	atlsd_ratelimit_init(&rl, 600 * SEC, 2);
+	EXPECT_TRUE(atlsd_ratelimit_allow(&rl, 0, 10 * SEC + 1, &sup));
+	EXPECT_TRUE(atlsd_ratelimit_allow(&rl, 0, 10 * SEC, &sup));
+	EXPECT_FALSE(atlsd_ratelimit_allow(&rl, 0, 10 * SEC - 5, &sup));
+	EXPECT_FALSE(atlsd_ratelimit_allow(&rl, 0, 11 * SEC, &sup));
+	EXPECT_FALSE(atlsd_ratelimit_allow(&rl, 0, 11 * SEC - 7, &sup));
+	/* The window still ends 600 s after its start. */
+	EXPECT_TRUE(atlsd_ratelimit_allow(&rl, 0, 610 * SEC + 1, &sup));
+	EXPECT_EQ(3ul, sup);
+}
+
 TEST_HARNESS_MAIN
