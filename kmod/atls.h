@@ -127,9 +127,6 @@ struct atls_sock {
 	u16 cipher;			/* TLS_CIPHER_* once READY */
 	bool have_peer;
 	struct atls_peer_info peer;
-	/* Set only around ATLS_START of a listener's child (listen.c): the
-	 * request is made for the listener's owner, not the kernel worker. */
-	const struct atls_app *app;
 	struct atls_rekey *rekey;	/* traffic secrets (rekey.c), or NULL */
 	struct rcu_head rcu;
 };
@@ -252,7 +249,9 @@ extern unsigned long atls_record_limit;
 int atls_control_record(struct atls_sock *as, size_t len);
 
 /* request.c */
-int atls_req_start(struct atls_sock *as, const struct atls_start *st);
+/* @owner: the app the request is for; NULL: the caller (current) */
+int atls_req_start(struct atls_sock *as, const struct atls_start *st,
+		   const struct atls_app *owner);
 struct atls_req *atls_req_accept(struct net *net, u32 portid);
 struct atls_req *atls_req_lookup(u64 id);
 void atls_req_put(struct atls_req *req);

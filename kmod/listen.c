@@ -377,16 +377,15 @@ static void atls_child_start(struct atls_listener *al, struct atls_child *child)
 	atls_backlog_add(al->sk, 1);
 	spin_unlock_bh(&al->lock);
 
+	/*
+	 * The request is the listener's owner's (al->app, copied into it;
+	 * st was validated with the listener's configuration). Once it is
+	 * made it can end at once and atls_child_work() free the child: on
+	 * success touch nothing of it again.
+	 */
 	strscpy(st.policy, al->policy, sizeof(st.policy));
-	lock_sock(newsk);
-	child->as->app = &al->app;
-	release_sock(newsk);
-	err = sock->ops->setsockopt(sock, SOL_ATLS, ATLS_START,
-				    KERNEL_SOCKPTR(&st), sizeof(st));
-	lock_sock(newsk);
-	child->as->app = NULL;
-	release_sock(newsk);
-	if (err == -EINPROGRESS)
+	err = atls_req_start(child->as, &st, &al->app);
+	if (!err)
 		return;		/* the wake function takes it from here */
 
 	/*

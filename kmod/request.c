@@ -378,7 +378,8 @@ void atls_req_conn_lost(struct atls_sock *as)
 		atls_req_put(req);	/* may be the last: any context */
 }
 
-int atls_req_start(struct atls_sock *as, const struct atls_start *st)
+int atls_req_start(struct atls_sock *as, const struct atls_start *st,
+		   const struct atls_app *owner)
 {
 	struct sock *sk = as->sk;
 	struct net *net = sock_net(sk);
@@ -408,13 +409,13 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st)
 	req->flags = st->flags;
 	req->timeout_ms = st->timeout_ms;
 	req->family = sk->sk_family;
-	if (as->app) {		/* a listener's child: its owner (listen.c) */
-		req->app_pid = as->app->pid;
-		req->app_uid = as->app->uid;
-		req->app_gid = as->app->gid;
-		strscpy(req->app_comm, as->app->comm, sizeof(req->app_comm));
-		req->app_cred = get_cred(as->app->cred);
-		req->app_cgrp = as->app->cgrp;
+	if (owner) {		/* a listener's child: its owner (listen.c) */
+		req->app_pid = owner->pid;
+		req->app_uid = owner->uid;
+		req->app_gid = owner->gid;
+		strscpy(req->app_comm, owner->comm, sizeof(req->app_comm));
+		req->app_cred = get_cred(owner->cred);
+		req->app_cgrp = owner->cgrp;
 		cgroup_get(req->app_cgrp);
 	} else {
 		struct atls_app app;
@@ -478,7 +479,7 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st)
 	kfree(spare);
 	smp_store_release(&as->req, req);	/* for atls_req_conn_lost() */
 	atls_set_state(as, ATLS_STATE_PENDING);
-	trace_atls_req_created(req, sk->sk_socket, as->app);	/* under lock_sock */
+	trace_atls_req_created(req, sk->sk_socket, owner != NULL);	/* under lock_sock */
 	id = req->id;		/* req may end and go once the lock is dropped */
 	release_sock(sk);
 

@@ -75,7 +75,7 @@ static int atls_sockopt_start(struct atls_sock *as, sockptr_t optval,
 	err = atls_start_parse(&st, optval, optlen);
 	if (err)
 		return err;
-	err = atls_req_start(as, &st);
+	err = atls_req_start(as, &st, NULL);
 	if (err)
 		return err;
 	nonblock = (st.flags & ATLS_START_F_NONBLOCK) ||

@@ -71,6 +71,7 @@ static long now_ms(void)
 struct marker {
 	int max;		/* stop after this many requests ended */
 	int hold;		/* do not read before tl_helper_go() */
+	int fail_at_once;	/* fail each request as it is accepted */
 };
 
 /*
@@ -96,6 +97,12 @@ static void marker_fn(struct tl_helper *h, int out, int ctl, void *arg)
 			if (first) {
 				tl_put_result(out, (int)r.app_pid);
 				first = 0;
+			}
+			if (m->fail_at_once) {
+				if (tl_done_status(h, &r, -EACCES, ATLS_REASON_PCR_MISMATCH))
+					close(r.fd);
+				ended++;
+				continue;
 			}
 			reqs[n++] = r;
 		}
@@ -685,6 +692,53 @@ TEST_F_TIMEOUT(lsn, five_hundred_at_once, 300)
 	EXPECT_EQ(ATLS_REASON_PCR_MISMATCH, li.last_reason);
 	TH_LOG("%d connections: %d accepted attested, %d refused, in %ld ms",
 	       N, accepted, refused, t1 - t0);
+	close(fd);
+}
+
+/*
+ * A helper that fails each child's request the moment it has it: the
+ * request can end, and the listener's work free the child, while the
+ * drain that started it is still returning from the start.  Hundreds of
+ * such races, under the VM's memory-error detection; every client is
+ * reset, nothing is accepted, every child counted failed.
+ */
+TEST_F_TIMEOUT(lsn, children_failed_at_once, 180)
+{
+	enum { N = 400, ROUNDS = 5 };
+	struct marker m = { .max = N * ROUNDS, .fail_at_once = 1 };
+	static int c[N];
+	struct atls_listen_info li;
+	long failed0 = tl_proc_stat("listen_failed");
+	int fd, port, i, r, pid, refused = 0;
+
+	fd = lsn_family(AF_INET, 1024, 0, false);
+	ASSERT_LE(0, fd);
+	port = port_of(fd);
+	ASSERT_EQ(0, start_helper(self, &m));
+	ASSERT_EQ(0, atls_listener(fd, 60000));
+	for (r = 0; r < ROUNDS; r++) {
+		for (i = 0; i < N; i++) {
+			c[i] = client(AF_INET, port);
+			ASSERT_LE(0, c[i]) TH_LOG("client %d: %s", i, strerror(errno));
+		}
+		if (!r)
+			ASSERT_EQ(0, tl_helper_result(&self->helper, &pid, 30000));
+		for (i = 0; i < N; i++) {
+			if (!client_refused(c[i], 30000))
+				refused++;
+			close(c[i]);
+		}
+	}
+	EXPECT_EQ(N * ROUNDS, refused);
+	ASSERT_EQ(0, listen_info_settled(fd, &li, N * ROUNDS, 30000));
+	EXPECT_EQ(N * ROUNDS, li.children);
+	EXPECT_EQ(0, li.accepted);
+	EXPECT_EQ(N * ROUNDS, li.failed);
+	EXPECT_EQ(0, li.handshaking);
+	EXPECT_EQ(failed0 + N * ROUNDS, tl_proc_stat("listen_failed"));
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	EXPECT_EQ(-1, accept(fd, NULL, NULL));
+	EXPECT_EQ(EAGAIN, errno);
 	close(fd);
 }
 
