@@ -40,17 +40,50 @@
 		     TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH | \
 		     TPMA_OBJECT_SIGN_ENCRYPT)
 
-static void key_template(TPMT_PUBLIC *p, bool restricted)
+/*
+ * What the key secret gives one key: its authorization value and the
+ * "unique" input of its template.  SHA-256 over a label naming the purpose
+ * and the key, a zero byte and the secret, so the values of the AK and the
+ * TLS key and the two uses differ.
+ */
+static void derive(const uint8_t secret[ATLS_KEY_SECRET_LEN], bool ak, const char *use,
+		   uint8_t out[32])
+{
+	uint8_t buf[64 + ATLS_KEY_SECRET_LEN];
+	int n;
+
+	n = snprintf((char *)buf, 64, "atls key secret v1 %s %s", use, ak ? "ak" : "tls-key");
+	buf[n] = 0;
+	memcpy(buf + n + 1, secret, ATLS_KEY_SECRET_LEN);
+	SHA256(buf, n + 1 + ATLS_KEY_SECRET_LEN, out);
+	OPENSSL_cleanse(buf, sizeof(buf));
+}
+
+/*
+ * The template.  With a secret: noDA (a wrong guess is TPM_RC_BAD_AUTH and
+ * counts toward no lockout, so nobody can lock atlsd out of its own keys by
+ * guessing; the value is 256 bits, guessing is hopeless anyway) and the
+ * secret-derived unique field, which makes the key unknown to anyone who
+ * cannot read the secret: a primary key is a function of the owner seed and
+ * the template, and anyone with TPM access can usually run CreatePrimary in
+ * the owner hierarchy.
+ */
+static void key_template(TPMT_PUBLIC *p, bool restricted, const uint8_t *secret)
 {
 	memset(p, 0, sizeof(*p));
 	p->type = TPM2_ALG_ECC;
 	p->nameAlg = TPM2_ALG_SHA256;
-	p->objectAttributes = ATTR_COMMON | (restricted ? TPMA_OBJECT_RESTRICTED : 0);
+	p->objectAttributes = ATTR_COMMON | (restricted ? TPMA_OBJECT_RESTRICTED : 0) |
+			      (secret ? TPMA_OBJECT_NODA : 0);
 	p->parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
 	p->parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
 	p->parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;
 	p->parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
 	p->parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+	if (secret) {
+		derive(secret, restricted, "unique", p->unique.ecc.x.buffer);
+		p->unique.ecc.x.size = 32;
+	}
 }
 
 static bool matches_template(const TPMT_PUBLIC *have, const TPMT_PUBLIC *want)
@@ -64,36 +97,79 @@ static bool matches_template(const TPMT_PUBLIC *have, const TPMT_PUBLIC *want)
 	       have->parameters.eccDetail.symmetric.algorithm == TPM2_ALG_NULL;
 }
 
+static bool same_point(const TPMT_PUBLIC *x, const TPMT_PUBLIC *y)
+{
+	const TPMS_ECC_POINT *a = &x->unique.ecc, *b = &y->unique.ecc;
+
+	return a->x.size == b->x.size && !memcmp(a->x.buffer, b->x.buffer, a->x.size) &&
+	       a->y.size == b->y.size && !memcmp(a->y.buffer, b->y.buffer, a->y.size);
+}
+
 struct create_args {
 	uint32_t handle;
 	TPMT_PUBLIC tmpl;
+	TPM2B_AUTH auth;
+	bool evict_first;	/* replace the (legacy) object at handle */
+	bool probe;		/* only create, compare with have, flush */
+	const TPMT_PUBLIC *have;
 };
 
-/* Worker: CreatePrimary + EvictControl; the transient is always flushed. */
+/*
+ * Worker: CreatePrimary + EvictControl; the transient is always flushed.
+ * probe: CreatePrimary only, and 0 if its key is the one in a->have
+ * (-ENOKEY if not: the persistent key was made from another secret).
+ */
 static int do_create_persistent(struct atls_tpm *t, void *arg)
 {
 	struct create_args *a = arg;
 	ESYS_CONTEXT *esys = atls_tpm_esys(t);
 	TPM2B_SENSITIVE_CREATE sens = { 0 };
-	TPM2B_PUBLIC in = { .publicArea = a->tmpl };
+	TPM2B_PUBLIC in = { .publicArea = a->tmpl }, *out = NULL;
 	TPM2B_DATA outside = { 0 };
 	TPML_PCR_SELECTION pcrs = { 0 };
-	ESYS_TR obj = ESYS_TR_NONE, persistent = ESYS_TR_NONE;
+	ESYS_TR obj = ESYS_TR_NONE, persistent = ESYS_TR_NONE, old = ESYS_TR_NONE;
 	int err;
 
+	sens.sensitive.userAuth = a->auth;
+	if (a->evict_first) {
+		/* A fresh ESYS_TR, not the cached one: EvictControl invalidates it. */
+		atls_tpm_forget(t, a->handle);
+		err = atls_tpm_rc_errno(Esys_TR_FromTPMPublic(esys, a->handle, ESYS_TR_NONE,
+							      ESYS_TR_NONE, ESYS_TR_NONE, &old));
+		if (!err)
+			err = atls_tpm_rc_errno(Esys_EvictControl(esys, ESYS_TR_RH_OWNER, old,
+								  ESYS_TR_PASSWORD, ESYS_TR_NONE,
+								  ESYS_TR_NONE, a->handle,
+								  &persistent));
+		/* ESYS keeps the metadata of the evicted object: drop it, or
+		 * the handle cannot be looked up again. */
+		if (old != ESYS_TR_NONE)
+			Esys_TR_Close(esys, &old);
+		if (err)
+			goto out_wipe;
+	}
 	err = atls_tpm_rc_errno(Esys_CreatePrimary(esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD,
 						   ESYS_TR_NONE, ESYS_TR_NONE, &sens, &in,
-						   &outside, &pcrs, &obj, NULL, NULL, NULL,
+						   &outside, &pcrs, &obj, &out, NULL, NULL,
 						   NULL));
 	if (err)
-		return err;
+		goto out_wipe;
+	if (a->probe) {
+		err = same_point(&out->publicArea, a->have) ? 0 : -ENOKEY;
+		goto out_flush;
+	}
+	persistent = ESYS_TR_NONE;
 	err = atls_tpm_rc_errno(Esys_EvictControl(esys, ESYS_TR_RH_OWNER, obj, ESYS_TR_PASSWORD,
 						  ESYS_TR_NONE, ESYS_TR_NONE, a->handle,
 						  &persistent));
 	if (!err)
 		Esys_TR_Close(esys, &persistent);
+out_flush:
+	Esys_Free(out);
 	Esys_FlushContext(esys, obj);
 	atls_tpm_forget(t, a->handle);
+out_wipe:
+	OPENSSL_cleanse(&sens, sizeof(sens));
 	return err;
 }
 
@@ -116,34 +192,228 @@ static int do_handle_exists(struct atls_tpm *t, void *arg)
 	return err;
 }
 
-static int provision_key(struct atls_tpm *t, uint32_t handle, bool restricted)
+/*
+ * What is at handle, for a key of this kind (restricted = AK): 0 = atls's
+ * key of this secret's template (protected: noDA, secret-derived; or, with
+ * secret NULL, the empty-auth template), -EKEYREVOKED = atls's key of the
+ * empty-auth template while a secret is given, -EEXIST = anything else,
+ * -ENOENT = nothing.  *have gets its public area.
+ */
+static int key_state(struct atls_tpm *t, uint32_t handle, bool restricted, const uint8_t *secret,
+		     TPM2B_PUBLIC *have)
+{
+	TPMT_PUBLIC want, legacy;
+	int err;
+
+	if ((handle >> 24) != TPM2_HT_PERSISTENT)
+		return -EINVAL;
+	err = atls_tpm_call(t, do_handle_exists, &handle);
+	if (!err)
+		err = atls_tpm_read_public(t, handle, have);
+	if (err)
+		return err;
+	key_template(&want, restricted, secret);
+	key_template(&legacy, restricted, NULL);
+	if (matches_template(&have->publicArea, &want))
+		return 0;
+	if (secret && matches_template(&have->publicArea, &legacy))
+		return -EKEYREVOKED;
+	return -EEXIST;
+}
+
+static int provision_key(struct atls_tpm *t, uint32_t handle, bool restricted,
+			 const uint8_t *secret, unsigned int flags)
 {
 	struct create_args a = { .handle = handle };
 	TPM2B_PUBLIC have;
 	int err;
 
-	if ((handle >> 24) != TPM2_HT_PERSISTENT)
-		return -EINVAL;
-	key_template(&a.tmpl, restricted);
-	err = atls_tpm_call(t, do_handle_exists, &handle);
-	if (!err)
-		err = atls_tpm_read_public(t, handle, &have);
-	if (!err)
-		return matches_template(&have.publicArea, &a.tmpl) ? 1 : -EEXIST;
-	if (err != -ENOENT)
-		return err;
-	err = atls_tpm_call(t, do_create_persistent, &a);
+	key_template(&a.tmpl, restricted, secret);
+	if (secret) {
+		derive(secret, restricted, "auth", a.auth.buffer);
+		a.auth.size = 32;
+	}
+	err = key_state(t, handle, restricted, secret, &have);
+	if (!err && secret) {
+		/* Same template: made from this secret?  Re-derive and compare. */
+		a.probe = true;
+		a.have = &have.publicArea;
+		err = atls_tpm_call(t, do_create_persistent, &a);
+		if (!err)
+			err = 1;
+	} else if (!err) {
+		err = 1;
+	} else if (err == -EKEYREVOKED && (flags & ATLS_PROVISION_REPLACE_LEGACY)) {
+		a.evict_first = true;
+		err = atls_tpm_call(t, do_create_persistent, &a);
+	} else if (err == -ENOENT) {
+		err = atls_tpm_call(t, do_create_persistent, &a);
+	}
+	OPENSSL_cleanse(&a.auth, sizeof(a.auth));
 	return err;
 }
 
 int atls_provision_ak(struct atls_tpm *t, uint32_t handle)
 {
-	return provision_key(t, handle, true);
+	return provision_key(t, handle, true, NULL, 0);
 }
 
 int atls_provision_tls_key(struct atls_tpm *t, uint32_t handle)
 {
-	return provision_key(t, handle, false);
+	return provision_key(t, handle, false, NULL, 0);
+}
+
+int atls_provision_ak_secret(struct atls_tpm *t, uint32_t handle,
+			     const uint8_t secret[ATLS_KEY_SECRET_LEN], unsigned int flags)
+{
+	if (!secret || (flags & ~ATLS_PROVISION_REPLACE_LEGACY))
+		return -EINVAL;
+	return provision_key(t, handle, true, secret, flags);
+}
+
+int atls_provision_tls_key_secret(struct atls_tpm *t, uint32_t handle,
+				  const uint8_t secret[ATLS_KEY_SECRET_LEN], unsigned int flags)
+{
+	if (!secret || (flags & ~ATLS_PROVISION_REPLACE_LEGACY))
+		return -EINVAL;
+	return provision_key(t, handle, false, secret, flags);
+}
+
+int atls_provision_key_check(struct atls_tpm *t, uint32_t handle, bool ak,
+			     const uint8_t secret[ATLS_KEY_SECRET_LEN])
+{
+	TPM2B_PUBLIC have;
+
+	if (!secret)
+		return -EINVAL;
+	return key_state(t, handle, ak, secret, &have);
+}
+
+int atls_tpm_use_key_secret(struct atls_tpm *t, uint32_t handle, bool ak,
+			    const uint8_t secret[ATLS_KEY_SECRET_LEN])
+{
+	uint8_t auth[32];
+	int err;
+
+	if (!secret)
+		return -EINVAL;
+	derive(secret, ak, "auth", auth);
+	err = atls_tpm_set_key_auth(t, handle, auth, sizeof(auth));
+	OPENSSL_cleanse(auth, sizeof(auth));
+	return err;
+}
+
+/* ------------------------------------------------------------ key secret */
+
+int atls_key_secret_create(const char *path, uid_t owner, gid_t group)
+{
+	uint8_t secret[ATLS_KEY_SECRET_LEN];
+	char hex[2 * ATLS_KEY_SECRET_LEN + 2], tmp[4096];
+	unsigned int i;
+	int fd, err = 0;
+
+	if (!access(path, F_OK) || errno != ENOENT) {
+		/* Kept, if it is a good one (and owned as asked). */
+		err = atls_key_secret_load(path, secret, NULL, 0);
+		OPENSSL_cleanse(secret, sizeof(secret));
+		if (err && err != -EPERM)
+			return err;
+		if (lchown(path, owner, group))
+			return -errno;
+		err = atls_key_secret_load(path, secret, NULL, 0);
+		OPENSSL_cleanse(secret, sizeof(secret));
+		return err ? err : 1;
+	}
+	if (RAND_priv_bytes(secret, sizeof(secret)) != 1)
+		return -EIO;
+	for (i = 0; i < ATLS_KEY_SECRET_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", secret[i]);
+	hex[2 * ATLS_KEY_SECRET_LEN] = '\n';
+	OPENSSL_cleanse(secret, sizeof(secret));
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = mkstemp(tmp);	/* mode 0600, O_EXCL: never through a planted link */
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (fchown(fd, owner, group) || fchmod(fd, 0600) ||
+	    write(fd, hex, sizeof(hex) - 1) != (ssize_t)(sizeof(hex) - 1) || fsync(fd))
+		err = errno ? -errno : -EIO;
+	close(fd);
+	/* link(), not rename(): a secret that appeared meanwhile is not replaced. */
+	if (!err && link(tmp, path))
+		err = -errno;
+	unlink(tmp);
+out:
+	OPENSSL_cleanse(hex, sizeof(hex));
+	return err;
+}
+
+static int secret_err(char *err, size_t errlen, int rc, const char *path, const char *why)
+{
+	if (err)
+		snprintf(err, errlen, "%s: %s", path, why);
+	return rc;
+}
+
+int atls_key_secret_load(const char *path, uint8_t secret[ATLS_KEY_SECRET_LEN], char *err,
+			 size_t errlen)
+{
+	char text[2 * ATLS_KEY_SECRET_LEN + 2];
+	struct stat st;
+	unsigned int i, v;
+	ssize_t n;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		rc = -errno;
+		return secret_err(err, errlen, rc, path, rc == -ELOOP ? "is a symbolic link" :
+				  strerror(-rc));
+	}
+	if (fstat(fd, &st)) {
+		rc = secret_err(err, errlen, -errno, path, "cannot stat");
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = secret_err(err, errlen, -EINVAL, path, "not a regular file");
+		goto out;
+	}
+	/* Readable by its owner alone (and root), owner = whoever loads it or root. */
+	if (st.st_mode & 077) {
+		rc = secret_err(err, errlen, -EPERM, path, "group or others have access "
+				"(must be mode 0600)");
+		goto out;
+	}
+	if (st.st_uid != geteuid() && geteuid() != 0) {
+		rc = secret_err(err, errlen, -EPERM, path, "owned by another user");
+		goto out;
+	}
+	n = read(fd, text, sizeof(text));
+	if (n != (ssize_t)sizeof(text) - 1 && n != (ssize_t)sizeof(text) - 2) {
+		rc = secret_err(err, errlen, -EINVAL, path, "must hold 64 hex digits");
+		goto out;
+	}
+	if (n == (ssize_t)sizeof(text) - 1 && text[n - 1] != '\n') {
+		rc = secret_err(err, errlen, -EINVAL, path, "must hold 64 hex digits");
+		goto out;
+	}
+	for (i = 0; i < ATLS_KEY_SECRET_LEN; i++) {
+		if (!strchr("0123456789abcdef", text[2 * i]) || !text[2 * i] ||
+		    !strchr("0123456789abcdef", text[2 * i + 1]) || !text[2 * i + 1] ||
+		    sscanf(text + 2 * i, "%2x", &v) != 1) {
+			rc = secret_err(err, errlen, -EINVAL, path, "must hold 64 hex digits");
+			goto out;
+		}
+		secret[i] = (uint8_t)v;
+	}
+out:
+	if (rc)
+		OPENSSL_cleanse(secret, ATLS_KEY_SECRET_LEN);
+	OPENSSL_cleanse(text, sizeof(text));
+	close(fd);
+	return rc;
 }
 
 static int tpm_pkey(struct atls_tpm *t, uint32_t handle, EVP_PKEY **out)

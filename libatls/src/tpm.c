@@ -55,12 +55,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_tctildr.h>
 
 #include "tpm_int.h"
 
 #define TPM_CACHE_SLOTS 8
+#define TPM_AUTH_SLOTS 4
 
 struct tpm_req {
 	int (*fn)(struct atls_tpm *t, void *arg);
@@ -85,6 +87,15 @@ struct atls_tpm {
 		ESYS_TR tr;
 	} cache[TPM_CACHE_SLOTS];
 	unsigned int cache_next;
+	/*
+	 * Authorization values of persistent keys (atls_tpm_set_key_auth()),
+	 * applied to a handle's ESYS_TR when it enters the cache.  Worker-only
+	 * like the cache; wiped at close.
+	 */
+	struct {
+		uint32_t handle;
+		TPM2B_AUTH auth;
+	} auth[TPM_AUTH_SLOTS];
 
 	/* Statistics, atls_tpm_stats(): see the top for why atomics. */
 	atomic_ulong calls;		/* requests completed (whatever their result) */
@@ -105,6 +116,9 @@ int atls_tpm_rc_errno(TSS2_RC rc)
 			return -ENOENT;
 		if (base == TPM2_RC_SIZE || base == TPM2_RC_VALUE)
 			return -EINVAL;
+		/* A wrong or missing authorization value of a key. */
+		if (base == TPM2_RC_BAD_AUTH || base == TPM2_RC_AUTH_FAIL)
+			return -EACCES;
 	}
 	if ((rc & TSS2_RC_LAYER_MASK) == 0)
 		return -EIO;
@@ -285,8 +299,19 @@ ESYS_CONTEXT *atls_tpm_esys(struct atls_tpm *t)
 	return t->esys;
 }
 
+static const TPM2B_AUTH *auth_of(struct atls_tpm *t, uint32_t handle)
+{
+	unsigned int i;
+
+	for (i = 0; i < TPM_AUTH_SLOTS; i++)
+		if (t->auth[i].handle == handle)
+			return &t->auth[i].auth;
+	return NULL;
+}
+
 int atls_tpm_object(struct atls_tpm *t, uint32_t handle, ESYS_TR *tr)
 {
+	const TPM2B_AUTH *auth;
 	unsigned int i, slot;
 	TSS2_RC rc;
 
@@ -299,6 +324,11 @@ int atls_tpm_object(struct atls_tpm *t, uint32_t handle, ESYS_TR *tr)
 	rc = Esys_TR_FromTPMPublic(t->esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, tr);
 	if (rc != TSS2_RC_SUCCESS)
 		return atls_tpm_rc_errno(rc);
+	auth = auth_of(t, handle);
+	if (auth && Esys_TR_SetAuth(t->esys, *tr, auth) != TSS2_RC_SUCCESS) {
+		Esys_TR_Close(t->esys, tr);
+		return -EIO;
+	}
 	/* Round-robin replacement; Esys_TR_Close only frees ESYS metadata. */
 	slot = t->cache_next++ % TPM_CACHE_SLOTS;
 	if (t->cache[slot].tr != ESYS_TR_NONE)
@@ -319,6 +349,48 @@ void atls_tpm_forget(struct atls_tpm *t, uint32_t handle)
 			t->cache[i].handle = 0;
 		}
 	}
+}
+
+struct auth_args {
+	uint32_t handle;
+	const uint8_t *v;
+	size_t len;
+};
+
+/* Worker: record the value; a cached ESYS_TR of the handle is dropped so the
+ * next use picks it up (atls_tpm_object()). */
+static int do_set_auth(struct atls_tpm *t, void *arg)
+{
+	struct auth_args *a = arg;
+	unsigned int i, free_slot = TPM_AUTH_SLOTS;
+
+	for (i = 0; i < TPM_AUTH_SLOTS; i++) {
+		if (t->auth[i].handle == a->handle)
+			break;
+		if (!t->auth[i].handle && free_slot == TPM_AUTH_SLOTS)
+			free_slot = i;
+	}
+	if (i == TPM_AUTH_SLOTS)
+		i = free_slot;
+	if (i == TPM_AUTH_SLOTS)
+		return -ENOSPC;
+	OPENSSL_cleanse(&t->auth[i], sizeof(t->auth[i]));
+	if (a->len) {
+		t->auth[i].handle = a->handle;
+		t->auth[i].auth.size = (uint16_t)a->len;
+		memcpy(t->auth[i].auth.buffer, a->v, a->len);
+	}
+	atls_tpm_forget(t, a->handle);
+	return 0;
+}
+
+int atls_tpm_set_key_auth(struct atls_tpm *t, uint32_t handle, const uint8_t *auth, size_t len)
+{
+	struct auth_args a = { handle, auth, len };
+
+	if (!t || (handle >> 24) != TPM2_HT_PERSISTENT || len > 32 || (len && !auth))
+		return -EINVAL;
+	return atls_tpm_call(t, do_set_auth, &a);
 }
 
 int atls_tpm_open(const char *tcti, struct atls_tpm **out)
@@ -397,6 +469,7 @@ void atls_tpm_close(struct atls_tpm *t)
 	for (i = 0; i < TPM_CACHE_SLOTS; i++)
 		if (t->cache[i].tr != ESYS_TR_NONE)
 			Esys_TR_Close(t->esys, &t->cache[i].tr);
+	OPENSSL_cleanse(t->auth, sizeof(t->auth));
 	Esys_Finalize(&t->esys);
 	Tss2_TctiLdr_Finalize(&t->tcti);
 	pthread_cond_destroy(&t->done);

@@ -9,8 +9,10 @@
  * on the worker before returning; what the caller receives is malloc'ed
  * marshalled bytes it owns.
  *
- * All keys are persistent and authorised with the empty password, so no
- * transient object or session is created here and nothing needs flushing.
+ * All keys are persistent and authorised with a password session: the
+ * empty value, or the one set with atls_tpm_set_key_auth() (tpm.c applies it
+ * to the key's ESYS_TR), so no transient object or session is created here
+ * and nothing needs flushing.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -72,6 +72,16 @@ int atls_tpm_stats(struct atls_tpm *t, unsigned long *calls, unsigned long long 
  */
 int atls_tpm_set_delay(struct atls_tpm *t, unsigned int delay_us);
 
+/*
+ * The authorization value of the persistent key at handle (1..32 bytes; 0
+ * bytes: forget it, back to the empty value), used by every later command
+ * with that key on this handle (Documentation/evidence.rst, "Key
+ * authorization").  atls_tpm_use_key_secret() (<atls/provision.h>) sets the
+ * values derived from the key secret.  -EINVAL for a handle that is not
+ * persistent or a value over 32 bytes; -ENOSPC past 4 keys.
+ */
+int atls_tpm_set_key_auth(struct atls_tpm *t, uint32_t handle, const uint8_t *auth, size_t len);
+
 /* Is there an object at the persistent handle?  0 = yes, -ENOENT = no,
  * other -errno = the TPM failed. */
 int atls_tpm_key_present(struct atls_tpm *t, uint32_t handle);
