@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <linux/sockios.h>
+#include <net/if.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -289,4 +291,24 @@ int tl_recv_all(int fd, void *buf, size_t len, int ms)
 
 	read_upto(fd, buf, len, ms, &why);
 	return why == QUIET ? ETIMEDOUT : why == AT_EOF ? EPIPE : why;
+}
+
+int tl_new_netns(void)
+{
+	struct ifreq ifr = { 0 };
+	int s, err = 0;
+
+	if (unshare(CLONE_NEWNET))
+		return -errno;
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr))
+		err = -errno;
+	ifr.ifr_flags |= IFF_UP;
+	if (!err && ioctl(s, SIOCSIFFLAGS, &ifr))
+		err = -errno;
+	close(s);
+	return err;
 }

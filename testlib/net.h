@@ -51,4 +51,9 @@ int tl_wait_acked(int fd, int timeout_ms);
 int tl_send_all(int fd, const void *buf, size_t len);
 int tl_recv_all(int fd, void *buf, size_t len, int ms);
 
+/* Move the caller into a new network namespace (unshare(CLONE_NEWNET):
+ * root, or root of a user namespace of its own) and bring its loopback up,
+ * which starts down.  0 or -errno. */
+int tl_new_netns(void);
+
 #endif /* TL_NET_H */

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -218,4 +221,35 @@ int tl_wait_in_syscall(pid_t tid, long nr, int timeout_ms)
 			return -ETIMEDOUT;
 		usleep(2000);
 	}
+}
+
+int tl_own_root(void)
+{
+	char esc[64];
+	int root, i, err = 0;
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		return -errno;
+	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -errno;
+	/* Out of the chroot: into a directory below it, then up past it
+	 * (the working directory is not below the new root, so ".." is not
+	 * stopped there), to the namespace's real root. */
+	snprintf(esc, sizeof(esc), "/tmp/tl-own-root-%d", (int)getpid());
+	if (mkdir(esc, 0700) || chdir("/") || chroot(esc))
+		err = -errno;
+	for (i = 0; !err && i < 64; i++)
+		if (chdir(".."))
+			err = -errno;
+	if (!err && (chroot(".") || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)))
+		err = -errno;
+	/* The old root's mount onto "/", and in: the same tree, now the
+	 * namespace's root. */
+	if (!err && (fchdir(root) || mount(".", "/", NULL, MS_MOVE, NULL) ||
+		     chroot(".") || chdir("/")))
+		err = -errno;
+	close(root);
+	rmdir(esc);
+	return err;
 }

@@ -40,6 +40,16 @@ const char *tl_path(const char *dir, const char *name);
 /* Write @val to @path (appending or truncating): 0 or -errno (-EIO: short). */
 int tl_write_file(const char *path, const char *val, bool append);
 
+/*
+ * Make the caller's root the root of a mount namespace of its own, as
+ * switch_root does.  The VM runs its tests in a chroot of the host's root
+ * (tools/vm/init), and the kernel makes no user namespace for a chrooted
+ * process (EPERM): a test of a rootless container calls this first, as
+ * root, in the process that will make the user namespace.  The tree seen
+ * stays the same.  0 or -errno.
+ */
+int tl_own_root(void);
+
 /* Run a shell command line (sh -c): its exit status, 128 + signal, or -errno. */
 int tl_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The first 2*len hex digits of the file's first line into out: 0 or -1. */

@@ -50,31 +50,6 @@
 
 #define CIPHER TLS_CIPHER_AES_GCM_128
 
-/* The loopback of a fresh network namespace starts down. */
-static int lo_up(void)
-{
-	struct ifreq ifr = { 0 };
-	int s = socket(AF_INET, SOCK_DGRAM, 0), err = 0;
-
-	if (s < 0)
-		return -errno;
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr))
-		err = -errno;
-	ifr.ifr_flags |= IFF_UP;
-	if (!err && ioctl(s, SIOCSIFFLAGS, &ifr))
-		err = -errno;
-	close(s);
-	return err;
-}
-
-static int new_netns(int flags)
-{
-	if (unshare(flags | CLONE_NEWNET))
-		return -errno;
-	return lo_up();
-}
-
 /* Something is waiting on h->mc (a message, or an overrun): 1, else 0. */
 static int has_event(struct tl_helper *h)
 {
@@ -104,7 +79,7 @@ TEST(no_helper_in_netns_is_esrch)
 	int cli, srv;
 
 	ASSERT_EQ(0, tl_fork_helper(&c, idle_fn, NULL));	/* initial netns */
-	ASSERT_EQ(0, new_netns(0));
+	ASSERT_EQ(0, tl_new_netns());
 	ASSERT_EQ(0, ulp_pair(&cli, &srv));
 	/* Non-blocking: before, the request was queued (EINPROGRESS). */
 	EXPECT_EQ(-ESRCH, tl_start(cli, ATLS_ROLE_CLIENT, 2000, ATLS_START_F_NONBLOCK));
@@ -119,7 +94,7 @@ TEST(helper_dies_with_its_socket)
 	struct tl_child c;
 	int cli, srv;
 
-	ASSERT_EQ(0, new_netns(0));
+	ASSERT_EQ(0, tl_new_netns());
 	ASSERT_EQ(0, tl_fork_helper(&c, idle_fn, NULL));
 	ASSERT_EQ(0, ulp_pair(&cli, &srv));
 	EXPECT_EQ(-EINPROGRESS, tl_start(cli, ATLS_ROLE_CLIENT, 2000, ATLS_START_F_NONBLOCK));
@@ -139,7 +114,7 @@ TEST(register_rules)
 	pid_t pid;
 	int st;
 
-	ASSERT_EQ(0, new_netns(0));
+	ASSERT_EQ(0, tl_new_netns());
 	ASSERT_EQ(0, tl_helper_open(&h, true));
 	EXPECT_EQ(-EALREADY, tl_helper_register(&h));
 	tl_helper_close(&h);
@@ -204,7 +179,7 @@ TEST(container_helper)
 	TL_EXPECT_RESULT(&home, 10000, 1);
 
 	/* A container's network namespace with its own helper. */
-	ASSERT_EQ(0, new_netns(0));
+	ASSERT_EQ(0, tl_new_netns());
 	ASSERT_EQ(0, tl_fork_helper(&guest, guest_fn, NULL));
 	ASSERT_EQ(0, ulp_pair(&cli, &srv));
 	EXPECT_EQ(0, tl_start(cli, ATLS_ROLE_CLIENT, 10000, 0));
@@ -296,7 +271,7 @@ TEST(netns_cap)
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {		/* a netns with its own helper fills its cap */
-		if (new_netns(0) || tl_fork_helper(&inner, idle_fn, NULL))
+		if (tl_new_netns() || tl_fork_helper(&inner, idle_fn, NULL))
 			_exit(10);
 		v = fill_and_probe(CAP, -ENOBUFS, fds, srvs);
 		tl_put_result(p[1], v);
@@ -345,7 +320,7 @@ TEST(bystander_sees_nothing)
 	struct tl_child c;
 	int cli, srv;
 
-	ASSERT_EQ(0, new_netns(0));
+	ASSERT_EQ(0, tl_new_netns());
 	ASSERT_EQ(0, tl_helper_open(&by, false));
 	ASSERT_EQ(0, tl_group_join(&by));	/* anyone may join the group */
 	ASSERT_EQ(0, tl_fork_helper(&c, abort_fn, NULL));
