@@ -190,7 +190,7 @@ static int map_self(uid_t uid, gid_t gid)
 
 TEST_F_TIMEOUT(container, unprivileged_container, 180)
 {
-	char dir[300], state[400];
+	char dir[300], state[400], secret[400];
 	struct stat tpm;
 	struct where in;
 	pid_t pid;
@@ -205,6 +205,12 @@ TEST_F_TIMEOUT(container, unprivileged_container, 180)
 	ASSERT_EQ(0, where_make(&in, &self->outer, dir, NOBODY));
 	ASSERT_EQ(0, tl_sh("cp -r \"$ATLS_STATE_DIR\" '%s' && chown -R %u:%u '%s'",
 			   state, NOBODY, NOBODY, state));
+	/* The TPM keys' secret (atls.conf(5) key-secret) where the VM keeps
+	 * one for every state dir: a copy the container's user owns. */
+	snprintf(secret, sizeof(secret), "%s/key-secret", dir);
+	if (getenv("ATLS_KEY_SECRET"))
+		ASSERT_EQ(0, tl_sh("cp \"$ATLS_KEY_SECRET\" '%s' && chown %u:%u '%s' && "
+				   "chmod 0600 '%s'", secret, NOBODY, NOBODY, secret, secret));
 	ASSERT_EQ(0, stat(TPM_DEV, &tpm));
 	ASSERT_EQ(0, chown(TPM_DEV, -1, NOBODY));
 	ASSERT_EQ(0, chmod(TPM_DEV, (tpm.st_mode & 07777) | 0060));
@@ -224,6 +230,8 @@ TEST_F_TIMEOUT(container, unprivileged_container, 180)
 		if (_metadata->passed) {
 			EXPECT_EQ(0, getuid());		/* the container's root */
 			setenv("ATLS_STATE_DIR", state, 1);
+			if (getenv("ATLS_KEY_SECRET"))
+				setenv("ATLS_KEY_SECRET", secret, 1);
 			where_use(&in);
 			serve_inside(_metadata, 7802);
 		}
