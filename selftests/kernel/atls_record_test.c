@@ -275,7 +275,6 @@ TEST_F(rec, own_cmsg_buffer_gets_record_type)
 	EXPECT_EQ(21, *CMSG_DATA(cm));
 }
 
-/* Write a module parameter: 0 or -1. */
 /*
  * Readiness counts whole records only. kTLS leaves records in TCP's queue
  * until they are complete, so TCP's poll and SIOCINQ count the bytes of a
