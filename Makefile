@@ -101,8 +101,15 @@ include $(sort $(wildcard $(SRC)/*/build.mk))
 userspace: $(USER_BINS) $(HOST_TESTS) $(VM_TESTS) $(VM2_TESTS)
 
 # atls.ko for each kernel, built with sparse (C=1); sparse warnings fail.
-modules: $(NLGEN)
-	@for k in $(KVERS); do $(SRC)/scripts/build-kmod.sh "$$k" || exit 1; done
+# One target per kernel, so that `make -jN` builds the kernels side by side
+# and beside the userspace; "+" makes the recipe a recursive make's, so
+# Kbuild's make shares our jobserver (without it each kernel's Kbuild ran
+# with -j1: "jobserver unavailable").
+KMODS := $(addprefix kmod-,$(KVERS))
+.PHONY: $(KMODS)
+modules: $(KMODS)
+$(KMODS): kmod-%: $(NLGEN)
+	+@$(SRC)/scripts/build-kmod.sh "$*"
 
 # Test lists for the runner.
 $(B)/tests/host.list $(B)/tests/vm.list $(B)/tests/vm2.list: FORCE
