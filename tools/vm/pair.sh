@@ -49,9 +49,9 @@ attempt() {
 	"$here/vm.sh" --kver "$kver" --list "$lb" --out "$out/b" --timeout "$timeout" --xchg "$out/xchg" \
 		--net connect --port "$port" --addr 10.77.0.2 --addr6 fd00:a715::2 --role b &
 	pb=$!
-	while kill -0 "$pa" 2>/dev/null && kill -0 "$pb" 2>/dev/null; do
-		sleep 1
-	done
+	# Until one of them ends (waited for, not polled; its status is
+	# still there for the wait below).
+	wait -n "$pa" "$pb"
 	for v in a b; do
 		st=$(cat "$out/$v/vm.status" 2>/dev/null)
 		if [ "$st" = boot-hang ]; then

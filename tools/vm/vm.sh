@@ -168,18 +168,19 @@ timeout -k 5 "$timeout" qemu-system-x86_64 "${args[@]}" \
 qpid=$!
 # Stopped from outside (pair.sh stops one VM when its peer never booted).
 trap 'kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null; echo stopped > "$out/vm.status"; exit 1' TERM INT
+# Once booted, QEMU's exit is waited for, not polled: the result is there
+# the moment the guest powers off (a TERM still reaches the trap at once).
 booted=0 hung=0 t=0
 while kill -0 "$qpid" 2>/dev/null; do
-	if [ "$booted" = 0 ]; then
-		if grep -q 'atls-vm: kernel' "$out/serial.log" 2>/dev/null; then
-			booted=1
-		elif [ "$t" -ge "$boot_timeout" ]; then
-			{ echo "no 'atls-vm: kernel' line after ${boot_timeout}s"
-			  monitor "info registers"; monitor "x/6i \$pc"; } > "$out/boot-hang.txt"
-			hung=1
-			kill "$qpid" 2>/dev/null
-			break
-		fi
+	if grep -q 'atls-vm: kernel' "$out/serial.log" 2>/dev/null; then
+		booted=1
+		break
+	elif [ "$t" -ge "$boot_timeout" ]; then
+		{ echo "no 'atls-vm: kernel' line after ${boot_timeout}s"
+		  monitor "info registers"; monitor "x/6i \$pc"; } > "$out/boot-hang.txt"
+		hung=1
+		kill "$qpid" 2>/dev/null
+		break
 	fi
 	sleep 1
 	t=$((t + 1))
