@@ -10,12 +10,13 @@
  *      accepts every connection on one port and starts atls on it as a
  *      server with the built-in policy attest-unauthenticated-peer: atlsd
  *      makes real TPM evidence for every handshake it serves.  200 clients
- *      from 127.0.0.2 connect at once, each asking for that evidence and
+ *      (on 6.1; 48 on other kernels: see nflood()) from 127.0.0.2 connect
+ *      at once, each asking for that evidence and
  *      appraising it (libatls in this process, a client that offers batched
  *      evidence as every atls client does by default), while 5 clients
  *      from 127.0.0.3 connect one after the other.
  *      Checked, by counts only: every 127.0.0.3 handshake succeeds; each of
- *      the 200 either succeeds with batched evidence or is refused by the
+ *      the flood either succeeds with batched evidence or is refused by the
  *      share of its address (peer_limited: workers-per-peer, default half
  *      of the workers); every server handshake served is one leaf of a
  *      batched quote (batch_leaves), and the TPM commands atlsd ran are
@@ -46,6 +47,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/utsname.h>
 
 #include <atls/atls.h>
 
@@ -56,7 +58,8 @@
 #include "vm.h"
 
 #define PORT 7901
-#define NFLOOD 200
+#define NFLOOD 200	/* the full flood */
+#define NFLOOD_SMALL 48
 #define NLEGIT 5
 #define NCONN (1 + NFLOOD + NLEGIT)	/* one warm-up connection first */
 #define POLICY "attest-unauthenticated-peer"
@@ -152,6 +155,27 @@ FIXTURE(cost) {};
 FIXTURE_SETUP(cost) {}
 FIXTURE_TEARDOWN(cost) {}
 
+/*
+ * How many clients flood. What this test checks is atlsd's accounting
+ * (leaves, quotes, TPM commands, the share's refusals), the same on every
+ * kernel: atls.ko only carries each request to atlsd and back, as in every
+ * other handshake (and many requests at once are atls_scale_test's). So the
+ * full flood, larger than one address's share (the VMs' atlsd: 16 workers,
+ * up to 128, a share of 64), so that the share may refuse some (41 of 200
+ * in one run on 7.3.4, none in one on 6.1: it depends on how fast the
+ * served ones finish), runs on one kernel only, Debian 12's own 6.1; on
+ * the others 48 clients still arrive together and share batched quotes,
+ * every check the same. The full flood cost 27-57 s per kernel in make
+ * check (each served handshake is appraised by this process under
+ * emulation), 48 about a quarter of that.
+ */
+static int nflood(void)
+{
+	struct utsname u;
+
+	return !uname(&u) && !strncmp(u.release, "6.1.", 4) ? NFLOOD : NFLOOD_SMALL;
+}
+
 static void legit(struct __test_metadata *_metadata, struct atls_ctx *ctx, const char *what)
 {
 	struct client c = { .ctx = ctx, .src = "127.0.0.3" };
@@ -170,7 +194,7 @@ TEST_F_TIMEOUT(cost, flood_of_attesting_hellos_shares_quotes, 900)
 	struct tl_thread ts;
 	struct atls_config cc;
 	struct atls_ctx *ctx;
-	int i, served = 0, batched = 0;
+	int i, served = 0, batched = 0, nf = nflood();
 
 	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/cost.conf", tl_vm.dir);
 	ASSERT_EQ(0, tl_sh("printf 'key-mode = \"software\";\\n' > %s", tl_vm.conf));
@@ -197,13 +221,13 @@ TEST_F_TIMEOUT(cost, flood_of_attesting_hellos_shares_quotes, 900)
 	pl0 = tl_atlsd_counter_in_last("peer_limited");
 	ASSERT_LE(1, q0) TH_LOG("no batched quote: is batching on by default?");
 
-	for (i = 0; i < NFLOOD; i++) {
+	for (i = 0; i < nf; i++) {
 		fl[i] = (struct client){ .ctx = ctx, .src = "127.0.0.2" };
 		ASSERT_EQ(0, tl_spawn(&th[i], client_main, &fl[i]));
 	}
 	for (i = 0; i < NLEGIT; i++)
 		legit(_metadata, ctx, "from 127.0.0.3 beside the flood");
-	for (i = 0; i < NFLOOD; i++) {
+	for (i = 0; i < nf; i++) {
 		tl_join(&th[i]);
 		served += !fl[i].ret;
 		batched += fl[i].batched;
@@ -212,23 +236,23 @@ TEST_F_TIMEOUT(cost, flood_of_attesting_hellos_shares_quotes, 900)
 	tl_join(&ts);
 	EXPECT_EQ(0, s.start_err);
 
-	pl = counter_reaches("peer_limited", pl0 + NFLOOD - served) - pl0;
+	pl = counter_reaches("peer_limited", pl0 + nf - served) - pl0;
 	tpm = tl_atlsd_counter("tpm_commands") - tpm0;
 	q = tl_atlsd_counter_in_last("batch_quotes") - q0;
 	l = tl_atlsd_counter_in_last("batch_leaves") - l0;
 	largest = tl_atlsd_counter_in_last("batch_largest");
 	TH_LOG("from 127.0.0.2: %d of %d served (%d refused by the share, %lld counted); "
 	       "%d + %d served with %lld TPM commands (%lld batched quotes, largest %lld): "
-	       "%.3f TPM commands per request served", served, NFLOOD, NFLOOD - served, pl,
+	       "%.3f TPM commands per request served", served, nf, nf - served, pl,
 	       served, NLEGIT, tpm, q, largest,
 	       served + NLEGIT ? (double)tpm / (served + NLEGIT) : 0.0);
 	EXPECT_LE(1, served);
 	EXPECT_EQ(served, batched);
-	EXPECT_EQ(NFLOOD - served, pl);	/* every other one: the share, at once */
+	EXPECT_EQ(nf - served, pl);	/* every other one: the share, at once */
 	EXPECT_EQ(served + NLEGIT, l);	/* each handshake served: one leaf */
 	EXPECT_EQ(q, tpm);		/* and no TPM command but the batched quotes */
 	EXPECT_GE(served + NLEGIT, q);
-	for (i = 0; i < NFLOOD; i++)
+	for (i = 0; i < nf; i++)
 		if (fl[i].ret && fl[i].ret != -ECONNRESET && fl[i].ret != -EPROTO)
 			TH_LOG("flood client %d: %s: %s", i, strerror(-fl[i].ret), fl[i].why);
 
