@@ -16,6 +16,9 @@
 #        with that cell's TPM commands per request (vm-guest.sh)
 #        "hs-binding": the same for policy none, the handshake binder and
 #        the exporter binding (batched, mutual), with a table of ratios
+#        "phases": policy none alone, the phase accounting of issue 17
+#        (c=1 and c=64 cells, then a c=1 cell traced through tracefs and
+#        read by bench/phases.awk; vm-guest.sh)
 #
 # The numbers are printed at the end and kept in $OUT/vm-bulk-run.tap.
 set -euo pipefail
@@ -25,7 +28,7 @@ kver=${1:-$("$SRC/scripts/kvers.sh" | head -n1)}
 mib=${2:-4}
 secs=${3:-5}
 only_hs=${4:-}
-case "$only_hs" in ""|hs|hs-binding) ;; *) echo "vm-bulk.sh: unknown mode $only_hs" >&2; exit 2 ;; esac
+case "$only_hs" in ""|hs|hs-binding|phases) ;; *) echo "vm-bulk.sh: unknown mode $only_hs" >&2; exit 2 ;; esac
 out=${TMPDIR:-/tmp}/atls-vm-bulk-$kver${only_hs:+-$only_hs}
 make -C "$SRC" --no-print-directory -s "$B/bench/atls_bulk" "$B/bench/atls_e2e" "$B/bench/atls_aead" \
 	"$B/helperd/atlsd" "$B/helperd/atlsctl" >&2

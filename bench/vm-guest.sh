@@ -36,6 +36,15 @@
 # binder and the exporter binding (both mutual attestation, batch = true), at
 # c=1, 16 and 64, then a table of each cell against plain OpenSSL and
 # against none of the same run.
+# With "phases" (issue 17's accounting of the policy-none gap): policy none
+# alone, c=1 and c=64 cells with atlsd's latency split and its context
+# switches per request (/proc, all its threads), then a c=1 cell of
+# max(1, seconds / 2) with tracefs on (atls:*, setsockopt entry/exit,
+# sched_wakeup, sched_switch) read by bench/phases.awk: p50 of each phase
+# from the app's ATLS_START to its return, per role, and wake-ups and
+# context switches per request.  Tracing slows the traced cell; its
+# phases are read against each other, the ratios come from the untraced
+# cells.
 set -u
 mib=${1:-4}
 secs=${2:-5}
@@ -45,7 +54,7 @@ d=$TMPDIR/bench-e2e
 rm -rf "$d"
 mkdir -p "$d/run"
 echo "TAP version 13"
-case "$only_hs" in hs|hs-binding) echo "1..2" ;; *) echo "1..7" ;; esac
+case "$only_hs" in hs|hs-binding|phases) echo "1..2" ;; *) echo "1..7" ;; esac
 
 gcm_drivers() {
 	awk '/^name/ {n=$3} /^driver/ {d=$3} /^priority/ {p=$3}
@@ -218,6 +227,52 @@ if [ "$only_hs" = hs-binding ]; then
 	done
 	[ "${bad:-0}" = 0 ] && echo "ok 2 handshake cells by binding" ||
 		echo "not ok 2 handshake cells by binding"
+	exit 0
+fi
+
+# csw_atlsd: voluntary + involuntary context switches of atlsd's threads.
+csw_atlsd() {
+	cat /proc/"$pid"/task/*/status 2>/dev/null |
+		awk '/^(non)?voluntary_ctxt_switches:/ {n += $2} END {print n + 0}'
+}
+
+if [ "$only_hs" = phases ]; then
+	rc=0
+	for c in 1 64; do
+		echo "# --- none c=$c: atls_e2e unauthenticated hs $c, atlsd.conf"
+		start_atlsd "$d/atlsd.conf" "bench-atlsd-none-c$c.log"
+		before=$(atlsd_counters) csw0=$(csw_atlsd)
+		"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$secs" "$mib" unauthenticated hs "$c" |
+			filter
+		[ "${PIPESTATUS[0]}" = 0 ] || bad=1
+		echo "$before $(atlsd_counters) $csw0 $(csw_atlsd)" |
+			awk '{ h = $4 - $1; printf "# atlsd context switches: %d over %d requests = %s per request\n", $8 - $7, h, h ? sprintf("%.1f", ($8 - $7) / h) : "-" }'
+		lat_report "none-c$c"
+		stop_atlsd
+	done
+	tr=/sys/kernel/tracing
+	[ -d $tr/events ] || mount -t tracefs tracefs $tr
+	echo "# --- none c=1 traced (tracefs: atls:*, setsockopt, sched_wakeup, sched_switch)"
+	start_atlsd "$d/atlsd.conf" bench-atlsd-none-trace.log
+	echo 0 > $tr/tracing_on
+	echo > $tr/trace
+	echo 8192 > $tr/buffer_size_kb
+	for e in atls syscalls/sys_enter_setsockopt syscalls/sys_exit_setsockopt \
+		 sched/sched_wakeup sched/sched_switch; do
+		echo 1 > $tr/events/$e/enable || bad=1
+	done
+	echo 1 > $tr/tracing_on
+	"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$(awk -v s="$secs" 'BEGIN {print s > 2 ? s / 2 : 1}')" \
+		"$mib" unauthenticated hs 1 | filter
+	echo 0 > $tr/tracing_on
+	lat_report none-c1-traced
+	awk -v atlsd="$pid" -f "$ATLS_SRC/bench/phases.awk" $tr/trace
+	grep -c . $tr/trace | sed 's/^/# trace lines: /'
+	gzip -c $tr/trace > "$ATLS_RESULTS/phases-trace.txt.gz"
+	echo 0 > $tr/events/enable
+	echo > $tr/trace
+	stop_atlsd
+	[ "${bad:-0}" = 0 ] && echo "ok 2 phase accounting" || echo "not ok 2 phase accounting"
 	exit 0
 fi
 
