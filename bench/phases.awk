@@ -22,8 +22,8 @@
 #              (another request of the same atlsd on loopback)
 #   keys       DONE received -> both directions' kTLS keys installed
 #   ready      keys -> request ready (the module's bookkeeping)
-#   app-wake   ready -> the app's thread woken
-#   app-ret    woken -> the app's setsockopt returned
+#   app-ret    ready -> the app's setsockopt returned (its thread woken
+#              and scheduled)
 #   total      setsockopt entry -> return
 # and per connection (a client request): wake-ups of atlsd threads and
 # context switches of atlsd and of the app between the first request created
@@ -67,7 +67,7 @@ function med(v, n,   i, j, t, a) {
 	next
 }
 / sys_setsockopt\(/ {
-	if ($0 ~ /level: 0x6174, optname: 0x1,/)	# SOL_ATLS, ATLS_START
+	if ($0 ~ /level: (0x)?6174, optname: (0x)?1,/)	# SOL_ATLS, ATLS_START
 		start_entry[tid($0)] = ts($0)
 	next
 }
@@ -90,8 +90,6 @@ function med(v, n,   i, j, t, a) {
 		if (p == atlsd)		# wakes for every READY sent since
 			for (i in pend) { dwake[i] = t; delete pend[i] }
 	}
-	if ((p in waitapp) && appwake[waitapp[p]] == "")
-		appwake[waitapp[p]] = t
 	next
 }
 / sched_switch: / {
@@ -103,18 +101,18 @@ function med(v, n,   i, j, t, a) {
 / sys_setsockopt -> / {
 	p = tid($0)
 	if ((p in waitapp) && appret[waitapp[p]] == "") {
-		id = waitapp[p]; appret[id] = ts($0); delete waitapp[p]
-		if (appwake[id] == "")	# not asleep when ready
-			appwake[id] = rdy[id]
+		appret[waitapp[p]] = ts($0); delete waitapp[p]
 	}
 	next
 }
 END {
-	np = split("start READY d-wake accept handshake keys ready app-wake app-ret total", ph, " ")
+	np = split("start READY d-wake accept handshake keys ready app-ret total", ph, " ")
 	for (id in created) {
-		if (appret[id] == "" || entry[id] == "" || dwake[id] == "" || keys[id] == "" ||
-		    appwake[id] == "")
+		if (appret[id] == "" || entry[id] == "" || accepted[id] == "" || keys[id] == "")
 			continue
+		# The main thread was awake already (another READY): no wake-up.
+		if (dwake[id] == "" || dwake[id] > accepted[id])
+			dwake[id] = rsent[id]
 		r = role[id]; n[r]++; k = n[r]
 		v[r, 1, k] = created[id] - entry[id]
 		v[r, 2, k] = rsent[id] - created[id]
@@ -123,9 +121,8 @@ END {
 		v[r, 5, k] = done[id] - accepted[id]
 		v[r, 6, k] = keys[id] - done[id]
 		v[r, 7, k] = rdy[id] - keys[id]
-		v[r, 8, k] = appwake[id] - rdy[id]
-		v[r, 9, k] = appret[id] - appwake[id]
-		v[r, 10, k] = appret[id] - entry[id]
+		v[r, 8, k] = appret[id] - rdy[id]
+		v[r, 9, k] = appret[id] - entry[id]
 		nreq++
 	}
 	for (r = 1; r <= 2; r++) {

@@ -262,7 +262,7 @@ if [ "$only_hs" = phases ]; then
 		echo 1 > $tr/events/$e/enable || bad=1
 	done
 	echo 1 > $tr/tracing_on
-	"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$(awk -v s="$secs" 'BEGIN {print s > 2 ? s / 2 : 1}')" \
+	"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$(awk -v s="$secs" 'BEGIN {print (s > 2 ? s / 2 : 1)}')" \
 		"$mib" unauthenticated hs 1 | filter
 	echo 0 > $tr/tracing_on
 	lat_report none-c1-traced

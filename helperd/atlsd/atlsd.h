@@ -152,6 +152,7 @@ int atlsd_nl_probe(void);
 
 struct atlsd_stats {
 	uint64_t accepted, succeeded, failed, aborted, done_rejected, accept_errors;
+	uint64_t accept_empty;	/* ACCEPTs that found the queue empty (worker.c) */
 	uint64_t not_authorized;	/* of failed: refused by a policy's allow */
 	uint64_t peer_limited;		/* of failed: the remote address's share */
 	uint64_t solo_quote_refused;	/* of failed: no batched scheme offered past
@@ -165,8 +166,8 @@ int atlsd_pool_start(unsigned int n, unsigned int max, struct atlsd_engine *e,
 		     struct atlsd_pool **out);
 /* Swap in a new engine (SIGHUP): requests in progress keep the old one. */
 void atlsd_pool_set_engine(struct atlsd_pool *p, struct atlsd_engine *e);
-/* Wake idle workers: work may be pending; grow the pool towards @live
- * requests (READY's count; 0 when unknown). */
+/* Wake an idle worker (all of them when @live is 0): work may be pending;
+ * grow the pool towards @live requests (READY's count; 0 when unknown). */
 void atlsd_pool_kick(struct atlsd_pool *p, unsigned int live);
 /* The kernel aborted req_id: stop working on it. */
 void atlsd_pool_abort(struct atlsd_pool *p, uint64_t req_id);

@@ -31,11 +31,20 @@
  * netlink socket after unlocking, so that join is short.
  *
  * Waking: the main thread turns every READY multicast into a generation
- * bump plus a broadcast.  An idle worker ACCEPTs until the kernel answers
- * EAGAIN (nothing pending) and then sleeps until the generation moves; a
- * worker that finishes a request tries ACCEPT again before sleeping, so work
- * queued while every worker was busy is picked up without a new READY.  The
- * sleep is bounded (one second) as a safety net for a lost multicast.
+ * bump plus a signal that wakes one sleeping worker: the kernel sends one
+ * READY per request, so one worker per READY is enough, and waking them all
+ * (a broadcast) made every idle worker run an ACCEPT that found nothing,
+ * about 2 x workers wake-ups and netlink round trips per connection on a
+ * loopback pair (issue 17; Documentation/performance.rst, "the policy-none
+ * gap").  A kick without a READY's count (start, a receive buffer overrun:
+ * how much is queued is unknown) still wakes them all.  An idle worker
+ * ACCEPTs until the kernel answers EAGAIN (nothing pending) and then sleeps
+ * until the generation moves; a worker that finishes a request tries
+ * ACCEPT again before sleeping, so work queued while every worker was busy
+ * is picked up without a new READY.  No READY is lost to a worker that was
+ * about to sleep: it checks the generation under the lock first, and a
+ * worker whose sleep ends for any reason with the generation moved ACCEPTs.
+ * The sleep is bounded (one second) as a safety net for a lost multicast.
  *
  * The active table (one slot per worker, guarded by pool->lock) records what
  * each worker runs, for status and for ABORT: an ABORT of a request in
@@ -544,6 +553,7 @@ static void *worker_main(void *arg)
 				last_err = 0;
 				/* Queue empty: a backlog READY before this is served. */
 				pthread_mutex_lock(&p->lock);
+				p->st.accept_empty++;
 				if (p->backlog_ns && p->backlog_ns <= start)
 					p->backlog_ns = 0;
 				pthread_mutex_unlock(&p->lock);
@@ -649,7 +659,11 @@ void atlsd_pool_kick(struct atlsd_pool *p, unsigned int live)
 	else if (p->n < want && !p->stopping)
 		log_warn(0, "%u requests live but no thread for worker %u", live, p->n + 1);
 	p->gen++;
-	pthread_cond_broadcast(&p->cond);
+	/* One READY, one request: one worker (see the top). */
+	if (live)
+		pthread_cond_signal(&p->cond);
+	else
+		pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -739,12 +753,12 @@ void atlsd_pool_status(struct atlsd_pool *p, char *buf, size_t len)
 	OUT("workers %u\nworkers_max %u\nactive %u\n", p->n, p->max, active);
 	OUT("accepted %llu\nsucceeded %llu\nfailed %llu\naborted %llu\ndone_rejected %llu\n"
 	    "accept_errors %llu\nnot_authorized %llu\npeer_limited %llu\n"
-	    "solo_quote_refused %llu\n",
+	    "solo_quote_refused %llu\naccept_empty %llu\n",
 	    (unsigned long long)st.accepted, (unsigned long long)st.succeeded,
 	    (unsigned long long)st.failed, (unsigned long long)st.aborted,
 	    (unsigned long long)st.done_rejected, (unsigned long long)st.accept_errors,
 	    (unsigned long long)st.not_authorized, (unsigned long long)st.peer_limited,
-	    (unsigned long long)st.solo_quote_refused);
+	    (unsigned long long)st.solo_quote_refused, (unsigned long long)st.accept_empty);
 	OUT("tpm_commands %lu\ntpm_busy_ms %llu\n", tpm_calls, tpm_us / 1000);
 	/* Outside pool->lock: the engine's lock is never taken inside it. */
 	atlsd_engine_batch_counters(eng, &bc);

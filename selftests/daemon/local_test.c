@@ -20,6 +20,9 @@
  *                     and grows again for the next connection
  *  log_rate_limit     log-burst limits the info lines per uid, the counters
  *                     count every request, SIGHUP to log-burst = 0 lifts it
+ *  ready_wakes_one_worker
+ *                     a READY wakes one idle worker of 16, not all: few
+ *                     ACCEPTs find the queue empty (atlsd's accept_empty)
  *
  * The two key-mode tests make two connections and read `atlsctl counters`
  * after each: atlsd's succeeded count and its TPM owner's tpm_commands,
@@ -369,13 +372,18 @@ static int log_lines(const char *re)
 	return n;
 }
 
-static void one_loopback(struct __test_metadata *_metadata, int port)
+static void one_loopback_policy(struct __test_metadata *_metadata, int port, const char *policy)
 {
-	struct tl_conn k = { .port = port, .policy = "default" };
+	struct tl_conn k = { .port = port, .policy = policy };
 
 	ASSERT_EQ(0, tl_conn_run(&k));
 	EXPECT_EQ(0, k.err_c) TH_LOG("client: %s", strerror(k.err_c));
 	EXPECT_EQ(0, k.err_s) TH_LOG("server: %s", strerror(k.err_s));
+}
+
+static void one_loopback(struct __test_metadata *_metadata, int port)
+{
+	one_loopback_policy(_metadata, port, "default");
 }
 
 /* Write conf as atlsd's configuration, SIGHUP it, wait until it says so. */
@@ -481,6 +489,43 @@ TEST_F_TIMEOUT(local, log_rate_limit, 300)
 		TH_LOG("log %s", tl_vm.log);
 	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
 	memcpy(tl_vm.log, log, sizeof(log));
+}
+
+/*
+ * The kernel sends one READY per request, so a READY needs one worker.  With
+ * 16 workers, 10 loopback connections of policy "unauthenticated" one after
+ * the other (20 requests): the ACCEPTs that found the queue empty are one
+ * after each request, plus one per idle worker per second (the safety net),
+ * well under 8 per request at any speed this VM runs connections at.  A
+ * READY that wakes every idle worker (a broadcast) makes each of them ACCEPT
+ * for nothing: about 15 per request (issue 17; performance.rst, "the
+ * policy-none gap").
+ */
+TEST_F_TIMEOUT(local, ready_wakes_one_worker, 180)
+{
+	long long e0, e1, n0, n1;
+	int i;
+
+	use_state("state-sw");
+	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/state-sw-wake.conf", tl_vm.dir);
+	ASSERT_EQ(0, tl_sh("printf 'key-mode = \"software\";\n' > %s", tl_vm.conf));
+	tl_vm.workers = "16";
+	ASSERT_EQ(0, tl_atlsd_start());
+	tl_vm.workers = NULL;
+	one_loopback_policy(_metadata, 7630, "unauthenticated");	/* contexts built */
+	n0 = succeeded_reaches(2);
+	ASSERT_EQ(2, n0);
+	e0 = tl_atlsd_counter("accept_empty");
+	ASSERT_LE(0, e0);
+	for (i = 0; i < 10; i++)
+		one_loopback_policy(_metadata, 7631 + i, "unauthenticated");
+	n1 = succeeded_reaches(n0 + 20);
+	EXPECT_EQ(n0 + 20, n1);
+	e1 = tl_atlsd_counter("accept_empty");
+	EXPECT_GT(8 * (n1 - n0), e1 - e0)
+		TH_LOG("%lld empty ACCEPTs for %lld requests", e1 - e0, n1 - n0);
+	TH_LOG("%lld empty ACCEPTs for %lld requests", e1 - e0, n1 - n0);
+	EXPECT_EQ(0, tl_atlsd_kill(SIGTERM));
 }
 
 TEST_F_TIMEOUT(local, tpm_key_mode, 180)
