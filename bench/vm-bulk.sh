@@ -18,7 +18,9 @@
 #        the exporter binding (batched, mutual), with a table of ratios
 #        "phases": policy none alone, the phase accounting of issue 17
 #        (c=1 and c=64 cells, then a c=1 cell traced through tracefs and
-#        read by bench/phases.awk; vm-guest.sh)
+#        read by bench/phases.awk; vm-guest.sh); with ATLS_BENCH_ATLSD_B=
+#        another atlsd binary (e.g. main's), each cell with that one and
+#        with this build's in turn, in the same VM run
 #
 # The numbers are printed at the end and kept in $OUT/vm-bulk-run.tap.
 set -euo pipefail
@@ -35,7 +37,8 @@ make -C "$SRC" --no-print-directory -s "$B/bench/atls_bulk" "$B/bench/atls_e2e" 
 mkdir -p "$B/bench"
 # The runner runs each line of the list as a program: a wrapper passes MiB.
 wrap=$B/bench/vm-bulk-run
-printf '#!/bin/sh\nexec %s %s %s %s\n' "$SRC/bench/vm-guest.sh" "$mib" "$secs" "$only_hs" > "$wrap"
+printf '#!/bin/sh\nATLS_BENCH_ATLSD_B=%s exec %s %s %s %s\n' "${ATLS_BENCH_ATLSD_B:-}" \
+	"$SRC/bench/vm-guest.sh" "$mib" "$secs" "$only_hs" > "$wrap"
 chmod +x "$wrap"
 echo "$wrap" > "$B/bench/vm-bulk.list"
 # Measured as shipped: without the memory-error detection the test VMs

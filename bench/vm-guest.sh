@@ -37,8 +37,10 @@
 # c=1, 16 and 64, then a table of each cell against plain OpenSSL and
 # against none of the same run.
 # With "phases" (issue 17's accounting of the policy-none gap): policy none
-# alone, c=1 and c=64 cells with atlsd's latency split and its context
-# switches per request (/proc, all its threads), then a c=1 cell of
+# alone, c=1 and c=64 cells (two rounds each) with atlsd's latency split and
+# its context switches per request (/proc, all its threads; with
+# ATLS_BENCH_ATLSD_B set to another atlsd binary, each cell for that one,
+# "before", and this build's, "after", in turn), then a c=1 cell of
 # max(1, seconds / 2) with tracefs on (atls:*, setsockopt entry/exit,
 # sched_wakeup, sched_switch) read by bench/phases.awk: p50 of each phase
 # from the app's ATLS_START to its return, per role, and wake-ups and
@@ -102,11 +104,12 @@ fi
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 	-subj /CN=bench -keyout "$d/plain.key" -out "$d/plain.pem" > /dev/null 2>&1
 
-# start_atlsd CONF LOG: atlsd in the background, waits for its socket.
+# start_atlsd CONF LOG: atlsd ($atlsd_bin) in the background, waits for its socket.
+atlsd_bin=$b/helperd/atlsd
 start_atlsd() {
 	conf=$1
 	rm -f "$d/run/atlsd.sock"
-	"$b/helperd/atlsd" -c "$1" -w 16 > "$ATLS_RESULTS/$2" 2>&1 &
+	"$atlsd_bin" -c "$1" -w 16 > "$ATLS_RESULTS/$2" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do [ -S "$d/run/atlsd.sock" ] && break; sleep 0.1; done
 }
@@ -237,41 +240,56 @@ csw_atlsd() {
 }
 
 if [ "$only_hs" = phases ]; then
+	# Each atlsd binary ("after": this build's; "before": ATLS_BENCH_ATLSD_B,
+	# e.g. main's, when given) in turn, twice per concurrency, so a
+	# before/after comparison shares the VM, the run and the host's load.
 	rc=0
+	bins="after=$b/helperd/atlsd"
+	[ -n "${ATLS_BENCH_ATLSD_B:-}" ] && bins="before=$ATLS_BENCH_ATLSD_B $bins"
 	for c in 1 64; do
-		echo "# --- none c=$c: atls_e2e unauthenticated hs $c, atlsd.conf"
-		start_atlsd "$d/atlsd.conf" "bench-atlsd-none-c$c.log"
-		before=$(atlsd_counters) csw0=$(csw_atlsd)
-		"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$secs" "$mib" unauthenticated hs "$c" |
-			filter
-		[ "${PIPESTATUS[0]}" = 0 ] || bad=1
-		echo "$before $(atlsd_counters) $csw0 $(csw_atlsd)" |
-			awk '{ h = $4 - $1; printf "# atlsd context switches: %d over %d requests = %s per request\n", $8 - $7, h, h ? sprintf("%.1f", ($8 - $7) / h) : "-" }'
-		lat_report "none-c$c"
-		stop_atlsd
+		for round in 1 2; do
+			for nb in $bins; do
+				atlsd_bin=${nb#*=}
+				echo "# --- ${nb%%=*} none c=$c round $round: atls_e2e unauthenticated hs $c, atlsd.conf"
+				start_atlsd "$d/atlsd.conf" "bench-atlsd-${nb%%=*}-c$c-$round.log"
+				before=$(atlsd_counters) csw0=$(csw_atlsd)
+				"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$secs" "$mib" \
+					unauthenticated hs "$c" | filter
+				[ "${PIPESTATUS[0]}" = 0 ] || bad=1
+				echo "$before $(atlsd_counters) $csw0 $(csw_atlsd)" |
+					awk '{ h = $4 - $1; printf "# atlsd context switches: %d over %d requests = %s per request\n", $8 - $7, h, h ? sprintf("%.1f", ($8 - $7) / h) : "-" }'
+				lat_report "${nb%%=*}-c$c"
+				stop_atlsd
+			done
+		done
 	done
 	tr=/sys/kernel/tracing
 	[ -d $tr/events ] || mount -t tracefs tracefs $tr
-	echo "# --- none c=1 traced (tracefs: atls:*, setsockopt, sched_wakeup, sched_switch)"
-	start_atlsd "$d/atlsd.conf" bench-atlsd-none-trace.log
-	echo 0 > $tr/tracing_on
-	echo > $tr/trace
-	echo 8192 > $tr/buffer_size_kb
-	for e in atls syscalls/sys_enter_setsockopt syscalls/sys_exit_setsockopt \
-		 sched/sched_wakeup sched/sched_switch; do
-		echo 1 > $tr/events/$e/enable || bad=1
+	for nb in $bins; do
+		atlsd_bin=${nb#*=}
+		echo "# --- ${nb%%=*} none c=1 traced (tracefs: atls:*, setsockopt, sched_wakeup, sched_switch)"
+		start_atlsd "$d/atlsd.conf" "bench-atlsd-${nb%%=*}-trace.log"
+		echo 0 > $tr/tracing_on
+		echo > $tr/trace
+		echo 8192 > $tr/buffer_size_kb
+		for e in atls syscalls/sys_enter_setsockopt syscalls/sys_exit_setsockopt \
+			 sched/sched_wakeup sched/sched_switch; do
+			echo 1 > $tr/events/$e/enable || bad=1
+		done
+		echo 1 > $tr/tracing_on
+		"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" \
+			"$(awk -v s="$secs" 'BEGIN {print (s > 2 ? s / 2 : 1)}')" "$mib" unauthenticated hs 1 |
+			filter
+		echo 0 > $tr/tracing_on
+		lat_report "${nb%%=*}-c1-traced"
+		awk -v atlsd="$pid" -f "$ATLS_SRC/bench/phases.awk" $tr/trace
+		grep -c . $tr/trace | sed 's/^/# trace lines: /'
+		gzip -c $tr/trace > "$ATLS_RESULTS/phases-trace-${nb%%=*}.txt.gz"
+		echo 0 > $tr/events/enable
+		echo > $tr/trace
+		stop_atlsd
 	done
-	echo 1 > $tr/tracing_on
-	"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$(awk -v s="$secs" 'BEGIN {print (s > 2 ? s / 2 : 1)}')" \
-		"$mib" unauthenticated hs 1 | filter
-	echo 0 > $tr/tracing_on
-	lat_report none-c1-traced
-	awk -v atlsd="$pid" -f "$ATLS_SRC/bench/phases.awk" $tr/trace
-	grep -c . $tr/trace | sed 's/^/# trace lines: /'
-	gzip -c $tr/trace > "$ATLS_RESULTS/phases-trace.txt.gz"
-	echo 0 > $tr/events/enable
-	echo > $tr/trace
-	stop_atlsd
+	atlsd_bin=$b/helperd/atlsd
 	[ "${bad:-0}" = 0 ] && echo "ok 2 phase accounting" || echo "not ok 2 phase accounting"
 	exit 0
 fi
