@@ -36,8 +36,15 @@ make -C "$SRC" --no-print-directory -s "$B/bench/atls_bulk" "$B/bench/atls_e2e" 
 	"$B/helperd/atlsd" "$B/helperd/atlsctl" >&2
 mkdir -p "$B/bench"
 # The runner runs each line of the list as a program: a wrapper passes MiB.
+# The other atlsd goes into the build directory: the guest sees $SRC and $B
+# only (vm.sh), not the rest of the host's /tmp.
 wrap=$B/bench/vm-bulk-run
-printf '#!/bin/sh\nATLS_BENCH_ATLSD_B=%s exec %s %s %s %s\n' "${ATLS_BENCH_ATLSD_B:-}" \
+alt=
+if [ -n "${ATLS_BENCH_ATLSD_B:-}" ]; then
+	alt=$B/bench/atlsd-before
+	cp "$ATLS_BENCH_ATLSD_B" "$alt"
+fi
+printf '#!/bin/sh\nATLS_BENCH_ATLSD_B=%s exec %s %s %s %s\n' "$alt" \
 	"$SRC/bench/vm-guest.sh" "$mib" "$secs" "$only_hs" > "$wrap"
 chmod +x "$wrap"
 echo "$wrap" > "$B/bench/vm-bulk.list"
