@@ -85,7 +85,7 @@ function med(v, n,   i, j, t, a) {
 }
 / sched_wakeup: / {
 	p = field($0, "pid") + 0; t = ts($0)
-	if (field($0, "comm") == "atlsd") {
+	if (field($0, "comm") ~ /^atlsd/) {
 		if (first != "") wake_d++
 		if (p == atlsd)		# wakes for every READY sent since
 			for (i in pend) { dwake[i] = t; delete pend[i] }
@@ -94,7 +94,7 @@ function med(v, n,   i, j, t, a) {
 }
 / sched_switch: / {
 	if (first == "") next
-	if (field($0, "prev_comm") == "atlsd") sw_d++
+	if (field($0, "prev_comm") ~ /^atlsd/) sw_d++
 	else if (field($0, "prev_comm") == "atls_e2e") sw_a++
 	next
 }

@@ -20,7 +20,8 @@
 #        (c=1 and c=64 cells, then a c=1 cell traced through tracefs and
 #        read by bench/phases.awk; vm-guest.sh); with ATLS_BENCH_ATLSD_B=
 #        another atlsd binary (e.g. main's), each cell with that one and
-#        with this build's in turn, in the same VM run
+#        with this build's in turn, in the same VM run; ATLS_BENCH_PHASES_C
+#        (concurrencies, default "1 64") and ATLS_BENCH_ROUNDS (default 2)
 #
 # The numbers are printed at the end and kept in $OUT/vm-bulk-run.tap.
 set -euo pipefail
@@ -41,10 +42,12 @@ mkdir -p "$B/bench"
 wrap=$B/bench/vm-bulk-run
 alt=
 if [ -n "${ATLS_BENCH_ATLSD_B:-}" ]; then
-	alt=$B/bench/atlsd-before
+	alt=$B/bench/before/atlsd	# same name: same comm in the trace
+	mkdir -p "$B/bench/before"
 	cp "$ATLS_BENCH_ATLSD_B" "$alt"
 fi
-printf '#!/bin/sh\nATLS_BENCH_ATLSD_B=%s exec %s %s %s %s\n' "$alt" \
+printf '#!/bin/sh\nATLS_BENCH_ATLSD_B=%s ATLS_BENCH_PHASES_C="%s" ATLS_BENCH_ROUNDS=%s exec %s %s %s %s\n' \
+	"$alt" "${ATLS_BENCH_PHASES_C:-1 64}" "${ATLS_BENCH_ROUNDS:-2}" \
 	"$SRC/bench/vm-guest.sh" "$mib" "$secs" "$only_hs" > "$wrap"
 chmod +x "$wrap"
 echo "$wrap" > "$B/bench/vm-bulk.list"

@@ -37,7 +37,8 @@
 # c=1, 16 and 64, then a table of each cell against plain OpenSSL and
 # against none of the same run.
 # With "phases" (issue 17's accounting of the policy-none gap): policy none
-# alone, c=1 and c=64 cells (two rounds each) with atlsd's latency split and
+# alone, c=1 and c=64 cells (two rounds each; ATLS_BENCH_PHASES_C and
+# ATLS_BENCH_ROUNDS change both) with atlsd's latency split and
 # its context switches per request (/proc, all its threads; with
 # ATLS_BENCH_ATLSD_B set to another atlsd binary, each cell for that one,
 # "before", and this build's, "after", in turn), then a c=1 cell of
@@ -246,8 +247,8 @@ if [ "$only_hs" = phases ]; then
 	rc=0
 	bins="after=$b/helperd/atlsd"
 	[ -n "${ATLS_BENCH_ATLSD_B:-}" ] && bins="before=$ATLS_BENCH_ATLSD_B $bins"
-	for c in 1 64; do
-		for round in 1 2; do
+	for c in ${ATLS_BENCH_PHASES_C:-1 64}; do
+		for round in $(seq "${ATLS_BENCH_ROUNDS:-2}"); do
 			for nb in $bins; do
 				atlsd_bin=${nb#*=}
 				echo "# --- ${nb%%=*} none c=$c round $round: atls_e2e unauthenticated hs $c, atlsd.conf"
