@@ -448,7 +448,7 @@ out_cell:
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: atls_bench [-t seconds] [-W warmup] [-r rounds] [-c 1,16,64] [-m plain,sw,tpm,sw-batch,tpm-batch,sw-exp,tpm-exp]\n"
+		"usage: atls_bench [-t seconds] [-W warmup] [-r rounds] [-c 1,16,64] [-m plain,sw,tpm,sw-batch,tpm-batch,sw-exp,tpm-exp,none]\n"
 		"                  [-w batch_window_us] [-b batch_max] [-D tpm_ms] [-v]\n"
 		"  -D adds tpm_ms to every TPM command on the TPM owner's thread (models a\n"
 		"     hardware TPM: 20-200 ms per quote or signature)\n");
