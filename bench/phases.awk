@@ -1,21 +1,23 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # bench/phases.awk: the phase accounting of atls handshakes from a tracefs
-# text trace (the "trace" file, or `trace-cmd report` in the same format)
-# with the events atls:*, syscalls:sys_enter_setsockopt,
+# text trace (its "trace" file, e.g. as saved by `trace-cmd record` and
+# shown by the kernel's own formatting) with the events atls:*,
+# syscalls:sys_enter_setsockopt,
 # syscalls:sys_exit_setsockopt, sched:sched_wakeup and sched:sched_switch.
 # Run by bench/vm-guest.sh ("phases"); usable on any such trace:
 #
 #   awk -v atlsd=PID -f bench/phases.awk trace
 #
-# atlsd: the pid of atlsd's main thread (the one that receives READY).
+# atlsd: atlsd's process id (its main thread, the one that receives READY;
+# a thread whose comm starts with "atlsd" counts as atlsd's).
 # For each request (atls_req_created ... atls_req_ready), per role, the p50
 # (and mean) of each phase in ms:
 #   start      the app's setsockopt(SOL_ATLS, ATLS_START) entry -> the
 #              request created (the module's checks, socket state)
 #   READY      created -> READY multicast sent
 #   d-wake     READY sent -> atlsd's main thread woken (the multicast's
-#              receiver)
+#              receiver; 0 when it was awake already)
 #   accept     main thread woken -> ACCEPT returned the request to a worker
 #              (main thread runs, kicks the pool, a worker wakes, ACCEPT)
 #   handshake  ACCEPT -> DONE received: atlsd's TLS handshake with the peer
@@ -25,10 +27,10 @@
 #   app-ret    ready -> the app's setsockopt returned (its thread woken
 #              and scheduled)
 #   total      setsockopt entry -> return
-# and per connection (a client request): wake-ups of atlsd threads and
-# context switches of atlsd and of the app between the first request created
-# and the last request ready, per request.  Requests that did not complete
-# within the trace are left out.
+# and, from the first request created to the end of the trace, wake-ups of
+# atlsd's threads and context switches of atlsd and of the app (comm
+# atls_e2e) per complete request.  Requests that did not complete within the
+# trace are left out.
 function ts(line,   a, n) {
 	# "TASK-PID [CPU] FLAGS  SECS.USECS: event: ..."
 	n = split(line, a, ": ")
