@@ -181,6 +181,7 @@ struct atls_req {
 	struct atls_sock *as;
 	struct file *file;		/* ref held from ACCEPT until finished */
 	u32 portid;			/* netlink port that accepted */
+	bool file_dying;		/* PENDING, its file being released */
 	struct delayed_work timeout;
 	struct work_struct conn_lost;	/* TCP reset/lost while PENDING/ACCEPTED */
 	u32 role, flags, timeout_ms;

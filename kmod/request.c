@@ -105,8 +105,10 @@ struct atls_user {
 	struct hlist_node node;
 	kuid_t uid;
 	unsigned int nlive;
+	u64 served;		/* atls_accept_seq at its last ACCEPT, 0: none */
 };
 static DEFINE_HASHTABLE(atls_user_hash, 6);
+static u64 atls_accept_seq;		/* ACCEPTs that took a request */
 static u64 atls_next_id = 1;		/* ids are never reused */
 static struct workqueue_struct *atls_wq;
 
@@ -502,17 +504,45 @@ unlock:
  * (or to drop after atls_req_requeue()). Requests whose socket is being
  * closed are skipped: the close hook is about to end them.
  */
+/*
+ * The request an ACCEPT of @net takes next, under atls_req_lock: of the
+ * users with requests pending in @net, the one served least recently (one
+ * never served yet first; among those, the one that asked first), and of
+ * that user's requests the oldest. Users take turns: one user's flood
+ * never makes another user's request wait behind it (netlink.rst,
+ * "Namespaces and caps").
+ * A scan of the pending queue, bounded by the caps as the queue is.
+ */
+static struct atls_req *atls_req_next_locked(struct net *net)
+{
+	struct atls_req *req, *best = NULL;
+
+	list_for_each_entry(req, &atls_pending, qnode) {
+		if (!net_eq(req->net, net) || req->file_dying)
+			continue;
+		if (!best || req->user->served < best->user->served)
+			best = req;
+		if (!best->user->served)
+			break;		/* nothing comes before it */
+	}
+	return best;
+}
+
 struct atls_req *atls_req_accept(struct net *net, u32 portid)
 {
 	struct atls_req *req, *found = NULL;
 
 	spin_lock_bh(&atls_req_lock);
-	list_for_each_entry(req, &atls_pending, qnode) {
-		if (!net_eq(req->net, net) || !atls_file_get_live(req->file))
+	while ((req = atls_req_next_locked(net))) {
+		if (!atls_file_get_live(req->file)) {
+			/* Its close hook is under way and ends it. */
+			req->file_dying = true;
 			continue;
+		}
 		list_del_init(&req->qnode);
 		req->state = ATLS_REQ_ACCEPTED;
 		req->portid = portid;
+		req->user->served = ++atls_accept_seq;
 		refcount_inc(&req->ref);
 		get_file(req->file);		/* the caller's */
 		found = req;

@@ -19,6 +19,9 @@
  *                                EDQUOT, another user still starts
  *  netns_cap                     one netns filling max_pending_net gets
  *                                ENOBUFS, the initial netns still starts
+ *  users_served_in_turn          ACCEPT takes the pending requests of the
+ *                                users in turn: one user's flood does not
+ *                                make another user's request wait behind it
  *  bystander_sees_nothing        a socket that joined multicast group
  *                                "helper" without registering gets neither
  *                                READY nor ABORT of a request
@@ -292,6 +295,59 @@ TEST(netns_cap)
 	tl_helper_go(&c);
 	EXPECT_EQ(0, tl_helper_reap(&c));
 	EXPECT_EQ(0, tl_atls_param("max_pending_net", ATLS_MAX_PENDING));
+	EXPECT_EQ(0, tl_wait_idle(10000));
+}
+
+/*
+ * ACCEPT serves the users with pending requests in turn, not in the order
+ * of their requests: root queues FLOOD requests, then user 1000 queues
+ * one; of the helper's first two ACCEPTs one is user 1000's.  (In arrival
+ * order it would wait behind all FLOOD.)
+ */
+#define FLOOD 40
+
+TEST(users_served_in_turn)
+{
+	int fds[FLOOD], srvs[FLOOD], p[2], v = -1, st, i, cli, srv;
+	struct tl_req r[2];
+	struct tl_helper h;
+	pid_t pid;
+
+	ASSERT_EQ(0, tl_helper_open(&h, true));
+	for (i = 0; i < FLOOD; i++) {
+		ASSERT_EQ(0, ulp_pair(&fds[i], &srvs[i]));
+		ASSERT_EQ(-EINPROGRESS, tl_start(fds[i], ATLS_ROLE_CLIENT, 30000,
+						 ATLS_START_F_NONBLOCK));
+	}
+	ASSERT_EQ(0, pipe(p));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {		/* user 1000: one request, held open */
+		if (setgid(1000) || setuid(1000))
+			_exit(10);
+		v = ulp_pair(&cli, &srv) ? -1 :
+		    tl_start(cli, ATLS_ROLE_CLIENT, 30000, ATLS_START_F_NONBLOCK);
+		tl_put_result(p[1], v);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	EXPECT_EQ(sizeof(v), read(p[0], &v, sizeof(v)));
+	EXPECT_EQ(-EINPROGRESS, v);
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, tl_helper_accept(&h, &r[i]));
+	EXPECT_TRUE(r[0].app_uid == 1000 || r[1].app_uid == 1000)
+		TH_LOG("first two ACCEPTs: uid %u, uid %u", r[0].app_uid, r[1].app_uid);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	for (i = 0; i < 2; i++)
+		close(r[i].fd);
+	tl_helper_close(&h);	/* the accepted ones fail: HELPER_DIED */
+	for (i = 0; i < FLOOD; i++) {
+		close(fds[i]);	/* the pending ones end with their socket */
+		close(srvs[i]);
+	}
+	close(p[0]);
 	EXPECT_EQ(0, tl_wait_idle(10000));
 }
 
