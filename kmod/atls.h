@@ -22,7 +22,9 @@
  * Locks, outermost first: lock_sock(sk) (socket state: as->state, as->err,
  * the sk_prot/ops swaps), then atls_req_lock (spinlock: request hash, the
  * pending queue, req->state). Data paths read as->state with READ_ONCE and
- * re-check after waking.
+ * re-check after waking. The data-path mutexes of a READY socket, outermost
+ * first: as->tx_lock or as->rx_ctl_lock (a reader only trylocks tx_lock),
+ * then as->rekey_lock, then lock_sock.
  */
 #ifndef ATLS_KMOD_H
 #define ATLS_KMOD_H
@@ -122,6 +124,13 @@ struct atls_sock {
 	struct task_struct *installer;	/* may set SOL_TLS (the DONE handler) */
 	struct mutex tx_lock;		/* record-limit check + kTLS send (ready.c) */
 	struct mutex rx_ctl_lock;	/* control-record reads (control.c) */
+	/*
+	 * rekey.c: one kTLS key update at a time (the TX one under tx_lock,
+	 * the RX one under rx_ctl_lock may otherwise run at once), as both
+	 * use as->standin. Taken inside tx_lock or rx_ctl_lock, never the
+	 * other way; lock_sock is taken inside it.
+	 */
+	struct mutex rekey_lock;
 	struct atls_req *req;		/* live request, under lock_sock */
 	bool conn_hooked;		/* sk_state_change/error_report hooked (ulp.c) */
 	u16 cipher;			/* TLS_CIPHER_* once READY */
@@ -201,6 +210,7 @@ struct atls_req {
 int atls_ulp_register(void);
 void atls_ulp_unregister(void);
 struct atls_sock *atls_sk(const struct sock *sk, bool *gated);
+struct atls_sock *atls_sk_call(const struct sock *sk, bool *gated);
 void atls_unhook_conn(struct atls_sock *as);
 bool atls_is_helper(const struct atls_sock *as);
 void atls_rewrap(struct atls_sock *as);
@@ -230,7 +240,7 @@ int atls_tcp_getsockopt(struct sock *sk, int level, int optname,
 
 /* ready.c */
 void atls_ready_build(struct atls_sock *as);
-void atls_ready_ops_wrap(struct atls_sock *as);
+void atls_ready_ops_rekeyed(struct atls_sock *as, const struct proto_ops *ktls);
 void atls_ready_ops_install(struct atls_sock *as, const struct proto_ops *ktls);
 int atls_ready_sendmsg(struct sock *sk, struct msghdr *msg, size_t len);
 int atls_ready_recvmsg(ATLS_RECVMSG_PARAMS);
@@ -276,6 +286,9 @@ void atls_req_exit(void);
 /* keys.c */
 int atls_keys_check(const void *tx, int txlen, const void *rx, int rxlen,
 		    u16 *cipher);
+void atls_standin_enter(struct atls_sock *as, struct socket *sock);
+const struct proto_ops *atls_standin_leave(struct atls_sock *as,
+					   struct socket *sock);
 int atls_keys_install(struct atls_sock *as, struct socket *sock,
 		      void *tx, int txlen, void *rx, int rxlen, u16 cipher,
 		      const struct atls_peer_info *peer);

@@ -83,11 +83,9 @@ static const struct proto *atls_gate_pass(struct sock *sk, long timeo)
 	int err;
 
 	for (;;) {
-		as = atls_sk(sk, &gated);
-		if (!as)	/* cannot happen: close needs the last file ref */
-			return ERR_PTR(-EBADF);
+		as = atls_sk_call(sk, &gated);	/* also inside a rekey */
 		if (!gated)
-			return READ_ONCE(sk->sk_prot);
+			return &as->ready;
 		if (atls_is_helper(as))
 			return as->tls_base;
 		err = atls_gate_wait(as, timeo);

@@ -57,7 +57,8 @@
  * a syscall on the socket's file, which ends before the close that frees
  * the atls_sock. The DONE handler holds a reference on that file for the
  * whole installation, so the socket cannot be closed (nor its sk_socket
- * orphaned) under us.
+ * orphaned) under us. A rekey (rekey.c, atls_rekey_ktls()) uses the same
+ * stand-in, from inside a call of the application that holds the file.
  *
  * What is left (atls.7): between update_sk_prot() and our re-wrap, code
  * that reads sk->sk_prot without going through the socket's proto_ops sees
@@ -160,7 +161,7 @@ static void atls_ack_now(struct sock *sk)
  * Under lock_sock: point sk->sk_socket at the stand-in, a copy of what
  * other readers of it may look at (see the top of this file).
  */
-static void atls_standin_enter(struct atls_sock *as, struct socket *sock)
+void atls_standin_enter(struct atls_sock *as, struct socket *sock)
 {
 	struct socket *si = &as->standin.socket;
 	struct inode *ino = SOCK_INODE(si);
@@ -182,8 +183,8 @@ static void atls_standin_enter(struct atls_sock *as, struct socket *sock)
 }
 
 /* Under lock_sock: the real socket back; what kTLS set on the stand-in. */
-static const struct proto_ops *atls_standin_leave(struct atls_sock *as,
-						  struct socket *sock)
+const struct proto_ops *atls_standin_leave(struct atls_sock *as,
+					   struct socket *sock)
 {
 	struct socket *si = &as->standin.socket;
 	struct sock *sk = as->sk;

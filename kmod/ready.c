@@ -34,13 +34,17 @@ unsigned long atls_record_limit;
 module_param_named(record_limit, atls_record_limit, ulong, 0644);
 MODULE_PARM_DESC(record_limit, "records per direction before a socket stops (0: per cipher, RFC 8446)");
 
+/*
+ * The atls_sock of a call through our ready proto or proto_ops: never
+ * NULL, whichever proto is in sk->sk_prot (kTLS's own for an instant in
+ * a rekey: atls_sk_call()). Not READY yet (between TLS_TX and TLS_RX, or
+ * a call that came through the gate): the callers wait for READY.
+ */
 static struct atls_sock *atls_ready_sk(struct sock *sk)
 {
-	struct atls_sock *as;
 	bool gated;
 
-	as = atls_sk(sk, &gated);
-	return as && !gated ? as : NULL;
+	return atls_sk_call(sk, &gated);
 }
 
 static u64 atls_seq(const char *p)
@@ -141,8 +145,6 @@ static struct atls_sock *atls_ready_tx(struct sock *sk, long timeo, size_t *room
 	struct atls_sock *as = atls_ready_sk(sk);
 	int err;
 
-	if (!as)
-		return ERR_PTR(-EBADF);
 	err = READ_ONCE(as->err);
 	if (!err)
 		err = atls_gate_wait(as, timeo);
@@ -241,8 +243,6 @@ int atls_ready_recvmsg(ATLS_RECVMSG_PARAMS)
 	int err, ret;
 	u64 left;
 
-	if (!as)
-		return -EBADF;
 	for (;;) {
 		err = READ_ONCE(as->err);
 		if (err)
@@ -325,9 +325,7 @@ int atls_ioctl(ATLS_IOCTL_PARAMS)
 	struct atls_sock *as;
 	bool gated;
 
-	as = atls_sk(sk, &gated);
-	if (!as)
-		return -EBADF;
+	as = atls_sk_call(sk, &gated);
 	if (cmd != SIOCINQ || (gated && atls_is_helper(as)))
 		return atls_call_ioctl(gated ? as->tls_base : as->tls_final, sk, cmd);
 	return atls_ioctl_answer(gated ? 0 : atls_ready_inq(as));
@@ -378,12 +376,86 @@ static ssize_t atls_ready_ops_splice_read(struct socket *sock, loff_t *ppos,
 }
 
 /*
- * Under lock_sock: our copy of kTLS's proto_ops @ktls with our poll and
- * splice_read. As in the gate's copy (gate.c, atls_ops_strip()) the other
- * in-kernel paths go; read_sock stays kTLS's (its own parser reads
- * through it on 6.1; KCM and sockmap cannot take the socket). The copy
- * lives in the atls_sock, so the close hook puts kTLS's table back before
- * the atls_sock is freed (ulp.c).
+ * The entries of our ready proto_ops that kTLS's table (inet_sendmsg,
+ * inet_recvmsg, sock_common_{get,set}sockopt, inet_ioctl, 6.1's
+ * inet_sendpage) would pass through sk->sk_prot: here they call our ready
+ * proto's functions directly. Inside a rekey sk->sk_prot is kTLS's own
+ * proto for an instant (from kTLS's update_sk_prot(), in its setsockopt,
+ * until rekey.c wraps it again under lock_sock); a call through
+ * sk->sk_prot in that instant would reach kTLS's tls_sw_recvmsg (the
+ * peer's next KeyUpdate or ticket then fails the application's recv with
+ * EIO), its tls_sw_sendmsg past our record limit and KeyUpdate ordering,
+ * its getsockopt (TLS_TX/TLS_RX: the new key). Our functions find the
+ * atls_sock through kTLS's saved proto and call kTLS's tls_sw_* (as->
+ * tls_final, the same proto before and after an update) themselves; kTLS
+ * serializes those with the update under lock_sock, so a call either
+ * runs before the new key is in or after, never on a half-made state.
+ * (inet_sendmsg's and inet_recvmsg's sock_rps_record_flow(), a steering
+ * hint, is left out; a connected socket needs no autobind.)
+ */
+static int atls_rops_sendmsg(struct socket *sock, struct msghdr *msg,
+			     size_t len)
+{
+	return atls_ready_sendmsg(sock->sk, msg, len);
+}
+
+static int atls_rops_recvmsg(struct socket *sock, struct msghdr *msg,
+			     size_t len, int flags)
+{
+	int addr_len = 0;
+	int ret;
+
+	ret = atls_call_recvmsg(&atls_sock_of(sock->sk)->ready, sock->sk, msg,
+				len, flags, &addr_len);
+	(void)addr_len;
+	if (ret >= 0)
+		msg->msg_namelen = 0;	/* TCP: no address, as inet_recvmsg */
+	return ret;
+}
+
+#ifdef ATLS_HAVE_SENDPAGE
+static ssize_t atls_rops_sendpage(struct socket *sock, struct page *page,
+				  int offset, size_t size, int flags)
+{
+	return atls_ready_sendpage(sock->sk, page, offset, size, flags);
+}
+#endif
+
+static int atls_rops_getsockopt(struct socket *sock, int level, int optname,
+				char __user *optval, int __user *optlen)
+{
+	return atls_getsockopt(sock->sk, level, optname, optval, optlen);
+}
+
+static int atls_rops_setsockopt(struct socket *sock, int level, int optname,
+				sockptr_t optval, unsigned int optlen)
+{
+	return atls_setsockopt(sock->sk, level, optname, optval, optlen);
+}
+
+/*
+ * SIOCINQ (FIONREAD): our answer (atls_ready_inq()). The rest go to
+ * kTLS's inet_ioctl(), which ends in sk->sk_prot's ioctl: ours
+ * (atls_ioctl(), which then passes them to TCP's) or, in a rekey's
+ * instant, kTLS's, which is TCP's: the same answer.
+ */
+static int atls_rops_ioctl(struct socket *sock, unsigned int cmd,
+			   unsigned long arg)
+{
+	struct atls_sock *as = atls_sock_of(sock->sk);
+
+	if (cmd == SIOCINQ)
+		return put_user(atls_ready_inq(as), (int __user *)arg);
+	return READ_ONCE(as->rops_orig)->ioctl(sock, cmd, arg);
+}
+
+/*
+ * Under lock_sock: our copy of kTLS's proto_ops @ktls with our poll,
+ * splice_read and the direct entries above. As in the gate's copy
+ * (gate.c, atls_ops_strip()) the other in-kernel paths go; read_sock stays
+ * kTLS's (its own parser reads through it on 6.1; KCM and sockmap cannot
+ * take the socket). The copy lives in the atls_sock, so the close hook
+ * puts kTLS's table back before the atls_sock is freed (ulp.c).
  */
 static void atls_ready_ops_build(struct atls_sock *as,
 				 const struct proto_ops *ktls)
@@ -392,6 +464,14 @@ static void atls_ready_ops_build(struct atls_sock *as,
 	as->rops = *ktls;
 	as->rops.poll = atls_ready_poll;
 	as->rops.splice_read = atls_ready_ops_splice_read;
+	as->rops.sendmsg = atls_rops_sendmsg;
+	as->rops.recvmsg = atls_rops_recvmsg;
+#ifdef ATLS_HAVE_SENDPAGE
+	as->rops.sendpage = atls_rops_sendpage;
+#endif
+	as->rops.getsockopt = atls_rops_getsockopt;
+	as->rops.setsockopt = atls_rops_setsockopt;
+	as->rops.ioctl = atls_rops_ioctl;
 	atls_ops_strip(&as->rops);
 }
 
@@ -407,18 +487,18 @@ void atls_ready_ops_install(struct atls_sock *as, const struct proto_ops *ktls)
 }
 
 /*
- * Under lock_sock, after kTLS put its own proto_ops into the socket again
- * (a KeyUpdate on 6.14+, rekey.c): our copy of that table goes back on.
+ * Under lock_sock, after a rekey's kTLS setsockopt (rekey.c), @ktls: the
+ * proto_ops kTLS wrote into the stand-in. The application's socket kept
+ * ours throughout. kTLS picks its table by the TX and RX configuration,
+ * which an update keeps, so it is the one our copy was made of and
+ * nothing changes. Were it another, our copy is made anew in place: the
+ * members we set keep their values, the others are kTLS's either way.
  */
-void atls_ready_ops_wrap(struct atls_sock *as)
+void atls_ready_ops_rekeyed(struct atls_sock *as, const struct proto_ops *ktls)
 {
-	struct socket *sock = as->sk->sk_socket;
-	const struct proto_ops *cur = READ_ONCE(sock->ops);
-
-	if (cur == &as->rops)
+	if (likely(ktls == as->rops_orig))
 		return;
-	atls_ready_ops_build(as, cur);
-	WRITE_ONCE(sock->ops, &as->rops);
+	atls_ready_ops_build(as, ktls);
 }
 
 /*

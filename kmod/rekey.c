@@ -390,10 +390,64 @@ static void atls_key_mm_exit(void)
 #endif
 
 /*
- * Next secret of direction @dir (0 TX, 1 RX), its blob into kTLS, the
- * secret kept. kTLS puts its own proto and proto_ops back in place on
- * the way (update_sk_prot()): our copies go back on under lock_sock, as
- * after the first install (the residual window this leaves: atls.7). Caller holds the direction's lock.
+ * The new key into kTLS without the application seeing kTLS's own tables,
+ * as at installation (keys.c). kTLS's setsockopt runs update_sk_prot()
+ * under lock_sock, which writes sk->sk_prot and sk->sk_socket->ops; so:
+ *
+ *  - sk->sk_socket points to the stand-in while kTLS's setsockopt runs
+ *    (entered and left under lock_sock and sk_callback_lock, keys.c): kTLS
+ *    writes its proto_ops there, and the application's struct socket keeps
+ *    our ready proto_ops throughout.
+ *  - sk->sk_prot is kTLS's own from update_sk_prot() until atls_rewrap()
+ *    below, under lock_sock again. Our ready proto_ops never go through
+ *    sk->sk_prot for an entry that could reach kTLS (ready.c,
+ *    atls_rops_*()), and our proto's entries find the atls_sock by state
+ *    (atls_sk_call()): no call of the application meets kTLS's proto,
+ *    none answers EBADF for it, none reads a key. kTLS's tls_sw_* run
+ *    by our functions meanwhile are serialized with the update by kTLS's
+ *    lock_sock: they act on the old key or on the new one.
+ *
+ * The struct socket: the rekey runs inside a call of the application on
+ * this socket (a send, a receive, a splice, SIOCINQ; in a worker only
+ * while that call waits), which holds the file, so sk->sk_socket is the
+ * application's socket and stays so (no close, no sock_orphan()) until we
+ * return. as->rekey_lock: a TX update (under tx_lock) and an RX update
+ * (under rx_ctl_lock) may come at once, and there is one stand-in; only
+ * one of them swaps at a time, the other waits (an HKDF and a setsockopt).
+ */
+static int atls_rekey_ktls(struct atls_sock *as, int optname, void *blob,
+			   int len)
+{
+	const struct proto_ops *ops;
+	struct sock *sk = as->sk;
+	struct socket *sock;
+	int err;
+
+	mutex_lock(&as->rekey_lock);
+	lock_sock(sk);
+	sock = sk->sk_socket;
+	if (WARN_ON_ONCE(!sock || sock == &as->standin.socket)) {
+		release_sock(sk);
+		mutex_unlock(&as->rekey_lock);
+		return -EBADF;	/* cannot happen: fails the connection */
+	}
+	atls_standin_enter(as, sock);
+	release_sock(sk);
+
+	err = atls_ktls_set(as, optname, blob, len);
+
+	lock_sock(sk);
+	ops = atls_standin_leave(as, sock);
+	atls_rewrap(as);	/* kTLS's proto was in since update_sk_prot() */
+	atls_ready_ops_rekeyed(as, ops);
+	release_sock(sk);
+	mutex_unlock(&as->rekey_lock);
+	return err;
+}
+
+/*
+ * Next secret of direction @dir (0 TX, 1 RX), its blob into kTLS
+ * (atls_rekey_ktls()), the secret kept. Caller holds the direction's lock.
  */
 static int atls_rekey_dir(struct atls_sock *as, struct atls_rekey *rk, int dir)
 {
@@ -412,11 +466,7 @@ static int atls_rekey_dir(struct atls_sock *as, struct atls_rekey *rk, int dir)
 		err = len;
 		goto out;
 	}
-	err = atls_ktls_set(as, dir ? TLS_RX : TLS_TX, &blob, len);
-	lock_sock(as->sk);
-	atls_rewrap(as);
-	atls_ready_ops_wrap(as);	/* our poll and ioctl paths, as at READY */
-	release_sock(as->sk);
+	err = atls_rekey_ktls(as, dir ? TLS_RX : TLS_TX, &blob, len);
 	if (!err)
 		memcpy(rk->secret[dir], next, rk->len);
 out:

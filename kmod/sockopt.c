@@ -15,9 +15,13 @@
  * its update_sk_prot() and our re-wrap during key installation.
  * These run without the socket lock; ATLS_START takes it in request.c.
  *
- * Known residual window: in that instant a getsockopt(SOL_TLS) from another
- * thread of the application reaches kTLS itself (atls.7). The contract is
- * that the socket is not used until ATLS_START completed.
+ * No application call reaches kTLS's own getsockopt/setsockopt, not even
+ * in that instant: the application's struct socket holds our gate
+ * proto_ops until READY and our ready proto_ops after (the stand-in of
+ * keys.c keeps kTLS's update_sk_prot() off it, at installation and at
+ * every rekey), whose socket options come here directly
+ * (atls_rops_getsockopt(), ready.c), never through sk->sk_prot; and here
+ * atls_sk_call() finds our state also while kTLS's proto is in.
  */
 #include <linux/module.h>
 #include <linux/sched/signal.h>
@@ -98,10 +102,7 @@ int atls_setsockopt(struct sock *sk, int level, int optname,
 	struct atls_sock *as;
 	bool gated;
 
-	as = atls_sk(sk, &gated);
-	if (!as)	/* mid-install: kTLS's own proto would be current */
-		return READ_ONCE(sk->sk_prot)->setsockopt(sk, level, optname,
-							  optval, optlen);
+	as = atls_sk_call(sk, &gated);	/* never kTLS's own: no SOL_TLS */
 	if (level == SOL_TLS && READ_ONCE(as->installer) != current) {
 		/* Only the DONE handler installs keys; after READY the app may
 		 * still tune kTLS (TLS_RX_EXPECT_NO_PAD, TLS_TX_ZEROCOPY_RO). */
@@ -167,10 +168,7 @@ int atls_getsockopt(struct sock *sk, int level, int optname,
 	struct atls_sock *as;
 	bool gated;
 
-	as = atls_sk(sk, &gated);
-	if (!as)
-		return READ_ONCE(sk->sk_prot)->getsockopt(sk, level, optname,
-							  optval, optlen);
+	as = atls_sk_call(sk, &gated);	/* never kTLS's own: no key */
 	/*
 	 * TLS_TX/TLS_RX return the whole crypto_info, key included: never.
 	 * Once ready, the two tuning flags an application may set can also be

@@ -172,6 +172,27 @@ struct atls_sock *atls_sk(const struct sock *sk, bool *gated)
 	return NULL;
 }
 
+/*
+ * The same for the socket's own calls (syscalls, and the in-kernel users
+ * that hold the socket's file or struct socket): atls_sk(), or, while
+ * kTLS's own proto is in sk->sk_prot (for an instant inside each kTLS
+ * setsockopt the module makes: key installation, keys.c, and every
+ * rekey, rekey.c), the atls_sock through kTLS's saved proto
+ * (atls_sock_of(): the caller keeps the socket open, so it lives) and
+ * "gated" decided by our state. Never NULL: so no call answers EBADF
+ * because it met kTLS's proto.
+ */
+struct atls_sock *atls_sk_call(const struct sock *sk, bool *gated)
+{
+	struct atls_sock *as = atls_sk(sk, gated);
+
+	if (as)
+		return as;
+	as = atls_sock_of(sk);
+	*gated = atls_state(as) != ATLS_STATE_READY;
+	return as;
+}
+
 bool atls_is_helper(const struct atls_sock *as)
 {
 	pid_t h = READ_ONCE(as->helper_tgid);
@@ -269,7 +290,9 @@ static void atls_ready_close(struct sock *sk, long timeout)
  * again at TLS_RX). The second time our ready copy is rewritten in place
  * while it is not installed; lockless readers that still hold it see the same
  * function pointers for every member we override, and valid kTLS ones for
- * the rest.
+ * the rest. After a rekey kTLS puts back the very proto it had (its table
+ * is chosen by the TX and RX configuration, which an update keeps): our
+ * ready copy of it goes back on as it is, never rewritten while in use.
  */
 void atls_rewrap(struct atls_sock *as)
 {
@@ -277,6 +300,10 @@ void atls_rewrap(struct atls_sock *as)
 
 	if (sk->sk_prot == &as->gate || sk->sk_prot == &as->ready)
 		return;			/* kTLS refused: nothing to wrap */
+	if (sk->sk_prot == as->tls_final) {
+		WRITE_ONCE(sk->sk_prot, &as->ready);
+		return;
+	}
 	as->tls_final = sk->sk_prot;
 	atls_ready_build(as);
 	as->ready.close = atls_ready_close;
@@ -339,6 +366,7 @@ static int atls_ulp_init(struct sock *sk)
 	init_waitqueue_head(&as->wq);
 	mutex_init(&as->tx_lock);
 	mutex_init(&as->rx_ctl_lock);
+	mutex_init(&as->rekey_lock);
 	as->state = ATLS_STATE_NONE;
 	atls_gate_build(as);
 	as->gate.close = atls_gate_close;

@@ -18,6 +18,10 @@
  *                     and atls's rekey_rx (rekey_tx) counters moved
  *  threshold_atls_to_atls  rekey_records lowered to 4: two atls sockets
  *                     move many times that both ways and rekey themselves
+ *  rekey_window       rekey_records 1: a KeyUpdate after every record, both
+ *                     ends; meanwhile blocking sends and receives, a
+ *                     non-blocking event loop, getsockopt(SOL_TLS) and
+ *                     ATLS_STATUS never see the rekey (no error, no key)
  *  threshold_atls_to_openssl  the same against OpenSSL: our TX by our
  *                     KeyUpdates, our RX by asking OpenSSL for one
  *  key_update_before_client_finished  a server's KeyUpdate right after
@@ -35,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -243,6 +248,7 @@ struct xfer {
 	int fd, dir;
 	size_t n, done, bad;
 	int err;
+	void *err_ctx;		/* rekey_window: its counts */
 };
 
 static int sender_fn(void *arg)
@@ -647,6 +653,173 @@ TEST_F_TIMEOUT(rk, threshold_atls_to_atls, 120)
 		EXPECT_EQ(tl_proc_stat("rekey_rx") - arx0, tl_tls_stat("TlsRxRekeyOk") - krx0);
 	} else {
 		EXPECT_EQ(atx0, tl_proc_stat("rekey_tx"));
+	}
+}
+
+/*
+ * ---- the rekey window: every app call on the socket while it rekeys ----
+ *
+ * kTLS's setsockopt(TLS_TX/TLS_RX) of a rekey puts kTLS's own proto (and
+ * proto_ops) in place until atls wraps it again. Nothing of the
+ * application may see that: no send or recv fails with anything but data
+ * (EBADF, EIO were seen), no getsockopt(SOL_TLS, TLS_TX/TLS_RX) returns a
+ * key, ATLS_STATUS always answers READY. End a: a blocking sender, a
+ * blocking receiver and a prober thread; end b: one non-blocking event
+ * loop. rekey_records 1: a KeyUpdate after every record, both ends, both
+ * directions. A failed send or recv is counted and retried (it moved no
+ * byte, or the check of the bytes says so), so the counts say how often.
+ */
+#define WIN_XFER (768 * 1024)
+
+struct win_count {
+	volatile bool stop;
+	long send_err, recv_err, last_send_errno, last_recv_errno;
+	long key_read, sockopt_other, sockopt_errno, status_fail, not_ready, inq_fail;
+	long probes;
+};
+
+static int win_sender_fn(void *arg)
+{
+	struct xfer *x = arg;
+	struct win_count *c = (struct win_count *)x->err_ctx;
+	uint8_t buf[5000];
+	size_t i, len;
+	ssize_t r;
+
+	while (x->done < x->n && c->send_err < 1000) {
+		len = x->n - x->done < sizeof(buf) ? x->n - x->done : sizeof(buf);
+		for (i = 0; i < len; i++)
+			buf[i] = pat(x->dir, x->done + i);
+		r = send(x->fd, buf, len, MSG_NOSIGNAL);
+		if (r <= 0) {
+			c->send_err++;
+			c->last_send_errno = r ? errno : EPIPE;
+			continue;
+		}
+		x->done += r;
+	}
+	return x->done == x->n ? 0 : -1;
+}
+
+static int win_receiver_fn(void *arg)
+{
+	struct xfer *x = arg;
+	struct win_count *c = (struct win_count *)x->err_ctx;
+	uint8_t buf[8192];
+	ssize_t r, i;
+
+	while (x->done < x->n && c->recv_err < 1000) {
+		r = recv(x->fd, buf, sizeof(buf), 0);
+		if (r <= 0) {
+			c->recv_err++;
+			c->last_recv_errno = r ? errno : EPIPE;
+			if (!r)
+				usleep(1000);
+			continue;
+		}
+		for (i = 0; i < r; i++)
+			x->bad += buf[i] != pat(x->dir, x->done + i);
+		x->done += r;
+	}
+	return x->done == x->n ? 0 : -1;
+}
+
+static int win_prober_fn(void *arg)
+{
+	struct xfer *x = arg;
+	struct win_count *c = (struct win_count *)x->err_ctx;
+	uint8_t buf[128];
+	struct atls_status st;
+	socklen_t len;
+	int opt, inq;
+
+	while (!c->stop) {
+		for (opt = TLS_TX; opt <= TLS_RX; opt++) {
+			/* kTLS's own getsockopt would hand the key out at
+			 * exactly this length (AES-128-GCM blob). */
+			len = sizeof(struct tls12_crypto_info_aes_gcm_128);
+			if (!getsockopt(x->fd, SOL_TLS, opt, buf, &len))
+				c->key_read++;
+			else if (errno != EPERM)
+				c->sockopt_other++, c->sockopt_errno = errno;
+		}
+		if (tl_status(x->fd, &st))
+			c->status_fail++;
+		else if (st.state != ATLS_STATE_READY)
+			c->not_ready++;
+		if (ioctl(x->fd, FIONREAD, &inq))
+			c->inq_fail++;
+		c->probes++;
+	}
+	return 0;
+}
+
+TEST_F_TIMEOUT(rk, rekey_window, 120)
+{
+	struct hs_serve s = { .n = 2, .suites = "TLS_AES_128_GCM_SHA256" };
+	struct duplex db = { .out = 1, .in = 0, .n = WIN_XFER };
+	struct win_count c = { 0 };
+	struct xfer tx = { .dir = 0, .n = WIN_XFER, .err_ctx = &c };
+	struct xfer rx = { .dir = 1, .n = WIN_XFER, .err_ctx = &c };
+	struct xfer pr = { .err_ctx = &c };
+	long atx0 = tl_proc_stat("rekey_tx"), arx0 = tl_proc_stat("rekey_rx");
+	long fail0 = tl_proc_stat("rekey_failed");
+	struct tl_thread tb, ts, tp;
+	struct atls_status st;
+	int v1, v2, rs, rr;
+
+	set_threshold(1);
+	ASSERT_EQ(0, tl_fork_helper(&self->helper, hs_serve_fn, &s));
+	self->have_helper = self->helper_waits = true;
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->a, &self->b));
+	ASSERT_EQ(0, tl_ulp(self->a));
+	ASSERT_EQ(0, tl_ulp(self->b));
+	ASSERT_EQ(-EINPROGRESS, tl_start(self->a, ATLS_ROLE_CLIENT, 10000, ATLS_START_F_NONBLOCK));
+	ASSERT_EQ(0, tl_start(self->b, ATLS_ROLE_SERVER, 10000, 0));
+	ASSERT_EQ(0, tl_wait_state(self->a, ATLS_STATE_READY, 10000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v1, 5000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v2, 5000));
+	ASSERT_EQ(0, v1);
+	ASSERT_EQ(0, v2);
+	db.fd = self->b;
+	tx.fd = rx.fd = pr.fd = self->a;
+	ASSERT_EQ(0, tl_spawn(&tb, duplex_fn, &db));
+	ASSERT_EQ(0, tl_spawn(&tp, win_prober_fn, &pr));
+	ASSERT_EQ(0, tl_spawn(&ts, win_sender_fn, &tx));
+	rr = win_receiver_fn(&rx);
+	rs = tl_join(&ts);
+	if (rr || rs)
+		shutdown(self->a, SHUT_RDWR);	/* b's loop ends too */
+	EXPECT_EQ(0, tl_join(&tb));
+	c.stop = true;
+	tl_join(&tp);
+	TH_LOG("a: sent %zu (%ld failed, last errno %ld), got %zu (%ld failed, last errno %ld, %zu bad)",
+	       tx.done, c.send_err, c.last_send_errno, rx.done, c.recv_err,
+	       c.last_recv_errno, rx.bad);
+	TH_LOG("b: sent %zu got %zu (%zu bad, err %d); probes %ld: keys read %ld, other sockopt errors %ld (errno %ld), ATLS_STATUS failed %ld / not READY %ld, FIONREAD failed %ld",
+	       db.sent, db.got, db.bad, db.err, c.probes, c.key_read, c.sockopt_other, c.sockopt_errno,
+	       c.status_fail, c.not_ready, c.inq_fail);
+	TH_LOG("rekeys: tx %ld rx %ld failed %ld", tl_proc_stat("rekey_tx") - atx0,
+	       tl_proc_stat("rekey_rx") - arx0, tl_proc_stat("rekey_failed") - fail0);
+	EXPECT_EQ(0, c.send_err);
+	EXPECT_EQ(0, c.recv_err);
+	EXPECT_EQ(0, c.key_read);
+	EXPECT_EQ(0, c.sockopt_other);
+	EXPECT_EQ(0, c.status_fail);
+	EXPECT_EQ(0, c.not_ready);
+	EXPECT_EQ(0, c.inq_fail);
+	EXPECT_LT(0, c.probes);
+	EXPECT_EQ((size_t)WIN_XFER, tx.done);
+	EXPECT_EQ((size_t)WIN_XFER, rx.done);
+	EXPECT_EQ((size_t)WIN_XFER, db.got);
+	EXPECT_EQ(0, rx.bad + db.bad);
+	EXPECT_EQ(fail0, tl_proc_stat("rekey_failed"));
+	ASSERT_EQ(0, tl_status(self->a, &st));
+	EXPECT_EQ(ATLS_STATE_READY, st.state);
+	if (ktls_rekeys()) {
+		/* 158 records each way, a KeyUpdate after each, both ends. */
+		EXPECT_LE(atx0 + 2 * 150, tl_proc_stat("rekey_tx"));
+		EXPECT_LE(arx0 + 2 * 150, tl_proc_stat("rekey_rx"));
 	}
 }
 
