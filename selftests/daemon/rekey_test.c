@@ -18,6 +18,15 @@
  *      reset. Never a byte in clear. Elsewhere (6.1 and 6.12: no rekey at
  *      all) 160 records of 1000 bytes each way complete, every byte
  *      checked.
+ *
+ *  rekey_both_ways
+ *      a connection made through atlsd, atlsd alive: both ends send 160
+ *      records of 1000 bytes and read the other's at once (four threads),
+ *      every byte checked. On 6.14 and later each end rotates its send key
+ *      every four records and asks the other to rotate (both directions
+ *      rekey while both send), the new keys in kTLS (its counters move by
+ *      as many); no call fails, no update fails. On 6.1 and 6.12 the same
+ *      transfer completes on the first keys.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -241,6 +250,43 @@ TEST_F_TIMEOUT(rekey, rekey_without_atlsd, 300)
 	EXPECT_EQ(0, bad);
 	ASSERT_EQ(0, tl_status(self->s, &st));
 	EXPECT_EQ(ATLS_STATE_FAILED, st.state);
+}
+
+TEST_F_TIMEOUT(rekey, rekey_both_ways, 120)
+{
+	long atx0 = tl_proc_stat("rekey_tx"), arx0 = tl_proc_stat("rekey_rx");
+	long ktx0 = tl_tls_stat("TlsTxRekeyOk"), krx0 = tl_tls_stat("TlsRxRekeyOk");
+	long fail0 = tl_proc_stat("rekey_failed");
+	struct end c = { .dir = 0 }, s = { .dir = 1 };
+	struct atls_status st;
+
+	connect_pair(_metadata, self, 7622);
+	ASSERT_EQ(0, tl_atls_param("rekey_records", 4));
+	c.fd = self->c;
+	s.fd = self->s;
+	transfer(&c, &s);
+	TH_LOG("client: sent %zu (err %d) got %zu (err %d, %zu bad); server: sent %zu (err %d) got %zu (err %d, %zu bad); rekey tx %ld rx %ld failed %ld",
+	       c.sent, c.serr, c.got, c.rerr, c.bad, s.sent, s.serr, s.got, s.rerr, s.bad,
+	       tl_proc_stat("rekey_tx") - atx0, tl_proc_stat("rekey_rx") - arx0,
+	       tl_proc_stat("rekey_failed") - fail0);
+	EXPECT_EQ(0, c.serr + c.rerr + s.serr + s.rerr);
+	EXPECT_EQ((size_t)RECS * RECLEN, c.got);
+	EXPECT_EQ((size_t)RECS * RECLEN, s.got);
+	EXPECT_EQ(0, c.bad + s.bad);
+	EXPECT_EQ(fail0, tl_proc_stat("rekey_failed"));
+	ASSERT_EQ(0, tl_status(self->c, &st));
+	EXPECT_EQ(ATLS_STATE_READY, st.state);
+	ASSERT_EQ(0, tl_status(self->s, &st));
+	EXPECT_EQ(ATLS_STATE_READY, st.state);
+	if (!ktls_rekeys()) {
+		EXPECT_EQ(atx0, tl_proc_stat("rekey_tx"));
+		return;
+	}
+	/* 160 records each way under keys of 4: 39 KeyUpdates per end at least. */
+	EXPECT_LE(atx0 + 2 * 39, tl_proc_stat("rekey_tx"));
+	EXPECT_LE(arx0 + 2 * 39, tl_proc_stat("rekey_rx"));
+	EXPECT_EQ(tl_proc_stat("rekey_tx") - atx0, tl_tls_stat("TlsTxRekeyOk") - ktx0);
+	EXPECT_EQ(tl_proc_stat("rekey_rx") - arx0, tl_tls_stat("TlsRxRekeyOk") - krx0);
 }
 
 static void __attribute__((constructor)) order_last(void)

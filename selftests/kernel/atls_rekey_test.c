@@ -22,6 +22,11 @@
  *                     ends; meanwhile blocking sends and receives, a
  *                     non-blocking event loop, getsockopt(SOL_TLS) and
  *                     ATLS_STATUS never see the rekey (no error, no key)
+ *  openssl_s_server_key_updates, openssl_s_client_key_updates  the
+ *                     openssl program as the peer (atls client and server),
+ *                     told "k" and "K" on its stdin between phases of data
+ *                     both ways, every line checked; the second with
+ *                     rekey_records 4 (atls updates on its own too)
  *  threshold_atls_to_openssl  the same against OpenSSL: our TX by our
  *                     KeyUpdates, our RX by asking OpenSSL for one
  *  key_update_before_client_finished  a server's KeyUpdate right after
@@ -36,12 +41,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -821,6 +828,361 @@ TEST_F_TIMEOUT(rk, rekey_window, 120)
 		EXPECT_LE(atx0 + 2 * 150, tl_proc_stat("rekey_tx"));
 		EXPECT_LE(arx0 + 2 * 150, tl_proc_stat("rekey_rx"));
 	}
+}
+
+/*
+ * ---- the openssl(1) programs as the peer: s_server and s_client ----
+ *
+ * The real openssl binary, driven on its stdin: data lines, and its own
+ * commands "k" (KeyUpdate, update_not_requested) and "K" (update
+ * requested). A command must be read alone: it is written only once the
+ * data before it has reached the other end, and data after it only once
+ * openssl said it did the update (s_server: "SSL_do_handshake -> 1" on
+ * stdout; s_client: "KEYUPDATE" on stderr). Data is lines of 63 digits
+ * (never an openssl command), each with its number; the lines atls sends
+ * are found again in openssl's stdout, in order, every one checked; the
+ * lines openssl sends are checked as atls reads them. atls sends whole
+ * lines per record, so openssl's own messages on stdout ("Read BLOCK",
+ * line-buffered) fall between lines.
+ */
+#define OSSL_LINE	64
+#define OSSL_LINES	512		/* per phase and direction: 32 KiB */
+#define OSSL_PHASES	3		/* data, "k", data, "K", data */
+
+struct ossl_prog {
+	pid_t pid;
+	int in;				/* its stdin */
+	char out[64], err[64];		/* its stdout, stderr */
+};
+
+static void ossl_line(int dir, unsigned int n, char *l)
+{
+	int j;
+
+	snprintf(l, 9, "%08u", n);
+	for (j = 8; j < OSSL_LINE - 1; j++)
+		l[j] = '0' + (n * 7 + j * 3 + dir * 5) % 10;
+	l[OSSL_LINE - 1] = '\n';
+}
+
+static int ossl_run(struct ossl_prog *p, const char *tag, char *const argv[])
+{
+	int pfd[2], o, e;
+
+	snprintf(p->out, sizeof(p->out), "/tmp/atls-ossl-%s.out", tag);
+	snprintf(p->err, sizeof(p->err), "/tmp/atls-ossl-%s.err", tag);
+	if (pipe2(pfd, O_CLOEXEC))
+		return -errno;
+	p->pid = fork();
+	if (p->pid < 0)
+		return -errno;
+	if (!p->pid) {
+		o = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		e = open(p->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (o < 0 || e < 0 || dup2(pfd[0], 0) < 0 || dup2(o, 1) < 0 ||
+		    dup2(e, 2) < 0)
+			_exit(126);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(pfd[0]);
+	p->in = pfd[1];
+	return 0;
+}
+
+/* openssl gone (within ms, else killed): its exit status. */
+static int ossl_end(struct ossl_prog *p, int ms)
+{
+	long end = tl_now_ms() + ms;
+	int st = -1;
+
+	if (p->in >= 0)
+		close(p->in);
+	p->in = -1;
+	while (p->pid > 0 && waitpid(p->pid, &st, WNOHANG) == 0) {
+		if (tl_now_ms() > end) {
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, &st, 0);
+			break;
+		}
+		usleep(10000);
+	}
+	p->pid = -1;
+	return st;
+}
+
+static char *ossl_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *b = NULL;
+	size_t cap = 0, n = 0, r;
+
+	if (!f)
+		return NULL;
+	do {
+		if (n + 4096 + 1 > cap) {
+			cap = cap * 2 + 8192;
+			b = realloc(b, cap);
+			if (!b)
+				break;
+		}
+		r = fread(b + n, 1, 4096, f);
+		n += r;
+	} while (r);
+	fclose(f);
+	if (b)
+		b[n] = 0;
+	*len = n;
+	return b;
+}
+
+static int ossl_count(const char *path, const char *what)
+{
+	size_t len;
+	char *b = ossl_slurp(path, &len), *s;
+	int n = 0;
+
+	for (s = b; s && (s = strstr(s, what)); s += strlen(what))
+		n++;
+	free(b);
+	return n;
+}
+
+static bool ossl_wait_count(const char *path, const char *what, int n, int ms)
+{
+	long end = tl_now_ms() + ms;
+
+	while (ossl_count(path, what) < n) {
+		if (tl_now_ms() > end)
+			return false;
+		usleep(10000);
+	}
+	return true;
+}
+
+/* The lines of dir 0 in openssl's stdout: how many in order, how many bad. */
+static void ossl_check_out(const char *path, unsigned int *good, unsigned int *bad)
+{
+	char want[OSSL_LINE], *b, *l, *nl;
+	size_t len;
+	int j;
+
+	*good = *bad = 0;
+	b = ossl_slurp(path, &len);
+	for (l = b; l && *l; l = nl + 1) {
+		nl = strchr(l, '\n');
+		if (!nl)
+			break;
+		if (nl - l != OSSL_LINE - 1)
+			continue;
+		for (j = 0; j < OSSL_LINE - 1 && l[j] >= '0' && l[j] <= '9'; j++)
+			;
+		if (j != OSSL_LINE - 1)
+			continue;	/* not a data line */
+		ossl_line(0, *good, want);
+		if (memcmp(l, want, OSSL_LINE))
+			(*bad)++;
+		else
+			(*good)++;
+	}
+	free(b);
+}
+
+struct ossl_feed {
+	int fd;
+	unsigned int first, n;
+	int err;
+};
+
+static int ossl_feed_fn(void *arg)
+{
+	struct ossl_feed *f = arg;
+	char buf[64 * OSSL_LINE];
+	unsigned int i, k;
+	size_t off;
+	ssize_t w;
+
+	for (i = 0; i < f->n; i += k) {
+		for (k = 0; k < 64 && i + k < f->n; k++)
+			ossl_line(1, f->first + i + k, buf + k * OSSL_LINE);
+		for (off = 0; off < k * OSSL_LINE; off += w) {
+			w = write(f->fd, buf + off, k * OSSL_LINE - off);
+			if (w <= 0) {
+				f->err = errno ?: EPIPE;
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * Phase @ph: OSSL_LINES lines each way at once (openssl's fed by a
+ * thread), atls's in sends of 64 whole lines. 0, or the errno of atls's
+ * send or receive; *@bad: lines atls read wrong.
+ */
+static int ossl_phase(int fd, struct ossl_prog *p, int ph, unsigned int *bad)
+{
+	struct ossl_feed f = { .fd = p->in, .first = ph * OSSL_LINES, .n = OSSL_LINES };
+	char buf[64 * OSSL_LINE], want[OSSL_LINE];
+	unsigned int i, k, first = ph * OSSL_LINES;
+	struct tl_thread t;
+	int err = 0;
+
+	if (tl_spawn(&t, ossl_feed_fn, &f))
+		return EAGAIN;
+	for (i = 0; i < OSSL_LINES && !err; i += 64) {
+		for (k = 0; k < 64; k++)
+			ossl_line(0, first + i + k, buf + k * OSSL_LINE);
+		err = tl_send_all(fd, buf, sizeof(buf));
+	}
+	for (i = 0; i < OSSL_LINES && !err; i++) {
+		err = tl_recv_all(fd, buf, OSSL_LINE, 10000);
+		ossl_line(1, first + i, want);
+		if (!err && memcmp(buf, want, OSSL_LINE))
+			(*bad)++;
+	}
+	tl_join(&t);
+	return err;
+}
+
+/*
+ * atls (fd, READY) against openssl (p): three phases of data with "k" and
+ * "K" between them; @mark: where openssl says it updated (file, string).
+ * Checks per kernel: 6.14+ every line both ways and the updates in
+ * kTLS; before, the first KeyUpdate ends the connection (EKEYEXPIRED).
+ */
+static void ossl_updates(struct __test_metadata *_metadata, int fd,
+			 struct ossl_prog *p, const char *mark_file, const char *mark,
+			 int mark0, bool lowered)
+{
+	long arx0 = tl_proc_stat("rekey_rx"), atx0 = tl_proc_stat("rekey_tx");
+	long krx0 = tl_tls_stat("TlsRxRekeyOk"), ktx0 = tl_tls_stat("TlsTxRekeyOk");
+	long fail0 = tl_proc_stat("rekey_failed");
+	static const char *const cmd[] = { "k\n", "K\n" };
+	unsigned int bad = 0, good, obad;
+	struct atls_status st;
+	int ph, err = 0;
+
+	for (ph = 0; ph < OSSL_PHASES && !err; ph++) {
+		if (ph) {
+			ASSERT_EQ(2, write(p->in, cmd[ph - 1], 2));
+			ASSERT_TRUE(ossl_wait_count(mark_file, mark, mark0 + ph, 5000));
+		}
+		err = ossl_phase(fd, p, ph, &bad);
+		TH_LOG("phase %d: err %d, %u bad lines read", ph, err, bad);
+	}
+	ASSERT_EQ(0, tl_status(fd, &st));
+	if (!ktls_rekeys()) {
+		/* 6.1, 6.12: the first KeyUpdate ("k") ends the connection. */
+		EXPECT_EQ(2, ph);
+		EXPECT_EQ(EKEYEXPIRED, err);
+		EXPECT_EQ(ATLS_STATE_FAILED, st.state);
+		EXPECT_EQ(ATLS_REASON_KEY_UPDATE, st.reason);
+		close(fd);
+		ossl_end(p, 5000);
+		ossl_check_out(p->out, &good, &obad);
+		EXPECT_LE(OSSL_LINES, good);	/* phase 0 at least */
+		EXPECT_EQ(0, obad);
+		return;
+	}
+	EXPECT_EQ(0, err);
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(ATLS_STATE_READY, st.state);
+	close(fd);		/* close_notify: openssl ends */
+	ossl_end(p, 5000);
+	ossl_check_out(p->out, &good, &obad);
+	TH_LOG("openssl got %u lines in order (%u bad); rekey rx %ld tx %ld (kTLS rx %ld tx %ld)",
+	       good, obad, tl_proc_stat("rekey_rx") - arx0, tl_proc_stat("rekey_tx") - atx0,
+	       tl_tls_stat("TlsRxRekeyOk") - krx0, tl_tls_stat("TlsTxRekeyOk") - ktx0);
+	EXPECT_EQ(OSSL_PHASES * OSSL_LINES, good);
+	EXPECT_EQ(0, obad);
+	EXPECT_EQ(fail0, tl_proc_stat("rekey_failed"));
+	/* All in kTLS, as many as atls made. */
+	EXPECT_EQ(tl_proc_stat("rekey_rx") - arx0, tl_tls_stat("TlsRxRekeyOk") - krx0);
+	EXPECT_EQ(tl_proc_stat("rekey_tx") - atx0, tl_tls_stat("TlsTxRekeyOk") - ktx0);
+	if (lowered) {
+		/*
+		 * "k" and "K" (s_client sends 16 KiB records, fewer than 4
+		 * per key here: our RX threshold is not reached); 24
+		 * records of ours under keys of 4, and the answer to "K".
+		 */
+		EXPECT_LE(arx0 + 2, tl_proc_stat("rekey_rx"));
+		EXPECT_LE(atx0 + 6, tl_proc_stat("rekey_tx"));
+	} else {
+		/* "k" and "K": two RX keys; "K" asked for our one TX key. */
+		EXPECT_EQ(arx0 + 2, tl_proc_stat("rekey_rx"));
+		EXPECT_EQ(atx0 + 1, tl_proc_stat("rekey_tx"));
+	}
+}
+
+/* atls client, openssl s_server; rekey_records at its default. */
+TEST_F_TIMEOUT(rk, openssl_s_server_key_updates, 60)
+{
+	struct hs_serve s = { .n = 1, .suites = "TLS_AES_128_GCM_SHA256" };
+	char port[8];
+	/* s_server's messages go through stdio: line-buffered, so that
+	 * its "done" for a "k" shows at once. */
+	char *const argv[] = { "stdbuf", "-oL", "openssl", "s_server", "-accept", port,
+			       "-naccept", "1",
+			       "-cert", CERT_DIR "/srv.pem", "-key", CERT_DIR "/srv.key",
+			       "-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256", NULL };
+	struct ossl_prog p = { .in = -1 };
+	int v, fd = -1;
+	long end;
+
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(port, sizeof(port), "%d", 44300 + getpid() % 1000);
+	ASSERT_EQ(0, ossl_run(&p, "srv", argv));
+	for (end = tl_now_ms() + 10000; fd < 0 && tl_now_ms() < end; usleep(20000))
+		fd = tl_connect_to("127.0.0.1", atoi(port), 100);
+	if (fd < 0)
+		ossl_end(&p, 100);
+	ASSERT_LE(0, fd);
+	self->a = fd;
+	ASSERT_EQ(0, tl_fork_helper(&self->helper, hs_serve_fn, &s));
+	self->have_helper = self->helper_waits = true;
+	ASSERT_EQ(0, tl_ulp(fd));
+	ASSERT_EQ(0, tl_start(fd, ATLS_ROLE_CLIENT, 10000, 0));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
+	ASSERT_EQ(0, v);
+	self->a = -1;		/* closed by ossl_updates() */
+	ossl_updates(_metadata, fd, &p, p.out, "SSL_do_handshake -> 1", 0, false);
+	ossl_end(&p, 100);
+}
+
+/* atls server, openssl s_client; rekey_records 4: atls updates too. */
+TEST_F_TIMEOUT(rk, openssl_s_client_key_updates, 60)
+{
+	struct hs_serve s = { .n = 1, .suites = "TLS_CHACHA20_POLY1305_SHA256" };
+	char addr[32];
+	char *const argv[] = { "openssl", "s_client", "-connect", addr, "-brief",
+			       "-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256",
+			       NULL };
+	struct ossl_prog p = { .in = -1 };
+	uint16_t port;
+	int lfd, fd, v;
+
+	signal(SIGPIPE, SIG_IGN);
+	set_threshold(4);
+	ASSERT_EQ(0, tl_listen(&lfd, &port));
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+	ASSERT_EQ(0, tl_fork_helper(&self->helper, hs_serve_fn, &s));
+	self->have_helper = self->helper_waits = true;
+	ASSERT_EQ(0, ossl_run(&p, "cli", argv));
+	fd = tl_accept(lfd, 10000);
+	close(lfd);
+	if (fd < 0)
+		ossl_end(&p, 100);
+	ASSERT_LE(0, fd);
+	self->a = fd;
+	ASSERT_EQ(0, tl_ulp(fd));
+	ASSERT_EQ(0, tl_start(fd, ATLS_ROLE_SERVER, 10000, 0));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
+	ASSERT_EQ(0, v);
+	self->a = -1;
+	ossl_updates(_metadata, fd, &p, p.err, "KEYUPDATE", 0, true);
+	ossl_end(&p, 100);
 }
 
 /* ---- malformed KeyUpdates: raw records with the fixed test keys ---- */
