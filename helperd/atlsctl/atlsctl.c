@@ -2,8 +2,9 @@
 /*
  * atlsctl: the administrator's tool for atls (Documentation/admin-guide.rst).
  *
- *   atlsctl provision [--cn NAME] [--software]   keys in the TPM, certificate,
- *                                                 AK public key for the peers
+ *   atlsctl provision [--cn NAME] [--software] [--replace-legacy-keys]
+ *                                                 key secret, keys in the TPM,
+ *                                                 certificate, AK public key
  *   atlsctl export DIR                            what a peer needs to trust us
  *   atlsctl trust NAME DIR / untrust NAME         the trust store -> peers.policy
  *   atlsctl status | counters                     ask the running atlsd + kernel
@@ -21,6 +22,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +48,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: atlsctl [-c CONFIG] [-s STATE_DIR] [-t TCTI] COMMAND ...\n"
-		"  provision [--cn NAME] [--software]  create AK + TLS key + certificate\n"
+		"  provision [--cn NAME] [--software] [--replace-legacy-keys]\n"
+		"                                       create key secret, AK, TLS key, certificate\n"
 		"  export DIR                           write ak.pem and pcr-digest for peers\n"
 		"  trust NAME DIR                       trust a peer's export (peers.policy)\n"
 		"  untrust NAME                         remove a peer from the trust store\n"
@@ -59,18 +62,94 @@ static void usage(FILE *f)
 
 /* ------------------------------------------------------------ provision */
 
+/*
+ * The key secret (Documentation/evidence.rst, "Key authorization"): made
+ * once, mode 0600, owned by atlsd's user (the configuration's user, else
+ * whoever runs atlsctl), then loaded.
+ */
+static int provision_secret(const struct atlsd_config *c, uint8_t secret[ATLS_KEY_SECRET_LEN])
+{
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	char err[600];
+	int ret;
+
+	if (c->user[0]) {
+		struct passwd *pw = getpwnam(c->user);
+
+		if (!pw) {
+			fprintf(stderr, "atlsctl: user \"%s\" (atlsd's user) does not exist\n",
+				c->user);
+			return -ENOENT;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	ret = atls_key_secret_create(c->key_secret_file, uid, gid);
+	if (ret < 0) {
+		fprintf(stderr, "atlsctl: key secret %s: %s%s\n", c->key_secret_file,
+			strerror(-ret), ret == -EPERM ? " (it must be mode 0600: a secret others "
+			"could read protects nothing; see atlsd(8), KEYS)" : "");
+		return ret;
+	}
+	printf("secret    %s %s\n", c->key_secret_file, ret ? "(kept)" : "(created)");
+	ret = atls_key_secret_load(c->key_secret_file, secret, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "atlsctl: key secret %s\n", err);
+	return ret;
+}
+
+/* One TPM key from the secret, with the messages an operator needs. */
+static int provision_tpm_key(struct atls_tpm *t, const struct atlsd_config *c, bool ak,
+			     const uint8_t *secret, bool replace)
+{
+	const char *what = ak ? "AK" : "TLS key";
+	uint32_t h = ak ? c->ak_handle : c->tls_key_handle;
+	bool legacy;
+	int err;
+
+	legacy = atls_provision_key_check(t, h, ak, secret) == -EKEYREVOKED;
+	err = ak ? atls_provision_ak_secret(t, h, secret,
+					    replace ? ATLS_PROVISION_REPLACE_LEGACY : 0)
+		 : atls_provision_tls_key_secret(t, h, secret,
+						 replace ? ATLS_PROVISION_REPLACE_LEGACY : 0);
+	if (err == -EKEYREVOKED) {
+		fprintf(stderr, "atlsctl: %s at 0x%08x was made by an older atlsctl with an empty "
+			"authorization: any process with access to the TPM can use it. Run "
+			"`atlsctl provision --replace-legacy-keys` to replace it (the %s's public "
+			"key changes%s)\n", what, h, what,
+			ak ? ": export again and trust this host again on every peer" : "");
+		return err;
+	}
+	if (err == -ENOKEY) {
+		fprintf(stderr, "atlsctl: %s at 0x%08x was made from another key secret than %s "
+			"(another state directory on this TPM? give both the same key-secret)\n",
+			what, h, c->key_secret_file);
+		return err;
+	}
+	if (err < 0) {
+		fprintf(stderr, "atlsctl: %s at 0x%08x: %s\n", what, h, strerror(-err));
+		return err;
+	}
+	printf("%-9s 0x%08x %s\n", what, h,
+	       err ? "(kept)" : legacy ? "(replaced the empty-auth key: new public key)"
+				       : "(created)");
+	return 0;
+}
+
 static int cmd_provision(const struct atlsd_config *c, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "cn", required_argument, NULL, 'n' },
 		{ "software", no_argument, NULL, 'S' },
+		{ "replace-legacy-keys", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct atls_cert_params cp = { .days = 3650 };
 	char host[256] = "atls-host", ak[600], dig[65];
-	bool sw = c->key_mode == ATLS_KEY_SOFTWARE;
+	bool sw = c->key_mode == ATLS_KEY_SOFTWARE, replace = false;
+	uint8_t d[32], secret[ATLS_KEY_SECRET_LEN];
 	struct atls_tpm *t;
-	uint8_t d[32];
 	int opt, err;
 
 	gethostname(host, sizeof(host) - 1);
@@ -81,25 +160,29 @@ static int cmd_provision(const struct atlsd_config *c, int argc, char **argv)
 			cp.common_name = optarg;
 		else if (opt == 'S')
 			sw = true;
+		else if (opt == 'R')
+			replace = true;
 		else
 			return 2;
 	}
+	if (optind != argc)
+		return 2;
 	if (mkdir(c->state_dir, 0700) && errno != EEXIST) {
 		fprintf(stderr, "atlsctl: cannot create %s: %s\n", c->state_dir, strerror(errno));
 		return 1;
 	}
+	if (provision_secret(c, secret))
+		return 1;
 	err = atls_tpm_open(c->tcti, &t);
 	if (err) {
 		fprintf(stderr, "atlsctl: cannot open the TPM (%s): %s\n", c->tcti, strerror(-err));
+		OPENSSL_cleanse(secret, sizeof(secret));
 		return 1;
 	}
 	atlsd_state_path(c, "ak.pem", ak, sizeof(ak));
-	err = atls_provision_ak(t, c->ak_handle);
-	if (err < 0) {
-		fprintf(stderr, "atlsctl: AK at 0x%08x: %s\n", c->ak_handle, strerror(-err));
+	err = provision_tpm_key(t, c, true, secret, replace);
+	if (err)
 		goto out;
-	}
-	printf("AK        0x%08x %s\n", c->ak_handle, err ? "(kept)" : "(created)");
 	err = atls_provision_export_pub(t, c->ak_handle, ak);
 	if (err) {
 		fprintf(stderr, "atlsctl: export AK to %s: %s\n", ak, strerror(-err));
@@ -114,25 +197,29 @@ static int cmd_provision(const struct atlsd_config *c, int argc, char **argv)
 		printf("TLS key   %s %s\n", c->key_file, err ? "(kept)" : "(created)");
 		err = atls_provision_cert_sw(c->key_file, &cp, c->cert_file);
 	} else {
-		err = atls_provision_tls_key(t, c->tls_key_handle);
-		if (err < 0) {
-			fprintf(stderr, "atlsctl: TLS key at 0x%08x: %s\n", c->tls_key_handle,
-				strerror(-err));
+		err = provision_tpm_key(t, c, false, secret, replace);
+		if (err)
 			goto out;
-		}
-		printf("TLS key   0x%08x %s\n", c->tls_key_handle, err ? "(kept)" : "(created)");
-		err = atls_provision_cert_tpm(t, c->tls_key_handle, &cp, c->cert_file);
+		err = atls_tpm_use_key_secret(t, c->tls_key_handle, false, secret);
+		if (!err)
+			err = atls_provision_cert_tpm(t, c->tls_key_handle, &cp, c->cert_file);
 	}
 	if (err) {
 		fprintf(stderr, "atlsctl: certificate %s: %s\n", c->cert_file, strerror(-err));
 		goto out;
 	}
 	printf("cert      %s (CN=%s)\n", c->cert_file, cp.common_name);
+	err = atlsctl_write_key_mode(c, sw);
+	if (err) {
+		fprintf(stderr, "atlsctl: key mode record: %s\n", strerror(-err));
+		goto out;
+	}
 	if (!atlsctl_sha256_file_spki(ak, d)) {
 		atlsd_hex(d, 32, dig);
 		printf("AK public %s (sha256 %s)\n", ak, dig);
 	}
 out:
+	OPENSSL_cleanse(secret, sizeof(secret));
 	atls_tpm_close(t);
 	return err < 0 ? 1 : 0;
 }
@@ -249,7 +336,8 @@ static int cmd_evidence(const struct atlsd_config *c, int argc, char **argv)
 	unsigned char *spki = NULL;
 	uint8_t binder[32], *cmw = NULL;
 	size_t cmw_len = 0;
-	char *hb = NULL, *hs = NULL, *hc = NULL, *text = NULL;
+	char *hb = NULL, *hs = NULL, *hc = NULL, *text = NULL, serr[600];
+	uint8_t secret[ATLS_KEY_SECRET_LEN];
 	struct atls_tpm *t;
 	int opt, err, slen = 0, ret = 1;
 
@@ -267,11 +355,21 @@ static int cmd_evidence(const struct atlsd_config *c, int argc, char **argv)
 	}
 	/* A fresh random binder: this blob proves the state, not a handshake. */
 	RAND_bytes(binder, sizeof(binder));
+	err = atls_key_secret_load(c->key_secret_file, secret, serr, sizeof(serr));
+	if (err) {
+		fprintf(stderr, "atlsctl: key secret %s (run `atlsctl provision`)\n", serr);
+		goto out;
+	}
 	err = atls_tpm_open(c->tcti, &t);
 	if (!err) {
-		err = atls_evidence_produce(t, &ep, binder, sizeof(binder), &cmw, &cmw_len);
+		err = atls_tpm_use_key_secret(t, c->ak_handle, true, secret);
+		if (!err && ep.key_mode == ATLS_KEY_TPM)
+			err = atls_tpm_use_key_secret(t, c->tls_key_handle, false, secret);
+		if (!err)
+			err = atls_evidence_produce(t, &ep, binder, sizeof(binder), &cmw, &cmw_len);
 		atls_tpm_close(t);
 	}
+	OPENSSL_cleanse(secret, sizeof(secret));
 	if (err) {
 		fprintf(stderr, "atlsctl: evidence from the TPM: %s\n", strerror(-err));
 		goto out;

@@ -44,5 +44,7 @@ int atlsctl_cmd_export(const struct atlsd_config *c, int argc, char **argv);
 int atlsctl_cmd_trust(const struct atlsd_config *c, int argc, char **argv);
 int atlsctl_cmd_untrust(const struct atlsd_config *c, int argc, char **argv);
 int atlsctl_write_peers_policy(const struct atlsd_config *c, uint32_t mask);
+/* trust.c: STATE/key-mode, where provision records the key mode it made. */
+int atlsctl_write_key_mode(const struct atlsd_config *c, bool software);
 
 #endif /* ATLSCTL_H */

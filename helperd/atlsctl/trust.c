@@ -6,15 +6,22 @@
  *   atlsctl export DIR      DIR/ak.pem      our AK public key (PEM SPKI)
  *                           DIR/pcr-digest  SHA-256 over our PCRs 0-7 now
  *                           DIR/pcr-values  the PCR values themselves (info)
- *   atlsctl trust NAME DIR  copies DIR/ak.pem and DIR/pcr-digest into
- *                           STATE/trusted/NAME.pem and NAME.digest and
- *                           rewrites STATE/peers.policy
+ *                           DIR/key-mode    "tpm" or "software": where our
+ *                                           TLS key lives (what provision made)
+ *   atlsctl trust NAME DIR  copies DIR/ak.pem, DIR/pcr-digest and
+ *                           DIR/key-mode (absent: "tpm") into
+ *                           STATE/trusted/NAME.pem, NAME.digest and
+ *                           NAME.key-mode and rewrites STATE/peers.policy
  *   atlsctl untrust NAME    removes them and rewrites peers.policy
  *
  * peers.policy is a libatls policy file (Documentation/policy.5.rst) that
  * the built-in "default" and "verify-only" policies of atlsd use: every
  * trusted AK, each with its own PCR digest (a peer's quote must match the
- * digest exported by that peer, not any trusted one).  It is generated,
+ * digest exported by that peer, not any trusted one) and the evidence type
+ * "tpm-kat-pat" only (the TLS key certified by the AK), unless a trusted
+ * peer keeps its TLS key in software: only then is "tpm-pat" (a quote
+ * alone) accepted, and the file says for which peers (Documentation/
+ * evidence.rst, "Key authorization").  It is generated,
  * never edited by hand; atlsd reads it when it builds a context (first use
  * after start or SIGHUP).  Everything read from DIR is validated (the AK
  * must be an ECC P-256 public key, the digest 64 hex digits) before it
@@ -94,6 +101,42 @@ out:
 	return err;
 }
 
+static const char *key_mode_name(bool software)
+{
+	return software ? "software" : "tpm";
+}
+
+/* "tpm"/"software" (a trailing newline allowed) -> 0/1, else -EINVAL. */
+static int parse_key_mode(const char *s)
+{
+	if (!strcmp(s, "tpm"))
+		return 0;
+	if (!strcmp(s, "software"))
+		return 1;
+	return -EINVAL;
+}
+
+int atlsctl_write_key_mode(const struct atlsd_config *c, bool software)
+{
+	char path[600], text[16];
+
+	atlsd_state_path(c, "key-mode", path, sizeof(path));
+	snprintf(text, sizeof(text), "%s\n", key_mode_name(software));
+	return atlsctl_write_file(path, text, strlen(text), 0644);
+}
+
+/* What provision made here (STATE/key-mode), else the configuration's. */
+static bool own_key_mode_software(const struct atlsd_config *c)
+{
+	char path[600], text[32];
+	int m;
+
+	atlsd_state_path(c, "key-mode", path, sizeof(path));
+	if (!read_small(path, text, sizeof(text)) && (m = parse_key_mode(text)) >= 0)
+		return m;
+	return c->key_mode == ATLS_KEY_SOFTWARE;
+}
+
 int atlsctl_cmd_export(const struct atlsd_config *c, int argc, char **argv)
 {
 	char src[600], dst[1100], hex[65], vals[24 * 70];
@@ -133,19 +176,25 @@ int atlsctl_cmd_export(const struct atlsd_config *c, int argc, char **argv)
 		strcat(vals, "\n");
 		err = atlsctl_write_file(dst, vals, strlen(vals), 0644);
 	}
+	snprintf(dst, sizeof(dst), "%s/key-mode", argv[1]);
+	if (!err) {
+		snprintf(vals, sizeof(vals), "%s\n", key_mode_name(own_key_mode_software(c)));
+		err = atlsctl_write_file(dst, vals, strlen(vals), 0644);
+	}
 	if (err) {
 		fprintf(stderr, "atlsctl: export: %s\n", strerror(-err));
 		return 1;
 	}
-	printf("exported  %s/ak.pem, pcr-digest %s (sha256 PCRs 0-7)\n", argv[1], hex);
+	printf("exported  %s/ak.pem, pcr-digest %s (sha256 PCRs 0-7), key-mode %s\n", argv[1],
+	       hex, key_mode_name(own_key_mode_software(c)));
 	return 0;
 }
 
 int atlsctl_write_peers_policy(const struct atlsd_config *c, uint32_t mask)
 {
-	char dir[600], path[4096], dig[80], *text = NULL;
-	char names[MAX_PEERS][56];
-	unsigned int n = 0, i, j, k;
+	char dir[600], path[4096], dig[80], mode[32], *text = NULL;
+	char names[MAX_PEERS][56], sw_names[MAX_PEERS * 57 + 1] = "";
+	unsigned int n = 0, i, j, k, n_sw = 0;
 	size_t len = 0;
 	struct dirent *de;
 	FILE *f;
@@ -185,6 +234,13 @@ int atlsctl_write_peers_policy(const struct atlsd_config *c, uint32_t mask)
 				path, names[i]);
 			continue;
 		}
+		/* No record (a peer trusted before key modes were): "tpm". */
+		snprintf(path, sizeof(path), "%.600s/%.55s.key-mode", dir, names[i]);
+		if (!read_small(path, mode, sizeof(mode)) && parse_key_mode(mode) == 1) {
+			n_sw++;
+			strcat(sw_names, " ");
+			strcat(sw_names, names[i]);
+		}
 		fprintf(f, "%s  { name = \"%s\"; pem-file = \"trusted/%s.pem\";\n"
 			   "    digests = [ \"%s\" ]; }", j++ ? ",\n" : "", names[i], names[i], dig);
 	}
@@ -192,7 +248,14 @@ int atlsctl_write_peers_policy(const struct atlsd_config *c, uint32_t mask)
 	for (i = 0, k = 0; i < 24; i++)
 		if (mask & (1u << i))
 			fprintf(f, "%s%u", k++ ? ", " : "", i);
-	fprintf(f, " ];\n};\nevidence-types = [ \"tpm-kat-pat\", \"tpm-pat\" ];\n");
+	fprintf(f, " ];\n};\n");
+	if (n_sw)
+		fprintf(f, "# A quote alone (tpm-pat) is accepted because these peers keep their\n"
+			   "# TLS key in software:%s\nevidence-types = [ \"tpm-kat-pat\", "
+			   "\"tpm-pat\" ];\n", sw_names);
+	else
+		fprintf(f, "# Every peer's TLS key is in its TPM: its AK must certify it.\n"
+			   "evidence-types = [ \"tpm-kat-pat\" ];\n");
 	fclose(f);
 	if (!j) {
 		free(text);
@@ -202,13 +265,14 @@ int atlsctl_write_peers_policy(const struct atlsd_config *c, uint32_t mask)
 	err = atlsctl_write_file(path, text, len, 0644);
 	free(text);
 	if (!err)
-		printf("policy    %s: %u trusted peer%s\n", path, n, n == 1 ? "" : "s");
+		printf("policy    %s: %u trusted peer%s, evidence %s\n", path, n, n == 1 ? "" : "s",
+		       n_sw ? "tpm-kat-pat or tpm-pat (a peer with a software key)" : "tpm-kat-pat");
 	return err;
 }
 
 int atlsctl_cmd_trust(const struct atlsd_config *c, int argc, char **argv)
 {
-	char src[1100], dst[1100], dir[600], dig[80];
+	char src[1100], dst[1100], dir[600], dig[80], mode[32] = "tpm";
 	char *pem = NULL;
 	int err;
 
@@ -231,6 +295,23 @@ int atlsctl_cmd_trust(const struct atlsd_config *c, int argc, char **argv)
 		free(pem);
 		return 1;
 	}
+	/* An export without key-mode (older atlsctl) is taken as "tpm": the
+	 * safe side; a software peer then fails with evidence-type-rejected
+	 * until it is exported again. */
+	snprintf(src, sizeof(src), "%s/key-mode", argv[2]);
+	err = read_small(src, mode, sizeof(mode));
+	if (err && err != -ENOENT) {
+		fprintf(stderr, "atlsctl: %s: %s\n", src, strerror(-err));
+		free(pem);
+		return 1;
+	}
+	if (err)
+		snprintf(mode, sizeof(mode), "tpm");
+	if (parse_key_mode(mode) < 0) {
+		fprintf(stderr, "atlsctl: %s: expected \"tpm\" or \"software\"\n", src);
+		free(pem);
+		return 1;
+	}
 	atlsd_state_path(c, "trusted", dir, sizeof(dir));
 	mkdir(c->state_dir, 0700);
 	if (mkdir(dir, 0755) && errno != EEXIST) {
@@ -245,6 +326,10 @@ int atlsctl_cmd_trust(const struct atlsd_config *c, int argc, char **argv)
 	strcat(dig, "\n");
 	if (!err)
 		err = atlsctl_write_file(dst, dig, strlen(dig), 0644);
+	snprintf(dst, sizeof(dst), "%s/%s.key-mode", dir, argv[1]);
+	strcat(mode, "\n");
+	if (!err)
+		err = atlsctl_write_file(dst, mode, strlen(mode), 0644);
 	if (!err)
 		err = atlsctl_write_peers_policy(c, 0xff);
 	if (err) {
@@ -272,6 +357,8 @@ int atlsctl_cmd_untrust(const struct atlsd_config *c, int argc, char **argv)
 		return 1;
 	}
 	snprintf(path, sizeof(path), "%s/%s.digest", dir, argv[1]);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s.key-mode", dir, argv[1]);
 	unlink(path);
 	return atlsctl_write_peers_policy(c, 0xff) ? 1 : 0;
 }

@@ -13,6 +13,11 @@
  * last atlsd_engine_put(), so the connection is closed only after the last
  * context is gone, whichever of main() and a late engine reference (a handshake
  * or warm-up still running) lets go last.
+ *
+ * The keys are used with the authorization values derived from the key
+ * secret (Documentation/evidence.rst, "Key authorization"), read here once
+ * at start: a key left from before key secrets (empty authorization, usable
+ * by any process with TPM access) stops the start with the fix in the log.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -21,6 +26,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include <atls/provision.h>
 #include <atls/tpm.h>
 #include "atlsd.h"
 
@@ -41,6 +49,52 @@ void atlsd_tpm_put(struct atlsd_tpm *t)
 		return;
 	atls_tpm_close(t->t);
 	free(t);
+}
+
+/* One key: the protected template, then its authorization value. */
+static int use_key(const struct atlsd_config *c, struct atls_tpm *t, bool ak,
+		   const uint8_t *secret, char *err, size_t errlen)
+{
+	uint32_t h = ak ? c->ak_handle : c->tls_key_handle;
+	const char *what = ak ? "attestation key" : "TLS key";
+	int ret;
+
+	ret = atls_provision_key_check(t, h, ak, secret);
+	if (ret == -EKEYREVOKED) {
+		snprintf(err, errlen, "the %s at 0x%08x has an empty authorization (made by an "
+			 "older atlsctl): any process with access to the TPM could use it. Run "
+			 "`atlsctl provision --replace-legacy-keys`%s", what, h,
+			 ak ? ", then export and trust this host again on its peers (new AK)" : "");
+		return ret;
+	}
+	if (ret) {
+		snprintf(err, errlen, "the object at 0x%08x is not an atls %s (%s)", h, what,
+			 strerror(-ret));
+		return ret;
+	}
+	ret = atls_tpm_use_key_secret(t, h, ak, secret);
+	if (ret)
+		snprintf(err, errlen, "%s at 0x%08x: %s", what, h, strerror(-ret));
+	return ret;
+}
+
+static int use_keys(const struct atlsd_config *c, struct atls_tpm *t, char *err, size_t errlen)
+{
+	uint8_t secret[ATLS_KEY_SECRET_LEN];
+	char why[600];
+	int ret;
+
+	ret = atls_key_secret_load(c->key_secret_file, secret, why, sizeof(why));
+	if (ret) {
+		snprintf(err, errlen, "key secret %s (run `atlsctl provision`; the file must be "
+			 "atlsd's user's, mode 0600)", why);
+		return ret;
+	}
+	ret = use_key(c, t, true, secret, err, errlen);
+	if (!ret && c->key_mode == ATLS_KEY_TPM)
+		ret = use_key(c, t, false, secret, err, errlen);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return ret;
 }
 
 int atlsd_tpm_open(const struct atlsd_config *c, struct atlsd_tpm **out, char *err,
@@ -77,6 +131,11 @@ int atlsd_tpm_open(const struct atlsd_config *c, struct atlsd_tpm **out, char *e
 	if (ret) {
 		snprintf(err, errlen, "the TPM has no %s key at its handle (run `atlsctl provision`): %s",
 			 "attestation or TLS", strerror(-ret));
+		atlsd_tpm_put(t);
+		return ret;
+	}
+	ret = use_keys(c, t->t, err, errlen);
+	if (ret) {
 		atlsd_tpm_put(t);
 		return ret;
 	}

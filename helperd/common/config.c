@@ -149,6 +149,11 @@ void atlsd_config_defaults(struct atlsd_config *c)
 	c->log_level = ATLSD_LOG_INFO;
 	atlsd_state_path(c, "tls-cert.pem", c->cert_file, sizeof(c->cert_file));
 	atlsd_state_path(c, "tls-key.pem", c->key_file, sizeof(c->key_file));
+	e = getenv("ATLS_KEY_SECRET");
+	if (atlsd_state_path(c, e && *e ? e : "tpm-key-secret", c->key_secret_file,
+			     sizeof(c->key_secret_file)))
+		atlsd_state_path(c, "tpm-key-secret", c->key_secret_file,
+				 sizeof(c->key_secret_file));
 	c->n_policies = 0;
 	add_builtin(c, "default", true, ATLS_PEER_REQUIRED, NULL);
 	add_builtin(c, "attest-unauthenticated-peer", true, ATLS_PEER_NONE, NULL);
@@ -312,6 +317,7 @@ void atlsd_config_set_state_dir(struct atlsd_config *c, const char *dir)
 
 	rebase(c->cert_file, sizeof(c->cert_file), c->state_dir, dir);
 	rebase(c->key_file, sizeof(c->key_file), c->state_dir, dir);
+	rebase(c->key_secret_file, sizeof(c->key_secret_file), c->state_dir, dir);
 	for (i = 0; i < c->n_policies; i++)
 		rebase(c->policies[i].policy_file, sizeof(c->policies[i].policy_file),
 		       c->state_dir, dir);
@@ -765,7 +771,7 @@ static int parse_root(struct pctx *x, struct atlsd_config *c, config_t *cf)
 {
 	static const char *const keys[] = { "tcti", "state-dir", "run-dir", "user", "key-mode",
 					    "ak-handle", "tls-key-handle", "certificate",
-					    "key-file", "workers", "workers-max", "worker-idle-ms",
+					    "key-file", "key-secret", "workers", "workers-max", "worker-idle-ms",
 					    "workers-per-peer", "solo-quotes-per-peer",
 					    "step-timeout-ms",
 					    "log-level", "log-burst", "log-interval-ms", "policies",
@@ -779,7 +785,7 @@ static int parse_root(struct pctx *x, struct atlsd_config *c, config_t *cf)
 						    { "debug", ATLSD_LOG_DEBUG },
 						    { NULL, 0 } };
 	const config_setting_t *root = config_root_setting(cf), *s;
-	char cert[512] = "", key[512] = "", old_state[512];
+	char cert[512] = "", key[512] = "", secret[512] = "", old_state[512];
 	int err, i, n, key_mode = c->key_mode;
 
 	err = only_keys(x, root, keys);
@@ -792,6 +798,7 @@ static int parse_root(struct pctx *x, struct atlsd_config *c, config_t *cf)
 	    (err = get_str(x, root, "user", c->user, sizeof(c->user), NULL)) ||
 	    (err = get_str(x, root, "certificate", cert, sizeof(cert), NULL)) ||
 	    (err = get_str(x, root, "key-file", key, sizeof(key), NULL)) ||
+	    (err = get_str(x, root, "key-secret", secret, sizeof(secret), NULL)) ||
 	    (err = get_uint(x, root, "ak-handle", &c->ak_handle, 0x81000000LL, 0x81ffffffLL)) ||
 	    (err = get_uint(x, root, "tls-key-handle", &c->tls_key_handle, 0x81000000LL,
 			    0x81ffffffLL)) ||
@@ -817,6 +824,12 @@ static int parse_root(struct pctx *x, struct atlsd_config *c, config_t *cf)
 		return perr(x, NULL, "certificate path too long");
 	if (*key && atlsd_state_path(c, key, c->key_file, sizeof(c->key_file)))
 		return perr(x, NULL, "key-file path too long");
+	s = config_setting_get_member(root, "key-secret");
+	if (s && !*secret)
+		return perr(x, s, "key-secret must name a file");
+	if (*secret && atlsd_state_path(c, secret, c->key_secret_file,
+					sizeof(c->key_secret_file)))
+		return perr(x, NULL, "key-secret path too long");
 	err = get_choice(x, root, "key-mode", key_modes, &key_mode,
 			 "key-mode must be \"tpm\" or \"software\"");
 	c->key_mode = key_mode;

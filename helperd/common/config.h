@@ -81,6 +81,8 @@ struct atlsd_config {
 	char user[64];			/* "" = stay root */
 	char cert_file[512];		/* our TLS certificate */
 	char key_file[512];		/* software key mode only */
+	char key_secret_file[512];	/* the TPM keys' secret (evidence.rst, "Key
+					 * authorization"), mode 0600, atlsd's user */
 	enum atls_key_mode key_mode;
 	uint32_t ak_handle, tls_key_handle;
 	unsigned int workers;

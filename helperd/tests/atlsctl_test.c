@@ -22,6 +22,8 @@
 #include "kselftest_harness.h"
 #include "util.h"
 #include <atls/policy.h>
+#include <atls/provision.h>
+#include <atls/tpm.h>
 
 static char dir[] = "/tmp/atlsctl-test-XXXXXX";
 static char ctl[1024];
@@ -88,7 +90,131 @@ TEST(provision_is_idempotent)
 {
 	ASSERT_EQ(0, ctl_run("provision --cn test-host"));
 	EXPECT_TRUE(out_has("AK        0x81010010 (kept)"));
+	EXPECT_TRUE(out_has("TLS key   0x81010011 (kept)"));
+	EXPECT_TRUE(out_has("secret    .*/state/tpm-key-secret (kept)"));
 	EXPECT_TRUE(out_has("CN=test-host"));
+	/* the key secret: atlsd's alone */
+	EXPECT_EQ(0, tl_sh("test \"$(stat -c %%a %s/state/tpm-key-secret)\" = 600", dir));
+	EXPECT_EQ(0, tl_sh("grep -Eqx '[0-9a-f]{64}' %s/state/tpm-key-secret", dir));
+	EXPECT_EQ(2, ctl_run("provision extra"));
+}
+
+/* A key secret others may read is refused, not used. */
+TEST(provision_refuses_readable_secret)
+{
+	ASSERT_EQ(0, tl_sh("chmod 0644 %s/state/tpm-key-secret", dir));
+	EXPECT_EQ(1, ctl_run("provision --cn test-host"));
+	EXPECT_TRUE(out_has("mode 0600"));
+	EXPECT_EQ(1, ctl_run("evidence --out BLOB"));
+	ASSERT_EQ(0, tl_sh("chmod 0600 %s/state/tpm-key-secret", dir));
+	EXPECT_EQ(0, ctl_run("provision --cn test-host"));
+}
+
+/*
+ * Keys from before key secrets (empty authorization), here at other
+ * handles: provision names the fix and changes nothing; with
+ * --replace-legacy-keys it replaces them, and the AK's public key changes.
+ */
+TEST(provision_replaces_legacy_keys_on_request)
+{
+	struct atls_tpm *t;
+	char tcti[64];
+
+	snprintf(tcti, sizeof(tcti), "swtpm:port=%d", port);
+	ASSERT_EQ(0, atls_tpm_open(tcti, &t));
+	ASSERT_EQ(0, atls_provision_ak(t, 0x81010020));
+	ASSERT_EQ(0, atls_provision_tls_key(t, 0x81010021));
+	ASSERT_EQ(0, atls_provision_export_pub(t, 0x81010020, "/dev/null"));
+	atls_tpm_close(t);
+	ASSERT_EQ(0, tl_sh("printf 'ak-handle = 0x81010020;\\ntls-key-handle = 0x81010021;\\n' "
+			"> %s/legacy.conf && cp %s/state/tpm-key-secret %s/legacy.secret", dir, dir,
+			dir));
+	EXPECT_EQ(1, tl_sh("%s -c %s/legacy.conf -s %s/st5 provision > %s/out 2>&1", ctl, dir, dir,
+			dir));
+	EXPECT_TRUE(out_has("empty authorization"));
+	EXPECT_TRUE(out_has("--replace-legacy-keys"));
+	EXPECT_EQ(0, tl_sh("%s -c %s/legacy.conf -s %s/st5 provision --replace-legacy-keys "
+			"> %s/out 2>&1", ctl, dir, dir, dir));
+	EXPECT_TRUE(out_has("AK        0x81010020 (replaced the empty-auth key"));
+	EXPECT_TRUE(out_has("TLS key   0x81010021 (replaced the empty-auth key"));
+	EXPECT_EQ(0, tl_sh("%s -c %s/legacy.conf -s %s/st5 provision > %s/out 2>&1", ctl, dir, dir,
+			dir));
+	EXPECT_TRUE(out_has("AK        0x81010020 (kept)"));
+	/* the replacement's AK quotes: evidence from it is appraised */
+	EXPECT_EQ(0, tl_sh("%s -c %s/legacy.conf -s %s/st5 export %s/exp5 >/dev/null 2>&1 && "
+			"%s -c %s/legacy.conf -s %s/st5 trust self %s/exp5 >/dev/null 2>&1 && "
+			"%s -c %s/legacy.conf -s %s/st5 evidence --out %s/blob5 >/dev/null 2>&1 && "
+			"%s -c %s/legacy.conf -s %s/st5 check --policy %s/st5/peers.policy %s/blob5 "
+			"> %s/out 2>&1", ctl, dir, dir, dir, ctl, dir, dir, dir, ctl, dir, dir, dir,
+			ctl, dir, dir, dir, dir, dir));
+	EXPECT_TRUE(out_has("verdict   affirming"));
+	/* another state dir's secret does not fit the keys */
+	EXPECT_EQ(1, tl_sh("%s -c %s/legacy.conf -s %s/st6 provision > %s/out 2>&1", ctl, dir, dir,
+			dir));
+	EXPECT_TRUE(out_has("another key secret"));
+}
+
+/*
+ * A host whose TLS key is in its TPM is trusted for evidence that
+ * certifies that key: a quote alone (tpm-pat) with its AK, which any
+ * process that can use the AK could make for a key on another machine, is
+ * refused by default.  Only a peer exported with key-mode software gets
+ * its quotes accepted alone.
+ */
+TEST(quote_alone_refused_for_tpm_key_host)
+{
+	ASSERT_EQ(0, tl_sh("printf 'key-mode = \"software\";\\n' > %s/sw.conf", dir));
+	ASSERT_EQ(0, ctl_run("export EXPORTDIR"));
+	EXPECT_EQ(0, tl_sh("grep -qx tpm %s/exp/key-mode", dir));
+	ASSERT_EQ(0, ctl_run("trust self EXPORTDIR"));
+	EXPECT_EQ(0, tl_sh("grep -q 'evidence-types = \\[ \"tpm-kat-pat\" \\];' "
+			"%s/state/peers.policy", dir));
+	/* PAT-only evidence from the trusted AK: what a relay would send */
+	ASSERT_EQ(0, tl_sh("%s -c %s/sw.conf evidence --out %s/blob-pat > %s/out 2>&1", ctl, dir,
+			dir, dir));
+	EXPECT_EQ(1, tl_sh("%s check --policy %s/state/peers.policy %s/blob-pat > %s/out 2>&1",
+			ctl, dir, dir, dir));
+	EXPECT_TRUE(out_has("evidence-type-rejected"));
+	/* KAT+PAT from it passes */
+	ASSERT_EQ(0, ctl_run("evidence --out BLOB"));
+	EXPECT_EQ(0, ctl_run("check --policy STATE/peers.policy BLOB"));
+	/* the same AK exported as a software-key host: its quotes alone pass */
+	ASSERT_EQ(0, tl_sh("mkdir -p %s/expsw && cp %s/exp/ak.pem %s/exp/pcr-digest %s/expsw/ && "
+			"echo software > %s/expsw/key-mode", dir, dir, dir, dir, dir));
+	ASSERT_EQ(0, tl_sh("%s -s %s/st7 trust swhost %s/expsw > %s/out 2>&1", ctl, dir, dir, dir));
+	EXPECT_TRUE(out_has("tpm-pat"));
+	EXPECT_EQ(0, tl_sh("%s check --policy %s/st7/peers.policy %s/blob-pat > %s/out 2>&1",
+			ctl, dir, dir, dir));
+	EXPECT_TRUE(out_has("verdict   affirming"));
+	EXPECT_EQ(0, tl_sh("grep -q 'software: swhost' %s/st7/peers.policy", dir));
+	/* untrusting it goes back to tpm-kat-pat for the rest */
+	ASSERT_EQ(0, tl_sh("%s -s %s/st7 trust tpmhost %s/exp >/dev/null 2>&1 && "
+			"%s -s %s/st7 untrust swhost >/dev/null 2>&1", ctl, dir, dir, ctl, dir));
+	EXPECT_EQ(1, tl_sh("%s check --policy %s/st7/peers.policy %s/blob-pat > %s/out 2>&1",
+			ctl, dir, dir, dir));
+	EXPECT_EQ(0, tl_sh("test ! -e %s/st7/trusted/swhost.key-mode", dir));
+	/* an export of an older atlsctl (no key-mode) is taken as tpm */
+	ASSERT_EQ(0, tl_sh("rm %s/expsw/key-mode && %s -s %s/st8 trust old %s/expsw >/dev/null 2>&1",
+			dir, ctl, dir, dir));
+	EXPECT_EQ(1, tl_sh("%s check --policy %s/st8/peers.policy %s/blob-pat > %s/out 2>&1",
+			ctl, dir, dir, dir));
+}
+
+/* key-mode in an export is checked like the rest of it. */
+TEST(bad_key_mode_refused)
+{
+	static const char *const bad[] = { "hsm", "TPM", "", "tpm software", "softwarex" };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ASSERT_EQ(0, tl_sh("mkdir -p %s/km && cp %s/exp/ak.pem %s/exp/pcr-digest %s/km/ && "
+				"printf '%%s\\n' '%s' > %s/km/key-mode", dir, dir, dir, dir, bad[i],
+				dir));
+		EXPECT_EQ(1, tl_sh("%s -s %s/st9 trust km %s/km > %s/out 2>&1", ctl, dir, dir, dir))
+			TH_LOG("key-mode \"%s\" accepted", bad[i]);
+		EXPECT_TRUE(out_has("expected \"tpm\" or \"software\""));
+	}
+	EXPECT_NE(0, tl_sh("test -e %s/st9/trusted/km.pem", dir));
 }
 
 TEST(export_trust_policy_loads)

@@ -66,6 +66,7 @@ TEST(defaults_without_file)
 	ASSERT_EQ(0, atlsd_config_load(&c, "/nonexistent/atlsd.conf", false, err, sizeof(err)));
 	EXPECT_STREQ("/srv/atls", c.state_dir);
 	EXPECT_STREQ("/srv/atls/tls-cert.pem", c.cert_file);
+	EXPECT_STREQ("/srv/atls/tpm-key-secret", c.key_secret_file);
 	EXPECT_STREQ("device:/dev/tpmrm0", c.tcti);
 	EXPECT_EQ(ATLS_KEY_TPM, c.key_mode);
 	EXPECT_EQ(0x81010010u, c.ak_handle);
@@ -122,6 +123,7 @@ TEST(every_setting)
 			       "ak-handle = 0x81010020;\n"
 			       "tls-key-handle = 0x81010021;\n"
 			       "key-file = \"k.pem\";\n"
+			       "key-secret = \"s/secret\";\n"
 			       "workers = 3;\n"
 			       "workers-max = 5;\n"
 			       "worker-idle-ms = 2500;\n"
@@ -146,6 +148,8 @@ TEST(every_setting)
 	EXPECT_STREQ(want, c.cert_file);
 	snprintf(want, sizeof(want), "%s/state/k.pem", dir);
 	EXPECT_STREQ(want, c.key_file);
+	snprintf(want, sizeof(want), "%s/state/s/secret", dir);
+	EXPECT_STREQ(want, c.key_secret_file);
 	EXPECT_STREQ("/run/x", c.run_dir);
 	EXPECT_STREQ("atls", c.user);
 	EXPECT_EQ(ATLS_KEY_SOFTWARE, c.key_mode);
@@ -176,6 +180,19 @@ TEST(every_setting)
 	EXPECT_STREQ(want, p->policy_file);
 }
 
+/* $ATLS_KEY_SECRET sets the default; an absolute path stays put. */
+TEST(key_secret_from_environment)
+{
+	struct atlsd_config c;
+
+	setenv("ATLS_KEY_SECRET", "/etc/atls/host.secret", 1);
+	atlsd_config_defaults(&c);
+	unsetenv("ATLS_KEY_SECRET");
+	EXPECT_STREQ("/etc/atls/host.secret", c.key_secret_file);
+	atlsd_config_set_state_dir(&c, "/tmp/elsewhere");
+	EXPECT_STREQ("/etc/atls/host.secret", c.key_secret_file);
+}
+
 TEST(state_dir_option_rebases)
 {
 	struct atlsd_config c;
@@ -183,6 +200,7 @@ TEST(state_dir_option_rebases)
 	atlsd_config_defaults(&c);
 	atlsd_config_set_state_dir(&c, "/tmp/elsewhere");
 	EXPECT_STREQ("/tmp/elsewhere/tls-cert.pem", c.cert_file);
+	EXPECT_STREQ("/tmp/elsewhere/tpm-key-secret", c.key_secret_file);
 	EXPECT_STREQ("/tmp/elsewhere/peers.policy", atlsd_config_policy(&c, NULL)->policy_file);
 }
 
@@ -243,6 +261,9 @@ static const char *const bad[] = {
 	"ak-handle = 5;\n",
 	"ak-handle = 0x82000000;\n",
 	"key-mode = \"hsm\";\n",
+	"key-secret = 5;\n",
+	"key-secret = \"\";\n",
+	"key-secret = [ \"s\" ];\n",
 	"log-level = \"loud\";\n",
 	"tcti = 1;\n",
 	"tcti = ;\n",						/* syntax */

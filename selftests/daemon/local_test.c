@@ -557,8 +557,9 @@ static int setup(void)
 		     "ATLS_STATE_DIR=%s/state-tpm %s/helperd/atlsctl export %s/exp-tpm >&2 && "
 		     "ATLS_STATE_DIR=%s/state-tpm %s/helperd/atlsctl trust self %s/exp-tpm >&2 && "
 		     "ATLS_STATE_DIR=%s/state-sw %s/helperd/atlsctl provision --software >&2 && "
-		     "ATLS_STATE_DIR=%s/state-sw %s/helperd/atlsctl trust self %s/exp-tpm >&2",
-		     d, b, d, b, d, d, b, d, d, b, d, b, d) ? -1 : 0;
+		     "ATLS_STATE_DIR=%s/state-sw %s/helperd/atlsctl export %s/exp-sw >&2 && "
+		     "ATLS_STATE_DIR=%s/state-sw %s/helperd/atlsctl trust self %s/exp-sw >&2",
+		     d, b, d, b, d, d, b, d, d, b, d, b, d, d, b, d) ? -1 : 0;
 }
 
 int main(int argc, char **argv)

@@ -11,6 +11,9 @@ set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export TMPDIR=/tmp HOME=/tmp
 export TPM2TOOLS_TCTI=device:/dev/tpmrm0 ATLS_TCTI=device:/dev/tpmrm0
+# One TPM per VM, shared by the state directories of all test programs: one
+# key secret for its keys, as on a host with one TPM (atls.conf(5), key-secret).
+export ATLS_KEY_SECRET=/tmp/atls-tpm-key-secret
 res=$ATLS_RESULTS
 per_test_timeout=${ATLS_TEST_TIMEOUT:-300}
 
