@@ -10,6 +10,9 @@
  *  second_atlsd_refused
  *                     a second atlsd on the same run directory exits 1 with
  *                     a message; the first keeps its control socket
+ *  refuses_legacy_keys_and_open_secret
+ *                     atlsd -n refuses an AK of the old empty-auth template
+ *                     and a key secret others may read, naming the fix
  *  tpm_key_mode       mutual attestation over loopback, TPM-resident TLS key
  *                     (evidence: key certification + quote)
  *  software_key_mode  the same with the TLS key in a file (quote only)
@@ -140,6 +143,44 @@ TEST_F_TIMEOUT(local, refuses_unprovisioned, 180)
 	use_state("empty-state");
 	EXPECT_EQ(1, atlsd_check(""));
 	EXPECT_TRUE(check_says("atlsctl provision"));
+}
+
+/*
+ * An AK of the empty authorization that older atlsctl versions made (made
+ * here with tpm2-tools, atls's old template, at another handle) stops the
+ * start with the fix; so does a key secret that others may read.
+ */
+TEST_F_TIMEOUT(local, refuses_legacy_keys_and_open_secret, 180)
+{
+	const char *d = tl_vm.dir, *e = getenv("ATLS_KEY_SECRET");
+	char sec[400];
+
+	/* the secret state-tpm's keys were made from (guest-tests.sh sets it) */
+	if (e && *e)
+		snprintf(sec, sizeof(sec), "%s", e);
+	else
+		snprintf(sec, sizeof(sec), "%s/state-tpm/tpm-key-secret", d);
+	use_state("state-tpm");
+	ASSERT_EQ(0, tl_sh("tpm2_createprimary -Q -C o -g sha256 -G ecc256:ecdsa-sha256:null "
+			   "-a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign' "
+			   "-c %s/legacy.ctx >&2 && tpm2_evictcontrol -Q -C o -c %s/legacy.ctx "
+			   "0x81010030 >&2", d, d));
+	ASSERT_EQ(0, tl_sh("printf 'ak-handle = 0x81010030;\\n' > %s/legacy.conf", d));
+	EXPECT_EQ(1, tl_sh("%s/helperd/atlsd -n -c %s/legacy.conf > %s/check.out 2>&1",
+			   tl_vm.build, d, d));
+	EXPECT_TRUE(check_says("empty authorization"));
+	EXPECT_TRUE(check_says("atlsctl provision --replace-legacy-keys"));
+	EXPECT_EQ(0, tl_sh("tpm2_evictcontrol -Q -C o -c 0x81010030 >&2"));
+	/* a copy of the key secret that group and others may read */
+	ASSERT_EQ(0, tl_sh("cp %s %s/open.secret && chmod 0644 %s/open.secret && "
+			   "printf 'key-secret = \"%s/open.secret\";\\n' > %s/open.conf",
+			   sec, d, d, d, d));
+	EXPECT_EQ(1, tl_sh("%s/helperd/atlsd -n -c %s/open.conf > %s/check.out 2>&1",
+			   tl_vm.build, d, d));
+	EXPECT_TRUE(check_says("mode 0600"));
+	ASSERT_EQ(0, tl_sh("chmod 0600 %s/open.secret", d));
+	EXPECT_EQ(0, tl_sh("%s/helperd/atlsd -n -c %s/open.conf > %s/check.out 2>&1",
+			   tl_vm.build, d, d));
 }
 
 TEST_F_TIMEOUT(local, refuses_bad_config, 180)
