@@ -184,6 +184,10 @@ TEST_F(tm, leaked_key_relay_of_live_evidence_refused)
  * P: a plain OpenSSL server with a key and certificate of its own, which
  * opens the trusted host's TPM itself (as any root or tss process can) and
  * quotes the binder of its own handshake and key, exactly as atlsd would.
+ * The host's keys here are testlib's, of the empty authorization that
+ * older atlsctl versions made: what this shows is why atlsctl now makes
+ * them from a key secret (key_auth_test; the daemon VM suite's
+ * other_tpm_user_cannot_quote_with_atlsds_ak plays P against atlsd's keys).
  */
 TEST_F(tm, other_tpm_user_quoting_its_own_key_is_not_stopped)
 {

@@ -807,8 +807,12 @@ TEST_F_TIMEOUT(pair, dropped_privileges, 300)
 
 	ASSERT_TRUE(pw != NULL) TH_LOG("no user tss (Debian package tpm2-tools / libtss2)");
 	ASSERT_EQ(0, tl_atlsd_kill(SIGTERM));
+	/* The key secret goes to atlsd's user too (atlsd.8, KEYS), wherever
+	 * it is (the guest's one for all state dirs on this TPM). */
 	ASSERT_EQ(0, tl_sh("chgrp tss /dev/tpmrm0 && chmod 0660 /dev/tpmrm0 && "
-			   "chown -R tss:tss '%s/state' && chmod 0755 '%s'", tl_vm.dir, tl_vm.dir));
+			   "chown -R tss:tss '%s/state' && chmod 0755 '%s' && "
+			   "chown tss:tss \"${ATLS_KEY_SECRET:-%s/state/tpm-key-secret}\"",
+			   tl_vm.dir, tl_vm.dir, tl_vm.dir));
 	ASSERT_EQ(0, tl_atlsd_start_as("tss"));
 	pid = tl_atlsd_pid();
 	ASSERT_EQ(0, proc_status(pid, "Uid", v, sizeof(v)));
