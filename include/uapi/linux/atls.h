@@ -104,7 +104,9 @@
  *                                        secrets: the module installs the
  *                                        next RX key (and answers a request
  *                                        with its own KeyUpdate, rotating
- *                                        TX); the read goes on. Otherwise
+ *                                        TX); the read goes on. Other calls
+ *                                        on the socket meanwhile neither
+ *                                        fail nor see a key. Otherwise
  *                                        EKEYEXPIRED (ATLS_REASON_KEY_UPDATE,
  *                                        connection aborted). A malformed
  *                                        KeyUpdate (length, value, not last
