@@ -388,7 +388,6 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st,
 	struct atls_net *an = atls_net(net);
 	struct atls_user *user, *spare;
 	struct atls_req *req;
-	u64 id;
 	int err;
 
 	/* Both charged to the caller's memory cgroup, as the socket is. */
@@ -474,6 +473,13 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st,
 	hash_add(atls_req_hash, &req->hnode, req->id);
 	list_add_tail(&req->qnode, &atls_pending);
 	atls_nlive++;
+	/*
+	 * Traced before the lock is dropped: from then on a helper's ACCEPT
+	 * may take the request (after an earlier READY, or its own poll)
+	 * before this READY goes out, and its trace must come after these.
+	 */
+	trace_atls_req_created(req, sk->sk_socket, owner != NULL);	/* under lock_sock */
+	trace_atls_req_ready_sent(req->id, atls_nlive);
 	refcount_inc(&req->ref);		/* for the timeout work */
 	queue_delayed_work(atls_wq, &req->timeout,
 			   msecs_to_jiffies(req->timeout_ms));
@@ -481,12 +487,9 @@ int atls_req_start(struct atls_sock *as, const struct atls_start *st,
 	kfree(spare);
 	smp_store_release(&as->req, req);	/* for atls_req_conn_lost() */
 	atls_set_state(as, ATLS_STATE_PENDING);
-	trace_atls_req_created(req, sk->sk_socket, owner != NULL);	/* under lock_sock */
-	id = req->id;		/* req may end and go once the lock is dropped */
 	release_sock(sk);
 
 	atls_stat_inc(ATLS_STAT_REQUESTS);
-	trace_atls_req_ready_sent(id, atls_req_pending());	/* before: ordered */
 	atls_genl_ready(net);
 	return 0;
 
