@@ -226,21 +226,43 @@ static int fill_and_probe(int n, int want, int *fds, int *srvs)
 
 #define CAP 3
 
-TEST(user_cap)
+/* The other tenant of a cap test: user 1000 (0, or -1). */
+static int become_user_1000(void)
+{
+	return setgid(1000) || setuid(1000) ? -1 : 0;
+}
+
+/* The other tenant of a cap test: a netns with its own helper (it follows
+ * the child that forked it: PR_SET_PDEATHSIG). */
+static int enter_netns_with_helper(void)
+{
+	static struct tl_child inner;
+
+	return tl_new_netns() || tl_fork_helper(&inner, idle_fn, NULL) ? -1 : 0;
+}
+
+/*
+ * Module parameter @param set to CAP; a child that became the other tenant
+ * (@enter) fills the cap and holds it, its next request failing with
+ * @want; then this process (root, initial netns) still gets its request
+ * queued.  @param is set back to @dflt.
+ */
+static void cap_leaves_others(struct __test_metadata *_metadata, const char *param,
+			      long dflt, int want, int (*enter)(void))
 {
 	int fds[CAP + 1], srvs[CAP + 1], p[2], v = -1, st, cli, srv;
 	struct tl_child c;
 	pid_t pid;
 
-	ASSERT_EQ(0, tl_atls_param("max_pending_user", CAP));
+	ASSERT_EQ(0, tl_atls_param(param, CAP));
 	ASSERT_EQ(0, tl_fork_helper(&c, idle_fn, NULL));
 	ASSERT_EQ(0, pipe(p));
 	pid = fork();
 	ASSERT_GE(pid, 0);
-	if (pid == 0) {		/* user 1000 fills its cap, holds it */
-		if (setgid(1000) || setuid(1000))
+	if (pid == 0) {
+		if (enter())
 			_exit(10);
-		v = fill_and_probe(CAP, -EDQUOT, fds, srvs);
+		v = fill_and_probe(CAP, want, fds, srvs);
 		tl_put_result(p[1], v);
 		pause();
 		_exit(0);
@@ -248,7 +270,6 @@ TEST(user_cap)
 	close(p[1]);
 	EXPECT_EQ(sizeof(v), read(p[0], &v, sizeof(v)));
 	EXPECT_EQ(0, v);
-	/* Another user (root) still gets its request queued. */
 	ASSERT_EQ(0, ulp_pair(&cli, &srv));
 	EXPECT_EQ(-EINPROGRESS, tl_start(cli, ATLS_ROLE_CLIENT, 30000, ATLS_START_F_NONBLOCK));
 	kill(pid, SIGKILL);
@@ -258,44 +279,23 @@ TEST(user_cap)
 	close(p[0]);
 	tl_helper_go(&c);
 	EXPECT_EQ(0, tl_helper_reap(&c));
-	EXPECT_EQ(0, tl_atls_param("max_pending_user", ATLS_MAX_PENDING_USER));
+	EXPECT_EQ(0, tl_atls_param(param, dflt));
 	EXPECT_EQ(0, tl_wait_idle(10000));
 }
 
+/* User 1000 fills its cap: EDQUOT; another user (root) still starts. */
+TEST(user_cap)
+{
+	cap_leaves_others(_metadata, "max_pending_user", ATLS_MAX_PENDING_USER, -EDQUOT,
+			  become_user_1000);
+}
+
+/* A netns fills its cap: ENOBUFS; the same user in the initial netns
+ * still starts. */
 TEST(netns_cap)
 {
-	int fds[CAP + 1], srvs[CAP + 1], p[2], v = -1, st, cli, srv;
-	struct tl_child c, inner;
-	pid_t pid;
-
-	ASSERT_EQ(0, tl_atls_param("max_pending_net", CAP));
-	ASSERT_EQ(0, tl_fork_helper(&c, idle_fn, NULL));
-	ASSERT_EQ(0, pipe(p));
-	pid = fork();
-	ASSERT_GE(pid, 0);
-	if (pid == 0) {		/* a netns with its own helper fills its cap */
-		if (tl_new_netns() || tl_fork_helper(&inner, idle_fn, NULL))
-			_exit(10);
-		v = fill_and_probe(CAP, -ENOBUFS, fds, srvs);
-		tl_put_result(p[1], v);
-		pause();
-		_exit(0);
-	}
-	close(p[1]);
-	EXPECT_EQ(sizeof(v), read(p[0], &v, sizeof(v)));
-	EXPECT_EQ(0, v);
-	/* Same user, initial netns: still queued. */
-	ASSERT_EQ(0, ulp_pair(&cli, &srv));
-	EXPECT_EQ(-EINPROGRESS, tl_start(cli, ATLS_ROLE_CLIENT, 30000, ATLS_START_F_NONBLOCK));
-	kill(pid, SIGKILL);	/* its helper follows (PR_SET_PDEATHSIG) */
-	waitpid(pid, &st, 0);
-	close(cli);
-	close(srv);
-	close(p[0]);
-	tl_helper_go(&c);
-	EXPECT_EQ(0, tl_helper_reap(&c));
-	EXPECT_EQ(0, tl_atls_param("max_pending_net", ATLS_MAX_PENDING));
-	EXPECT_EQ(0, tl_wait_idle(10000));
+	cap_leaves_others(_metadata, "max_pending_net", ATLS_MAX_PENDING, -ENOBUFS,
+			  enter_netns_with_helper);
 }
 
 /*
@@ -323,7 +323,7 @@ TEST(users_served_in_turn)
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {		/* user 1000: one request, held open */
-		if (setgid(1000) || setuid(1000))
+		if (become_user_1000())
 			_exit(10);
 		v = ulp_pair(&cli, &srv) ? -1 :
 		    tl_start(cli, ATLS_ROLE_CLIENT, 30000, ATLS_START_F_NONBLOCK);
