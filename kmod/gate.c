@@ -359,8 +359,9 @@ static int atls_gate_read_sock(struct sock *sk, read_descriptor_t *desc,
  * TLS_BASE ops), then hide readability and writability until READY.
  * READY is published, then the socket's queue woken (keys.c), so a poller
  * that saw "not ready" here is polled again and then reaches our ready
- * poll. A failed socket was aborted (tcp_abort), so TCP reports
- * POLLERR|POLLHUP itself.
+ * poll. A failure publishes FAILED and then wakes the queue
+ * (atls_sock_fail(), request.c): this poll says POLLERR from then on, also
+ * where TCP closed the connection before the request failed.
  */
 static __poll_t atls_gate_poll(struct file *file, struct socket *sock,
 			       struct poll_table_struct *wait)

@@ -170,8 +170,16 @@ void atls_req_put(struct atls_req *req)
  * The socket's side of a failure (@err a negative errno); process context,
  * no locks held, the caller keeps the socket alive (a file reference). The
  * first error sticks.
- * tcp_abort() takes the socket lock itself: it sends a RST, sets sk_err and
- * wakes every waiter and poller.
+ * Pollers (poll, epoll, SIGIO) are woken here, by sk_error_report(), once
+ * FAILED is published: the gate's poll then says POLLERR. tcp_abort() wakes
+ * them too, but only while TCP still has the connection: on one TCP has
+ * already closed (the peer's reset, which woke the pollers while the
+ * request still looked alive) it returns early on kernels with "tcp: Avoid
+ * closing the same socket twice" (6.12.y, 6.13+), and a poller asleep since
+ * the reset would sleep on to its timeout. sk_error_report() runs the
+ * socket's callback, ulp.c's hook while the request's is installed: it
+ * finds the request no longer PENDING and leaves it. tcp_abort() takes the
+ * socket lock itself: it sends a RST and sets sk_err.
  */
 void atls_sock_fail(struct atls_sock *as, int err, u32 reason)
 {
@@ -194,6 +202,7 @@ void atls_sock_fail(struct atls_sock *as, int err, u32 reason)
 	WRITE_ONCE(sk->sk_err, -err);
 	wake_up_all(&as->wq);
 	release_sock(sk);
+	sk_error_report(sk);
 	atls_stat_inc(ATLS_STAT_FAILED);
 	atls_stat_reason(reason);
 	tcp_abort(sk, -err);

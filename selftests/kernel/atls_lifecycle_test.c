@@ -8,7 +8,8 @@
  * interrupted by a signal, and the peer resetting the TCP connection while
  * a request is pending (it fails at once) or accepted (left to the helper;
  * POLLERR never comes before ATLS_STATUS says FAILED; SO_ERROR then gives the
- * helper's errno, not the reset's). Every failure must abort the TCP
+ * helper's errno, not the reset's; a poller asleep since the reset wakes
+ * at the failure). Every failure must abort the TCP
  * connection (the peer sees a reset) and stay sticky on the socket.
  */
 #include <errno.h>
@@ -779,6 +780,62 @@ TEST_F(life, so_error_is_helper_failure_after_peer_reset)
 	EXPECT_EQ(EACCES, soerr) TH_LOG("SO_ERROR: %s", strerror(soerr));
 	EXPECT_EQ(-1, send(self->app, "x", 1, MSG_DONTWAIT));
 	EXPECT_EQ(EACCES, errno);
+}
+
+struct poller {
+	int fd;
+	int ret;
+	short revents;
+	long ms;		/* how long poll() took */
+};
+
+static void *poll_thread(void *arg)
+{
+	struct poller *pl = arg;
+	struct pollfd p = { .fd = pl->fd, .events = POLLIN | POLLOUT };
+	long t0 = tl_now_ms();
+
+	pl->ret = poll(&p, 1, 20000);
+	pl->revents = p.revents;
+	pl->ms = tl_now_ms() - t0;
+	return NULL;
+}
+
+/*
+ * A poller asleep on the socket when the request fails on a connection
+ * that TCP has already closed wakes with POLLERR at the failure, not at its
+ * poll timeout. Here the peer resets under an ACCEPTED request: TCP wakes
+ * the poller at the reset, the gate still says nothing (the request is the
+ * helper's), the poller sleeps again, and then the helper's failure DONE
+ * ends the request. tcp_abort() cannot be the one to wake it: on a closed
+ * socket it returns early on kernels with "tcp: Avoid closing the same
+ * socket twice" (6.12.y, 6.13+).
+ */
+TEST_F(life, failure_on_closed_tcp_wakes_poller)
+{
+	struct tl_serve sv = { .n = 1, .status = -ECONNRESET,
+			       .reason = ATLS_REASON_PEER_ABORTED, .hold = 1 };
+	struct poller pl = { .ret = -2 };
+	pthread_t th;
+	int v;
+
+	start_pending(_metadata, self, tl_serve_fn, &sv, 60000);
+	ASSERT_EQ(0, tl_wait_state(self->app, ATLS_STATE_ACCEPTED, 20000));
+	pl.fd = self->app;
+	ASSERT_EQ(0, pthread_create(&th, NULL, poll_thread, &pl));
+	usleep(100 * 1000);		/* the poller asleep */
+	reset_wire(self);
+	ASSERT_EQ(0, wait_tcp_closed(self->app, 20000)) TH_LOG("the reset never closed TCP");
+	usleep(100 * 1000);		/* woken by TCP, asleep again */
+	EXPECT_EQ(-2, pl.ret) TH_LOG("poll returned %d (revents %#x) while accepted",
+				     pl.ret, pl.revents);
+	tl_helper_go(&self->helper);
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 20000));
+	pthread_join(th, NULL);
+	EXPECT_EQ(1, pl.ret);
+	EXPECT_TRUE(pl.revents & POLLERR);
+	EXPECT_GT(5000, pl.ms) TH_LOG("poll woke after %ld ms of its 20000", pl.ms);
+	expect_reset_failure(_metadata, self);
 }
 
 struct resetter {
