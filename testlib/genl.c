@@ -200,6 +200,13 @@ int tl_helper_accept_wait(struct tl_helper *h, struct tl_req *r, int timeout_ms)
 	}
 }
 
+int tl_ready_accept(struct tl_helper *h, struct tl_req *r, int timeout_ms)
+{
+	int err = tl_wait_mcast(h, ATLS_CMD_READY, NULL, NULL, timeout_ms);
+
+	return err ? err : tl_helper_accept(h, r);
+}
+
 int tl_done_keys(struct tl_helper *h, const struct tl_req *r, unsigned short cipher)
 {
 	struct tl_keys tx, rx;

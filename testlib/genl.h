@@ -51,6 +51,9 @@ int tl_send_on(struct tl_helper *h, struct nl_sock *sk, struct nl_msg *msg,
 	       struct tl_req *reply);
 int tl_helper_accept(struct tl_helper *h, struct tl_req *r);
 int tl_helper_accept_wait(struct tl_helper *h, struct tl_req *r, int timeout_ms);
+/* A READY on h->mc within timeout_ms, then one ACCEPT into r: 0, or
+ * tl_wait_mcast()'s or ACCEPT's -errno. */
+int tl_ready_accept(struct tl_helper *h, struct tl_req *r, int timeout_ms);
 /* DONE with keys for r->role (client: tx c2s, rx s2c), or a status. */
 int tl_done_keys(struct tl_helper *h, const struct tl_req *r, unsigned short cipher);
 int tl_done_status(struct tl_helper *h, const struct tl_req *r, int status,

@@ -359,9 +359,7 @@ static void abort_fn(struct tl_helper *h, int out, int ctl, void *arg)
 	int err;
 
 	(void)ctl; (void)arg;
-	err = tl_wait_mcast(h, ATLS_CMD_READY, NULL, NULL, 10000);
-	if (!err)
-		err = tl_helper_accept(h, &r);
+	err = tl_ready_accept(h, &r, 10000);
 	tl_put_result(out, err);
 	if (err)
 		return;

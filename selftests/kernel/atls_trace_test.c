@@ -183,9 +183,7 @@ static void ready_accept_done_fn(struct tl_helper *h, int out, int ctl, void *ar
 	int err;
 
 	(void)ctl; (void)arg;
-	err = tl_wait_mcast(h, ATLS_CMD_READY, NULL, NULL, 10000);
-	if (!err)
-		err = tl_helper_accept(h, &r);
+	err = tl_ready_accept(h, &r, 10000);
 	if (!err)
 		err = tl_done_keys(h, &r, TLS_CIPHER_AES_GCM_128);
 	tl_put_result(out, err);
