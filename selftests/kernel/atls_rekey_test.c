@@ -89,25 +89,31 @@ struct hs_job {
 	int ret;
 };
 
+/*
+ * A key log line ("LABEL client_random secret") of label: its secret (hex,
+ * at most max bytes) into dst, its length into *len.  false for a line of
+ * another label.
+ */
+static bool keylog_take(const char *line, const char *label, uint8_t *dst, size_t max,
+			size_t *len)
+{
+	const char *sp = strrchr(line, ' ');
+	size_t i;
+
+	if (strncmp(line, label, strlen(label)))
+		return false;
+	for (i = 0, sp++; sp[0] && sp[1] && i < max; i++, sp += 2)
+		sscanf(sp, "%2hhx", &dst[i]);
+	*len = i;
+	return true;
+}
+
 static void keylog_cb(const SSL *ssl, const char *line)
 {
 	struct hs_job *j = SSL_get_app_data(ssl);
-	const char *sp = strrchr(line, ' ');
-	uint8_t *dst;
-	size_t *len, i;
 
-	if (!strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24)) {
-		dst = j->cs;
-		len = &j->cl;
-	} else if (!strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24)) {
-		dst = j->ss;
-		len = &j->sl;
-	} else {
-		return;
-	}
-	for (i = 0, sp++; sp[0] && sp[1] && i < 48; i++, sp += 2)
-		sscanf(sp, "%2hhx", &dst[i]);
-	*len = i;
+	if (!keylog_take(line, "CLIENT_TRAFFIC_SECRET_0 ", j->cs, sizeof(j->cs), &j->cl))
+		keylog_take(line, "SERVER_TRAFFIC_SECRET_0 ", j->ss, sizeof(j->ss), &j->sl);
 }
 
 static int hkdf_label(const char *md, const uint8_t *sec, size_t sl, const char *label,
@@ -494,23 +500,58 @@ FIXTURE_TEARDOWN(rk)
 		close(self->b);
 }
 
+/* The helper (hs_serve_fn) for n requests, alive until the teardown. */
+static void fork_hs(struct __test_metadata *_metadata, FIXTURE_DATA(rk) *self, int n,
+		    const char *suites)
+{
+	struct hs_serve s = { .n = n, .suites = suites };
+
+	ASSERT_EQ(0, tl_fork_helper(&self->helper, hs_serve_fn, &s));
+	self->have_helper = self->helper_waits = true;
+}
+
+/* fd: atls in role, its handshake done by the helper (which reports 0). */
+static void start_ready(struct __test_metadata *_metadata, FIXTURE_DATA(rk) *self, int fd,
+			int role)
+{
+	int v;
+
+	ASSERT_EQ(0, tl_ulp(fd));
+	ASSERT_EQ(0, tl_start(fd, role, 10000, 0));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
+	ASSERT_EQ(0, v);
+}
+
 /* a: an atls client on one end of a pair, READY; b: the raw other end.
  * The OpenSSL server must run on b meanwhile: it is started here. */
 static void atls_vs_openssl(struct __test_metadata *_metadata, FIXTURE_DATA(rk) *self,
 			    struct ossl_peer *p, struct tl_thread *pt)
 {
-	struct hs_serve s = { .n = 1, .suites = p->suites };
-	int v;
-
-	ASSERT_EQ(0, tl_fork_helper(&self->helper, hs_serve_fn, &s));
-	self->have_helper = self->helper_waits = true;
+	fork_hs(_metadata, self, 1, p->suites);
 	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->a, &self->b));
 	p->fd = self->b;
 	ASSERT_EQ(0, tl_spawn(pt, ossl_peer_fn, p));
+	start_ready(_metadata, self, self->a, ATLS_ROLE_CLIENT);
+}
+
+/* a: an atls client, b: an atls server on the two ends of a pair, both
+ * READY (the helper's handshakes, in suites). */
+static void atls_to_atls(struct __test_metadata *_metadata, FIXTURE_DATA(rk) *self,
+			 const char *suites)
+{
+	int v1, v2;
+
+	fork_hs(_metadata, self, 2, suites);
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->a, &self->b));
 	ASSERT_EQ(0, tl_ulp(self->a));
-	ASSERT_EQ(0, tl_start(self->a, ATLS_ROLE_CLIENT, 10000, 0));
-	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
-	ASSERT_EQ(0, v);
+	ASSERT_EQ(0, tl_ulp(self->b));
+	ASSERT_EQ(-EINPROGRESS, tl_start(self->a, ATLS_ROLE_CLIENT, 10000, ATLS_START_F_NONBLOCK));
+	ASSERT_EQ(0, tl_start(self->b, ATLS_ROLE_SERVER, 10000, 0));
+	ASSERT_EQ(0, tl_wait_state(self->a, ATLS_STATE_READY, 10000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v1, 5000));
+	ASSERT_EQ(0, tl_helper_result(&self->helper, &v2, 5000));
+	ASSERT_EQ(0, v1);
+	ASSERT_EQ(0, v2);
 }
 
 static void peer_update(struct __test_metadata *_metadata, FIXTURE_DATA(rk) *self,
@@ -615,27 +656,14 @@ TEST_F_TIMEOUT(rk, threshold_atls_to_openssl, 120)
 
 TEST_F_TIMEOUT(rk, threshold_atls_to_atls, 120)
 {
-	struct hs_serve s = { .n = 2, .suites = "TLS_AES_256_GCM_SHA384" };
 	struct duplex da = { .out = 0, .in = 1, .n = XFER }, db = { .out = 1, .in = 0, .n = XFER };
 	long atx0 = tl_proc_stat("rekey_tx"), arx0 = tl_proc_stat("rekey_rx");
 	long ktx0 = tl_tls_stat("TlsTxRekeyOk"), krx0 = tl_tls_stat("TlsRxRekeyOk");
 	long fail0 = tl_proc_stat("rekey_failed");
 	struct tl_thread t1;
-	int v1, v2;
 
 	set_threshold(4);
-	ASSERT_EQ(0, tl_fork_helper(&self->helper, hs_serve_fn, &s));
-	self->have_helper = self->helper_waits = true;
-	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->a, &self->b));
-	ASSERT_EQ(0, tl_ulp(self->a));
-	ASSERT_EQ(0, tl_ulp(self->b));
-	ASSERT_EQ(-EINPROGRESS, tl_start(self->a, ATLS_ROLE_CLIENT, 10000, ATLS_START_F_NONBLOCK));
-	ASSERT_EQ(0, tl_start(self->b, ATLS_ROLE_SERVER, 10000, 0));
-	ASSERT_EQ(0, tl_wait_state(self->a, ATLS_STATE_READY, 10000));
-	ASSERT_EQ(0, tl_helper_result(&self->helper, &v1, 5000));
-	ASSERT_EQ(0, tl_helper_result(&self->helper, &v2, 5000));
-	ASSERT_EQ(0, v1);
-	ASSERT_EQ(0, v2);
+	atls_to_atls(_metadata, self, "TLS_AES_256_GCM_SHA384");
 	da.fd = self->a;
 	db.fd = self->b;
 	ASSERT_EQ(0, tl_spawn(&t1, duplex_fn, &db));
@@ -763,7 +791,6 @@ static int win_prober_fn(void *arg)
 
 TEST_F_TIMEOUT(rk, rekey_window, 120)
 {
-	struct hs_serve s = { .n = 2, .suites = "TLS_AES_128_GCM_SHA256" };
 	struct duplex db = { .out = 1, .in = 0, .n = WIN_XFER };
 	struct win_count c = { 0 };
 	struct xfer tx = { .dir = 0, .n = WIN_XFER, .err_ctx = &c };
@@ -773,21 +800,10 @@ TEST_F_TIMEOUT(rk, rekey_window, 120)
 	long fail0 = tl_proc_stat("rekey_failed");
 	struct tl_thread tb, ts, tp;
 	struct atls_status st;
-	int v1, v2, rs, rr;
+	int rs, rr;
 
 	set_threshold(1);
-	ASSERT_EQ(0, tl_fork_helper(&self->helper, hs_serve_fn, &s));
-	self->have_helper = self->helper_waits = true;
-	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->a, &self->b));
-	ASSERT_EQ(0, tl_ulp(self->a));
-	ASSERT_EQ(0, tl_ulp(self->b));
-	ASSERT_EQ(-EINPROGRESS, tl_start(self->a, ATLS_ROLE_CLIENT, 10000, ATLS_START_F_NONBLOCK));
-	ASSERT_EQ(0, tl_start(self->b, ATLS_ROLE_SERVER, 10000, 0));
-	ASSERT_EQ(0, tl_wait_state(self->a, ATLS_STATE_READY, 10000));
-	ASSERT_EQ(0, tl_helper_result(&self->helper, &v1, 5000));
-	ASSERT_EQ(0, tl_helper_result(&self->helper, &v2, 5000));
-	ASSERT_EQ(0, v1);
-	ASSERT_EQ(0, v2);
+	atls_to_atls(_metadata, self, "TLS_AES_128_GCM_SHA256");
 	db.fd = self->b;
 	tx.fd = rx.fd = pr.fd = self->a;
 	ASSERT_EQ(0, tl_spawn(&tb, duplex_fn, &db));
@@ -1119,7 +1135,6 @@ static void ossl_updates(struct __test_metadata *_metadata, int fd,
 /* atls client, openssl s_server; rekey_records at its default. */
 TEST_F_TIMEOUT(rk, openssl_s_server_key_updates, 60)
 {
-	struct hs_serve s = { .n = 1, .suites = "TLS_AES_128_GCM_SHA256" };
 	char port[8];
 	/* s_server's messages go through stdio: line-buffered, so that
 	 * its "done" for a "k" shows at once. */
@@ -1150,12 +1165,8 @@ TEST_F_TIMEOUT(rk, openssl_s_server_key_updates, 60)
 	}
 	ASSERT_LE(0, fd);
 	self->a = fd;
-	ASSERT_EQ(0, tl_fork_helper(&self->helper, hs_serve_fn, &s));
-	self->have_helper = self->helper_waits = true;
-	ASSERT_EQ(0, tl_ulp(fd));
-	ASSERT_EQ(0, tl_start(fd, ATLS_ROLE_CLIENT, 10000, 0));
-	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
-	ASSERT_EQ(0, v);
+	fork_hs(_metadata, self, 1, "TLS_AES_128_GCM_SHA256");
+	start_ready(_metadata, self, fd, ATLS_ROLE_CLIENT);
 	self->a = -1;		/* closed by ossl_updates() */
 	ossl_updates(_metadata, fd, &p, p.out, "SSL_do_handshake -> 1", 0, false);
 	ossl_end(&p, 100);
@@ -1164,21 +1175,19 @@ TEST_F_TIMEOUT(rk, openssl_s_server_key_updates, 60)
 /* atls server, openssl s_client; rekey_records 4: atls updates too. */
 TEST_F_TIMEOUT(rk, openssl_s_client_key_updates, 60)
 {
-	struct hs_serve s = { .n = 1, .suites = "TLS_CHACHA20_POLY1305_SHA256" };
 	char addr[32];
 	char *const argv[] = { "openssl", "s_client", "-connect", addr, "-brief",
 			       "-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256",
 			       NULL };
 	struct ossl_prog p = { .in = -1 };
 	uint16_t port;
-	int lfd, fd, v;
+	int lfd, fd;
 
 	signal(SIGPIPE, SIG_IGN);
 	set_threshold(4);
 	ASSERT_EQ(0, tl_listen(&lfd, &port));
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-	ASSERT_EQ(0, tl_fork_helper(&self->helper, hs_serve_fn, &s));
-	self->have_helper = self->helper_waits = true;
+	fork_hs(_metadata, self, 1, "TLS_CHACHA20_POLY1305_SHA256");
 	ASSERT_EQ(0, ossl_run(&p, "cli", argv));
 	fd = tl_accept(lfd, 10000);
 	close(lfd);
@@ -1186,10 +1195,7 @@ TEST_F_TIMEOUT(rk, openssl_s_client_key_updates, 60)
 		ossl_end(&p, 100);
 	ASSERT_LE(0, fd);
 	self->a = fd;
-	ASSERT_EQ(0, tl_ulp(fd));
-	ASSERT_EQ(0, tl_start(fd, ATLS_ROLE_SERVER, 10000, 0));
-	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
-	ASSERT_EQ(0, v);
+	start_ready(_metadata, self, fd, ATLS_ROLE_SERVER);
 	self->a = -1;
 	ossl_updates(_metadata, fd, &p, p.err, "KEYUPDATE", 0, true);
 	ossl_end(&p, 100);
@@ -1206,15 +1212,11 @@ static void malformed(struct __test_metadata *_metadata, FIXTURE_DATA(rk) *self,
 	struct tl_keys s2c;
 	char buf[64];
 	size_t n;
-	int v;
 
 	ASSERT_EQ(0, tl_fork_helper(&self->helper, tl_serve_fn, &s));
 	self->have_helper = true;
 	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->a, &self->b));
-	ASSERT_EQ(0, tl_ulp(self->a));
-	ASSERT_EQ(0, tl_start(self->a, ATLS_ROLE_CLIENT, 10000, 0));
-	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
-	ASSERT_EQ(0, v);
+	start_ready(_metadata, self, self->a, ATLS_ROLE_CLIENT);
 	tl_keys_fixed(&s2c, TLS_CIPHER_AES_GCM_128, 1);
 	n = tl_record_seal(&s2c, 0, 22, hs, len, rec);
 	ASSERT_NE(0, n);
@@ -1265,25 +1267,11 @@ struct early_peer {
 static void early_keylog_cb(const SSL *ssl, const char *line)
 {
 	struct early_peer *p = SSL_get_app_data(ssl);
-	const char *sp = strrchr(line, ' ');
-	uint8_t *dst;
-	size_t *len, i;
 
-	if (!strncmp(line, "SERVER_HANDSHAKE_TRAFFIC_SECRET ", 32)) {
-		dst = p->hs;
-		len = &p->hsl;
-	} else if (!strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24)) {
-		dst = p->app;
-		len = &p->appl;
-	} else if (!strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24)) {
-		dst = p->capp;
-		len = &p->cappl;
-	} else {
-		return;
-	}
-	for (i = 0, sp++; sp[0] && sp[1] && i < 32; i++, sp += 2)
-		sscanf(sp, "%2hhx", &dst[i]);
-	*len = i;
+	if (!keylog_take(line, "SERVER_HANDSHAKE_TRAFFIC_SECRET ", p->hs, sizeof(p->hs),
+			 &p->hsl) &&
+	    !keylog_take(line, "SERVER_TRAFFIC_SECRET_0 ", p->app, sizeof(p->app), &p->appl))
+		keylog_take(line, "CLIENT_TRAFFIC_SECRET_0 ", p->capp, sizeof(p->capp), &p->cappl);
 }
 
 /* Seal one record of inner type under secret (generation gen) at seq. */
@@ -1403,6 +1391,16 @@ out:
 	return p->err;
 }
 
+/* The helper; a pair, the scripted server p running on b (a: no ULP yet). */
+static void early_pair(struct __test_metadata *_metadata, FIXTURE_DATA(rk) *self,
+		       struct early_peer *p, struct tl_thread *pt)
+{
+	fork_hs(_metadata, self, 1, "TLS_AES_128_GCM_SHA256");
+	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->a, &self->b));
+	p->fd = self->b;
+	ASSERT_EQ(0, tl_spawn(pt, early_peer_fn, p));
+}
+
 /*
  * The server's KeyUpdate comes before its Finished, under its handshake key
  * (RFC 8446 4.6.3: only after Finished): the helper's handshake fails, the
@@ -1410,18 +1408,13 @@ out:
  */
 TEST_F(rk, key_update_before_peer_finished)
 {
-	struct hs_serve s = { .n = 1, .suites = "TLS_AES_128_GCM_SHA256" };
 	struct early_peer p = { .before_finished = true };
 	struct atls_status st;
 	struct tl_thread pt;
 	char buf[64];
 	int v;
 
-	ASSERT_EQ(0, tl_fork_helper(&self->helper, hs_serve_fn, &s));
-	self->have_helper = self->helper_waits = true;
-	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->a, &self->b));
-	p.fd = self->b;
-	ASSERT_EQ(0, tl_spawn(&pt, early_peer_fn, &p));
+	early_pair(_metadata, self, &p, &pt);
 	ASSERT_EQ(0, tl_ulp(self->a));
 	EXPECT_EQ(-EPROTO, tl_start(self->a, ATLS_ROLE_CLIENT, 10000, 0));
 	EXPECT_EQ(0, tl_join(&pt));
@@ -1450,24 +1443,15 @@ TEST_F(rk, key_update_before_peer_finished)
  */
 TEST_F(rk, key_update_before_client_finished)
 {
-	struct hs_serve s = { .n = 1, .suites = "TLS_AES_128_GCM_SHA256" };
 	long krx0 = tl_tls_stat("TlsRxRekeyOk"), ktx0 = tl_tls_stat("TlsTxRekeyOk");
 	long arx0 = tl_proc_stat("rekey_rx"), atx0 = tl_proc_stat("rekey_tx");
 	struct early_peer p = { 0 };
 	struct atls_status st;
 	struct tl_thread pt;
 	char buf[64];
-	int v;
 
-	ASSERT_EQ(0, tl_fork_helper(&self->helper, hs_serve_fn, &s));
-	self->have_helper = self->helper_waits = true;
-	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &self->a, &self->b));
-	p.fd = self->b;
-	ASSERT_EQ(0, tl_spawn(&pt, early_peer_fn, &p));
-	ASSERT_EQ(0, tl_ulp(self->a));
-	ASSERT_EQ(0, tl_start(self->a, ATLS_ROLE_CLIENT, 10000, 0));
-	ASSERT_EQ(0, tl_helper_result(&self->helper, &v, 5000));
-	ASSERT_EQ(0, v);
+	early_pair(_metadata, self, &p, &pt);
+	start_ready(_metadata, self, self->a, ATLS_ROLE_CLIENT);
 	if (!ktls_rekeys()) {
 		EXPECT_EQ(-1, recv(self->a, buf, sizeof(buf), 0));
 		EXPECT_EQ(EKEYEXPIRED, errno);
