@@ -13,6 +13,7 @@
 #ifndef TL_VM_H
 #define TL_VM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -62,6 +63,13 @@ int tl_vm_local_env(const char *name, const char *suffix);
  * no atlsd may outlive the program (later programs test the no-helper case).
  */
 int tl_vm_local_begin(const char *name, int (*setup)(void));
+
+/*
+ * A one-VM suite's state dir DIR/STATE (DIR: tl_vm.dir) provisioned on the
+ * VM's TPM (key mode software, or tpm), trusting itself: atlsctl export to
+ * DIR/EXP, then atlsctl trust self.  0, or -1 (atlsctl's errors on stderr).
+ */
+int tl_vm_self_trusting(const char *state, const char *exp, bool software);
 
 /*
  * atlsd's counter NAME from `atlsctl counters` (its "atlsd:" section, before

@@ -272,22 +272,19 @@ static void intruder_free(void)
  */
 static int setup(void)
 {
-	const char *b, *d = tl_vm.dir;
+	const char *d = tl_vm.dir;
 
 	if (tl_vm_local_env("e2e-adv", "adv"))
 		return -1;
-	b = tl_vm.build;
 	snprintf(state, sizeof(state), "%s/state", d);
 	setenv("ATLS_STATE_DIR", state, 1);
 	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/adv.conf", d);
-	if (tl_sh("%s/helperd/atlsctl provision --software >&2 && "
-		  "%s/helperd/atlsctl export %s/exp >&2 && "
-		  "%s/helperd/atlsctl trust self %s/exp >&2 && "
-		  "printf 'key-mode = \"software\";\\nlog-level = \"debug\";\\n"
+	if (tl_vm_self_trusting("state", "exp", true) ||
+	    tl_sh("printf 'key-mode = \"software\";\\nlog-level = \"debug\";\\n"
 		  "policies = { expat = { binding = \"exporter\"; };\\n"
 		  "  expat-attest-only = { verify-peer = \"none\"; binding = \"exporter\"; }; };\\n'"
 		  " > %s",
-		  b, b, d, b, d, tl_vm.conf))
+		  tl_vm.conf))
 		return -1;
 	if (tl_side_provision(&intruder, "intruder")) {
 		fprintf(stderr, "adversary_test: no swtpm for the intruder\n");

@@ -244,20 +244,18 @@ TEST_F_TIMEOUT(container, unprivileged_container, 180)
 
 static int setup(void)
 {
-	const char *b, *d = tl_vm.dir;
+	const char *d = tl_vm.dir;
 	char state[400];
 
 	if (tl_vm_local_env("e2e-container", "container"))
 		return -1;
-	b = tl_vm.build;
 	snprintf(state, sizeof(state), "%s/state", d);
 	setenv("ATLS_STATE_DIR", state, 1);
 	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/atlsd.conf", d);
-	return tl_sh("%s/helperd/atlsctl provision --software >&2 && "
-		     "%s/helperd/atlsctl export %s/exp >&2 && "
-		     "%s/helperd/atlsctl trust self %s/exp >&2 && "
-		     "printf 'key-mode = \"software\";\\nlog-burst = 0;\\n' > %s",
-		     b, b, d, b, d, tl_vm.conf) ? -1 : 0;
+	if (tl_vm_self_trusting("state", "exp", true))
+		return -1;
+	return tl_sh("printf 'key-mode = \"software\";\\nlog-burst = 0;\\n' > %s",
+		     tl_vm.conf) ? -1 : 0;
 }
 
 int main(int argc, char **argv)

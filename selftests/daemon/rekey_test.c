@@ -298,16 +298,12 @@ static void __attribute__((constructor)) order_last(void)
 /* A software-key state trusting itself. */
 static int setup(void)
 {
-	const char *b, *d = tl_vm.dir;
+	const char *d = tl_vm.dir;
 
 	if (tl_vm_local_env("e2e-rekey", "rekey"))
 		return -1;
-	b = tl_vm.build;
-	if (tl_sh("ATLS_STATE_DIR=%s/state %s/helperd/atlsctl provision --software >&2 && "
-		  "ATLS_STATE_DIR=%s/state %s/helperd/atlsctl export %s/exp >&2 && "
-		  "ATLS_STATE_DIR=%s/state %s/helperd/atlsctl trust self %s/exp >&2 && "
-		  "printf 'key-mode = \"software\";\\n' > %s/rekey.conf",
-		  d, b, d, b, d, d, b, d, d))
+	if (tl_vm_self_trusting("state", "exp", true) ||
+	    tl_sh("printf 'key-mode = \"software\";\\n' > %s/rekey.conf", d))
 		return -1;
 	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/rekey.conf", d);
 	return setenv("ATLS_STATE_DIR", tl_path(d, "state"), 1);

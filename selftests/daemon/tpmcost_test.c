@@ -354,15 +354,12 @@ TEST_F_TIMEOUT(cost, solo_quotes_bounded_per_address, 600)
 /* A software-key host that trusts itself (its AK and PCRs). */
 static int setup(void)
 {
-	const char *b, *d = tl_vm.dir;
+	const char *d = tl_vm.dir;
 
 	if (tl_vm_local_env("e2e-tpmcost", "tpmcost"))
 		return -1;
-	b = tl_vm.build;
 	setenv("ATLS_STATE_DIR", tl_path(d, "state"), 1);
-	return tl_sh("%s/helperd/atlsctl provision --software >&2 && "
-		     "%s/helperd/atlsctl export %s/exp >&2 && "
-		     "%s/helperd/atlsctl trust self %s/exp >&2", b, b, d, b, d) ? -1 : 0;
+	return tl_vm_self_trusting("state", "exp", true);
 }
 
 int main(int argc, char **argv)
