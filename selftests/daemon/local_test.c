@@ -84,6 +84,22 @@ static void use_state(const char *name)
 	setenv("ATLS_STATE_DIR", p, 1);
 }
 
+/*
+ * atlsd started on the state dir DIR/state with the configuration text conf
+ * (printf(1)'s format, no arguments) in DIR/NAME.conf and workers
+ * (tl_vm.workers; NULL: the default).
+ */
+static void start_with(struct __test_metadata *_metadata, const char *state, const char *name,
+		       const char *conf, const char *workers)
+{
+	use_state(state);
+	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/%s.conf", tl_vm.dir, name);
+	ASSERT_EQ(0, tl_sh("printf '%s' > %s", conf, tl_vm.conf));
+	tl_vm.workers = workers;
+	ASSERT_EQ(0, tl_atlsd_start());
+	tl_vm.workers = NULL;
+}
+
 TEST_F_TIMEOUT(local, refuses_without_module, 180)
 {
 	ASSERT_EQ(0, tl_sh("rmmod atls"));
@@ -369,11 +385,9 @@ static void loopback(struct __test_metadata *_metadata, const char *state, bool 
 	long long n1, q1;
 	int l;
 
-	use_state(state);
-	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/%s.conf", tl_vm.dir, state);
-	ASSERT_EQ(0, tl_sh("printf 'key-mode = \"%s\"; log-level = \"debug\";\\n' > %s", sw ? "software" : "tpm",
-			   tl_vm.conf));
-	ASSERT_EQ(0, tl_atlsd_start());
+	start_with(_metadata, state, state,
+		   sw ? "key-mode = \"software\"; log-level = \"debug\";\\n" :
+			"key-mode = \"tpm\"; log-level = \"debug\";\\n", NULL);
 	l = tl_listen_any(port);
 	ASSERT_LE(0, l);
 
@@ -457,12 +471,7 @@ TEST_F_TIMEOUT(local, more_loopback_connections_than_workers, 300)
 	pthread_t ts[N], tc[N];
 	int i;
 
-	use_state("state-sw");
-	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/state-sw-pool.conf", tl_vm.dir);
-	ASSERT_EQ(0, tl_sh("printf 'key-mode = \"software\";\n' > %s", tl_vm.conf));
-	tl_vm.workers = "2";
-	ASSERT_EQ(0, tl_atlsd_start());
-	tl_vm.workers = NULL;
+	start_with(_metadata, "state-sw", "state-sw-pool", "key-mode = \"software\";\n", "2");
 	EXPECT_EQ(2, tl_atlsd_counter("workers"));
 	for (i = 0; i < N; i++) {
 		k[i] = (struct tl_conn){ .port = 7610 + i, .policy = "default" };
@@ -507,11 +516,8 @@ TEST_F_TIMEOUT(local, log_rate_limit, 300)
 	memcpy(log, tl_vm.log, sizeof(log));
 	snprintf(tl_vm.log, sizeof(tl_vm.log), "%s/atlsd-ratelimit.log", tl_vm.dir);
 	unlink(tl_vm.log);
-	use_state("state-sw");
-	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/state-sw-rl.conf", tl_vm.dir);
-	ASSERT_EQ(0, tl_sh("printf 'key-mode = \"software\";\nlog-burst = 2;\n"
-			   "log-interval-ms = 600000;\n' > %s", tl_vm.conf));
-	ASSERT_EQ(0, tl_atlsd_start());
+	start_with(_metadata, "state-sw", "state-sw-rl",
+		   "key-mode = \"software\";\nlog-burst = 2;\nlog-interval-ms = 600000;\n", NULL);
 	for (i = 0; i < 3; i++)
 		one_loopback(_metadata, 7620 + i);
 	EXPECT_EQ(6, succeeded_reaches(6));
@@ -547,12 +553,7 @@ TEST_F_TIMEOUT(local, ready_wakes_one_worker, 180)
 	long long e0, e1, n0, n1;
 	int i;
 
-	use_state("state-sw");
-	snprintf(tl_vm.conf, sizeof(tl_vm.conf), "%s/state-sw-wake.conf", tl_vm.dir);
-	ASSERT_EQ(0, tl_sh("printf 'key-mode = \"software\";\n' > %s", tl_vm.conf));
-	tl_vm.workers = "16";
-	ASSERT_EQ(0, tl_atlsd_start());
-	tl_vm.workers = NULL;
+	start_with(_metadata, "state-sw", "state-sw-wake", "key-mode = \"software\";\n", "16");
 	one_loopback_policy(_metadata, 7630, "unauthenticated");	/* contexts built */
 	n0 = succeeded_reaches(2);
 	ASSERT_EQ(2, n0);
@@ -588,19 +589,11 @@ static void __attribute__((constructor)) order_last(void)
 /* Provision two state dirs (TPM key, software key), each trusting itself. */
 static int setup(void)
 {
-	const char *b, *d = tl_vm.dir;
-
 	ko = getenv("ATLS_KO");
 	if (!ko || tl_vm_local_env("e2e-local", "local"))
 		return -1;
-	b = tl_vm.build;
-	return tl_sh("ATLS_STATE_DIR=%s/state-tpm %s/helperd/atlsctl provision >&2 && "
-		     "ATLS_STATE_DIR=%s/state-tpm %s/helperd/atlsctl export %s/exp-tpm >&2 && "
-		     "ATLS_STATE_DIR=%s/state-tpm %s/helperd/atlsctl trust self %s/exp-tpm >&2 && "
-		     "ATLS_STATE_DIR=%s/state-sw %s/helperd/atlsctl provision --software >&2 && "
-		     "ATLS_STATE_DIR=%s/state-sw %s/helperd/atlsctl export %s/exp-sw >&2 && "
-		     "ATLS_STATE_DIR=%s/state-sw %s/helperd/atlsctl trust self %s/exp-sw >&2",
-		     d, b, d, b, d, d, b, d, d, b, d, b, d, d, b, d) ? -1 : 0;
+	return tl_vm_self_trusting("state-tpm", "exp-tpm", false) ||
+	       tl_vm_self_trusting("state-sw", "exp-sw", true) ? -1 : 0;
 }
 
 int main(int argc, char **argv)
