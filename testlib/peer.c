@@ -74,8 +74,37 @@ int tl_attested_exchange(struct atls_ctx *ctx, int fd, int client, int timeout_m
 int tl_hs_main(void *arg)
 {
 	struct tl_hs *h = arg;
+	int ms = h->timeout_ms ?: 10000;
 
-	return atls_handshake(h->ctx, h->fd, h->timeout_ms ?: 10000, &h->res);
+	if (h->opts)
+		h->ret = atls_handshake_ex(h->ctx, h->fd, ms, h->opts, &h->res);
+	else
+		h->ret = atls_handshake(h->ctx, h->fd, ms, &h->res);
+	return h->ret;
+}
+
+int tl_hs_pair(struct tl_hs *s, struct tl_hs *c)
+{
+	struct tl_thread ts, tc;
+
+	if (tl_tcp_pair(AF_INET, &c->fd, &s->fd))
+		return -1;
+	if (tl_spawn(&ts, tl_hs_main, s))
+		return -1;
+	if (tl_spawn(&tc, tl_hs_main, c)) {
+		shutdown(s->fd, SHUT_RDWR);	/* s's handshake ends */
+		tl_join(&ts);
+		return -1;
+	}
+	tl_join(&ts);
+	tl_join(&tc);
+	return 0;
+}
+
+void tl_hs_end(struct tl_hs *h)
+{
+	atls_result_release(&h->res);
+	close(h->fd);
 }
 
 int tl_handshake_with(struct atls_ctx *ctx, int timeout_ms, struct atls_result *res,

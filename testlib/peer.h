@@ -29,13 +29,25 @@ int tl_attested_exchange(struct atls_ctx *ctx, int fd, int client, int timeout_m
 			 const char *msg);
 
 /* A handshake in a thread: tl_spawn(&th, tl_hs_main, &hs) runs ctx's
- * handshake on fd into res (within timeout_ms; 0: 10 s) and returns its result. */
+ * handshake on fd into res (within timeout_ms; 0: 10 s; with opts:
+ * atls_handshake_ex()) and returns its result, kept in ret too. */
 struct tl_hs {
 	struct atls_ctx *ctx;
 	int fd, timeout_ms;
+	const struct atls_handshake_opts *opts;
 	struct atls_result res;
+	int ret;
 };
 int tl_hs_main(void *arg);
+
+/*
+ * s's and c's handshakes at once, a thread each, on the two ends of a fresh
+ * loopback pair (s->fd, c->fd; left open): 0 once both returned (their
+ * ret and res set), -1 if the pair or a thread could not be made.
+ */
+int tl_hs_pair(struct tl_hs *s, struct tl_hs *c);
+/* h's result released and its fd closed. */
+void tl_hs_end(struct tl_hs *h);
 
 /*
  * ctx's handshake (within timeout_ms, into res) on one end of a fresh

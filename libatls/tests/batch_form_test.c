@@ -420,28 +420,15 @@ TEST_F(form, batched_quote_withdrawn_at_deadline)
 
 /* ------------------------------------------------------- over TLS */
 
-struct hs {
-	struct atls_ctx *ctx;
-	int fd;
-	struct atls_result res;
-	int ret;
-};
+#define HS_MS 20000
 
-static int hs_main(void *arg)
+/* Both handshakes succeeded, the client's with a batched quote. */
+static void expect_batched(struct __test_metadata *_metadata, const struct tl_hs *s,
+			   const struct tl_hs *c)
 {
-	struct hs *h = arg;
-
-	h->ret = atls_handshake(h->ctx, h->fd, 20000, &h->res);
-	return 0;
-}
-
-static int hs_batch_only_main(void *arg)
-{
-	static const struct atls_handshake_opts o = { .batched_evidence_only = true };
-	struct hs *h = arg;
-
-	h->ret = atls_handshake_ex(h->ctx, h->fd, 20000, &o, &h->res);
-	return 0;
+	EXPECT_EQ(0, s->ret) TH_LOG("server: %s", s->res.reason_text);
+	EXPECT_EQ(0, c->ret) TH_LOG("client: %s", c->res.reason_text);
+	EXPECT_TRUE(c->res.peer_batched);
 }
 
 TEST_F(form, lone_handshakes_over_tls)
@@ -458,21 +445,13 @@ TEST_F(form, lone_handshakes_over_tls)
 	ASSERT_EQ(0, atls_ctx_new(&cc, &cctx));
 	ASSERT_NE(NULL, sctx->batcher);
 	for (i = 0; i < 3; i++) {
-		struct hs s = { .ctx = sctx }, c = { .ctx = cctx };
-		struct tl_thread ts, tc;
+		struct tl_hs s = { .ctx = sctx, .timeout_ms = HS_MS };
+		struct tl_hs c = { .ctx = cctx, .timeout_ms = HS_MS };
 
-		ASSERT_EQ(0, tl_tcp_pair(AF_INET, &c.fd, &s.fd));
-		ASSERT_EQ(0, tl_spawn(&ts, hs_main, &s));
-		ASSERT_EQ(0, tl_spawn(&tc, hs_main, &c));
-		tl_join(&ts);
-		tl_join(&tc);
-		EXPECT_EQ(0, s.ret) TH_LOG("server: %s", s.res.reason_text);
-		EXPECT_EQ(0, c.ret) TH_LOG("client: %s", c.res.reason_text);
-		EXPECT_TRUE(c.res.peer_batched);
-		atls_result_release(&s.res);
-		atls_result_release(&c.res);
-		close(s.fd);
-		close(c.fd);
+		ASSERT_EQ(0, tl_hs_pair(&s, &c));
+		expect_batched(_metadata, &s, &c);
+		tl_hs_end(&s);
+		tl_hs_end(&c);
 	}
 	atls_batcher_counters(sctx->batcher, &st);
 	EXPECT_EQ(3, st.batches);
@@ -484,6 +463,7 @@ TEST_F(form, lone_handshakes_over_tls)
 
 TEST_F(form, batched_evidence_only)
 {
+	static const struct atls_handshake_opts o = { .batched_evidence_only = true };
 	struct atls_ctx *sctx, *solo, *batching;
 	struct atls_config sc, cc;
 	unsigned long calls0, calls1;
@@ -497,15 +477,11 @@ TEST_F(form, batched_evidence_only)
 	cc.batch = true;
 	ASSERT_EQ(0, atls_ctx_new(&cc, &batching));
 	for (round = 0; round < 2; round++) {
-		struct hs s = { .ctx = sctx }, c = { .ctx = round ? batching : solo };
-		struct tl_thread ts, tc;
+		struct tl_hs s = { .ctx = sctx, .timeout_ms = HS_MS, .opts = &o };
+		struct tl_hs c = { .ctx = round ? batching : solo, .timeout_ms = HS_MS };
 
 		ASSERT_EQ(0, atls_tpm_stats(sctx->tpm, &calls0, NULL));
-		ASSERT_EQ(0, tl_tcp_pair(AF_INET, &c.fd, &s.fd));
-		ASSERT_EQ(0, tl_spawn(&ts, hs_batch_only_main, &s));
-		ASSERT_EQ(0, tl_spawn(&tc, hs_main, &c));
-		tl_join(&ts);
-		tl_join(&tc);
+		ASSERT_EQ(0, tl_hs_pair(&s, &c));
 		ASSERT_EQ(0, atls_tpm_stats(sctx->tpm, &calls1, NULL));
 		if (!round) {
 			EXPECT_EQ(-EKEYREJECTED, s.ret);
@@ -515,15 +491,11 @@ TEST_F(form, batched_evidence_only)
 			EXPECT_NE(0, c.ret);
 			EXPECT_EQ(calls0, calls1);	/* no TPM work for it */
 		} else {
-			EXPECT_EQ(0, s.ret) TH_LOG("server: %s", s.res.reason_text);
-			EXPECT_EQ(0, c.ret) TH_LOG("client: %s", c.res.reason_text);
-			EXPECT_TRUE(c.res.peer_batched);
+			expect_batched(_metadata, &s, &c);
 			EXPECT_LE(1, calls1 - calls0);
 		}
-		atls_result_release(&s.res);
-		atls_result_release(&c.res);
-		close(s.fd);
-		close(c.fd);
+		tl_hs_end(&s);
+		tl_hs_end(&c);
 	}
 	atls_ctx_free(sctx);
 	atls_ctx_free(solo);
@@ -532,7 +504,7 @@ TEST_F(form, batched_evidence_only)
 
 /* A server handshake whose client end sends only head (may be empty). */
 struct stalled {
-	struct hs s;
+	struct tl_hs s;
 	int cfd;
 	struct tl_thread th;
 };
@@ -544,8 +516,7 @@ TEST_F(form, stalled_peers_never_waited_for)
 	struct atls_config sc, cc;
 	struct atls_batch_stats st;
 	struct stalled z[2];
-	struct hs s, c;
-	struct tl_thread ts, tc;
+	struct tl_hs s = { .timeout_ms = HS_MS }, c = { .timeout_ms = HS_MS };
 	int i;
 
 	tl_side_config(&sc, &self->srv, ATLS_ROLE_SERVER, ATLS_KEY_SOFTWARE, true, false);
@@ -557,26 +528,19 @@ TEST_F(form, stalled_peers_never_waited_for)
 	for (i = 0; i < 2; i++) {
 		memset(&z[i], 0, sizeof(z[i]));
 		z[i].s.ctx = sctx;
+		z[i].s.timeout_ms = HS_MS;
 		ASSERT_EQ(0, tl_tcp_pair(AF_INET, &z[i].cfd, &z[i].s.fd));
 		if (i == 1)
 			ASSERT_EQ((ssize_t)sizeof(part), write(z[i].cfd, part, sizeof(part)));
-		ASSERT_EQ(0, tl_spawn(&z[i].th, hs_main, &z[i].s));
+		ASSERT_EQ(0, tl_spawn(&z[i].th, tl_hs_main, &z[i].s));
 	}
 	wait_for(sctx->batcher, TWO_WAIT_FOR_PEER);
 
 	/* A handshake whose peer goes on: its quote waits for neither. */
-	memset(&s, 0, sizeof(s));
-	memset(&c, 0, sizeof(c));
 	s.ctx = sctx;
 	c.ctx = cctx;
-	ASSERT_EQ(0, tl_tcp_pair(AF_INET, &c.fd, &s.fd));
-	ASSERT_EQ(0, tl_spawn(&ts, hs_main, &s));
-	ASSERT_EQ(0, tl_spawn(&tc, hs_main, &c));
-	tl_join(&ts);
-	tl_join(&tc);
-	EXPECT_EQ(0, s.ret) TH_LOG("server: %s", s.res.reason_text);
-	EXPECT_EQ(0, c.ret) TH_LOG("client: %s", c.res.reason_text);
-	EXPECT_TRUE(c.res.peer_batched);
+	ASSERT_EQ(0, tl_hs_pair(&s, &c));
+	expect_batched(_metadata, &s, &c);
 	atls_batcher_counters(sctx->batcher, &st);
 	TH_LOG("quotes %lu, closed all-in %lu, deadline %lu, leader sleeps %lu, in progress %u",
 	       st.batches, st.closed_all_in, st.closed_deadline, st.leader_waits, st.inflight);
@@ -585,17 +549,14 @@ TEST_F(form, stalled_peers_never_waited_for)
 	EXPECT_EQ(0, st.closed_deadline);
 	EXPECT_EQ(0, st.leader_waits);
 	EXPECT_EQ(2, st.inflight);	/* the stalled ones were in progress all along */
-	atls_result_release(&s.res);
-	atls_result_release(&c.res);
-	close(s.fd);
-	close(c.fd);
+	tl_hs_end(&s);
+	tl_hs_end(&c);
 
 	for (i = 0; i < 2; i++) {
 		close(z[i].cfd);	/* their peers go: the handshakes fail */
 		tl_join(&z[i].th);
 		EXPECT_NE(0, z[i].s.ret);
-		atls_result_release(&z[i].s.res);
-		close(z[i].s.fd);
+		tl_hs_end(&z[i].s);
 	}
 	atls_ctx_free(sctx);
 	atls_ctx_free(cctx);

@@ -269,21 +269,6 @@ TEST_F(ev, truncated_and_untrusted_rejected)
 
 #define N_PAR 6
 
-struct hs {
-	struct atls_ctx *ctx;
-	int fd;
-	struct atls_result res;
-	int ret;
-};
-
-static int hs_main(void *arg)
-{
-	struct hs *h = arg;
-
-	h->ret = atls_handshake(h->ctx, h->fd, 20000, &h->res);
-	return 0;
-}
-
 TL_SIDES_FIXTURE(hs, tl_side_pair, "hsrv", "hcli");
 
 static void cfg(struct atls_config *c, struct tl_side *s, enum atls_role role,
@@ -313,7 +298,7 @@ static void run_par(struct __test_metadata *_metadata, struct atls_ctx *sctx,
 		    struct atls_ctx *cctx, int n, bool mutual)
 {
 	struct tl_thread ts[N_PAR], tc[N_PAR];
-	struct hs s[N_PAR], c[N_PAR];
+	struct tl_hs s[N_PAR], c[N_PAR];
 	int i;
 
 	memset(s, 0, sizeof(s));
@@ -322,10 +307,11 @@ static void run_par(struct __test_metadata *_metadata, struct atls_ctx *sctx,
 		ASSERT_EQ(0, tl_tcp_pair(AF_INET, &c[i].fd, &s[i].fd));
 		s[i].ctx = sctx;
 		c[i].ctx = cctx;
+		s[i].timeout_ms = c[i].timeout_ms = 20000;
 	}
 	for (i = 0; i < n; i++) {
-		ASSERT_EQ(0, tl_spawn(&ts[i], hs_main, &s[i]));
-		ASSERT_EQ(0, tl_spawn(&tc[i], hs_main, &c[i]));
+		ASSERT_EQ(0, tl_spawn(&ts[i], tl_hs_main, &s[i]));
+		ASSERT_EQ(0, tl_spawn(&tc[i], tl_hs_main, &c[i]));
 	}
 	for (i = 0; i < n; i++) {
 		tl_join(&ts[i]);
@@ -356,10 +342,8 @@ static void run_par(struct __test_metadata *_metadata, struct atls_ctx *sctx,
 			EXPECT_EQ((int)sizeof(msg), tl_record_read(s[i].fd, &s[i].res.rx, 0,
 								   buf, sizeof(buf), &type));
 		}
-		atls_result_release(&s[i].res);
-		atls_result_release(&c[i].res);
-		close(s[i].fd);
-		close(c[i].fd);
+		tl_hs_end(&s[i]);
+		tl_hs_end(&c[i]);
 	}
 }
 
