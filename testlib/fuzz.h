@@ -35,6 +35,14 @@ static inline void tl_fuzz_seed(const char *dir, const char *name, int sel, cons
 	fclose(f);
 }
 
+/* A seed that an encoder of ours made in b (malloc'd): written, then freed. */
+static inline void tl_fuzz_seed_free(const char *dir, const char *name, int sel, void *b,
+				     size_t n)
+{
+	tl_fuzz_seed(dir, name, sel, b, n);
+	free(b);
+}
+
 /* seeds[0..n) (strings) as dir/seed-0, dir/seed-1, ... */
 static inline void tl_fuzz_text_seeds(const char *dir, const char *const *seeds, size_t n)
 {
@@ -46,6 +54,11 @@ static inline void tl_fuzz_text_seeds(const char *dir, const char *const *seeds,
 		tl_fuzz_seed(dir, name, -1, seeds[i], strlen(seeds[i]));
 	}
 }
+
+/* The strings of the array seeds, as tl_fuzz_text_seeds(), in $ATLS_FUZZ_SEED_DIR. */
+#define TL_FUZZ_TEXT_SEEDS(seeds)						\
+	tl_fuzz_text_seeds(getenv("ATLS_FUZZ_SEED_DIR"), seeds,		\
+			   sizeof(seeds) / sizeof((seeds)[0]))
 
 /*
  * Debian 12's libconfig 1.5 leaks its string buffer when the lexer fails

@@ -40,7 +40,6 @@ TL_FUZZ_LIBCONFIG_LEAKS
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *dir = getenv("ATLS_FUZZ_SEED_DIR");
 	char err[200];
 
 	(void)argc;
@@ -49,7 +48,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "fuzz_blob: policy: %s\n", err);
 		abort();
 	}
-	tl_fuzz_text_seeds(dir, seeds, sizeof(seeds) / sizeof(seeds[0]));
+	TL_FUZZ_TEXT_SEEDS(seeds);
 	return 0;
 }
 

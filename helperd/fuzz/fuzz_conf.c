@@ -31,12 +31,10 @@ TL_FUZZ_LIBCONFIG_LEAKS
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *dir = getenv("ATLS_FUZZ_SEED_DIR");
-
 	(void)argc;
 	(void)argv;
 	atlsd_log_init("fuzz_conf", 0);
-	tl_fuzz_text_seeds(dir, seeds, sizeof(seeds) / sizeof(seeds[0]));
+	TL_FUZZ_TEXT_SEEDS(seeds);
 	return 0;
 }
 

@@ -31,8 +31,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	memset(cmw, 0x82, sizeof(cmw));
 	if (atls_batch_encode(3, 5, path, cmw, sizeof(cmw), &b, &n))
 		return 0;
-	tl_fuzz_seed(dir, "seed-batch", -1, b, n);
-	free(b);
+	tl_fuzz_seed_free(dir, "seed-batch", -1, b, n);
 	return 0;
 }
 

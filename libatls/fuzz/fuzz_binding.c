@@ -32,14 +32,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	if (!dir)
 		return 0;
-	if (!atls_ext_build_binding_ch(&b, &n)) {
-		tl_fuzz_seed(dir, "seed-binding-ch", 0, b, n);
-		free(b);
-	}
-	if (!atls_ext_build_binding_ee(&b, &n)) {
-		tl_fuzz_seed(dir, "seed-binding-ee", 1, b, n);
-		free(b);
-	}
+	if (!atls_ext_build_binding_ch(&b, &n))
+		tl_fuzz_seed_free(dir, "seed-binding-ch", 0, b, n);
+	if (!atls_ext_build_binding_ee(&b, &n))
+		tl_fuzz_seed_free(dir, "seed-binding-ee", 1, b, n);
 	return 0;
 }
 

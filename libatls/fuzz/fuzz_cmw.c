@@ -34,8 +34,7 @@ static void write_seed(void)
 	ev.pat.attest_info.len = 129;
 	if (atls_cmw_encode(&ev, &b, &n))
 		return;
-	tl_fuzz_seed(dir, "seed-cmw", -1, b, n);
-	free(b);
+	tl_fuzz_seed_free(dir, "seed-cmw", -1, b, n);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

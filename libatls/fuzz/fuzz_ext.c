@@ -35,14 +35,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	if (!dir)
 		return 0;
-	if (!atls_ext_build_ch(true, true, &b, &n)) {
-		tl_fuzz_seed(dir, "seed-ch", 0, b, n);
-		free(b);
-	}
-	if (!atls_ext_build_scheme(&b, &n)) {
-		tl_fuzz_seed(dir, "seed-scheme", 1, b, n);
-		free(b);
-	}
+	if (!atls_ext_build_ch(true, true, &b, &n))
+		tl_fuzz_seed_free(dir, "seed-ch", 0, b, n);
+	if (!atls_ext_build_scheme(&b, &n))
+		tl_fuzz_seed_free(dir, "seed-scheme", 1, b, n);
 	tl_fuzz_seed(dir, "seed-cert", 2, cert, sizeof(cert));
 	tl_fuzz_seed(dir, "seed-transcript", 3, msgs, sizeof(msgs));
 	return 0;
