@@ -77,6 +77,29 @@ static void set_threshold(long v)
 	tl_atls_param("rekey_records", v);
 }
 
+/* The rekey counters: atls's (rekey_*) and kTLS's (Tls*RekeyOk). */
+struct rk_counts {
+	long atx, arx, ktx, krx, fail;
+};
+
+static struct rk_counts rk_counts_now(void)
+{
+	return (struct rk_counts){
+		.atx = tl_proc_stat("rekey_tx"),
+		.arx = tl_proc_stat("rekey_rx"),
+		.ktx = tl_tls_stat("TlsTxRekeyOk"),
+		.krx = tl_tls_stat("TlsRxRekeyOk"),
+		.fail = tl_proc_stat("rekey_failed"),
+	};
+}
+
+/* Every rekey of atls's since c0 was one of kTLS's, both directions. */
+static void expect_rekeys_in_ktls(struct __test_metadata *_metadata, const struct rk_counts *c0)
+{
+	EXPECT_EQ(tl_proc_stat("rekey_tx") - c0->atx, tl_tls_stat("TlsTxRekeyOk") - c0->ktx);
+	EXPECT_EQ(tl_proc_stat("rekey_rx") - c0->arx, tl_tls_stat("TlsRxRekeyOk") - c0->krx);
+}
+
 /* ---- the helper: an OpenSSL handshake, DONE with keys and secrets ---- */
 
 struct hs_job {
@@ -619,9 +642,7 @@ TEST_F_TIMEOUT(rk, threshold_atls_to_openssl, 120)
 	struct ossl_peer p = { .suites = "TLS_CHACHA20_POLY1305_SHA256", .ku = -1, .n = XFER,
 			       .pong = true };
 	struct duplex d = { .out = 0, .in = 1, .n = XFER, .ping = true };
-	long arx0 = tl_proc_stat("rekey_rx"), atx0 = tl_proc_stat("rekey_tx");
-	long krx0 = tl_tls_stat("TlsRxRekeyOk"), ktx0 = tl_tls_stat("TlsTxRekeyOk");
-	long fail0 = tl_proc_stat("rekey_failed");
+	const struct rk_counts c0 = rk_counts_now();
 	struct tl_thread pt;
 
 	set_threshold(4);
@@ -631,12 +652,12 @@ TEST_F_TIMEOUT(rk, threshold_atls_to_openssl, 120)
 	EXPECT_EQ(0, tl_join(&pt));
 	TH_LOG("app: sent %zu, got %zu (%zu bad, err %d); peer got %zu (%zu bad, err %d); rekey tx %ld rx %ld",
 	       d.sent, d.got, d.bad, d.err, p.got, p.bad, p.err,
-	       tl_proc_stat("rekey_tx") - atx0, tl_proc_stat("rekey_rx") - arx0);
+	       tl_proc_stat("rekey_tx") - c0.atx, tl_proc_stat("rekey_rx") - c0.arx);
 	EXPECT_EQ((size_t)XFER, d.got);
 	EXPECT_EQ(0, d.bad);
 	EXPECT_EQ((size_t)XFER, p.got);
 	EXPECT_EQ(0, p.bad);
-	EXPECT_EQ(fail0, tl_proc_stat("rekey_failed"));
+	EXPECT_EQ(c0.fail, tl_proc_stat("rekey_failed"));
 	if (ktls_rekeys()) {
 		/*
 		 * 53 records of ours under keys of 4: 13 KeyUpdates at least.
@@ -644,22 +665,19 @@ TEST_F_TIMEOUT(rk, threshold_atls_to_openssl, 120)
 		 * so OpenSSL's KeyUpdate precedes its "pong": one new RX key
 		 * at least. Each of them in kTLS, as its counters show.
 		 */
-		EXPECT_LE(atx0 + 13, tl_proc_stat("rekey_tx"));
-		EXPECT_LE(arx0 + 1, tl_proc_stat("rekey_rx"));
-		EXPECT_EQ(tl_proc_stat("rekey_tx") - atx0, tl_tls_stat("TlsTxRekeyOk") - ktx0);
-		EXPECT_EQ(tl_proc_stat("rekey_rx") - arx0, tl_tls_stat("TlsRxRekeyOk") - krx0);
+		EXPECT_LE(c0.atx + 13, tl_proc_stat("rekey_tx"));
+		EXPECT_LE(c0.arx + 1, tl_proc_stat("rekey_rx"));
+		expect_rekeys_in_ktls(_metadata, &c0);
 	} else {
-		EXPECT_EQ(atx0, tl_proc_stat("rekey_tx"));
-		EXPECT_EQ(arx0, tl_proc_stat("rekey_rx"));
+		EXPECT_EQ(c0.atx, tl_proc_stat("rekey_tx"));
+		EXPECT_EQ(c0.arx, tl_proc_stat("rekey_rx"));
 	}
 }
 
 TEST_F_TIMEOUT(rk, threshold_atls_to_atls, 120)
 {
 	struct duplex da = { .out = 0, .in = 1, .n = XFER }, db = { .out = 1, .in = 0, .n = XFER };
-	long atx0 = tl_proc_stat("rekey_tx"), arx0 = tl_proc_stat("rekey_rx");
-	long ktx0 = tl_tls_stat("TlsTxRekeyOk"), krx0 = tl_tls_stat("TlsRxRekeyOk");
-	long fail0 = tl_proc_stat("rekey_failed");
+	const struct rk_counts c0 = rk_counts_now();
 	struct tl_thread t1;
 
 	set_threshold(4);
@@ -671,23 +689,22 @@ TEST_F_TIMEOUT(rk, threshold_atls_to_atls, 120)
 	EXPECT_EQ(0, tl_join(&t1));
 	TH_LOG("a got %zu (%zu bad, err %d), b got %zu (%zu bad, err %d); rekey tx %ld rx %ld",
 	       da.got, da.bad, da.err, db.got, db.bad, db.err,
-	       tl_proc_stat("rekey_tx") - atx0, tl_proc_stat("rekey_rx") - arx0);
+	       tl_proc_stat("rekey_tx") - c0.atx, tl_proc_stat("rekey_rx") - c0.arx);
 	EXPECT_EQ((size_t)XFER, da.got);
 	EXPECT_EQ((size_t)XFER, db.got);
 	EXPECT_EQ(0, da.bad + db.bad);
-	EXPECT_EQ(fail0, tl_proc_stat("rekey_failed"));
+	EXPECT_EQ(c0.fail, tl_proc_stat("rekey_failed"));
 	if (ktls_rekeys()) {
 		/*
 		 * Each end sends 53 records under keys of 4 records: 13
 		 * KeyUpdates each at least, every one read by the other end
 		 * before the data after it. All in kTLS.
 		 */
-		EXPECT_LE(atx0 + 26, tl_proc_stat("rekey_tx"));
-		EXPECT_LE(arx0 + 26, tl_proc_stat("rekey_rx"));
-		EXPECT_EQ(tl_proc_stat("rekey_tx") - atx0, tl_tls_stat("TlsTxRekeyOk") - ktx0);
-		EXPECT_EQ(tl_proc_stat("rekey_rx") - arx0, tl_tls_stat("TlsRxRekeyOk") - krx0);
+		EXPECT_LE(c0.atx + 26, tl_proc_stat("rekey_tx"));
+		EXPECT_LE(c0.arx + 26, tl_proc_stat("rekey_rx"));
+		expect_rekeys_in_ktls(_metadata, &c0);
 	} else {
-		EXPECT_EQ(atx0, tl_proc_stat("rekey_tx"));
+		EXPECT_EQ(c0.atx, tl_proc_stat("rekey_tx"));
 	}
 }
 
@@ -1072,9 +1089,7 @@ static void ossl_updates(struct __test_metadata *_metadata, int fd,
 			 struct ossl_prog *p, const char *mark_file, const char *mark,
 			 int mark0, bool lowered)
 {
-	long arx0 = tl_proc_stat("rekey_rx"), atx0 = tl_proc_stat("rekey_tx");
-	long krx0 = tl_tls_stat("TlsRxRekeyOk"), ktx0 = tl_tls_stat("TlsTxRekeyOk");
-	long fail0 = tl_proc_stat("rekey_failed");
+	const struct rk_counts c0 = rk_counts_now();
 	static const char *const cmd[] = { "k\n", "K\n" };
 	unsigned int bad = 0, good, obad;
 	struct atls_status st;
@@ -1109,26 +1124,25 @@ static void ossl_updates(struct __test_metadata *_metadata, int fd,
 	ossl_end(p, 5000);
 	ossl_check_out(p->out, &good, &obad);
 	TH_LOG("openssl got %u lines in order (%u bad); rekey rx %ld tx %ld (kTLS rx %ld tx %ld)",
-	       good, obad, tl_proc_stat("rekey_rx") - arx0, tl_proc_stat("rekey_tx") - atx0,
-	       tl_tls_stat("TlsRxRekeyOk") - krx0, tl_tls_stat("TlsTxRekeyOk") - ktx0);
+	       good, obad, tl_proc_stat("rekey_rx") - c0.arx, tl_proc_stat("rekey_tx") - c0.atx,
+	       tl_tls_stat("TlsRxRekeyOk") - c0.krx, tl_tls_stat("TlsTxRekeyOk") - c0.ktx);
 	EXPECT_EQ(OSSL_PHASES * OSSL_LINES, good);
 	EXPECT_EQ(0, obad);
-	EXPECT_EQ(fail0, tl_proc_stat("rekey_failed"));
+	EXPECT_EQ(c0.fail, tl_proc_stat("rekey_failed"));
 	/* All in kTLS, as many as atls made. */
-	EXPECT_EQ(tl_proc_stat("rekey_rx") - arx0, tl_tls_stat("TlsRxRekeyOk") - krx0);
-	EXPECT_EQ(tl_proc_stat("rekey_tx") - atx0, tl_tls_stat("TlsTxRekeyOk") - ktx0);
+	expect_rekeys_in_ktls(_metadata, &c0);
 	if (lowered) {
 		/*
 		 * "k" and "K" (s_client sends 16 KiB records, fewer than 4
 		 * per key here: our RX threshold is not reached); 24
 		 * records of ours under keys of 4, and the answer to "K".
 		 */
-		EXPECT_LE(arx0 + 2, tl_proc_stat("rekey_rx"));
-		EXPECT_LE(atx0 + 6, tl_proc_stat("rekey_tx"));
+		EXPECT_LE(c0.arx + 2, tl_proc_stat("rekey_rx"));
+		EXPECT_LE(c0.atx + 6, tl_proc_stat("rekey_tx"));
 	} else {
 		/* "k" and "K": two RX keys; "K" asked for our one TX key. */
-		EXPECT_EQ(arx0 + 2, tl_proc_stat("rekey_rx"));
-		EXPECT_EQ(atx0 + 1, tl_proc_stat("rekey_tx"));
+		EXPECT_EQ(c0.arx + 2, tl_proc_stat("rekey_rx"));
+		EXPECT_EQ(c0.atx + 1, tl_proc_stat("rekey_tx"));
 	}
 }
 
