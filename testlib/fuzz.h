@@ -61,6 +61,23 @@ static inline void tl_fuzz_text_seeds(const char *dir, const char *const *seeds,
 			   sizeof(seeds) / sizeof((seeds)[0]))
 
 /*
+ * The target's LLVMFuzzerInitialize(): write_seeds(dir) when
+ * $ATLS_FUZZ_SEED_DIR names a seed dir, dir (fuzz_check.sh); nothing else.
+ */
+#define TL_FUZZ_SEEDS(write_seeds)						\
+	int LLVMFuzzerInitialize(int *argc, char ***argv);			\
+	int LLVMFuzzerInitialize(int *argc, char ***argv)			\
+	{									\
+		const char *tl_dir_ = getenv("ATLS_FUZZ_SEED_DIR");		\
+										\
+		(void)argc;							\
+		(void)argv;							\
+		if (tl_dir_)							\
+			write_seeds(tl_dir_);					\
+		return 0;							\
+	}
+
+/*
  * Debian 12's libconfig 1.5 leaks its string buffer when the lexer fails
  * inside a string literal (strbuf_append, libconfig_yylex: never freed on
  * those error paths): not ours, and bounded by one string per failed parse.

@@ -17,23 +17,18 @@
 #include "../src/batch.h"
 #include "fuzz.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void write_seeds(const char *dir)
 {
-	const char *dir = getenv("ATLS_FUZZ_SEED_DIR");
 	uint8_t path[3 * 32], cmw[40], *b;
 	size_t n;
 
-	(void)argc;
-	(void)argv;
-	if (!dir)
-		return 0;
 	memset(path, 0x11, sizeof(path));
 	memset(cmw, 0x82, sizeof(cmw));
-	if (atls_batch_encode(3, 5, path, cmw, sizeof(cmw), &b, &n))
-		return 0;
-	tl_fuzz_seed_free(dir, "seed-batch", -1, b, n);
-	return 0;
+	if (!atls_batch_encode(3, 5, path, cmw, sizeof(cmw), &b, &n))
+		tl_fuzz_seed_free(dir, "seed-batch", -1, b, n);
 }
+
+TL_FUZZ_SEEDS(write_seeds)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

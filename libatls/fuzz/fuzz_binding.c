@@ -19,25 +19,20 @@
 #include "../src/internal.h"
 #include "fuzz.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void write_seeds(const char *dir)
 {
-	const char *dir = getenv("ATLS_FUZZ_SEED_DIR");
 	uint8_t *b;
 	size_t n;
 
-	(void)argc;
-	(void)argv;
-	if (!dir)
-		return 0;
 	if (!atls_ext_build_binding_ch(&b, &n))
 		tl_fuzz_seed_free(dir, "seed-binding-ch", 0, b, n);
 	if (!atls_ext_build_binding_ee(&b, &n))
 		tl_fuzz_seed_free(dir, "seed-binding-ee", 1, b, n);
-	return 0;
 }
+
+TL_FUZZ_SEEDS(write_seeds)
 
 static void check_builders(void)
 {

@@ -14,15 +14,12 @@
 #include "../src/cmw.h"
 #include "fuzz.h"
 
-static void write_seed(void)
+static void write_seeds(const char *dir)
 {
-	const char *dir = getenv("ATLS_FUZZ_SEED_DIR");
 	struct atls_evidence_map ev;
 	uint8_t *b;
 	size_t n;
 
-	if (!dir)
-		return;
 	memset(&ev, 0, sizeof(ev));
 	ev.has_kat = true;
 	memset(ev.kat.kid, 1, ATLS_KID_LEN);
@@ -37,13 +34,7 @@ static void write_seed(void)
 	tl_fuzz_seed_free(dir, "seed-cmw", -1, b, n);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	write_seed();
-	return 0;
-}
+TL_FUZZ_SEEDS(write_seeds)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -20,29 +20,24 @@
 #include "../src/internal.h"
 #include "fuzz.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void write_seeds(const char *dir)
 {
 	static const uint8_t cert[] = { 0x00, 0x00, 0x04, 0x82, 0x61, 0x61, 0x40 };
 	static const uint8_t msgs[] = { 0x01, 0x00, 0x00, 0x01, 0xaa, 0x02, 0x00, 0x00, 0x01, 0xbb };
-	const char *dir = getenv("ATLS_FUZZ_SEED_DIR");
 	uint8_t *b;
 	size_t n;
 
-	(void)argc;
-	(void)argv;
-	if (!dir)
-		return 0;
 	if (!atls_ext_build_ch(true, true, &b, &n))
 		tl_fuzz_seed_free(dir, "seed-ch", 0, b, n);
 	if (!atls_ext_build_scheme(&b, &n))
 		tl_fuzz_seed_free(dir, "seed-scheme", 1, b, n);
 	tl_fuzz_seed(dir, "seed-cert", 2, cert, sizeof(cert));
 	tl_fuzz_seed(dir, "seed-transcript", 3, msgs, sizeof(msgs));
-	return 0;
 }
+
+TL_FUZZ_SEEDS(write_seeds)
 
 static void check_builders(void)
 {
