@@ -129,9 +129,12 @@ static void tickets_dropped(struct __test_metadata *_metadata, FIXTURE_DATA(rec)
 	EXPECT_EQ(before + n, tl_proc_stat("tickets_dropped"));
 }
 
+/* recv(2) as splice_in() below: the byte count, 0 at end of file, or -errno. */
 static ssize_t recv_in(int fd, char *buf, size_t len)
 {
-	return recv(fd, buf, len, 0);
+	ssize_t n = recv(fd, buf, len, 0);
+
+	return n < 0 ? -errno : n;
 }
 
 TEST_F(rec, data_then_close_notify_is_eof)
@@ -437,7 +440,9 @@ TEST_F(rec, record_limit_per_record_tx)
 	EXPECT_LE(recs, 3) TH_LOG("%d records on the wire past a limit of 3", recs);
 }
 
-TEST_F(rec, record_limit_stops_rx)
+/* A limit of 2 records: read_in (recv, splice) gets two, then EKEYEXPIRED. */
+static void limit_stops_rx(struct __test_metadata *_metadata, FIXTURE_DATA(rec) *self,
+			   ssize_t (*read_in)(int fd, char *buf, size_t len))
 {
 	char buf[16];
 	int i;
@@ -445,11 +450,15 @@ TEST_F(rec, record_limit_stops_rx)
 	ASSERT_EQ(0, set_limit(2));
 	for (i = 0; i < 3; i++)
 		inject(_metadata, self, 23, "d", 1);
-	EXPECT_EQ(1, recv(self->app, buf, 1, 0));
-	EXPECT_EQ(1, recv(self->app, buf, 1, 0));
-	EXPECT_EQ(-1, recv(self->app, buf, 1, 0));
-	EXPECT_EQ(EKEYEXPIRED, errno);
+	EXPECT_EQ(1, read_in(self->app, buf, 1));
+	EXPECT_EQ(1, read_in(self->app, buf, 1));
+	EXPECT_EQ(-EKEYEXPIRED, read_in(self->app, buf, 1));
 	ASSERT_EQ(0, set_limit(0));
+}
+
+TEST_F(rec, record_limit_stops_rx)
+{
+	limit_stops_rx(_metadata, self, recv_in);
 }
 
 /*
@@ -516,16 +525,7 @@ TEST_F(rec, splice_alert_is_connreset)
 
 TEST_F(rec, splice_record_limit_stops_rx)
 {
-	char buf[16];
-	int i;
-
-	ASSERT_EQ(0, set_limit(2));
-	for (i = 0; i < 3; i++)
-		inject(_metadata, self, 23, "d", 1);
-	EXPECT_EQ(1, splice_in(self->app, buf, 1));
-	EXPECT_EQ(1, splice_in(self->app, buf, 1));
-	EXPECT_EQ(-EKEYEXPIRED, splice_in(self->app, buf, 1));
-	ASSERT_EQ(0, set_limit(0));
+	limit_stops_rx(_metadata, self, splice_in);
 }
 
 static int tls_opt(int fd, int opt)
