@@ -34,22 +34,45 @@ else
 	rm "$out/kmod/atls-nl-gen.h.tmp"
 fi
 
-log=$out/build.log
 ver=$(git -C "$SRC" describe --always --dirty 2>/dev/null || echo unknown)
 sparse_flag=
 [ -x "$kroot/usr/bin/sparse" ] && sparse_flag=C=1
-if ! ${inroot[@]+"${inroot[@]}"} make -C "$kdir" M="$out" ATLS_SRC="$SRC" \
-	ATLS_VERSION="$ver" $sparse_flag W=1 modules >"$log" 2>&1; then
-	cat "$log" >&2
-	echo "kmod: build for $kver failed" >&2
-	exit 1
-fi
-# Compiler or sparse diagnostics about our own sources fail the build.
-if grep -E '(warning|error):' "$log" | grep -v 'Skipping BTF generation' | grep -q "$out\|kmod/"; then
-	grep -E '(warning|error):' "$log" >&2
-	echo "kmod: warnings for $kver (see $log)" >&2
-	exit 1
-fi
+
+# One Kbuild run of module directory $1, whose sources' diagnostics match
+# the grep pattern $2 (extra make arguments after them), its log in
+# $1/build.log: fails on a failed build and on any compiler or sparse
+# diagnostic about the module's own sources.
+kbuild_once() {
+	local dir=$1 ours=$2 log=$1/build.log
+	shift 2
+	${inroot[@]+"${inroot[@]}"} make -C "$kdir" M="$dir" $sparse_flag W=1 "$@" modules \
+		>"$log" 2>&1 || return 1
+	! grep -E '(warning|error):' "$log" | grep -v 'Skipping BTF generation' |
+		grep -q "$ours"
+}
+
+# Kbuild decides the compiler's flags by probing it ($(call cc-option) in
+# the kernel's Makefiles, each a compile of /dev/null). Under heavy load a
+# probe has been seen to fail now and then, and the whole module is then
+# built without that flag: "Compiler does not support fentry?" (-mfentry) or
+# an objtool warning about indirect calls (the retpoline flags). So a failed
+# build is run once more, from a clean module directory, with the first
+# log kept as build.log.1: a real error fails both times.
+kbuild() {
+	local dir=$1 ours=$2 what=$3
+	shift 3
+	kbuild_once "$dir" "$ours" "$@" && return 0
+	mv "$dir/build.log" "$dir/build.log.1"
+	echo "kmod: $what for $kver failed; building it once more (first log: $dir/build.log.1):" >&2
+	grep -E '(warning|error):' "$dir/build.log.1" | head -n 5 >&2 || true
+	${inroot[@]+"${inroot[@]}"} make -C "$kdir" M="$dir" clean >/dev/null 2>&1 || true
+	kbuild_once "$dir" "$ours" "$@" && return 0
+	cat "$dir/build.log" >&2
+	echo "kmod: $what for $kver failed (see $dir/build.log)" >&2
+	return 1
+}
+
+kbuild "$out" "$out\\|kmod/" atls.ko ATLS_SRC="$SRC" ATLS_VERSION="$ver" || exit 1
 cp "$out/kmod/atls.ko" "$out/atls.ko"
 echo "kmod: $out/atls.ko ($kver${sparse_flag:+, sparse clean})"
 
@@ -62,11 +85,5 @@ find "$pdir" -maxdepth 1 -type l -delete
 for f in "$SRC"/selftests/kernel/plant/*.c "$SRC"/selftests/kernel/plant/Kbuild; do
 	ln -sfn "$f" "$pdir/$(basename "$f")"
 done
-plog=$pdir/build.log
-if ! ${inroot[@]+"${inroot[@]}"} make -C "$kdir" M="$pdir" $sparse_flag W=1 modules >"$plog" 2>&1 ||
-   grep -E '(warning|error):' "$plog" | grep -v 'Skipping BTF generation' | grep -q "$pdir\|plant/"; then
-	cat "$plog" >&2
-	echo "kmod: test module atls_plant for $kver failed or has warnings" >&2
-	exit 1
-fi
+kbuild "$pdir" "$pdir\\|plant/" "test module atls_plant" || exit 1
 echo "kmod: $pdir/atls_plant.ko (test only)"
