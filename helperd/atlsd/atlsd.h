@@ -153,6 +153,8 @@ int atlsd_nl_probe(void);
 struct atlsd_stats {
 	uint64_t accepted, succeeded, failed, aborted, done_rejected, accept_errors;
 	uint64_t accept_empty;	/* ACCEPTs that found the queue empty (worker.c) */
+	uint64_t accept_handoff;	/* requests accepted by a thread that another
+					 * thread woke for a READY it read (worker.c) */
 	uint64_t not_authorized;	/* of failed: refused by a policy's allow */
 	uint64_t peer_limited;		/* of failed: the remote address's share */
 	uint64_t solo_quote_refused;	/* of failed: no batched scheme offered past

@@ -335,7 +335,7 @@ static void close_if_same(int fd, int keep)
  * ACCEPT call started, accepted_ns when it replied.
  */
 static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *req,
-		   uint64_t woken_ns, uint64_t start_ns, uint64_t accepted_ns)
+		   bool handoff, uint64_t woken_ns, uint64_t start_ns, uint64_t accepted_ns)
 {
 	struct atlsd_pool *p = w->pool;
 	struct slot *s = &p->slots[w->idx];
@@ -371,6 +371,7 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 	snprintf(s->policy, sizeof(s->policy), "%s", req->policy);
 	snprintf(s->comm, sizeof(s->comm), "%s", req->app_comm);
 	p->st.accepted++;
+	p->st.accept_handoff += handoff;
 	stop = p->stopping;
 	learn_ns = woken_ns && woken_ns < start_ns ? woken_ns : start_ns;
 	if (p->backlog_ns) {
@@ -533,7 +534,8 @@ static void *worker_main(void *arg)
 			replied = atlsd_now_ns();
 			if (err == 1) {
 				last_err = 0;
-				handle(w, nl, &req, woken, start, replied);
+				/* Woken by the main thread for a READY it read. */
+				handle(w, nl, &req, woken != 0, woken, start, replied);
 				woken = 0;	/* later ones: no READY of ours */
 				busy_ns = atlsd_now_ns();
 				continue;
@@ -753,12 +755,13 @@ void atlsd_pool_status(struct atlsd_pool *p, char *buf, size_t len)
 	OUT("workers %u\nworkers_max %u\nactive %u\n", p->n, p->max, active);
 	OUT("accepted %llu\nsucceeded %llu\nfailed %llu\naborted %llu\ndone_rejected %llu\n"
 	    "accept_errors %llu\nnot_authorized %llu\npeer_limited %llu\n"
-	    "solo_quote_refused %llu\naccept_empty %llu\n",
+	    "solo_quote_refused %llu\naccept_empty %llu\naccept_handoff %llu\n",
 	    (unsigned long long)st.accepted, (unsigned long long)st.succeeded,
 	    (unsigned long long)st.failed, (unsigned long long)st.aborted,
 	    (unsigned long long)st.done_rejected, (unsigned long long)st.accept_errors,
 	    (unsigned long long)st.not_authorized, (unsigned long long)st.peer_limited,
-	    (unsigned long long)st.solo_quote_refused, (unsigned long long)st.accept_empty);
+	    (unsigned long long)st.solo_quote_refused, (unsigned long long)st.accept_empty,
+	    (unsigned long long)st.accept_handoff);
 	OUT("tpm_commands %lu\ntpm_busy_ms %llu\n", tpm_calls, tpm_us / 1000);
 	/* Outside pool->lock: the engine's lock is never taken inside it. */
 	atlsd_engine_batch_counters(eng, &bc);
