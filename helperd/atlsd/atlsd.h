@@ -134,7 +134,8 @@ int atlsd_nl_accept(struct atlsd_nl *nl, struct atlsd_request *req);
 int atlsd_nl_done(struct atlsd_nl *nl, const struct atlsd_request *req,
 		  const struct atlsd_outcome *out);
 
-/* Multicast listener (READY/ABORT), owned by the main thread. */
+/* Registered listener (READY/ABORT), read by the worker pool's leader or the
+ * main thread, one at a time (worker.c, "Waking"). */
 struct atlsd_nl_events {
 	void (*ready)(void *arg, uint32_t pending);
 	void (*abort)(void *arg, uint64_t req_id, uint32_t reason);
@@ -163,14 +164,26 @@ struct atlsd_stats {
 
 struct atlsd_pool;
 
-/* n workers now, up to max when every worker is busy (worker.c). */
+/* n workers now, up to max when every worker is busy (worker.c); an idle
+ * worker reads listener's READYs and ABORTs (the main thread when none is). */
 int atlsd_pool_start(unsigned int n, unsigned int max, struct atlsd_engine *e,
-		     struct atlsd_pool **out);
+		     struct atlsd_nl *listener, struct atlsd_pool **out);
 /* Swap in a new engine (SIGHUP): requests in progress keep the old one. */
 void atlsd_pool_set_engine(struct atlsd_pool *p, struct atlsd_engine *e);
 /* Wake an idle worker (all of them when @live is 0): work may be pending;
  * grow the pool towards @live requests (READY's count; 0 when unknown). */
 void atlsd_pool_kick(struct atlsd_pool *p, unsigned int live);
+/*
+ * The main thread's share of the listener (worker.c, "Waking"): poll
+ * atlsd_pool_notify_fd() always and the listener while
+ * atlsd_pool_main_leads(); on the first, atlsd_pool_notified() (non-zero:
+ * the listener failed in a worker, -errno: stop); on the second,
+ * atlsd_pool_dispatch() (reads it unless a worker has taken the lead).
+ */
+int atlsd_pool_notify_fd(struct atlsd_pool *p);
+int atlsd_pool_notified(struct atlsd_pool *p);
+bool atlsd_pool_main_leads(struct atlsd_pool *p);
+int atlsd_pool_dispatch(struct atlsd_pool *p, const struct atlsd_nl_events *ev);
 /* The kernel aborted req_id: stop working on it. */
 void atlsd_pool_abort(struct atlsd_pool *p, uint64_t req_id);
 /* Stop: in-flight handshakes are failed (ECONNABORTED, shutdown), workers joined. */

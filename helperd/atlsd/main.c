@@ -6,9 +6,11 @@
  * libatls on a pool of worker threads, and hands the traffic keys and the
  * verdict back to the kernel.
  *
- * The main thread owns the registered event socket (READY, ABORT), the control
- * socket and the signals (a signalfd: SIGTERM/SIGINT stop, SIGHUP reloads);
- * workers own everything per request (worker.c).  Start-up refuses, with a
+ * The main thread owns the control socket and the signals (a signalfd:
+ * SIGTERM/SIGINT stop, SIGHUP reloads); an idle worker reads the registered
+ * event socket (READY, ABORT) and ACCEPTs what it announces itself, the main
+ * thread only while every worker is busy; workers own everything per
+ * request (worker.c, "Waking").  Start-up refuses, with a
  * message saying what to do, when the module, kTLS or the TPM is missing, so
  * a broken host fails at `systemctl start` and not at the first connection.
  *
@@ -362,7 +364,8 @@ int main(int argc, char **argv)
 	}
 	ret = atlsd_engine_new(cfg, lp.tpm, &eng);
 	if (!ret)
-		ret = atlsd_pool_start(cfg->workers, atlsd_workers_max(cfg), eng, &lp.pool);
+		ret = atlsd_pool_start(cfg->workers, atlsd_workers_max(cfg), eng, listener,
+				       &lp.pool);
 	if (!ret)
 		warm(eng);
 	atlsd_engine_put(eng);
@@ -379,25 +382,31 @@ int main(int argc, char **argv)
 	atlsd_pool_kick(lp.pool, 0);	/* requests queued before we joined */
 
 	for (;;) {
-		struct pollfd p[3] = {
+		/* The listener only while no worker is free to (a negative
+		 * fd is ignored by poll). */
+		struct pollfd p[4] = {
 			{ .fd = sfd, .events = POLLIN },
-			{ .fd = atlsd_nl_fd(listener), .events = POLLIN },
+			{ .fd = atlsd_pool_main_leads(lp.pool) ? atlsd_nl_fd(listener) : -1,
+			  .events = POLLIN },
 			{ .fd = atlsd_control_fd(ctl), .events = POLLIN },
+			{ .fd = atlsd_pool_notify_fd(lp.pool), .events = POLLIN },
 		};
 		struct signalfd_siginfo si;
 
-		if (poll(p, 3, -1) < 0) {
+		if (poll(p, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err(0, "poll: %s", strerror(errno));
 			break;
 		}
-		if (p[1].revents) {
-			ret = atlsd_nl_dispatch(listener, &ev);
-			if (ret) {
-				log_err(0, "netlink listener failed: %s", strerror(-ret));
-				break;
-			}
+		ret = 0;
+		if (p[3].revents)
+			ret = atlsd_pool_notified(lp.pool);
+		if (!ret && p[1].revents)
+			ret = atlsd_pool_dispatch(lp.pool, &ev);
+		if (ret) {
+			log_err(0, "netlink listener failed: %s", strerror(-ret));
+			break;
 		}
 		if (p[2].revents)
 			atlsd_control_serve(ctl, lp.pool);

@@ -11,7 +11,9 @@
  *    kernel see a helper in the namespace (an ATLS_START there without one
  *    fails with ESRCH); it ends when the socket is closed.  A daemon in a
  *    container's own network namespace serves that namespace only.  Only
- *    messages from the kernel (port 0) are believed.
+ *    messages from the kernel (port 0) are believed.  Whichever thread
+ *    leads the worker pool reads it, one at a time under a lock (worker.c,
+ *    "Waking"): libnl sockets are not thread-safe.
  *  - one command socket per worker thread, for ACCEPT and DONE.  The kernel
  *    accepts a DONE only from the netlink port that accepted the request, so
  *    a request stays on the socket of the worker that accepted it; a libnl

@@ -15,8 +15,10 @@
  * free, and the two that then ACCEPT may take both ends' first halves; the
  * CI saw exactly that.) The count is module-wide, so another helper's
  * requests may grow this pool too; workers-max bounds it. Workers are only
- * added by the main thread (READY and stop both run there), always as
- * worker p->n; slots and threads are preallocated for the maximum.
+ * added under pool->lock by the thread that read the READY (the leading
+ * worker or the main thread, see "Waking"), never once stopping is set,
+ * always as worker p->n; slots and threads are preallocated for the
+ * maximum.
  *
  * Shrinking: a worker above the configured count (idx >= p->base) that is
  * the highest one (idx == p->n - 1) and has had no request for
@@ -25,26 +27,59 @@
  * workers and slots 0..n-1 are theirs; the pool shrinks from the top, one
  * worker per idle wake-up (at least once a second), back to the configured
  * count. Idle that long means the worker found the kernel's queue empty at
- * every wake-up, so no live request was waiting for it. The main thread
- * joins a left worker before it starts another in the same place
- * (pool_add_locked) or at stop; a leaving thread only closes its own
- * netlink socket after unlocking, so that join is short.
+ * every wake-up, so no live request was waiting for it; a leader hands
+ * the lead on before it leaves. The thread that starts a worker joins a
+ * left one in the same place first (pool_add_locked), the main thread the
+ * rest at stop; a leaving thread only closes its own netlink socket after
+ * unlocking, so that join is short.
  *
- * Waking: the main thread turns every READY multicast into a generation
- * bump plus a signal that wakes one sleeping worker: the kernel sends one
- * READY per request, so one worker per READY is enough, and waking them all
- * (a broadcast) made every idle worker run an ACCEPT that found nothing,
- * about 2 x workers wake-ups and netlink round trips per connection on a
- * loopback pair (issue 17; Documentation/performance.rst, "the policy-none
- * gap").  A kick without a READY's count (start, a receive buffer overrun:
- * how much is queued is unknown) still wakes them all.  An idle worker
- * ACCEPTs until the kernel answers EAGAIN (nothing pending) and then sleeps
- * until the generation moves; a worker that finishes a request tries
- * ACCEPT again before sleeping, so work queued while every worker was busy
- * is picked up without a new READY.  No READY is lost to a worker that was
- * about to sleep: it checks the generation under the lock first, and a
- * worker whose sleep ends for any reason with the generation moved ACCEPTs.
- * The sleep is bounded (one second) as a safety net for a lost multicast.
+ * Waking (leader/followers): one idle worker, the leader, polls the
+ * registered listener (READY, ABORT; netlink.c) itself; the other idle
+ * workers (followers) sleep on pool->cond.  On a READY the leader hands the
+ * lead to one follower (a signal; that wake-up overlaps the leader's ACCEPT
+ * instead of preceding it) and ACCEPTs on its own command socket: the
+ * thread that learns of a request is the one that ACCEPTs it, one wake-up
+ * between READY and ACCEPT.  When the main thread read every READY and
+ * kicked a worker, two wake-ups ran in series on each upcall (the second
+ * about 0.5-1 ms in the TCG test VM, on both ends of a loopback connection;
+ * issue 17, Documentation/performance.rst, "the policy-none gap");
+ * accept_handoff counts the requests still handed over that way.  Chosen
+ * over idle workers sharing an epoll instance on the listener: a libnl
+ * socket is not thread-safe, so its reads would need a lock and an
+ * EPOLLONESHOT re-arm anyway, and which waiter epoll wakes is the
+ * kernel's choice; here exactly one thread polls the listener at a time.
+ *
+ * The lead (p->leader, under pool->lock): a worker's index, LEAD_MAIN or,
+ * for the moment between a hand-over and the follower waking, LEAD_NONE.
+ * The listener is read under p->lis_lock by whoever holds the lead (order:
+ * lis_lock, then pool->lock).  A leader that gets work and finds no idle
+ * follower (every worker busy) hands the lead to the main thread (an
+ * eventfd wakes it; it then polls the listener with its signals and control
+ * socket, and turns READYs into kicks as before), so READY's pool growth
+ * (the loopback deadlock, above) and ABORT never wait for a worker to be
+ * free; the first worker to be idle again takes the lead back (the eventfd
+ * tells the main thread to stop polling the listener).  A worker never runs
+ * a handshake while it holds the lead.  The growth rule runs wherever the
+ * READY is read (ready_locked()): worker threads may start workers too,
+ * always under pool->lock.
+ *
+ * Several READYs read at once (both ends of a loopback connection starting
+ * together), an overrun (how much is queued is unknown) and the main
+ * thread's READYs become kicks: a generation bump plus a signal per READY
+ * beyond the leader's own, the follower woken for the lead included (a
+ * broadcast for an overrun or at start): one follower per request ACCEPTs
+ * at once.  Those requests are handed over (accept_handoff): one thread can
+ * run one handshake, and the second READY of a burst wakes no one else, so
+ * a loopback connection whose two READYs are read together still has one
+ * hand-off, which overlaps the first request's ACCEPT.  An idle worker ACCEPTs until the
+ * kernel answers EAGAIN (nothing pending) and then sleeps (or leads); a
+ * worker that finishes a request tries ACCEPT again before sleeping, so
+ * work queued while every worker was busy is picked up without a new READY.
+ * No READY is lost to a worker that was about to sleep: it checks the
+ * generation and the lead under the lock first, and a worker whose sleep
+ * ends for any reason with the generation moved ACCEPTs.  Sleeps and the
+ * leader's poll are bounded (one second, then an ACCEPT) as a safety net
+ * for a lost READY.  Stop makes an eventfd readable that the leader polls.
  *
  * The active table (one slot per worker, guarded by pool->lock) records what
  * each worker runs, for status and for ABORT: an ABORT of a request in
@@ -92,8 +127,10 @@
  *   upcall     from atlsd learning of the request to ACCEPT's reply.
  *              atlsd learns of requests from READY, but READY names none,
  *              so the start is chosen per ACCEPT that returned a request:
- *              - the worker slept and a READY woke it: that READY's arrival
- *                (includes waking the thread);
+ *              - the worker read the READY itself (the leader), or slept
+ *                and a kick for a READY woke it: that READY's arrival, when
+ *                the thread that read it did (the kick includes waking the
+ *                worker);
  *              - a READY came while every worker was busy (backlog_ns) and
  *                no ACCEPT has found the queue empty since: that READY's
  *                arrival, for the first request accepted after it (the
@@ -121,17 +158,19 @@
  * and lat_samples never disagrees with succeeded), and the reader copies the
  * ring under it (16 KiB) and sorts after unlocking, so a worker never waits
  * behind a sort.  A second lock would only add a round trip per request.
- * ready_ns and backlog_ns are under pool->lock too: the kick that stamps
+ * ready_ns and backlog_ns are under pool->lock too: the READY that stamps
  * them takes it anyway, a woken worker reads ready_ns in the critical
  * section it wakes in, handle() consumes backlog_ns in the one where it
  * fills its slot, and an empty ACCEPT clears it (one more round trip, only
  * when there was nothing to do).
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
@@ -183,11 +222,22 @@ struct worker {
 	bool started;		/* a thread to join (running, or left: see the top) */
 };
 
+/* p->leader besides a worker's index (see the top, "Waking"). */
+#define LEAD_NONE (-1)
+#define LEAD_MAIN (-2)
+
 struct atlsd_pool {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	uint64_t gen;
 	bool stopping;
+	int leader;		/* who polls the listener (see the top) */
+	unsigned int idle;	/* followers waiting on cond */
+	struct atlsd_nl *listener;	/* READY/ABORT: read by the leader under lis_lock */
+	pthread_mutex_t lis_lock;
+	int lis_err;		/* the listener failed (a worker read it): main stops */
+	int main_efd;		/* eventfd: the main thread's lead changed, or lis_err */
+	int stop_efd;		/* eventfd: readable once stopping (the leader's poll) */
 	struct atlsd_engine *engine;
 	unsigned int n, max;	/* running, allowed (growth, see the top) */
 	unsigned int base;	/* configured count: the pool never shrinks below */
@@ -484,6 +534,165 @@ static void handle(struct worker *w, struct atlsd_nl *nl, struct atlsd_request *
 			 lat[LAT_DONE], lat[LAT_TOTAL], o.text);
 }
 
+static int pool_add_locked(struct atlsd_pool *p);
+
+/* Make an eventfd readable (it cannot fail short of 2^64 - 1 writes). */
+static void efd_signal(int fd)
+{
+	uint64_t one = 1;
+	ssize_t r = write(fd, &one, sizeof(one));
+
+	(void)r;
+}
+
+/* Wake the main thread: its lead changed, or the listener failed. */
+static void notify_main(struct atlsd_pool *p)
+{
+	efd_signal(p->main_efd);
+}
+
+/*
+ * Under pool->lock: the leader hands the lead on (see the top, "Waking"):
+ * to an idle follower, or to the main thread when every worker is busy.
+ */
+static void pass_lead_locked(struct atlsd_pool *p)
+{
+	if (p->idle) {
+		p->leader = LEAD_NONE;
+		pthread_cond_signal(&p->cond);
+	} else {
+		p->leader = LEAD_MAIN;
+		notify_main(p);
+	}
+}
+
+/* Under pool->lock: worker w takes the lead if no worker holds it (and the
+ * listener has not failed: then the main thread keeps it and stops atlsd). */
+static bool take_lead_locked(struct atlsd_pool *p, const struct worker *w)
+{
+	if (p->leader >= 0 || p->stopping || p->lis_err)
+		return false;
+	if (p->leader == LEAD_MAIN)
+		notify_main(p);		/* stop polling the listener */
+	p->leader = (int)w->idx;
+	return true;
+}
+
+/*
+ * Under pool->lock: a READY arrived now, @live requests live (0: unknown).
+ * Stamps the latency split's start and grows the pool (see the top).
+ */
+static void ready_locked(struct atlsd_pool *p, unsigned int live, uint64_t now)
+{
+	unsigned int i, free_workers = 0, want = live < p->max ? live : p->max, n0;
+
+	p->ready_ns = now;
+	for (i = 0; i < p->n; i++)
+		free_workers += !p->slots[i].id;
+	if (!free_workers && !p->backlog_ns)
+		p->backlog_ns = now;
+	n0 = p->n;
+	while (!p->stopping && p->n < want && !pool_add_locked(p))
+		;	/* as many workers as live requests (see the top) */
+	if (p->n > n0)
+		log_info(0, "%u requests live: %u workers now (at most %u)", live, p->n, p->max);
+	else if (p->n < want && !p->stopping)
+		log_warn(0, "%u requests live but no thread for worker %u", live, p->n + 1);
+}
+
+/* What one dispatch of the listener by a leading worker saw. */
+struct lead_ev {
+	struct atlsd_pool *p;
+	unsigned int readies;
+	bool overrun;
+};
+
+static void lead_ready(void *arg, uint32_t pending)
+{
+	struct lead_ev *le = arg;
+	uint64_t now = atlsd_now_ns();
+
+	pthread_mutex_lock(&le->p->lock);
+	ready_locked(le->p, pending, now);
+	pthread_mutex_unlock(&le->p->lock);
+	le->readies++;
+	log_dbg(0, "READY, %u pending", pending);
+}
+
+static void lead_abort(void *arg, uint64_t id, uint32_t reason)
+{
+	struct lead_ev *le = arg;
+
+	log_info(id, "ABORT from the kernel (reason %u)", reason);
+	atlsd_pool_abort(le->p, id);
+}
+
+static void lead_overrun(void *arg)
+{
+	struct lead_ev *le = arg;
+
+	log_warn(0, "netlink events lost (receive buffer overrun); polling for work");
+	le->overrun = true;
+}
+
+/*
+ * The leader's wait (see the top, "Waking"): poll the listener until READY
+ * (then the lead is handed on, *woken is the READY's arrival: return true),
+ * the one-second safety net or stop (false: the caller ACCEPTs once or sees
+ * stopping).  ABORTs are served on the way.
+ */
+static bool lead_wait(struct worker *w, bool *lead, uint64_t *woken)
+{
+	struct atlsd_pool *p = w->pool;
+	struct lead_ev le = { .p = p };
+	const struct atlsd_nl_events ev = { lead_ready, lead_abort, lead_overrun, &le };
+	struct pollfd pf[2] = {
+		{ .fd = atlsd_nl_fd(p->listener), .events = POLLIN },
+		{ .fd = p->stop_efd, .events = POLLIN },
+	};
+	unsigned int i;
+	int n, err;
+
+	for (;;) {
+		n = poll(pf, 2, 1000);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || pf[1].revents)
+			return false;
+		pthread_mutex_lock(&p->lis_lock);
+		err = atlsd_nl_dispatch(p->listener, &ev);
+		pthread_mutex_unlock(&p->lis_lock);
+		if (err) {
+			/* The main thread stops atlsd (as if it had read it). */
+			pthread_mutex_lock(&p->lock);
+			p->lis_err = err;
+			p->leader = LEAD_MAIN;
+			notify_main(p);
+			pthread_mutex_unlock(&p->lock);
+			*lead = false;
+			return false;
+		}
+		if (le.readies || le.overrun)
+			break;
+	}
+	pthread_mutex_lock(&p->lock);
+	pass_lead_locked(p);
+	if (le.overrun || le.readies > 1) {
+		/* Requests beyond ours: a kick; the follower woken for the lead
+		 * ACCEPTs first too, so one fewer signal (see the top). */
+		p->gen++;
+		if (le.overrun)
+			pthread_cond_broadcast(&p->cond);
+		else
+			for (i = p->leader == LEAD_NONE ? 2 : 1; i < le.readies; i++)
+				pthread_cond_signal(&p->cond);
+	}
+	*woken = p->ready_ns;
+	pthread_mutex_unlock(&p->lock);
+	*lead = false;
+	return true;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -493,6 +702,7 @@ static void *worker_main(void *arg)
 	uint64_t seen = (uint64_t)-1;
 	uint64_t woken, start, replied;		/* the upcall's start, see the top */
 	uint64_t busy_ns;			/* end of the last request (shrinking) */
+	bool lead = false, handoff, moved;	/* see the top, "Waking" */
 	int err, last_err = 0;
 
 	err = atlsd_nl_open(&nl);
@@ -503,16 +713,28 @@ static void *worker_main(void *arg)
 	busy_ns = atlsd_now_ns();
 	for (;;) {
 		woken = 0;
+		handoff = false;
 		pthread_mutex_lock(&p->lock);
-		if (seen == p->gen && !p->stopping) {
+		if (!lead)
+			lead = take_lead_locked(p, w);
+		if (!lead && seen == p->gen && !p->stopping) {
 			struct timespec ts;
+			int rc;
 
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 1;
-			pthread_cond_timedwait(&p->cond, &p->lock, &ts);
-			if (p->gen != seen)
-				woken = p->ready_ns;	/* a READY woke us */
+			do {	/* a follower: until a kick, the lead or a second */
+				p->idle++;
+				rc = pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+				p->idle--;
+				lead = take_lead_locked(p, w);
+			} while (!lead && !rc && p->gen == seen && !p->stopping);
+			if (p->gen != seen) {
+				woken = p->ready_ns;	/* a kick for a READY woke us */
+				handoff = !rc;		/* (not the safety net) */
+			}
 		}
+		moved = p->gen != seen;		/* a kick since we looked: ACCEPT first */
 		seen = p->gen;
 		if (p->stopping) {
 			pthread_mutex_unlock(&p->lock);
@@ -521,6 +743,8 @@ static void *worker_main(void *arg)
 		if (w->idx >= p->base && w->idx == p->n - 1 && !woken &&
 		    atlsd_now_ns() - busy_ns >=
 			    atlsd_engine_config(p->engine)->worker_idle_ms * 1000000ull) {
+			if (lead)
+				pass_lead_locked(p);
 			p->n--;		/* idle: leave (see the top) */
 			log_info(0, "worker %u idle: %u workers now", w->idx + 1, p->n);
 			pthread_mutex_unlock(&p->lock);
@@ -528,15 +752,30 @@ static void *worker_main(void *arg)
 		}
 		pthread_mutex_unlock(&p->lock);
 
+		/* The leader: the listener until a READY or a second (see the top). */
+		if (lead && !moved && !lead_wait(w, &lead, &woken)) {
+			pthread_mutex_lock(&p->lock);
+			err = p->stopping;
+			pthread_mutex_unlock(&p->lock);
+			if (err)
+				continue;	/* the top leaves */
+		}
+
 		for (;;) {
 			start = atlsd_now_ns();
 			err = atlsd_nl_accept(nl, &req);
 			replied = atlsd_now_ns();
 			if (err == 1) {
 				last_err = 0;
-				/* Woken by the main thread for a READY it read. */
-				handle(w, nl, &req, woken != 0, woken, start, replied);
+				if (lead) {	/* never a handshake while leading */
+					pthread_mutex_lock(&p->lock);
+					pass_lead_locked(p);
+					pthread_mutex_unlock(&p->lock);
+					lead = false;
+				}
+				handle(w, nl, &req, handoff, woken, start, replied);
 				woken = 0;	/* later ones: no READY of ours */
+				handoff = false;
 				busy_ns = atlsd_now_ns();
 				continue;
 			}
@@ -589,7 +828,7 @@ static int pool_add_locked(struct atlsd_pool *p)
 }
 
 int atlsd_pool_start(unsigned int n, unsigned int max, struct atlsd_engine *e,
-		     struct atlsd_pool **out)
+		     struct atlsd_nl *listener, struct atlsd_pool **out)
 {
 	struct atlsd_pool *p = calloc(1, sizeof(*p));
 	unsigned int i;
@@ -601,12 +840,22 @@ int atlsd_pool_start(unsigned int n, unsigned int max, struct atlsd_engine *e,
 		max = n;
 	p->w = calloc(max, sizeof(*p->w));
 	p->slots = calloc(max, sizeof(*p->slots));
-	if (!p->w || !p->slots) {
+	p->main_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	p->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!p->w || !p->slots || p->main_efd < 0 || p->stop_efd < 0) {
+		err = p->w && p->slots ? -errno : -ENOMEM;
+		if (p->main_efd >= 0)
+			close(p->main_efd);
+		if (p->stop_efd >= 0)
+			close(p->stop_efd);
 		free(p->w);
 		free(p->slots);
 		free(p);
-		return -ENOMEM;
+		return err;
 	}
+	p->listener = listener;
+	p->leader = LEAD_MAIN;	/* until the first worker runs */
+	pthread_mutex_init(&p->lis_lock, NULL);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	atlsd_ratelimit_init(&p->log_rl, 0, 0);
@@ -644,22 +893,10 @@ void atlsd_pool_set_engine(struct atlsd_pool *p, struct atlsd_engine *e)
 void atlsd_pool_kick(struct atlsd_pool *p, unsigned int live)
 {
 	uint64_t now = atlsd_now_ns();
-	unsigned int i, free_workers = 0, want = live < p->max ? live : p->max, n0;
 
 	pthread_mutex_lock(&p->lock);
-	/* The latency split's upcall start (see the top). */
-	p->ready_ns = now;
-	for (i = 0; i < p->n; i++)
-		free_workers += !p->slots[i].id;
-	if (!free_workers && !p->backlog_ns)
-		p->backlog_ns = now;
-	n0 = p->n;
-	while (!p->stopping && p->n < want && !pool_add_locked(p))
-		;	/* as many workers as live requests (see the top) */
-	if (p->n > n0)
-		log_info(0, "%u requests live: %u workers now (at most %u)", live, p->n, p->max);
-	else if (p->n < want && !p->stopping)
-		log_warn(0, "%u requests live but no thread for worker %u", live, p->n + 1);
+	if (live)	/* a READY the main thread read (see the top, "Waking") */
+		ready_locked(p, live, now);
 	p->gen++;
 	/* One READY, one request: one worker (see the top). */
 	if (live)
@@ -667,6 +904,46 @@ void atlsd_pool_kick(struct atlsd_pool *p, unsigned int live)
 	else
 		pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
+}
+
+int atlsd_pool_notify_fd(struct atlsd_pool *p)
+{
+	return p->main_efd;
+}
+
+int atlsd_pool_notified(struct atlsd_pool *p)
+{
+	uint64_t v;
+	ssize_t r = read(p->main_efd, &v, sizeof(v));	/* EAGAIN: nothing pending */
+	int err;
+
+	(void)r;
+	pthread_mutex_lock(&p->lock);
+	err = p->lis_err;
+	pthread_mutex_unlock(&p->lock);
+	return err;
+}
+
+bool atlsd_pool_main_leads(struct atlsd_pool *p)
+{
+	bool leads;
+
+	pthread_mutex_lock(&p->lock);
+	leads = p->leader == LEAD_MAIN;
+	pthread_mutex_unlock(&p->lock);
+	return leads;
+}
+
+int atlsd_pool_dispatch(struct atlsd_pool *p, const struct atlsd_nl_events *ev)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&p->lis_lock);
+	/* A worker may have taken the lead since the main thread polled. */
+	if (atlsd_pool_main_leads(p))
+		err = atlsd_nl_dispatch(p->listener, ev);
+	pthread_mutex_unlock(&p->lis_lock);
+	return err;
 }
 
 void atlsd_pool_abort(struct atlsd_pool *p, uint64_t req_id)
@@ -695,12 +972,16 @@ void atlsd_pool_stop(struct atlsd_pool *p)
 			shutdown(p->slots[i].fd, SHUT_RDWR);
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
+	efd_signal(p->stop_efd);	/* the leader's poll */
 	for (i = 0; i < p->max; i++)	/* running ones and ones that left */
 		if (p->w[i].started)
 			pthread_join(p->w[i].tid, NULL);
 	atlsd_engine_put(p->engine);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
+	pthread_mutex_destroy(&p->lis_lock);
+	close(p->main_efd);
+	close(p->stop_efd);
 	free(p->w);
 	free(p->slots);
 	free(p);
