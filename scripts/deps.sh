@@ -23,7 +23,7 @@ PKGS=(
 	libconfig-dev
 	swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
 	qemu-system-x86 busybox-static kmod cpio xz-utils zstd iproute2
-	python3 python3-yaml bc bison flex libelf-dev mmdebstrap
+	python3 python3-yaml python3-docutils bc bison flex libelf-dev mmdebstrap
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	linux-source-6.1

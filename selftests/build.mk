@@ -27,3 +27,5 @@ VM2_TESTS += $(PAIR_TESTS)
 
 # The runner's own verdict logic (a script: nothing to build).
 HOST_TESTS += $(SRC)/selftests/runner_test.sh
+# Documentation/*.rst parse without a docutils warning (a script too).
+HOST_TESTS += $(SRC)/selftests/docs_test.sh
