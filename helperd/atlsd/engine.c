@@ -17,6 +17,14 @@
  * engine's mutex; building a context happens under it too (requests for a
  * policy whose context is being built wait instead of building a second).
  *
+ * Contexts that attest with batching and would sign the same evidence (the
+ * client and server role of a policy; policies quoting the same PCRs with
+ * the same batch settings) share one batcher, which libatls keeps with the
+ * TPM handle and frees with the last context using it, of this engine or an
+ * older one still finishing handshakes (protocol.rst, "Batching
+ * (attester)"): their leaves fill the same quotes, and the counters below
+ * count each batcher once.
+ *
  * The TPM connection all contexts borrow is shared_tpm.c's; turning a
  * libatls result into what DONE reports is outcome.c's.
  */
@@ -52,8 +60,9 @@ void atlsd_engine_tpm_stats(struct atlsd_engine *e, unsigned long *calls,
 
 void atlsd_engine_batch_counters(struct atlsd_engine *e, struct atls_batch_counters *sum)
 {
+	unsigned long seen[ATLSD_MAX_POLICIES * (ATLS_ROLE_SERVER + 1)];
 	struct atls_batch_counters one;
-	unsigned int i, r;
+	unsigned int i, r, k, n = 0;
 
 	memset(sum, 0, sizeof(*sum));
 	if (!e)
@@ -64,6 +73,13 @@ void atlsd_engine_batch_counters(struct atlsd_engine *e, struct atls_batch_count
 		for (r = ATLS_ROLE_CLIENT; r <= ATLS_ROLE_SERVER; r++) {
 			if (!e->ctx[i][r] || atls_ctx_batch_counters(e->ctx[i][r], &one))
 				continue;
+			/* Contexts that sign the same evidence share a batcher
+			 * (the client and server role of a policy): once each. */
+			for (k = 0; k < n && seen[k] != one.batcher; k++)
+				;
+			if (k < n)
+				continue;
+			seen[n++] = one.batcher;
 			sum->quotes += one.quotes;
 			sum->leaves += one.leaves;
 			sum->closed_full += one.closed_full;

@@ -12,7 +12,10 @@
  * taken in atlsd_engine_new() and dropped after its contexts are freed in the
  * last atlsd_engine_put(), so the connection is closed only after the last
  * context is gone, whichever of main() and a late engine reference (a handshake
- * or warm-up still running) lets go last.
+ * or warm-up still running) lets go last.  libatls keeps the batchers its
+ * contexts share in the handle (one per evidence: batch.c, "Sharing"), so
+ * batches form across engines and roles too, and the last context frees
+ * them, before the handle is closed.
  *
  * The keys are used with the authorization values derived from the key
  * secret (Documentation/evidence.rst, "Key authorization"), read here once

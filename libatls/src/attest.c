@@ -76,7 +76,9 @@ int atls_attest_ctx_init(struct atls_ctx *ctx)
 	if (cfg->batch && cfg->attest_self) {
 		struct atls_evidence_params p = evidence_params(cfg);
 
-		ret = atls_batcher_new(ctx->tpm, &p, cfg->batch_window_us, cfg->batch_max,
+		/* Shared with the contexts on this TPM handle that would sign
+		 * the same evidence: their leaves fill the same quotes. */
+		ret = atls_batcher_get(ctx->tpm, &p, cfg->batch_window_us, cfg->batch_max,
 				       &ctx->batcher);
 		if (ret)
 			goto err_policy;
@@ -89,7 +91,7 @@ int atls_attest_ctx_init(struct atls_ctx *ctx)
 	return 0;
 
 err_batcher:
-	atls_batcher_free(ctx->batcher);
+	atls_batcher_put(ctx->batcher);
 	ctx->batcher = NULL;
 err_policy:
 	if (ctx->policy)
@@ -120,13 +122,14 @@ int atls_ctx_batch_counters(struct atls_ctx *ctx, struct atls_batch_counters *ou
 	out->timed_out = st.timed_out;
 	out->abandoned = st.abandoned;
 	out->largest = st.largest;
+	out->batcher = st.id;
 	return 0;
 }
 
 void atls_attest_ctx_fini(struct atls_ctx *ctx)
 {
 	atls_batch_cache_free(ctx->batch_cache);
-	atls_batcher_free(ctx->batcher);
+	atls_batcher_put(ctx->batcher);	/* freed with the last context using it */
 	atls_policy_free(ctx->policy);
 	if (ctx->tpm_owned)
 		atls_tpm_close(ctx->tpm);

@@ -50,6 +50,38 @@
  *    TPM once, under B->ids_lock, by the first leader: a quote then costs
  *    the TPM exactly one command (two in key mode tpm).
  *
+ * Sharing (atls_batcher_get()/_put()).  A batch's CMW is fixed by the TPM
+ * handle and struct atls_evidence_params alone (evidence.c,
+ * atls_attester_record(): kid of the AK at ak_handle, TPM2_Quote by it
+ * over pcr_bank_alg/pcr_mask, and in key mode tpm TPM2_Certify of the key
+ * at tls_key_handle with that key's public area); the leaves only enter
+ * through the root, its qualifying data.  Nothing of the context (role,
+ * certificate, policy) is in it.  So every context that borrows the same
+ * TPM handle and has the same key_mode, ak_handle, pcr_bank_alg, pcr_mask,
+ * tls_key_handle (key mode tpm only: software mode certifies nothing),
+ * window and max gets the same batcher, and the leaves of all of them
+ * (atlsd: the client-role and the server-role context of a policy, and
+ * the policies that quote the same PCRs) share one quote.  Each handshake
+ * still proves its own binder up to the root and its own deadline still
+ * bounds its wait: nothing above depends on which context a member came
+ * from, and the per-thread state is per handshake, whichever context.
+ *  - The shared batchers of a TPM handle are a list kept in the handle
+ *    (atls_tpm_shared_batchers()), under its share lock; B->users (under
+ *    that lock) counts the contexts holding B.  atls_batcher_get() (from
+ *    atls_ctx_new()) finds or creates B and counts the context in;
+ *    atls_batcher_put() (from atls_ctx_free(), when no handshake of that
+ *    context runs any more) counts it out, and the last one unlinks and
+ *    frees B.  So B outlives every context using it, and contexts made
+ *    and freed while others keep handshaking (atlsd's reload) neither free
+ *    it under them nor split their batches.  The handle outlives its
+ *    contexts (atls_config.tpm), hence the list and its lock outlive B.
+ *  - Lock order: the share lock is taken with no B->lock held, and B->lock
+ *    never with the share lock held; neither is held across a TPM command.
+ *  - A batcher that survives a reload keeps its ids (kid, public area) as
+ *    the TPM owner keeps its handle cache: replacing the keys under the
+ *    same handles needs the TPM handle (atlsd: the daemon) restarted, as
+ *    their authorization values are read at start anyway.
+ *
  * Cache (relying party).  An entry says: this exact CMW record, presented
  * for a peer certificate with this SPKI, was fully appraised (signatures,
  * AK, PCRs, key binding) and affirmed with qualifying data `root`.  A later
@@ -62,6 +94,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,7 +303,15 @@ struct atls_batcher {
 	pthread_mutex_t ids_lock;	/* guards have_ids and ids */
 	bool have_ids;
 	struct atls_attester_ids ids;
+
+	/* Sharing (see the top), under the TPM handle's share lock. */
+	bool shared;			/* on the handle's list (atls_batcher_get()) */
+	unsigned int users;		/* contexts holding it */
+	struct atls_batcher *next;
+	unsigned long id;		/* unique in the process, never 0 */
 };
+
+static atomic_ulong batcher_ids;
 
 /* Per thread, between atls_batcher_enter() and _leave() (see the top). */
 static __thread struct atls_batcher *tl_submitted, *tl_entered;
@@ -309,6 +350,7 @@ int atls_batcher_new(struct atls_tpm *t, const struct atls_evidence_params *p,
 	b->p = *p;
 	b->window_us = window_us ? window_us : ATLS_BATCH_WINDOW_US_DEFAULT;
 	b->max = max ? max : ATLS_BATCH_MAX_DEFAULT;
+	b->id = atomic_fetch_add(&batcher_ids, 1) + 1;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_mutex_init(&b->ids_lock, NULL);
 	pthread_condattr_init(&ca);
@@ -319,7 +361,8 @@ int atls_batcher_new(struct atls_tpm *t, const struct atls_evidence_params *p,
 	return 0;
 }
 
-/* No handshake may be running on the owning context (atls_ctx_free()). */
+/* Nobody may use b any more: no handshake runs on a context holding it
+ * (a shared one is freed by its last atls_batcher_put() this way). */
 void atls_batcher_free(struct atls_batcher *b)
 {
 	if (!b)
@@ -328,6 +371,75 @@ void atls_batcher_free(struct atls_batcher *b)
 	pthread_mutex_destroy(&b->ids_lock);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
+}
+
+/* B would sign exactly what a batcher made with these arguments signs. */
+static bool same_evidence(const struct atls_batcher *b, const struct atls_evidence_params *p,
+			  uint32_t window_us, uint32_t max)
+{
+	if (b->p.key_mode != p->key_mode || b->p.ak_handle != p->ak_handle ||
+	    b->p.pcr_bank_alg != p->pcr_bank_alg || b->p.pcr_mask != p->pcr_mask)
+		return false;
+	/* Key mode software certifies no key: tls_key_handle is not used. */
+	if (p->key_mode == ATLS_KEY_TPM && b->p.tls_key_handle != p->tls_key_handle)
+		return false;
+	return b->window_us == (window_us ? window_us : ATLS_BATCH_WINDOW_US_DEFAULT) &&
+	       b->max == (max ? max : ATLS_BATCH_MAX_DEFAULT);
+}
+
+int atls_batcher_get(struct atls_tpm *t, const struct atls_evidence_params *p,
+		     uint32_t window_us, uint32_t max, struct atls_batcher **out)
+{
+	struct atls_batcher **head, *b;
+	pthread_mutex_t *lock;
+	int err = 0;
+
+	if (!t || !p)
+		return -EINVAL;
+	head = atls_tpm_shared_batchers(t, &lock);
+	pthread_mutex_lock(lock);
+	for (b = *head; b; b = b->next)
+		if (same_evidence(b, p, window_us, max))
+			break;
+	if (b) {
+		b->users++;
+	} else {
+		err = atls_batcher_new(t, p, window_us, max, &b);
+		if (!err) {
+			b->shared = true;
+			b->users = 1;
+			b->next = *head;
+			*head = b;
+		}
+	}
+	pthread_mutex_unlock(lock);
+	*out = err ? NULL : b;
+	return err;
+}
+
+void atls_batcher_put(struct atls_batcher *b)
+{
+	struct atls_batcher **pp;
+	pthread_mutex_t *lock;
+	bool last;
+
+	if (!b)
+		return;
+	if (!b->shared) {
+		atls_batcher_free(b);
+		return;
+	}
+	pp = atls_tpm_shared_batchers(b->t, &lock);
+	pthread_mutex_lock(lock);
+	last = !--b->users;
+	if (last) {
+		while (*pp != b)
+			pp = &(*pp)->next;
+		*pp = b->next;
+	}
+	pthread_mutex_unlock(lock);
+	if (last)
+		atls_batcher_free(b);
 }
 
 void atls_batcher_enter(struct atls_batcher *b)
@@ -404,6 +516,7 @@ void atls_batcher_counters(struct atls_batcher *b, struct atls_batch_stats *out)
 	out->open_leaves = b->open ? b->open->n : 0;
 	out->inflight = b->inflight;
 	out->on_way = b->on_way;
+	out->id = b->id;
 	pthread_mutex_unlock(&b->lock);
 }
 

@@ -26,8 +26,10 @@
  * Nothing may follow.  Integers are big-endian.
  *
  * Objects:
- *  - struct atls_batcher: the attester's batching state, one per atls_ctx
- *    that attests with batching; thread safe (one mutex, see batch.c).
+ *  - struct atls_batcher: the attester's batching state, shared by every
+ *    atls_ctx that attests with batching on the same TPM handle and would
+ *    sign the same evidence (batch.c, "Sharing"); thread safe (one mutex,
+ *    see batch.c).
  *  - struct atls_batch_cache: the relying party's cache of appraisals of
  *    quotes it has already verified; thread safe (one mutex).
  */
@@ -90,9 +92,20 @@ struct atls_batcher;
 int atls_batcher_new(struct atls_tpm *t, const struct atls_evidence_params *p,
 		     uint32_t window_us, uint32_t max, struct atls_batcher **out);
 void atls_batcher_free(struct atls_batcher *b);
+/*
+ * The batcher of a context (atls_ctx_new()): the one already made for t
+ * with the same evidence parameters, window and max (every field of p that
+ * the CMW depends on: batch.c, "Sharing"), counted once more, or a new one.
+ * Arguments and errors as atls_batcher_new().  atls_batcher_put() counts
+ * the context out (no handshake of it may run any more); the last one
+ * frees the batcher.  t must outlive it (it does: it outlives its contexts).
+ */
+int atls_batcher_get(struct atls_tpm *t, const struct atls_evidence_params *p,
+		     uint32_t window_us, uint32_t max, struct atls_batcher **out);
+void atls_batcher_put(struct atls_batcher *b);
 
 /*
- * A handshake on the owning context starts / ends (atls_handshake(), in the
+ * A handshake on a context using b starts / ends (atls_handshake(), in the
  * thread that later calls atls_batcher_produce()).  The batcher closes a
  * batch without waiting when the TPM is idle and no handshake in progress
  * is still computing its way to its leaf: nobody else can join soon, so
@@ -140,6 +153,7 @@ struct atls_batch_stats {
 	unsigned int largest;		/* most leaves one batch had */
 	long long quote_us;		/* measured: close to quote done (EWMA) */
 	long long reach_us;		/* measured: handshake start to its leaf (EWMA) */
+	unsigned long id;		/* this batcher, unique in the process */
 };
 void atls_batcher_counters(struct atls_batcher *b, struct atls_batch_stats *out);
 

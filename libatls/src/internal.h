@@ -39,7 +39,9 @@ struct atls_ctx {
 	bool tpm_owned;			/* we opened tpm (else borrowed from cfg.tpm) */
 	struct atls_policy *policy;	/* NULL unless peer_attest != NONE */
 	EVP_PKEY *tpm_pkey;		/* key mode tpm: EVP_PKEY signing through the TPM */
-	struct atls_batcher *batcher;	/* batch.h: cfg.batch && attest_self (own lock) */
+	/* batch.h: cfg.batch && attest_self; one reference on a batcher shared
+	 * with the contexts on tpm that sign the same evidence (own lock) */
+	struct atls_batcher *batcher;
 	struct atls_batch_cache *batch_cache;	/* batch.h: cfg.batch && policy (own lock) */
 };
 

@@ -102,6 +102,15 @@ struct atls_tpm {
 	atomic_ullong busy_us;		/* their queue wait + command time */
 	atomic_uint delay_us;		/* test seam: atls_tpm_set_delay() */
 	atomic_uint outstanding;	/* requests queued or running: atls_tpm_outstanding() */
+
+	/*
+	 * The batchers of the contexts that borrow this handle, shared by those
+	 * that would sign the same evidence (batch.c, "Sharing"): a list owned
+	 * by batch.c, under share_lock, which nothing else takes.  Empty again
+	 * once the last such context is freed, so before atls_tpm_close().
+	 */
+	pthread_mutex_t share_lock;
+	struct atls_batcher *shared;
 };
 
 int atls_tpm_rc_errno(TSS2_RC rc)
@@ -270,6 +279,12 @@ int atls_tpm_call(struct atls_tpm *t, int (*fn)(struct atls_tpm *t, void *arg), 
 	return r.rc;
 }
 
+struct atls_batcher **atls_tpm_shared_batchers(struct atls_tpm *t, pthread_mutex_t **lock)
+{
+	*lock = &t->share_lock;
+	return &t->shared;
+}
+
 unsigned int atls_tpm_outstanding(struct atls_tpm *t)
 {
 	return t ? atomic_load_explicit(&t->outstanding, memory_order_relaxed) : 0;
@@ -425,6 +440,7 @@ int atls_tpm_open(const char *tcti, struct atls_tpm **out)
 		goto err_tcti;
 	}
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_mutex_init(&t->share_lock, NULL);
 	pthread_cond_init(&t->wake, NULL);
 	{
 		pthread_condattr_t ca;
@@ -444,6 +460,7 @@ int atls_tpm_open(const char *tcti, struct atls_tpm **out)
 err_sync:
 	pthread_cond_destroy(&t->done);
 	pthread_cond_destroy(&t->wake);
+	pthread_mutex_destroy(&t->share_lock);
 	pthread_mutex_destroy(&t->lock);
 	Esys_Finalize(&t->esys);
 err_tcti:
@@ -474,6 +491,7 @@ void atls_tpm_close(struct atls_tpm *t)
 	Tss2_TctiLdr_Finalize(&t->tcti);
 	pthread_cond_destroy(&t->done);
 	pthread_cond_destroy(&t->wake);
+	pthread_mutex_destroy(&t->share_lock);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }

@@ -11,6 +11,7 @@
 #ifndef ATLS_TPM_INT_H
 #define ATLS_TPM_INT_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <tss2/tss2_esys.h>
@@ -40,6 +41,13 @@ unsigned long long atls_tpm_thread_deadline(void);
  * relaxed atomic read, never waits (batch.c: group commit).
  */
 unsigned int atls_tpm_outstanding(struct atls_tpm *t);
+
+/*
+ * The head of the list of batchers shared by the contexts borrowing t, and
+ * the lock guarding it (batch.c, atls_batcher_get(): only it uses them).
+ */
+struct atls_batcher;
+struct atls_batcher **atls_tpm_shared_batchers(struct atls_tpm *t, pthread_mutex_t **lock);
 
 /* Worker only: the ESYS context. */
 ESYS_CONTEXT *atls_tpm_esys(struct atls_tpm *t);

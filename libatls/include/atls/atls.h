@@ -220,10 +220,14 @@ int atls_ctx_new(const struct atls_config *cfg, struct atls_ctx **out);
 void atls_ctx_free(struct atls_ctx *ctx);
 
 /*
- * What ctx's batcher did since ctx was made (Documentation/protocol.rst,
+ * What ctx's batcher did since it was made (Documentation/protocol.rst,
  * "Batching (attester)"): atlsd shows the sums in `atlsctl counters`.
- * Safe from any thread while handshakes run.  -ENOENT when ctx does not
- * batch its own evidence (cfg.batch off, or attest_self off).
+ * Contexts that borrow one TPM handle (cfg.tpm) and would sign the same
+ * evidence share one batcher, made with the first of them and freed with
+ * the last, and report its counters alike, with the same `batcher`: a sum
+ * over contexts counts each batcher once.  Safe from any thread while
+ * handshakes run.  -ENOENT when ctx does not batch its own evidence
+ * (cfg.batch off, or attest_self off).
  */
 struct atls_batch_counters {
 	unsigned long quotes;		/* batched quotes made (one TPM2_Quote each) */
@@ -234,6 +238,7 @@ struct atls_batch_counters {
 	unsigned long timed_out;	/* handshakes that gave up at their deadline */
 	unsigned long abandoned;	/* batches nobody waited for: never quoted */
 	unsigned long largest;		/* most leaves one quote covered */
+	unsigned long batcher;		/* which batcher (unique in the process, not 0) */
 };
 int atls_ctx_batch_counters(struct atls_ctx *ctx, struct atls_batch_counters *out);
 
