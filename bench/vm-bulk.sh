@@ -13,7 +13,10 @@
 #   bench/vm-bulk.sh [KVER] [MiB] [seconds] [hs]
 #        default: first kernel of scripts/kvers.sh, 4 MiB, 5 s per cell;
 #        "hs": the handshake cells alone, one atlsd per (policy, concurrency)
-#        with that cell's TPM commands per request (vm-guest.sh)
+#        with that cell's TPM commands per request (vm-guest.sh); with
+#        ATLS_BENCH_ATLSD_B= another atlsd binary, each batched cell with
+#        that one and this build's in turn, ATLS_BENCH_ROUNDS (default 2)
+#        times, in the same VM run
 #        "hs-binding": the same for policy none, the handshake binder and
 #        the exporter binding (batched, mutual), with a table of ratios
 #        "phases": policy none alone, the phase accounting of issue 17

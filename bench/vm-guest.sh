@@ -30,7 +30,10 @@
 # takes minutes at c=64 in this VM and is left to the full run), and each of
 # c=1, 16, 64, atlsd restarted and one atls_e2e cell (plain and atls in the
 # same invocation), with that cell's own TPM commands per atlsd request and
-# latency split; steps 1-3 and the bulk/memory part are skipped.
+# latency split; steps 1-3 and the bulk/memory part are skipped.  With
+# ATLS_BENCH_ATLSD_B set to another atlsd binary, each batched cell for that
+# one ("before") and this build's ("after") in turn, ATLS_BENCH_ROUNDS times
+# (default 2), labelled before-batch-c64-1 and so on.
 # With "hs-binding" (issue 16's cost figures), the same handshake cells for
 # policy none (TLS 1.3 through atls.ko + atlsd, no evidence), the handshake
 # binder and the exporter binding (both mutual attestation, batch = true), at
@@ -299,16 +302,32 @@ if [ "$only_hs" = hs ]; then
 	# One cell per atlsd: its TPM commands per request and its latency
 	# split are that cell's alone.  The none cells come first: they are the
 	# reference the attested ones are read against (same VM, same run).
+	# With ATLS_BENCH_ATLSD_B (another atlsd, e.g. main's), each batched
+	# cell runs ATLS_BENCH_ROUNDS times with that one ("before") and this
+	# build's ("after") in turn, so both share the VM, the run and the
+	# host's load; the none cells (no batcher) run once with this build's.
 	rc=0
+	bins="after=$b/helperd/atlsd" rounds=1
+	if [ -n "${ATLS_BENCH_ATLSD_B:-}" ]; then
+		bins="before=$ATLS_BENCH_ATLSD_B $bins" rounds=${ATLS_BENCH_ROUNDS:-2}
+	fi
 	for run in none batch; do
 		pol=unauthenticated cf=$d/atlsd.conf
 		[ "$run" = batch ] && pol=default cf=$d/atlsd-batch.conf
 		for c in 1 16 64; do
-			echo "# --- $run c=$c: atls_e2e $pol hs $c, $(basename "$cf")"
-			e2e_round "$cf" "bench-atlsd-$run-c$c.log" "$run-c$c" "$pol" hs "$c"
-			[ "$rc" = 0 ] || bad=1
+			for round in $(seq "$([ "$run" = batch ] && echo "$rounds" || echo 1)"); do
+				for nb in $([ "$run" = batch ] && echo "$bins" || echo "after=$b/helperd/atlsd"); do
+					atlsd_bin=${nb#*=}
+					tag=$run-c$c
+					[ -n "${ATLS_BENCH_ATLSD_B:-}" ] && tag=${nb%%=*}-$run-c$c-$round
+					echo "# --- $tag: atls_e2e $pol hs $c, $(basename "$cf")"
+					e2e_round "$cf" "bench-atlsd-$tag.log" "$tag" "$pol" hs "$c"
+					[ "$rc" = 0 ] || bad=1
+				done
+			done
 		done
 	done
+	atlsd_bin=$b/helperd/atlsd
 	[ "${bad:-0}" = 0 ] && echo "ok 2 handshake cells" || echo "not ok 2 handshake cells"
 	exit 0
 fi
