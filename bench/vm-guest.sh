@@ -23,8 +23,9 @@
 #    (runs 4-6 mix the c=1, c=16 and c=64 cells in one split; at c=64, 128
 #    requests share the VM's two vCPUs)
 # Around each atls_e2e run, atlsd's own counters (atlsctl counters): TPM
-# commands of its TPM owner per handshake it completed, and its latency
-# split (upcall / handshake / done / total, p50 and p99).
+# commands of its TPM owner per handshake it completed, how its batches
+# formed (leaves per quote, why they closed), and its latency split
+# (upcall / handshake / done / total, p50 and p99).
 # Arguments: MiB seconds [hs].  With "hs", only the handshake cells (issue
 # 17's TPM wall): for each of policy none and batched (a quote per handshake
 # takes minutes at c=64 in this VM and is left to the full run), and each of
@@ -139,6 +140,26 @@ tpm_report() {
 		  printf " (per atlsd request, client or server side; per connection = 2 requests: %s)\n", h ? sprintf("%.3f", 2 * n / h) : "-"
 		  printf "# tpm busy (queue + command, summed over requests): %d ms = %s ms per request\n", ms, h ? sprintf("%.2f", ms / h) : "-" }'
 }
+# batch_counters: atlsd's batch_* counters (quotes leaves largest full all_in
+# deadline timed_out), from its section of `atlsctl counters`.
+batch_counters() {
+	"$b/helperd/atlsctl" -c "$conf" counters 2>/dev/null |
+		awk '/^atlsd:/ {s = 1; next} /^kernel:/ {s = 0}
+		     s && $1 ~ /^batch_/ {v[$1] = $2}
+		     END {print v["batch_quotes"] + 0, v["batch_leaves"] + 0, v["batch_largest"] + 0,
+				v["batch_closed_full"] + 0, v["batch_closed_all_in"] + 0,
+				v["batch_closed_deadline"] + 0, v["batch_timed_out"] + 0}'
+}
+# batch_report BEFORE AFTER (two batch_counters outputs): how the cell's
+# batches formed (protocol.rst, "Batching (attester)"): leaves per quote and
+# why each batch closed (full; nobody else on the way; at the end of its
+# wait: the measured patience, the window or half a deadline).
+batch_report() {
+	echo "$1 $2" | awk 'NF == 14 && $9 > $2 {
+		q = $8 - $1; l = $9 - $2
+		printf "# batches: %d quotes for %d leaves = %.1f leaves per quote (largest so far %d); closed full %d, all in %d, at the end of their wait %d; timed out %d\n",
+		       q, l, q ? l / q : 0, $10, $11 - $4, $12 - $5, $13 - $6, $14 - $7 }'
+}
 # lat_report RUN: atlsd's latency split (atlsd(8): the lat_* lines, us, over
 # its last <= 1024 successful requests since it started).  atlsd is restarted
 # per run, so these are this run's requests: client and server sides, the
@@ -165,13 +186,14 @@ stop_atlsd() {
 # e2e_round CONF LOG LABEL [atls_e2e args after MiB]: atlsd on CONF, one
 # atls_e2e run with TPM commands and the latency split around it; rc set.
 e2e_round() {
-	local conf_file=$1 log=$2 label=$3 before
+	local conf_file=$1 log=$2 label=$3 before bc0
 	shift 3
 	start_atlsd "$conf_file" "$log"
-	before=$(atlsd_counters)
+	before=$(atlsd_counters) bc0=$(batch_counters)
 	"$b/bench/atls_e2e" "$d/plain.pem" "$d/plain.key" "$secs" "$mib" "$@" | filter
 	rc=${PIPESTATUS[0]}
 	tpm_report "$before" "$(atlsd_counters)"
+	batch_report "$bc0" "$(batch_counters)"
 	lat_report "$label"
 	stop_atlsd
 }
