@@ -60,38 +60,10 @@
 #include "peer.h"
 #include "swtpm.h"
 #include "util.h"
+#include "tpm_hold.h"
 
 #define AK ATLS_AK_HANDLE_DEFAULT
 #define NP 6
-
-/* A TPM command of the test's own that holds the TPM until released. */
-struct blocker {
-	struct atls_tpm *tpm;
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	bool entered, release;
-};
-
-static int block_fn(struct atls_tpm *t, void *arg)
-{
-	struct blocker *bl = arg;
-
-	(void)t;
-	pthread_mutex_lock(&bl->lock);
-	bl->entered = true;
-	pthread_cond_broadcast(&bl->cv);
-	while (!bl->release)
-		pthread_cond_wait(&bl->cv, &bl->lock);
-	pthread_mutex_unlock(&bl->lock);
-	return 0;
-}
-
-static int block_main(void *arg)
-{
-	struct blocker *bl = arg;
-
-	return atls_tpm_call(bl->tpm, block_fn, bl);
-}
 
 /* One "handshake": enter, submit its binder, leave, all in its own thread
  * (as atls_handshake() does). */
@@ -198,7 +170,7 @@ static int appraise(FIXTURE_DATA(form) * self, const struct prod *ev, const uint
 
 TEST_F(form, group_commit)
 {
-	struct blocker bl = { .tpm = self->tpm };
+	struct tl_tpm_hold bl = { .tpm = self->tpm };
 	struct atls_batch_stats st;
 	struct atls_batch_proof pr0, pr;
 	struct tl_thread tb, th[NP];
@@ -206,8 +178,6 @@ TEST_F(form, group_commit)
 	struct atls_batcher *b;
 	int i;
 
-	pthread_mutex_init(&bl.lock, NULL);
-	pthread_cond_init(&bl.cv, NULL);
 	/* A window of 1 us: whatever batch 2 collects below, it collects
 	 * because batch 1 is at the TPM, not because of the window. */
 	ASSERT_EQ(0, atls_batcher_new(self->tpm, &self->ep, 1, 64, &b));
@@ -216,11 +186,7 @@ TEST_F(form, group_commit)
 		self->p[i].b = b;
 	}
 	/* The TPM is busy with someone else's command. */
-	ASSERT_EQ(0, tl_spawn(&tb, block_main, &bl));
-	pthread_mutex_lock(&bl.lock);
-	while (!bl.entered)
-		pthread_cond_wait(&bl.cv, &bl.lock);
-	pthread_mutex_unlock(&bl.lock);
+	tl_tpm_hold(&bl, &tb);
 
 	/* Batch 1: one leaf, closed (its root fixed), queued behind it. */
 	ASSERT_EQ(0, tl_spawn(&th[0], prod_main, &self->p[0]));
@@ -233,11 +199,7 @@ TEST_F(form, group_commit)
 	EXPECT_EQ(0, st.batches);	/* nothing quoted yet: the TPM is held */
 	EXPECT_EQ(1, st.quoting);
 
-	pthread_mutex_lock(&bl.lock);
-	bl.release = true;
-	pthread_cond_broadcast(&bl.cv);
-	pthread_mutex_unlock(&bl.lock);
-	EXPECT_EQ(0, tl_join(&tb));
+	EXPECT_EQ(0, tl_tpm_release(&bl, &tb));
 	for (i = 0; i < NP; i++)
 		EXPECT_EQ(0, tl_join(&th[i]));
 
@@ -270,8 +232,6 @@ TEST_F(form, group_commit)
 		EXPECT_EQ(ATLS_REASON_FRESHNESS, a.reason);
 	}
 	atls_batcher_free(b);
-	pthread_cond_destroy(&bl.cv);
-	pthread_mutex_destroy(&bl.lock);
 }
 
 TEST_F(form, lone_handshake_never_waits)
@@ -322,35 +282,9 @@ TEST_F(form, stuck_handshake_bounded)
 	atls_batcher_free(b);
 }
 
-static void hold(struct blocker *bl, struct tl_thread *tb)
-{
-	pthread_mutex_init(&bl->lock, NULL);
-	pthread_cond_init(&bl->cv, NULL);
-	if (tl_spawn(tb, block_main, bl))
-		abort();
-	pthread_mutex_lock(&bl->lock);
-	while (!bl->entered)
-		pthread_cond_wait(&bl->cv, &bl->lock);
-	pthread_mutex_unlock(&bl->lock);
-}
-
-static int release(struct blocker *bl, struct tl_thread *tb)
-{
-	int ret;
-
-	pthread_mutex_lock(&bl->lock);
-	bl->release = true;
-	pthread_cond_broadcast(&bl->cv);
-	pthread_mutex_unlock(&bl->lock);
-	ret = tl_join(tb);
-	pthread_cond_destroy(&bl->cv);
-	pthread_mutex_destroy(&bl->lock);
-	return ret;
-}
-
 TEST_F(form, member_gives_up_at_its_deadline)
 {
-	struct blocker bl = { .tpm = self->tpm };
+	struct tl_tpm_hold bl = { .tpm = self->tpm };
 	struct atls_batch_stats st;
 	struct tl_thread tb, th[3];
 	struct atls_appraisal a;
@@ -363,7 +297,7 @@ TEST_F(form, member_gives_up_at_its_deadline)
 		self->p[i].b = b;
 	}
 	self->p[1].deadline_ms = 1000;	/* A: leads batch 2, gives up */
-	hold(&bl, &tb);
+	tl_tpm_hold(&bl, &tb);
 	/* Batch 1 (p[0], no deadline) at the TPM; batch 2 collects behind it. */
 	ASSERT_EQ(0, tl_spawn(&th[0], prod_main, &self->p[0]));
 	wait_for(b, QUOTING_1);
@@ -375,7 +309,7 @@ TEST_F(form, member_gives_up_at_its_deadline)
 	atls_batcher_counters(b, &st);
 	EXPECT_EQ(1, st.timed_out);
 	EXPECT_EQ(0, st.batches);
-	EXPECT_EQ(0, release(&bl, &tb));
+	EXPECT_EQ(0, tl_tpm_release(&bl, &tb));
 	EXPECT_EQ(0, tl_join(&th[0]));
 	EXPECT_EQ(0, tl_join(&th[2]));	/* B took batch 2 over */
 	atls_batcher_counters(b, &st);
@@ -390,7 +324,7 @@ TEST_F(form, member_gives_up_at_its_deadline)
 
 TEST_F(form, batched_quote_withdrawn_at_deadline)
 {
-	struct blocker bl = { .tpm = self->tpm };
+	struct tl_tpm_hold bl = { .tpm = self->tpm };
 	unsigned long calls0, calls1;
 	struct atls_batch_stats st;
 	struct tl_thread tb, th;
@@ -400,13 +334,13 @@ TEST_F(form, batched_quote_withdrawn_at_deadline)
 	memset(self->p[0].binder, 0x78, 32);
 	self->p[0].b = b;
 	self->p[0].deadline_ms = 2000;
-	hold(&bl, &tb);
+	tl_tpm_hold(&bl, &tb);
 	ASSERT_EQ(0, atls_tpm_stats(self->tpm, &calls0, NULL));
 	ASSERT_EQ(0, tl_spawn(&th, prod_main, &self->p[0]));
 	/* Its quote (or the AK read before it) queued behind the held TPM is
 	 * withdrawn at the deadline: the member returns while the TPM is held. */
 	EXPECT_EQ(-ETIMEDOUT, tl_join(&th));
-	EXPECT_EQ(0, release(&bl, &tb));
+	EXPECT_EQ(0, tl_tpm_release(&bl, &tb));
 	ASSERT_EQ(0, atls_tpm_stats(self->tpm, &calls1, NULL));
 	atls_batcher_counters(b, &st);
 	TH_LOG("quotes %lu, timed out %lu, abandoned %lu, TPM calls %lu", st.batches,

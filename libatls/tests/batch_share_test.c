@@ -49,61 +49,7 @@
 #include "peer.h"
 #include "swtpm.h"
 #include "util.h"
-
-/* A TPM command of the test's own that holds the TPM until released. */
-struct blocker {
-	struct atls_tpm *tpm;
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	bool entered, release;
-};
-
-static int block_fn(struct atls_tpm *t, void *arg)
-{
-	struct blocker *bl = arg;
-
-	(void)t;
-	pthread_mutex_lock(&bl->lock);
-	bl->entered = true;
-	pthread_cond_broadcast(&bl->cv);
-	while (!bl->release)
-		pthread_cond_wait(&bl->cv, &bl->lock);
-	pthread_mutex_unlock(&bl->lock);
-	return 0;
-}
-
-static int block_main(void *arg)
-{
-	struct blocker *bl = arg;
-
-	return atls_tpm_call(bl->tpm, block_fn, bl);
-}
-
-static void hold(struct blocker *bl, struct tl_thread *tb)
-{
-	pthread_mutex_init(&bl->lock, NULL);
-	pthread_cond_init(&bl->cv, NULL);
-	if (tl_spawn(tb, block_main, bl))
-		abort();
-	pthread_mutex_lock(&bl->lock);
-	while (!bl->entered)
-		pthread_cond_wait(&bl->cv, &bl->lock);
-	pthread_mutex_unlock(&bl->lock);
-}
-
-static int release(struct blocker *bl, struct tl_thread *tb)
-{
-	int ret;
-
-	pthread_mutex_lock(&bl->lock);
-	bl->release = true;
-	pthread_cond_broadcast(&bl->cv);
-	pthread_mutex_unlock(&bl->lock);
-	ret = tl_join(tb);
-	pthread_cond_destroy(&bl->cv);
-	pthread_mutex_destroy(&bl->lock);
-	return ret;
-}
+#include "tpm_hold.h"
 
 /* One "handshake" on a context: enter, its binder, leave, in its own thread
  * (as atls_handshake() does with the context's batcher). */
@@ -222,7 +168,7 @@ static bool same_cmw(const struct prod *a, const struct prod *b)
  */
 static void race(struct __test_metadata *_metadata, FIXTURE_DATA(share) * self)
 {
-	struct blocker bl = { .tpm = self->tpm };
+	struct tl_tpm_hold bl = { .tpm = self->tpm };
 	struct tl_thread tb, th[3];
 	int i;
 
@@ -230,7 +176,7 @@ static void race(struct __test_metadata *_metadata, FIXTURE_DATA(share) * self)
 		memset(self->p[i].binder, 0x90 + i, 32);
 	self->p[0].ctx = self->p[1].ctx = self->sctx;
 	self->p[2].ctx = self->cctx;
-	hold(&bl, &tb);
+	tl_tpm_hold(&bl, &tb);
 	ASSERT_EQ(0, tl_spawn(&th[0], prod_main, &self->p[0]));
 	while (counters(self->sctx).quoting != 1)
 		usleep(1000);
@@ -238,7 +184,7 @@ static void race(struct __test_metadata *_metadata, FIXTURE_DATA(share) * self)
 	ASSERT_EQ(0, tl_spawn(&th[2], prod_main, &self->p[2]));
 	while (leaves(self->sctx, self->cctx) != 3)
 		usleep(1000);
-	EXPECT_EQ(0, release(&bl, &tb));
+	EXPECT_EQ(0, tl_tpm_release(&bl, &tb));
 	for (i = 0; i < 3; i++)
 		EXPECT_EQ(0, tl_join(&th[i]));
 }
