@@ -170,21 +170,34 @@ void atls_req_put(struct atls_req *req)
  * The socket's side of a failure (@err a negative errno); process context,
  * no locks held, the caller keeps the socket alive (a file reference). The
  * first error sticks.
- * Pollers (poll, epoll, SIGIO) are woken here, by sk_error_report(), once
- * FAILED is published: the gate's poll then says POLLERR. tcp_abort() wakes
- * them too, but only while TCP still has the connection: on one TCP has
- * already closed (the peer's reset, which woke the pollers while the
- * request still looked alive) it returns early on kernels with "tcp: Avoid
- * closing the same socket twice" (6.12.y, 6.13+), and a poller asleep since
- * the reset would sleep on to its timeout. sk_error_report() runs the
- * socket's callback, ulp.c's hook while the request's is installed: it
- * finds the request no longer PENDING and leaves it. tcp_abort() takes the
- * socket lock itself: it sends a RST and sets sk_err.
+ *
+ * Order: TCP first, then FAILED, then the pollers.
+ *  - tcp_abort() (it takes the socket lock itself) sends a RST and moves
+ *    TCP to CLOSE, so nothing from the peer can touch the socket after it:
+ *    a peer's reset arriving later (it saw our alert and gave up too) would
+ *    otherwise set sk_err to ECONNRESET after ours, and an application
+ *    woken by FAILED could read that from SO_ERROR instead of the reason.
+ *    Pollers it wakes meanwhile find the request still in flight (the gate
+ *    hides everything) and sleep on.
+ *  - Under the lock: FAILED, the errno, and sk_err = the errno, which is
+ *    what SO_ERROR says, as after a failed connect(); also when TCP closed
+ *    the connection earlier (a reset that set ECONNRESET).
+ *  - sk_error_report() then wakes pollers (poll, epoll, SIGIO): the gate's
+ *    poll says POLLERR from now on. tcp_abort() cannot be relied on for
+ *    that: on a connection TCP has already closed (the peer's reset, which
+ *    woke the pollers while the request still looked alive) it returns
+ *    early on kernels with "tcp: Avoid closing the same socket twice"
+ *    (6.12.y, 6.13+), and a poller asleep since the reset would sleep on to
+ *    its timeout. It runs the socket's callback, ulp.c's hook while the
+ *    request's is installed, which finds the request no longer PENDING.
  */
 void atls_sock_fail(struct atls_sock *as, int err, u32 reason)
 {
 	struct sock *sk = as->sk;
 
+	if (atls_state(as) == ATLS_STATE_FAILED)
+		return;
+	tcp_abort(sk, -err);
 	lock_sock(sk);
 	if (as->state == ATLS_STATE_FAILED) {
 		release_sock(sk);
@@ -193,19 +206,12 @@ void atls_sock_fail(struct atls_sock *as, int err, u32 reason)
 	WRITE_ONCE(as->err, err);
 	as->reason = reason;
 	atls_set_state(as, ATLS_STATE_FAILED);
-	/*
-	 * SO_ERROR says why, as after a failed connect(): also when TCP has
-	 * already closed the connection (a reset from the peer, which set
-	 * ECONNRESET), where tcp_abort() leaves sk_err alone on kernels with
-	 * "tcp: Avoid closing the same socket twice" (6.12.y, 6.13+).
-	 */
 	WRITE_ONCE(sk->sk_err, -err);
 	wake_up_all(&as->wq);
 	release_sock(sk);
 	sk_error_report(sk);
 	atls_stat_inc(ATLS_STAT_FAILED);
 	atls_stat_reason(reason);
-	tcp_abort(sk, -err);
 }
 
 /*
