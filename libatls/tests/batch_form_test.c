@@ -60,38 +60,10 @@
 #include "peer.h"
 #include "swtpm.h"
 #include "util.h"
-#include "tpm_hold.h"
+#include "batch_tl.h"
 
 #define AK ATLS_AK_HANDLE_DEFAULT
 #define NP 6
-
-/* One "handshake": enter, submit its binder, leave, all in its own thread
- * (as atls_handshake() does). */
-struct prod {
-	struct atls_batcher *b;
-	int deadline_ms;	/* the thread's TPM deadline from its start, 0 = none */
-	uint8_t binder[32];
-	uint8_t *out;
-	size_t len;
-	int ret;
-};
-
-static int prod_main(void *arg)
-{
-	struct prod *p = arg;
-	struct timespec ts;
-
-	if (p->deadline_ms) {	/* as atls_handshake() sets it (handshake.c) */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		atls_tpm_set_thread_deadline((unsigned long long)ts.tv_sec * 1000000 +
-					     (unsigned long long)ts.tv_nsec / 1000 +
-					     (unsigned long long)p->deadline_ms * 1000);
-	}
-	atls_batcher_enter(p->b);
-	p->ret = atls_batcher_produce(p->b, p->binder, sizeof(p->binder), &p->out, &p->len);
-	atls_batcher_leave(p->b);
-	return p->ret;
-}
 
 /* Wait (no time limit of its own: the harness's timeout is the bound) until
  * the batcher's counters satisfy what. */
@@ -125,7 +97,7 @@ FIXTURE(form)
 	struct atls_tpm *tpm;
 	struct atls_policy *pol;
 	struct atls_evidence_params ep;
-	struct prod p[NP];
+	struct tl_prod p[NP];
 };
 
 FIXTURE_SETUP(form)
@@ -159,7 +131,7 @@ FIXTURE_TEARDOWN(form)
 	tl_side_free(&self->cli);
 }
 
-static int appraise(FIXTURE_DATA(form) * self, const struct prod *ev, const uint8_t *binder,
+static int appraise(FIXTURE_DATA(form) * self, const struct tl_prod *ev, const uint8_t *binder,
 		    struct atls_appraisal *out)
 {
 	struct atls_claims cl;
@@ -189,11 +161,11 @@ TEST_F(form, group_commit)
 	tl_tpm_hold(&bl, &tb);
 
 	/* Batch 1: one leaf, closed (its root fixed), queued behind it. */
-	ASSERT_EQ(0, tl_spawn(&th[0], prod_main, &self->p[0]));
+	ASSERT_EQ(0, tl_spawn(&th[0], tl_prod_main, &self->p[0]));
 	wait_for(b, QUOTING_1);
 	/* Five more arrive while batch 1 is at the TPM: one batch. */
 	for (i = 1; i < NP; i++)
-		ASSERT_EQ(0, tl_spawn(&th[i], prod_main, &self->p[i]));
+		ASSERT_EQ(0, tl_spawn(&th[i], tl_prod_main, &self->p[i]));
 	wait_for(b, OPEN_5);
 	atls_batcher_counters(b, &st);
 	EXPECT_EQ(0, st.batches);	/* nothing quoted yet: the TPM is held */
@@ -247,7 +219,7 @@ TEST_F(form, lone_handshake_never_waits)
 	for (i = 0; i < 3; i++) {
 		memset(self->p[i].binder, 0x50 + i, 32);
 		self->p[i].b = b;
-		ASSERT_EQ(0, tl_spawn(&th, prod_main, &self->p[i]));
+		ASSERT_EQ(0, tl_spawn(&th, tl_prod_main, &self->p[i]));
 		EXPECT_EQ(0, tl_join(&th));
 		EXPECT_EQ(0, appraise(self, &self->p[i], self->p[i].binder, &a)) TH_LOG("%s", a.text);
 	}
@@ -272,7 +244,7 @@ TEST_F(form, stuck_handshake_bounded)
 	atls_batcher_enter(b);
 	memset(self->p[0].binder, 0x60, 32);
 	self->p[0].b = b;
-	ASSERT_EQ(0, tl_spawn(&th, prod_main, &self->p[0]));
+	ASSERT_EQ(0, tl_spawn(&th, tl_prod_main, &self->p[0]));
 	EXPECT_EQ(0, tl_join(&th));
 	atls_batcher_counters(b, &st);
 	EXPECT_EQ(1, st.batches);
@@ -299,11 +271,11 @@ TEST_F(form, member_gives_up_at_its_deadline)
 	self->p[1].deadline_ms = 1000;	/* A: leads batch 2, gives up */
 	tl_tpm_hold(&bl, &tb);
 	/* Batch 1 (p[0], no deadline) at the TPM; batch 2 collects behind it. */
-	ASSERT_EQ(0, tl_spawn(&th[0], prod_main, &self->p[0]));
+	ASSERT_EQ(0, tl_spawn(&th[0], tl_prod_main, &self->p[0]));
 	wait_for(b, QUOTING_1);
-	ASSERT_EQ(0, tl_spawn(&th[1], prod_main, &self->p[1]));
+	ASSERT_EQ(0, tl_spawn(&th[1], tl_prod_main, &self->p[1]));
 	wait_for(b, OPEN_1);
-	ASSERT_EQ(0, tl_spawn(&th[2], prod_main, &self->p[2]));	/* B: no deadline */
+	ASSERT_EQ(0, tl_spawn(&th[2], tl_prod_main, &self->p[2]));	/* B: no deadline */
 	/* A returns at its deadline while the TPM is still held. */
 	EXPECT_EQ(-ETIMEDOUT, tl_join(&th[1]));
 	atls_batcher_counters(b, &st);
@@ -336,7 +308,7 @@ TEST_F(form, batched_quote_withdrawn_at_deadline)
 	self->p[0].deadline_ms = 2000;
 	tl_tpm_hold(&bl, &tb);
 	ASSERT_EQ(0, atls_tpm_stats(self->tpm, &calls0, NULL));
-	ASSERT_EQ(0, tl_spawn(&th, prod_main, &self->p[0]));
+	ASSERT_EQ(0, tl_spawn(&th, tl_prod_main, &self->p[0]));
 	/* Its quote (or the AK read before it) queued behind the held TPM is
 	 * withdrawn at the deadline: the member returns while the TPM is held. */
 	EXPECT_EQ(-ETIMEDOUT, tl_join(&th));

@@ -49,28 +49,7 @@
 #include "peer.h"
 #include "swtpm.h"
 #include "util.h"
-#include "tpm_hold.h"
-
-/* One "handshake" on a context: enter, its binder, leave, in its own thread
- * (as atls_handshake() does with the context's batcher). */
-struct prod {
-	struct atls_ctx *ctx;
-	uint8_t binder[32];
-	uint8_t *out;
-	size_t len;
-	int ret;
-};
-
-static int prod_main(void *arg)
-{
-	struct prod *p = arg;
-
-	atls_batcher_enter(p->ctx->batcher);
-	p->ret = atls_batcher_produce(p->ctx->batcher, p->binder, sizeof(p->binder), &p->out,
-				      &p->len);
-	atls_batcher_leave(p->ctx->batcher);
-	return p->ret;
-}
+#include "batch_tl.h"
 
 static struct atls_batch_stats counters(struct atls_ctx *ctx)
 {
@@ -92,7 +71,7 @@ FIXTURE(share)
 	struct atls_tpm *tpm, *tpm2;
 	struct atls_policy *pol;
 	struct atls_ctx *sctx, *cctx;
-	struct prod p[3];
+	struct tl_prod p[3];
 };
 
 FIXTURE_SETUP(share)
@@ -142,7 +121,7 @@ static int ctx_on(FIXTURE_DATA(share) * self, struct atls_tpm *t, enum atls_role
 	return atls_ctx_new(&c, out);
 }
 
-static int appraise(FIXTURE_DATA(share) * self, const struct prod *ev, const uint8_t *binder,
+static int appraise(FIXTURE_DATA(share) * self, const struct tl_prod *ev, const uint8_t *binder,
 		    struct atls_appraisal *out)
 {
 	struct atls_claims cl;
@@ -151,7 +130,7 @@ static int appraise(FIXTURE_DATA(share) * self, const struct prod *ev, const uin
 				   32, NULL, 0, &cl, out);
 }
 
-static bool same_cmw(const struct prod *a, const struct prod *b)
+static bool same_cmw(const struct tl_prod *a, const struct tl_prod *b)
 {
 	struct atls_batch_proof pa, pb;
 
@@ -174,14 +153,14 @@ static void race(struct __test_metadata *_metadata, FIXTURE_DATA(share) * self)
 
 	for (i = 0; i < 3; i++)
 		memset(self->p[i].binder, 0x90 + i, 32);
-	self->p[0].ctx = self->p[1].ctx = self->sctx;
-	self->p[2].ctx = self->cctx;
+	self->p[0].b = self->p[1].b = self->sctx->batcher;
+	self->p[2].b = self->cctx->batcher;
 	tl_tpm_hold(&bl, &tb);
-	ASSERT_EQ(0, tl_spawn(&th[0], prod_main, &self->p[0]));
+	ASSERT_EQ(0, tl_spawn(&th[0], tl_prod_main, &self->p[0]));
 	while (counters(self->sctx).quoting != 1)
 		usleep(1000);
-	ASSERT_EQ(0, tl_spawn(&th[1], prod_main, &self->p[1]));
-	ASSERT_EQ(0, tl_spawn(&th[2], prod_main, &self->p[2]));
+	ASSERT_EQ(0, tl_spawn(&th[1], tl_prod_main, &self->p[1]));
+	ASSERT_EQ(0, tl_spawn(&th[2], tl_prod_main, &self->p[2]));
 	while (leaves(self->sctx, self->cctx) != 3)
 		usleep(1000);
 	EXPECT_EQ(0, tl_tpm_release(&bl, &tb));
@@ -277,8 +256,8 @@ TEST_F(share, shared_batcher_outlives_contexts)
 	atls_ctx_free(self->sctx);
 	self->sctx = NULL;
 	memset(self->p[0].binder, 0xa0, 32);
-	self->p[0].ctx = self->cctx;
-	ASSERT_EQ(0, tl_spawn(&th, prod_main, &self->p[0]));
+	self->p[0].b = self->cctx->batcher;
+	ASSERT_EQ(0, tl_spawn(&th, tl_prod_main, &self->p[0]));
 	EXPECT_EQ(0, tl_join(&th));
 	EXPECT_EQ(0, appraise(self, &self->p[0], self->p[0].binder, &a)) TH_LOG("%s", a.text);
 	/* A new server context joins the live batcher. */
