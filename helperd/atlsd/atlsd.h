@@ -184,8 +184,8 @@ int atlsd_pool_notify_fd(struct atlsd_pool *p);
 int atlsd_pool_notified(struct atlsd_pool *p);
 bool atlsd_pool_main_leads(struct atlsd_pool *p);
 int atlsd_pool_dispatch(struct atlsd_pool *p, const struct atlsd_nl_events *ev);
-/* The kernel aborted req_id: stop working on it. */
-void atlsd_pool_abort(struct atlsd_pool *p, uint64_t req_id);
+/* The kernel aborted req_id (ABORT, its reason): logged, and work on it stops. */
+void atlsd_pool_abort(struct atlsd_pool *p, uint64_t req_id, uint32_t reason);
 /* Stop: in-flight handshakes are failed (ECONNABORTED, shutdown), workers joined. */
 void atlsd_pool_stop(struct atlsd_pool *p);
 /* Status text (active requests, counters incl. the TPM's, the latency split's

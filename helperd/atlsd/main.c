@@ -205,8 +205,7 @@ static void on_abort(void *arg, uint64_t id, uint32_t reason)
 {
 	struct loop *l = arg;
 
-	log_info(id, "ABORT from the kernel (reason %u)", reason);
-	atlsd_pool_abort(l->pool, id);
+	atlsd_pool_abort(l->pool, id, reason);
 }
 
 static void on_overrun(void *arg)

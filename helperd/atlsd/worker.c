@@ -623,8 +623,7 @@ static void lead_abort(void *arg, uint64_t id, uint32_t reason)
 {
 	struct lead_ev *le = arg;
 
-	log_info(id, "ABORT from the kernel (reason %u)", reason);
-	atlsd_pool_abort(le->p, id);
+	atlsd_pool_abort(le->p, id, reason);
 }
 
 static void lead_overrun(void *arg)
@@ -946,10 +945,11 @@ int atlsd_pool_dispatch(struct atlsd_pool *p, const struct atlsd_nl_events *ev)
 	return err;
 }
 
-void atlsd_pool_abort(struct atlsd_pool *p, uint64_t req_id)
+void atlsd_pool_abort(struct atlsd_pool *p, uint64_t req_id, uint32_t reason)
 {
 	unsigned int i;
 
+	log_info(req_id, "ABORT from the kernel (reason %u)", reason);
 	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < p->n; i++) {
 		if (p->slots[i].id == req_id && !p->slots[i].aborted) {
