@@ -516,13 +516,6 @@ unlock:
 }
 
 /*
- * Oldest pending request of @net whose socket is still open, now ACCEPTED by
- * @portid. The request takes its file reference here; the caller gets a
- * reference on the request and a second one on the file, for fd_install()
- * (or to drop after atls_req_requeue()). Requests whose socket is being
- * closed are skipped: the close hook is about to end them.
- */
-/*
  * The request an ACCEPT of @net takes next, under atls_req_lock: of the
  * users with requests pending in @net, the one served least recently (one
  * never served yet first; among those, the one that asked first), and of
@@ -546,6 +539,14 @@ static struct atls_req *atls_req_next_locked(struct net *net)
 	return best;
 }
 
+/*
+ * The next pending request of @net (atls_req_next_locked()) whose socket is
+ * still open, now ACCEPTED by @portid. The request takes its file reference
+ * here; the caller gets a reference on the request and a second one on the
+ * file, for fd_install() (or to drop after atls_req_requeue()). Requests
+ * whose socket is being closed are skipped: the close hook is about to end
+ * them.
+ */
 struct atls_req *atls_req_accept(struct net *net, u32 portid)
 {
 	struct atls_req *req, *found = NULL;
